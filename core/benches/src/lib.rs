@@ -1,0 +1,1 @@
+//! Benchmarks of responses-ws-core; see `benches/`.

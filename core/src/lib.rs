@@ -1,0 +1,25 @@
+//! # responses-ws-core
+//!
+//! The sans-IO core of the OpenAI Responses API **WebSocket mode**.
+//!
+//! The crate never touches sockets, clocks, threads or the OS random number generator: bytes,
+//! time and randomness come in as arguments, and bytes, events and deadlines come out. Adapters
+//! (tokio, futures-io, blocking `std::net`) drive it.
+//!
+//! Layers, from the bottom up:
+//!
+//! - [`ws`]: RFC 6455 — handshake (client and server role), frames, masking, incremental UTF-8
+//!   validation, message assembly, control frames, the close handshake and keepalive timers.
+//! - [`wire`]: the Responses vocabulary — client events, server events, the `Response` object.
+//!
+//! The crate is `no_std` + `alloc` when built without the default `std` feature.
+#![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+extern crate alloc;
+
+pub mod time;
+pub mod wire;
+pub mod ws;
+
+pub use time::Instant;

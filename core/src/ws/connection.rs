@@ -1,0 +1,629 @@
+//! The WebSocket connection machine: one state for the whole life of a connection, from the
+//! opening handshake through messages to the close handshake, for either role.
+//!
+//! Driving contract (as in quinn-proto and str0m): after any input — [`Connection::commit_input`]
+//! / [`Connection::handle_input`], [`Connection::handle_eof`], [`Connection::handle_timeout`] or an
+//! API call — drain [`Connection::poll_transmit`] and [`Connection::poll_event`] until both are
+//! empty, then arm a timer for [`Connection::poll_timeout`]. When [`Connection::is_finished`] says
+//! so, close the transport. The machine never reads a clock, a socket or the OS RNG.
+//!
+//! States and transitions (the only places `state` changes are `open`, `begin_close`, `finish`):
+//!
+//! ```text
+//! Handshake ──101 / accept()──▶ Open ──close()──▶ CloseSent ──peer close / EOF / timeout──▶ Closed
+//!     │                          │  peer close: echo it ───────────────────────────────────▶ Closed
+//!     │                          │  protocol error: send close(code), fail ────────────────▶ Closed
+//!     └── refused / bad answer / EOF / timeout ───────────────────────────────────────────▶ Closed
+//! ```
+
+use super::close::{CloseCode, CloseFrame};
+use super::config::Config;
+use super::error::{Error, ProtocolError, SendError};
+use super::frame::{OpCode, MAX_CONTROL_PAYLOAD};
+use super::handshake::client::{ClientHandshake, ResponseLimits, ResponseProgress};
+use super::handshake::{server, HandshakeError, Header, RequestHead};
+use super::message::{Message, MessageKind};
+use super::reader::{FrameReader, Inbound};
+use super::rng::MaskRng;
+use super::url::WsUrl;
+use super::utf8::{Utf8Bytes, Utf8Validator};
+use crate::time::Instant;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+use bytes::Bytes;
+
+/// Which end of the connection this machine plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Opens the connection and masks every frame it sends.
+    Client,
+    /// Accepts the connection; its frames are not masked.
+    Server,
+}
+
+impl Role {
+    fn peer(self) -> Role {
+        match self {
+            Role::Client => Role::Server,
+            Role::Server => Role::Client,
+        }
+    }
+}
+
+/// What the connection reports to the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// Server role: a valid upgrade request arrived; answer with [`Connection::accept`] or
+    /// [`Connection::reject`].
+    Request(RequestHead),
+    /// The handshake succeeded. For a client, the headers of the server's `101` answer; for a
+    /// server, empty.
+    Open {
+        /// Headers of the `101` response (client role).
+        headers: Vec<Header>,
+    },
+    /// A complete data message.
+    Message(Message),
+    /// A ping arrived (already answered when [`Config::auto_pong`] is on).
+    Ping(Bytes),
+    /// A pong arrived.
+    Pong(Bytes),
+    /// The connection is closed: always the last event, exactly once. Once
+    /// [`Connection::poll_transmit`] is empty the transport may be closed.
+    Closed(Closed),
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closed {
+    /// The code the peer sent: [`CloseCode::NO_STATUS`] for a close frame without one,
+    /// [`CloseCode::ABNORMAL`] when no close frame arrived.
+    pub code: CloseCode,
+    /// The reason the peer gave.
+    pub reason: Utf8Bytes,
+    /// The code of the close frame we sent, if we sent one.
+    pub sent_code: Option<CloseCode>,
+    /// Whether close frames went both ways.
+    pub clean: bool,
+    /// What went wrong, if anything did.
+    pub error: Option<Error>,
+}
+
+/// Where the connection stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// The opening handshake is in progress.
+    Handshake,
+    /// Messages flow both ways.
+    Open,
+    /// We sent a close frame and wait for the peer's.
+    CloseSent,
+    /// The WebSocket is closed; the transport may be closed once output is flushed.
+    Closed,
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Client: waiting for the answer to our request.
+    ClientHandshake(Box<ClientHandshake>),
+    /// Server: waiting for a complete request.
+    AwaitingRequest,
+    /// Server: the application is deciding about this request.
+    AwaitingDecision(Box<RequestHead>),
+    Open,
+    CloseSent,
+    Closed,
+}
+
+/// A fragmented message being sent.
+#[derive(Debug)]
+struct OutgoingFragments {
+    kind: MessageKind,
+    utf8: Utf8Validator,
+}
+
+/// A WebSocket connection, client or server role, as a pure state machine.
+///
+/// ```
+/// use responses_ws_core::ws::{Config, Connection, Event, Message, WsUrl};
+/// use responses_ws_core::Instant;
+///
+/// let now = Instant::ZERO;
+/// let url = WsUrl::parse("ws://127.0.0.1:9001/").unwrap();
+/// let mut client = Connection::client(&url, &[], Config::default(), [1; 32], now).unwrap();
+/// let mut server = Connection::server(Config::default(), [2; 32], now);
+///
+/// // Move bytes between the two until both are quiet, as a driver would with sockets.
+/// fn pump(a: &mut Connection, b: &mut Connection, now: Instant) {
+///     loop {
+///         let mut moved = false;
+///         while let Some(chunk) = a.poll_transmit() { b.handle_input(&chunk, now); moved = true; }
+///         while let Some(chunk) = b.poll_transmit() { a.handle_input(&chunk, now); moved = true; }
+///         if !moved { break; }
+///     }
+/// }
+///
+/// pump(&mut client, &mut server, now);
+/// let Some(Event::Request(request)) = server.poll_event() else { panic!() };
+/// assert_eq!(request.path, "/");
+/// server.accept(&[]).unwrap();
+/// pump(&mut client, &mut server, now);
+/// assert!(matches!(client.poll_event(), Some(Event::Open { .. })));
+///
+/// client.send_text("hello").unwrap();
+/// pump(&mut client, &mut server, now);
+/// assert!(matches!(server.poll_event(), Some(Event::Open { .. })));
+/// assert_eq!(server.poll_event(), Some(Event::Message(Message::from("hello"))));
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    role: Role,
+    config: Config,
+    phase: Phase,
+    reader: FrameReader,
+    writer: crate::ws::writer::FrameWriter,
+    events: VecDeque<Event>,
+    outgoing: Option<OutgoingFragments>,
+    /// Latest time the driver told us about.
+    now: Instant,
+    /// When the handshake must be done by (handshake phases only).
+    handshake_deadline: Option<Instant>,
+    /// When something last arrived from the peer.
+    last_received: Instant,
+    /// Set while a keepalive ping is unanswered: the peer is dead if nothing arrives by then.
+    pong_deadline: Option<Instant>,
+    /// When the peer must have answered our close (CloseSent only).
+    close_deadline: Option<Instant>,
+    sent_close: Option<CloseCode>,
+    keepalive_pings: u64,
+}
+
+impl Connection {
+    /// A client connection to `url`: the upgrade request, with the caller's `headers`
+    /// (`Authorization`, `OpenAI-Beta` …), is queued for [`poll_transmit`](Self::poll_transmit).
+    ///
+    /// `seed` is 32 bytes of randomness (adapters take them from the OS); it seeds the
+    /// `Sec-WebSocket-Key` and the masking keys.
+    pub fn client(
+        url: &WsUrl,
+        headers: &[(String, String)],
+        config: Config,
+        seed: [u8; 32],
+        now: Instant,
+    ) -> Result<Connection, HandshakeError> {
+        let mut rng = MaskRng::new(seed);
+        let limits = ResponseLimits {
+            max_head: config.max_handshake_head,
+            max_headers: config.max_handshake_headers,
+            max_body: config.max_refusal_body,
+        };
+        let (handshake, request) = ClientHandshake::start(url, headers, rng.nonce(), limits)?;
+        let mut conn = Connection::new(Role::Client, config, rng, now, Phase::ClientHandshake(Box::new(handshake)));
+        conn.writer.push_raw(request);
+        Ok(conn)
+    }
+
+    /// A server connection waiting for an upgrade request. `seed` is unused by the server's own
+    /// frames (they are not masked) but keeps the constructor shape of the client.
+    pub fn server(config: Config, seed: [u8; 32], now: Instant) -> Connection {
+        Connection::new(Role::Server, config, MaskRng::new(seed), now, Phase::AwaitingRequest)
+    }
+
+    fn new(role: Role, config: Config, rng: MaskRng, now: Instant, phase: Phase) -> Connection {
+        Connection {
+            role,
+            reader: FrameReader::new(role.peer(), config.max_frame_payload, config.max_message_size),
+            writer: crate::ws::writer::FrameWriter::new(role, rng),
+            handshake_deadline: config.handshake_timeout.map(|t| now + t),
+            config,
+            phase,
+            events: VecDeque::new(),
+            outgoing: None,
+            now,
+            last_received: now,
+            pong_deadline: None,
+            close_deadline: None,
+            sent_close: None,
+            keepalive_pings: 0,
+        }
+    }
+
+    /// This end's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Where the connection stands.
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::ClientHandshake(_) | Phase::AwaitingRequest | Phase::AwaitingDecision(_) => State::Handshake,
+            Phase::Open => State::Open,
+            Phase::CloseSent => State::CloseSent,
+            Phase::Closed => State::Closed,
+        }
+    }
+
+    /// Whether the connection is closed and every queued byte has been taken: the driver may
+    /// close the transport.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.phase, Phase::Closed) && self.writer.is_empty()
+    }
+
+    // ---------------------------------------------------------------- inputs
+
+    /// Free space to read transport bytes into; report how many arrived with
+    /// [`commit_input`](Self::commit_input). Reading here avoids one copy: a message that
+    /// arrives whole in one read is delivered as a slice of this buffer.
+    pub fn input_buffer(&mut self) -> &mut [u8] {
+        self.reader.spare()
+    }
+
+    /// `n` bytes were read into [`input_buffer`](Self::input_buffer). May queue events, output
+    /// and a new deadline.
+    pub fn commit_input(&mut self, n: usize, now: Instant) {
+        self.reader.commit(n);
+        self.received(n, now);
+    }
+
+    /// Copies received transport bytes in. May queue events, output and a new deadline.
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+        self.reader.extend(data);
+        self.received(data.len(), now);
+    }
+
+    fn received(&mut self, n: usize, now: Instant) {
+        self.now = now;
+        if n > 0 {
+            self.last_received = now;
+            self.pong_deadline = None;
+        }
+        self.process_input();
+    }
+
+    /// The transport reached end of file (the peer closed it). Queues the closing event.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        let error = match &mut self.phase {
+            Phase::Closed => return,
+            Phase::ClientHandshake(hs) => match hs.read_eof(self.reader.buffered()) {
+                Ok(response) => HandshakeError::Rejected(response),
+                Err(e) => e,
+            }
+            .into(),
+            Phase::AwaitingRequest | Phase::AwaitingDecision(_) => HandshakeError::UnexpectedEof.into(),
+            Phase::Open | Phase::CloseSent => Error::ConnectionLost,
+        };
+        self.finish(None, Some(error));
+    }
+
+    /// Time has reached `now`: fires the deadlines that are due (handshake, keepalive ping, pong,
+    /// close). May queue output and events.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        let due = |deadline: Option<Instant>| deadline.is_some_and(|d| d <= now);
+        match self.phase {
+            Phase::ClientHandshake(_) | Phase::AwaitingRequest | Phase::AwaitingDecision(_) => {
+                if due(self.handshake_deadline) {
+                    self.finish(None, Some(Error::HandshakeTimeout));
+                }
+            }
+            Phase::Open => {
+                if due(self.pong_deadline) {
+                    self.finish(None, Some(Error::PeerTimeout));
+                } else if due(self.keepalive_deadline()) {
+                    self.keepalive_pings += 1;
+                    let payload = Bytes::copy_from_slice(&self.keepalive_pings.to_be_bytes());
+                    self.writer.push_frame(true, OpCode::Ping, payload);
+                    self.pong_deadline = Some(now + self.config.pong_timeout);
+                }
+            }
+            Phase::CloseSent => {
+                if due(self.close_deadline) {
+                    self.finish(None, Some(Error::CloseTimeout));
+                }
+            }
+            Phase::Closed => {}
+        }
+    }
+
+    fn keepalive_deadline(&self) -> Option<Instant> {
+        match self.pong_deadline {
+            Some(_) => None,
+            None => self.config.keepalive_interval.map(|i| self.last_received + i),
+        }
+    }
+
+    // ---------------------------------------------------------------- outputs
+
+    /// The next bytes to write to the transport, in order. Non-empty after the constructor
+    /// (client request), any input, a timeout, or a send/accept/reject/close call.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.writer.poll()
+    }
+
+    /// The next event for the application. Non-empty after input, EOF, a timeout or a call that
+    /// ends the connection.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next deadline at which [`handle_timeout`](Self::handle_timeout) must be called, if any.
+    /// Changes after any input, timeout or API call.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::ClientHandshake(_) | Phase::AwaitingRequest | Phase::AwaitingDecision(_) => self.handshake_deadline,
+            Phase::Open => self.pong_deadline.or_else(|| self.keepalive_deadline()),
+            Phase::CloseSent => self.close_deadline,
+            Phase::Closed => None,
+        }
+    }
+
+    /// Bytes queued for the transport and not yet taken by `poll_transmit`.
+    pub fn queued_bytes(&self) -> usize {
+        self.writer.queued()
+    }
+
+    // ---------------------------------------------------------------- server handshake
+
+    /// Server role: accepts the pending [`Event::Request`], answering `101` with extra `headers`.
+    pub fn accept(&mut self, headers: &[(String, String)]) -> Result<(), HandshakeError> {
+        let Phase::AwaitingDecision(request) = &self.phase else {
+            return Err(HandshakeError::MalformedHttp("no upgrade request is waiting for a decision"));
+        };
+        let answer = server::accept_response(request, headers)?;
+        self.writer.push_raw(answer);
+        self.open(Vec::new());
+        self.process_input();
+        Ok(())
+    }
+
+    /// Server role: refuses the pending [`Event::Request`] with an HTTP `status`, `headers` and
+    /// `body` (for example 401 with a JSON error). The connection then closes.
+    pub fn reject(&mut self, status: u16, headers: &[(String, String)], body: &[u8]) -> Result<(), HandshakeError> {
+        if !matches!(self.phase, Phase::AwaitingDecision(_)) {
+            return Err(HandshakeError::MalformedHttp("no upgrade request is waiting for a decision"));
+        }
+        let answer = server::refusal_response(status, headers, body)?;
+        self.writer.push_raw(answer);
+        let error = HandshakeError::RequestRefused { status, reason: "refused by the application" };
+        self.finish(None, Some(error.into()));
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- sending
+
+    /// Queues a whole message.
+    pub fn send(&mut self, message: Message) -> Result<(), SendError> {
+        if self.outgoing.is_some() {
+            return Err(SendError::FragmentOutOfOrder);
+        }
+        let (opcode, payload) = match message {
+            Message::Text(t) => (OpCode::Text, t.into_bytes()),
+            Message::Binary(b) => (OpCode::Binary, b),
+        };
+        self.check_room(payload.len())?;
+        self.writer.push_frame(true, opcode, payload);
+        Ok(())
+    }
+
+    /// Queues a text message.
+    pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), SendError> {
+        self.send(Message::Text(text.into()))
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&mut self, bytes: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send(Message::Binary(bytes.into()))
+    }
+
+    /// Queues one fragment of a message of `kind`; `fin` marks the last. Fragments of a text
+    /// message are checked to form valid UTF-8 together. Control frames and pings may be sent
+    /// between fragments; other messages may not.
+    pub fn send_fragment(&mut self, kind: MessageKind, payload: impl Into<Bytes>, fin: bool) -> Result<(), SendError> {
+        let payload = payload.into();
+        let opcode = match &self.outgoing {
+            None => match kind {
+                MessageKind::Text => OpCode::Text,
+                MessageKind::Binary => OpCode::Binary,
+            },
+            Some(o) if o.kind == kind => OpCode::Continuation,
+            Some(_) => return Err(SendError::FragmentOutOfOrder),
+        };
+        self.check_room(payload.len())?;
+        let state = self.outgoing.get_or_insert(OutgoingFragments { kind, utf8: Utf8Validator::default() });
+        if kind == MessageKind::Text {
+            let mut check = state.utf8.clone();
+            check.feed(&payload).map_err(|_| SendError::InvalidUtf8)?;
+            if fin {
+                check.finish().map_err(|_| SendError::InvalidUtf8)?;
+            }
+            state.utf8 = check;
+        }
+        if fin {
+            self.outgoing = None;
+        }
+        self.writer.push_frame(fin, opcode, payload);
+        Ok(())
+    }
+
+    /// Queues a ping (payload at most 125 bytes).
+    pub fn send_ping(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::Ping, payload.into())
+    }
+
+    /// Queues a pong (payload at most 125 bytes); needed only when `auto_pong` is off.
+    pub fn send_pong(&mut self, payload: impl Into<Bytes>) -> Result<(), SendError> {
+        self.send_control(OpCode::Pong, payload.into())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: Bytes) -> Result<(), SendError> {
+        if !matches!(self.phase, Phase::Open) {
+            return Err(SendError::NotOpen);
+        }
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong);
+        }
+        self.writer.push_frame(true, opcode, payload);
+        Ok(())
+    }
+
+    /// Starts the close handshake with `code` and `reason` (cut to 123 bytes). Received data
+    /// messages are ignored from now on; [`Event::Closed`] follows the peer's answer, EOF, or the
+    /// close timeout.
+    pub fn close(&mut self, code: CloseCode, reason: &str, now: Instant) -> Result<(), SendError> {
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        if !matches!(self.phase, Phase::Open) {
+            return Err(SendError::NotOpen);
+        }
+        self.now = now;
+        self.send_close(CloseFrame::new(code, reason));
+        self.phase = Phase::CloseSent;
+        self.close_deadline = Some(now + self.config.close_timeout);
+        Ok(())
+    }
+
+    fn check_room(&self, len: usize) -> Result<(), SendError> {
+        if !matches!(self.phase, Phase::Open) {
+            return Err(SendError::NotOpen);
+        }
+        let queued = self.writer.queued();
+        let limit = self.config.max_outbound_queue;
+        if queued > 0 && queued + len > limit {
+            return Err(SendError::QueueFull { queued, limit });
+        }
+        Ok(())
+    }
+
+    fn send_close(&mut self, frame: CloseFrame) {
+        self.sent_close = Some(frame.code);
+        self.writer.push_frame(true, OpCode::Close, frame.to_payload());
+    }
+
+    // ---------------------------------------------------------------- processing
+
+    fn process_input(&mut self) {
+        loop {
+            match &mut self.phase {
+                Phase::ClientHandshake(hs) => match hs.read_response(self.reader.buffered()) {
+                    Ok(ResponseProgress::Incomplete) => return,
+                    Ok(ResponseProgress::Upgraded { head_len, headers }) => {
+                        self.reader.consume(head_len);
+                        self.open(headers);
+                    }
+                    Ok(ResponseProgress::Refused(response)) => {
+                        return self.finish(None, Some(HandshakeError::Rejected(response).into()));
+                    }
+                    Err(e) => return self.finish(None, Some(e.into())),
+                },
+                Phase::AwaitingRequest => {
+                    let (max_head, max_headers) = (self.config.max_handshake_head, self.config.max_handshake_headers);
+                    match server::read_request(self.reader.buffered(), max_head, max_headers) {
+                        Ok(None) => return,
+                        Ok(Some((request, head_len))) => {
+                            self.reader.consume(head_len);
+                            self.events.push_back(Event::Request(request.clone()));
+                            self.phase = Phase::AwaitingDecision(Box::new(request));
+                        }
+                        Err(refusal) => {
+                            if let Ok(answer) = server::refusal_response(refusal.status, &[], refusal.reason.as_bytes()) {
+                                self.writer.push_raw(answer);
+                            }
+                            return self.finish(None, Some(HandshakeError::from(refusal).into()));
+                        }
+                    }
+                }
+                Phase::AwaitingDecision(_) | Phase::Closed => return,
+                Phase::Open | Phase::CloseSent => return self.process_frames(),
+            }
+        }
+    }
+
+    fn process_frames(&mut self) {
+        loop {
+            match self.reader.next() {
+                Ok(None) => return,
+                Ok(Some(item)) => self.on_inbound(item),
+                Err(e) => return self.fail(e),
+            }
+            if matches!(self.phase, Phase::Closed) {
+                return;
+            }
+        }
+    }
+
+    fn on_inbound(&mut self, item: Inbound) {
+        let closing = matches!(self.phase, Phase::CloseSent);
+        match item {
+            // After our close frame, data is ignored (RFC 6455 §1.4).
+            Inbound::Message(_) | Inbound::Ping(_) | Inbound::Pong(_) if closing => {}
+            Inbound::Message(m) => self.events.push_back(Event::Message(m)),
+            Inbound::Ping(payload) => {
+                if self.config.auto_pong {
+                    self.writer.owe_pong(payload.clone());
+                }
+                self.events.push_back(Event::Ping(payload));
+            }
+            Inbound::Pong(payload) => self.events.push_back(Event::Pong(payload)),
+            Inbound::Close(frame) => {
+                if !closing {
+                    // Echo the peer's code (or an empty close for an empty one).
+                    match &frame {
+                        Some(f) => self.send_close(CloseFrame::new(f.code, "")),
+                        None => {
+                            self.sent_close = Some(CloseCode::NO_STATUS);
+                            self.writer.push_frame(true, OpCode::Close, Bytes::new());
+                        }
+                    }
+                }
+                self.finish(Some(frame), None);
+            }
+        }
+    }
+
+    /// The peer broke the protocol: send a close frame with the violation's code and fail the
+    /// connection (RFC 6455 §7.1.7) without waiting for an answer.
+    fn fail(&mut self, error: ProtocolError) {
+        if matches!(self.phase, Phase::Open) {
+            let frame = CloseFrame::new(error.close_code(), "");
+            self.send_close(frame);
+        }
+        self.finish(None, Some(Error::Protocol(error)));
+    }
+
+    fn open(&mut self, headers: Vec<Header>) {
+        self.phase = Phase::Open;
+        self.handshake_deadline = None;
+        self.last_received = self.now;
+        self.events.push_back(Event::Open { headers });
+    }
+
+    /// Enters `Closed` and reports it. `received` is the peer's close frame if one arrived
+    /// (`Some(None)` for an empty one).
+    fn finish(&mut self, received: Option<Option<CloseFrame>>, error: Option<Error>) {
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        self.phase = Phase::Closed;
+        self.outgoing = None;
+        let (code, reason) = match &received {
+            Some(Some(f)) => (f.code, f.reason.clone()),
+            Some(None) => (CloseCode::NO_STATUS, Utf8Bytes::default()),
+            None => (CloseCode::ABNORMAL, Utf8Bytes::default()),
+        };
+        let clean = received.is_some() && self.sent_close.is_some();
+        let sent_code = self.sent_close;
+        self.events.push_back(Event::Closed(Closed { code, reason, sent_code, clean, error }));
+    }
+}
+
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Error::Handshake(e)
+    }
+}

@@ -1,0 +1,467 @@
+//! Payload masking (RFC 6455 §5.3): XOR with a repeating 4-byte key, in place.
+//!
+//! Owns the masking transform and the choice of its fastest implementation for the CPU: AVX2
+//! (detected at run time under `std`, or enabled at compile time) and SSE2 on x86_64, NEON on
+//! aarch64, and 8 bytes at a time with safe code everywhere else and for the short tails.
+//! [`apply_mask_scalar`] is the byte-by-byte reference every fast path is tested against.
+//!
+//! This is the only module of the crate with `unsafe` code: the SIMD loads and stores, and the
+//! calls into functions compiled for a CPU feature after checking that the CPU has it.
+//!
+//! It never chooses keys (the caller brings its own randomness), never parses frames, never
+//! remembers where a payload stopped (a caller resuming mid-payload rotates the key with
+//! [`rotate_key`]), and never allocates.
+
+/// XOR `buf` in place with the 4-byte masking `key`, as if `buf` began at payload offset 0.
+///
+/// Masking and unmasking are the same operation, so applying the same key twice restores the
+/// bytes. To continue a payload that was cut at offset `n`, pass `rotate_key(key, n)`.
+///
+/// Uses the widest SIMD the CPU offers (see the [module docs](self)); the result is always that
+/// of [`apply_mask_scalar`].
+///
+/// # Example
+///
+/// The example of RFC 6455 §5.7, a masked "Hello" from a client:
+///
+/// ```
+/// use responses_ws_core::ws::mask::{apply_mask, rotate_key};
+///
+/// let key = [0x37, 0xfa, 0x21, 0x3d];
+/// let mut payload = *b"Hello";
+/// apply_mask(&mut payload, key);
+/// assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+///
+/// // Unmasking in two pieces: the second piece starts at payload offset 3.
+/// let (head, tail) = payload.split_at_mut(3);
+/// apply_mask(head, key);
+/// apply_mask(tail, rotate_key(key, 3));
+/// assert_eq!(&payload, b"Hello");
+/// ```
+#[inline]
+pub fn apply_mask(buf: &mut [u8], key: [u8; 4]) {
+    if buf.len() < WIDE_MIN_LEN {
+        mask_words(buf, key);
+    } else {
+        mask_wide(buf, key);
+    }
+}
+
+/// XOR `buf` in place with `key`, one byte at a time, as if `buf` began at payload offset 0.
+///
+/// The reference implementation that [`apply_mask`] is tested against; prefer [`apply_mask`].
+#[inline]
+pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4]) {
+    for (i, byte) in buf.iter_mut().enumerate() {
+        *byte ^= key[i % 4];
+    }
+}
+
+/// The key to mask with from payload offset `offset` on, given the frame's masking `key`.
+///
+/// Masking byte `i` of a payload uses `key[i % 4]`, so a buffer that starts at payload offset
+/// `offset` must be masked with `key` rotated left by `offset % 4`.
+///
+/// ```
+/// use responses_ws_core::ws::mask::rotate_key;
+///
+/// assert_eq!(rotate_key([1, 2, 3, 4], 0), [1, 2, 3, 4]);
+/// assert_eq!(rotate_key([1, 2, 3, 4], 1), [2, 3, 4, 1]);
+/// assert_eq!(rotate_key([1, 2, 3, 4], 7), [4, 1, 2, 3]);
+/// ```
+#[inline]
+#[must_use]
+pub const fn rotate_key(key: [u8; 4], offset: usize) -> [u8; 4] {
+    // Little-endian: byte 0 is the low byte, so rotating the bytes left rotates the word right.
+    let shift = (offset % 4) as u32 * 8;
+    u32::from_le_bytes(key).rotate_right(shift).to_le_bytes()
+}
+
+/// Below this length the SIMD paths would only run their tails: go straight to [`mask_words`]
+/// and skip the feature dispatch.
+const WIDE_MIN_LEN: usize = 16;
+
+/// Masks 8 bytes at a time with safe code, then the last 0 to 7 bytes one at a time.
+///
+/// Also the tail of every SIMD path: their chunk sizes are multiples of 4, so the remainder
+/// starts at the same key phase as the whole buffer.
+#[inline]
+fn mask_words(buf: &mut [u8], key: [u8; 4]) {
+    let [a, b, c, d] = key;
+    let word = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let mut chunks = buf.chunks_exact_mut(8);
+    for chunk in &mut chunks {
+        if let Ok(bytes) = <&mut [u8; 8]>::try_from(chunk) {
+            *bytes = (u64::from_ne_bytes(*bytes) ^ word).to_ne_bytes();
+        }
+    }
+    apply_mask_scalar(chunks.into_remainder(), key);
+}
+
+// --- Dispatch: exactly one `mask_wide` is compiled for a given target and feature set. -------
+
+/// AVX2 is enabled at compile time (`-C target-cpu=...` or `-C target-feature=+avx2`).
+#[cfg(all(target_arch = "x86_64", target_feature = "avx2"))]
+#[inline]
+fn mask_wide(buf: &mut [u8], key: [u8; 4]) {
+    // SAFETY: this function is only compiled when AVX2 is enabled for the whole target, so
+    // every CPU this binary may run on has it.
+    unsafe { x86::mask_avx2(buf, key) }
+}
+
+/// AVX2 detected at run time, SSE2 (or 8 bytes at a time) otherwise.
+///
+/// `is_x86_feature_detected!` reads a cache that std fills on first use: one relaxed atomic
+/// load and a bit test per call, which measured no slower than a cache of our own.
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2"), feature = "std"))]
+#[inline]
+fn mask_wide(buf: &mut [u8], key: [u8; 4]) {
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU was just checked to support AVX2.
+        unsafe { x86::mask_avx2(buf, key) }
+    } else {
+        mask_narrow(buf, key);
+    }
+}
+
+/// `no_std`, AVX2 not enabled at compile time: SSE2 if the target has it.
+#[cfg(all(
+    target_arch = "x86_64",
+    not(target_feature = "avx2"),
+    not(feature = "std")
+))]
+#[inline]
+fn mask_wide(buf: &mut [u8], key: [u8; 4]) {
+    mask_narrow(buf, key);
+}
+
+/// SSE2 is in the baseline of every x86_64 target with an OS; some bare-metal targets
+/// (`x86_64-unknown-none`) turn it off, and there the 8-byte path is used.
+#[cfg(all(target_arch = "x86_64", not(target_feature = "avx2")))]
+#[inline]
+fn mask_narrow(buf: &mut [u8], key: [u8; 4]) {
+    #[cfg(target_feature = "sse2")]
+    x86::mask_sse2(buf, key);
+    #[cfg(not(target_feature = "sse2"))]
+    mask_words(buf, key);
+}
+
+/// NEON is part of every aarch64 target with an OS, so it is chosen at compile time.
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+#[inline]
+fn mask_wide(buf: &mut [u8], key: [u8; 4]) {
+    neon::mask_neon(buf, key);
+}
+
+/// Any other target: 8 bytes at a time.
+#[cfg(not(any(
+    target_arch = "x86_64",
+    all(target_arch = "aarch64", target_feature = "neon")
+)))]
+#[inline]
+fn mask_wide(buf: &mut [u8], key: [u8; 4]) {
+    mask_words(buf, key);
+}
+
+/// The x86_64 paths. Loads and stores are unaligned (`loadu`/`storeu`): on the CPUs that have
+/// AVX2 they cost the same as aligned ones when the data happens to be aligned, and they let
+/// the head of the buffer go through the wide loop without a key rotation.
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    /// Masks 128 bytes (four registers) per iteration, then 32 at a time, then the tail 8 at a
+    /// time.
+    ///
+    /// # Safety
+    ///
+    /// The CPU must support AVX2.
+    #[cfg(any(feature = "std", target_feature = "avx2", test))]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn mask_avx2(buf: &mut [u8], key: [u8; 4]) {
+        use core::arch::x86_64::{
+            __m256i, _mm256_loadu_si256, _mm256_storeu_si256, _mm256_xor_si256,
+        };
+
+        let pattern = [key; 8];
+        // SAFETY: `pattern` is 32 initialised bytes, and `loadu` accepts any alignment.
+        let mask = unsafe { _mm256_loadu_si256(pattern.as_ptr().cast::<__m256i>()) };
+
+        let mut blocks = buf.chunks_exact_mut(128);
+        for block in &mut blocks {
+            let p = block.as_mut_ptr().cast::<__m256i>();
+            // SAFETY: `block` is exactly 128 bytes we may read and write, so `p.add(0..4)`
+            // stay inside it; `loadu`/`storeu` accept any alignment; AVX2 is enabled for this
+            // function.
+            unsafe {
+                let v0 = _mm256_xor_si256(_mm256_loadu_si256(p), mask);
+                let v1 = _mm256_xor_si256(_mm256_loadu_si256(p.add(1)), mask);
+                let v2 = _mm256_xor_si256(_mm256_loadu_si256(p.add(2)), mask);
+                let v3 = _mm256_xor_si256(_mm256_loadu_si256(p.add(3)), mask);
+                _mm256_storeu_si256(p, v0);
+                _mm256_storeu_si256(p.add(1), v1);
+                _mm256_storeu_si256(p.add(2), v2);
+                _mm256_storeu_si256(p.add(3), v3);
+            }
+        }
+        let mut chunks = blocks.into_remainder().chunks_exact_mut(32);
+        for chunk in &mut chunks {
+            let p = chunk.as_mut_ptr().cast::<__m256i>();
+            // SAFETY: `chunk` is exactly 32 bytes we may read and write; `loadu`/`storeu`
+            // accept any alignment; AVX2 is enabled for this function.
+            unsafe { _mm256_storeu_si256(p, _mm256_xor_si256(_mm256_loadu_si256(p), mask)) };
+        }
+        super::mask_words(chunks.into_remainder(), key);
+    }
+
+    /// Masks 64 bytes (four registers) per iteration, then 16 at a time, then the tail 8 at a
+    /// time. Safe to call: only compiled when SSE2 is enabled for the whole target (it is in
+    /// every x86_64 target with an OS).
+    #[cfg(all(target_feature = "sse2", any(test, not(target_feature = "avx2"))))]
+    pub(super) fn mask_sse2(buf: &mut [u8], key: [u8; 4]) {
+        use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_storeu_si128, _mm_xor_si128};
+
+        let pattern = [key; 4];
+        // SAFETY: `pattern` is 16 initialised bytes, `loadu` accepts any alignment, and SSE2
+        // is enabled for the target.
+        let mask = unsafe { _mm_loadu_si128(pattern.as_ptr().cast::<__m128i>()) };
+
+        let mut blocks = buf.chunks_exact_mut(64);
+        for block in &mut blocks {
+            let p = block.as_mut_ptr().cast::<__m128i>();
+            // SAFETY: `block` is exactly 64 bytes we may read and write, so `p.add(0..4)` stay
+            // inside it; `loadu`/`storeu` accept any alignment; SSE2 is enabled for the target.
+            unsafe {
+                let v0 = _mm_xor_si128(_mm_loadu_si128(p), mask);
+                let v1 = _mm_xor_si128(_mm_loadu_si128(p.add(1)), mask);
+                let v2 = _mm_xor_si128(_mm_loadu_si128(p.add(2)), mask);
+                let v3 = _mm_xor_si128(_mm_loadu_si128(p.add(3)), mask);
+                _mm_storeu_si128(p, v0);
+                _mm_storeu_si128(p.add(1), v1);
+                _mm_storeu_si128(p.add(2), v2);
+                _mm_storeu_si128(p.add(3), v3);
+            }
+        }
+        let mut chunks = blocks.into_remainder().chunks_exact_mut(16);
+        for chunk in &mut chunks {
+            let p = chunk.as_mut_ptr().cast::<__m128i>();
+            // SAFETY: `chunk` is exactly 16 bytes we may read and write; `loadu`/`storeu`
+            // accept any alignment; SSE2 is enabled for the target.
+            unsafe { _mm_storeu_si128(p, _mm_xor_si128(_mm_loadu_si128(p), mask)) };
+        }
+        super::mask_words(chunks.into_remainder(), key);
+    }
+}
+
+/// The aarch64 path. `vld1q_u8`/`vst1q_u8` have no alignment requirement beyond a byte's.
+#[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+mod neon {
+    use core::arch::aarch64::{veorq_u8, vld1q_u8, vst1q_u8};
+
+    /// Masks 64 bytes (four registers) per iteration, then 16 at a time, then the tail 8 at a
+    /// time. Safe to call: only compiled when NEON is enabled for the whole target.
+    pub(super) fn mask_neon(buf: &mut [u8], key: [u8; 4]) {
+        let pattern = [key; 4];
+        // SAFETY: `pattern` is 16 initialised bytes and NEON is enabled for the target.
+        let mask = unsafe { vld1q_u8(pattern.as_ptr().cast::<u8>()) };
+
+        let mut blocks = buf.chunks_exact_mut(64);
+        for block in &mut blocks {
+            let p = block.as_mut_ptr();
+            // SAFETY: `block` is exactly 64 bytes we may read and write, so `p.add(0..64)`
+            // stays inside it; NEON is enabled for the target.
+            unsafe {
+                let v0 = veorq_u8(vld1q_u8(p), mask);
+                let v1 = veorq_u8(vld1q_u8(p.add(16)), mask);
+                let v2 = veorq_u8(vld1q_u8(p.add(32)), mask);
+                let v3 = veorq_u8(vld1q_u8(p.add(48)), mask);
+                vst1q_u8(p, v0);
+                vst1q_u8(p.add(16), v1);
+                vst1q_u8(p.add(32), v2);
+                vst1q_u8(p.add(48), v3);
+            }
+        }
+        let mut chunks = blocks.into_remainder().chunks_exact_mut(16);
+        for chunk in &mut chunks {
+            let p = chunk.as_mut_ptr();
+            // SAFETY: `chunk` is exactly 16 bytes we may read and write; NEON is enabled for
+            // the target.
+            unsafe { vst1q_u8(p, veorq_u8(vld1q_u8(p), mask)) };
+        }
+        super::mask_words(chunks.into_remainder(), key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use alloc::vec::Vec;
+    use proptest::prelude::*;
+
+    type MaskFn = fn(&mut [u8], [u8; 4]);
+
+    /// Every implementation this CPU can run, by name, including the ones `apply_mask` would
+    /// not pick here, so that each is checked against the reference.
+    fn implementations() -> Vec<(&'static str, MaskFn)> {
+        let mut all: Vec<(&'static str, MaskFn)> = Vec::new();
+        all.push(("apply_mask", apply_mask));
+        all.push(("words", mask_words));
+        all.push(("wide", mask_wide));
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[cfg(target_feature = "sse2")]
+            all.push(("sse2", x86::mask_sse2));
+            if std::is_x86_feature_detected!("avx2") {
+                fn avx2(buf: &mut [u8], key: [u8; 4]) {
+                    // SAFETY: only listed after checking that the CPU supports AVX2.
+                    unsafe { x86::mask_avx2(buf, key) }
+                }
+                all.push(("avx2", avx2));
+            }
+        }
+        #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
+        all.push(("neon", neon::mask_neon));
+        all
+    }
+
+    /// Deterministic filler, so that failures reproduce without a seed.
+    fn pattern_bytes(len: usize, salt: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(salt) ^ (i >> 8) as u8)
+            .collect()
+    }
+
+    /// Masks `buf[offset..offset + len]` of a copy of `whole` with `f`, and checks that the
+    /// bytes around it are untouched and the slice equals the reference.
+    fn check_against_scalar(
+        name: &str,
+        f: MaskFn,
+        whole: &[u8],
+        offset: usize,
+        len: usize,
+        key: [u8; 4],
+    ) {
+        let mut expected = whole.to_vec();
+        apply_mask_scalar(&mut expected[offset..offset + len], key);
+        let mut actual = whole.to_vec();
+        f(&mut actual[offset..offset + len], key);
+        assert!(
+            actual == expected,
+            "{name} differs from scalar: len {len}, offset {offset}, key {key:02x?}"
+        );
+    }
+
+    #[test]
+    fn rfc6455_hello_example() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        for (name, f) in implementations() {
+            let mut payload = *b"Hello";
+            f(&mut payload, key);
+            assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58], "{name}");
+            f(&mut payload, key);
+            assert_eq!(&payload, b"Hello", "{name}");
+        }
+        let mut payload = *b"Hello";
+        apply_mask_scalar(&mut payload, key);
+        assert_eq!(payload, [0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    }
+
+    #[test]
+    fn zero_key_is_identity_and_empty_buffer_is_fine() {
+        for (name, f) in implementations() {
+            let original = pattern_bytes(300, 7);
+            let mut buf = original.clone();
+            f(&mut buf, [0; 4]);
+            assert_eq!(buf, original, "{name}");
+            f(&mut [], [1, 2, 3, 4]);
+        }
+    }
+
+    #[test]
+    fn known_vector_across_every_width() {
+        // 0x00 bytes masked give the key repeated, whatever path handles which byte.
+        let key = [0xde, 0xad, 0xbe, 0xef];
+        for (name, f) in implementations() {
+            for len in [
+                1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1000,
+            ] {
+                let mut buf = alloc::vec![0u8; len];
+                f(&mut buf, key);
+                let expected: Vec<u8> = key.iter().copied().cycle().take(len).collect();
+                assert_eq!(buf, expected, "{name}, len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn rotate_key_continues_a_split_payload() {
+        let key = [0x11, 0x22, 0x33, 0x44];
+        let original = pattern_bytes(200, 3);
+        let mut whole = original.clone();
+        apply_mask(&mut whole, key);
+        for cut in 0..=original.len() {
+            let mut pieces = original.clone();
+            let (head, tail) = pieces.split_at_mut(cut);
+            apply_mask(head, key);
+            apply_mask(tail, rotate_key(key, cut));
+            assert_eq!(pieces, whole, "cut at {cut}");
+        }
+        assert_eq!(rotate_key(key, 4), key);
+        assert_eq!(rotate_key(key, 2), [0x33, 0x44, 0x11, 0x22]);
+        assert_eq!(rotate_key(key, usize::MAX), [0x44, 0x11, 0x22, 0x33]);
+    }
+
+    /// Deterministic and exhaustive over short lengths and every alignment within 32 bytes.
+    #[test]
+    fn every_implementation_matches_scalar_exhaustively() {
+        let implementations = implementations();
+        let keys = [[0x37, 0xfa, 0x21, 0x3d], [0xff, 0x00, 0x80, 0x01]];
+        let whole = pattern_bytes(32 + 300 + 32, 0x5a);
+        for len in 0..=300 {
+            for offset in 0..32 {
+                for key in keys {
+                    for &(name, f) in &implementations {
+                        check_against_scalar(name, f, &whole, offset, len, key);
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn fast_paths_match_scalar(
+            data in proptest::collection::vec(any::<u8>(), 0..=1100),
+            offset in 0usize..64,
+            key in any::<[u8; 4]>(),
+        ) {
+            // The slice sits at `offset` inside a larger buffer, with guard bytes after it.
+            let mut whole = pattern_bytes(offset, 0xa5);
+            whole.extend_from_slice(&data);
+            whole.extend_from_slice(&[0xa5; 64]);
+            for (name, f) in implementations() {
+                check_against_scalar(name, f, &whole, offset, data.len(), key);
+            }
+        }
+
+        #[test]
+        fn applying_twice_is_identity(
+            data in proptest::collection::vec(any::<u8>(), 0..=1100),
+            offset in 0usize..64,
+            key in any::<[u8; 4]>(),
+        ) {
+            let mut whole = pattern_bytes(offset, 0x3c);
+            whole.extend_from_slice(&data);
+            let mut buf = whole.clone();
+            apply_mask(&mut buf[offset..], key);
+            // Some byte changes unless every key byte that is used is zero.
+            if key.iter().take(data.len()).any(|&k| k != 0) {
+                prop_assert_ne!(&buf[offset..], &data[..]);
+            }
+            apply_mask(&mut buf[offset..], key);
+            prop_assert_eq!(buf, whole);
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Shared helpers for the cross-crate, interop and conformance tests of responses-ws.

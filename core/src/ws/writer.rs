@@ -15,7 +15,6 @@ use bytes::{Bytes, BytesMut};
 const ZERO_COPY_MIN: usize = 4096;
 
 /// Queues outbound frames.
-#[derive(Debug)]
 pub(crate) struct FrameWriter {
     /// Our role: a client masks every frame.
     role: Role,
@@ -30,6 +29,18 @@ pub(crate) struct FrameWriter {
     pending_pong: Option<Bytes>,
     /// Invariant: once true, nothing more is queued.
     close_queued: bool,
+}
+
+/// Shows sizes only: queued bytes may hold credentials (the upgrade request's headers).
+impl core::fmt::Debug for FrameWriter {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FrameWriter")
+            .field("role", &self.role)
+            .field("queued", &self.queued)
+            .field("pending_pong", &self.pending_pong.is_some())
+            .field("close_queued", &self.close_queued)
+            .finish()
+    }
 }
 
 impl FrameWriter {

@@ -82,7 +82,10 @@ pub const MAX_CLOSE_REASON: usize = 123;
 impl CloseFrame {
     /// A close frame with `code` and `reason`.
     pub fn new(code: CloseCode, reason: impl Into<Utf8Bytes>) -> Self {
-        CloseFrame { code, reason: reason.into() }
+        CloseFrame {
+            code,
+            reason: reason.into(),
+        }
     }
 
     /// Parses a received close payload: empty (no code), or a sendable code plus a UTF-8 reason.
@@ -95,7 +98,8 @@ impl CloseFrame {
                 if !code.is_sendable() {
                     return Err(ProtocolError::InvalidCloseCode(code.0));
                 }
-                let reason = Utf8Bytes::try_from(payload.slice(2..)).map_err(|_| ProtocolError::InvalidUtf8)?;
+                let reason = Utf8Bytes::try_from(payload.slice(2..))
+                    .map_err(|_| ProtocolError::InvalidUtf8)?;
                 Ok(Some(CloseFrame { code, reason }))
             }
         }
@@ -122,10 +126,15 @@ mod tests {
 
     #[test]
     fn sendable_codes_follow_rfc_6455_and_iana() {
-        for code in [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999] {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+            4000, 4999,
+        ] {
             assert!(CloseCode(code).is_sendable(), "{code}");
         }
-        for code in [0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535] {
+        for code in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
             assert!(!CloseCode(code).is_sendable(), "{code}");
         }
     }
@@ -133,10 +142,21 @@ mod tests {
     #[test]
     fn parses_close_payloads() {
         assert_eq!(CloseFrame::parse(&Bytes::new()), Ok(None));
-        assert_eq!(CloseFrame::parse(&Bytes::from_static(&[0x03])), Err(ProtocolError::CloseFrameTooShort));
-        assert_eq!(CloseFrame::parse(&Bytes::from_static(&[0x03, 0xED])), Err(ProtocolError::InvalidCloseCode(1005)));
-        assert_eq!(CloseFrame::parse(&Bytes::from_static(b"\x03\xe8\xff")), Err(ProtocolError::InvalidUtf8));
-        let frame = CloseFrame::parse(&Bytes::from_static(b"\x03\xe8bye")).unwrap().unwrap();
+        assert_eq!(
+            CloseFrame::parse(&Bytes::from_static(&[0x03])),
+            Err(ProtocolError::CloseFrameTooShort)
+        );
+        assert_eq!(
+            CloseFrame::parse(&Bytes::from_static(&[0x03, 0xED])),
+            Err(ProtocolError::InvalidCloseCode(1005))
+        );
+        assert_eq!(
+            CloseFrame::parse(&Bytes::from_static(b"\x03\xe8\xff")),
+            Err(ProtocolError::InvalidUtf8)
+        );
+        let frame = CloseFrame::parse(&Bytes::from_static(b"\x03\xe8bye"))
+            .unwrap()
+            .unwrap();
         assert_eq!(frame, CloseFrame::new(CloseCode::NORMAL, "bye"));
     }
 

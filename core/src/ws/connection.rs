@@ -202,7 +202,13 @@ impl Connection {
             max_body: config.max_refusal_body,
         };
         let (handshake, request) = ClientHandshake::start(url, headers, rng.nonce(), limits)?;
-        let mut conn = Connection::new(Role::Client, config, rng, now, Phase::ClientHandshake(Box::new(handshake)));
+        let mut conn = Connection::new(
+            Role::Client,
+            config,
+            rng,
+            now,
+            Phase::ClientHandshake(Box::new(handshake)),
+        );
         conn.writer.push_raw(request);
         Ok(conn)
     }
@@ -210,13 +216,23 @@ impl Connection {
     /// A server connection waiting for an upgrade request. `seed` is unused by the server's own
     /// frames (they are not masked) but keeps the constructor shape of the client.
     pub fn server(config: Config, seed: [u8; 32], now: Instant) -> Connection {
-        Connection::new(Role::Server, config, MaskRng::new(seed), now, Phase::AwaitingRequest)
+        Connection::new(
+            Role::Server,
+            config,
+            MaskRng::new(seed),
+            now,
+            Phase::AwaitingRequest,
+        )
     }
 
     fn new(role: Role, config: Config, rng: MaskRng, now: Instant, phase: Phase) -> Connection {
         Connection {
             role,
-            reader: FrameReader::new(role.peer(), config.max_frame_payload, config.max_message_size),
+            reader: FrameReader::new(
+                role.peer(),
+                config.max_frame_payload,
+                config.max_message_size,
+            ),
             writer: crate::ws::writer::FrameWriter::new(role, rng),
             handshake_deadline: config.handshake_timeout.map(|t| now + t),
             config,
@@ -240,7 +256,9 @@ impl Connection {
     /// Where the connection stands.
     pub fn state(&self) -> State {
         match self.phase {
-            Phase::ClientHandshake(_) | Phase::AwaitingRequest | Phase::AwaitingDecision(_) => State::Handshake,
+            Phase::ClientHandshake(_) | Phase::AwaitingRequest | Phase::AwaitingDecision(_) => {
+                State::Handshake
+            }
             Phase::Open => State::Open,
             Phase::CloseSent => State::CloseSent,
             Phase::Closed => State::Closed,
@@ -294,7 +312,9 @@ impl Connection {
                 Err(e) => e,
             }
             .into(),
-            Phase::AwaitingRequest | Phase::AwaitingDecision(_) => HandshakeError::UnexpectedEof.into(),
+            Phase::AwaitingRequest | Phase::AwaitingDecision(_) => {
+                HandshakeError::UnexpectedEof.into()
+            }
             Phase::Open | Phase::CloseSent => Error::ConnectionLost,
         };
         self.finish(None, Some(error));
@@ -333,7 +353,10 @@ impl Connection {
     fn keepalive_deadline(&self) -> Option<Instant> {
         match self.pong_deadline {
             Some(_) => None,
-            None => self.config.keepalive_interval.map(|i| self.last_received + i),
+            None => self
+                .config
+                .keepalive_interval
+                .map(|i| self.last_received + i),
         }
     }
 
@@ -355,7 +378,9 @@ impl Connection {
     /// Changes after any input, timeout or API call.
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.phase {
-            Phase::ClientHandshake(_) | Phase::AwaitingRequest | Phase::AwaitingDecision(_) => self.handshake_deadline,
+            Phase::ClientHandshake(_) | Phase::AwaitingRequest | Phase::AwaitingDecision(_) => {
+                self.handshake_deadline
+            }
             Phase::Open => self.pong_deadline.or_else(|| self.keepalive_deadline()),
             Phase::CloseSent => self.close_deadline,
             Phase::Closed => None,
@@ -372,7 +397,9 @@ impl Connection {
     /// Server role: accepts the pending [`Event::Request`], answering `101` with extra `headers`.
     pub fn accept(&mut self, headers: &[(String, String)]) -> Result<(), HandshakeError> {
         let Phase::AwaitingDecision(request) = &self.phase else {
-            return Err(HandshakeError::MalformedHttp("no upgrade request is waiting for a decision"));
+            return Err(HandshakeError::MalformedHttp(
+                "no upgrade request is waiting for a decision",
+            ));
         };
         let answer = server::accept_response(request, headers)?;
         self.writer.push_raw(answer);
@@ -383,13 +410,23 @@ impl Connection {
 
     /// Server role: refuses the pending [`Event::Request`] with an HTTP `status`, `headers` and
     /// `body` (for example 401 with a JSON error). The connection then closes.
-    pub fn reject(&mut self, status: u16, headers: &[(String, String)], body: &[u8]) -> Result<(), HandshakeError> {
+    pub fn reject(
+        &mut self,
+        status: u16,
+        headers: &[(String, String)],
+        body: &[u8],
+    ) -> Result<(), HandshakeError> {
         if !matches!(self.phase, Phase::AwaitingDecision(_)) {
-            return Err(HandshakeError::MalformedHttp("no upgrade request is waiting for a decision"));
+            return Err(HandshakeError::MalformedHttp(
+                "no upgrade request is waiting for a decision",
+            ));
         }
         let answer = server::refusal_response(status, headers, body)?;
         self.writer.push_raw(answer);
-        let error = HandshakeError::RequestRefused { status, reason: "refused by the application" };
+        let error = HandshakeError::RequestRefused {
+            status,
+            reason: "refused by the application",
+        };
         self.finish(None, Some(error.into()));
         Ok(())
     }
@@ -423,7 +460,12 @@ impl Connection {
     /// Queues one fragment of a message of `kind`; `fin` marks the last. Fragments of a text
     /// message are checked to form valid UTF-8 together. Control frames and pings may be sent
     /// between fragments; other messages may not.
-    pub fn send_fragment(&mut self, kind: MessageKind, payload: impl Into<Bytes>, fin: bool) -> Result<(), SendError> {
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        payload: impl Into<Bytes>,
+        fin: bool,
+    ) -> Result<(), SendError> {
         let payload = payload.into();
         let opcode = match &self.outgoing {
             None => match kind {
@@ -434,7 +476,10 @@ impl Connection {
             Some(_) => return Err(SendError::FragmentOutOfOrder),
         };
         self.check_room(payload.len())?;
-        let state = self.outgoing.get_or_insert(OutgoingFragments { kind, utf8: Utf8Validator::default() });
+        let state = self.outgoing.get_or_insert(OutgoingFragments {
+            kind,
+            utf8: Utf8Validator::default(),
+        });
         if kind == MessageKind::Text {
             let mut check = state.utf8.clone();
             check.feed(&payload).map_err(|_| SendError::InvalidUtf8)?;
@@ -502,7 +547,8 @@ impl Connection {
 
     fn send_close(&mut self, frame: CloseFrame) {
         self.sent_close = Some(frame.code);
-        self.writer.push_frame(true, OpCode::Close, frame.to_payload());
+        self.writer
+            .push_frame(true, OpCode::Close, frame.to_payload());
     }
 
     // ---------------------------------------------------------------- processing
@@ -522,7 +568,10 @@ impl Connection {
                     Err(e) => return self.finish(None, Some(e.into())),
                 },
                 Phase::AwaitingRequest => {
-                    let (max_head, max_headers) = (self.config.max_handshake_head, self.config.max_handshake_headers);
+                    let (max_head, max_headers) = (
+                        self.config.max_handshake_head,
+                        self.config.max_handshake_headers,
+                    );
                     match server::read_request(self.reader.buffered(), max_head, max_headers) {
                         Ok(None) => return,
                         Ok(Some((request, head_len))) => {
@@ -531,7 +580,11 @@ impl Connection {
                             self.phase = Phase::AwaitingDecision(Box::new(request));
                         }
                         Err(refusal) => {
-                            if let Ok(answer) = server::refusal_response(refusal.status, &[], refusal.reason.as_bytes()) {
+                            if let Ok(answer) = server::refusal_response(
+                                refusal.status,
+                                &[],
+                                refusal.reason.as_bytes(),
+                            ) {
                                 self.writer.push_raw(answer);
                             }
                             return self.finish(None, Some(HandshakeError::from(refusal).into()));
@@ -618,7 +671,13 @@ impl Connection {
         };
         let clean = received.is_some() && self.sent_close.is_some();
         let sent_code = self.sent_close;
-        self.events.push_back(Event::Closed(Closed { code, reason, sent_code, clean, error }));
+        self.events.push_back(Event::Closed(Closed {
+            code,
+            reason,
+            sent_code,
+            clean,
+            error,
+        }));
     }
 }
 

@@ -54,7 +54,9 @@ impl ProtocolError {
     pub fn close_code(&self) -> CloseCode {
         match self {
             ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
-            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => CloseCode::MESSAGE_TOO_BIG,
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
             _ => CloseCode::PROTOCOL_ERROR,
         }
     }
@@ -63,20 +65,34 @@ impl ProtocolError {
 impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ProtocolError::ReservedBits => f.write_str("reserved bits set without a negotiated extension"),
+            ProtocolError::ReservedBits => {
+                f.write_str("reserved bits set without a negotiated extension")
+            }
             ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
-            ProtocolError::InvalidLength => f.write_str("payload length has its most significant bit set"),
-            ProtocolError::ControlFrameTooLong => f.write_str("control frame payload longer than 125 bytes"),
+            ProtocolError::InvalidLength => {
+                f.write_str("payload length has its most significant bit set")
+            }
+            ProtocolError::ControlFrameTooLong => {
+                f.write_str("control frame payload longer than 125 bytes")
+            }
             ProtocolError::FragmentedControlFrame => f.write_str("fragmented control frame"),
             ProtocolError::UnmaskedFrame => f.write_str("client frame is not masked"),
             ProtocolError::MaskedFrame => f.write_str("server frame is masked"),
-            ProtocolError::UnexpectedContinuation => f.write_str("continuation frame without a message in progress"),
-            ProtocolError::ExpectedContinuation => f.write_str("new message before the fragmented one ended"),
+            ProtocolError::UnexpectedContinuation => {
+                f.write_str("continuation frame without a message in progress")
+            }
+            ProtocolError::ExpectedContinuation => {
+                f.write_str("new message before the fragmented one ended")
+            }
             ProtocolError::InvalidUtf8 => f.write_str("text is not valid UTF-8"),
             ProtocolError::CloseFrameTooShort => f.write_str("close payload of one byte"),
             ProtocolError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
-            ProtocolError::FrameTooLarge { len, limit } => write!(f, "frame of {len} bytes exceeds the {limit}-byte limit"),
-            ProtocolError::MessageTooLarge { len, limit } => write!(f, "message of {len} bytes exceeds the {limit}-byte limit"),
+            ProtocolError::FrameTooLarge { len, limit } => {
+                write!(f, "frame of {len} bytes exceeds the {limit}-byte limit")
+            }
+            ProtocolError::MessageTooLarge { len, limit } => {
+                write!(f, "message of {len} bytes exceeds the {limit}-byte limit")
+            }
         }
     }
 }
@@ -105,7 +121,9 @@ impl fmt::Display for Error {
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
             Error::Protocol(e) => write!(f, "protocol violation by the peer: {e}"),
             Error::HandshakeTimeout => f.write_str("opening handshake timed out"),
-            Error::PeerTimeout => f.write_str("peer stopped responding (no data or pong before the deadline)"),
+            Error::PeerTimeout => {
+                f.write_str("peer stopped responding (no data or pong before the deadline)")
+            }
             Error::CloseTimeout => f.write_str("peer did not answer the close frame in time"),
             Error::ConnectionLost => f.write_str("connection lost without a close handshake"),
         }
@@ -154,8 +172,13 @@ impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SendError::NotOpen => f.write_str("connection is not open"),
-            SendError::QueueFull { queued, limit } => write!(f, "outbound queue full ({queued} bytes queued, limit {limit})"),
-            SendError::ControlPayloadTooLong => f.write_str("control payload longer than 125 bytes"),
+            SendError::QueueFull { queued, limit } => write!(
+                f,
+                "outbound queue full ({queued} bytes queued, limit {limit})"
+            ),
+            SendError::ControlPayloadTooLong => {
+                f.write_str("control payload longer than 125 bytes")
+            }
             SendError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
             SendError::FragmentOutOfOrder => f.write_str("fragment out of order"),
             SendError::InvalidUtf8 => f.write_str("text fragments are not valid UTF-8"),

@@ -94,7 +94,8 @@ impl FrameHeader {
         if b0 & 0x70 != 0 {
             return Err(ProtocolError::ReservedBits);
         }
-        let opcode = OpCode::from_bits(b0 & 0x0F).ok_or(ProtocolError::ReservedOpcode(b0 & 0x0F))?;
+        let opcode =
+            OpCode::from_bits(b0 & 0x0F).ok_or(ProtocolError::ReservedOpcode(b0 & 0x0F))?;
         let fin = b0 & 0x80 != 0;
         let masked = b1 & 0x80 != 0;
         let (payload_len, len_bytes) = match b1 & 0x7F {
@@ -134,7 +135,15 @@ impl FrameHeader {
         } else {
             None
         };
-        Ok(Some((FrameHeader { fin, opcode, mask, payload_len }, header_len)))
+        Ok(Some((
+            FrameHeader {
+                fin,
+                opcode,
+                mask,
+                payload_len,
+            },
+            header_len,
+        )))
     }
 
     /// Writes the header into `dst` and returns how many bytes it took (at most
@@ -180,16 +189,34 @@ mod tests {
 
     #[test]
     fn refuses_reserved_bits_and_opcodes() {
-        assert_eq!(FrameHeader::parse(&[0xC1, 0x00]), Err(ProtocolError::ReservedBits));
-        assert_eq!(FrameHeader::parse(&[0x93, 0x00]), Err(ProtocolError::ReservedBits));
-        assert_eq!(FrameHeader::parse(&[0x83, 0x00]), Err(ProtocolError::ReservedOpcode(3)));
-        assert_eq!(FrameHeader::parse(&[0x8B, 0x00]), Err(ProtocolError::ReservedOpcode(0xB)));
+        assert_eq!(
+            FrameHeader::parse(&[0xC1, 0x00]),
+            Err(ProtocolError::ReservedBits)
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x93, 0x00]),
+            Err(ProtocolError::ReservedBits)
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x83, 0x00]),
+            Err(ProtocolError::ReservedOpcode(3))
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x8B, 0x00]),
+            Err(ProtocolError::ReservedOpcode(0xB))
+        );
     }
 
     #[test]
     fn refuses_bad_control_frames() {
-        assert_eq!(FrameHeader::parse(&[0x09, 0x00]), Err(ProtocolError::FragmentedControlFrame));
-        assert_eq!(FrameHeader::parse(&[0x89, 126, 0, 126]), Err(ProtocolError::ControlFrameTooLong));
+        assert_eq!(
+            FrameHeader::parse(&[0x09, 0x00]),
+            Err(ProtocolError::FragmentedControlFrame)
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0x89, 126, 0, 126]),
+            Err(ProtocolError::ControlFrameTooLong)
+        );
         assert!(FrameHeader::parse(&[0x89, 125]).unwrap().is_some());
     }
 
@@ -201,7 +228,12 @@ mod tests {
 
     #[test]
     fn waits_for_every_header_byte() {
-        let header = FrameHeader { fin: false, opcode: OpCode::Text, mask: Some([1, 2, 3, 4]), payload_len: 70_000 };
+        let header = FrameHeader {
+            fin: false,
+            opcode: OpCode::Text,
+            mask: Some([1, 2, 3, 4]),
+            payload_len: 70_000,
+        };
         let mut buf = [0u8; MAX_HEADER_LEN];
         let len = header.write(&mut buf);
         assert_eq!(len, 14);

@@ -72,7 +72,9 @@ impl FrameReader {
 
     /// Free space to read into: at least `MIN_READ` bytes, or the rest of the frame in progress.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
-        let want = self.current.map_or(0, |f| (f.header.payload_len as usize).saturating_sub(self.filled));
+        let want = self.current.map_or(0, |f| {
+            (f.header.payload_len as usize).saturating_sub(self.filled)
+        });
         let want = want.clamp(MIN_READ, self.max_frame.max(MIN_READ));
         if self.buf.len() - self.filled < want {
             self.buf.truncate(self.filled);
@@ -85,7 +87,10 @@ impl FrameReader {
 
     /// Marks `n` bytes of the space from [`spare`](Self::spare) as received.
     pub(crate) fn commit(&mut self, n: usize) {
-        assert!(self.filled + n <= self.buf.len(), "committed more bytes than the spare space holds");
+        assert!(
+            self.filled + n <= self.buf.len(),
+            "committed more bytes than the spare space holds"
+        );
         self.filled += n;
     }
 
@@ -116,7 +121,11 @@ impl FrameReader {
                 };
                 let text = self.check_header(&header)?;
                 self.consume(header_len);
-                self.current = Some(PartialFrame { header, processed: 0, text });
+                self.current = Some(PartialFrame {
+                    header,
+                    processed: 0,
+                    text,
+                });
                 continue;
             };
             let len = frame.header.payload_len as usize;
@@ -127,7 +136,9 @@ impl FrameReader {
                     apply_mask(fresh, rotate_key(key, frame.processed));
                 }
                 if frame.text {
-                    self.text.feed(fresh).map_err(|_| ProtocolError::InvalidUtf8)?;
+                    self.text
+                        .feed(fresh)
+                        .map_err(|_| ProtocolError::InvalidUtf8)?;
                 }
                 frame.processed = available;
                 self.current = Some(frame);
@@ -152,16 +163,24 @@ impl FrameReader {
             _ => {}
         }
         if header.payload_len > self.max_frame as u64 {
-            return Err(ProtocolError::FrameTooLarge { len: header.payload_len, limit: self.max_frame });
+            return Err(ProtocolError::FrameTooLarge {
+                len: header.payload_len,
+                limit: self.max_frame,
+            });
         }
         let so_far = match (header.opcode, &self.assembly) {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
-            (OpCode::Text | OpCode::Binary, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
+            (OpCode::Text | OpCode::Binary, Some(_)) => {
+                return Err(ProtocolError::ExpectedContinuation)
+            }
             (OpCode::Continuation, Some((_, data))) => data.len() as u64,
             _ => 0,
         };
         if !header.opcode.is_control() && so_far + header.payload_len > self.max_message as u64 {
-            return Err(ProtocolError::MessageTooLarge { len: so_far + header.payload_len, limit: self.max_message });
+            return Err(ProtocolError::MessageTooLarge {
+                len: so_far + header.payload_len,
+                limit: self.max_message,
+            });
         }
         Ok(match header.opcode {
             OpCode::Text => true,
@@ -171,7 +190,11 @@ impl FrameReader {
     }
 
     /// Interprets a complete frame; `None` when it was a non-final fragment.
-    fn complete(&mut self, header: FrameHeader, payload: Bytes) -> Result<Option<Inbound>, ProtocolError> {
+    fn complete(
+        &mut self,
+        header: FrameHeader,
+        payload: Bytes,
+    ) -> Result<Option<Inbound>, ProtocolError> {
         let kind = match header.opcode {
             OpCode::Ping => return Ok(Some(Inbound::Ping(payload))),
             OpCode::Pong => return Ok(Some(Inbound::Pong(payload))),
@@ -187,7 +210,11 @@ impl FrameReader {
                     return Ok(None);
                 }
                 let kind = *kind;
-                let whole = self.assembly.take().map(|(_, data)| data.freeze()).unwrap_or_default();
+                let whole = self
+                    .assembly
+                    .take()
+                    .map(|(_, data)| data.freeze())
+                    .unwrap_or_default();
                 return self.finish_message(kind, whole).map(Some);
             }
         };
@@ -199,7 +226,11 @@ impl FrameReader {
         }
     }
 
-    fn finish_message(&mut self, kind: MessageKind, payload: Bytes) -> Result<Inbound, ProtocolError> {
+    fn finish_message(
+        &mut self,
+        kind: MessageKind,
+        payload: Bytes,
+    ) -> Result<Inbound, ProtocolError> {
         Ok(Inbound::Message(match kind {
             MessageKind::Text => {
                 self.text.finish().map_err(|_| ProtocolError::InvalidUtf8)?;

@@ -27,7 +27,12 @@ impl MaskRng {
             *word = u64::from_le_bytes(b);
         }
         if s == [0; 4] {
-            s = [0x9E37_79B9_7F4A_7C15, 0xBF58_476D_1CE4_E5B9, 0x94D0_49BB_1331_11EB, 0x2545_F491_4F6C_DD1D];
+            s = [
+                0x9E37_79B9_7F4A_7C15,
+                0xBF58_476D_1CE4_E5B9,
+                0x94D0_49BB_1331_11EB,
+                0x2545_F491_4F6C_DD1D,
+            ];
         }
         MaskRng { s }
     }

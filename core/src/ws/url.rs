@@ -49,13 +49,17 @@ pub enum UrlError {
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UrlError::UnsupportedScheme(s) => write!(f, "unsupported scheme {s:?} (expected ws or wss)"),
+            UrlError::UnsupportedScheme(s) => {
+                write!(f, "unsupported scheme {s:?} (expected ws or wss)")
+            }
             UrlError::MissingScheme => f.write_str("missing scheme (expected ws:// or wss://)"),
             UrlError::InvalidHost => f.write_str("invalid host"),
             UrlError::InvalidPort => f.write_str("invalid port"),
             UrlError::UserInfo => f.write_str("user information is not allowed in a WebSocket URL"),
             UrlError::Fragment => f.write_str("a fragment is not allowed in a WebSocket URL"),
-            UrlError::InvalidResource => f.write_str("path or query holds whitespace or control characters"),
+            UrlError::InvalidResource => {
+                f.write_str("path or query holds whitespace or control characters")
+            }
         }
     }
 }
@@ -92,7 +96,13 @@ impl WsUrl {
             r if r.starts_with('?') => alloc::format!("/{r}"),
             r => r.to_string(),
         };
-        Ok(WsUrl { secure, host: host.to_string(), port: port.unwrap_or(default_port), explicit_port: port.is_some(), resource })
+        Ok(WsUrl {
+            secure,
+            host: host.to_string(),
+            port: port.unwrap_or(default_port),
+            explicit_port: port.is_some(),
+            resource,
+        })
     }
 
     /// Whether the scheme is `wss` (TLS).
@@ -117,7 +127,11 @@ impl WsUrl {
 
     /// The `Host` header value: brackets around IPv6 literals, the port when it was explicit.
     pub fn host_header(&self) -> String {
-        let host = if self.host.contains(':') { alloc::format!("[{}]", self.host) } else { self.host.clone() };
+        let host = if self.host.contains(':') {
+            alloc::format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
         if self.explicit_port {
             alloc::format!("{host}:{}", self.port)
         } else {
@@ -130,7 +144,11 @@ impl WsUrl {
 fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), UrlError> {
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
         let (v6, after) = rest.split_once(']').ok_or(UrlError::InvalidHost)?;
-        if v6.is_empty() || !v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
+        if v6.is_empty()
+            || !v6
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
             return Err(UrlError::InvalidHost);
         }
         let port = match after {
@@ -143,7 +161,8 @@ fn split_host_port(authority: &str) -> Result<(&str, Option<u16>), UrlError> {
             Some((h, p)) => (h, Some(p)),
             None => (authority, None),
         };
-        let host_char = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%');
+        let host_char =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'%');
         if host.is_empty() || !host.bytes().all(host_char) {
             return Err(UrlError::InvalidHost);
         }
@@ -166,19 +185,36 @@ mod tests {
     #[test]
     fn parses_the_usual_shapes() {
         let u = WsUrl::parse("ws://localhost:9001/runCase?case=1&agent=x").unwrap();
-        assert_eq!((u.is_secure(), u.host(), u.port(), u.resource()), (false, "localhost", 9001, "/runCase?case=1&agent=x"));
+        assert_eq!(
+            (u.is_secure(), u.host(), u.port(), u.resource()),
+            (false, "localhost", 9001, "/runCase?case=1&agent=x")
+        );
         assert_eq!(u.host_header(), "localhost:9001");
         let u = WsUrl::parse("WSS://Example.com").unwrap();
-        assert_eq!((u.is_secure(), u.port(), u.resource(), u.host_header().as_str()), (true, 443, "/", "Example.com"));
+        assert_eq!(
+            (
+                u.is_secure(),
+                u.port(),
+                u.resource(),
+                u.host_header().as_str()
+            ),
+            (true, 443, "/", "Example.com")
+        );
         let u = WsUrl::parse("ws://127.0.0.1?x=1").unwrap();
-        assert_eq!((u.host(), u.port(), u.resource()), ("127.0.0.1", 80, "/?x=1"));
+        assert_eq!(
+            (u.host(), u.port(), u.resource()),
+            ("127.0.0.1", 80, "/?x=1")
+        );
         let u = WsUrl::parse("ws://[::1]/").unwrap();
         assert_eq!((u.host(), u.host_header().as_str()), ("::1", "[::1]"));
     }
 
     #[test]
     fn refuses_what_a_websocket_url_cannot_be() {
-        assert_eq!(WsUrl::parse("http://x/"), Err(UrlError::UnsupportedScheme("http".into())));
+        assert_eq!(
+            WsUrl::parse("http://x/"),
+            Err(UrlError::UnsupportedScheme("http".into()))
+        );
         assert_eq!(WsUrl::parse("localhost:80"), Err(UrlError::MissingScheme));
         assert_eq!(WsUrl::parse("ws://x/#frag"), Err(UrlError::Fragment));
         assert_eq!(WsUrl::parse("ws://u:p@x/"), Err(UrlError::UserInfo));
@@ -188,6 +224,9 @@ mod tests {
         assert_eq!(WsUrl::parse("ws://x:+80/"), Err(UrlError::InvalidPort));
         assert_eq!(WsUrl::parse("ws://[::1/"), Err(UrlError::InvalidHost));
         assert_eq!(WsUrl::parse("ws://x/a b"), Err(UrlError::InvalidResource));
-        assert_eq!(WsUrl::parse("ws://x\r\nEvil: 1/"), Err(UrlError::InvalidHost));
+        assert_eq!(
+            WsUrl::parse("ws://x\r\nEvil: 1/"),
+            Err(UrlError::InvalidHost)
+        );
     }
 }

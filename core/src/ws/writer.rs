@@ -58,7 +58,11 @@ impl FrameWriter {
 
     /// Bytes waiting to be written.
     pub(crate) fn queued(&self) -> usize {
-        self.queued + self.pending_pong.as_ref().map_or(0, |p| p.len() + MAX_HEADER_LEN)
+        self.queued
+            + self
+                .pending_pong
+                .as_ref()
+                .map_or(0, |p| p.len() + MAX_HEADER_LEN)
     }
 
     /// Whether nothing waits to be written.
@@ -83,7 +87,12 @@ impl FrameWriter {
             self.close_queued = true;
         }
         let mask = (self.role == Role::Client).then(|| self.rng.mask_key());
-        let header = FrameHeader { fin, opcode, mask, payload_len: payload.len() as u64 };
+        let header = FrameHeader {
+            fin,
+            opcode,
+            mask,
+            payload_len: payload.len() as u64,
+        };
         let mut head = [0u8; MAX_HEADER_LEN];
         let head_len = header.write(&mut head);
         self.packing.extend_from_slice(&head[..head_len]);

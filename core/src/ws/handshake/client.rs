@@ -2,7 +2,9 @@
 //! which may arrive one byte at a time. A `101` is checked against RFC 6455 §4.1; any other status
 //! is read whole (headers and a bounded body) so the caller sees why the server refused.
 
-use super::{accept_key, find_header, header_has_token, http_error, HandshakeError, Header, HttpResponse};
+use super::{
+    accept_key, find_header, header_has_token, http_error, HandshakeError, Header, HttpResponse,
+};
 use crate::ws::url::WsUrl;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -11,8 +13,14 @@ use base64::Engine;
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// Headers the handshake writes itself; a caller may not supply them.
-const OWNED_HEADERS: [&str; 6] =
-    ["host", "upgrade", "connection", "sec-websocket-key", "sec-websocket-version", "sec-websocket-extensions"];
+const OWNED_HEADERS: [&str; 6] = [
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+];
 
 /// What the client has learned from the bytes so far.
 #[derive(Debug)]
@@ -20,7 +28,10 @@ pub(crate) enum ResponseProgress {
     /// More bytes are needed.
     Incomplete,
     /// The server accepted; the head took `head_len` bytes, and what follows are frames.
-    Upgraded { head_len: usize, headers: Vec<Header> },
+    Upgraded {
+        head_len: usize,
+        headers: Vec<Header>,
+    },
     /// The server refused; here is its whole answer.
     Refused(Box<HttpResponse>),
 }
@@ -111,7 +122,9 @@ impl ClientHandshake {
         let mut parsed = httparse::Response::new(&mut slots);
         let head_len = match parsed.parse(buf).map_err(http_error)? {
             httparse::Status::Partial if buf.len() > self.max_head => {
-                return Err(HandshakeError::HeadTooLarge { limit: self.max_head })
+                return Err(HandshakeError::HeadTooLarge {
+                    limit: self.max_head,
+                })
             }
             httparse::Status::Partial => return Ok(ResponseProgress::Incomplete),
             httparse::Status::Complete(len) => len,
@@ -130,7 +143,11 @@ impl ClientHandshake {
             body: Bytes::new(),
             body_truncated: false,
         };
-        self.refusal = Some(PendingRefusal { response, head_len, body });
+        self.refusal = Some(PendingRefusal {
+            response,
+            head_len,
+            body,
+        });
         Ok(self.read_refusal_body(buf, false))
     }
 
@@ -152,7 +169,9 @@ impl ClientHandshake {
         let body = &buf[pending.head_len.min(buf.len())..];
         let max = self.max_body;
         let decoded = match pending.body {
-            BodyFraming::Length(n) if body.len() >= n.min(max) => Some((body[..n.min(max)].to_vec(), n > max)),
+            BodyFraming::Length(n) if body.len() >= n.min(max) => {
+                Some((body[..n.min(max)].to_vec(), n > max))
+            }
             BodyFraming::Length(_) => None,
             BodyFraming::Chunked => decode_chunked(body, max),
             BodyFraming::UntilEof if body.len() > max => Some((body[..max].to_vec(), true)),
@@ -174,21 +193,35 @@ impl ClientHandshake {
     }
 
     fn check_upgrade(&self, headers: &[Header]) -> Result<(), HandshakeError> {
-        if !find_header(headers, "upgrade").is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket")) {
-            return Err(HandshakeError::InvalidUpgrade("missing `Upgrade: websocket`"));
+        if !find_header(headers, "upgrade")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
+        {
+            return Err(HandshakeError::InvalidUpgrade(
+                "missing `Upgrade: websocket`",
+            ));
         }
         if !header_has_token(headers, "connection", "upgrade") {
-            return Err(HandshakeError::InvalidUpgrade("missing `Connection: upgrade`"));
+            return Err(HandshakeError::InvalidUpgrade(
+                "missing `Connection: upgrade`",
+            ));
         }
-        if find_header(headers, "sec-websocket-accept").map(str::trim) != Some(accept_key(&self.key).as_str()) {
-            return Err(HandshakeError::InvalidUpgrade("missing or wrong `Sec-WebSocket-Accept`"));
+        if find_header(headers, "sec-websocket-accept").map(str::trim)
+            != Some(accept_key(&self.key).as_str())
+        {
+            return Err(HandshakeError::InvalidUpgrade(
+                "missing or wrong `Sec-WebSocket-Accept`",
+            ));
         }
         if find_header(headers, "sec-websocket-extensions").is_some_and(|v| !v.trim().is_empty()) {
-            return Err(HandshakeError::InvalidUpgrade("server chose an extension that was not offered"));
+            return Err(HandshakeError::InvalidUpgrade(
+                "server chose an extension that was not offered",
+            ));
         }
         if let Some(protocol) = find_header(headers, "sec-websocket-protocol") {
             if !self.offered_protocols.iter().any(|p| p == protocol.trim()) {
-                return Err(HandshakeError::InvalidUpgrade("server chose a subprotocol that was not offered"));
+                return Err(HandshakeError::InvalidUpgrade(
+                    "server chose a subprotocol that was not offered",
+                ));
             }
         }
         Ok(())
@@ -198,7 +231,9 @@ impl ClientHandshake {
 fn body_framing(headers: &[Header]) -> BodyFraming {
     if header_has_token(headers, "transfer-encoding", "chunked") {
         BodyFraming::Chunked
-    } else if let Some(n) = find_header(headers, "content-length").and_then(|v| v.trim().parse().ok()) {
+    } else if let Some(n) =
+        find_header(headers, "content-length").and_then(|v| v.trim().parse().ok())
+    {
         BodyFraming::Length(n)
     } else {
         BodyFraming::UntilEof
@@ -236,7 +271,9 @@ fn decode_chunked(mut body: &[u8], max: usize) -> Option<(Vec<u8>, bool)> {
 fn check_request_header(name: &str, value: &str) -> Result<(), HandshakeError> {
     let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
     let name_ok = !name.is_empty() && name.bytes().all(token_char);
-    let value_ok = value.bytes().all(|b| b == b'\t' || (b >= b' ' && b != 0x7F));
+    let value_ok = value
+        .bytes()
+        .all(|b| b == b'\t' || (b >= b' ' && b != 0x7F));
     let owned = OWNED_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h));
     if name_ok && value_ok && !owned {
         Ok(())
@@ -250,11 +287,18 @@ mod tests {
     use super::*;
     use alloc::string::ToString;
 
-    const LIMITS: ResponseLimits = ResponseLimits { max_head: 8192, max_headers: 32, max_body: 64 };
+    const LIMITS: ResponseLimits = ResponseLimits {
+        max_head: 8192,
+        max_headers: 32,
+        max_body: 64,
+    };
 
     fn start(headers: &[(&str, &str)]) -> Result<(ClientHandshake, Bytes), HandshakeError> {
         let url = WsUrl::parse("wss://api.example.com/v1/responses?x=1").unwrap();
-        let headers: Vec<(String, String)> = headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect();
+        let headers: Vec<(String, String)> = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
         ClientHandshake::start(&url, &headers, [7; 16], LIMITS)
     }
 
@@ -267,7 +311,11 @@ mod tests {
 
     #[test]
     fn writes_the_upgrade_request() {
-        let (hs, req) = start(&[("Authorization", "Bearer sk-test"), ("OpenAI-Beta", "responses_websockets=2026-02-06")]).unwrap();
+        let (hs, req) = start(&[
+            ("Authorization", "Bearer sk-test"),
+            ("OpenAI-Beta", "responses_websockets=2026-02-06"),
+        ])
+        .unwrap();
         let req = core::str::from_utf8(&req).unwrap();
         let expected = alloc::format!(
             "GET /v1/responses?x=1 HTTP/1.1\r\nHost: api.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {}\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer sk-test\r\nOpenAI-Beta: responses_websockets=2026-02-06\r\n\r\n",
@@ -279,8 +327,17 @@ mod tests {
 
     #[test]
     fn refuses_header_injection_and_owned_headers() {
-        for (name, value) in [("X-Evil", "a\r\nHost: b"), ("Bad Name", "v"), ("Sec-WebSocket-Key", "k"), ("host", "h"), ("", "v")] {
-            assert_eq!(start(&[(name, value)]).unwrap_err(), HandshakeError::InvalidHeader(name.to_string()));
+        for (name, value) in [
+            ("X-Evil", "a\r\nHost: b"),
+            ("Bad Name", "v"),
+            ("Sec-WebSocket-Key", "k"),
+            ("host", "h"),
+            ("", "v"),
+        ] {
+            assert_eq!(
+                start(&[(name, value)]).unwrap_err(),
+                HandshakeError::InvalidHeader(name.to_string())
+            );
         }
     }
 
@@ -291,7 +348,13 @@ mod tests {
         let bytes = response.as_bytes();
         let head_end = bytes.len() - 3; // the frame bytes are 3 UTF-8 bytes here
         for n in 1..head_end {
-            assert!(matches!(hs.read_response(&bytes[..n]).unwrap(), ResponseProgress::Incomplete), "at {n}");
+            assert!(
+                matches!(
+                    hs.read_response(&bytes[..n]).unwrap(),
+                    ResponseProgress::Incomplete
+                ),
+                "at {n}"
+            );
         }
         match hs.read_response(bytes).unwrap() {
             ResponseProgress::Upgraded { head_len, headers } => {
@@ -307,14 +370,35 @@ mod tests {
         let (mut hs, _) = start(&[]).unwrap();
         let good = upgrade_response(&hs);
         let cases = [
-            (good.replace("WebSocket", "h2c"), "missing `Upgrade: websocket`"),
-            (good.replace("keep-alive, Upgrade", "keep-alive"), "missing `Connection: upgrade`"),
-            (good.replace(&accept_key(&hs.key), "AAAA"), "missing or wrong `Sec-WebSocket-Accept`"),
-            (good.replace("x-request-id: abc", "Sec-WebSocket-Extensions: permessage-deflate"), "server chose an extension that was not offered"),
-            (good.replace("x-request-id: abc", "Sec-WebSocket-Protocol: chat"), "server chose a subprotocol that was not offered"),
+            (
+                good.replace("WebSocket", "h2c"),
+                "missing `Upgrade: websocket`",
+            ),
+            (
+                good.replace("keep-alive, Upgrade", "keep-alive"),
+                "missing `Connection: upgrade`",
+            ),
+            (
+                good.replace(&accept_key(&hs.key), "AAAA"),
+                "missing or wrong `Sec-WebSocket-Accept`",
+            ),
+            (
+                good.replace(
+                    "x-request-id: abc",
+                    "Sec-WebSocket-Extensions: permessage-deflate",
+                ),
+                "server chose an extension that was not offered",
+            ),
+            (
+                good.replace("x-request-id: abc", "Sec-WebSocket-Protocol: chat"),
+                "server chose a subprotocol that was not offered",
+            ),
         ];
         for (response, why) in cases {
-            assert_eq!(hs.read_response(response.as_bytes()).unwrap_err(), HandshakeError::InvalidUpgrade(why));
+            assert_eq!(
+                hs.read_response(response.as_bytes()).unwrap_err(),
+                HandshakeError::InvalidUpgrade(why)
+            );
         }
     }
 
@@ -324,23 +408,44 @@ mod tests {
         let body = r#"{"error":{"type":"invalid_request_error","code":"invalid_api_key"}}"#;
         let response = alloc::format!("HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         let bytes = response.as_bytes();
-        assert!(matches!(hs.read_response(&bytes[..bytes.len() - 1]).unwrap(), ResponseProgress::Incomplete));
-        let ResponseProgress::Refused(r) = hs.read_response(bytes).unwrap() else { panic!() };
-        assert_eq!((r.status, r.reason.as_str(), r.header("content-type")), (401, "Unauthorized", Some("application/json")));
+        // The body is complete for us once the 64-byte limit is reached; the rest is not awaited.
+        let at_limit = bytes.len() - body.len() + 64;
+        assert!(matches!(
+            hs.read_response(&bytes[..at_limit - 1]).unwrap(),
+            ResponseProgress::Incomplete
+        ));
+        let ResponseProgress::Refused(r) = hs.read_response(&bytes[..at_limit]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (r.status, r.reason.as_str(), r.header("content-type")),
+            (401, "Unauthorized", Some("application/json"))
+        );
         assert_eq!(&r.body[..], &body.as_bytes()[..64]);
-        assert!(r.body_truncated, "the 68-byte body is cut at the 64-byte limit");
+        assert!(
+            r.body_truncated,
+            "the 68-byte body is cut at the 64-byte limit"
+        );
     }
 
     #[test]
     fn reads_chunked_and_until_eof_bodies() {
         let (mut hs, _) = start(&[]).unwrap();
         let chunked = "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nslow\r\n5\r\n down\r\n0\r\n\r\n";
-        let ResponseProgress::Refused(r) = hs.read_response(chunked.as_bytes()).unwrap() else { panic!() };
-        assert_eq!((r.status, r.header("retry-after"), &r.body[..]), (429, Some("3"), &b"slow down"[..]));
+        let ResponseProgress::Refused(r) = hs.read_response(chunked.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (r.status, r.header("retry-after"), &r.body[..]),
+            (429, Some("3"), &b"slow down"[..])
+        );
 
         let (mut hs, _) = start(&[]).unwrap();
         let until_eof = "HTTP/1.1 426 Upgrade Required\r\n\r\nuse https";
-        assert!(matches!(hs.read_response(until_eof.as_bytes()).unwrap(), ResponseProgress::Incomplete));
+        assert!(matches!(
+            hs.read_response(until_eof.as_bytes()).unwrap(),
+            ResponseProgress::Incomplete
+        ));
         let r = hs.read_eof(until_eof.as_bytes()).unwrap();
         assert_eq!((r.status, &r.body[..]), (426, &b"use https"[..]));
     }
@@ -348,10 +453,22 @@ mod tests {
     #[test]
     fn bounds_the_response_head() {
         let (mut hs, _) = start(&[]).unwrap();
-        let huge = alloc::format!("HTTP/1.1 101 Switching Protocols\r\nX: {}", "a".repeat(9000));
-        assert_eq!(hs.read_response(huge.as_bytes()).unwrap_err(), HandshakeError::HeadTooLarge { limit: 8192 });
+        let huge = alloc::format!(
+            "HTTP/1.1 101 Switching Protocols\r\nX: {}",
+            "a".repeat(9000)
+        );
+        assert_eq!(
+            hs.read_response(huge.as_bytes()).unwrap_err(),
+            HandshakeError::HeadTooLarge { limit: 8192 }
+        );
         let (mut hs, _) = start(&[]).unwrap();
-        assert_eq!(hs.read_response(b"SSH-2.0-OpenSSH\r\n\r\n").unwrap_err(), HandshakeError::MalformedHttp("invalid HTTP version"));
-        assert_eq!(hs.read_eof(b"HTTP/1.1 101").unwrap_err(), HandshakeError::UnexpectedEof);
+        assert_eq!(
+            hs.read_response(b"SSH-2.0-OpenSSH\r\n\r\n").unwrap_err(),
+            HandshakeError::MalformedHttp("invalid HTTP version")
+        );
+        assert_eq!(
+            hs.read_eof(b"HTTP/1.1 101").unwrap_err(),
+            HandshakeError::UnexpectedEof
+        );
     }
 }

@@ -51,24 +51,40 @@ impl Header {
     }
 
     fn from_httparse(h: &httparse::Header<'_>) -> Header {
-        Header { name: h.name.to_string(), value: h.value.to_vec() }
+        Header {
+            name: h.name.to_string(),
+            value: h.value.to_vec(),
+        }
     }
 }
 
 impl fmt::Debug for Header {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Credentials never reach logs.
-        let secret = ["authorization", "proxy-authorization", "api-key", "cookie", "set-cookie"]
-            .iter()
-            .any(|s| self.name.eq_ignore_ascii_case(s));
-        let value = if secret { "<redacted>" } else { self.value_str().unwrap_or("<binary>") };
+        let secret = [
+            "authorization",
+            "proxy-authorization",
+            "api-key",
+            "cookie",
+            "set-cookie",
+        ]
+        .iter()
+        .any(|s| self.name.eq_ignore_ascii_case(s));
+        let value = if secret {
+            "<redacted>"
+        } else {
+            self.value_str().unwrap_or("<binary>")
+        };
         write!(f, "{}: {}", self.name, value)
     }
 }
 
 /// The first header named `name` (ASCII case-insensitive), as text.
 pub fn find_header<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
-    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).and_then(Header::value_str)
+    headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .and_then(Header::value_str)
 }
 
 /// Whether any header named `name` holds `token` in its comma-separated list (case-insensitive).
@@ -160,8 +176,12 @@ impl fmt::Display for HandshakeError {
             HandshakeError::HeadTooLarge { limit } => write!(f, "HTTP head exceeds {limit} bytes"),
             HandshakeError::TooManyHeaders => f.write_str("too many HTTP headers"),
             HandshakeError::UnexpectedEof => f.write_str("connection closed during the handshake"),
-            HandshakeError::InvalidHeader(name) => write!(f, "header {name:?} cannot be sent in the handshake"),
-            HandshakeError::RequestRefused { status, reason } => write!(f, "refused the upgrade request with {status}: {reason}"),
+            HandshakeError::InvalidHeader(name) => {
+                write!(f, "header {name:?} cannot be sent in the handshake")
+            }
+            HandshakeError::RequestRefused { status, reason } => {
+                write!(f, "refused the upgrade request with {status}: {reason}")
+            }
         }
     }
 }

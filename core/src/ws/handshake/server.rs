@@ -33,20 +33,33 @@ pub(crate) struct Refusal {
 
 impl Refusal {
     const fn bad_request(reason: &'static str) -> Refusal {
-        Refusal { status: 400, reason }
+        Refusal {
+            status: 400,
+            reason,
+        }
     }
 }
 
 /// Reads an upgrade request from everything received so far. `Ok(None)`: more bytes needed.
-pub(crate) fn read_request(buf: &[u8], max_head: usize, max_headers: usize) -> Result<Option<(RequestHead, usize)>, Refusal> {
+pub(crate) fn read_request(
+    buf: &[u8],
+    max_head: usize,
+    max_headers: usize,
+) -> Result<Option<(RequestHead, usize)>, Refusal> {
     let mut slots = alloc::vec![httparse::EMPTY_HEADER; max_headers];
     let mut parsed = httparse::Request::new(&mut slots);
     let head_len = match parsed.parse(buf) {
-        Ok(httparse::Status::Partial) if buf.len() > max_head => return Err(Refusal::bad_request("request head too large")),
+        Ok(httparse::Status::Partial) if buf.len() > max_head => {
+            return Err(Refusal::bad_request("request head too large"))
+        }
         Ok(httparse::Status::Partial) => return Ok(None),
-        Ok(httparse::Status::Complete(len)) if len > max_head => return Err(Refusal::bad_request("request head too large")),
+        Ok(httparse::Status::Complete(len)) if len > max_head => {
+            return Err(Refusal::bad_request("request head too large"))
+        }
         Ok(httparse::Status::Complete(len)) => len,
-        Err(httparse::Error::TooManyHeaders) => return Err(Refusal::bad_request("too many headers")),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(Refusal::bad_request("too many headers"))
+        }
         Err(_) => return Err(Refusal::bad_request("malformed HTTP request")),
     };
     let headers: Vec<Header> = parsed.headers.iter().map(Header::from_httparse).collect();
@@ -54,31 +67,50 @@ pub(crate) fn read_request(buf: &[u8], max_head: usize, max_headers: usize) -> R
         return Err(Refusal::bad_request("the upgrade request must use GET"));
     }
     if parsed.version != Some(1) {
-        return Err(Refusal::bad_request("the upgrade request must use HTTP/1.1"));
+        return Err(Refusal::bad_request(
+            "the upgrade request must use HTTP/1.1",
+        ));
     }
     if find_header(&headers, "host").is_none() {
         return Err(Refusal::bad_request("missing Host header"));
     }
     if !header_has_token(&headers, "upgrade", "websocket") {
-        return Err(Refusal { status: 426, reason: "this endpoint speaks WebSocket: send `Upgrade: websocket`" });
+        return Err(Refusal {
+            status: 426,
+            reason: "this endpoint speaks WebSocket: send `Upgrade: websocket`",
+        });
     }
     if !header_has_token(&headers, "connection", "upgrade") {
         return Err(Refusal::bad_request("missing `Connection: Upgrade`"));
     }
     if find_header(&headers, "sec-websocket-version").map(str::trim) != Some("13") {
-        return Err(Refusal { status: 426, reason: "unsupported WebSocket version (13 is supported)" });
+        return Err(Refusal {
+            status: 426,
+            reason: "unsupported WebSocket version (13 is supported)",
+        });
     }
-    let key = find_header(&headers, "sec-websocket-key").map(str::trim).unwrap_or("");
-    let key_ok = base64::engine::general_purpose::STANDARD.decode(key).is_ok_and(|k| k.len() == 16);
+    let key = find_header(&headers, "sec-websocket-key")
+        .map(str::trim)
+        .unwrap_or("");
+    let key_ok = base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .is_ok_and(|k| k.len() == 16);
     if !key_ok {
         return Err(Refusal::bad_request("missing or invalid Sec-WebSocket-Key"));
     }
-    let head = RequestHead { path: String::from(parsed.path.unwrap_or("/")), key: String::from(key), headers };
+    let head = RequestHead {
+        path: String::from(parsed.path.unwrap_or("/")),
+        key: String::from(key),
+        headers,
+    };
     Ok(Some((head, head_len)))
 }
 
 /// Writes the `101 Switching Protocols` answer to `request`, with the application's headers.
-pub(crate) fn accept_response(request: &RequestHead, headers: &[(String, String)]) -> Result<Bytes, HandshakeError> {
+pub(crate) fn accept_response(
+    request: &RequestHead,
+    headers: &[(String, String)],
+) -> Result<Bytes, HandshakeError> {
     let mut out = BytesMut::with_capacity(160);
     out.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
     out.put_slice(accept_key(&request.key).as_bytes());
@@ -89,14 +121,24 @@ pub(crate) fn accept_response(request: &RequestHead, headers: &[(String, String)
 }
 
 /// Writes a refusal: the status line, the application's headers, and `body` with its length.
-pub(crate) fn refusal_response(status: u16, headers: &[(String, String)], body: &[u8]) -> Result<Bytes, HandshakeError> {
+pub(crate) fn refusal_response(
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<Bytes, HandshakeError> {
     let mut out = BytesMut::with_capacity(128 + body.len());
     out.put_slice(alloc::format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
     if status == 426 {
         out.put_slice(b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
     }
     put_headers(&mut out, headers)?;
-    out.put_slice(alloc::format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()).as_bytes());
+    out.put_slice(
+        alloc::format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )
+        .as_bytes(),
+    );
     out.put_slice(body);
     Ok(out.freeze())
 }
@@ -132,7 +174,10 @@ fn reason_phrase(status: u16) -> &'static str {
 /// The refusal as a handshake error, for the server's own report.
 impl From<Refusal> for HandshakeError {
     fn from(r: Refusal) -> Self {
-        HandshakeError::RequestRefused { status: r.status, reason: r.reason }
+        HandshakeError::RequestRefused {
+            status: r.status,
+            reason: r.reason,
+        }
     }
 }
 
@@ -149,7 +194,10 @@ mod tests {
             assert_eq!(read_request(&bytes[..n], 4096, 16), Ok(None), "at {n}");
         }
         let (head, len) = read_request(bytes, 4096, 16).unwrap().unwrap();
-        assert_eq!((head.path.as_str(), len, head.header("authorization")), ("/v1/responses", bytes.len(), Some("Bearer sk")));
+        assert_eq!(
+            (head.path.as_str(), len, head.header("authorization")),
+            ("/v1/responses", bytes.len(), Some("Bearer sk"))
+        );
         let answer = accept_response(&head, &[]).unwrap();
         assert_eq!(
             &answer[..],
@@ -170,23 +218,41 @@ mod tests {
             (String::from("\x16\x03\x01garbage\r\n\r\n"), 400),
         ];
         for (request, status) in cases {
-            assert_eq!(read_request(request.as_bytes(), 4096, 16).unwrap_err().status, status, "{request:?}");
+            assert_eq!(
+                read_request(request.as_bytes(), 4096, 16)
+                    .unwrap_err()
+                    .status,
+                status,
+                "{request:?}"
+            );
         }
     }
 
     #[test]
     fn bounds_head_size_and_header_count() {
         let big = REQUEST.replace("Authorization", &"X".repeat(5000));
-        assert_eq!(read_request(big.as_bytes(), 4096, 16).unwrap_err().reason, "request head too large");
-        assert_eq!(read_request(REQUEST.as_bytes(), 4096, 3).unwrap_err().reason, "too many headers");
+        assert_eq!(
+            read_request(big.as_bytes(), 4096, 16).unwrap_err().reason,
+            "request head too large"
+        );
+        assert_eq!(
+            read_request(REQUEST.as_bytes(), 4096, 3)
+                .unwrap_err()
+                .reason,
+            "too many headers"
+        );
     }
 
     #[test]
     fn writes_refusals_with_length_and_426_hints() {
         let answer = refusal_response(426, &[], b"use HTTP").unwrap();
         let text = core::str::from_utf8(&answer).unwrap();
-        assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"));
+        assert!(text.starts_with(
+            "HTTP/1.1 426 Upgrade Required\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+        ));
         assert!(text.ends_with("Content-Length: 8\r\nConnection: close\r\n\r\nuse HTTP"));
-        assert!(refusal_response(401, &[(String::from("X"), String::from("a\r\nb"))], b"").is_err());
+        assert!(
+            refusal_response(401, &[(String::from("X"), String::from("a\r\nb"))], b"").is_err()
+        );
     }
 }

@@ -7,7 +7,9 @@ mod common;
 use common::*;
 use core::time::Duration;
 use proptest::prelude::*;
-use responses_ws_core::ws::{CloseCode, Closed, Config, Connection, Error, Event, Message, MessageKind, Role};
+use responses_ws_core::ws::{
+    CloseCode, Closed, Config, Connection, Error, Event, Message, MessageKind, Role,
+};
 
 #[test]
 fn messages_flow_both_ways() {
@@ -15,21 +17,35 @@ fn messages_flow_both_ways() {
     pair.client.send_text("from client").unwrap();
     pair.server.send_binary(vec![1u8, 2, 3]).unwrap();
     pair.drive();
-    assert_eq!(events(&mut pair.server), vec![Event::Message(Message::from("from client"))]);
-    assert_eq!(events(&mut pair.client), vec![Event::Message(Message::Binary(bytes(&[1, 2, 3])))]);
+    assert_eq!(
+        events(&mut pair.server),
+        vec![Event::Message(Message::from("from client"))]
+    );
+    assert_eq!(
+        events(&mut pair.client),
+        vec![Event::Message(Message::Binary(bytes(&[1, 2, 3])))]
+    );
 }
 
 #[test]
 fn keepalive_pings_a_quiet_peer_and_a_live_one_answers() {
     let mut pair = Pair::connected(Config::default());
     // 30 s of silence: the client pings, the server answers, nobody is declared dead.
-    assert_eq!(pair.client.poll_timeout(), Some(T0 + Duration::from_secs(30)));
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(T0 + Duration::from_secs(30))
+    );
     for _ in 0..10 {
         pair.advance(Duration::from_secs(3600));
     }
     assert!(pair.now >= T0 + Duration::from_secs(60));
     let client_events = events(&mut pair.client);
-    assert!(client_events.iter().all(|e| matches!(e, Event::Pong(_) | Event::Ping(_))), "{client_events:?}");
+    assert!(
+        client_events
+            .iter()
+            .all(|e| matches!(e, Event::Pong(_) | Event::Ping(_))),
+        "{client_events:?}"
+    );
     assert!(client_events.iter().any(|e| matches!(e, Event::Pong(_))));
     assert_eq!(pair.client.state(), responses_ws_core::ws::State::Open);
 }
@@ -39,11 +55,27 @@ fn a_silent_peer_is_detected_by_the_pong_deadline() {
     let mut pair = Pair::connected(Config::default());
     pair.server_link_up = false; // the server's bytes never arrive
     pair.advance(Duration::from_secs(3600)); // 30 s: ping
-    assert_eq!(pair.client.poll_timeout(), Some(T0 + Duration::from_secs(45)));
+    assert_eq!(
+        pair.client.poll_timeout(),
+        Some(T0 + Duration::from_secs(45))
+    );
     pair.advance(Duration::from_secs(3600)); // 45 s: no answer
-    let closed = Closed { code: CloseCode::ABNORMAL, reason: Default::default(), sent_code: None, clean: false, error: Some(Error::PeerTimeout) };
-    assert_eq!(events(&mut pair.client).last(), Some(&Event::Closed(closed)));
-    assert_eq!(pair.now, T0 + Duration::from_secs(45), "dead within interval + pong timeout, not half an hour");
+    let closed = Closed {
+        code: CloseCode::ABNORMAL,
+        reason: Default::default(),
+        sent_code: None,
+        clean: false,
+        error: Some(Error::PeerTimeout),
+    };
+    assert_eq!(
+        events(&mut pair.client).last(),
+        Some(&Event::Closed(closed))
+    );
+    assert_eq!(
+        pair.now,
+        T0 + Duration::from_secs(45),
+        "dead within interval + pong timeout, not half an hour"
+    );
     assert!(pair.client.is_finished());
 }
 
@@ -51,15 +83,31 @@ fn a_silent_peer_is_detected_by_the_pong_deadline() {
 fn either_side_can_close_cleanly() {
     for closer in [Role::Client, Role::Server] {
         let mut pair = Pair::connected(Config::default());
-        let closing = if closer == Role::Client { &mut pair.client } else { &mut pair.server };
+        let closing = if closer == Role::Client {
+            &mut pair.client
+        } else {
+            &mut pair.server
+        };
         closing.close(CloseCode::NORMAL, "done", T0).unwrap();
         pair.drive();
         let (a, b) = match closer {
             Role::Client => (&mut pair.client, &mut pair.server),
             Role::Server => (&mut pair.server, &mut pair.client),
         };
-        let closer_saw = Closed { code: CloseCode::NORMAL, reason: Default::default(), sent_code: Some(CloseCode::NORMAL), clean: true, error: None };
-        let peer_saw = Closed { code: CloseCode::NORMAL, reason: "done".into(), sent_code: Some(CloseCode::NORMAL), clean: true, error: None };
+        let closer_saw = Closed {
+            code: CloseCode::NORMAL,
+            reason: Default::default(),
+            sent_code: Some(CloseCode::NORMAL),
+            clean: true,
+            error: None,
+        };
+        let peer_saw = Closed {
+            code: CloseCode::NORMAL,
+            reason: "done".into(),
+            sent_code: Some(CloseCode::NORMAL),
+            clean: true,
+            error: None,
+        };
         assert_eq!(events(a), vec![Event::Closed(closer_saw)], "{closer:?}");
         assert_eq!(events(b), vec![Event::Closed(peer_saw)], "{closer:?}");
         assert!(a.is_finished() && b.is_finished());
@@ -70,16 +118,34 @@ fn either_side_can_close_cleanly() {
 /// One message to send: its kind, payload and how to cut it into fragments.
 #[derive(Debug, Clone)]
 enum Step {
-    Message { kind: MessageKind, payload: Vec<u8>, cuts: Vec<usize> },
+    Message {
+        kind: MessageKind,
+        payload: Vec<u8>,
+        cuts: Vec<usize>,
+    },
     Ping(Vec<u8>),
 }
 
 fn step() -> impl Strategy<Value = Step> {
     let size = prop_oneof![8 => 0usize..300, 3 => 300usize..70_000, 1 => 70_000usize..=200 * 1024];
-    let message = (any::<bool>(), size, any::<u64>(), proptest::collection::vec(any::<usize>(), 0..4)).prop_map(|(text, len, seed, cuts)| {
-        let kind = if text { MessageKind::Text } else { MessageKind::Binary };
-        Step::Message { kind, payload: payload(text, len, seed), cuts }
-    });
+    let message = (
+        any::<bool>(),
+        size,
+        any::<u64>(),
+        proptest::collection::vec(any::<usize>(), 0..4),
+    )
+        .prop_map(|(text, len, seed, cuts)| {
+            let kind = if text {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            };
+            Step::Message {
+                kind,
+                payload: payload(text, len, seed),
+                cuts,
+            }
+        });
     prop_oneof![6 => message, 1 => proptest::collection::vec(any::<u8>(), 0..=125).prop_map(Step::Ping)]
 }
 
@@ -105,19 +171,33 @@ fn payload(text: bool, len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// Sends the steps from `from`, carries the bytes to `to` in chops, and returns what `to` saw.
-fn carry(from: &mut Connection, to: &mut Connection, steps: &[Step], chops: &[usize]) -> Vec<Event> {
+fn carry(
+    from: &mut Connection,
+    to: &mut Connection,
+    steps: &[Step],
+    chops: &[usize],
+) -> Vec<Event> {
     for step in steps {
         match step {
             Step::Ping(p) => from.send_ping(p.clone()).unwrap(),
-            Step::Message { kind, payload, cuts } => {
+            Step::Message {
+                kind,
+                payload,
+                cuts,
+            } => {
                 // Boundaries 0 < p1 < p2 < … < len cut the payload into fragments.
-                let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (payload.len() + 1)).filter(|&p| p > 0 && p < payload.len()).collect();
+                let mut bounds: Vec<usize> = cuts
+                    .iter()
+                    .map(|c| c % (payload.len() + 1))
+                    .filter(|&p| p > 0 && p < payload.len())
+                    .collect();
                 bounds.sort_unstable();
                 bounds.dedup();
                 bounds.push(payload.len());
                 let mut start = 0;
                 for (i, &end) in bounds.iter().enumerate() {
-                    from.send_fragment(*kind, payload[start..end].to_vec(), i + 1 == bounds.len()).unwrap();
+                    from.send_fragment(*kind, payload[start..end].to_vec(), i + 1 == bounds.len())
+                        .unwrap();
                     start = end;
                 }
             }
@@ -140,7 +220,11 @@ fn expected(steps: &[Step]) -> Vec<Event> {
         .iter()
         .map(|s| match s {
             Step::Ping(p) => Event::Ping(bytes(p)),
-            Step::Message { kind: MessageKind::Text, payload, .. } => Event::Message(Message::from(std::str::from_utf8(payload).unwrap())),
+            Step::Message {
+                kind: MessageKind::Text,
+                payload,
+                ..
+            } => Event::Message(Message::from(std::str::from_utf8(payload).unwrap())),
             Step::Message { payload, .. } => Event::Message(Message::Binary(bytes(payload))),
         })
         .collect()
@@ -166,13 +250,25 @@ proptest! {
 #[test]
 fn one_byte_at_a_time_both_ways() {
     let steps = vec![
-        Step::Message { kind: MessageKind::Text, payload: payload(true, 3000, 7), cuts: vec![1, 2, 1500] },
+        Step::Message {
+            kind: MessageKind::Text,
+            payload: payload(true, 3000, 7),
+            cuts: vec![1, 2, 1500],
+        },
         Step::Ping(b"hello".to_vec()),
-        Step::Message { kind: MessageKind::Binary, payload: payload(false, 70_000, 9), cuts: vec![] },
+        Step::Message {
+            kind: MessageKind::Binary,
+            payload: payload(false, 70_000, 9),
+            cuts: vec![],
+        },
     ];
     for client_sends in [true, false] {
         let mut pair = Pair::connected(Config::default());
-        let (from, to) = if client_sends { (&mut pair.client, &mut pair.server) } else { (&mut pair.server, &mut pair.client) };
+        let (from, to) = if client_sends {
+            (&mut pair.client, &mut pair.server)
+        } else {
+            (&mut pair.server, &mut pair.client)
+        };
         assert_eq!(carry(from, to, &steps, &[1]), expected(&steps));
     }
 }

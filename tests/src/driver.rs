@@ -4,7 +4,9 @@
 //! It does what every driver does: read into the core's buffer, drain events and output, honour
 //! the core's deadlines, and close the socket when the core says the connection is finished.
 
-use responses_ws_core::ws::{CloseCode, Config, Connection, Event, Message, MessageKind, SendError, WsUrl};
+use responses_ws_core::ws::{
+    CloseCode, Config, Connection, Event, Message, MessageKind, SendError, WsUrl,
+};
 use responses_ws_core::Instant;
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -30,7 +32,11 @@ pub fn os_seed() -> [u8; 32] {
 
 impl WsStream {
     /// Connects to `url` (plain `ws://` only) and completes the handshake.
-    pub fn connect(url: &str, headers: &[(String, String)], config: Config) -> io::Result<WsStream> {
+    pub fn connect(
+        url: &str,
+        headers: &[(String, String)],
+        config: Config,
+    ) -> io::Result<WsStream> {
         let url = WsUrl::parse(url).map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let tcp = TcpStream::connect((url.host(), url.port()))?;
         let origin = StdInstant::now();
@@ -62,7 +68,13 @@ impl WsStream {
 
     fn new(conn: Connection, tcp: TcpStream, origin: StdInstant) -> io::Result<WsStream> {
         tcp.set_nodelay(true)?;
-        let mut ws = WsStream { conn, tcp, origin, events: VecDeque::new(), eof: false };
+        let mut ws = WsStream {
+            conn,
+            tcp,
+            origin,
+            events: VecDeque::new(),
+            eof: false,
+        };
         ws.flush()?;
         Ok(ws)
     }
@@ -105,7 +117,9 @@ impl WsStream {
     pub fn send_fragmented(&mut self, kind: MessageKind, parts: &[&[u8]]) -> io::Result<()> {
         for (i, part) in parts.iter().enumerate() {
             let fin = i + 1 == parts.len();
-            self.conn.send_fragment(kind, bytes::Bytes::copy_from_slice(part), fin).map_err(io::Error::other)?;
+            self.conn
+                .send_fragment(kind, bytes::Bytes::copy_from_slice(part), fin)
+                .map_err(io::Error::other)?;
             self.flush()?;
         }
         Ok(())
@@ -113,14 +127,18 @@ impl WsStream {
 
     /// Sends a ping.
     pub fn ping(&mut self, payload: &[u8]) -> io::Result<()> {
-        self.conn.send_ping(bytes::Bytes::copy_from_slice(payload)).map_err(io::Error::other)?;
+        self.conn
+            .send_ping(bytes::Bytes::copy_from_slice(payload))
+            .map_err(io::Error::other)?;
         self.flush()
     }
 
     /// Starts the close handshake.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> io::Result<()> {
         let now = self.now();
-        self.conn.close(code, reason, now).map_err(io::Error::other)?;
+        self.conn
+            .close(code, reason, now)
+            .map_err(io::Error::other)?;
         self.flush()
     }
 
@@ -151,7 +169,10 @@ impl WsStream {
     }
 
     fn read_once(&mut self) -> io::Result<()> {
-        let timeout = self.conn.poll_timeout().map(|deadline| deadline - self.now());
+        let timeout = self
+            .conn
+            .poll_timeout()
+            .map(|deadline| deadline - self.now());
         if timeout == Some(Duration::ZERO) {
             let now = self.now();
             self.conn.handle_timeout(now);
@@ -166,7 +187,14 @@ impl WsStream {
                 self.conn.handle_eof(now);
             }
             Ok(n) => self.conn.commit_input(n, now),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => self.conn.handle_timeout(now),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                self.conn.handle_timeout(now)
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(_) => {
                 self.eof = true;

@@ -47,14 +47,18 @@ pub fn events(conn: &mut Connection) -> Vec<Event> {
 
 /// Drains every transmitted byte.
 pub fn transmitted(conn: &mut Connection) -> Vec<u8> {
-    std::iter::from_fn(|| conn.poll_transmit()).flat_map(|b| b.to_vec()).collect()
+    std::iter::from_fn(|| conn.poll_transmit())
+        .flat_map(|b| b.to_vec())
+        .collect()
 }
 
 /// Frames sent by a connection of `role`, decoded: (first header byte, unmasked payload).
 pub fn decode_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut frames = Vec::new();
     while !bytes.is_empty() {
-        let (header, len) = responses_ws_core::ws::FrameHeader::parse(bytes).unwrap().unwrap();
+        let (header, len) = responses_ws_core::ws::FrameHeader::parse(bytes)
+            .unwrap()
+            .unwrap();
         let n = header.payload_len as usize;
         let mut payload = bytes[len..len + n].to_vec();
         if let Some(key) = header.mask {
@@ -69,7 +73,10 @@ pub fn decode_frames(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
 /// The `Sec-WebSocket-Key` in a request.
 pub fn request_key(request: &[u8]) -> String {
     let text = std::str::from_utf8(request).unwrap();
-    let line = text.lines().find(|l| l.to_ascii_lowercase().starts_with("sec-websocket-key:")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("sec-websocket-key:"))
+        .unwrap();
     line.split_once(':').unwrap().1.trim().to_string()
 }
 
@@ -121,9 +128,16 @@ impl Pair {
         let url = responses_ws_core::ws::WsUrl::parse("ws://127.0.0.1:1/").unwrap();
         let client = Connection::client(&url, &[], config.clone(), [1; 32], T0).unwrap();
         let server = Connection::server(config, [2; 32], T0);
-        let mut pair = Pair { client, server, now: T0, server_link_up: true };
+        let mut pair = Pair {
+            client,
+            server,
+            now: T0,
+            server_link_up: true,
+        };
         pair.drive();
-        let Some(Event::Request(_)) = pair.server.poll_event() else { panic!("no request") };
+        let Some(Event::Request(_)) = pair.server.poll_event() else {
+            panic!("no request")
+        };
         pair.server.accept(&[]).unwrap();
         pair.drive();
         assert!(matches!(pair.client.poll_event(), Some(Event::Open { .. })));
@@ -154,7 +168,10 @@ impl Pair {
     /// Jumps the clock to the earliest deadline of either side (no further than `limit` from now),
     /// fires it, and moves bytes. Returns false when no deadline is set.
     pub fn advance(&mut self, limit: Duration) -> bool {
-        let next = [self.client.poll_timeout(), self.server.poll_timeout()].into_iter().flatten().min();
+        let next = [self.client.poll_timeout(), self.server.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
         let Some(next) = next else { return false };
         let next = next.min(self.now + limit);
         self.now = self.now.max(next);

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target of responses-ws for a short while (CI's smoke fuzzing).
+#
+# Installs cargo-fuzz (pinned) when it is missing, builds all targets once with the nightly
+# toolchain, then runs each one for FUZZ_SECONDS (default 20) over a scratch corpus seeded from
+# fuzz/seeds/<target>. A crash, leak or timeout stops the run with libFuzzer's exit code; the
+# reproducer lands in fuzz/artifacts/<target>/.
+#
+# Usage: fuzz/run-ci.sh [TARGET...]      (default: every target in fuzz/Cargo.toml)
+# Env:   FUZZ_SECONDS   seconds per target (default 20)
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$here"
+seconds="${FUZZ_SECONDS:-20}"
+cargo_fuzz_version=0.13.1
+
+if ! cargo +nightly fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
+    cargo install --locked --quiet --version "$cargo_fuzz_version" cargo-fuzz
+fi
+
+if [[ $# -gt 0 ]]; then
+    targets=("$@")
+else
+    mapfile -t targets < <(cargo +nightly fuzz list)
+fi
+
+# One build of every target (cargo-fuzz builds optimised, with ASan, by default).
+cargo +nightly fuzz build
+mkdir -p logs
+for target in "${targets[@]}"; do
+    corpus="corpus/$target"
+    mkdir -p "$corpus"
+    echo "fuzz: $target for ${seconds}s"
+    # The seeds are read as a second corpus directory; new inputs go to the scratch corpus only.
+    status=0
+    cargo +nightly fuzz run "$target" "$corpus" "seeds/$target" -- \
+        -max_total_time="$seconds" -print_final_stats=1 >"logs/$target.log" 2>&1 || status=$?
+    tail -n 8 "logs/$target.log"
+    if [[ $status -ne 0 ]]; then
+        echo "fuzz: $target failed with status $status (log: fuzz/logs/$target.log," \
+            "reproducer: fuzz/artifacts/$target/)" >&2
+        exit "$status"
+    fi
+done
+echo "fuzz: ${#targets[@]} targets ran ${seconds}s each without a finding"

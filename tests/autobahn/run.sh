@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+#! Runs the Autobahn TestSuite (cases 1.* to 10.*) against the core, strictly, in both roles:
+#!   1. `wstest -m fuzzingserver` (tests/autobahn/fuzzingserver.json, 127.0.0.1:9001) against
+#!      the `autobahn_client` example;
+#!   2. the `autobahn_server` example (127.0.0.1:9002) against `wstest -m fuzzingclient`
+#!      (tests/autobahn/fuzzingclient.json);
+#! then tests/autobahn/check.py compares both reports with expected-client.json and
+#! expected-server.json and prints `autobahn: N passed, M failed`.
+#!
+#! Usage: tests/autobahn/run.sh            (from any directory)
+#! Env:   AUTOBAHN_OUT     report directory (default tests/.peers/autobahn-reports, gitignored)
+#!        AUTOBAHN_PYTHON  a Python 2.7 interpreter (default: pyenv's 2.7.18, else python2.7)
+#! The suite (autobahntestsuite 25.10.1, Python 2.7) is installed into tests/.peers/autobahn on
+#! first use. Every process started here is killed by PID on exit.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/../.." && pwd)"
+SUITE_VERSION=25.10.1
+SITE="$ROOT/tests/.peers/autobahn"
+OUT="${AUTOBAHN_OUT:-$ROOT/tests/.peers/autobahn-reports}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+CLIENT_PORT=9001 # must match fuzzingserver.json
+SERVER_PORT=9002 # must match fuzzingclient.json
+
+if [[ -n "${AUTOBAHN_PYTHON:-}" ]]; then
+    PY2=("$AUTOBAHN_PYTHON")
+elif command -v pyenv >/dev/null && pyenv prefix 2.7.18 >/dev/null 2>&1; then
+    PY2=("$(pyenv prefix 2.7.18)/bin/python")
+else
+    PY2=(python2.7)
+fi
+# wstest from $SITE (site.addsitedir also reads its .pth files: zope is a namespace package).
+WSTEST=(env "AUTOBAHN_SITE=$SITE" "${PY2[@]}" -c
+    "import os, site; site.addsitedir(os.environ['AUTOBAHN_SITE']); from autobahntestsuite.wstest import run; run()")
+
+# Every process is started in the background and its PID kept, so that the trap can end it.
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# spawn LOG CMD...: runs CMD in $OUT with output to $OUT/LOG; its PID is in $LAST.
+spawn() {
+    local log="$1"
+    shift
+    (cd "$OUT" && exec "$@" >"$log" 2>&1) &
+    LAST=$!
+    PIDS+=("$LAST")
+}
+
+wait_port() {
+    for _ in $(seq 1 100); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "nothing listens on 127.0.0.1:$1" >&2
+    return 1
+}
+
+port_free() {
+    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then
+        echo "127.0.0.1:$1 is already in use" >&2
+        return 1
+    fi
+}
+
+start=$SECONDS
+
+if [[ ! -d "$SITE/autobahntestsuite-$SUITE_VERSION.dist-info" ]]; then
+    echo "installing autobahntestsuite $SUITE_VERSION into $SITE" >&2
+    rm -rf "$SITE.tmp"
+    "${PY2[@]}" -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
+        --target "$SITE.tmp" "autobahntestsuite==$SUITE_VERSION"
+    rm -rf "$SITE"
+    mv "$SITE.tmp" "$SITE"
+fi
+
+(cd "$ROOT" && cargo build --release --quiet -p responses-ws-tests --example autobahn_client --example autobahn_server)
+EXAMPLES="$TARGET/release/examples"
+
+rm -rf "$OUT"
+mkdir -p "$OUT"
+
+# 1. Our client against the fuzzingserver.
+port_free "$CLIENT_PORT"
+spawn fuzzingserver.log "${WSTEST[@]}" -m fuzzingserver -s "$HERE/fuzzingserver.json" -u 0
+fuzzingserver=$LAST
+wait_port "$CLIENT_PORT"
+spawn client.log timeout 600 "$EXAMPLES/autobahn_client" "ws://127.0.0.1:$CLIENT_PORT" responses-ws-client
+wait "$LAST" || echo "autobahn_client exited with $? (see $OUT/client.log)" >&2
+kill "$fuzzingserver"
+
+# 2. Our server against the fuzzingclient, which exits once its report is written.
+port_free "$SERVER_PORT"
+spawn server.log "$EXAMPLES/autobahn_server" "$SERVER_PORT"
+server=$LAST
+wait_port "$SERVER_PORT"
+spawn fuzzingclient.log timeout 600 "${WSTEST[@]}" -m fuzzingclient -s "$HERE/fuzzingclient.json"
+wait "$LAST" || echo "fuzzingclient exited with $? (see $OUT/fuzzingclient.log)" >&2
+kill "$server"
+
+echo "suite ran in $((SECONDS - start)) s; reports and logs in $OUT" >&2
+python3 "$HERE/check.py" "$OUT"

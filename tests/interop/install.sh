@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the third-party interop peers used by tests/tests/interop.rs:
+#   - Python `websockets` (pinned in requirements.txt) into the venv tests/.peers/venv
+#   - Node `ws` (pinned in package.json / package-lock.json) into tests/interop/node_modules
+# Both locations are gitignored. Safe to run again: each step is skipped when its pins are
+# already installed. Needs python3 (with venv) and node/npm on PATH; fails loudly otherwise.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+peers="$here/../.peers"
+venv="$peers/venv"
+mkdir -p "$peers"
+
+for tool in python3 node npm; do
+    command -v "$tool" >/dev/null || { echo "install.sh: '$tool' is not on PATH" >&2; exit 1; }
+done
+
+# Python: a venv with the pinned requirements; the stamp is a copy of requirements.txt.
+if ! cmp -s "$here/requirements.txt" "$peers/requirements.stamp" || ! "$venv/bin/python" -c 'import websockets' 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
+    cp "$here/requirements.txt" "$peers/requirements.stamp"
+fi
+
+# Node: exactly the lockfile; the stamp is a copy of package-lock.json.
+if ! cmp -s "$here/package-lock.json" "$peers/package-lock.stamp" || ! [ -f "$here/node_modules/ws/package.json" ]; then
+    npm ci --prefix "$here" --no-audit --no-fund --loglevel=error
+    cp "$here/package-lock.json" "$peers/package-lock.stamp"
+fi
+
+echo "interop peers: python websockets $("$venv/bin/python" -c 'import websockets; print(websockets.__version__)'), node ws $(node -p "require('$here/node_modules/ws/package.json').version")"

@@ -65,7 +65,10 @@ pub(crate) fn option_cow_str<'de, D: Deserializer<'de>>(
             Ok(None)
         }
 
-        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        fn visit_some<D: Deserializer<'de>>(
+            self,
+            deserializer: D,
+        ) -> Result<Self::Value, D::Error> {
             CowStrSeed.deserialize(deserializer).map(Some)
         }
     }
@@ -88,10 +91,7 @@ where
 pub(crate) fn option_scalar_as_string<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<String>, D::Error> {
-    Ok(match Option::<ScalarText>::deserialize(deserializer)? {
-        Some(ScalarText(text)) => Some(text),
-        None => None,
-    })
+    Ok(Option::<ScalarText>::deserialize(deserializer)?.map(|ScalarText(text)| text))
 }
 
 /// A string, number or boolean read as text.

@@ -8,7 +8,6 @@ use responses_ws_core::ws::{
     CloseCode, Config, Connection, Event, Message, MessageKind, SendError, WsUrl,
 };
 use responses_ws_core::Instant;
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant as StdInstant};
@@ -19,7 +18,6 @@ pub struct WsStream {
     conn: Connection,
     tcp: TcpStream,
     origin: StdInstant,
-    events: VecDeque<Event>,
     eof: bool,
 }
 
@@ -72,7 +70,6 @@ impl WsStream {
             conn,
             tcp,
             origin,
-            events: VecDeque::new(),
             eof: false,
         };
         ws.flush()?;
@@ -151,15 +148,11 @@ impl WsStream {
     /// every event was taken.
     pub fn next_event(&mut self) -> io::Result<Option<Event>> {
         loop {
-            if let Some(event) = self.events.pop_front() {
-                return Ok(Some(event));
-            }
-            while let Some(event) = self.conn.poll_event() {
-                self.events.push_back(event);
-            }
+            // One event at a time: the caller's reply to it is queued before the core reads on.
+            let event = self.conn.poll_event();
             self.flush()?;
-            if !self.events.is_empty() {
-                continue;
+            if let Some(event) = event {
+                return Ok(Some(event));
             }
             if self.eof || self.conn.is_finished() {
                 return Ok(None);

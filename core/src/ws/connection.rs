@@ -3,8 +3,9 @@
 //!
 //! Driving contract (as in quinn-proto and str0m): after any input — [`Connection::commit_input`]
 //! / [`Connection::handle_input`], [`Connection::handle_eof`], [`Connection::handle_timeout`] or an
-//! API call — drain [`Connection::poll_transmit`] and [`Connection::poll_event`] until both are
-//! empty, then arm a timer for [`Connection::poll_timeout`]. When [`Connection::is_finished`] says
+//! API call — drain [`Connection::poll_event`] (which reads buffered frames lazily, one event
+//! at a time, and may queue pongs and closes) and then [`Connection::poll_transmit`], until both
+//! are empty, then arm a timer for [`Connection::poll_timeout`]. When [`Connection::is_finished`] says
 //! so, close the transport. The machine never reads a clock, a socket or the OS RNG.
 //!
 //! States and transitions (the only places `state` changes are `open`, `begin_close`, `finish`):
@@ -137,7 +138,8 @@ struct OutgoingFragments {
 /// let mut client = Connection::client(&url, &[], Config::default(), [1; 32], now).unwrap();
 /// let mut server = Connection::server(Config::default(), [2; 32], now);
 ///
-/// // Move bytes between the two until both are quiet, as a driver would with sockets.
+/// // Move bytes between the two until both are quiet, as a driver would with sockets (a real
+/// // driver also takes events as they come, which lets the core read on and answer pings).
 /// fn pump(a: &mut Connection, b: &mut Connection, now: Instant) {
 ///     loop {
 ///         let mut moved = false;
@@ -315,7 +317,14 @@ impl Connection {
             Phase::AwaitingRequest | Phase::AwaitingDecision(_) => {
                 HandshakeError::UnexpectedEof.into()
             }
-            Phase::Open | Phase::CloseSent => Error::ConnectionLost,
+            Phase::Open | Phase::CloseSent => {
+                // Frames that arrived before the end still count (a close frame among them).
+                self.process_frames(ReadUntil::Exhausted);
+                if matches!(self.phase, Phase::Closed) {
+                    return;
+                }
+                Error::ConnectionLost
+            }
         };
         self.finish(None, Some(error));
     }
@@ -370,7 +379,16 @@ impl Connection {
 
     /// The next event for the application. Non-empty after input, EOF, a timeout or a call that
     /// ends the connection.
+    ///
+    /// Frames are read lazily, here: one event at a time, so that whatever the application
+    /// sends in reply to a message (or the pong owed for a ping) is queued before the core
+    /// even looks at the frames that follow, such as a broken one that fails the connection.
+    /// This call may therefore queue output: drain [`poll_transmit`](Self::poll_transmit)
+    /// after it.
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            self.process_frames(ReadUntil::OneEvent);
+        }
         self.events.pop_front()
     }
 
@@ -591,14 +609,24 @@ impl Connection {
                         }
                     }
                 }
-                Phase::AwaitingDecision(_) | Phase::Closed => return,
-                Phase::Open | Phase::CloseSent => return self.process_frames(),
+                // Frames wait for `poll_event`.
+                Phase::AwaitingDecision(_) | Phase::Closed | Phase::Open | Phase::CloseSent => {
+                    return
+                }
             }
         }
     }
 
-    fn process_frames(&mut self) {
+    /// Reads buffered frames until `until` is met, the buffer holds no whole frame, or the
+    /// connection is closed.
+    fn process_frames(&mut self, until: ReadUntil) {
+        if !matches!(self.phase, Phase::Open | Phase::CloseSent) {
+            return;
+        }
         loop {
+            if until == ReadUntil::OneEvent && !self.events.is_empty() {
+                return;
+            }
             match self.reader.next() {
                 Ok(None) => return,
                 Ok(Some(item)) => self.on_inbound(item),
@@ -679,6 +707,15 @@ impl Connection {
             error,
         }));
     }
+}
+
+/// How far [`Connection::process_frames`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadUntil {
+    /// Until one event is queued.
+    OneEvent,
+    /// Every whole frame in the buffer.
+    Exhausted,
 }
 
 impl From<HandshakeError> for Error {

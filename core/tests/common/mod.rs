@@ -120,6 +120,9 @@ pub struct Pair {
     pub now: Instant,
     /// When false, bytes from the server are dropped (a silent peer).
     pub server_link_up: bool,
+    /// Events each side produced while `drive` ran, oldest first.
+    client_events: Vec<Event>,
+    server_events: Vec<Event>,
 }
 
 impl Pair {
@@ -133,22 +136,41 @@ impl Pair {
             server,
             now: T0,
             server_link_up: true,
+            client_events: Vec::new(),
+            server_events: Vec::new(),
         };
         pair.drive();
-        let Some(Event::Request(_)) = pair.server.poll_event() else {
+        let [Event::Request(_)] = &pair.take_events(Role::Server)[..] else {
             panic!("no request")
         };
         pair.server.accept(&[]).unwrap();
         pair.drive();
-        assert!(matches!(pair.client.poll_event(), Some(Event::Open { .. })));
-        assert!(matches!(pair.server.poll_event(), Some(Event::Open { .. })));
+        assert!(matches!(pair.take_events(Role::Client)[..], [Event::Open { .. }]));
+        assert!(matches!(pair.take_events(Role::Server)[..], [Event::Open { .. }]));
         pair
     }
 
-    /// Moves bytes both ways until neither side has anything to send.
+    /// The events one side produced since the last call.
+    pub fn take_events(&mut self, role: Role) -> Vec<Event> {
+        match role {
+            Role::Client => std::mem::take(&mut self.client_events),
+            Role::Server => std::mem::take(&mut self.server_events),
+        }
+    }
+
+    /// Moves bytes both ways, taking each side's events as a driver would (which lets the
+    /// cores read their frames and answer pings and closes), until nothing moves.
     pub fn drive(&mut self) {
         loop {
             let mut moved = false;
+            while let Some(event) = self.client.poll_event() {
+                self.client_events.push(event);
+                moved = true;
+            }
+            while let Some(event) = self.server.poll_event() {
+                self.server_events.push(event);
+                moved = true;
+            }
             while let Some(chunk) = self.client.poll_transmit() {
                 self.server.handle_input(&chunk, self.now);
                 moved = true;

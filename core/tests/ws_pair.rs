@@ -108,10 +108,22 @@ fn either_side_can_close_cleanly() {
             clean: true,
             error: None,
         };
-        assert_eq!(pair.take_events(closer), vec![Event::Closed(closer_saw)], "{closer:?}");
-        assert_eq!(pair.take_events(peer), vec![Event::Closed(peer_saw)], "{closer:?}");
+        assert_eq!(
+            pair.take_events(closer),
+            vec![Event::Closed(closer_saw)],
+            "{closer:?}"
+        );
+        assert_eq!(
+            pair.take_events(peer),
+            vec![Event::Closed(peer_saw)],
+            "{closer:?}"
+        );
         assert!(pair.client.is_finished() && pair.server.is_finished());
-        let closing = if closer == Role::Client { &pair.client } else { &pair.server };
+        let closing = if closer == Role::Client {
+            &pair.client
+        } else {
+            &pair.server
+        };
         assert_eq!(closing.poll_timeout(), None);
     }
 }

@@ -618,17 +618,31 @@ fn frames_are_read_one_event_at_a_time_so_replies_precede_a_later_failure() {
         input.extend(peer_frame(role, 0xC1, b"x"));
         let mut conn = open(role, Config::default());
         conn.handle_input(&input, T0);
-        assert!(transmitted(&mut conn).is_empty(), "nothing is read before the app asks");
+        assert!(
+            transmitted(&mut conn).is_empty(),
+            "nothing is read before the app asks"
+        );
 
-        assert_eq!(conn.poll_event(), Some(Event::Message(Message::from("hello"))));
+        assert_eq!(
+            conn.poll_event(),
+            Some(Event::Message(Message::from("hello")))
+        );
         conn.send_text("echo").unwrap();
         assert_eq!(conn.poll_event(), Some(Event::Ping(bytes(b"p1"))));
         let first = decode_frames(&transmitted(&mut conn));
-        assert_eq!(first, vec![(0x81, b"echo".to_vec()), (0x8A, b"p1".to_vec())], "{role:?}");
+        assert_eq!(
+            first,
+            vec![(0x81, b"echo".to_vec()), (0x8A, b"p1".to_vec())],
+            "{role:?}"
+        );
         assert_eq!(conn.poll_event(), Some(Event::Ping(bytes(b"p2"))));
         assert_eq!(conn.poll_event(), Some(failed(ProtocolError::ReservedBits)));
         let rest = decode_frames(&transmitted(&mut conn));
-        assert_eq!(rest, vec![(0x8A, b"p2".to_vec()), close_frame(1002)], "{role:?}");
+        assert_eq!(
+            rest,
+            vec![(0x8A, b"p2".to_vec()), close_frame(1002)],
+            "{role:?}"
+        );
     }
 }
 
@@ -641,8 +655,18 @@ fn frames_buffered_before_eof_are_still_read() {
         conn.handle_input(&input, T0);
         conn.handle_eof(T0);
         let events = events(&mut conn);
-        assert_eq!(events[0], Event::Message(Message::from("last words")), "{role:?}");
-        let Event::Closed(closed) = &events[1] else { panic!("{events:?}") };
-        assert_eq!((closed.code, closed.error.as_ref()), (CloseCode::NORMAL, None), "{role:?}");
+        assert_eq!(
+            events[0],
+            Event::Message(Message::from("last words")),
+            "{role:?}"
+        );
+        let Event::Closed(closed) = &events[1] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(
+            (closed.code, closed.error.as_ref()),
+            (CloseCode::NORMAL, None),
+            "{role:?}"
+        );
     }
 }

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::client::Input;
+use super::content::{ContentPart, OutputText, TextOrList};
 use super::error::{serialize_error_body, ApiError};
-use super::item::Item;
+use super::item::{Item, Message};
 use super::lenient::null_as_default;
 use super::settings::{
     ConversationRef, PromptCacheRetention, PromptRef, Reasoning, ServiceTier, TextConfig,
@@ -160,12 +161,40 @@ fn response_object() -> String {
 }
 
 impl Response {
-    /// The function and custom tool calls among the output items, in output order: what the
-    /// client must answer before the model can continue.
+    /// The calls among the output items that the client must answer before the model can
+    /// continue, in output order: `function_call`, `custom_tool_call` and `mcp_approval_request`
+    /// items.
     pub fn tool_calls(&self) -> impl Iterator<Item = &Item> {
+        self.output.iter().filter(|item| {
+            matches!(
+                item,
+                Item::FunctionCall(_) | Item::CustomToolCall(_) | Item::McpApprovalRequest(_)
+            )
+        })
+    }
+
+    /// All output text concatenated: the text of every `output_text` part of every `message`
+    /// item, in output order, without separators (what the SDKs call `output_text`). Refusals
+    /// and reasoning are left out.
+    ///
+    /// Computed from [`output`](Self::output); the [`output_text`](Self::output_text) field,
+    /// which only some servers send, is not read.
+    pub fn all_output_text(&self) -> String {
         self.output
             .iter()
-            .filter(|item| matches!(item, Item::FunctionCall(_) | Item::CustomToolCall(_)))
+            .filter_map(|item| match item {
+                Item::Message(Message {
+                    content: TextOrList::List(parts),
+                    ..
+                }) => Some(parts),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|part| match part {
+                ContentPart::OutputText(OutputText { text, .. }) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
     }
 }
 
@@ -242,6 +271,28 @@ mod tests {
         let again: Response =
             serde_json::from_str(&serde_json::to_string(&response).unwrap()).unwrap();
         assert_eq!(again, response);
+    }
+
+    #[test]
+    fn convenience_views() {
+        let response: Response = serde_json::from_str(
+            r#"{"id":"resp_v","output":[
+                {"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"Think."}]},
+                {"type":"message","id":"msg_1","role":"assistant","content":[
+                    {"type":"output_text","text":"Hello, ","annotations":[]},
+                    {"type":"refusal","refusal":"No."},
+                    {"type":"output_text","text":"world","annotations":[]}]},
+                {"type":"function_call","id":"fc_1","call_id":"call_1","name":"f","arguments":"{}"},
+                {"type":"custom_tool_call","id":"ctc_1","call_id":"call_2","name":"patch","input":"x"},
+                {"type":"mcp_approval_request","id":"mcpr_1","server_label":"wiki","name":"ask","arguments":"{}"},
+                {"type":"web_search_call","id":"ws_1","status":"completed"},
+                {"type":"message","id":"msg_2","role":"assistant","content":[{"type":"output_text","text":"!","annotations":[]}]}
+            ]}"#,
+        )
+        .unwrap();
+        assert_eq!(response.all_output_text(), "Hello, world!");
+        let calls: Vec<_> = response.tool_calls().filter_map(Item::id).collect();
+        assert_eq!(calls, ["fc_1", "ctc_1", "mcpr_1"]);
     }
 
     #[test]

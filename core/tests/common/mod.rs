@@ -145,8 +145,14 @@ impl Pair {
         };
         pair.server.accept(&[]).unwrap();
         pair.drive();
-        assert!(matches!(pair.take_events(Role::Client)[..], [Event::Open { .. }]));
-        assert!(matches!(pair.take_events(Role::Server)[..], [Event::Open { .. }]));
+        assert!(matches!(
+            pair.take_events(Role::Client)[..],
+            [Event::Open { .. }]
+        ));
+        assert!(matches!(
+            pair.take_events(Role::Server)[..],
+            [Event::Open { .. }]
+        ));
         pair
     }
 

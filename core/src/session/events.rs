@@ -1,0 +1,242 @@
+//! What the session tells the application ([`SessionEvent`]) and the errors of its API
+//! ([`SessionError`]) and of its requests ([`RequestError`]).
+
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use super::assembly::Anomaly;
+use super::lane::{InvalidLaneName, Lane};
+use super::ledger::FullContextReason;
+use super::tools::{ToolCall, ToolOutputError};
+use crate::wire::{ApiError, DecodeError, Input, Response, ServerEvent};
+
+/// The session's handle of one request (a turn, a warm-up, a tool continuation or a
+/// server-started successor), unique within a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "request #{}", self.0)
+    }
+}
+
+/// Why the session needs a new connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReconnectReason {
+    /// The server reported `websocket_connection_limit_reached`.
+    ConnectionLimit,
+    /// The connection reached the configured rotation age and is idle.
+    Rotation,
+    /// The server sent an error that concerns the whole connection.
+    ServerError(Box<ApiError>),
+}
+
+/// What happened, for the application. Every request ends with exactly one
+/// [`Completed`](SessionEvent::Completed) or [`Failed`](SessionEvent::Failed).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// A request was sent with the full context instead of chaining from the lane's last
+    /// response (reported so that the cost is visible).
+    FullContext {
+        /// The lane.
+        lane: Lane,
+        /// The request.
+        request: RequestId,
+        /// Why it could not chain.
+        reason: FullContextReason,
+    },
+    /// The server started the request (`response.created`).
+    Started {
+        /// The lane.
+        lane: Lane,
+        /// The request.
+        request: RequestId,
+        /// The new response's id.
+        response_id: String,
+    },
+    /// An event of a started request, in the order the server sent it.
+    Stream {
+        /// The lane.
+        lane: Lane,
+        /// The request.
+        request: RequestId,
+        /// The event.
+        event: ServerEvent<'static>,
+    },
+    /// The request ended with a response (`completed`, or `incomplete` with its reason).
+    Completed {
+        /// The lane.
+        lane: Lane,
+        /// The request.
+        request: RequestId,
+        /// The response, as assembled and reconciled with the terminal event.
+        response: Box<Response>,
+        /// Inconsistencies noticed while assembling (sequence gaps, mismatches).
+        anomalies: Vec<Anomaly>,
+    },
+    /// The response asks for tool outputs; the lane waits until each call has one (submit
+    /// them with [`Session::submit_tool_output`](super::Session::submit_tool_output)).
+    ToolCalls {
+        /// The lane.
+        lane: Lane,
+        /// The response that made the calls.
+        response_id: String,
+        /// The calls, in output order.
+        calls: Vec<ToolCall>,
+    },
+    /// The request ended without a usable response.
+    Failed {
+        /// The lane.
+        lane: Lane,
+        /// The request.
+        request: RequestId,
+        /// Why.
+        error: RequestError,
+    },
+    /// The server holds the steering input (`response.steer.accepted`).
+    SteerAccepted {
+        /// The lane.
+        lane: Lane,
+        /// The server's id of the steer.
+        steer_id: String,
+    },
+    /// The steer waits for the outputs of these calls (`response.steer.pending`); it is
+    /// applied when they are sent.
+    SteerPending {
+        /// The lane.
+        lane: Lane,
+        /// The calls whose outputs the steer waits for.
+        call_ids: Vec<String>,
+    },
+    /// The steer was not applied; its input is handed back.
+    SteerFailed {
+        /// The lane.
+        lane: Lane,
+        /// The steering input, to send again with a request if wanted.
+        input: Input,
+        /// The server's reason; `None` when the connection was lost before an answer (the
+        /// outcome is unknown).
+        error: Option<ApiError>,
+    },
+    /// The session needs a new connection: close this one, connect again and call
+    /// [`Session::connected`](super::Session::connected). Queued and unstarted requests
+    /// wait for it.
+    Reconnect {
+        /// Why.
+        reason: ReconnectReason,
+    },
+    /// A server event that belongs to no request (an unknown event, a late duplicate terminal,
+    /// a lane with nothing in flight).
+    Unrouted {
+        /// The event.
+        event: ServerEvent<'static>,
+    },
+    /// A frame that is not a server event (not JSON, no `type`).
+    BadFrame {
+        /// What was wrong.
+        error: DecodeError,
+    },
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The server answered with an `error` event (before or during the response).
+    Api(Box<ApiError>),
+    /// The response ended `failed` (its `error` field says why).
+    ResponseFailed(Box<Response>),
+    /// The connection ended after the response started: its outcome is unknown. Its input
+    /// stays in the ledger and goes out with the lane's next request.
+    Interrupted,
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RequestError::Api(error) => write!(f, "{error}"),
+            RequestError::ResponseFailed(response) => match &response.error {
+                Some(error) => write!(f, "response {} failed: {error}", response.id),
+                None => write!(f, "response {} failed", response.id),
+            },
+            RequestError::Interrupted => {
+                f.write_str("the connection ended while the response was running")
+            }
+        }
+    }
+}
+
+impl core::error::Error for RequestError {}
+
+/// A call the session refused; nothing was queued or sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// The lane name is not a valid `stream_id`.
+    InvalidLane(InvalidLaneName),
+    /// The request would use more distinct named lanes than a connection allows.
+    TooManyLanes {
+        /// The limit.
+        limit: usize,
+    },
+    /// The request sets a field the session owns (`previous_response_id`, `stream_id`).
+    OwnedField(&'static str),
+    /// The lane has no running response to steer.
+    NothingToSteer(Lane),
+    /// The lane cannot take this now (it waits for tool outputs, or is running a request).
+    LaneBusy(Lane),
+    /// The lane to fork into already has a conversation.
+    LaneInUse(Lane),
+    /// The lane waits for no tool outputs.
+    NoPendingCalls(Lane),
+    /// A tool output was refused.
+    ToolOutput(ToolOutputError),
+}
+
+impl fmt::Display for SessionError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SessionError::InvalidLane(error) => write!(f, "{error}"),
+            SessionError::TooManyLanes { limit } => {
+                write!(f, "a connection allows at most {limit} named lanes")
+            }
+            SessionError::OwnedField(field) => {
+                write!(f, "`{field}` is set by the session, not by the request")
+            }
+            SessionError::NothingToSteer(lane) => {
+                write!(f, "lane {lane} has no running response to steer")
+            }
+            SessionError::LaneBusy(lane) => write!(
+                f,
+                "lane {lane} is busy (a response is running or waits for tool outputs)"
+            ),
+            SessionError::LaneInUse(lane) => write!(
+                f,
+                "lane {lane} already has a conversation; fork into a new lane"
+            ),
+            SessionError::NoPendingCalls(lane) => {
+                write!(f, "lane {lane} waits for no tool outputs")
+            }
+            SessionError::ToolOutput(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl core::error::Error for SessionError {}
+
+impl From<InvalidLaneName> for SessionError {
+    fn from(error: InvalidLaneName) -> Self {
+        SessionError::InvalidLane(error)
+    }
+}
+
+impl From<ToolOutputError> for SessionError {
+    fn from(error: ToolOutputError) -> Self {
+        SessionError::ToolOutput(error)
+    }
+}

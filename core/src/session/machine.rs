@@ -1,0 +1,959 @@
+//! [`Session`]: the conversation machine. It turns API calls (create, fork, warm up, tool
+//! outputs, steer) into `response.create` / `response.steer` frames, routes the server's
+//! events to lanes and requests, assembles responses, sequences tool calls, and keeps the
+//! ledger so that no input or tool output is lost when the server's cache or the connection
+//! goes away.
+//!
+//! It knows nothing of sockets or WebSocket frames: text frames in, text frames out, and time
+//! as an argument. The `Client` of the adapters combines it with the WebSocket layer.
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::mem;
+
+use super::assembly::{Assembled, ResponseAssembly};
+use super::config::SessionConfig;
+use super::events::{ReconnectReason, RequestError, RequestId, SessionError, SessionEvent};
+use super::lane::Lane;
+use super::ledger::{settings_of, FullContextReason, LaneLedger, Ledger};
+use super::tools::{PendingCalls, ToolCallKind, ToolOutputError};
+use crate::time::Instant;
+use crate::wire::{
+    ApiError, ClientEvent, EventKind, IncompleteReason, Input, Item, ResponseCreate,
+    ResponseStatus, ResponseSteer, ServerEvent, ToolOutput,
+};
+
+/// The error code of the connection age limit.
+const CONNECTION_LIMIT: &str = "websocket_connection_limit_reached";
+/// The error code of a continuation whose parent the server does not hold.
+const PREVIOUS_NOT_FOUND: &str = "previous_response_not_found";
+
+/// The conversation machine of one agent, across connections.
+///
+/// Drive it like the rest of the core: after any call, drain [`poll_transmit`](Self::poll_transmit)
+/// (text frames to send) and [`poll_event`](Self::poll_event), and call
+/// [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout).
+///
+/// ```
+/// use responses_ws_core::session::{Lane, Session, SessionConfig, SessionEvent};
+/// use responses_ws_core::wire::{Item, ResponseCreate};
+/// use responses_ws_core::Instant;
+///
+/// let mut session = Session::new(SessionConfig::default());
+/// session.connected(Instant::ZERO);
+/// let request = session.create(Lane::Default, ResponseCreate {
+///     model: Some("gpt-5.5".into()),
+///     store: Some(false),
+///     input: Some(vec![Item::user_message("Say hello.")].into()),
+///     ..ResponseCreate::default()
+/// })?;
+/// let frame = session.poll_transmit().unwrap();
+/// assert!(frame.starts_with(r#"{"type":"response.create","model":"gpt-5.5""#));
+///
+/// // The server answers; every event is routed to the request.
+/// session.handle_text(r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","model":"gpt-5.5","output":[]}}"#, Instant::ZERO);
+/// assert!(matches!(session.poll_event(), Some(SessionEvent::Started { response_id, .. }) if response_id == "resp_1"));
+/// # Ok::<(), responses_ws_core::session::SessionError>(())
+/// ```
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    ledger: Ledger,
+    lanes: BTreeMap<Lane, LaneState>,
+    connection: Connection,
+    now: Instant,
+    next_request: u64,
+    outbox: VecDeque<String>,
+    events: VecDeque<SessionEvent>,
+}
+
+/// The connection the session is using, as far as the session knows.
+#[derive(Debug)]
+enum Connection {
+    /// No connection: requests wait.
+    Down,
+    /// Open since `since`; the named lanes it has seen count against the server's limit.
+    Up {
+        since: Instant,
+        named_lanes: BTreeSet<String>,
+    },
+    /// The session asked for a new connection and sends nothing more on this one.
+    Retiring,
+}
+
+/// One lane's traffic (its conversation lives in the ledger).
+#[derive(Debug, Default)]
+struct LaneState {
+    queue: VecDeque<Request>,
+    phase: Phase,
+    /// The settings of the lane's last request, reused by tool continuations.
+    settings: Option<ResponseCreate>,
+    /// Forks taken from this lane whose requests have not reached `response.in_progress`:
+    /// the lane sends nothing while the server may still need its last response for them.
+    forks_pending: usize,
+    /// Steers sent for the running response, oldest first.
+    steers: Vec<Steer>,
+}
+
+/// Where a lane is in its request cycle. At most one request per lane is in flight (`Sent`
+/// or `Streaming`); only those count against `max_in_flight`.
+#[derive(Debug, Default)]
+enum Phase {
+    #[default]
+    Idle,
+    /// Sent; `response.created` has not arrived.
+    Sent(Active),
+    /// Started: the response's events are arriving.
+    Streaming(Active, Box<ResponseAssembly>),
+    /// The last response made tool calls; the lane waits for every output.
+    AwaitingTools(PendingCalls),
+    /// The last response was steered to an end; the server starts a successor by itself.
+    AwaitingSuccessor,
+}
+
+/// A request in flight.
+#[derive(Debug)]
+struct Active {
+    request: Request,
+    /// Whether it was sent with `previous_response_id` (a failure then evicts the parent).
+    chained: bool,
+}
+
+/// A request of a lane, queued or in flight.
+#[derive(Debug)]
+struct Request {
+    id: RequestId,
+    /// The request without input, `previous_response_id` or `stream_id`.
+    settings: ResponseCreate,
+    /// New input; moved into the ledger when the request is first sent.
+    input: Vec<Item>,
+    /// Whether `input` is in the ledger already.
+    in_ledger: bool,
+    /// Whether the one automatic full-context replay after `previous_response_not_found`
+    /// has been used.
+    replayed: bool,
+    /// The lane this request forked from, until the fork no longer holds it.
+    fork_of: Option<Lane>,
+}
+
+/// A steer sent for a running response.
+#[derive(Debug)]
+struct Steer {
+    input: Input,
+    /// `None` until `response.steer.accepted`.
+    id: Option<String>,
+}
+
+impl Session {
+    /// A session with no conversation and no connection yet.
+    pub fn new(config: SessionConfig) -> Self {
+        Session::restore(config, Ledger::default())
+    }
+
+    /// A session that continues the conversations of a saved [`Ledger`]. No response of the
+    /// ledger is cached on a new connection, so each lane's next request sends its full
+    /// context (unless it was stored with `store: true`).
+    pub fn restore(config: SessionConfig, mut ledger: Ledger) -> Self {
+        ledger.new_connection();
+        Session {
+            config,
+            ledger,
+            lanes: BTreeMap::new(),
+            connection: Connection::Down,
+            now: Instant::ZERO,
+            next_request: 0,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    /// Every lane's conversation, to save with serde and [`restore`](Self::restore) later.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// A new connection is open. Nothing the server cached before is reachable; queued and
+    /// unstarted requests go out now (with their full context where needed).
+    pub fn connected(&mut self, now: Instant) {
+        self.now = now;
+        self.end_connection();
+        self.ledger.new_connection();
+        self.connection = Connection::Up {
+            since: now,
+            named_lanes: BTreeSet::new(),
+        };
+        self.pump();
+    }
+
+    /// The connection ended. Requests that had not started wait for the next connection;
+    /// started ones fail with [`RequestError::Interrupted`] (their input stays in the ledger);
+    /// steers not yet applied are handed back.
+    pub fn disconnected(&mut self, now: Instant) {
+        self.now = now;
+        self.end_connection();
+    }
+
+    /// Queues a turn on the lane of `request.stream_id` (the default lane when `None`).
+    ///
+    /// `request.input` is the new input only; the session adds `previous_response_id` or the
+    /// full context. Every other field is sent as it is. With `generate: Some(false)` the turn
+    /// is a warm-up: the lane's next turn chains from it.
+    pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
+        let lane = self.lane_of(&request)?;
+        if matches!(self.lane(&lane).phase, Phase::AwaitingTools(_)) {
+            return Err(SessionError::LaneBusy(lane));
+        }
+        self.check_lane_budget(&lane)?;
+        let id = self.enqueue(&lane, request);
+        self.pump();
+        Ok(id)
+    }
+
+    /// Starts lane `request.stream_id` (which must be named and new) from the last response
+    /// of lane `from`: the new lane inherits its conversation, and `from` sends nothing more
+    /// until the fork has started (`response.in_progress`), so the server still holds the
+    /// shared parent when the fork needs it.
+    pub fn fork(
+        &mut self,
+        from: &Lane,
+        request: ResponseCreate,
+    ) -> Result<RequestId, SessionError> {
+        let lane = self.lane_of(&request)?;
+        let source = self.lane(from);
+        if matches!(source.phase, Phase::Sent(_) | Phase::Streaming(..)) || !source.queue.is_empty()
+        {
+            return Err(SessionError::LaneBusy(from.clone()));
+        }
+        let target_used = self.lanes.contains_key(&lane) || self.ledger.lane(&lane).is_some();
+        if lane == Lane::Default || target_used {
+            return Err(SessionError::LaneInUse(lane));
+        }
+        self.check_lane_budget(&lane)?;
+        let inherited: LaneLedger = self.ledger.lane(from).cloned().unwrap_or_default();
+        *self.ledger.lane_mut(&lane) = inherited;
+        let settings = self.lane(from).settings.clone();
+        self.lane_mut(from).forks_pending += 1;
+        let id = self.enqueue(&lane, request);
+        let target = self.lane_mut(&lane);
+        target.settings = settings;
+        if let Some(queued) = target.queue.back_mut() {
+            queued.fork_of = Some(from.clone());
+        }
+        self.pump();
+        Ok(id)
+    }
+
+    /// Answers the tool call `call_id` of the lane's last response. When every call has its
+    /// answer, the continuation goes out by itself.
+    pub fn submit_tool_output(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: impl Into<ToolOutput>,
+    ) -> Result<(), SessionError> {
+        let output = output.into();
+        self.answer(lane, call_id, |call| match call.kind {
+            ToolCallKind::McpApproval { .. } => {
+                Err(ToolOutputError::WrongKind(call.call_id.clone()))
+            }
+            _ => Ok(call.answer(output)),
+        })
+    }
+
+    /// Approves or refuses the MCP approval request `request_id` of the lane's last response.
+    pub fn submit_approval(
+        &mut self,
+        lane: &Lane,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), SessionError> {
+        self.answer(lane, request_id, |call| match call.kind {
+            ToolCallKind::McpApproval { .. } => Ok(call.approval(approve, reason)),
+            _ => Err(ToolOutputError::WrongKind(call.call_id.clone())),
+        })
+    }
+
+    /// The calls of the lane's last response that still wait for an answer.
+    pub fn pending_tool_calls(&self, lane: &Lane) -> Vec<super::tools::ToolCall> {
+        match self.lanes.get(lane).map(|state| &state.phase) {
+            Some(Phase::AwaitingTools(pending)) => pending.unanswered().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Steers the lane's running response with more user input (`response.steer`).
+    pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), SessionError> {
+        let input = input.into();
+        let state = self.lane_mut(lane);
+        let Phase::Streaming(_, assembly) = &state.phase else {
+            return Err(SessionError::NothingToSteer(lane.clone()));
+        };
+        let Some(target) = assembly.response().map(|response| response.id.clone()) else {
+            return Err(SessionError::NothingToSteer(lane.clone()));
+        };
+        state.steers.push(Steer {
+            input: input.clone(),
+            id: None,
+        });
+        let steer = ResponseSteer {
+            previous_response_id: target,
+            input,
+        };
+        self.outbox.push_back(ClientEvent::from(steer).to_json());
+        Ok(())
+    }
+
+    /// Reads one text frame from the server.
+    pub fn handle_text(&mut self, text: &str, now: Instant) {
+        self.now = now;
+        match ServerEvent::from_str(text) {
+            Ok(event) => self.handle_event(event),
+            Err(error) => self.events.push_back(SessionEvent::BadFrame { error }),
+        }
+        self.pump();
+    }
+
+    /// Handles a decoded server event.
+    pub fn handle_event(&mut self, event: ServerEvent<'_>) {
+        let lane = Lane::from_stream_id(event.stream_id.as_deref());
+        if let Some(lane) = self.steer_event_lane(&event, &lane) {
+            self.on_steer_event(lane, &event);
+            return;
+        }
+        match &event.kind {
+            EventKind::Error(error) => {
+                self.on_error(event.stream_id.is_some(), lane, error.clone())
+            }
+            _ => self.on_response_event(lane, event),
+        }
+    }
+
+    /// The lane of a steering event: the lane whose response it steers, else its `stream_id`'s.
+    fn steer_event_lane(&self, event: &ServerEvent<'_>, echoed: &Lane) -> Option<Lane> {
+        let target = match &event.kind {
+            EventKind::SteerAccepted(e) => &e.steer.previous_response_id,
+            EventKind::SteerPending(e) => &e.steer.previous_response_id,
+            EventKind::SteerFailed(e) => &e.steer.previous_response_id,
+            _ => return None,
+        };
+        Some(self.steered_lane(target).unwrap_or_else(|| echoed.clone()))
+    }
+
+    /// A steering event. It shares the sequence numbers of the response it steers, so a
+    /// running response's assembly sees it too.
+    fn on_steer_event(&mut self, lane: Lane, event: &ServerEvent<'_>) {
+        if let Phase::Streaming(_, assembly) = &mut self.lane_mut(&lane).phase {
+            assembly.push(event);
+        }
+        match &event.kind {
+            EventKind::SteerAccepted(accepted) => {
+                let state = self.lane_mut(&lane);
+                if let Some(steer) = state.steers.iter_mut().find(|steer| steer.id.is_none()) {
+                    steer.id = accepted.steer.id.clone();
+                }
+                let steer_id = accepted.steer.id.clone().unwrap_or_default();
+                self.events
+                    .push_back(SessionEvent::SteerAccepted { lane, steer_id });
+            }
+            EventKind::SteerPending(pending) => {
+                let call_ids = pending
+                    .required_input
+                    .iter()
+                    .map(|stub| stub.call_id.clone())
+                    .collect();
+                self.events
+                    .push_back(SessionEvent::SteerPending { lane, call_ids });
+            }
+            EventKind::SteerFailed(failed) => {
+                let state = self.lane_mut(&lane);
+                let position = state
+                    .steers
+                    .iter()
+                    .position(|steer| failed.steer.id.is_some() && steer.id == failed.steer.id);
+                let sent = position.or(state.steers.iter().position(|steer| steer.id.is_none()));
+                let ours = sent.map(|index| state.steers.remove(index).input);
+                let input = failed.steer.input.clone().or(ours).unwrap_or_default();
+                let error = failed.error.clone();
+                // No successor will start for a failed steer.
+                if matches!(state.phase, Phase::AwaitingSuccessor) {
+                    state.phase = Phase::Idle;
+                }
+                self.events
+                    .push_back(SessionEvent::SteerFailed { lane, input, error });
+            }
+            _ => {}
+        }
+    }
+
+    /// Handles the passing of time: connection age.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if let Connection::Up { since, .. } = self.connection {
+            if now >= since + self.config.max_age {
+                self.retire(ReconnectReason::ConnectionLimit);
+            }
+        }
+        self.pump();
+    }
+
+    /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.connection {
+            Connection::Up { since, .. } => {
+                let rotate = since + self.config.rotate_after;
+                Some(if self.now < rotate {
+                    rotate
+                } else {
+                    since + self.config.max_age
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The next text frame to send. Non-empty after `create`, `fork`, the last tool output of
+    /// a response, `steer`, `connected`, and after server events that end a request.
+    pub fn poll_transmit(&mut self) -> Option<String> {
+        self.outbox.pop_front()
+    }
+
+    /// The next event for the application. Non-empty after server frames, `connected`,
+    /// `disconnected` and `handle_timeout`.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Requests in flight (sent, not yet ended) across all lanes.
+    pub fn in_flight(&self) -> usize {
+        self.lanes
+            .values()
+            .filter(|state| state.in_flight())
+            .count()
+    }
+
+    /// Whether nothing is in flight, queued, or waiting for tool outputs.
+    pub fn is_idle(&self) -> bool {
+        self.lanes
+            .values()
+            .all(|state| matches!(state.phase, Phase::Idle) && state.queue.is_empty())
+    }
+
+    // --- Requests ---------------------------------------------------------------------------
+
+    fn lane_of(&self, request: &ResponseCreate) -> Result<Lane, SessionError> {
+        if request.previous_response_id.is_some() {
+            return Err(SessionError::OwnedField("previous_response_id"));
+        }
+        match &request.stream_id {
+            None => Ok(Lane::Default),
+            Some(name) => Ok(Lane::named(name.as_str())?),
+        }
+    }
+
+    /// Refuses a named lane that would exceed the connection's distinct-lane limit.
+    fn check_lane_budget(&self, lane: &Lane) -> Result<(), SessionError> {
+        let Lane::Named(name) = lane else {
+            return Ok(());
+        };
+        let mut named: BTreeSet<&str> = self
+            .lanes
+            .iter()
+            .filter(|(_, state)| state.in_flight() || !state.queue.is_empty())
+            .filter_map(|(lane, _)| lane.stream_id())
+            .collect();
+        if let Connection::Up { named_lanes, .. } = &self.connection {
+            named.extend(named_lanes.iter().map(String::as_str));
+        }
+        if named.contains(name.as_str()) || named.len() < self.config.max_named_lanes {
+            Ok(())
+        } else {
+            Err(SessionError::TooManyLanes {
+                limit: self.config.max_named_lanes,
+            })
+        }
+    }
+
+    fn enqueue(&mut self, lane: &Lane, mut request: ResponseCreate) -> RequestId {
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let input = match request.input.take() {
+            Some(Input::Text(text)) => alloc::vec![Item::user_message(text)],
+            Some(Input::List(items)) => items,
+            None => Vec::new(),
+        };
+        let mut settings = settings_of(&request);
+        settings.generate = request.generate;
+        let request = Request {
+            id,
+            settings,
+            input,
+            in_ledger: false,
+            replayed: false,
+            fork_of: None,
+        };
+        self.lane_mut(lane).queue.push_back(request);
+        id
+    }
+
+    fn answer(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        answer: impl FnOnce(&super::tools::ToolCall) -> Result<Item, ToolOutputError>,
+    ) -> Result<(), SessionError> {
+        let state = self.lane_mut(lane);
+        let Phase::AwaitingTools(pending) = &mut state.phase else {
+            return Err(SessionError::NoPendingCalls(lane.clone()));
+        };
+        pending.answer(call_id, answer)?;
+        if pending.is_complete() {
+            let Phase::AwaitingTools(pending) = mem::take(&mut state.phase) else {
+                unreachable!()
+            };
+            let settings = state.settings.clone().unwrap_or_default();
+            let id = RequestId(self.next_request);
+            self.next_request += 1;
+            let continuation = Request {
+                id,
+                settings,
+                input: pending.into_answers(),
+                in_ledger: false,
+                replayed: false,
+                fork_of: None,
+            };
+            self.lane_mut(lane).queue.push_front(continuation);
+            self.pump();
+        }
+        Ok(())
+    }
+
+    /// Sends what can be sent: for each lane that is idle and not held by a fork, its next
+    /// request, while the in-flight cap allows; or asks for a new connection once the
+    /// connection is old enough and nothing is in flight.
+    fn pump(&mut self) {
+        let Connection::Up { since, .. } = self.connection else {
+            return;
+        };
+        let in_flight = self.in_flight();
+        if self.now >= since + self.config.rotate_after {
+            if in_flight == 0 {
+                self.retire(ReconnectReason::Rotation);
+            }
+            return;
+        }
+        let mut budget = self.config.max_in_flight.saturating_sub(in_flight);
+        let ready: Vec<Lane> = self
+            .lanes
+            .iter()
+            .filter(|(_, state)| {
+                matches!(state.phase, Phase::Idle)
+                    && state.forks_pending == 0
+                    && !state.queue.is_empty()
+            })
+            .map(|(lane, _)| lane.clone())
+            .collect();
+        for lane in ready {
+            if budget == 0 {
+                break;
+            }
+            budget -= 1;
+            self.dispatch(&lane);
+        }
+    }
+
+    /// Sends the lane's next queued request.
+    fn dispatch(&mut self, lane: &Lane) {
+        let state = self.lanes.get_mut(lane).expect("dispatch of a known lane");
+        let Some(mut request) = state.queue.pop_front() else {
+            return;
+        };
+        let ledger = self.ledger.lane_mut(lane);
+        if !request.in_ledger {
+            ledger.push_input(mem::take(&mut request.input));
+            request.in_ledger = true;
+        }
+        let plan = ledger.plan(&request.settings);
+        if let Some(reason) = plan.full_context {
+            self.events.push_back(SessionEvent::FullContext {
+                lane: lane.clone(),
+                request: request.id,
+                reason,
+            });
+        }
+        let chained = plan.previous_response_id.is_some();
+        let create = ResponseCreate {
+            stream_id: lane.stream_id().map(String::from),
+            previous_response_id: plan.previous_response_id,
+            input: Some(Input::List(plan.input)),
+            ..request.settings.clone()
+        };
+        self.outbox.push_back(ClientEvent::from(create).to_json());
+        if let (Lane::Named(name), Connection::Up { named_lanes, .. }) =
+            (lane, &mut self.connection)
+        {
+            named_lanes.insert(name.clone());
+        }
+        let state = self.lane_mut(lane);
+        // Continuations and successors reuse these; a warm-up's `generate: false` is its own.
+        state.settings = Some(ResponseCreate {
+            generate: None,
+            ..request.settings.clone()
+        });
+        state.phase = Phase::Sent(Active { request, chained });
+    }
+
+    // --- Server events ----------------------------------------------------------------------
+
+    fn on_response_event(&mut self, lane: Lane, event: ServerEvent<'_>) {
+        let state = self.lane_mut(&lane);
+        let starts = matches!(
+            event.kind,
+            EventKind::Created(_) | EventKind::Queued(_) | EventKind::InProgress(_)
+        );
+        match mem::take(&mut state.phase) {
+            Phase::Sent(active) => {
+                state.phase = Phase::Streaming(active, Box::default());
+                self.on_started(&lane, event)
+            }
+            Phase::Streaming(active, assembly) => {
+                state.phase = Phase::Streaming(active, assembly);
+                self.on_streaming(&lane, event)
+            }
+            phase @ (Phase::AwaitingSuccessor | Phase::AwaitingTools(_) | Phase::Idle)
+                if starts
+                    && (matches!(phase, Phase::AwaitingSuccessor)
+                        || state.has_accepted_steer()) =>
+            {
+                // The server started a successor of a steered response by itself.
+                let settings = state.settings.clone().unwrap_or_default();
+                let id = RequestId(self.next_request);
+                self.next_request += 1;
+                let request = Request {
+                    id,
+                    settings,
+                    input: Vec::new(),
+                    in_ledger: true,
+                    replayed: false,
+                    fork_of: None,
+                };
+                let state = self.lane_mut(&lane);
+                state.phase = Phase::Streaming(
+                    Active {
+                        request,
+                        chained: true,
+                    },
+                    Box::default(),
+                );
+                self.on_started(&lane, event)
+            }
+            phase => {
+                state.phase = phase;
+                self.events.push_back(SessionEvent::Unrouted {
+                    event: event.into_owned(),
+                });
+            }
+        }
+    }
+
+    /// The first event of a request: it has started. Steering input the server held is now
+    /// part of the conversation.
+    fn on_started(&mut self, lane: &Lane, event: ServerEvent<'_>) {
+        let state = self.lane_mut(lane);
+        let applied = state.take_accepted_steers();
+        let Phase::Streaming(active, _) = &state.phase else {
+            return;
+        };
+        let request = active.request.id;
+        let response_id = event
+            .response()
+            .map(|response| response.id.clone())
+            .unwrap_or_default();
+        let ledger = self.ledger.lane_mut(lane);
+        for input in applied {
+            ledger.push_input(input_items(input));
+        }
+        self.events.push_back(SessionEvent::Started {
+            lane: lane.clone(),
+            request,
+            response_id,
+        });
+        self.on_streaming(lane, event);
+    }
+
+    fn on_streaming(&mut self, lane: &Lane, event: ServerEvent<'_>) {
+        let state = self.lane_mut(lane);
+        let Phase::Streaming(active, assembly) = &mut state.phase else {
+            return;
+        };
+        assembly.push(&event);
+        let request = active.request.id;
+        let fork_started = matches!(event.kind, EventKind::InProgress(_));
+        let terminal = event.is_terminal();
+        if fork_started {
+            self.release_fork(lane);
+        }
+        if self.config.stream_events {
+            let event = event.into_owned();
+            self.events.push_back(SessionEvent::Stream {
+                lane: lane.clone(),
+                request,
+                event,
+            });
+        }
+        if terminal {
+            self.on_terminal(lane);
+        }
+    }
+
+    /// The running response of `lane` ended with a terminal event.
+    fn on_terminal(&mut self, lane: &Lane) {
+        self.release_fork(lane);
+        let state = self.lane_mut(lane);
+        let Phase::Streaming(active, assembly) = mem::take(&mut state.phase) else {
+            return;
+        };
+        let Some(Assembled {
+            response,
+            anomalies,
+        }) = assembly.finish()
+        else {
+            return;
+        };
+        let request = active.request.id;
+        if response.status == Some(ResponseStatus::Failed) {
+            if active.chained {
+                self.ledger
+                    .lane_mut(lane)
+                    .forget(FullContextReason::Evicted);
+            }
+            let error = RequestError::ResponseFailed(Box::new(response));
+            self.events.push_back(SessionEvent::Failed {
+                lane: lane.clone(),
+                request,
+                error,
+            });
+            return;
+        }
+        self.ledger
+            .lane_mut(lane)
+            .commit(&active.request.settings, &response);
+        let steered = response
+            .incomplete_details
+            .as_ref()
+            .is_some_and(|details| details.reason == Some(IncompleteReason::Steered));
+        let pending = PendingCalls::of(&response);
+        let response_id = response.id.clone();
+        self.events.push_back(SessionEvent::Completed {
+            lane: lane.clone(),
+            request,
+            response: Box::new(response),
+            anomalies,
+        });
+        let phase = match pending {
+            _ if steered => Phase::AwaitingSuccessor,
+            Some(pending) => {
+                let calls = pending.calls.clone();
+                self.events.push_back(SessionEvent::ToolCalls {
+                    lane: lane.clone(),
+                    response_id,
+                    calls,
+                });
+                Phase::AwaitingTools(pending)
+            }
+            None => Phase::Idle,
+        };
+        self.lane_mut(lane).phase = phase;
+    }
+
+    fn on_error(&mut self, echoed: bool, lane: Lane, error: Box<ApiError>) {
+        let code = error.code.as_deref().unwrap_or("");
+        if code == CONNECTION_LIMIT {
+            self.retire(ReconnectReason::ConnectionLimit);
+            return;
+        }
+        let state = self.lane_mut(&lane);
+        match mem::take(&mut state.phase) {
+            Phase::Sent(mut active) if code == PREVIOUS_NOT_FOUND && !active.request.replayed => {
+                // The one automatic replay: the same request again, with the full context.
+                active.request.replayed = true;
+                state.queue.push_front(active.request);
+                self.ledger
+                    .lane_mut(&lane)
+                    .forget(FullContextReason::PreviousResponseNotFound);
+            }
+            Phase::Sent(active) | Phase::Streaming(active, _) => {
+                if active.chained {
+                    let why = if code == PREVIOUS_NOT_FOUND {
+                        FullContextReason::PreviousResponseNotFound
+                    } else {
+                        FullContextReason::Evicted
+                    };
+                    self.ledger.lane_mut(&lane).forget(why);
+                }
+                self.release_fork_of(&active.request);
+                let request = active.request.id;
+                self.events.push_back(SessionEvent::Failed {
+                    lane,
+                    request,
+                    error: RequestError::Api(error),
+                });
+            }
+            phase => {
+                state.phase = phase;
+                if echoed {
+                    let event = ServerEvent {
+                        stream_id: lane.stream_id().map(|s| String::from(s).into()),
+                        sequence_number: None,
+                        kind: EventKind::Error(error),
+                    };
+                    self.events.push_back(SessionEvent::Unrouted { event });
+                } else {
+                    // No request of the default lane waits: the error concerns the connection.
+                    self.retire(ReconnectReason::ServerError(error));
+                }
+            }
+        }
+    }
+
+    /// The lane whose running response is `response_id`.
+    fn steered_lane(&self, response_id: &str) -> Option<Lane> {
+        self.lanes
+            .iter()
+            .find_map(|(lane, state)| match &state.phase {
+                Phase::Streaming(_, assembly)
+                    if assembly.response().is_some_and(|r| r.id == response_id) =>
+                {
+                    Some(lane.clone())
+                }
+                _ if !state.steers.is_empty()
+                    && self
+                        .ledger
+                        .lane(lane)
+                        .and_then(LaneLedger::last_response_id)
+                        == Some(response_id) =>
+                {
+                    Some(lane.clone())
+                }
+                _ => None,
+            })
+    }
+
+    // --- Connection lifecycle ---------------------------------------------------------------
+
+    /// Stops using the connection and asks for a new one.
+    fn retire(&mut self, reason: ReconnectReason) {
+        if matches!(self.connection, Connection::Up { .. }) {
+            self.end_connection();
+            self.connection = Connection::Retiring;
+            self.events.push_back(SessionEvent::Reconnect { reason });
+        }
+    }
+
+    /// Whatever the connection was doing is over: unstarted requests go back to the front of
+    /// their queue, started ones fail, held steers are handed back, forks stop holding their
+    /// source, and the server's cache is gone.
+    fn end_connection(&mut self) {
+        if matches!(self.connection, Connection::Down) {
+            return;
+        }
+        self.connection = Connection::Down;
+        self.ledger.new_connection();
+        let lanes: Vec<Lane> = self.lanes.keys().cloned().collect();
+        for lane in lanes {
+            let state = self.lane_mut(&lane);
+            let steers = mem::take(&mut state.steers);
+            let phase = mem::take(&mut state.phase);
+            let phase = match phase {
+                Phase::Sent(active) => {
+                    self.release_fork_of(&active.request);
+                    self.lane_mut(&lane).queue.push_front(active.request);
+                    Phase::Idle
+                }
+                Phase::Streaming(active, _) => {
+                    self.release_fork_of(&active.request);
+                    let request = active.request.id;
+                    self.events.push_back(SessionEvent::Failed {
+                        lane: lane.clone(),
+                        request,
+                        error: RequestError::Interrupted,
+                    });
+                    Phase::Idle
+                }
+                // A successor the server would have started is lost with the connection.
+                Phase::AwaitingSuccessor => Phase::Idle,
+                other => other,
+            };
+            self.lane_mut(&lane).phase = phase;
+            for steer in steers {
+                self.events.push_back(SessionEvent::SteerFailed {
+                    lane: lane.clone(),
+                    input: steer.input,
+                    error: None,
+                });
+            }
+        }
+    }
+
+    fn release_fork(&mut self, lane: &Lane) {
+        let source = match &mut self.lane_mut(lane).phase {
+            Phase::Sent(active) | Phase::Streaming(active, _) => active.request.fork_of.take(),
+            _ => None,
+        };
+        if let Some(source) = source {
+            self.release_source(&source);
+        }
+    }
+
+    fn release_fork_of(&mut self, request: &Request) {
+        if let Some(source) = &request.fork_of {
+            self.release_source(source);
+        }
+    }
+
+    fn release_source(&mut self, source: &Lane) {
+        let state = self.lane_mut(source);
+        state.forks_pending = state.forks_pending.saturating_sub(1);
+    }
+
+    fn lane(&mut self, lane: &Lane) -> &LaneState {
+        self.lane_mut(lane)
+    }
+
+    fn lane_mut(&mut self, lane: &Lane) -> &mut LaneState {
+        self.lanes.entry(lane.clone()).or_default()
+    }
+}
+
+impl LaneState {
+    fn in_flight(&self) -> bool {
+        matches!(self.phase, Phase::Sent(_) | Phase::Streaming(..))
+    }
+
+    fn has_accepted_steer(&self) -> bool {
+        self.steers.iter().any(|steer| steer.id.is_some())
+    }
+
+    /// Removes the accepted steers (the server applies them to the response that starts now)
+    /// and returns their input.
+    fn take_accepted_steers(&mut self) -> Vec<Input> {
+        let (accepted, waiting) = mem::take(&mut self.steers)
+            .into_iter()
+            .partition(|s| s.id.is_some());
+        self.steers = waiting;
+        accepted
+            .into_iter()
+            .map(|steer: Steer| steer.input)
+            .collect()
+    }
+}
+
+/// Input as items: text becomes one user message.
+fn input_items(input: Input) -> Vec<Item> {
+    match input {
+        Input::Text(text) => alloc::vec![Item::user_message(text)],
+        Input::List(items) => items,
+    }
+}

@@ -11,6 +11,8 @@
 //! - [`ws`]: RFC 6455 — handshake (client and server role), frames, masking, incremental UTF-8
 //!   validation, message assembly, control frames, the close handshake and keepalive timers.
 //! - [`wire`]: the Responses vocabulary — client events, server events, the `Response` object.
+//! - [`session`]: the conversation — lanes, response assembly, tool calls, the ledger.
+//! - [`mock`]: a scripted mock Responses server, sans-IO, for tests and benchmarks.
 //!
 //! The crate is `no_std` + `alloc` when built without the default `std` feature.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -18,6 +20,8 @@
 
 extern crate alloc;
 
+pub mod mock;
+pub mod session;
 pub mod time;
 pub mod wire;
 pub mod ws;

@@ -1,0 +1,1 @@
+//! A scripted mock of the Responses WebSocket server (being written).

@@ -12,6 +12,7 @@
 //!   validation, message assembly, control frames, the close handshake and keepalive timers.
 //! - [`wire`]: the Responses vocabulary — client events, server events, the `Response` object.
 //! - [`session`]: the conversation — lanes, response assembly, tool calls, the ledger.
+//! - [`client`]: [`ws`] and [`session`] as one machine, across reconnects: what adapters drive.
 //! - [`mock`]: a scripted mock Responses server, sans-IO, for tests and benchmarks.
 //!
 //! The crate is `no_std` + `alloc` when built without the default `std` feature.
@@ -20,6 +21,7 @@
 
 extern crate alloc;
 
+pub mod client;
 pub mod mock;
 pub mod session;
 pub mod time;

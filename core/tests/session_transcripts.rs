@@ -2,22 +2,43 @@
 //! one line per step (see `tests/transcripts/README.md` for the format). The harness plays the
 //! application (`!` lines) and the server (`<<` lines) and checks every frame the session sends
 //! (`>>`) and every event it reports (`?`), strictly: nothing may be left unchecked.
+//!
+//! Each transcript runs twice over: against the bare [`Session`] (text frames), and against the
+//! whole [`Client`] behind a WebSocket server connection in memory, with the server's bytes
+//! chopped into pieces of 1, 3, 64 bytes and unchopped.
 
 use std::collections::VecDeque;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
+use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
 use responses_ws_core::session::{
-    Lane, ReconnectReason, RequestError, Session, SessionConfig, SessionEvent,
+    Lane, ReconnectReason, RequestError, Session, SessionConfig, SessionError, SessionEvent,
 };
-use responses_ws_core::wire::{ApiError, Input, Item, ResponseCreate};
+use responses_ws_core::wire::{ApiError, Input, Item, ResponseCreate, ToolOutput};
+use responses_ws_core::ws::{self, Connection, WsUrl};
 use responses_ws_core::Instant;
 use serde_json::Value;
 
+/// What a transcript drives: the session alone, or the client over WebSocket bytes.
+enum Machine {
+    Session(Box<Session>),
+    Wired(Box<Wired>),
+}
+
+/// A client and an in-memory WebSocket server connection; the server's bytes reach the client
+/// in pieces of `chop` bytes.
+struct Wired {
+    client: Client,
+    server: Option<Connection>,
+    chop: usize,
+    connections: u8,
+}
+
 /// A session played against a transcript.
 struct Harness {
-    session: Session,
+    machine: Machine,
     now: Instant,
     sent: VecDeque<String>,
     events: VecDeque<String>,
@@ -26,9 +47,24 @@ struct Harness {
 }
 
 impl Harness {
-    fn new(config: SessionConfig) -> Harness {
+    fn new(config: SessionConfig, chop: Option<usize>) -> Harness {
+        let machine = match chop {
+            None => Machine::Session(Box::new(Session::new(config))),
+            Some(chop) => {
+                let mut client_config =
+                    ClientConfig::new(WsUrl::parse("ws://mock.test/v1/responses").unwrap());
+                client_config.session = config;
+                let client = Client::new(client_config);
+                Machine::Wired(Box::new(Wired {
+                    client,
+                    server: None,
+                    chop,
+                    connections: 0,
+                }))
+            }
+        };
         Harness {
-            session: Session::new(config),
+            machine,
             now: Instant::ZERO,
             sent: VecDeque::new(),
             events: VecDeque::new(),
@@ -36,22 +72,35 @@ impl Harness {
         }
     }
 
-    /// Takes everything the session produced.
+    /// Takes everything the machine produced.
     fn collect(&mut self) {
-        while let Some(frame) = self.session.poll_transmit() {
-            self.sent.push_back(frame);
-        }
-        while let Some(event) = self.session.poll_event() {
-            if let SessionEvent::Stream { lane, event, .. } = &event {
-                assert_eq!(
-                    *lane,
-                    Lane::from_stream_id(event.stream_id.as_deref()),
-                    "stream event on the wrong lane"
-                );
-                self.streamed += 1;
-                continue;
+        let now = self.now;
+        match &mut self.machine {
+            Machine::Session(session) => {
+                while let Some(frame) = session.poll_transmit() {
+                    self.sent.push_back(frame);
+                }
+                while let Some(event) = session.poll_event() {
+                    note(&mut self.events, &mut self.streamed, event);
+                }
             }
-            self.events.push_back(summarize(&event));
+            Machine::Wired(wired) => {
+                wired.pump(now, &mut self.sent, &mut self.events, &mut self.streamed)
+            }
+        }
+    }
+
+    /// Feeds one server frame.
+    fn serve(&mut self, frame: &str) {
+        match &mut self.machine {
+            Machine::Session(session) => session.handle_text(frame, self.now),
+            Machine::Wired(wired) => {
+                let server = wired
+                    .server
+                    .as_mut()
+                    .expect("a server frame without a connection");
+                server.send_text(frame.to_owned()).unwrap();
+            }
         }
     }
 
@@ -94,7 +143,7 @@ impl Harness {
                         self.events
                     );
                     match tag {
-                        "<<" => self.session.handle_text(rest, self.now),
+                        "<<" => self.serve(rest),
                         "!" => self
                             .act(rest, &at)
                             .unwrap_or_else(|e| panic!("{at}: refused: {e}")),
@@ -126,22 +175,42 @@ impl Harness {
     /// One application action.
     fn act(&mut self, action: &str, at: &str) -> Result<(), String> {
         let (verb, args) = action.split_once(' ').unwrap_or((action, ""));
-        let err = |e: responses_ws_core::session::SessionError| e.to_string();
+        let now = self.now;
         match verb {
-            "connect" => self.session.connected(self.now),
-            "disconnect" => self.session.disconnected(self.now),
+            "connect" => match &mut self.machine {
+                Machine::Session(session) => session.connected(now),
+                Machine::Wired(wired) => wired.connect(now),
+            },
+            "disconnect" => match &mut self.machine {
+                Machine::Session(session) => session.disconnected(now),
+                Machine::Wired(wired) => {
+                    wired.server = None;
+                    wired.client.handle_eof(now);
+                }
+            },
             "advance" => {
                 self.now = self.now + Duration::from_secs(args.parse().expect("seconds"));
-                self.session.handle_timeout(self.now);
+                match &mut self.machine {
+                    Machine::Session(session) => session.handle_timeout(self.now),
+                    Machine::Wired(wired) => wired.client.handle_timeout(self.now),
+                }
             }
-            "create" => {
-                self.session.create(request(args, at)).map_err(err)?;
-            }
+            _ => self.api(verb, args, at).map_err(|e| e.to_string())?,
+        }
+        Ok(())
+    }
+
+    /// A call of the session's API, made on the session or on the client.
+    fn api(&mut self, verb: &str, args: &str, at: &str) -> Result<(), SessionError> {
+        let api: &mut dyn Api = match &mut self.machine {
+            Machine::Session(session) => &mut **session,
+            Machine::Wired(wired) => &mut wired.client,
+        };
+        match verb {
+            "create" => api.create(request(args, at)),
             "fork" => {
                 let (from, body) = args.split_once(' ').expect("fork LANE BODY");
-                self.session
-                    .fork(&lane(from), request(body, at))
-                    .map_err(err)?;
+                api.fork(&lane(from), request(body, at))
             }
             "output" => {
                 let mut parts = args.splitn(3, ' ');
@@ -150,24 +219,155 @@ impl Harness {
                     parts.next().unwrap(),
                     parts.next().unwrap_or(""),
                 );
-                self.session
-                    .submit_tool_output(&lane(on), call, output)
-                    .map_err(err)?;
+                api.output(&lane(on), call, output.into())
             }
             "approve" | "deny" => {
                 let (on, id) = args.split_once(' ').expect("approve LANE ID");
-                self.session
-                    .submit_approval(&lane(on), id, verb == "approve", None)
-                    .map_err(err)?;
+                api.approve(&lane(on), id, verb == "approve")
             }
             "steer" => {
                 let (on, text) = args.split_once(' ').expect("steer LANE TEXT");
-                self.session.steer(&lane(on), text).map_err(err)?;
+                api.steer(&lane(on), text.into())
             }
             _ => panic!("{at}: unknown action `{verb}`"),
         }
-        Ok(())
     }
+}
+
+/// The calls transcripts make, on a session or a client.
+trait Api {
+    fn create(&mut self, request: ResponseCreate) -> Result<(), SessionError>;
+    fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<(), SessionError>;
+    fn output(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: ToolOutput,
+    ) -> Result<(), SessionError>;
+    fn approve(&mut self, lane: &Lane, id: &str, approve: bool) -> Result<(), SessionError>;
+    fn steer(&mut self, lane: &Lane, input: Input) -> Result<(), SessionError>;
+}
+
+macro_rules! impl_api {
+    ($machine:ty) => {
+        impl Api for $machine {
+            fn create(&mut self, request: ResponseCreate) -> Result<(), SessionError> {
+                <$machine>::create(self, request).map(drop)
+            }
+            fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<(), SessionError> {
+                <$machine>::fork(self, from, request).map(drop)
+            }
+            fn output(
+                &mut self,
+                lane: &Lane,
+                call_id: &str,
+                output: ToolOutput,
+            ) -> Result<(), SessionError> {
+                self.submit_tool_output(lane, call_id, output)
+            }
+            fn approve(
+                &mut self,
+                lane: &Lane,
+                id: &str,
+                approve: bool,
+            ) -> Result<(), SessionError> {
+                self.submit_approval(lane, id, approve, None)
+            }
+            fn steer(&mut self, lane: &Lane, input: Input) -> Result<(), SessionError> {
+                <$machine>::steer(self, lane, input)
+            }
+        }
+    };
+}
+
+impl_api!(Session);
+impl_api!(Client);
+
+impl Wired {
+    /// A new connection: the client's upgrade, answered by a fresh server connection.
+    fn connect(&mut self, now: Instant) {
+        self.connections += 1;
+        self.client.connect([self.connections; 32], now).unwrap();
+        self.server = Some(Connection::server(ws::Config::default(), [0; 32], now));
+    }
+
+    /// Moves bytes both ways until nothing moves, recording the client's frames (as the server
+    /// reads them) and the client's session events.
+    fn pump(
+        &mut self,
+        now: Instant,
+        sent: &mut VecDeque<String>,
+        events: &mut VecDeque<String>,
+        streamed: &mut usize,
+    ) {
+        loop {
+            let mut moved = false;
+            while let Some(event) = self.client.poll_event() {
+                moved = true;
+                match event {
+                    ClientEvent::Session(event) => note(events, streamed, event),
+                    ClientEvent::Connected { .. } | ClientEvent::Disconnected { .. } => {}
+                    other => panic!("unexpected client event {other:?}"),
+                }
+            }
+            while let Some(bytes) = self.client.poll_transmit() {
+                moved = true;
+                if let Some(server) = &mut self.server {
+                    server.handle_input(&bytes, now);
+                }
+            }
+            let Some(server) = &mut self.server else {
+                if moved {
+                    continue;
+                } else {
+                    return;
+                }
+            };
+            while let Some(event) = server.poll_event() {
+                moved = true;
+                match event {
+                    ws::Event::Request(_) => server.accept(&[]).unwrap(),
+                    ws::Event::Message(ws::Message::Text(text)) => {
+                        sent.push_back(text.as_str().to_owned())
+                    }
+                    ws::Event::Closed(_)
+                    | ws::Event::Open { .. }
+                    | ws::Event::Ping(_)
+                    | ws::Event::Pong(_) => {}
+                    other => panic!("unexpected server event {other:?}"),
+                }
+            }
+            let mut wire = Vec::new();
+            while let Some(bytes) = server.poll_transmit() {
+                wire.extend_from_slice(&bytes);
+            }
+            if server.is_finished() {
+                self.server = None;
+            }
+            for piece in wire.chunks(self.chop) {
+                moved = true;
+                self.client.handle_input(piece, now);
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+}
+
+/// Records one session event: stream events are counted (after checking their lane), the
+/// others summarised for `?` lines.
+fn note(events: &mut VecDeque<String>, streamed: &mut usize, event: SessionEvent) {
+    if let SessionEvent::Stream { lane, event, .. } = &event {
+        assert_eq!(
+            *lane,
+            Lane::from_stream_id(event.stream_id.as_deref()),
+            "stream event on the wrong lane"
+        );
+        *streamed += 1;
+        return;
+    }
+    events.push_back(summarize(&event));
 }
 
 fn json(text: &str, at: &str) -> Value {
@@ -340,8 +540,26 @@ fn every_session_transcript_plays_as_written() {
     let all = transcripts();
     assert!(all.len() >= 8, "transcripts missing: {}", all.len());
     for (name, text) in all {
-        let mut harness = Harness::new(config_of(&text));
+        let mut harness = Harness::new(config_of(&text), None);
         harness.run(&name, &text);
+    }
+}
+
+#[test]
+fn every_session_transcript_plays_the_same_over_chopped_websocket_bytes() {
+    for (name, text) in transcripts() {
+        for chop in [1, 3, 64, usize::MAX] {
+            let mut harness = Harness::new(config_of(&text), Some(chop));
+            harness.run(&format!("{name} (chops of {chop})"), &text);
+            let Machine::Wired(wired) = &harness.machine else {
+                unreachable!()
+            };
+            let (sent, received) = wired.client.byte_counts();
+            assert!(
+                sent > 200 && received > 200,
+                "{name}: {sent} bytes sent, {received} received"
+            );
+        }
     }
 }
 

@@ -8,7 +8,8 @@ use core::time::Duration;
 /// use core::time::Duration;
 /// use responses_ws_core::session::SessionConfig;
 ///
-/// let config = SessionConfig { rotate_after: Duration::from_secs(20 * 60), ..SessionConfig::default() };
+/// let mut config = SessionConfig::default();
+/// config.rotate_after = Duration::from_secs(20 * 60); // a provider with a 25-minute limit
 /// assert_eq!(config.max_in_flight, 16);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]

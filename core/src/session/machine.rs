@@ -37,13 +37,13 @@ const PREVIOUS_NOT_FOUND: &str = "previous_response_not_found";
 /// [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout).
 ///
 /// ```
-/// use responses_ws_core::session::{Lane, Session, SessionConfig, SessionEvent};
+/// use responses_ws_core::session::{Session, SessionConfig, SessionEvent};
 /// use responses_ws_core::wire::{Item, ResponseCreate};
 /// use responses_ws_core::Instant;
 ///
 /// let mut session = Session::new(SessionConfig::default());
 /// session.connected(Instant::ZERO);
-/// let request = session.create(Lane::Default, ResponseCreate {
+/// let request = session.create(ResponseCreate {
 ///     model: Some("gpt-5.5".into()),
 ///     store: Some(false),
 ///     input: Some(vec![Item::user_message("Say hello.")].into()),

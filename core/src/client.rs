@@ -1,0 +1,428 @@
+//! [`Client`]: the whole client as one sans-IO machine — the WebSocket layer in client role
+//! under the [`Session`], across as many connections as the session needs. An adapter moves
+//! bytes and time in and out and makes no protocol decision of its own.
+
+use alloc::collections::VecDeque;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt;
+
+use bytes::Bytes;
+
+use crate::session::{
+    Ledger, RequestId, Session, SessionConfig, SessionError, SessionEvent, ToolCall,
+};
+use crate::time::Instant;
+use crate::wire::{Input, ResponseCreate, ToolOutput};
+use crate::ws::{self, CloseCode, Closed, Connection, HandshakeError, Header, SendError, WsUrl};
+
+/// Where to connect and with which limits.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// The endpoint, e.g. `wss://api.openai.com/v1/responses`.
+    pub url: WsUrl,
+    /// Extra upgrade headers (`Authorization`, `OpenAI-Beta`, …).
+    pub headers: Vec<(String, String)>,
+    /// WebSocket limits and timers.
+    pub ws: ws::Config,
+    /// Session limits and timings.
+    pub session: SessionConfig,
+}
+
+impl ClientConfig {
+    /// Defaults for `url`, with an inbound message limit large enough for whole responses.
+    pub fn new(url: WsUrl) -> Self {
+        ClientConfig {
+            url,
+            headers: Vec::new(),
+            ws: ws::Config::default(),
+            session: SessionConfig::default(),
+        }
+    }
+
+    /// Adds `Authorization: Bearer <key>`.
+    pub fn api_key(mut self, key: &str) -> Self {
+        self.headers
+            .push(("Authorization".into(), alloc::format!("Bearer {key}")));
+        self
+    }
+
+    /// Adds an upgrade header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// Header values that carry secrets are not printed.
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let secret = ["authorization", "api-key", "openai-api-key"]
+                    .iter()
+                    .any(|s| name.eq_ignore_ascii_case(s));
+                (
+                    name.as_str(),
+                    if secret { "<redacted>" } else { value.as_str() },
+                )
+            })
+            .collect();
+        f.debug_struct("ClientConfig")
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("ws", &self.ws)
+            .field("session", &self.session)
+            .finish()
+    }
+}
+
+/// What the client reports.
+#[derive(Debug)]
+#[non_exhaustive]
+// Nearly every event is a session event: boxing it would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+pub enum ClientEvent {
+    /// The upgrade succeeded; the headers of the `101` answer.
+    Connected {
+        /// The server's headers.
+        headers: Vec<Header>,
+    },
+    /// What the session reports.
+    Session(SessionEvent),
+    /// The server sent a binary message, which the protocol does not use; it was ignored.
+    UnexpectedBinary {
+        /// Its size.
+        len: usize,
+    },
+    /// The connection ended (a refused upgrade included: `closed.error` says why). Connect
+    /// again to go on; the session keeps every lane's conversation.
+    Disconnected {
+        /// How it ended.
+        closed: Closed,
+    },
+}
+
+/// The client machine: connect, create responses on lanes, answer tool calls, steer.
+///
+/// Drive it as any machine of the core: after each input, drain
+/// [`poll_event`](Self::poll_event), then [`poll_transmit`](Self::poll_transmit), and call
+/// [`handle_timeout`](Self::handle_timeout) at [`poll_timeout`](Self::poll_timeout). When
+/// [`is_finished`](Self::is_finished) says so, close the socket; after
+/// [`ClientEvent::Disconnected`], open a new one and call [`connect`](Self::connect) again.
+///
+/// ```
+/// use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+/// use responses_ws_core::wire::ResponseCreate;
+/// use responses_ws_core::ws::WsUrl;
+/// use responses_ws_core::Instant;
+///
+/// let url = WsUrl::parse("wss://api.openai.com/v1/responses").unwrap();
+/// let mut client = Client::new(ClientConfig::new(url).api_key("sk-test"));
+/// client.connect([7; 32], Instant::ZERO)?;
+/// let upgrade = client.poll_transmit().unwrap();
+/// assert!(upgrade.starts_with(b"GET /v1/responses HTTP/1.1\r\nHost: api.openai.com\r\n"));
+///
+/// // Requests made before the upgrade completes wait for it.
+/// client.create(ResponseCreate { model: Some("gpt-5.5".into()), input: Some("Hi".into()), ..Default::default() })?;
+/// assert!(client.poll_transmit().is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Client {
+    config: ClientConfig,
+    session: Session,
+    /// The current connection, if any; the session outlives it.
+    connection: Option<Connection>,
+    /// Session frames the connection's outbound queue had no room for yet, in order.
+    outbox: VecDeque<String>,
+    events: VecDeque<ClientEvent>,
+    now: Instant,
+    bytes_sent: u64,
+    bytes_received: u64,
+}
+
+impl Client {
+    /// A client with no conversation yet.
+    pub fn new(config: ClientConfig) -> Self {
+        Client::restore(config, Ledger::default())
+    }
+
+    /// A client that continues the conversations of a saved ledger.
+    pub fn restore(config: ClientConfig, ledger: Ledger) -> Self {
+        let session = Session::restore(config.session.clone(), ledger);
+        Client {
+            config,
+            session,
+            connection: None,
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            now: Instant::ZERO,
+            bytes_sent: 0,
+            bytes_received: 0,
+        }
+    }
+
+    /// Starts a new connection (the upgrade request is queued for `poll_transmit`). `seed` is
+    /// 32 random bytes for the key and masks. A connection still open is dropped first.
+    pub fn connect(&mut self, seed: [u8; 32], now: Instant) -> Result<(), HandshakeError> {
+        self.now = now;
+        if self.connection.take().is_some() {
+            self.session.disconnected(now);
+            self.take_session_output();
+        }
+        let config = &self.config;
+        let connection =
+            Connection::client(&config.url, &config.headers, config.ws.clone(), seed, now)?;
+        self.connection = Some(connection);
+        Ok(())
+    }
+
+    /// The session: its ledger, pending tool calls, in-flight count.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// See [`Session::create`].
+    pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
+        let id = self.session.create(request)?;
+        self.take_session_output();
+        Ok(id)
+    }
+
+    /// See [`Session::fork`].
+    pub fn fork(
+        &mut self,
+        from: &crate::session::Lane,
+        request: ResponseCreate,
+    ) -> Result<RequestId, SessionError> {
+        let id = self.session.fork(from, request)?;
+        self.take_session_output();
+        Ok(id)
+    }
+
+    /// See [`Session::submit_tool_output`].
+    pub fn submit_tool_output(
+        &mut self,
+        lane: &crate::session::Lane,
+        call_id: &str,
+        output: impl Into<ToolOutput>,
+    ) -> Result<(), SessionError> {
+        self.session.submit_tool_output(lane, call_id, output)?;
+        self.take_session_output();
+        Ok(())
+    }
+
+    /// Answers every pending call of `lane` with `handler` (a synchronous tool loop step).
+    pub fn answer_tool_calls(
+        &mut self,
+        lane: &crate::session::Lane,
+        mut handler: impl FnMut(&ToolCall) -> ToolOutput,
+    ) -> Result<(), SessionError> {
+        for call in self.session.pending_tool_calls(lane) {
+            let output = handler(&call);
+            self.session
+                .submit_tool_output(lane, &call.call_id, output)?;
+        }
+        self.take_session_output();
+        Ok(())
+    }
+
+    /// See [`Session::submit_approval`].
+    pub fn submit_approval(
+        &mut self,
+        lane: &crate::session::Lane,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), SessionError> {
+        self.session
+            .submit_approval(lane, request_id, approve, reason)?;
+        self.take_session_output();
+        Ok(())
+    }
+
+    /// See [`Session::steer`].
+    pub fn steer(
+        &mut self,
+        lane: &crate::session::Lane,
+        input: impl Into<Input>,
+    ) -> Result<(), SessionError> {
+        self.session.steer(lane, input)?;
+        self.take_session_output();
+        Ok(())
+    }
+
+    /// Starts the close handshake of the current connection (code 1000).
+    pub fn close(&mut self, now: Instant) {
+        self.now = now;
+        if let Some(connection) = &mut self.connection {
+            // Already closing or closed: nothing more to do.
+            let _ = connection.close(CloseCode::NORMAL, "", now);
+        }
+    }
+
+    // --- Driving ----------------------------------------------------------------------------
+
+    /// Free space to read socket bytes into; report them with [`commit_input`](Self::commit_input).
+    /// Empty without a connection.
+    pub fn input_buffer(&mut self) -> &mut [u8] {
+        match &mut self.connection {
+            Some(connection) => connection.input_buffer(),
+            None => &mut [],
+        }
+    }
+
+    /// `n` bytes were read into [`input_buffer`](Self::input_buffer).
+    pub fn commit_input(&mut self, n: usize, now: Instant) {
+        self.now = now;
+        self.bytes_received += n as u64;
+        if let Some(connection) = &mut self.connection {
+            connection.commit_input(n, now);
+        }
+    }
+
+    /// Copies socket bytes in.
+    pub fn handle_input(&mut self, data: &[u8], now: Instant) {
+        self.now = now;
+        self.bytes_received += data.len() as u64;
+        if let Some(connection) = &mut self.connection {
+            connection.handle_input(data, now);
+        }
+    }
+
+    /// The socket reached end of file.
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.now = now;
+        if let Some(connection) = &mut self.connection {
+            connection.handle_eof(now);
+        }
+    }
+
+    /// Time has reached `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        if let Some(connection) = &mut self.connection {
+            connection.handle_timeout(now);
+        }
+        self.session.handle_timeout(now);
+        self.take_session_output();
+    }
+
+    /// The next deadline of the connection or the session.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let connection = self.connection.as_ref().and_then(Connection::poll_timeout);
+        [connection, self.session.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next event. Reads the connection's frames (one message at a time) and runs them
+    /// through the session; may queue output, so drain `poll_transmit` after it.
+    pub fn poll_event(&mut self) -> Option<ClientEvent> {
+        loop {
+            if let Some(event) = self.events.pop_front() {
+                return Some(event);
+            }
+            let event = self.connection.as_mut()?.poll_event()?;
+            self.on_connection_event(event);
+        }
+    }
+
+    /// The next bytes to write to the socket.
+    pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.flush_outbox();
+        let bytes = self.connection.as_mut()?.poll_transmit()?;
+        self.bytes_sent += bytes.len() as u64;
+        Some(bytes)
+    }
+
+    /// Whether the current connection is over and its last bytes are written: close the
+    /// socket. True without a connection.
+    pub fn is_finished(&self) -> bool {
+        self.connection.as_ref().is_none_or(Connection::is_finished)
+    }
+
+    /// Whether the upgrade is done and the connection open.
+    pub fn is_open(&self) -> bool {
+        self.connection
+            .as_ref()
+            .is_some_and(|c| c.state() == ws::State::Open)
+    }
+
+    /// Bytes written to and read from sockets, over every connection.
+    pub fn byte_counts(&self) -> (u64, u64) {
+        (self.bytes_sent, self.bytes_received)
+    }
+
+    fn on_connection_event(&mut self, event: ws::Event) {
+        match event {
+            ws::Event::Open { headers } => {
+                self.events.push_back(ClientEvent::Connected { headers });
+                self.session.connected(self.now);
+            }
+            ws::Event::Message(ws::Message::Text(text)) => {
+                self.session.handle_text(text.as_str(), self.now)
+            }
+            ws::Event::Message(ws::Message::Binary(bytes)) => {
+                self.events
+                    .push_back(ClientEvent::UnexpectedBinary { len: bytes.len() });
+            }
+            ws::Event::Closed(closed) => {
+                self.session.disconnected(self.now);
+                self.outbox.clear(); // Frames of a dead connection; the session replans them.
+                self.take_session_output();
+                self.events.push_back(ClientEvent::Disconnected { closed });
+            }
+            // Pings are answered by the connection; pongs reset its keepalive.
+            ws::Event::Ping(_) | ws::Event::Pong(_) | ws::Event::Request(_) => {}
+        }
+        self.take_session_output();
+    }
+
+    /// Moves the session's frames to the outbox and its events to the client's queue; a
+    /// session that gave up on the connection gets it closed.
+    fn take_session_output(&mut self) {
+        while let Some(frame) = self.session.poll_transmit() {
+            self.outbox.push_back(frame);
+        }
+        while let Some(event) = self.session.poll_event() {
+            if matches!(event, SessionEvent::Reconnect { .. }) {
+                self.outbox.clear();
+                if let Some(connection) = &mut self.connection {
+                    let _ = connection.close(CloseCode::NORMAL, "", self.now);
+                }
+            }
+            self.events.push_back(ClientEvent::Session(event));
+        }
+        self.flush_outbox();
+    }
+
+    /// Hands outbox frames to the connection while its queue has room. A frame stays in the
+    /// outbox (never dropped) until the connection takes it.
+    fn flush_outbox(&mut self) {
+        let Some(connection) = &mut self.connection else {
+            return;
+        };
+        while let Some(frame) = self.outbox.front() {
+            match connection.send_text(frame.clone()) {
+                Ok(()) => {
+                    self.outbox.pop_front();
+                }
+                Err(SendError::QueueFull { .. }) => return,
+                // Not open yet, or closing: the session replans what it sent on the next
+                // connection, so the outbox waits (or is cleared on `Closed`).
+                Err(_) => return,
+            }
+        }
+    }
+}

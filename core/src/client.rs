@@ -2,6 +2,7 @@
 //! under the [`Session`], across as many connections as the session needs. An adapter moves
 //! bytes and time in and out and makes no protocol decision of its own.
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -10,7 +11,8 @@ use core::fmt;
 use bytes::Bytes;
 
 use crate::session::{
-    Ledger, RequestId, Session, SessionConfig, SessionError, SessionEvent, ToolCall,
+    Lane, Ledger, RequestId, Session, SessionConfig, SessionError, SessionEvent, ToolCall,
+    ToolCallKind,
 };
 use crate::time::Instant;
 use crate::wire::{Input, ResponseCreate, ToolOutput};
@@ -106,6 +108,9 @@ pub enum ClientEvent {
     },
 }
 
+/// Answers tool calls for [`Client::set_tool_handler`]: the lane, the call, and the output.
+pub type ToolHandler = Box<dyn FnMut(&Lane, &ToolCall) -> ToolOutput + Send>;
+
 /// The client machine: connect, create responses on lanes, answer tool calls, steer.
 ///
 /// Drive it as any machine of the core: after each input, drain
@@ -131,10 +136,11 @@ pub enum ClientEvent {
 /// assert!(client.poll_transmit().is_none());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct Client {
     config: ClientConfig,
     session: Session,
+    /// Answers every tool call as it arrives, when set.
+    tool_handler: Option<ToolHandler>,
     /// The current connection, if any; the session outlives it.
     connection: Option<Connection>,
     /// Session frames the connection's outbound queue had no room for yet, in order.
@@ -143,6 +149,18 @@ pub struct Client {
     now: Instant,
     bytes_sent: u64,
     bytes_received: u64,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("config", &self.config)
+            .field("session", &self.session)
+            .field("tool_handler", &self.tool_handler.as_ref().map(|_| "…"))
+            .field("connection", &self.connection)
+            .field("outbox", &self.outbox.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -157,6 +175,7 @@ impl Client {
         Client {
             config,
             session,
+            tool_handler: None,
             connection: None,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
@@ -201,7 +220,7 @@ impl Client {
     /// See [`Session::fork`].
     pub fn fork(
         &mut self,
-        from: &crate::session::Lane,
+        from: &Lane,
         request: ResponseCreate,
     ) -> Result<RequestId, SessionError> {
         let id = self.session.fork(from, request)?;
@@ -212,7 +231,7 @@ impl Client {
     /// See [`Session::submit_tool_output`].
     pub fn submit_tool_output(
         &mut self,
-        lane: &crate::session::Lane,
+        lane: &Lane,
         call_id: &str,
         output: impl Into<ToolOutput>,
     ) -> Result<(), SessionError> {
@@ -224,7 +243,7 @@ impl Client {
     /// Answers every pending call of `lane` with `handler` (a synchronous tool loop step).
     pub fn answer_tool_calls(
         &mut self,
-        lane: &crate::session::Lane,
+        lane: &Lane,
         mut handler: impl FnMut(&ToolCall) -> ToolOutput,
     ) -> Result<(), SessionError> {
         for call in self.session.pending_tool_calls(lane) {
@@ -236,10 +255,33 @@ impl Client {
         Ok(())
     }
 
+    /// Makes the client answer every function and custom tool call itself, as soon as a
+    /// response asks for it, with `handler`'s output: the turns then chain until a response
+    /// makes no call (the automatic tool loop). [`SessionEvent::ToolCalls`] is still reported.
+    /// MCP approval requests are left to [`submit_approval`](Self::submit_approval).
+    ///
+    /// ```
+    /// use responses_ws_core::client::{Client, ClientConfig};
+    /// use responses_ws_core::wire::ToolOutput;
+    /// use responses_ws_core::ws::WsUrl;
+    ///
+    /// let mut client = Client::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1:8080/v1/responses").unwrap()));
+    /// client.set_tool_handler(Box::new(|_lane, call| match call.name.as_str() {
+    ///     "add" => {
+    ///         let args: serde_json::Value = call.parse_arguments().unwrap_or_default();
+    ///         ToolOutput::Text((args["a"].as_f64().unwrap_or(0.0) + args["b"].as_f64().unwrap_or(0.0)).to_string())
+    ///     }
+    ///     other => ToolOutput::Text(format!("unknown tool {other}")),
+    /// }));
+    /// ```
+    pub fn set_tool_handler(&mut self, handler: ToolHandler) {
+        self.tool_handler = Some(handler);
+    }
+
     /// See [`Session::submit_approval`].
     pub fn submit_approval(
         &mut self,
-        lane: &crate::session::Lane,
+        lane: &Lane,
         request_id: &str,
         approve: bool,
         reason: Option<String>,
@@ -251,11 +293,7 @@ impl Client {
     }
 
     /// See [`Session::steer`].
-    pub fn steer(
-        &mut self,
-        lane: &crate::session::Lane,
-        input: impl Into<Input>,
-    ) -> Result<(), SessionError> {
+    pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), SessionError> {
         self.session.steer(lane, input)?;
         self.take_session_output();
         Ok(())
@@ -392,11 +430,19 @@ impl Client {
     /// Moves the session's frames to the outbox and its events to the client's queue; a
     /// session that gave up on the connection gets it closed.
     fn take_session_output(&mut self) {
-        while let Some(frame) = self.session.poll_transmit() {
-            self.outbox.push_back(frame);
-        }
-        while let Some(event) = self.session.poll_event() {
+        loop {
+            while let Some(frame) = self.session.poll_transmit() {
+                self.outbox.push_back(frame);
+            }
+            let Some(event) = self.session.poll_event() else {
+                break;
+            };
+            if let SessionEvent::ToolCalls { lane, calls, .. } = &event {
+                self.answer_automatically(lane, calls);
+            }
             if matches!(event, SessionEvent::Reconnect { .. }) {
+                // What the outbox holds was sent on a connection the session gave up: it
+                // replans those requests for the next one.
                 self.outbox.clear();
                 if let Some(connection) = &mut self.connection {
                     let _ = connection.close(CloseCode::NORMAL, "", self.now);
@@ -405,6 +451,21 @@ impl Client {
             self.events.push_back(ClientEvent::Session(event));
         }
         self.flush_outbox();
+    }
+
+    /// Runs the tool handler, if any, on every function and custom tool call of `calls`.
+    fn answer_automatically(&mut self, lane: &Lane, calls: &[ToolCall]) {
+        let Some(handler) = &mut self.tool_handler else {
+            return;
+        };
+        for call in calls
+            .iter()
+            .filter(|call| !matches!(call.kind, ToolCallKind::McpApproval { .. }))
+        {
+            let output = handler(lane, call);
+            // The calls were just reported as pending on this lane, so this cannot fail.
+            let _ = self.session.submit_tool_output(lane, &call.call_id, output);
+        }
     }
 
     /// Hands outbox frames to the connection while its queue has room. A frame stays in the

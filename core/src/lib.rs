@@ -13,6 +13,7 @@
 //! - [`wire`]: the Responses vocabulary — client events, server events, the `Response` object.
 //! - [`session`]: the conversation — lanes, response assembly, tool calls, the ledger.
 //! - [`client`]: [`ws`] and [`session`] as one machine, across reconnects: what adapters drive.
+//! - [`reconnect`]: when and how soon to reconnect (backoff with jitter).
 //! - [`mock`]: a scripted mock Responses server, sans-IO, for tests and benchmarks.
 //!
 //! The crate is `no_std` + `alloc` when built without the default `std` feature.
@@ -23,6 +24,7 @@ extern crate alloc;
 
 pub mod client;
 pub mod mock;
+pub mod reconnect;
 pub mod session;
 pub mod time;
 pub mod wire;

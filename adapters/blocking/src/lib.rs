@@ -1,0 +1,1 @@
+//! The blocking adapter of responses-ws (being written).

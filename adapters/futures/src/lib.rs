@@ -1,0 +1,1 @@
+//! The futures adapter of responses-ws (being written).

@@ -1,0 +1,1 @@
+//! The tokio adapter of responses-ws (being written).

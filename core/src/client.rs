@@ -217,6 +217,13 @@ impl Client {
         Ok(id)
     }
 
+    /// See [`Session::warm_up`].
+    pub fn warm_up(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
+        let id = self.session.warm_up(request)?;
+        self.take_session_output();
+        Ok(id)
+    }
+
     /// See [`Session::fork`].
     pub fn fork(
         &mut self,

@@ -208,6 +208,7 @@ impl Harness {
         };
         match verb {
             "create" => api.create(request(args, at)),
+            "warm_up" => api.warm_up(request(args, at)),
             "fork" => {
                 let (from, body) = args.split_once(' ').expect("fork LANE BODY");
                 api.fork(&lane(from), request(body, at))
@@ -237,6 +238,7 @@ impl Harness {
 /// The calls transcripts make, on a session or a client.
 trait Api {
     fn create(&mut self, request: ResponseCreate) -> Result<(), SessionError>;
+    fn warm_up(&mut self, request: ResponseCreate) -> Result<(), SessionError>;
     fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<(), SessionError>;
     fn output(
         &mut self,
@@ -253,6 +255,9 @@ macro_rules! impl_api {
         impl Api for $machine {
             fn create(&mut self, request: ResponseCreate) -> Result<(), SessionError> {
                 <$machine>::create(self, request).map(drop)
+            }
+            fn warm_up(&mut self, request: ResponseCreate) -> Result<(), SessionError> {
+                <$machine>::warm_up(self, request).map(drop)
             }
             fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<(), SessionError> {
                 <$machine>::fork(self, from, request).map(drop)

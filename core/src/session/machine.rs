@@ -211,6 +211,15 @@ impl Session {
         Ok(id)
     }
 
+    /// Warms the lane of `request.stream_id` up: sends `request` (instructions, tools, maybe
+    /// context) with `generate: false`, so the server prepares it without running the model.
+    /// The lane's next turn with the same settings chains from the warm-up's response, sending
+    /// only its new input.
+    pub fn warm_up(&mut self, mut request: ResponseCreate) -> Result<RequestId, SessionError> {
+        request.generate = Some(false);
+        self.create(request)
+    }
+
     /// Starts lane `request.stream_id` (which must be named and new) from the last response
     /// of lane `from`: the new lane inherits its conversation, and `from` sends nothing more
     /// until the fork has started (`response.in_progress`), so the server still holds the

@@ -75,7 +75,7 @@ fn frame_seeds(m: bool) -> Vec<(&'static str, Vec<u8>)> {
         ("fragmented-ping", seed(0, &[], &f(false, Ping, b"x"))),
         ("wrong-masking", seed(0, &[], &unmasked_peer)),
         ("small-limits-frame-too-large", seed(2, &[], &f(true, Binary, &[1; 300]))),
-        ("small-limits-message-too-large", seed(2, &[], &[f(false, Binary, &[1; 250]), [0..4].concat()])),
+        ("small-limits-message-too-large", seed(2, &[], &[f(false, Binary, &[1; 250]), f(false, Continuation, &[1; 250]), f(false, Continuation, &[1; 250]), f(false, Continuation, &[1; 250]), f(true, Continuation, &[1; 250])].concat())),
         ("garbage", seed(0, &[], b"\x00\xff\x13\x37 not a frame \r\n\x7f")),
     ]
 }
@@ -94,7 +94,7 @@ fn handshake_response_seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("101-wrong-accept", seed(0, &[], ok.replace("{accept}", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=").as_bytes())),
         ("101-extension", seed(0, &[], &with("Sec-WebSocket-Extensions: permessage-deflate", b""))),
         ("101-unknown-protocol", seed(0, &[], &with("Sec-WebSocket-Protocol: chat", b""))),
-        ("101-missing-upgrade", seed(0, &[], &with("", b"").replace_all(b"Upgrade: websocket\r\n", b""))),
+        ("101-missing-upgrade", seed(0, &[], format!("{}\r\n", ok.replace("Upgrade: websocket\r\n", "")).as_bytes())),
         ("401-json-body", seed(0, &[], &unauthorized)),
         ("401-small-limits", seed(2, &[0x03], &unauthorized)),
         ("429-chunked", seed(0, &[0x05], chunked)),
@@ -126,6 +126,47 @@ fn handshake_request_seeds() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// Seeds for `session_server_stream`: each session transcript of `core/tests/transcripts/` as
+/// steps (server frames as they are, application lines as `!` calls), plus one raw stream.
+fn session_seeds() -> Vec<(String, Vec<u8>)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../core/tests/transcripts");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|path| path.extension().is_some_and(|e| e == "txt"));
+    files.sort();
+    let mut seeds: Vec<(String, Vec<u8>)> = files
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            let steps: Vec<String> = text.lines().filter_map(session_step).collect();
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            (name, [&[0u8][..], steps.join("\n").as_bytes()].concat())
+        })
+        .collect();
+    let created = r#"{"type":"response.created","response":{"id":"resp_1","object":"response","created_at":1,"model":"m","output":[]}}"#;
+    seeds.push(("raw-frames".into(), [&[1u8][..], &frame(false, true, OpCode::Text, created.as_bytes())].concat()));
+    seeds
+}
+
+/// One transcript line as a fuzz step, if it is one.
+fn session_step(line: &str) -> Option<String> {
+    // The lane of a request body (after the fork's source lane, if any).
+    let lane = |args: &str| {
+        let body = args.find('{').map_or("{}", |at| &args[at..]);
+        let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        value["stream_id"].as_str().unwrap_or("-").to_owned()
+    };
+    let (tag, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let (verb, args) = rest.split_once(' ').unwrap_or((rest, ""));
+    match (tag, verb) {
+        ("<<", _) => Some(rest.to_owned()),
+        ("!", "create" | "warm_up" | "fork") => Some(format!("!c{}", lane(args))),
+        ("!", "output" | "approve" | "deny") => Some("!o".into()),
+        ("!", "steer") => Some("!s".into()),
+        ("!", "disconnect") => Some("!r".into()),
+        ("!", "advance") => Some("!t".into()),
+        _ => None,
+    }
+}
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("seeds");
@@ -144,4 +185,12 @@ fn main() {
         }
         println!("{target}: {} seeds", seeds.len());
     }
+    let dir = root.join("session_server_stream");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let seeds = session_seeds();
+    for (name, bytes) in &seeds {
+        std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+    }
+    println!("session_server_stream: {} seeds", seeds.len());
 }

@@ -21,7 +21,9 @@ use std::fmt;
 use std::sync::Arc;
 
 #[cfg(not(any(feature = "ring", feature = "aws-lc-rs")))]
-compile_error!("responses-ws-tls needs a crypto provider: enable the `ring` or the `aws-lc-rs` feature");
+compile_error!(
+    "responses-ws-tls needs a crypto provider: enable the `ring` or the `aws-lc-rs` feature"
+);
 
 use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, RootCertStore};

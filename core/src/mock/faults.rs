@@ -1,0 +1,318 @@
+//! Faults a script can inject: per-turn failures and errors, the connection-age limit, an
+//! abrupt drop, a refused upgrade and a server that stops reading.
+//!
+//! Faults that concern a connection carry an optional `connection` index: `None` applies to
+//! every connection, `Some(i)` only to the connection created with index `i` (so that, say, the
+//! first connection drops and the reconnection works).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::duration_ms;
+
+/// The faults of a script. The default injects nothing but keeps the real server's 60-minute
+/// connection age limit.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct Faults {
+    /// Failures and errors at given turns.
+    pub turns: Vec<TurnFault>,
+    /// The connection-age limit.
+    pub age_limit: AgeLimit,
+    /// Drop the transport abruptly after some server events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drop: Option<DropFault>,
+    /// Refuse the WebSocket upgrade (see [`Script::upgrade`](super::Script::upgrade)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refuse_upgrade: Option<UpgradeFault>,
+    /// Stop reading client frames (see
+    /// [`MockConnection::is_reading`](super::MockConnection::is_reading)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_reading: Option<StopReading>,
+}
+
+/// A fault that hits the request of a given turn (the 0-based index of the model response it
+/// would produce). Warm-ups (`generate: false`) are never hit.
+///
+/// ```
+/// use responses_ws_core::mock::TurnFault;
+///
+/// // The second model response fails once per connection; the retry succeeds.
+/// let flaky = TurnFault::failed(1).times(1);
+/// // The first request of every conversation is rate limited, on connection 0 only.
+/// let limited = TurnFault::error(0, 429, "rate_limit_exceeded", "Slow down.").on_connection(0);
+/// # let _ = (flaky, limited);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TurnFault {
+    /// The turn hit.
+    pub turn: u32,
+    /// What happens.
+    pub outcome: FaultOutcome,
+    /// How many requests it hits per connection (each [`HttpMock`](super::HttpMock) counts as
+    /// one connection); `None` hits every one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// Only on this connection index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u32>,
+}
+
+/// What a [`TurnFault`] does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum FaultOutcome {
+    /// The response starts (`response.created`, `response.in_progress`) and ends
+    /// `response.failed` with this error.
+    Failed {
+        /// `response.error.code`, e.g. `server_error`.
+        code: String,
+        /// `response.error.message`.
+        message: String,
+    },
+    /// The request never starts: one `error` event (an HTTP error status over HTTP).
+    Error {
+        /// HTTP-equivalent status, e.g. 429 or 500.
+        status: u16,
+        /// `error.type`; by default `server_error` for 5xx, else `invalid_request_error`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_type: Option<String>,
+        /// `error.code`, e.g. `rate_limit_exceeded`.
+        code: String,
+        /// `error.message`.
+        message: String,
+    },
+}
+
+impl TurnFault {
+    /// `response.failed` with `server_error` at `turn`, every time.
+    pub fn failed(turn: u32) -> Self {
+        TurnFault::new(
+            turn,
+            FaultOutcome::Failed {
+                code: "server_error".into(),
+                message: "The model failed to generate a response.".into(),
+            },
+        )
+    }
+
+    /// An `error` event (status, code, message) instead of the response at `turn`, every time.
+    pub fn error(
+        turn: u32,
+        status: u16,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        TurnFault::new(
+            turn,
+            FaultOutcome::Error {
+                status,
+                error_type: None,
+                code: code.into(),
+                message: message.into(),
+            },
+        )
+    }
+
+    /// A fault with this outcome at `turn`, every time, on every connection.
+    pub fn new(turn: u32, outcome: FaultOutcome) -> Self {
+        TurnFault {
+            turn,
+            outcome,
+            times: None,
+            connection: None,
+        }
+    }
+
+    /// Hits only the first `times` requests of the turn per connection.
+    pub fn times(mut self, times: u32) -> Self {
+        self.times = Some(times);
+        self
+    }
+
+    /// Hits only on connection `index`.
+    pub fn on_connection(mut self, index: u32) -> Self {
+        self.connection = Some(index);
+        self
+    }
+}
+
+/// The connection-age limit: after `after` (connection age) or `after_responses` (responses
+/// started on the connection), the server sends an `error` with code
+/// `websocket_connection_limit_reached` (no `stream_id`) and closes the connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+#[non_exhaustive]
+pub struct AgeLimit {
+    /// Maximum connection age. Default 60 minutes (OpenAI's). JSON: `after_ms`.
+    #[serde(rename = "after_ms", with = "duration_ms::option")]
+    pub after: Option<Duration>,
+    /// Maximum responses started on one connection (warm-ups included). Default none.
+    pub after_responses: Option<u32>,
+    /// When the error is sent.
+    pub notice: AgeNotice,
+    /// Close code sent after the error (OpenAI's is undocumented). Default 1001 (going away).
+    pub close_code: u16,
+}
+
+/// When the connection-age error is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum AgeNotice {
+    /// As soon as the limit is reached and the connection is idle (running responses finish
+    /// first), without waiting for a request. Default.
+    #[default]
+    Unprompted,
+    /// Only in reply to the next `response.create`.
+    InReply,
+}
+
+impl Default for AgeLimit {
+    fn default() -> Self {
+        AgeLimit {
+            after: Some(Duration::from_secs(60 * 60)),
+            after_responses: None,
+            notice: AgeNotice::Unprompted,
+            close_code: 1001,
+        }
+    }
+}
+
+impl AgeLimit {
+    /// No age limit at all.
+    pub fn none() -> Self {
+        AgeLimit {
+            after: None,
+            ..AgeLimit::default()
+        }
+    }
+
+    /// The limit is reached after `age`.
+    pub fn after(age: Duration) -> Self {
+        AgeLimit {
+            after: Some(age),
+            ..AgeLimit::default()
+        }
+    }
+
+    /// The limit is reached once `responses` responses have started (and not by age).
+    pub fn after_responses(responses: u32) -> Self {
+        AgeLimit {
+            after: None,
+            after_responses: Some(responses),
+            ..AgeLimit::default()
+        }
+    }
+
+    /// Sends the error only in reply to a `response.create`.
+    pub fn in_reply(mut self) -> Self {
+        self.notice = AgeNotice::InReply;
+        self
+    }
+}
+
+/// Drop the transport abruptly (no close frame) right after the `after_events`-th server event
+/// of a connection (counted over the connection, all lanes; over HTTP, over the
+/// [`HttpMock`](super::HttpMock)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DropFault {
+    /// Events sent before the drop (at least 1 is sent).
+    pub after_events: u64,
+    /// Only on this connection index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u32>,
+}
+
+impl DropFault {
+    /// Drops every connection after `after_events` events.
+    pub fn after_events(after_events: u64) -> Self {
+        DropFault {
+            after_events,
+            connection: None,
+        }
+    }
+
+    /// Drops only connection `index`.
+    pub fn on_connection(mut self, index: u32) -> Self {
+        self.connection = Some(index);
+        self
+    }
+}
+
+/// Refuse the WebSocket upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct UpgradeFault {
+    /// How.
+    pub refusal: Refusal,
+    /// Only on this connection index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u32>,
+}
+
+impl UpgradeFault {
+    /// Refuses every upgrade.
+    pub fn new(refusal: Refusal) -> Self {
+        UpgradeFault {
+            refusal,
+            connection: None,
+        }
+    }
+
+    /// Refuses only connection `index`.
+    pub fn on_connection(mut self, index: u32) -> Self {
+        self.connection = Some(index);
+        self
+    }
+}
+
+/// How an upgrade is refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Refusal {
+    /// 401, `invalid_api_key`.
+    Unauthorized,
+    /// 429, `rate_limit_exceeded`, with `Retry-After`.
+    RateLimited {
+        /// The `Retry-After` value in seconds.
+        retry_after_secs: u64,
+    },
+    /// 426 Upgrade Required: the client should fall back to HTTP.
+    UpgradeRequired,
+}
+
+/// Stop reading client frames after some have been read, so that backpressure builds up in
+/// the transport.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct StopReading {
+    /// Client frames read before stopping (0: none at all).
+    pub after_frames: u64,
+    /// Only on this connection index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u32>,
+}
+
+impl StopReading {
+    /// Stops reading on every connection after `after_frames` frames.
+    pub fn after_frames(after_frames: u64) -> Self {
+        StopReading {
+            after_frames,
+            connection: None,
+        }
+    }
+}
+
+/// Whether a fault restricted to `filter` applies to connection `index`.
+pub(crate) fn on_connection(filter: Option<u32>, index: u32) -> bool {
+    filter.is_none_or(|only| only == index)
+}

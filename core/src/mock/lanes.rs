@@ -1,0 +1,136 @@
+//! One lane of a WebSocket connection: its FIFO of waiting creates and the response it is
+//! streaming. A streaming response sends its planned events one at a time, each once its time
+//! has come, stamping the lane's `stream_id` and the response's own `sequence_number`.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::string::String;
+
+use super::cache::LaneKey;
+use super::conversation::Conversation;
+use super::model::Begun;
+use super::plan::Planned;
+use crate::time::Instant;
+use crate::wire::{EventKind, Input, ResponseCreate, ServerEvent};
+
+/// A lane: waiting creates and at most one streaming response.
+#[derive(Debug, Default)]
+pub(crate) struct Lane {
+    /// Creates not started yet, oldest first.
+    pub(crate) queue: VecDeque<Queued>,
+    /// The response streaming on this lane.
+    pub(crate) active: Option<Box<Active>>,
+}
+
+/// A create waiting for its lane and a free in-flight slot.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    /// Arrival order on the connection (0 for a steering successor, which goes first).
+    pub(crate) arrival: u64,
+    /// The request.
+    pub(crate) request: Box<ResponseCreate>,
+}
+
+/// The response a request continues, as resolved when it started.
+#[derive(Debug)]
+pub(crate) struct ParentRef {
+    /// Its id.
+    pub(crate) id: String,
+    /// Whether it was the latest response of the request's own lane (a failure then evicts
+    /// it; a failed fork from another lane does not).
+    pub(crate) same_lane: bool,
+}
+
+/// Steering input accepted for a streaming response.
+#[derive(Debug)]
+pub(crate) struct AcceptedSteer {
+    /// The steer's id.
+    pub(crate) id: String,
+    /// Its input, for the successor.
+    pub(crate) input: Input,
+}
+
+/// A response that is streaming.
+#[derive(Debug)]
+pub(crate) struct Active {
+    /// Its id.
+    pub(crate) id: String,
+    /// Echoed on every event; `None` on the default lane.
+    stream_id: LaneKey,
+    next_sequence: u64,
+    events: VecDeque<Planned>,
+    /// When the next event may be sent.
+    next_at: Instant,
+    /// What to remember once it has completed; `None` when it fails.
+    pub(crate) result: Option<Conversation>,
+    /// Whether it is stored.
+    pub(crate) store: bool,
+    /// The response it continues.
+    pub(crate) parent: Option<ParentRef>,
+    /// The request, whose settings a steering successor inherits.
+    pub(crate) request: Box<ResponseCreate>,
+    /// Accepted steering input.
+    pub(crate) steer: Option<AcceptedSteer>,
+}
+
+impl Active {
+    /// Starts streaming `begun` at `now`.
+    pub(crate) fn new(
+        begun: Begun,
+        stream_id: LaneKey,
+        parent: Option<ParentRef>,
+        request: Box<ResponseCreate>,
+        now: Instant,
+    ) -> Self {
+        let events: VecDeque<Planned> = begun.events.into();
+        let first_delay = events.front().map(|event| event.delay).unwrap_or_default();
+        Active {
+            id: begun.id,
+            stream_id,
+            next_sequence: 0,
+            events,
+            next_at: now + first_delay,
+            result: begun.result,
+            store: begun.store,
+            parent,
+            request,
+            steer: None,
+        }
+    }
+
+    /// Whether the next event may be sent at `now`.
+    pub(crate) fn is_ready(&self, now: Instant) -> bool {
+        !self.events.is_empty() && self.next_at <= now
+    }
+
+    /// When the next event may be sent, if one is left.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        (!self.events.is_empty()).then_some(self.next_at)
+    }
+
+    /// Whether every planned event has been sent.
+    pub(crate) fn is_done(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The next planned event as a frame; schedules the one after it.
+    pub(crate) fn emit(&mut self) -> Option<String> {
+        let planned = self.events.pop_front()?;
+        if let Some(next) = self.events.front() {
+            self.next_at = self.next_at + next.delay;
+        }
+        Some(self.frame(planned.kind))
+    }
+
+    /// `kind` as a frame of this response: its lane and its next sequence number.
+    pub(crate) fn frame(&mut self, kind: EventKind<'_>) -> String {
+        let event = ServerEvent {
+            stream_id: self.stream_id.as_deref().map(Cow::Borrowed),
+            sequence_number: Some(self.next_sequence),
+            kind,
+        };
+        self.next_sequence += 1;
+        event.to_json()
+    }
+}

@@ -1,0 +1,179 @@
+//! The scripted model: turns one create request into the plan of one response — placing the
+//! request in its conversation, warm-ups, per-turn faults — and keeps the store of
+//! `store: true` responses. Shared by the WebSocket machine and the HTTP responder; knows
+//! nothing of lanes, queues or transports.
+
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use super::cache::ResponseStore;
+use super::conversation::{self, Conversation};
+use super::errors::{self, Rejection};
+use super::faults::{on_connection, FaultOutcome};
+use super::ids::IdGen;
+use super::plan::{self, Planned};
+use super::script::Script;
+use crate::time::Instant;
+use crate::wire::{ApiError, Includable, ResponseCreate};
+
+/// `created_at` of a response at `Instant::ZERO` (Unix seconds, 2026-02-23): the core reads no
+/// clock, so timestamps are this origin plus the driver's elapsed time.
+pub(crate) const UNIX_ORIGIN: u64 = 1_771_850_000;
+
+/// The model of one connection (or of one HTTP responder).
+#[derive(Debug)]
+pub(crate) struct Model {
+    /// The script it plays.
+    pub(crate) script: Script,
+    /// The connection's index (fault filters, id scope).
+    pub(crate) connection: u32,
+    /// Id source.
+    pub(crate) ids: IdGen,
+    /// `store: true` responses.
+    pub(crate) store: ResponseStore,
+    /// Responses started so far (warm-ups included).
+    pub(crate) started: u32,
+    /// Requests hit so far by each turn fault, by position in `script.faults.turns`.
+    hits: Vec<u32>,
+}
+
+/// A response that starts.
+#[derive(Debug)]
+pub(crate) struct Begun {
+    /// Its id.
+    pub(crate) id: String,
+    /// Its events, terminal last.
+    pub(crate) events: Vec<Planned>,
+    /// What to remember once it has completed; `None` when it fails.
+    pub(crate) result: Option<Conversation>,
+    /// Whether it is stored (`store` absent or true).
+    pub(crate) store: bool,
+}
+
+impl Model {
+    /// The model of connection `connection`.
+    pub(crate) fn new(script: Script, connection: u32) -> Self {
+        Model {
+            hits: vec![0; script.faults.turns.len()],
+            store: ResponseStore::new(script.limits.max_stored),
+            script,
+            connection,
+            ids: IdGen::new(connection),
+            started: 0,
+        }
+    }
+
+    /// Plans the response to `request`, which continues `parent` (already resolved by the
+    /// caller). An `Err` is a request that never starts.
+    pub(crate) fn begin(
+        &mut self,
+        request: &ResponseCreate,
+        parent: Option<&Conversation>,
+        now: Instant,
+    ) -> Result<Begun, Rejection> {
+        let placed = conversation::continue_from(parent, request.input.as_ref())?;
+        let warm_up = request.generate == Some(false);
+        let fault = match warm_up {
+            true => None,
+            false => self.fault_at(placed.turn),
+        };
+        if let Some(FaultOutcome::Error {
+            status,
+            error_type,
+            code,
+            message,
+        }) = fault
+        {
+            let error_type = error_type.as_deref().unwrap_or(match status {
+                500.. => "server_error",
+                _ => "invalid_request_error",
+            });
+            return Err(errors::api_error(
+                status,
+                error_type,
+                Some(&code),
+                message,
+                None,
+            ));
+        }
+        let id = self.ids.next("resp");
+        self.started = self.started.saturating_add(1);
+        let created_at = UNIX_ORIGIN.saturating_add(now.elapsed().as_secs());
+        let response = plan::snapshot(request, id.clone(), created_at);
+        let (events, result) = match fault {
+            _ if warm_up => {
+                let result = Conversation {
+                    id: id.clone(),
+                    turns: placed.turn,
+                    pending: Vec::new(),
+                    context_tokens: placed.input_tokens,
+                };
+                (plan::warm_up(response), Some(result))
+            }
+            Some(FaultOutcome::Failed { code, message }) => {
+                let error = ApiError {
+                    code: Some(code),
+                    message,
+                    ..ApiError::default()
+                };
+                (plan::failed(response, error), None)
+            }
+            _ => {
+                let include_encrypted = request.include.as_ref().is_some_and(|include| {
+                    include.contains(&Includable::ReasoningEncryptedContent)
+                });
+                let plan = plan::generated(
+                    response,
+                    self.script.step(placed.turn),
+                    &mut self.ids,
+                    self.script.delta_delay,
+                    include_encrypted,
+                    placed,
+                );
+                let result = Conversation {
+                    id: id.clone(),
+                    turns: placed.turn.saturating_add(1),
+                    pending: plan.pending,
+                    context_tokens: placed.input_tokens.saturating_add(plan.output_tokens),
+                };
+                (plan.events, Some(result))
+            }
+        };
+        Ok(Begun {
+            id,
+            events,
+            result,
+            store: request.store != Some(false),
+        })
+    }
+
+    /// The fault that hits this request of `turn`, if any (counting the hit).
+    fn fault_at(&mut self, turn: u32) -> Option<FaultOutcome> {
+        let connection = self.connection;
+        let (index, fault) =
+            self.script
+                .faults
+                .turns
+                .iter()
+                .enumerate()
+                .find(|(index, fault)| {
+                    fault.turn == turn
+                        && on_connection(fault.connection, connection)
+                        && fault.times.is_none_or(|times| {
+                            self.hits.get(*index).is_some_and(|hits| *hits < times)
+                        })
+                })?;
+        if let Some(hits) = self.hits.get_mut(index) {
+            *hits += 1;
+        }
+        Some(fault.outcome.clone())
+    }
+
+    /// Remembers a completed response in the store, when it asked to be stored.
+    pub(crate) fn remember(&mut self, result: &Conversation, store: bool) {
+        if store {
+            self.store.insert(result.clone());
+        }
+    }
+}

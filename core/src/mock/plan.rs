@@ -1,0 +1,371 @@
+//! The events of one response, planned in full when it starts: a list of event payloads, each
+//! with the delay before it. Both transports play the same plan; the WebSocket machine stamps
+//! `sequence_number` and `stream_id` as it sends each event, the HTTP responder stamps
+//! `sequence_number` and writes SSE.
+//!
+//! Shapes follow protocol.md §3.2 and the §9 transcripts: `response.created` →
+//! `response.in_progress` → per item `output_item.added` … `output_item.done` → one terminal.
+
+use alloc::borrow::Cow;
+use alloc::boxed::Box;
+use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use super::conversation::{tokens, Continuation, PendingCall};
+use super::ids::IdGen;
+use super::script::{ScriptedCall, ScriptedReasoning, Step, DEFAULT_MODEL};
+use crate::wire::{
+    ApiError, ArgumentsDone, ContentPart, ContentPartEvent, EventKind, FunctionCall, Input,
+    InputTokensDetails, Item, ItemDelta, ItemStatus, LifecycleEvent, Message, OutputItemEvent,
+    OutputText, OutputTokensDetails, Phase, ReasoningItem, Response, ResponseCreate,
+    ResponseStatus, Role, TextDelta, TextDone, TextOrList, ToolChoice, Usage,
+};
+
+/// One event of a plan.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Planned {
+    /// Time to wait after the previous event (or the start) before sending this one.
+    pub(crate) delay: Duration,
+    /// The event, without its envelope.
+    pub(crate) kind: EventKind<'static>,
+}
+
+/// The plan of a generated response.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plan {
+    /// Its events, terminal last.
+    pub(crate) events: Vec<Planned>,
+    /// The function calls it makes.
+    pub(crate) pending: Vec<PendingCall>,
+    /// Its output tokens.
+    pub(crate) output_tokens: u64,
+}
+
+/// The response as `response.created` shows it: settings echoed from the request, no output.
+pub(crate) fn snapshot(request: &ResponseCreate, id: String, created_at: u64) -> Response {
+    Response {
+        id,
+        object: "response".into(),
+        created_at,
+        status: Some(ResponseStatus::InProgress),
+        instructions: request.instructions.clone().map(Input::Text),
+        model: request
+            .model
+            .clone()
+            .unwrap_or_else(|| DEFAULT_MODEL.into()),
+        parallel_tool_calls: Some(request.parallel_tool_calls.unwrap_or(true)),
+        previous_response_id: request.previous_response_id.clone(),
+        reasoning: request.reasoning.clone(),
+        store: Some(request.store.unwrap_or(true)),
+        temperature: Some(request.temperature.unwrap_or(1.0)),
+        top_p: Some(request.top_p.unwrap_or(1.0)),
+        tool_choice: Some(request.tool_choice.clone().unwrap_or(ToolChoice::Auto)),
+        tools: request.tools.clone().unwrap_or_default(),
+        max_output_tokens: request.max_output_tokens,
+        metadata: request.metadata.clone().unwrap_or_default(),
+        ..Response::default()
+    }
+}
+
+/// A warm-up (`generate: false`): `response.created`, then `response.completed` with no output
+/// and zero usage.
+pub(crate) fn warm_up(response: Response) -> Vec<Planned> {
+    let completed = Response {
+        status: Some(ResponseStatus::Completed),
+        completed_at: Some(response.created_at),
+        usage: Some(Usage::default()),
+        ..response.clone()
+    };
+    vec![
+        now(EventKind::Created(lifecycle(response))),
+        now(EventKind::Completed(lifecycle(completed))),
+    ]
+}
+
+/// A response that starts and fails with `error`.
+pub(crate) fn failed(response: Response, error: ApiError) -> Vec<Planned> {
+    let failed = Response {
+        status: Some(ResponseStatus::Failed),
+        error: Some(error),
+        ..response.clone()
+    };
+    vec![
+        now(EventKind::Created(lifecycle(response.clone()))),
+        now(EventKind::InProgress(lifecycle(response))),
+        now(EventKind::Failed(lifecycle(failed))),
+    ]
+}
+
+/// A response that plays `step` and completes.
+pub(crate) fn generated(
+    response: Response,
+    step: Step<'_>,
+    ids: &mut IdGen,
+    delta_delay: Duration,
+    include_encrypted: bool,
+    placed: Continuation,
+) -> Plan {
+    let mut plan = Builder {
+        events: Vec::new(),
+        output: Vec::new(),
+        pending: Vec::new(),
+        ids,
+        delta_delay,
+        elapsed: Duration::ZERO,
+        output_len: 0,
+        reasoning_len: 0,
+    };
+    plan.now(EventKind::Created(lifecycle(response.clone())));
+    plan.now(EventKind::InProgress(lifecycle(response.clone())));
+    let reasoning = match step {
+        Step::Text { reasoning, .. } | Step::Calls { reasoning, .. } => reasoning,
+    };
+    if let Some(reasoning) = reasoning {
+        plan.reasoning(reasoning, include_encrypted);
+    }
+    match step {
+        Step::Text { text, deltas, .. } => plan.message(text, deltas),
+        Step::Calls { calls, .. } => calls.iter().for_each(|call| plan.call(call)),
+    }
+    plan.complete(response, placed)
+}
+
+/// Builds the events and output items of a generated response.
+struct Builder<'i> {
+    events: Vec<Planned>,
+    output: Vec<Item>,
+    pending: Vec<PendingCall>,
+    ids: &'i mut IdGen,
+    delta_delay: Duration,
+    elapsed: Duration,
+    output_len: usize,
+    reasoning_len: usize,
+}
+
+impl Builder<'_> {
+    fn now(&mut self, kind: EventKind<'static>) {
+        self.events.push(now(kind));
+    }
+
+    fn after_delay(&mut self, kind: EventKind<'static>) {
+        self.elapsed += self.delta_delay;
+        self.events.push(Planned {
+            delay: self.delta_delay,
+            kind,
+        });
+    }
+
+    /// The position the next output item takes.
+    fn next_index(&self) -> u32 {
+        u32::try_from(self.output.len()).unwrap_or(u32::MAX)
+    }
+
+    /// Adds and completes an output item.
+    fn item(&mut self, added: Item, done: Item) {
+        let output_index = self.next_index();
+        self.now(EventKind::OutputItemAdded(OutputItemEvent {
+            output_index,
+            item: added,
+        }));
+        self.now(EventKind::OutputItemDone(OutputItemEvent {
+            output_index,
+            item: done.clone(),
+        }));
+        self.output.push(done);
+    }
+
+    fn reasoning(&mut self, reasoning: &ScriptedReasoning, include_encrypted: bool) {
+        let item = ReasoningItem {
+            id: self.ids.next("rs"),
+            summary: Vec::new(),
+            content: None,
+            encrypted_content: None,
+            status: None,
+        };
+        let done = ReasoningItem {
+            encrypted_content: include_encrypted.then(|| reasoning.encrypted_content.clone()),
+            ..item.clone()
+        };
+        self.reasoning_len += reasoning.encrypted_content.len();
+        self.item(Item::Reasoning(item), Item::Reasoning(done));
+    }
+
+    fn message(&mut self, text: &str, deltas: u32) {
+        let id = self.ids.next("msg");
+        let output_index = self.next_index();
+        let part = |text: &str| {
+            ContentPart::OutputText(OutputText {
+                text: text.into(),
+                annotations: Vec::new(),
+                logprobs: Some(Vec::new()),
+            })
+        };
+        let message = |status, phase, content| {
+            Item::Message(Message {
+                id: Some(id.clone()),
+                role: Role::Assistant,
+                content: TextOrList::List(content),
+                status: Some(status),
+                phase,
+            })
+        };
+        let part_event = |part| ContentPartEvent {
+            item_id: Cow::Owned(id.clone()),
+            output_index,
+            content_index: 0,
+            part,
+        };
+        self.now(EventKind::OutputItemAdded(OutputItemEvent {
+            output_index,
+            item: message(ItemStatus::InProgress, None, Vec::new()),
+        }));
+        self.now(EventKind::ContentPartAdded(part_event(part(""))));
+        for delta in split(text, deltas) {
+            self.after_delay(EventKind::OutputTextDelta(TextDelta {
+                item_id: Cow::Owned(id.clone()),
+                output_index,
+                content_index: 0,
+                delta: Cow::Owned(delta.into()),
+                logprobs: Vec::new(),
+            }));
+        }
+        self.now(EventKind::OutputTextDone(TextDone {
+            item_id: Cow::Owned(id.clone()),
+            output_index,
+            content_index: 0,
+            text: Cow::Owned(text.into()),
+            logprobs: Vec::new(),
+        }));
+        self.now(EventKind::ContentPartDone(part_event(part(text))));
+        let done = message(
+            ItemStatus::Completed,
+            Some(Phase::FinalAnswer),
+            vec![part(text)],
+        );
+        self.now(EventKind::OutputItemDone(OutputItemEvent {
+            output_index,
+            item: done.clone(),
+        }));
+        self.output.push(done);
+        self.output_len += text.len();
+    }
+
+    fn call(&mut self, call: &ScriptedCall) {
+        let id = self.ids.next("fc");
+        let call_id = self.ids.next("call");
+        let output_index = self.next_index();
+        let item = |arguments: &str, status| {
+            Item::FunctionCall(FunctionCall {
+                id: Some(id.clone()),
+                call_id: call_id.clone(),
+                name: call.name.clone(),
+                arguments: arguments.into(),
+                namespace: None,
+                caller: None,
+                status: Some(status),
+            })
+        };
+        self.now(EventKind::OutputItemAdded(OutputItemEvent {
+            output_index,
+            item: item("", ItemStatus::InProgress),
+        }));
+        for delta in split(&call.arguments, call.deltas) {
+            self.after_delay(EventKind::FunctionCallArgumentsDelta(ItemDelta {
+                item_id: Cow::Owned(id.clone()),
+                output_index,
+                delta: Cow::Owned(delta.into()),
+            }));
+        }
+        self.now(EventKind::FunctionCallArgumentsDone(ArgumentsDone {
+            item_id: Cow::Owned(id.clone()),
+            output_index,
+            name: Some(Cow::Owned(call.name.clone())),
+            arguments: Cow::Owned(call.arguments.clone()),
+        }));
+        let done = item(&call.arguments, ItemStatus::Completed);
+        self.now(EventKind::OutputItemDone(OutputItemEvent {
+            output_index,
+            item: done.clone(),
+        }));
+        self.output.push(done);
+        self.output_len += call.arguments.len();
+        self.pending.push(PendingCall {
+            call_id,
+            name: call.name.clone(),
+        });
+    }
+
+    /// Ends the plan with `response.completed`.
+    fn complete(mut self, response: Response, placed: Continuation) -> Plan {
+        let reasoning_tokens = tokens(self.reasoning_len);
+        let output_tokens = tokens(self.output_len)
+            .max(1)
+            .saturating_add(reasoning_tokens);
+        let completed = Response {
+            status: Some(ResponseStatus::Completed),
+            completed_at: Some(response.created_at.saturating_add(self.elapsed.as_secs())),
+            output: core::mem::take(&mut self.output),
+            usage: Some(Usage {
+                input_tokens: placed.input_tokens,
+                input_tokens_details: InputTokensDetails {
+                    cached_tokens: placed.cached_tokens,
+                    cache_write_tokens: None,
+                },
+                output_tokens,
+                output_tokens_details: OutputTokensDetails { reasoning_tokens },
+                total_tokens: placed.input_tokens.saturating_add(output_tokens),
+            }),
+            ..response
+        };
+        self.now(EventKind::Completed(lifecycle(completed)));
+        Plan {
+            events: self.events,
+            pending: self.pending,
+            output_tokens,
+        }
+    }
+}
+
+fn now(kind: EventKind<'static>) -> Planned {
+    Planned {
+        delay: Duration::ZERO,
+        kind,
+    }
+}
+
+fn lifecycle(response: Response) -> LifecycleEvent {
+    LifecycleEvent {
+        response: Box::new(response),
+    }
+}
+
+/// `text` cut into `pieces` parts of nearly equal length in characters: at least one part, at
+/// most one per character (an empty text is one empty part).
+pub(crate) fn split(text: &str, pieces: u32) -> Vec<&str> {
+    let mut bounds: Vec<usize> = text.char_indices().map(|(at, _)| at).collect();
+    bounds.push(text.len());
+    let chars = bounds.len() - 1;
+    let pieces = usize::try_from(pieces)
+        .unwrap_or(usize::MAX)
+        .clamp(1, chars.max(1));
+    // In u128 so that `k * chars` cannot overflow.
+    let bound = |k: usize| bounds[(k as u128 * chars as u128 / pieces as u128) as usize];
+    (0..pieces).map(|k| &text[bound(k)..bound(k + 1)]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_keeps_every_character_in_order() {
+        assert_eq!(split("Hello there", 3), ["Hel", "lo t", "here"]);
+        assert_eq!(split("héllo", 2), ["hé", "llo"]);
+        assert_eq!(split("ab", 5), ["a", "b"]);
+        assert_eq!(split("abc", 0), ["abc"]);
+        assert_eq!(split("", 4), [""]);
+        assert_eq!(split("°C", u32::MAX).concat(), "°C");
+    }
+}

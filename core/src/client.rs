@@ -212,16 +212,12 @@ impl Client {
 
     /// See [`Session::create`].
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
-        let id = self.session.create(request)?;
-        self.take_session_output();
-        Ok(id)
+        self.call(|session| session.create(request))
     }
 
     /// See [`Session::warm_up`].
     pub fn warm_up(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
-        let id = self.session.warm_up(request)?;
-        self.take_session_output();
-        Ok(id)
+        self.call(|session| session.warm_up(request))
     }
 
     /// See [`Session::fork`].
@@ -230,9 +226,7 @@ impl Client {
         from: &Lane,
         request: ResponseCreate,
     ) -> Result<RequestId, SessionError> {
-        let id = self.session.fork(from, request)?;
-        self.take_session_output();
-        Ok(id)
+        self.call(|session| session.fork(from, request))
     }
 
     /// See [`Session::submit_tool_output`].
@@ -242,9 +236,7 @@ impl Client {
         call_id: &str,
         output: impl Into<ToolOutput>,
     ) -> Result<(), SessionError> {
-        self.session.submit_tool_output(lane, call_id, output)?;
-        self.take_session_output();
-        Ok(())
+        self.call(|session| session.submit_tool_output(lane, call_id, output))
     }
 
     /// Answers every pending call of `lane` with `handler` (a synchronous tool loop step).
@@ -253,13 +245,12 @@ impl Client {
         lane: &Lane,
         mut handler: impl FnMut(&ToolCall) -> ToolOutput,
     ) -> Result<(), SessionError> {
-        for call in self.session.pending_tool_calls(lane) {
-            let output = handler(&call);
-            self.session
-                .submit_tool_output(lane, &call.call_id, output)?;
-        }
-        self.take_session_output();
-        Ok(())
+        self.call(|session| {
+            for call in session.pending_tool_calls(lane) {
+                session.submit_tool_output(lane, &call.call_id, handler(&call))?;
+            }
+            Ok(())
+        })
     }
 
     /// Makes the client answer every function and custom tool call itself, as soon as a
@@ -293,17 +284,12 @@ impl Client {
         approve: bool,
         reason: Option<String>,
     ) -> Result<(), SessionError> {
-        self.session
-            .submit_approval(lane, request_id, approve, reason)?;
-        self.take_session_output();
-        Ok(())
+        self.call(|session| session.submit_approval(lane, request_id, approve, reason))
     }
 
     /// See [`Session::steer`].
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), SessionError> {
-        self.session.steer(lane, input)?;
-        self.take_session_output();
-        Ok(())
+        self.call(|session| session.steer(lane, input))
     }
 
     /// Starts the close handshake of the current connection (code 1000).
@@ -407,6 +393,17 @@ impl Client {
     /// Bytes written to and read from sockets, over every connection.
     pub fn byte_counts(&self) -> (u64, u64) {
         (self.bytes_sent, self.bytes_received)
+    }
+
+    /// Runs one call of the session's API, then takes what it produced (frames, events),
+    /// whether the call succeeded or not.
+    fn call<T>(
+        &mut self,
+        f: impl FnOnce(&mut Session) -> Result<T, SessionError>,
+    ) -> Result<T, SessionError> {
+        let result = f(&mut self.session);
+        self.take_session_output();
+        result
     }
 
     fn on_connection_event(&mut self, event: ws::Event) {

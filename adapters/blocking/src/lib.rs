@@ -1,1 +1,79 @@
-//! The blocking adapter of responses-ws (being written).
+//! # responses-ws-blocking
+//!
+//! The blocking adapter of responses-ws: the OpenAI Responses API in WebSocket mode over a
+//! `std::net::TcpStream` (inside `rustls` for `wss://`), driven by the calling thread. No async
+//! runtime, no background thread.
+//!
+//! The sans-IO core ([`responses_ws_core::client::Client`]) makes every protocol decision:
+//! handshake, framing, lanes, the ledger that replays full context, tool-call sequencing, when
+//! to reconnect and how long to wait. This crate only connects, reads, writes and waits:
+//!
+//! - [`Connection::connect`] opens TCP (TCP_NODELAY, a connect timeout over every resolved
+//!   address), TLS with the [`TlsConfig`] of `responses-ws-tls`, and the WebSocket upgrade;
+//!   failures are a typed [`ConnectError`] (a refused upgrade keeps status, headers, body).
+//! - [`Connection::next_event`] / [`Connection::events`] hand out [`ClientEvent`]s, reading
+//!   the socket only when the core has none left (backpressure reaches the server through
+//!   TCP). The core's one deadline becomes the socket's read and write timeout.
+//! - [`Connection::create`], [`submit_tool_output`](Connection::submit_tool_output),
+//!   [`steer`](Connection::steer) … write before they return (vectored writes when several
+//!   chunks wait).
+//! - [`Connection::run_tool_loop`] drives a lane to its final answer with a handler.
+//! - With [`Config::reconnect`], transient closes and the session's own requests for a new
+//!   connection are followed by a reconnect after the policy's backoff (jitter from the OS).
+//!
+//! ```no_run
+//! use responses_ws_blocking::{Config, Connection, ResponseCreate, ToolOutput};
+//!
+//! let config = Config::new("wss://api.openai.com/v1/responses")?
+//!     .api_key(&std::env::var("OPENAI_API_KEY")?);
+//! let mut conn = Connection::connect(config)?;
+//! let answer = conn.run_tool_loop(
+//!     ResponseCreate {
+//!         model: Some("gpt-5.5".into()),
+//!         input: Some("What time is it?".into()),
+//!         ..Default::default()
+//!     },
+//!     |_call| ToolOutput::Text("12:00".into()),
+//! )?;
+//! println!("{}", answer.all_output_text());
+//! conn.close()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Features: `ring` (default) or `aws-lc-rs` pick the rustls crypto provider; `native-roots`
+//! trusts the platform's certificates (see `responses-ws-tls`).
+
+mod config;
+mod connection;
+mod error;
+mod events;
+mod outbound;
+mod random;
+mod reconnecting;
+mod tool_loop;
+mod transport;
+
+pub use config::{Config, DEFAULT_CONNECT_TIMEOUT};
+pub use connection::Connection;
+pub use error::{ConnectError, Error};
+pub use events::Events;
+
+pub use responses_ws_core;
+pub use responses_ws_core::client::ClientEvent;
+pub use responses_ws_core::reconnect::ReconnectPolicy;
+pub use responses_ws_core::session::{Lane, RequestId, SessionEvent, ToolCall};
+pub use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
+pub use responses_ws_tls;
+pub use responses_ws_tls::TlsConfig;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn connections_and_errors_can_move_between_threads() {
+        fn send<T: Send + 'static>() {}
+        send::<crate::Connection>();
+        send::<crate::Config>();
+        send::<crate::Error>();
+        send::<crate::ConnectError>();
+    }
+}

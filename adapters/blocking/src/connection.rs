@@ -1,0 +1,416 @@
+//! [`Connection`]: the blocking driving loop around the core's [`Client`] — read the socket
+//! into the core, hand out the core's events, write what it queues, honour its one deadline
+//! (as socket timeouts), and reconnect when the policy says so. Every protocol decision is the
+//! core's; this file only moves bytes and time.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant as StdInstant};
+
+use responses_ws_core::client::{Client, ClientEvent};
+use responses_ws_core::session::{Lane, RequestId};
+use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
+use responses_ws_core::Instant;
+use responses_ws_tls::rustls::ClientConfig;
+
+use crate::config::Config;
+use crate::error::{ConnectError, Error};
+use crate::events::Events;
+use crate::outbound::Outbound;
+use crate::random;
+use crate::reconnecting::Reconnector;
+use crate::transport::{is_timeout, Transport};
+
+/// One Responses WebSocket connection (and the ones that replace it), driven by the calling
+/// thread.
+///
+/// Calls that send (`create`, `submit_tool_output`, `steer` …) write before they return,
+/// blocking while the socket takes no more. The socket is read only inside
+/// [`next_event`](Self::next_event) (and the loops built on it), and only when the core has no
+/// event left to give: a thread that stops asking for events stops reading, and TCP tells the
+/// server to slow down. Likewise the core's timers (keepalive pings, pong and close
+/// deadlines) run only while a call is in progress: an application that leaves a connection
+/// idle without reading may find it dropped, which a reconnect policy then repairs.
+///
+/// ```no_run
+/// use responses_ws_blocking::{ClientEvent, Config, Connection, ResponseCreate, SessionEvent};
+///
+/// let config = Config::new("wss://api.openai.com/v1/responses")?
+///     .api_key(&std::env::var("OPENAI_API_KEY")?);
+/// let mut conn = Connection::connect(config)?;
+/// conn.create(ResponseCreate {
+///     model: Some("gpt-5.5".into()),
+///     input: Some("Say hello.".into()),
+///     ..Default::default()
+/// })?;
+/// for event in conn.events() {
+///     match event? {
+///         ClientEvent::Session(SessionEvent::Completed { response, .. }) => {
+///             println!("{}", response.all_output_text());
+///             break;
+///         }
+///         ClientEvent::Session(SessionEvent::Failed { error, .. }) => return Err(error.into()),
+///         _ => {}
+///     }
+/// }
+/// conn.close()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    client: Client,
+    /// The socket, while there is one.
+    io: Option<Transport>,
+    /// The socket reached end of file: nothing more to read from it.
+    read_closed: bool,
+    outbound: Outbound,
+    /// The rustls configuration, for `wss://`.
+    tls: Option<Arc<ClientConfig>>,
+    connect_timeout: Duration,
+    reconnect: Reconnector,
+    /// Events taken from the core and not handed out yet: the `Connected` of an upgrade that
+    /// [`connect`](Self::connect) waited for, events of other lanes during a tool loop, events
+    /// that arrived while [`close`](Self::close) waited.
+    set_aside: VecDeque<ClientEvent>,
+    /// The socket error that ended the last transport.
+    io_error: Option<(SocketAddr, io::Error)>,
+    /// The origin of the core's clock.
+    origin: StdInstant,
+}
+
+impl Connection {
+    /// Opens a connection: resolves the host, connects over TCP (TCP_NODELAY; TLS for
+    /// `wss://`) within the connect timeout, and completes the WebSocket upgrade. The first
+    /// event of [`next_event`](Self::next_event) is then [`ClientEvent::Connected`].
+    pub fn connect(config: Config) -> Result<Connection, ConnectError> {
+        let tls = match config.url().is_secure() {
+            true => Some(config.tls.client_config().map_err(ConnectError::Tls)?),
+            false => None,
+        };
+        let mut conn = Connection {
+            client: Client::new(config.client),
+            io: None,
+            read_closed: false,
+            outbound: Outbound::default(),
+            tls,
+            connect_timeout: config.connect_timeout,
+            reconnect: Reconnector::new(config.reconnect),
+            set_aside: VecDeque::new(),
+            io_error: None,
+            origin: StdInstant::now(),
+        };
+        conn.open()?;
+        conn.await_upgrade()?;
+        Ok(conn)
+    }
+
+    /// Drops the current connection, if any, and opens a new one as
+    /// [`connect`](Self::connect) does. The conversations carry on: each lane's next request
+    /// goes out with its full context where the server's cache is gone, and requests that had
+    /// not started go out again. (With a reconnect policy this happens by itself.)
+    pub fn reconnect(&mut self) -> Result<(), ConnectError> {
+        self.open()?;
+        self.await_upgrade()
+    }
+
+    /// Queues a turn on the lane of `request.stream_id` (the default lane when `None`) and
+    /// writes it. `request.input` is the new input only: the session adds
+    /// `previous_response_id` or the full context.
+    pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
+        let id = self.client.create(request)?;
+        self.flush();
+        Ok(id)
+    }
+
+    /// Starts the new named lane `request.stream_id` from the last response of lane `from`.
+    pub fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
+        let id = self.client.fork(from, request)?;
+        self.flush();
+        Ok(id)
+    }
+
+    /// Answers the tool call `call_id` of the lane's last response; once every call has its
+    /// answer, the continuation goes out.
+    pub fn submit_tool_output(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: impl Into<ToolOutput>,
+    ) -> Result<(), Error> {
+        self.client.submit_tool_output(lane, call_id, output)?;
+        self.flush();
+        Ok(())
+    }
+
+    /// Approves or refuses the MCP approval request `request_id` of the lane's last response.
+    pub fn submit_approval(
+        &mut self,
+        lane: &Lane,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), Error> {
+        self.client
+            .submit_approval(lane, request_id, approve, reason)?;
+        self.flush();
+        Ok(())
+    }
+
+    /// Steers the lane's running response with more user input (`response.steer`).
+    pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
+        self.client.steer(lane, input)?;
+        self.flush();
+        Ok(())
+    }
+
+    /// The next event, reading the socket only when the core has none left. `None` once the
+    /// connection is over (closed, refused, or ended without a reconnect) and every event was
+    /// taken.
+    ///
+    /// With a reconnect policy, a retried ending is reported as
+    /// [`ClientEvent::Disconnected`]; the next call waits the backoff, reconnects and goes on
+    /// (its first event is the new [`ClientEvent::Connected`]). It fails only when the policy
+    /// gives up ([`Error::ReconnectFailed`]).
+    pub fn next_event(&mut self) -> Result<Option<ClientEvent>, Error> {
+        match self.set_aside.pop_front() {
+            Some(event) => Ok(Some(event)),
+            None => self.next_from_core(),
+        }
+    }
+
+    /// The events as an iterator of `Result`s; it ends where [`next_event`](Self::next_event)
+    /// returns `None`.
+    pub fn events(&mut self) -> Events<'_> {
+        Events::new(self)
+    }
+
+    /// Starts the close handshake (code 1000) and waits until the connection is over: the
+    /// server's answer, end of file, or the close timeout. Nothing is reconnected. Events that
+    /// arrived meanwhile stay available to [`next_event`](Self::next_event).
+    pub fn close(&mut self) -> Result<(), Error> {
+        self.reconnect.stop();
+        if self.client.is_open() {
+            self.client.close(self.now());
+            self.flush();
+        } else {
+            // Still upgrading (or already over): there is no handshake to wait for.
+            self.lose(io::ErrorKind::ConnectionAborted.into());
+        }
+        while self.io.is_some() {
+            match self.pull_event() {
+                Some(event) => self.set_aside.push_back(event),
+                None => self.read_once(),
+            }
+        }
+        while let Some(event) = self.pull_event() {
+            self.set_aside.push_back(event);
+        }
+        Ok(())
+    }
+
+    /// The core's client: the session (ledger, pending tool calls, requests in flight), the
+    /// configuration, and the bytes written and read so far.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Whether the WebSocket is open (upgraded and not closing).
+    pub fn is_open(&self) -> bool {
+        self.client.is_open()
+    }
+
+    // --- Driving ----------------------------------------------------------------------------
+
+    /// The core's clock: time since this connection was made.
+    fn now(&self) -> Instant {
+        Instant::from_elapsed(self.origin.elapsed())
+    }
+
+    /// The next event from the core (not from `set_aside`), reading, waiting and reconnecting
+    /// as needed.
+    pub(crate) fn next_from_core(&mut self) -> Result<Option<ClientEvent>, Error> {
+        loop {
+            if let Some(event) = self.pull_event() {
+                return Ok(Some(event));
+            }
+            if self.io.is_some() {
+                self.read_once();
+            } else if self.reconnect.is_pending() {
+                self.reconnect.wait()?;
+                if let Err(error) = self.open() {
+                    self.reconnect.failed(error);
+                }
+            } else {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Sets an event aside for [`next_event`](Self::next_event).
+    pub(crate) fn set_aside(&mut self, event: ClientEvent) {
+        self.set_aside.push_back(event);
+    }
+
+    /// Whether a reconnect follows the connection that just ended.
+    pub(crate) fn reconnect_pending(&self) -> bool {
+        self.reconnect.is_pending()
+    }
+
+    /// One event from the core, if it has one, then the output it may have queued.
+    fn pull_event(&mut self) -> Option<ClientEvent> {
+        let event = self.client.poll_event();
+        self.flush();
+        if let Some(event) = &event {
+            self.reconnect.observe(event);
+        }
+        event
+    }
+
+    /// Opens a new transport and starts the upgrade on it (the old one, if any, is dropped).
+    fn open(&mut self) -> Result<(), ConnectError> {
+        self.drop_transport();
+        let url = self.client.config().url.clone();
+        let transport = Transport::open(&url, self.tls.as_ref(), self.connect_timeout)?;
+        let seed = random::seed().map_err(ConnectError::Random)?;
+        self.client
+            .connect(seed, self.now())
+            .map_err(ConnectError::Handshake)?;
+        self.io = Some(transport);
+        self.read_closed = false;
+        self.io_error = None;
+        self.reconnect.started();
+        self.flush();
+        Ok(())
+    }
+
+    /// Drives the upgrade to its end: `Connected` is set aside for `next_event`; a refusal,
+    /// a socket error or a timeout is the error.
+    fn await_upgrade(&mut self) -> Result<(), ConnectError> {
+        loop {
+            match self.pull_event() {
+                Some(event @ ClientEvent::Connected { .. }) => {
+                    self.set_aside.push_back(event);
+                    return Ok(());
+                }
+                Some(ClientEvent::Disconnected { closed }) => {
+                    self.reconnect.stop();
+                    return Err(match self.io_error.take() {
+                        Some((addr, source)) => ConnectError::Io { addr, source },
+                        None => ConnectError::from_closed(closed),
+                    });
+                }
+                // Reports of the connection this one replaces.
+                Some(event) => self.set_aside.push_back(event),
+                None => self.read_once(),
+            }
+        }
+    }
+
+    /// One read from the socket into the core (or the deadline, if it comes first).
+    fn read_once(&mut self) {
+        let now = self.now();
+        let timeout = match self.client.poll_timeout() {
+            Some(deadline) if deadline <= now => return self.client.handle_timeout(now),
+            deadline => deadline.map(|deadline| deadline - now),
+        };
+        let Some(io) = self.io.as_mut() else {
+            return;
+        };
+        if self.read_closed {
+            // The core was told; it reports the end before more is asked of the socket.
+            return self.drop_transport();
+        }
+        let result = io
+            .set_timeout(timeout)
+            .and_then(|()| io.read(self.client.input_buffer()));
+        let now = self.now();
+        match result {
+            Ok(0) => {
+                self.read_closed = true;
+                self.client.handle_eof(now);
+            }
+            Ok(n) => self.client.commit_input(n, now),
+            Err(error) if is_timeout(&error) => self.client.handle_timeout(now),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => self.lose(error),
+        }
+    }
+
+    /// Writes everything the core has queued, then closes the socket if the core is done
+    /// with it. Blocks while the socket takes no more (the core's deadlines still fire).
+    fn flush(&mut self) {
+        loop {
+            while !self.outbound.is_full() {
+                match self.client.poll_transmit() {
+                    Some(chunk) => self.outbound.push(chunk),
+                    None => break,
+                }
+            }
+            if self.outbound.is_empty() {
+                break;
+            }
+            let now = self.now();
+            let timeout = self.client.poll_timeout().map(|deadline| deadline - now);
+            match self.io.as_mut() {
+                // The socket is gone: what the core still queues has nowhere to go.
+                None => self.outbound.clear(),
+                Some(io) => {
+                    let result = io
+                        .set_timeout(timeout)
+                        .and_then(|()| self.outbound.write_to(io));
+                    if let Err(error) = result {
+                        self.on_write_error(error);
+                    }
+                }
+            }
+        }
+        self.flush_transport();
+        if self.io.is_some() && self.client.is_finished() {
+            self.drop_transport();
+        }
+    }
+
+    /// Pushes out what the transport itself buffers (TLS records).
+    fn flush_transport(&mut self) {
+        while let Some(io) = self.io.as_mut() {
+            match io.flush() {
+                Ok(()) => return,
+                Err(error) => self.on_write_error(error),
+            }
+        }
+    }
+
+    /// A write failed. A timeout means a deadline of the core is due: it fires, and the
+    /// socket is abandoned if the connection did not survive it (handshake, pong or close
+    /// timeout). Any other error ends the socket.
+    fn on_write_error(&mut self, error: io::Error) {
+        if error.kind() == io::ErrorKind::Interrupted {
+            return;
+        }
+        if is_timeout(&error) {
+            self.client.handle_timeout(self.now());
+            if self.client.is_open() {
+                return;
+            }
+        }
+        self.lose(error);
+    }
+
+    /// The socket failed: it is dropped and the core sees the end of the stream.
+    fn lose(&mut self, error: io::Error) {
+        if let Some(io) = &self.io {
+            self.io_error = Some((io.addr(), error));
+        }
+        self.drop_transport();
+        self.client.handle_eof(self.now());
+    }
+
+    fn drop_transport(&mut self) {
+        if let Some(io) = self.io.take() {
+            io.shutdown();
+        }
+        self.outbound.clear();
+    }
+}

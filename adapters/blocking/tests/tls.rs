@@ -1,0 +1,136 @@
+//! `wss://` over loopback: a CA and a server certificate for `localhost` made by rcgen at test
+//! time, the server side with rustls; the client trusts the CA through `TlsConfig`.
+
+mod support;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::thread;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+use responses_ws_blocking::responses_ws_core::ws::CloseCode;
+use responses_ws_blocking::responses_ws_tls::rustls::{
+    self, pki_types::PrivatePkcs8KeyDer, ServerConfig, ServerConnection, StreamOwned,
+};
+use responses_ws_blocking::{Config, ConnectError, Connection, ResponseCreate, TlsConfig};
+use serde_json::json;
+use support::*;
+
+/// A test CA (PEM) and a rustls server configuration with a `localhost` certificate it signed.
+fn pki() -> (String, Arc<ServerConfig>) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "responses-ws test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = ca.self_signed(&ca_key).unwrap();
+
+    let server_key = KeyPair::generate().unwrap();
+    let server = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&server_key, &ca, &ca_key)
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![server.der().clone()],
+            PrivatePkcs8KeyDer::from(server_key.serialize_der()).into(),
+        )
+        .unwrap();
+    (ca.pem(), Arc::new(config))
+}
+
+fn wss_listen() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    (listener, format!("wss://localhost:{port}/v1/responses"))
+}
+
+#[test]
+fn a_turn_over_wss_with_a_private_ca() {
+    let (ca_pem, server_config) = pki();
+    let (listener, url) = wss_listen();
+    let server = thread::spawn(move || {
+        let tcp = accept_tcp(&listener);
+        let tls = ServerConnection::new(server_config).unwrap();
+        let (mut peer, request) = Peer::accept(StreamOwned::new(tls, tcp));
+        assert_eq!(request.path, "/v1/responses");
+        let create = peer.recv();
+        peer.send_all(&[
+            created("resp_1"),
+            completed(
+                "resp_1",
+                &format!("[{}]", message("msg_1", "Secure hello.")),
+            ),
+        ]);
+        (create, peer.expect_closed().code)
+    });
+
+    let config = Config::new(&url)
+        .unwrap()
+        .tls(TlsConfig::with_ca_pem(ca_pem));
+    let mut conn = Connection::connect(config).unwrap();
+    conn.create(ResponseCreate {
+        model: Some("m".into()),
+        input: Some("Hello over TLS.".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut last = String::new();
+    while !last.starts_with("completed") {
+        last = summary(&conn.next_event().unwrap().unwrap());
+    }
+    assert_eq!(last, "completed - #0 resp_1 \"Secure hello.\"");
+    conn.close().unwrap();
+
+    let (create, code) = server.join().unwrap();
+    assert_eq!(
+        create,
+        json!({"type": "response.create", "model": "m",
+               "input": [{"type": "message", "role": "user", "content": "Hello over TLS."}]})
+    );
+    assert_eq!(code, CloseCode::NORMAL);
+}
+
+#[test]
+fn the_default_roots_refuse_a_private_ca() {
+    let (_, server_config) = pki();
+    let (listener, url) = wss_listen();
+    let server = thread::spawn(move || {
+        let mut tcp = accept_tcp(&listener);
+        let mut tls = ServerConnection::new(server_config).unwrap();
+        // The client aborts the handshake with an alert.
+        while tls.is_handshaking() {
+            if tls.complete_io(&mut tcp).is_err() {
+                return;
+            }
+        }
+        panic!("the handshake succeeded with an untrusted CA");
+    });
+
+    match Connection::connect(Config::new(&url).unwrap()) {
+        Err(ConnectError::TlsHandshake { addr, source }) => {
+            assert_eq!(addr, listener_addr(&url));
+            let rustls_error = source
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<rustls::Error>())
+                .expect("the rustls error is the source");
+            assert_eq!(
+                rustls_error,
+                &rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
+            );
+        }
+        other => panic!("expected a TLS handshake failure, got {other:?}"),
+    }
+    server.join().unwrap();
+}
+
+/// The loopback address the listener of `url` is bound to.
+fn listener_addr(url: &str) -> std::net::SocketAddr {
+    let port = url.rsplit(':').next().unwrap().split('/').next().unwrap();
+    format!("127.0.0.1:{port}").parse().unwrap()
+}

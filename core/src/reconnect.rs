@@ -5,7 +5,7 @@
 use core::time::Duration;
 
 use crate::session::{ReconnectReason, SessionEvent};
-use crate::ws::{CloseCode, Closed};
+use crate::ws::{CloseCode, Closed, Error, HandshakeError, HttpResponse};
 
 /// When and how soon to reconnect.
 ///
@@ -45,8 +45,12 @@ impl ReconnectPolicy {
     /// Whether a connection that ended like `closed` is worth another: going away (1001), no
     /// status (1005), dropped (1006), server error (1011), restart (1012), try again later (1013)
     /// and TLS failure (1015). A normal close (1000) or a protocol, policy or size violation is
-    /// not retried.
+    /// not retried. A refused upgrade is retried only when the refusal is temporary: 408, 429
+    /// or a 5xx; a 401, 403 or 426 would only be refused again.
     pub fn retries(closed: &Closed) -> bool {
+        if let Some(refusal) = refusal(closed) {
+            return matches!(refusal.status, 408 | 429 | 500..=599);
+        }
         const RETRIED: [CloseCode; 7] = [
             CloseCode::GOING_AWAY,
             CloseCode::NO_STATUS,
@@ -92,18 +96,31 @@ impl ReconnectPolicy {
     }
 
     /// The delay before reconnecting after a connection ended like `closed`, or `None` when it
-    /// should not be retried.
+    /// should not be retried. A refusal's `Retry-After` (in seconds) is honoured when it asks
+    /// for longer than the backoff.
     pub fn delay_after_close(
         &self,
         closed: &Closed,
         attempt: u32,
         random: f64,
     ) -> Option<Duration> {
-        if Self::retries(closed) {
-            self.delay(attempt, random)
-        } else {
-            None
+        if !Self::retries(closed) {
+            return None;
         }
+        let backoff = self.delay(attempt, random)?;
+        let asked = refusal(closed)
+            .and_then(|refusal| refusal.header("retry-after"))
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Some(asked.map_or(backoff, |asked| asked.max(backoff)))
+    }
+}
+
+/// The server's answer when the connection ended with a refused upgrade.
+fn refusal(closed: &Closed) -> Option<&HttpResponse> {
+    match &closed.error {
+        Some(Error::Handshake(HandshakeError::Rejected(response))) => Some(response),
+        _ => None,
     }
 }
 
@@ -129,6 +146,59 @@ mod tests {
         for code in [1000, 1002, 1003, 1007, 1008, 1009, 1010, 4000] {
             assert!(!ReconnectPolicy::retries(&closed(code)), "{code}");
         }
+    }
+
+    fn refused(status: u16, retry_after: Option<&str>) -> Closed {
+        let mut headers = alloc::vec::Vec::new();
+        if let Some(value) = retry_after {
+            headers.push(crate::ws::Header {
+                name: "Retry-After".into(),
+                value: value.as_bytes().to_vec(),
+            });
+        }
+        let response = HttpResponse {
+            status,
+            reason: "".into(),
+            headers,
+            body: Default::default(),
+            body_truncated: false,
+        };
+        Closed {
+            error: Some(Error::Handshake(HandshakeError::Rejected(
+                alloc::boxed::Box::new(response),
+            ))),
+            ..closed(1006)
+        }
+    }
+
+    #[test]
+    fn refused_upgrades_are_retried_only_when_temporary_and_retry_after_is_honoured() {
+        let policy = ReconnectPolicy::default();
+        for status in [400, 401, 403, 404, 426] {
+            assert_eq!(
+                policy.delay_after_close(&refused(status, None), 0, 0.5),
+                None,
+                "{status}"
+            );
+        }
+        for status in [408, 429, 500, 502, 503] {
+            assert!(
+                policy
+                    .delay_after_close(&refused(status, None), 0, 0.5)
+                    .is_some(),
+                "{status}"
+            );
+        }
+        let slow_down = refused(429, Some("7"));
+        assert_eq!(
+            policy.delay_after_close(&slow_down, 0, 0.5),
+            Some(Duration::from_secs(7))
+        );
+        let garbled = refused(429, Some("soon"));
+        assert_eq!(
+            policy.delay_after_close(&garbled, 0, 0.5),
+            Some(Duration::from_millis(375))
+        );
     }
 
     #[test]

@@ -1,0 +1,267 @@
+//! [`Connection`]: one agent's connection to the Responses API over tokio — the core's
+//! [`Client`] plus a socket, a small write batch and one timer. This file holds the public
+//! calls; the driving loop is in `driver`, the tool loop in `tool_loop`.
+
+mod driver;
+mod tool_loop;
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use responses_ws_core::client::{Client, ClientEvent};
+use responses_ws_core::session::{Lane, RequestId};
+use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
+use responses_ws_core::ws::Header;
+
+use crate::clock::{Clock, Timer};
+use crate::outbound::Outbound;
+use crate::redial::Redial;
+use crate::transport::Dialer;
+use crate::{entropy, Config, ConnectError, Error};
+
+use driver::Link;
+
+/// A connection to the Responses API WebSocket endpoint, driven by the caller's awaits: no
+/// background task, nothing happens between calls.
+///
+/// - [`next_event`](Self::next_event) (or the [`events`](Self::events) stream) reads the
+///   socket, writes what the core queued, and fires the core's timers. It is cancel-safe: a
+///   read lands in the core's buffer or not at all, and a write in progress is kept and
+///   finished by the next call. The socket is read only when the core has no event to give,
+///   so a consumer that stops calling stops the socket (TCP then slows the server down).
+/// - [`create`](Self::create), [`submit_tool_output`](Self::submit_tool_output),
+///   [`steer`](Self::steer) queue frames in the core and write what they can before
+///   returning.
+/// - [`run_tool_loop`](Self::run_tool_loop) answers tool calls with an async handler until a
+///   final response.
+///
+/// ```no_run
+/// use responses_ws_tokio::{ClientEvent, Config, Connection, ResponseCreate, SessionEvent};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = Config::new("wss://api.openai.com/v1/responses")?.api_key("sk-…");
+/// let mut conn = Connection::connect(config).await?;
+/// let request = conn
+///     .create(ResponseCreate {
+///         model: Some("gpt-5.5".into()),
+///         input: Some("Say hello.".into()),
+///         ..Default::default()
+///     })
+///     .await?;
+/// while let Some(event) = conn.next_event().await? {
+///     if let ClientEvent::Session(SessionEvent::Completed { request: done, response, .. }) = event {
+///         if done == request {
+///             println!("{}", response.all_output_text());
+///             break;
+///         }
+///     }
+/// }
+/// conn.close().await?;
+/// # Ok(())
+/// # }
+/// ```
+pub struct Connection {
+    client: Client,
+    dialer: Dialer,
+    clock: Clock,
+    timer: Timer,
+    link: Link,
+    outbound: Outbound,
+    redial: Redial,
+    /// Events read while another call than `next_event` drove the connection (the tool loop,
+    /// `close`), oldest first; `next_event` returns them first.
+    deferred: VecDeque<ClientEvent>,
+    /// The headers of the last `101 Switching Protocols`.
+    headers: Vec<Header>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("client", &self.client)
+            .field("dialer", &self.dialer)
+            .field("link", &self.link)
+            .field("outbound", &self.outbound)
+            .field("redial", &self.redial)
+            .field("deferred", &self.deferred.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// Connects: TCP (and TLS for `wss://`) within the connect timeout, then the WebSocket
+    /// upgrade. A refused upgrade fails with [`ConnectError::Handshake`], which carries the
+    /// server's status, headers and body. The reconnect policy applies only once this
+    /// succeeded.
+    pub async fn connect(config: Config) -> Result<Connection, ConnectError> {
+        let dialer = Dialer::new(&config)?;
+        let transport = dialer.dial().await?;
+        let clock = Clock::new();
+        let mut client = Client::new(config.client);
+        let seed = entropy::seed().map_err(ConnectError::Random)?;
+        client
+            .connect(seed, clock.now())
+            .map_err(ConnectError::Handshake)?;
+        let mut conn = Connection {
+            client,
+            dialer,
+            clock,
+            timer: Timer::new(),
+            link: Link::Open(transport.into()),
+            outbound: Outbound::default(),
+            redial: Redial::new(config.reconnect),
+            deferred: VecDeque::new(),
+            headers: Vec::new(),
+        };
+        conn.upgrade().await?;
+        conn.redial.arm();
+        Ok(conn)
+    }
+
+    /// Drives the connection until the upgrade is answered.
+    async fn upgrade(&mut self) -> Result<(), ConnectError> {
+        loop {
+            // Not armed yet: the driver returns no error.
+            let event = poll_fn(|cx| self.poll_core(cx)).await.ok().flatten();
+            match event {
+                Some(ClientEvent::Connected { .. }) => return Ok(()),
+                Some(ClientEvent::Disconnected { closed }) => {
+                    return Err(ConnectError::from_closed(closed.error))
+                }
+                Some(other) => self.deferred.push_back(other),
+                None => return Err(ConnectError::from_closed(None)),
+            }
+        }
+    }
+
+    /// Queues a turn on the lane of `request.stream_id` (the default lane when `None`) and
+    /// writes it out. `request.input` is the new input only: the session adds
+    /// `previous_response_id` or the full context. Its events come from
+    /// [`next_event`](Self::next_event) with the returned id.
+    ///
+    /// If the call is cancelled after the request was queued, it is still sent by the next
+    /// calls.
+    pub async fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
+        let id = self.client.create(request)?;
+        self.flush().await;
+        Ok(id)
+    }
+
+    /// Starts lane `request.stream_id` (named and new) from the last response of lane `from`
+    /// (see [`Session::fork`](responses_ws_core::session::Session::fork)).
+    pub async fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
+        let id = self.client.fork(from, request)?;
+        self.flush().await;
+        Ok(id)
+    }
+
+    /// Answers the tool call `call_id` of the lane's last response; when every call of that
+    /// response has its answer, the continuation goes out.
+    pub async fn submit_tool_output(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: impl Into<ToolOutput>,
+    ) -> Result<(), Error> {
+        self.client.submit_tool_output(lane, call_id, output)?;
+        self.flush().await;
+        Ok(())
+    }
+
+    /// Approves or refuses the MCP approval request `request_id` of the lane's last response.
+    pub async fn submit_approval(
+        &mut self,
+        lane: &Lane,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), Error> {
+        self.client
+            .submit_approval(lane, request_id, approve, reason)?;
+        self.flush().await;
+        Ok(())
+    }
+
+    /// Steers the lane's running response with more user input (`response.steer`).
+    pub async fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
+        self.client.steer(lane, input)?;
+        self.flush().await;
+        Ok(())
+    }
+
+    /// The next event: session events (stream deltas, completions, tool calls …),
+    /// `Connected` after a reconnect, `Disconnected` when a connection ends. `None` once the
+    /// connection is over (closed, or dropped without a reconnect) and every event was taken.
+    ///
+    /// Cancel-safe. Fails only with [`Error::Reconnect`], when the reconnect policy gave up
+    /// after transport failures.
+    pub async fn next_event(&mut self) -> Result<Option<ClientEvent>, Error> {
+        poll_fn(|cx| self.poll_next_event(cx)).await
+    }
+
+    /// The events as a [`Stream`] (what [`next_event`](Self::next_event) returns, ending
+    /// where it returns `None`).
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// # async fn demo(conn: &mut responses_ws_tokio::Connection) -> Result<(), responses_ws_tokio::Error> {
+    /// let mut events = conn.events();
+    /// while let Some(event) = events.next().await {
+    ///     println!("{:?}", event?);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn events(&mut self) -> impl Stream<Item = Result<ClientEvent, Error>> + '_ {
+        futures_util::stream::poll_fn(move |cx| match self.poll_next_event(cx) {
+            Poll::Ready(Ok(Some(event))) => Poll::Ready(Some(Ok(event))),
+            Poll::Ready(Ok(None)) => Poll::Ready(None),
+            Poll::Ready(Err(error)) => Poll::Ready(Some(Err(error))),
+            Poll::Pending => Poll::Pending,
+        })
+    }
+
+    /// Closes: the close handshake (code 1000) of the current connection, within the core's
+    /// close timeout; no reconnect follows. Events that arrive meanwhile are kept for
+    /// [`next_event`](Self::next_event).
+    pub async fn close(&mut self) -> Result<(), Error> {
+        self.redial.disarm();
+        if self.client.is_open() {
+            self.client.close(self.clock.now());
+        } else if !self.client.is_finished() {
+            // Still upgrading (a reconnect): abandon the connection.
+            self.lose_link();
+        }
+        if matches!(self.link, Link::Dialing(_)) {
+            self.link = Link::Down;
+        }
+        while let Some(event) = poll_fn(|cx| self.poll_core(cx)).await? {
+            self.deferred.push_back(event);
+        }
+        Ok(())
+    }
+
+    /// The core's client: the session and its ledger (saveable with serde), pending tool
+    /// calls, byte counts.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The headers of the server's last `101 Switching Protocols` answer.
+    pub fn handshake_headers(&self) -> &[Header] {
+        &self.headers
+    }
+
+    fn poll_next_event(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Option<ClientEvent>, Error>> {
+        match self.deferred.pop_front() {
+            Some(event) => Poll::Ready(Ok(Some(event))),
+            None => self.poll_core(cx),
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! [`Connection::run_tool_loop`]: drives one lane until a response makes no tool call,
+//! answering each response's calls with an async handler, all calls of a response at once.
+//!
+//! Events of other lanes (and `Connected` / `Disconnected`) are not lost: they stay in the
+//! connection's deferred queue for `next_event`. While handlers run, the connection is driven
+//! too (pings answered, keepalive kept), up to [`MAX_DEFERRED`] kept events.
+
+use std::convert::Infallible;
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::task::{Context, Poll};
+
+use futures_util::future::{join_all, select, Either};
+use responses_ws_core::client::ClientEvent;
+use responses_ws_core::session::{
+    Lane, RequestError, RequestId, SessionEvent, ToolCall, ToolCallKind,
+};
+use responses_ws_core::wire::{IncompleteReason, Response, ToolOutput};
+
+use super::Connection;
+use crate::Error;
+
+/// Events kept for `next_event` beyond which the connection is no longer driven while tool
+/// handlers run (it is again once they are done).
+const MAX_DEFERRED: usize = 1024;
+
+/// What one event means to the loop.
+// A transient value, moved on at once: boxing the event would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+enum Step {
+    /// Not the loop's: keep it for the application.
+    Keep(ClientEvent),
+    /// The loop's, and nothing to do (a delta, a start, a response whose calls follow).
+    Consumed,
+    /// The lane's response asks for these calls.
+    Calls(Lane, Vec<ToolCall>),
+    /// The final response.
+    Done(Box<Response>),
+    /// A request of the lane failed.
+    Failed(Lane, RequestError),
+}
+
+impl Connection {
+    /// Drives the lane of `request` (an id from [`create`](Self::create)) until one of its
+    /// responses makes no tool call, and returns that response. Each response's calls go to
+    /// `handler` together and run concurrently; their outputs are submitted in call order,
+    /// and the continuation goes out on its own.
+    ///
+    /// Fails with [`Error::Request`] when a request of the lane fails (a request that had
+    /// started when the connection dropped fails as `Interrupted`; one that had not is
+    /// retried by the core after a reconnect), [`Error::ApprovalRequired`] for MCP approval
+    /// requests, [`Error::ConnectionClosed`] when the connection ends for good.
+    ///
+    /// Call it before taking the request's events with [`next_event`](Self::next_event): the
+    /// loop learns the lane from them. Events of other lanes are kept for `next_event`. If
+    /// the loop is dropped while handlers run, their response's calls stay pending in the
+    /// session (see [`Session::pending_tool_calls`](responses_ws_core::session::Session::pending_tool_calls)).
+    ///
+    /// ```no_run
+    /// use responses_ws_tokio::{Connection, ResponseCreate, ToolOutput};
+    ///
+    /// # async fn demo(conn: &mut Connection) -> Result<(), responses_ws_tokio::Error> {
+    /// let request = conn.create(ResponseCreate { input: Some("What is 2 + 3?".into()), ..Default::default() }).await?;
+    /// let response = conn
+    ///     .run_tool_loop(request, |call| async move {
+    ///         let args: serde_json::Value = call.parse_arguments().unwrap_or_default();
+    ///         let sum = args["a"].as_i64().unwrap_or(0) + args["b"].as_i64().unwrap_or(0);
+    ///         ToolOutput::from(sum.to_string())
+    ///     })
+    ///     .await?;
+    /// println!("{}", response.all_output_text());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn run_tool_loop<F, Fut>(
+        &mut self,
+        request: RequestId,
+        mut handler: F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = ToolOutput>,
+    {
+        let mut lane = None;
+        // Deferred events before this index were looked at and are not the loop's.
+        let mut seen = 0;
+        loop {
+            let event = match self.deferred.remove(seen) {
+                Some(event) => event,
+                None => match poll_fn(|cx| self.poll_core(cx)).await? {
+                    Some(event) => event,
+                    None => return Err(Error::ConnectionClosed),
+                },
+            };
+            match step(event, request, &mut lane) {
+                Step::Keep(event) => {
+                    self.deferred.insert(seen, event);
+                    seen += 1;
+                }
+                Step::Consumed => {}
+                Step::Calls(lane, calls) => self.answer(&lane, calls, &mut handler).await?,
+                Step::Done(response) => return Ok(*response),
+                Step::Failed(lane, error) => return Err(Error::Request { lane, error }),
+            }
+        }
+    }
+
+    /// Runs the handler on every call at once and submits the outputs in call order.
+    async fn answer<F, Fut>(
+        &mut self,
+        lane: &Lane,
+        calls: Vec<ToolCall>,
+        handler: &mut F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = ToolOutput>,
+    {
+        let (approvals, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
+            .into_iter()
+            .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
+        let outputs = join_all(calls.iter().cloned().map(&mut *handler));
+        let outputs = match select(pin!(outputs), pin!(poll_fn(|cx| self.poll_aside(cx)))).await {
+            Either::Left((outputs, _)) => outputs,
+            Either::Right((Err(error), _)) => return Err(error),
+            Either::Right((Ok(never), _)) => match never {},
+        };
+        for (call, output) in calls.iter().zip(outputs) {
+            self.client
+                .submit_tool_output(lane, &call.call_id, output)?;
+        }
+        self.flush().await;
+        if approvals.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ApprovalRequired {
+                lane: lane.clone(),
+                calls: approvals,
+            })
+        }
+    }
+
+    /// Drives the connection while tool handlers run, keeping its events for later.
+    fn poll_aside(&mut self, cx: &mut Context<'_>) -> Poll<Result<Infallible, Error>> {
+        while self.deferred.len() < MAX_DEFERRED {
+            match self.poll_core(cx) {
+                Poll::Ready(Ok(Some(event))) => self.deferred.push_back(event),
+                // Over, or nothing now: the handlers finish the wait.
+                Poll::Ready(Ok(None)) | Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Sorts an event: the loop's lane is learnt from the first event of `request`, and from then
+/// on every outcome of that lane is the loop's.
+fn step(event: ClientEvent, request: RequestId, lane: &mut Option<Lane>) -> Step {
+    let ClientEvent::Session(event) = event else {
+        return Step::Keep(event);
+    };
+    let (event_lane, event_request) = match &event {
+        SessionEvent::FullContext { lane, request, .. }
+        | SessionEvent::Started { lane, request, .. }
+        | SessionEvent::Stream { lane, request, .. }
+        | SessionEvent::Completed { lane, request, .. }
+        | SessionEvent::Failed { lane, request, .. } => (lane, Some(*request)),
+        SessionEvent::ToolCalls { lane, .. } => (lane, None),
+        _ => return Step::Keep(ClientEvent::Session(event)),
+    };
+    if lane.is_none() && event_request == Some(request) {
+        *lane = Some(event_lane.clone());
+    }
+    if lane.as_ref() != Some(event_lane) {
+        return Step::Keep(ClientEvent::Session(event));
+    }
+    match event {
+        SessionEvent::Completed { response, .. } if is_final(&response) => Step::Done(response),
+        SessionEvent::ToolCalls { lane, calls, .. } => Step::Calls(lane, calls),
+        SessionEvent::Failed { lane, error, .. } => Step::Failed(lane, error),
+        _ => Step::Consumed,
+    }
+}
+
+/// A response that ends the loop: no call to answer, and not steered (the server then starts
+/// a successor by itself).
+fn is_final(response: &Response) -> bool {
+    let steered = response
+        .incomplete_details
+        .as_ref()
+        .is_some_and(|details| details.reason == Some(IncompleteReason::Steered));
+    response.tool_calls().next().is_none() && !steered
+}

@@ -1,0 +1,218 @@
+//! The two error types of the adapter: [`ConnectError`] (opening a connection) and [`Error`]
+//! (what a call on an open [`Connection`](crate::Connection) can fail with).
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use responses_ws_core::session::{Lane, RequestError, SessionError, ToolCall};
+use responses_ws_core::ws::{self, HandshakeError, HttpResponse, UrlError};
+use responses_ws_tls::TlsError;
+
+/// Why a connection could not be opened.
+///
+/// A refused upgrade keeps the server's whole answer: [`response`](Self::response) gives its
+/// status, headers (`Retry-After` …) and body.
+///
+/// ```
+/// use responses_ws_tokio::{Config, ConnectError};
+///
+/// let error = Config::new("http://api.openai.com/v1/responses").unwrap_err();
+/// assert!(matches!(error, ConnectError::Url(_)));
+/// assert_eq!(error.to_string(), r#"bad URL: unsupported scheme "http" (expected ws or wss)"#);
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The URL is not a `ws://` or `wss://` URL.
+    Url(UrlError),
+    /// The TLS settings could not be turned into a rustls configuration.
+    Tls(TlsError),
+    /// Resolving or connecting to the address failed.
+    Io {
+        /// `host:port`.
+        addr: String,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// The TLS handshake failed (an untrusted certificate, a wrong name …).
+    TlsHandshake {
+        /// `host:port`.
+        addr: String,
+        /// What rustls said.
+        source: io::Error,
+    },
+    /// The TCP connection and TLS handshake did not finish within the connect timeout.
+    Timeout {
+        /// `host:port`.
+        addr: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The WebSocket upgrade failed. [`HandshakeError::Rejected`] carries the server's answer:
+    /// 401/403 (credentials), 429 (with `Retry-After`), 426 (the server wants plain HTTP) …
+    Handshake(HandshakeError),
+    /// The WebSocket upgrade did not finish within `ws::Config::handshake_timeout`.
+    HandshakeTimeout,
+    /// The connection ended during the upgrade for another reason.
+    Closed(ws::Error),
+    /// The OS random number generator failed.
+    Random(io::Error),
+}
+
+impl ConnectError {
+    /// The server's answer to a refused upgrade (status, headers, body), if that is what
+    /// happened.
+    pub fn response(&self) -> Option<&HttpResponse> {
+        match self {
+            ConnectError::Handshake(error) => error.response(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of a refused upgrade.
+    pub fn status(&self) -> Option<u16> {
+        self.response().map(|response| response.status)
+    }
+
+    /// The error of a connection that ended during its upgrade.
+    pub(crate) fn from_closed(error: Option<ws::Error>) -> ConnectError {
+        match error {
+            Some(ws::Error::Handshake(error)) => ConnectError::Handshake(error),
+            Some(ws::Error::HandshakeTimeout) => ConnectError::HandshakeTimeout,
+            Some(other) => ConnectError::Closed(other),
+            None => ConnectError::Closed(ws::Error::ConnectionLost),
+        }
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Url(error) => write!(f, "bad URL: {error}"),
+            ConnectError::Tls(error) => write!(f, "TLS settings: {error}"),
+            ConnectError::Io { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            ConnectError::TlsHandshake { addr, source } => {
+                write!(f, "TLS handshake with {addr} failed: {source}")
+            }
+            ConnectError::Timeout { addr, after } => {
+                write!(f, "connecting to {addr} timed out after {after:?}")
+            }
+            ConnectError::Handshake(error) => write!(f, "WebSocket upgrade failed: {error}"),
+            ConnectError::HandshakeTimeout => {
+                f.write_str("the WebSocket upgrade did not finish in time")
+            }
+            ConnectError::Closed(error) => {
+                write!(f, "the connection ended during the upgrade: {error}")
+            }
+            ConnectError::Random(error) => {
+                write!(f, "the OS random number generator failed: {error}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Url(error) => Some(error),
+            ConnectError::Tls(error) => Some(error),
+            ConnectError::Io { source, .. } | ConnectError::TlsHandshake { source, .. } => {
+                Some(source)
+            }
+            ConnectError::Handshake(error) => Some(error),
+            ConnectError::Closed(error) => Some(error),
+            ConnectError::Random(error) => Some(error),
+            ConnectError::Timeout { .. } | ConnectError::HandshakeTimeout => None,
+        }
+    }
+}
+
+impl From<UrlError> for ConnectError {
+    fn from(error: UrlError) -> Self {
+        ConnectError::Url(error)
+    }
+}
+
+/// Why a call on an open [`Connection`](crate::Connection) failed.
+///
+/// The connection itself ending is not an error: it is reported as
+/// [`ClientEvent::Disconnected`](responses_ws_core::client::ClientEvent::Disconnected).
+///
+/// ```
+/// use responses_ws_tokio::{Error, Lane};
+/// use responses_ws_tokio::responses_ws_core::session::SessionError;
+///
+/// let error = Error::Session(SessionError::NothingToSteer(Lane::Default));
+/// assert_eq!(error.to_string(), "lane (default lane) has no running response to steer");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The session refused the call (a busy lane, an unknown call id, too many lanes …);
+    /// nothing was queued.
+    Session(SessionError),
+    /// [`run_tool_loop`](crate::Connection::run_tool_loop): a request of the lane failed.
+    Request {
+        /// The lane.
+        lane: Lane,
+        /// Why.
+        error: RequestError,
+    },
+    /// [`run_tool_loop`](crate::Connection::run_tool_loop): the response asks for MCP
+    /// approvals, which a tool handler cannot give. Its other calls were answered; answer
+    /// these with [`submit_approval`](crate::Connection::submit_approval).
+    ApprovalRequired {
+        /// The lane.
+        lane: Lane,
+        /// The approval requests.
+        calls: Vec<ToolCall>,
+    },
+    /// [`run_tool_loop`](crate::Connection::run_tool_loop): the connection is over and will
+    /// not be reconnected, so the loop cannot finish.
+    ConnectionClosed,
+    /// Reconnecting failed as many times as the reconnect policy allows.
+    Reconnect {
+        /// Attempts made in a row.
+        attempts: u32,
+        /// The last attempt's error.
+        last: Box<ConnectError>,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Session(error) => write!(f, "{error}"),
+            Error::Request { lane, error } => write!(f, "request on lane {lane} failed: {error}"),
+            Error::ApprovalRequired { lane, calls } => write!(
+                f,
+                "lane {lane} waits for {} MCP approval(s), which the tool loop cannot give",
+                calls.len()
+            ),
+            Error::ConnectionClosed => {
+                f.write_str("the connection is over and will not be reconnected")
+            }
+            Error::Reconnect { attempts, last } => {
+                write!(f, "reconnecting failed after {attempts} attempt(s): {last}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Session(error) => Some(error),
+            Error::Request { error, .. } => Some(error),
+            Error::Reconnect { last, .. } => Some(last.as_ref()),
+            Error::ApprovalRequired { .. } | Error::ConnectionClosed => None,
+        }
+    }
+}
+
+impl From<SessionError> for Error {
+    fn from(error: SessionError) -> Self {
+        Error::Session(error)
+    }
+}

@@ -1,0 +1,113 @@
+//! `wss://` against a TLS server whose certificate comes from a CA made at test time with
+//! rcgen: trusted through `TlsConfig::with_ca_pem`, refused with the default roots.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{describe, Server, Turn};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use responses_ws_tls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+use responses_ws_tls::rustls::ServerConfig;
+use responses_ws_tokio::{
+    ClientEvent, Config, ConnectError, Connection, ResponseCreate, SessionEvent, TlsConfig,
+};
+use tokio_rustls::TlsAcceptor;
+
+/// A CA (PEM) and a server configuration with a `localhost` certificate it signed.
+fn test_pki() -> (String, Arc<ServerConfig>) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "responses-ws test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+
+    // The same crypto provider the client uses (whichever feature chose it).
+    let provider = Arc::clone(
+        TlsConfig::default()
+            .client_config()
+            .unwrap()
+            .crypto_provider(),
+    );
+    let server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .unwrap();
+    (ca.pem(), Arc::new(server))
+}
+
+#[tokio::test]
+async fn wss_with_a_private_ca_carries_a_turn() {
+    let (ca_pem, server_config) = test_pki();
+    let server = Server::builder(|_, _| Turn::text(None, "resp_tls", &["Secure", " hello"]))
+        .tls(TlsAcceptor::from(server_config))
+        .start()
+        .await;
+    let url = format!("wss://localhost:{}/v1/responses", server.addr.port());
+
+    // The default roots do not know the test CA.
+    let error = Connection::connect(Config::new(&url).unwrap())
+        .await
+        .unwrap_err();
+    match &error {
+        ConnectError::TlsHandshake { addr, source } => {
+            assert_eq!(addr, &format!("localhost:{}", server.addr.port()));
+            assert!(source.to_string().contains("UnknownIssuer"), "{source}");
+        }
+        other => panic!("expected a TLS failure, got {other:?}"),
+    }
+
+    let config = Config::new(&url)
+        .unwrap()
+        .tls(TlsConfig::with_ca_pem(ca_pem));
+    let mut conn = Connection::connect(config).await.unwrap();
+    conn.create(ResponseCreate {
+        model: Some("m".into()),
+        input: Some("Hi".into()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let event = conn.next_event().await.unwrap().unwrap();
+        let done = matches!(event, ClientEvent::Session(SessionEvent::Completed { .. }));
+        seen.push(describe(&event));
+        if done {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "- started resp_tls",
+            "- response.created",
+            "- delta Secure",
+            "- delta  hello",
+            "- response.completed",
+            "- completed resp_tls \"Secure hello\"",
+        ]
+    );
+    conn.close().await.unwrap();
+    assert!(
+        matches!(conn.next_event().await.unwrap(), Some(ClientEvent::Disconnected { closed }) if closed.clean)
+    );
+    assert!(conn.next_event().await.unwrap().is_none());
+    server
+        .wait_for("the server's close", |s| !s.closes().is_empty())
+        .await;
+    assert_eq!(server.closes()[0].1.code.0, 1000);
+}

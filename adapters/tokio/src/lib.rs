@@ -17,13 +17,11 @@
 //!     .api_key(&std::env::var("OPENAI_API_KEY")?)
 //!     .reconnect(ReconnectPolicy::default());
 //! let mut conn = Connection::connect(config).await?;
-//! let request = conn
-//!     .create(ResponseCreate {
-//!         model: Some("gpt-5.5".into()),
-//!         input: Some("What's the weather in Paris?".into()),
-//!         ..Default::default()
-//!     })
-//!     .await?;
+//! let request = ResponseCreate {
+//!     model: Some("gpt-5.5".into()),
+//!     input: Some("What's the weather in Paris?".into()),
+//!     ..Default::default()
+//! };
 //! let response = conn
 //!     .run_tool_loop(request, |call| async move {
 //!         ToolOutput::from(format!("sunny ({})", call.arguments))

@@ -143,13 +143,11 @@ async fn run_tool_loop_answers_parallel_calls_concurrently_over_three_steps() {
     let mut conn = Connection::connect(Config::new(&server.url()).unwrap())
         .await
         .unwrap();
-    let id = conn.create(request(None, "Add.")).await.unwrap();
-
     let active = Arc::new(AtomicUsize::new(0));
     let most = Arc::new(AtomicUsize::new(0));
     let calls = Arc::new(AtomicUsize::new(0));
     let response = conn
-        .run_tool_loop(id, |call| {
+        .run_tool_loop(request(None, "Add."), |call| {
             let (active, most, calls) =
                 (Arc::clone(&active), Arc::clone(&most), Arc::clone(&calls));
             async move {

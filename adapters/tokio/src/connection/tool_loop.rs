@@ -15,7 +15,7 @@ use responses_ws_core::client::ClientEvent;
 use responses_ws_core::session::{
     Lane, RequestError, RequestId, SessionEvent, ToolCall, ToolCallKind,
 };
-use responses_ws_core::wire::{IncompleteReason, Response, ToolOutput};
+use responses_ws_core::wire::{IncompleteReason, Response, ResponseCreate, ToolOutput};
 
 use super::Connection;
 use crate::Error;
@@ -41,7 +41,7 @@ enum Step {
 }
 
 impl Connection {
-    /// Drives the lane of `request` (an id from [`create`](Self::create)) until one of its
+    /// Creates `request` on its lane (its `stream_id`), then drives the lane until one of its
     /// responses makes no tool call, and returns that response. Each response's calls go to
     /// `handler` together and run concurrently; their outputs are submitted in call order,
     /// and the continuation goes out on its own.
@@ -51,8 +51,7 @@ impl Connection {
     /// retried by the core after a reconnect), [`Error::ApprovalRequired`] for MCP approval
     /// requests, [`Error::ConnectionClosed`] when the connection ends for good.
     ///
-    /// Call it before taking the request's events with [`next_event`](Self::next_event): the
-    /// loop learns the lane from them. Events of other lanes are kept for `next_event`. If
+    /// Events of other lanes are kept for [`next_event`](Self::next_event). If
     /// the loop is dropped while handlers run, their response's calls stay pending in the
     /// session (see [`Session::pending_tool_calls`](responses_ws_core::session::Session::pending_tool_calls)).
     ///
@@ -60,7 +59,7 @@ impl Connection {
     /// use responses_ws_tokio::{Connection, ResponseCreate, ToolOutput};
     ///
     /// # async fn demo(conn: &mut Connection) -> Result<(), responses_ws_tokio::Error> {
-    /// let request = conn.create(ResponseCreate { input: Some("What is 2 + 3?".into()), ..Default::default() }).await?;
+    /// let request = ResponseCreate { input: Some("What is 2 + 3?".into()), ..Default::default() };
     /// let response = conn
     ///     .run_tool_loop(request, |call| async move {
     ///         let args: serde_json::Value = call.parse_arguments().unwrap_or_default();
@@ -74,13 +73,14 @@ impl Connection {
     /// ```
     pub async fn run_tool_loop<F, Fut>(
         &mut self,
-        request: RequestId,
+        request: ResponseCreate,
         mut handler: F,
     ) -> Result<Response, Error>
     where
         F: FnMut(ToolCall) -> Fut,
         Fut: Future<Output = ToolOutput>,
     {
+        let request = self.create(request).await?;
         let mut lane = None;
         // Deferred events before this index were looked at and are not the loop's.
         let mut seen = 0;

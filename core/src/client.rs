@@ -390,6 +390,13 @@ impl Client {
             .is_some_and(|c| c.state() == ws::State::Open)
     }
 
+    /// Bytes waiting to be written: the connection's outbound queue plus session frames that
+    /// did not fit in it yet.
+    pub fn queued_bytes(&self) -> usize {
+        let connection = self.connection.as_ref().map_or(0, Connection::queued_bytes);
+        connection + self.outbox.iter().map(String::len).sum::<usize>()
+    }
+
     /// Bytes written to and read from sockets, over every connection.
     pub fn byte_counts(&self) -> (u64, u64) {
         (self.bytes_sent, self.bytes_received)

@@ -376,8 +376,13 @@ fn three_lanes_run_their_tool_loops_side_by_side() {
         .with_delta_delay(Duration::from_millis(5));
     let mut sim = Sim::new(script);
     for lane in ["planner", "research", "critic"] {
-        sim.create(turn(Some(lane), "go"));
+        let id = sim.client.create(turn(Some(lane), "go")).unwrap();
+        assert_eq!(
+            sim.client.session().lane_of(id),
+            Some(&Lane::named(lane).unwrap())
+        );
     }
+    sim.pump();
     assert_eq!(sim.client.session().in_flight(), 3, "the lanes run at once");
     sim.run(Duration::from_secs(60));
     assert_eq!(sim.completed_texts(), ["lane done"; 3]);

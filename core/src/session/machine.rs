@@ -201,7 +201,7 @@ impl Session {
     /// full context. Every other field is sent as it is. With `generate: Some(false)` the turn
     /// is a warm-up: the lane's next turn chains from it.
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
-        let lane = self.lane_of(&request)?;
+        let lane = self.requested_lane(&request)?;
         if matches!(self.lane(&lane).phase, Phase::AwaitingTools(_)) {
             return Err(SessionError::LaneBusy(lane));
         }
@@ -229,7 +229,7 @@ impl Session {
         from: &Lane,
         request: ResponseCreate,
     ) -> Result<RequestId, SessionError> {
-        let lane = self.lane_of(&request)?;
+        let lane = self.requested_lane(&request)?;
         let source = self.lane(from);
         if matches!(source.phase, Phase::Sent(_) | Phase::Streaming(..)) || !source.queue.is_empty()
         {
@@ -435,6 +435,17 @@ impl Session {
         self.events.pop_front()
     }
 
+    /// The lane of a request that is queued or in flight (`None` once it has ended).
+    pub fn lane_of(&self, request: RequestId) -> Option<&Lane> {
+        self.lanes.iter().find_map(|(lane, state)| {
+            let in_flight = match &state.phase {
+                Phase::Sent(active) | Phase::Streaming(active, _) => active.request.id == request,
+                _ => false,
+            };
+            (in_flight || state.queue.iter().any(|queued| queued.id == request)).then_some(lane)
+        })
+    }
+
     /// Requests in flight (sent, not yet ended) across all lanes.
     pub fn in_flight(&self) -> usize {
         self.lanes
@@ -452,7 +463,7 @@ impl Session {
 
     // --- Requests ---------------------------------------------------------------------------
 
-    fn lane_of(&self, request: &ResponseCreate) -> Result<Lane, SessionError> {
+    fn requested_lane(&self, request: &ResponseCreate) -> Result<Lane, SessionError> {
         if request.previous_response_id.is_some() {
             return Err(SessionError::OwnedField("previous_response_id"));
         }

@@ -30,7 +30,8 @@
 //! one connection for the script (an [`HttpMock`] per connection, kept across keep-alive
 //! requests). The `store: true` responses are shared by the whole server: every connection
 //! starts from the server's store and folds its new responses back as they appear, and always
-//! before its socket closes, so chains survive reconnects.
+//! before its socket closes, so chains survive reconnects. Requests that store nothing cost
+//! nothing; a stored response costs one fold, linear in the size of the store.
 //!
 //! Each WebSocket connection runs one task with one timer, set to the earlier of the
 //! connection's and the mock's deadline. Time is [`tokio::time::Instant`], so paused test time
@@ -474,61 +475,72 @@ impl SharedStore {
 }
 
 /// How one machine's own store stands against the server's: the generation it last took and
-/// its size then, so that only changes cost a copy.
+/// its size since, so that only a stored response costs a fold.
+///
+/// A machine's own store is a copy of the server's with twice its capacity, so that nothing
+/// is evicted from it between two folds and its size grows exactly when it stores a response.
+/// Once it holds one and a half times the server's capacity it is replaced by a fresh copy.
 #[derive(Debug)]
 struct StoreLink {
     synced: Option<u64>,
     len: usize,
+    /// Capacity of the machine's copies.
     capacity: usize,
+    /// Size at which the machine's copy is replaced.
+    rebase_at: usize,
 }
 
 impl StoreLink {
     fn new(shared: &Shared) -> Self {
+        let max_stored = shared.script.limits.max_stored;
         StoreLink {
             synced: None,
             len: 0,
-            capacity: shared.script.limits.max_stored,
+            capacity: max_stored.saturating_mul(2),
+            rebase_at: max_stored.saturating_add(max_stored / 2),
         }
     }
 
-    /// Whether `local` may hold responses the server's store lacks: its size changed, or it is
-    /// full (a change then keeps the size).
-    fn is_dirty(&self, local: &ResponseStore) -> bool {
-        local.len() != self.len || local.len() >= self.capacity
-    }
-
-    /// The server's store, if it changed since this machine last took it; `local`'s new
-    /// responses are folded in first, so nothing is lost by installing the copy.
+    /// A fresh copy of the server's store for the machine (always, the first time: the
+    /// machine's own store has the server's capacity, too small for exact change counts).
     fn pull(&mut self, shared: &Shared, local: &ResponseStore) -> Option<ResponseStore> {
         let mut server = shared.store();
         if self.synced == Some(server.generation) {
             return None;
         }
-        if self.is_dirty(local) {
+        if local.len() != self.len {
             server.fold(local);
         }
-        self.synced = Some(server.generation);
-        self.len = server.store.len();
-        Some(server.store.clone())
+        Some(self.copy(&server))
     }
 
-    /// Folds `local` into the server's store when it grew (or, with `eager`, whenever it may
-    /// have changed).
-    fn push(&mut self, shared: &Shared, local: &ResponseStore, eager: bool) {
-        let changed = match eager {
-            true => self.is_dirty(local),
-            false => local.len() != self.len,
-        };
-        if !changed {
-            return;
+    /// Folds `local` into the server's store if it stored a response since the last fold (or
+    /// always, with `force`). Returns a fresh copy to install when `local` is getting full.
+    fn push(
+        &mut self,
+        shared: &Shared,
+        local: &ResponseStore,
+        force: bool,
+    ) -> Option<ResponseStore> {
+        if !force && local.len() == self.len {
+            return None;
         }
         let mut server = shared.store();
         let in_sync = self.synced == Some(server.generation);
         server.fold(local);
+        self.len = local.len();
         if in_sync {
             self.synced = Some(server.generation);
         }
-        self.len = local.len();
+        (local.len() >= self.rebase_at).then(|| self.copy(&server))
+    }
+
+    fn copy(&mut self, server: &SharedStore) -> ResponseStore {
+        let mut copy = ResponseStore::new(self.capacity);
+        copy.merge(&server.store);
+        self.synced = Some(server.generation);
+        self.len = copy.len();
+        copy
     }
 }
 
@@ -1017,7 +1029,9 @@ impl HttpMachine {
             install_http_store(&mut self.mock, store);
         }
         let reply = self.mock.respond(body, shared.now());
-        self.link.push(shared, self.mock.store(), true);
+        if let Some(store) = self.link.push(shared, self.mock.store(), false) {
+            install_http_store(&mut self.mock, store);
+        }
         self.meter.publish(self.mock.traffic(), &shared.traffic);
         reply
     }
@@ -1087,7 +1101,7 @@ impl WsDriver {
     async fn run(mut self, received: &[u8]) -> io::Result<()> {
         self.ws.handle_input(received, self.shared.now());
         let served = self.drive().await;
-        self.link.push(&self.shared, self.mock.store(), true);
+        let _ = self.link.push(&self.shared, self.mock.store(), true);
         self.meter
             .publish(self.mock.traffic(), &self.shared.traffic);
         let closed = self.stream.shutdown().await;
@@ -1119,7 +1133,9 @@ impl WsDriver {
         }
         self.meter
             .publish(self.mock.traffic(), &self.shared.traffic);
-        self.link.push(&self.shared, self.mock.store(), false);
+        if let Some(store) = self.link.push(&self.shared, self.mock.store(), false) {
+            install_store(&mut self.mock, store);
+        }
         Ok(())
     }
 

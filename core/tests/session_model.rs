@@ -97,7 +97,11 @@ fn fingerprint(item: &Value) -> String {
         Some("function_call") => format!("call:{}", item["call_id"].as_str().unwrap()),
         _ if item["role"] == "user" => format!("in:{}", item["content"].as_str().unwrap()),
         _ if item["role"] == "assistant" => {
-            format!("ans:{}", item["content"][0]["text"].as_str().unwrap())
+            // Plain answers are resent in the short form.
+            let text = item["content"]
+                .as_str()
+                .or(item["content"][0]["text"].as_str());
+            format!("ans:{}", text.unwrap())
         }
         _ => panic!("unexpected item {item}"),
     }

@@ -3,6 +3,7 @@
 #   - Python `websockets` (pinned in requirements.txt) into the venv tests/.peers/venv
 #   - Node `ws` (pinned in package.json / package-lock.json) into tests/interop/node_modules
 #   - the official `openai` Python client (openai-requirements.txt) into tests/.peers/openai-venv
+#   - llmsim (cargo install, pinned below) into tests/.peers/llmsim
 # Both locations are gitignored. Safe to run again: each step is skipped when its pins are
 # already installed. Needs python3 (with venv) and node/npm on PATH; fails loudly otherwise.
 set -euo pipefail
@@ -31,10 +32,16 @@ if ! cmp -s "$here/openai-requirements.txt" "$peers/openai-requirements.stamp" |
     cp "$here/openai-requirements.txt" "$peers/openai-requirements.stamp"
 fi
 
+# llmsim, a Responses API simulator nobody here wrote (the server for tests/tests/llmsim.rs).
+llmsim_version=0.6.0
+if ! "$peers/llmsim/bin/llmsim" --version 2>/dev/null | grep -q "$llmsim_version"; then
+    cargo install --locked --quiet --version "$llmsim_version" --root "$peers/llmsim" llmsim
+fi
+
 # Node: exactly the lockfile; the stamp is a copy of package-lock.json.
 if ! cmp -s "$here/package-lock.json" "$peers/package-lock.stamp" || ! [ -f "$here/node_modules/ws/package.json" ]; then
     npm ci --prefix "$here" --no-audit --no-fund --loglevel=error
     cp "$here/package-lock.json" "$peers/package-lock.stamp"
 fi
 
-echo "interop peers: python websockets $("$venv/bin/python" -c 'import websockets; print(websockets.__version__)'), node ws $(node -p "require('$here/node_modules/ws/package.json').version"), openai $("$openai_venv/bin/python" -c 'import openai; print(openai.__version__)')"
+echo "interop peers: python websockets $("$venv/bin/python" -c 'import websockets; print(websockets.__version__)'), node ws $(node -p "require('$here/node_modules/ws/package.json').version"), openai $("$openai_venv/bin/python" -c 'import openai; print(openai.__version__)'), $("$peers/llmsim/bin/llmsim" --version)"

@@ -145,6 +145,7 @@ impl Connection {
     /// If the call is cancelled after the request was queued, it is still sent by the next
     /// calls.
     pub async fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
+        self.catch_up();
         let id = self.client.create(request)?;
         self.flush().await;
         Ok(id)
@@ -153,6 +154,7 @@ impl Connection {
     /// Starts lane `request.stream_id` (named and new) from the last response of lane `from`
     /// (see [`Session::fork`](responses_ws_core::session::Session::fork)).
     pub async fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
+        self.catch_up();
         let id = self.client.fork(from, request)?;
         self.flush().await;
         Ok(id)
@@ -166,6 +168,7 @@ impl Connection {
         call_id: &str,
         output: impl Into<ToolOutput>,
     ) -> Result<(), Error> {
+        self.catch_up();
         self.client.submit_tool_output(lane, call_id, output)?;
         self.flush().await;
         Ok(())
@@ -179,6 +182,7 @@ impl Connection {
         approve: bool,
         reason: Option<String>,
     ) -> Result<(), Error> {
+        self.catch_up();
         self.client
             .submit_approval(lane, request_id, approve, reason)?;
         self.flush().await;
@@ -187,9 +191,17 @@ impl Connection {
 
     /// Steers the lane's running response with more user input (`response.steer`).
     pub async fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
+        self.catch_up();
         self.client.steer(lane, input)?;
         self.flush().await;
         Ok(())
+    }
+
+    /// Tells the core what time it is before an API call: the session decides (connection
+    /// age, rotation) on the time it last saw, and nothing may have polled the connection
+    /// for a while.
+    fn catch_up(&mut self) {
+        self.client.handle_timeout(self.clock.now());
     }
 
     /// The next event: session events (stream deltas, completions, tool calls …),

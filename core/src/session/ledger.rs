@@ -10,7 +10,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 
 use super::lane::Lane;
-use crate::wire::{Item, Response, ResponseCreate};
+use crate::wire::{ContentPart, Item, MessageContent, OutputText, Response, ResponseCreate, Role};
 
 /// Why a request carries the full context instead of chaining from the lane's last response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl LaneLedger {
     /// Decides what a request with `settings` sends.
     pub(crate) fn plan(&self, settings: &ResponseCreate) -> Plan {
         let Some(last) = &self.last_response_id else {
-            let input = self.items.clone();
+            let input = self.full_context();
             return Plan {
                 previous_response_id: None,
                 input,
@@ -110,9 +110,18 @@ impl LaneLedger {
         };
         Plan {
             previous_response_id: None,
-            input: self.items.clone(),
+            input: self.full_context(),
             full_context: Some(reason),
         }
+    }
+
+    /// The whole conversation as a request without `previous_response_id` sends it. Reasoning
+    /// items go only with their `encrypted_content`: without it they stand for state that
+    /// only the server that made them had, and a server that lost the chain has lost them too.
+    fn full_context(&self) -> Vec<Item> {
+        let replayable =
+            |item: &&Item| !matches!(item, Item::Reasoning(r) if r.encrypted_content.is_none());
+        self.items.iter().filter(replayable).cloned().collect()
     }
 
     /// The lane's request (sent with `settings`) produced `response`: its output joins the
@@ -192,11 +201,18 @@ fn stored(settings: &ResponseCreate) -> bool {
 /// An output item as it is resent as input: without `status`, and without the ids of items the
 /// server does not persist with `store: false` (reasoning keeps its id with its encrypted
 /// content, as the API requires).
+///
+/// An assistant message of one plain `output_text` part (no annotations, no log
+/// probabilities) is resent in the short form, its text as `content`: the same input for the
+/// model, fewer bytes, and accepted by simpler servers.
 pub(crate) fn as_input(item: Item) -> Item {
     match item {
         Item::Message(mut message) => {
             message.id = None;
             message.status = None;
+            if message.role == Role::Assistant {
+                message.content = short_form(message.content);
+            }
             Item::Message(message)
         }
         Item::FunctionCall(mut call) => {
@@ -218,6 +234,22 @@ pub(crate) fn as_input(item: Item) -> Item {
             reasoning.status = None;
             Item::Reasoning(reasoning)
         }
+        other => other,
+    }
+}
+
+/// One plain `output_text` part as text; any other content as it is.
+fn short_form(content: MessageContent) -> MessageContent {
+    match content {
+        MessageContent::List(mut parts) if parts.len() == 1 => match parts.pop() {
+            Some(ContentPart::OutputText(OutputText {
+                text,
+                annotations,
+                logprobs: None,
+            })) if annotations.is_empty() => MessageContent::Text(text),
+            Some(part) => MessageContent::List(alloc::vec![part]),
+            None => MessageContent::List(parts),
+        },
         other => other,
     }
 }
@@ -334,6 +366,31 @@ mod tests {
             json,
             r#"[{"type":"reasoning","id":"rs_1","summary":[],"encrypted_content":"enc"},{"type":"function_call","call_id":"call_1","name":"f","arguments":"{}"}]"#
         );
+    }
+
+    #[test]
+    fn replays_drop_reasoning_without_its_encrypted_content_and_shorten_plain_answers() {
+        let output: Vec<Item> = serde_json::from_str(
+            r#"[{"id":"rs_1","type":"reasoning","summary":[]},
+                {"id":"rs_2","type":"reasoning","summary":[],"encrypted_content":"enc"},
+                {"id":"msg_1","type":"message","role":"assistant","content":[{"type":"output_text","text":"Plain.","annotations":[]}]},
+                {"id":"msg_2","type":"message","role":"assistant","content":[{"type":"output_text","text":"Cited.","annotations":[{"type":"url_citation","url":"https://example.com","title":"t","start_index":0,"end_index":5}]}]}]"#,
+        )
+        .unwrap();
+        let mut lane = LaneLedger::default();
+        lane.push_input([Item::user_message("hi")]);
+        lane.commit(&settings("m"), &response("resp_1", output));
+        lane.forget(FullContextReason::NewConnection);
+        let plan = lane.plan(&settings("m"));
+        let json = serde_json::to_value(&plan.input).unwrap();
+        assert_eq!(plan.input.len(), 4, "rs_1 is left out: {json}");
+        assert_eq!(json[1]["id"], "rs_2");
+        assert_eq!(json[2]["content"], "Plain.");
+        assert_eq!(
+            json[3]["content"][0]["annotations"][0]["url"],
+            "https://example.com"
+        );
+        assert_eq!(lane.items().len(), 5, "the ledger keeps everything");
     }
 
     #[test]

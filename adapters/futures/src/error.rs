@@ -1,0 +1,231 @@
+//! The adapter's errors: [`ConnectError`] (opening a connection: address, IO, timeout, TLS,
+//! the WebSocket upgrade) and [`Error`] (using one: refused calls, failed requests, giving up
+//! on reconnecting). Neither ever holds the API key.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+use responses_ws_core::session::{Lane, RequestError, SessionError, ToolCall};
+use responses_ws_core::ws::{self, Closed, HandshakeError, HttpResponse};
+use responses_ws_tls::TlsError;
+
+/// Why a connection could not be opened.
+///
+/// A refused upgrade keeps the server's whole answer:
+///
+/// ```
+/// use responses_ws_futures::ConnectError;
+///
+/// fn explain(error: &ConnectError) -> String {
+///     match error.response() {
+///         Some(_) if error.wants_http() => "the server wants plain HTTP".to_string(),
+///         Some(answer) => format!("{} (Retry-After: {:?})", answer.status, answer.header("retry-after")),
+///         None => error.to_string(),
+///     }
+/// }
+/// # let _ = explain;
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// No runtime: enable the `async-std` or `smol` feature, or set
+    /// [`Config::runtime`](crate::Config::runtime).
+    NoRuntime,
+    /// The OS random number generator failed (the WebSocket key and masks need it).
+    Random(getrandom::Error),
+    /// Resolving or connecting to `addr` failed.
+    Io {
+        /// `host:port`.
+        addr: String,
+        /// What the OS said.
+        source: io::Error,
+    },
+    /// DNS, TCP connect and TLS did not finish within the connect timeout.
+    Timeout {
+        /// `host:port`.
+        addr: String,
+        /// The timeout.
+        after: Duration,
+    },
+    /// The TLS configuration could not be built (bad CA, bad server name).
+    Tls(TlsError),
+    /// The TLS handshake with `addr` failed (for example an untrusted certificate: the
+    /// source is then an [`io::Error`] wrapping a `rustls::Error`).
+    TlsHandshake {
+        /// `host:port`.
+        addr: String,
+        /// What failed.
+        source: io::Error,
+    },
+    /// The WebSocket upgrade failed. [`HandshakeError::Rejected`] carries the server's
+    /// answer: status, headers (`Retry-After`) and body; 426 means the server asks for HTTP.
+    Handshake(HandshakeError),
+    /// The upgrade did not finish within [`ws::Config::handshake_timeout`].
+    HandshakeTimeout,
+    /// The connection ended during the upgrade for another reason.
+    Closed(Box<Closed>),
+}
+
+impl ConnectError {
+    /// The server's answer to a refused upgrade (401, 403, 426, 429 …).
+    pub fn response(&self) -> Option<&HttpResponse> {
+        match self {
+            ConnectError::Handshake(error) => error.response(),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of a refused upgrade.
+    pub fn status(&self) -> Option<u16> {
+        self.response().map(|response| response.status)
+    }
+
+    /// The `Retry-After` header of a refused upgrade, as sent.
+    pub fn retry_after(&self) -> Option<&str> {
+        self.response()?.header("retry-after")
+    }
+
+    /// Whether the server refused with `426 Upgrade Required`: it asks for plain HTTP.
+    pub fn wants_http(&self) -> bool {
+        self.status() == Some(426)
+    }
+
+    /// The error of a connection that ended during the upgrade.
+    pub(crate) fn from_closed(closed: Closed) -> ConnectError {
+        match closed.error {
+            Some(ws::Error::Handshake(error)) => ConnectError::Handshake(error),
+            Some(ws::Error::HandshakeTimeout) => ConnectError::HandshakeTimeout,
+            _ => ConnectError::Closed(Box::new(closed)),
+        }
+    }
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::NoRuntime => f.write_str(
+                "no runtime: enable the `async-std` or `smol` feature, or set Config::runtime",
+            ),
+            ConnectError::Random(error) => {
+                write!(f, "the OS random number generator failed: {error}")
+            }
+            ConnectError::Io { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
+            ConnectError::Timeout { addr, after } => {
+                write!(f, "connecting to {addr} took longer than {after:?}")
+            }
+            ConnectError::Tls(error) => write!(f, "{error}"),
+            ConnectError::TlsHandshake { addr, source } => {
+                write!(f, "TLS handshake with {addr} failed: {source}")
+            }
+            ConnectError::Handshake(error) => write!(f, "WebSocket upgrade failed: {error}"),
+            ConnectError::HandshakeTimeout => f.write_str("the WebSocket upgrade timed out"),
+            ConnectError::Closed(closed) => match &closed.error {
+                Some(error) => write!(f, "the connection ended during the upgrade: {error}"),
+                None => write!(
+                    f,
+                    "the connection ended during the upgrade (close code {})",
+                    closed.code
+                ),
+            },
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Random(error) => Some(error),
+            ConnectError::Io { source, .. } | ConnectError::TlsHandshake { source, .. } => {
+                Some(source)
+            }
+            ConnectError::Tls(error) => Some(error),
+            ConnectError::Handshake(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+/// Why a call on an open [`Connection`](crate::Connection) failed.
+///
+/// The connection itself ending is not an error: it is reported as
+/// [`ClientEvent::Disconnected`](responses_ws_core::client::ClientEvent::Disconnected).
+///
+/// ```
+/// use responses_ws_futures::{Error, Lane};
+/// use responses_ws_futures::responses_ws_core::session::SessionError;
+///
+/// let error = Error::from(SessionError::NothingToSteer(Lane::Default));
+/// assert_eq!(error.to_string(), "lane (default lane) has no running response to steer");
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The session refused the call (busy lane, bad lane name, unknown tool call …); nothing
+    /// was queued or sent.
+    Session(SessionError),
+    /// A request of the tool loop failed (an API error, a `failed` response, or
+    /// [`RequestError::Interrupted`] when the connection ended while it ran).
+    Request {
+        /// The lane of the tool loop.
+        lane: Lane,
+        /// Why.
+        error: RequestError,
+    },
+    /// The tool loop met MCP approval requests, which a tool handler cannot answer: answer
+    /// them with [`Connection::submit_approval`](crate::Connection::submit_approval).
+    ApprovalRequired {
+        /// The lane.
+        lane: Lane,
+        /// The approval requests.
+        calls: Vec<ToolCall>,
+    },
+    /// [`run_tool_loop`](crate::Connection::run_tool_loop): the connection is over and will
+    /// not be reconnected, so the loop cannot finish.
+    ConnectionClosed,
+    /// Reconnecting failed `attempts` times in a row and the policy gave up (or refused to
+    /// go on after a refusal such as 401).
+    Reconnect {
+        /// Attempts made in a row.
+        attempts: u32,
+        /// The last attempt's error.
+        last: Box<ConnectError>,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Session(error) => write!(f, "{error}"),
+            Error::Request { lane, error } => write!(f, "request on lane {lane} failed: {error}"),
+            Error::ApprovalRequired { lane, calls } => write!(
+                f,
+                "lane {lane} waits for {} MCP approval(s), which the tool handler cannot give",
+                calls.len()
+            ),
+            Error::ConnectionClosed => {
+                f.write_str("the connection is over and will not be reconnected")
+            }
+            Error::Reconnect { attempts, last } => {
+                write!(f, "reconnecting failed after {attempts} attempt(s): {last}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Session(error) => Some(error),
+            Error::Request { error, .. } => Some(error),
+            Error::Reconnect { last, .. } => Some(last.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl From<SessionError> for Error {
+    fn from(error: SessionError) -> Self {
+        Error::Session(error)
+    }
+}

@@ -1,0 +1,80 @@
+//! What the adapter needs from an async runtime, and nothing more: open a TCP connection and
+//! wait until a moment. [`Runtime`] is that seam; `AsyncStd` (feature `async-std`) and
+//! `Smol` (feature `smol`) implement it, and any other runtime can. The driving loop of
+//! [`Connection`](crate::Connection) never names a runtime.
+
+#[cfg(feature = "async-std")]
+mod async_std;
+#[cfg(feature = "smol")]
+mod smol;
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::Instant as StdInstant;
+
+use futures_core::future::BoxFuture;
+use futures_io::{AsyncRead, AsyncWrite};
+
+#[cfg(feature = "async-std")]
+pub use self::async_std::AsyncStd;
+#[cfg(feature = "smol")]
+pub use self::smol::Smol;
+
+/// A byte stream the connection runs over: TCP, TLS over TCP, or anything a user brings.
+///
+/// Implemented for every `AsyncRead + AsyncWrite + Send + Unpin` type.
+pub trait AsyncIo: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + ?Sized> AsyncIo for T {}
+
+/// The two services a runtime provides to the adapter: a TCP connect and a timer.
+///
+/// Implement it to run on a runtime this crate does not know (or to connect through
+/// something other than TCP: a proxy, a Unix socket). The connect timeout and TLS are applied
+/// around [`connect`](Self::connect) by the adapter.
+///
+/// ```
+/// use std::sync::Arc;
+/// use std::time::Instant;
+/// use futures_core::future::BoxFuture;
+/// use responses_ws_futures::runtime::{AsyncIo, Runtime};
+///
+/// /// A runtime that cannot connect (a test double): its timer never fires either.
+/// #[derive(Debug)]
+/// struct Nowhere;
+///
+/// impl Runtime for Nowhere {
+///     fn connect(&self, host: String, port: u16) -> BoxFuture<'static, std::io::Result<Box<dyn AsyncIo>>> {
+///         Box::pin(async move {
+///             Err(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, format!("{host}:{port}")))
+///         })
+///     }
+///     fn sleep_until(&self, _deadline: Instant) -> BoxFuture<'static, ()> {
+///         Box::pin(std::future::pending())
+///     }
+/// }
+///
+/// let config = responses_ws_futures::Config::new("ws://127.0.0.1:9/v1/responses")?.runtime(Nowhere);
+/// # let _ = config;
+/// # Ok::<(), responses_ws_futures::responses_ws_core::ws::UrlError>(())
+/// ```
+pub trait Runtime: Send + Sync + fmt::Debug + 'static {
+    /// Opens a TCP connection to `host:port` (a name to resolve or an IP literal), with
+    /// `TCP_NODELAY` set.
+    fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Box<dyn AsyncIo>>>;
+
+    /// A future that completes at `deadline` (at once if it has passed).
+    fn sleep_until(&self, deadline: StdInstant) -> BoxFuture<'static, ()>;
+}
+
+/// The runtime a [`Config`](crate::Config) uses when none is set: `AsyncStd` when the
+/// `async-std` feature is on, else `Smol` when `smol` is, else none.
+pub(crate) fn default_runtime() -> Option<Arc<dyn Runtime>> {
+    #[cfg(feature = "async-std")]
+    return Some(Arc::new(AsyncStd));
+    #[cfg(all(not(feature = "async-std"), feature = "smol"))]
+    return Some(Arc::new(Smol));
+    #[cfg(not(any(feature = "async-std", feature = "smol")))]
+    return None;
+}

@@ -1,0 +1,201 @@
+//! [`Socket`]: the byte stream of one connection and the chunks of the core's output being
+//! written to it. Writes are vectored when several chunks wait; a chunk partly written stays
+//! here, its written part cut off, and is finished first by the next call (so a cancelled
+//! write loses nothing). Reads go straight into the core's buffer: a read lands there or not
+//! at all.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Buf, Bytes};
+use futures_io::{AsyncRead, AsyncWrite};
+use responses_ws_core::client::Client;
+use responses_ws_core::Instant;
+
+use crate::runtime::AsyncIo;
+
+/// Chunks taken from the core ahead of the socket, at most: the rest waits in the core's
+/// bounded queue, so the core's backpressure (`QueueFull`) still holds.
+const MAX_CHUNKS: usize = 16;
+
+/// What a read did.
+pub(crate) enum ReadOutcome {
+    /// Bytes arrived and were committed to the core.
+    Data,
+    /// The stream ended (or failed); the core was told.
+    Ended,
+}
+
+/// One connection's byte stream and its pending output.
+pub(crate) struct Socket {
+    io: Box<dyn AsyncIo>,
+    /// Output taken from the core and not yet written; the front may be partly written.
+    chunks: VecDeque<Bytes>,
+    /// Bytes were written since the last flush of `io` (TLS buffers records).
+    unflushed: bool,
+    /// The stream ended or failed: no more reads.
+    read_closed: bool,
+    /// A write failed: output is dropped from now on.
+    write_failed: bool,
+    /// The core reported this connection's end.
+    ended: bool,
+}
+
+impl Socket {
+    pub(crate) fn new(io: Box<dyn AsyncIo>) -> Socket {
+        Socket {
+            io,
+            chunks: VecDeque::new(),
+            unflushed: false,
+            read_closed: false,
+            write_failed: false,
+            ended: false,
+        }
+    }
+
+    /// Notes that the core reported the end of this connection.
+    pub(crate) fn mark_ended(&mut self) {
+        self.ended = true;
+    }
+
+    /// Whether the core reported the end of this connection.
+    pub(crate) fn ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Whether the stream has ended for reading.
+    pub(crate) fn read_closed(&self) -> bool {
+        self.read_closed
+    }
+
+    /// Writes everything the core has to send, then flushes. `Ready(Ok)` when all is out,
+    /// `Pending` when the stream is full, `Ready(Err)` when a write failed (the caller then
+    /// tells the core the connection is lost; output is dropped from then on).
+    pub(crate) fn poll_write_all(
+        &mut self,
+        client: &mut Client,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if self.write_failed {
+                self.chunks.clear();
+                while client.poll_transmit().is_some() {}
+                return Poll::Ready(Ok(()));
+            }
+            self.take_output(client);
+            if self.chunks.is_empty() {
+                if self.unflushed {
+                    ready!(self.poll_io(|io, cx| io.poll_flush(cx), cx))?;
+                    self.unflushed = false;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            match ready!(self.poll_write_chunks(cx)) {
+                Ok(written) => self.advance(written),
+                Err(error) => {
+                    self.write_failed = true;
+                    return Poll::Ready(Err(error));
+                }
+            }
+            self.unflushed = true;
+        }
+    }
+
+    fn take_output(&mut self, client: &mut Client) {
+        while self.chunks.len() < MAX_CHUNKS {
+            match client.poll_transmit() {
+                Some(chunk) if chunk.is_empty() => {}
+                Some(chunk) => self.chunks.push_back(chunk),
+                None => break,
+            }
+        }
+    }
+
+    /// One write of the waiting chunks: vectored when there are several.
+    fn poll_write_chunks(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let result = if self.chunks.len() == 1 {
+            Pin::new(&mut self.io).poll_write(cx, &self.chunks[0])
+        } else {
+            let mut slices = [IoSlice::new(&[]); MAX_CHUNKS];
+            for (slice, chunk) in slices.iter_mut().zip(&self.chunks) {
+                *slice = IoSlice::new(chunk);
+            }
+            let count = self.chunks.len().min(MAX_CHUNKS);
+            Pin::new(&mut self.io).poll_write_vectored(cx, &slices[..count])
+        };
+        match ready!(result) {
+            Ok(0) => Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => Poll::Ready(Ok(n)),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Err(error) => Poll::Ready(Err(error)),
+        }
+    }
+
+    /// Drops `n` written bytes from the front of the chunks.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                return;
+            };
+            if n >= front.len() {
+                n -= front.len();
+                self.chunks.pop_front();
+            } else {
+                front.advance(n);
+                n = 0;
+            }
+        }
+    }
+
+    fn poll_io(
+        &mut self,
+        op: impl FnOnce(Pin<&mut dyn AsyncIo>, &mut Context<'_>) -> Poll<io::Result<()>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        let result = ready!(op(Pin::new(&mut *self.io), cx));
+        if result.is_err() {
+            self.write_failed = true;
+        }
+        Poll::Ready(result)
+    }
+
+    /// Reads once into the core's buffer and tells the core (`now` gives the time after the
+    /// read). The end of the stream or a read error is reported to the core as end of file.
+    pub(crate) fn poll_read(
+        &mut self,
+        client: &mut Client,
+        now: impl Fn() -> Instant,
+        cx: &mut Context<'_>,
+    ) -> Poll<ReadOutcome> {
+        loop {
+            let result = ready!(Pin::new(&mut self.io).poll_read(cx, client.input_buffer()));
+            match result {
+                Ok(0) => {}
+                Ok(n) => {
+                    client.commit_input(n, now());
+                    return Poll::Ready(ReadOutcome::Data);
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {}
+            }
+            self.read_closed = true;
+            client.handle_eof(now());
+            return Poll::Ready(ReadOutcome::Ended);
+        }
+    }
+
+    /// Shuts the stream down (TLS `close_notify`, TCP FIN). Errors are of no interest: the
+    /// connection is over.
+    pub(crate) fn poll_shutdown(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.write_failed {
+            return Poll::Ready(());
+        }
+        let _ = ready!(Pin::new(&mut self.io).poll_close(cx));
+        Poll::Ready(())
+    }
+}

@@ -310,6 +310,12 @@ impl StopReading {
             connection: None,
         }
     }
+
+    /// Only on connection `index`.
+    pub fn on_connection(mut self, index: u32) -> Self {
+        self.connection = Some(index);
+        self
+    }
 }
 
 /// Whether a fault restricted to `filter` applies to connection `index`.

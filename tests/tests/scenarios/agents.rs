@@ -1,0 +1,250 @@
+//! One synchronous face over every adapter and runtime, so that each scenario is written once:
+//! blocking directly, tokio on a current-thread runtime, futures-io on async-std and on smol.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use responses_ws_core::client::{Client, ClientEvent};
+use responses_ws_core::reconnect::ReconnectPolicy;
+use responses_ws_core::session::{Lane, RequestId, SessionConfig, ToolCall};
+use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
+use responses_ws_core::ws;
+use responses_ws_tls::TlsConfig;
+
+/// How to connect.
+#[derive(Clone, Default)]
+pub(crate) struct Setup {
+    pub(crate) tls: Option<TlsConfig>,
+    pub(crate) reconnect: bool,
+    pub(crate) ws: Option<ws::Config>,
+    pub(crate) session: Option<SessionConfig>,
+}
+
+/// A refused connection: the HTTP status of a refused upgrade, if any, and the error's text.
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub(crate) status: Option<u16>,
+    pub(crate) retry_after: Option<String>,
+    pub(crate) message: String,
+}
+
+/// What every scenario needs from an adapter.
+pub(crate) trait Agent: Sized {
+    /// Connects to `url`.
+    fn connect(url: &str, setup: Setup) -> Result<Self, Refused>;
+    /// Creates a turn.
+    fn create(&mut self, request: ResponseCreate) -> RequestId;
+    /// Forks lane `to` (in `request.stream_id`) from `from`.
+    fn fork(&mut self, from: &Lane, request: ResponseCreate) -> RequestId;
+    /// The next event (reading as needed); `None` when the connection is over.
+    fn next_event(&mut self) -> Option<ClientEvent>;
+    /// Runs the tool loop of the adapter with the deterministic handler of [`answer`].
+    fn tool_loop(
+        &mut self,
+        request: ResponseCreate,
+        calls: Arc<AtomicUsize>,
+    ) -> Result<Response, String>;
+    /// The core client (ledger, byte counts).
+    fn client(&self) -> &Client;
+    /// Closes the connection.
+    fn close(&mut self);
+}
+
+/// The tool every scenario's calls go to: echoes its name and arguments.
+pub(crate) fn answer(call: &ToolCall, calls: &AtomicUsize) -> ToolOutput {
+    calls.fetch_add(1, Ordering::SeqCst);
+    ToolOutput::Text(format!(
+        "{{\"tool\":\"{}\",\"args\":{}}}",
+        call.name, call.arguments
+    ))
+}
+
+// --- blocking -----------------------------------------------------------------------------
+
+pub(crate) struct Blocking(responses_ws_blocking::Connection);
+
+macro_rules! configure {
+    ($krate:ident, $url:expr, $setup:expr) => {{
+        let setup: Setup = $setup;
+        let mut config = $krate::Config::new($url).expect("a valid URL");
+        if let Some(tls) = setup.tls {
+            config = config.tls(tls);
+        }
+        if setup.reconnect {
+            let mut policy = ReconnectPolicy::default();
+            policy.base_delay = Duration::from_millis(20);
+            policy.max_attempts = 4;
+            config = config.reconnect(policy);
+        }
+        if let Some(ws) = setup.ws {
+            config = config.ws(ws);
+        }
+        if let Some(session) = setup.session {
+            config = config.session(session);
+        }
+        config
+    }};
+}
+
+macro_rules! refused {
+    ($error:expr) => {{
+        let error = $error;
+        Refused {
+            status: error.status(),
+            retry_after: error
+                .response()
+                .and_then(|r| r.header("retry-after"))
+                .map(String::from),
+            message: error.to_string(),
+        }
+    }};
+}
+
+impl Agent for Blocking {
+    fn connect(url: &str, setup: Setup) -> Result<Self, Refused> {
+        let config = configure!(responses_ws_blocking, url, setup);
+        responses_ws_blocking::Connection::connect(config)
+            .map(Blocking)
+            .map_err(|e| refused!(e))
+    }
+    fn create(&mut self, request: ResponseCreate) -> RequestId {
+        self.0.create(request).expect("create")
+    }
+    fn fork(&mut self, from: &Lane, request: ResponseCreate) -> RequestId {
+        self.0.fork(from, request).expect("fork")
+    }
+    fn next_event(&mut self) -> Option<ClientEvent> {
+        self.0.next_event().expect("next_event")
+    }
+    fn tool_loop(
+        &mut self,
+        request: ResponseCreate,
+        calls: Arc<AtomicUsize>,
+    ) -> Result<Response, String> {
+        self.0
+            .run_tool_loop(request, |call| answer(call, &calls))
+            .map_err(|e| e.to_string())
+    }
+    fn client(&self) -> &Client {
+        self.0.client()
+    }
+    fn close(&mut self) {
+        let _ = self.0.close();
+    }
+}
+
+// --- async adapters over a `block_on` ------------------------------------------------------
+
+/// Runs futures to completion on one runtime.
+pub(crate) trait Executor: Default {
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output;
+}
+
+#[derive(Default)]
+pub(crate) struct AsyncStdExecutor;
+impl Executor for AsyncStdExecutor {
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+        async_std::task::block_on(future)
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct SmolExecutor;
+impl Executor for SmolExecutor {
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+        smol::block_on(future)
+    }
+}
+
+pub(crate) struct TokioExecutor(tokio::runtime::Runtime);
+impl Default for TokioExecutor {
+    fn default() -> Self {
+        TokioExecutor(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        )
+    }
+}
+impl Executor for TokioExecutor {
+    fn block_on<F: Future>(&mut self, future: F) -> F::Output {
+        self.0.block_on(future)
+    }
+}
+
+/// An async adapter's connection with the runtime that drives it.
+pub(crate) struct Async<C, E> {
+    conn: C,
+    executor: E,
+}
+
+pub(crate) type Tokio = Async<responses_ws_tokio::Connection, TokioExecutor>;
+pub(crate) type AsyncStd = Async<responses_ws_futures::Connection, AsyncStdExecutor>;
+pub(crate) type Smol = Async<responses_ws_futures::Connection, SmolExecutor>;
+
+/// The async adapters share their method names; this writes the `Agent` impl once for each.
+macro_rules! async_agent {
+    ($agent:ty, $krate:ident, $executor:ty, $config:expr) => {
+        impl Agent for $agent {
+            fn connect(url: &str, setup: Setup) -> Result<Self, Refused> {
+                let config = ($config)(configure!($krate, url, setup));
+                let mut executor = <$executor>::default();
+                let conn = executor
+                    .block_on($krate::Connection::connect(config))
+                    .map_err(|e| refused!(e))?;
+                Ok(Async { conn, executor })
+            }
+            fn create(&mut self, request: ResponseCreate) -> RequestId {
+                self.executor
+                    .block_on(self.conn.create(request))
+                    .expect("create")
+            }
+            fn fork(&mut self, from: &Lane, request: ResponseCreate) -> RequestId {
+                self.executor
+                    .block_on(self.conn.fork(from, request))
+                    .expect("fork")
+            }
+            fn next_event(&mut self) -> Option<ClientEvent> {
+                self.executor
+                    .block_on(self.conn.next_event())
+                    .expect("next_event")
+            }
+            fn tool_loop(
+                &mut self,
+                request: ResponseCreate,
+                calls: Arc<AtomicUsize>,
+            ) -> Result<Response, String> {
+                let handler = |call: ToolCall| {
+                    let calls = calls.clone();
+                    async move { answer(&call, &calls) }
+                };
+                self.executor
+                    .block_on(self.conn.run_tool_loop(request, handler))
+                    .map_err(|e| e.to_string())
+            }
+            fn client(&self) -> &Client {
+                self.conn.client()
+            }
+            fn close(&mut self) {
+                let _ = self.executor.block_on(self.conn.close());
+            }
+        }
+    };
+}
+
+async_agent!(Tokio, responses_ws_tokio, TokioExecutor, |config| config);
+async_agent!(
+    AsyncStd,
+    responses_ws_futures,
+    AsyncStdExecutor,
+    |config: responses_ws_futures::Config| config.runtime(responses_ws_futures::runtime::AsyncStd)
+);
+async_agent!(
+    Smol,
+    responses_ws_futures,
+    SmolExecutor,
+    |config: responses_ws_futures::Config| config.runtime(responses_ws_futures::runtime::Smol)
+);

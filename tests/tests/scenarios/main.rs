@@ -1,0 +1,475 @@
+//! One scenario suite, run against every adapter and runtime — blocking, tokio, async-std and
+//! smol — over real loopback TCP with the scripted mock server (`MockServer`): a plain answer,
+//! a 20-call tool loop with parallel calls, lanes in parallel, a fork, a warm-up, every fault of
+//! the mock (each ends in its documented outcome with no tool output lost: the mock refuses a
+//! continuation that misses one), a slow consumer, and the `wss://` variants through a TLS proxy
+//! whose CA is made by rcgen at test time.
+
+mod agents;
+mod tls_proxy;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agents::{Agent, Setup};
+use responses_ws_core::client::ClientEvent;
+use responses_ws_core::session::{FullContextReason, Lane, SessionEvent};
+use responses_ws_core::wire::ResponseCreate;
+use responses_ws_core::ws;
+use responses_ws_tokio::mock::{
+    AgeLimit, DropFault, MockServer, Refusal, Script, ScriptedCall, StopReading, TurnFault,
+    UpgradeFault,
+};
+use tls_proxy::TlsProxy;
+
+/// A turn on `lane` (the default lane for `None`) with `input` (none when empty).
+fn turn(lane: Option<&str>, input: &str) -> ResponseCreate {
+    ResponseCreate {
+        stream_id: lane.map(String::from),
+        model: Some("mock-model".into()),
+        store: Some(false),
+        input: (!input.is_empty()).then(|| input.into()),
+        ..ResponseCreate::default()
+    }
+}
+
+fn counter() -> Arc<AtomicUsize> {
+    Arc::new(AtomicUsize::new(0))
+}
+
+/// Two parallel calls, then one, then the answer: three tool outputs in all.
+fn three_calls() -> Script {
+    Script::new()
+        .tool_calls([
+            ScriptedCall::new("get_weather", r#"{"city":"Paris"}"#).with_deltas(3),
+            ScriptedCall::new("get_weather", r#"{"city":"Tokyo"}"#),
+        ])
+        .tool_calls([ScriptedCall::new("add", r#"{"a":14,"b":9}"#)])
+        .text("Paris, by 5 degrees.", 4)
+}
+
+/// Session events (without stream events) until `count` requests have ended.
+fn until_ended<A: Agent>(agent: &mut A, count: usize) -> Vec<SessionEvent> {
+    let mut events = Vec::new();
+    let mut ended = 0;
+    while ended < count {
+        match agent.next_event().expect("the connection ended early") {
+            ClientEvent::Session(SessionEvent::Stream { .. }) => {}
+            ClientEvent::Session(event) => {
+                ended += usize::from(matches!(
+                    event,
+                    SessionEvent::Completed { .. } | SessionEvent::Failed { .. }
+                ));
+                events.push(event);
+            }
+            _ => {}
+        }
+    }
+    events
+}
+
+fn texts(events: &[SessionEvent]) -> Vec<(Lane, String)> {
+    let completed = events.iter().filter_map(|e| match e {
+        SessionEvent::Completed { lane, response, .. } => {
+            Some((lane.clone(), response.all_output_text()))
+        }
+        _ => None,
+    });
+    completed.collect()
+}
+
+fn full_contexts(events: &[SessionEvent]) -> Vec<FullContextReason> {
+    let reasons = events.iter().filter_map(|e| match e {
+        SessionEvent::FullContext { reason, .. } => Some(*reason),
+        _ => None,
+    });
+    reasons.collect()
+}
+
+fn reconnecting() -> Setup {
+    Setup {
+        reconnect: true,
+        ..Setup::default()
+    }
+}
+
+fn plain_answer<A: Agent>() {
+    let server =
+        MockServer::start_in_thread(Script::new().text("Hello from the mock.", 4)).unwrap();
+    let mut agent = A::connect(&server.url(), Setup::default()).unwrap();
+    let calls = counter();
+    let response = agent.tool_loop(turn(None, "Hi"), calls.clone()).unwrap();
+    assert_eq!(response.all_output_text(), "Hello from the mock.");
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    agent.close();
+    server.shutdown();
+}
+
+fn twenty_call_tool_loop<A: Agent>() {
+    let mut script = Script::new();
+    for step in 0..10 {
+        script = script.tool_calls([
+            ScriptedCall::new("get_weather", format!(r#"{{"city":"c{step}"}}"#)).with_deltas(2),
+            ScriptedCall::new("add", format!(r#"{{"a":{step},"b":1}}"#)),
+        ]);
+    }
+    let server = MockServer::start_in_thread(script.text("All twenty calls done.", 3)).unwrap();
+    let mut agent = A::connect(&server.url(), Setup::default()).unwrap();
+    let calls = counter();
+    let response = agent
+        .tool_loop(turn(None, "Plan it."), calls.clone())
+        .unwrap();
+    assert_eq!(response.all_output_text(), "All twenty calls done.");
+    assert_eq!(calls.load(Ordering::SeqCst), 20);
+    let ledger = agent
+        .client()
+        .session()
+        .ledger()
+        .lane(&Lane::Default)
+        .unwrap();
+    assert_eq!(
+        ledger.items().len(),
+        1 + 20 + 20 + 1,
+        "input, calls, outputs, answer"
+    );
+    assert_eq!(server.connections(), 1);
+    agent.close();
+    server.shutdown();
+}
+
+fn lanes_in_parallel<A: Agent>() {
+    let script = Script::new()
+        .text("lane answer", 5)
+        .with_delta_delay(Duration::from_millis(2));
+    let server = MockServer::start_in_thread(script).unwrap();
+    let mut agent = A::connect(&server.url(), Setup::default()).unwrap();
+    for lane in ["planner", "research", "critic"] {
+        agent.create(turn(Some(lane), "go"));
+    }
+    assert_eq!(
+        agent.client().session().in_flight(),
+        3,
+        "the three lanes run at once"
+    );
+    let mut answers = texts(&until_ended(&mut agent, 3));
+    answers.sort();
+    let expected: Vec<(Lane, String)> = ["critic", "planner", "research"]
+        .iter()
+        .map(|name| (Lane::named(*name).unwrap(), "lane answer".to_owned()))
+        .collect();
+    assert_eq!(answers, expected);
+    agent.close();
+    server.shutdown();
+}
+
+fn fork<A: Agent>() {
+    let server = MockServer::start_in_thread(Script::new().text("A plan.", 2)).unwrap();
+    let mut agent = A::connect(&server.url(), Setup::default()).unwrap();
+    agent.create(turn(Some("planner"), "Draft a plan."));
+    let mut events = until_ended(&mut agent, 1);
+    let planner = Lane::named("planner").unwrap();
+    agent.fork(&planner, turn(Some("critic"), "Find gaps."));
+    agent.create(turn(Some("planner"), "Add rollback steps."));
+    events.extend(until_ended(&mut agent, 2));
+    assert_eq!(texts(&events).len(), 3, "{events:?}");
+    assert_eq!(
+        full_contexts(&events),
+        [],
+        "the fork and the planner both chained"
+    );
+    let critic = agent
+        .client()
+        .session()
+        .ledger()
+        .lane(&Lane::named("critic").unwrap())
+        .unwrap();
+    assert_eq!(
+        critic.items().len(),
+        4,
+        "the plan's turn, then the critic's own"
+    );
+    agent.close();
+    server.shutdown();
+}
+
+fn warm_up<A: Agent>() {
+    let server = MockServer::start_in_thread(Script::new().text("Ready.", 2)).unwrap();
+    let mut agent = A::connect(&server.url(), Setup::default()).unwrap();
+    let warm = ResponseCreate {
+        generate: Some(false),
+        instructions: Some("Be brief.".into()),
+        ..turn(None, "")
+    };
+    agent.create(warm);
+    let mut events = until_ended(&mut agent, 1);
+    agent.create(ResponseCreate {
+        instructions: Some("Be brief.".into()),
+        ..turn(None, "Hello?")
+    });
+    events.extend(until_ended(&mut agent, 1));
+    assert_eq!(
+        texts(&events).last().map(|(_, text)| text.as_str()),
+        Some("Ready.")
+    );
+    assert_eq!(
+        full_contexts(&events),
+        [],
+        "the first turn chained from the warm-up"
+    );
+    agent.close();
+    server.shutdown();
+}
+
+/// A scripted failure of turn 1 ends the loop with an error; the retry (no new input) replays
+/// the context and reaches the answer, with every tool output sent.
+fn failed_turn_then_retry<A: Agent>(script: Script, setup: Setup, error_contains: &str) -> usize {
+    let server = MockServer::start_in_thread(script).unwrap();
+    let mut agent = A::connect(&server.url(), setup).unwrap();
+    let calls = counter();
+    let error = agent
+        .tool_loop(turn(None, "Which is warmer?"), calls.clone())
+        .unwrap_err();
+    assert!(error.contains(error_contains), "{error}");
+    let response = agent.tool_loop(turn(None, ""), calls.clone()).unwrap();
+    assert_eq!(response.all_output_text(), "Paris, by 5 degrees.");
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "no call answered twice, none missed"
+    );
+    let connections = server.connections();
+    agent.close();
+    server.shutdown();
+    connections as usize
+}
+
+fn response_failed_at_turn_1<A: Agent>() {
+    let script = three_calls().with_turn_fault(TurnFault::failed(1).times(1));
+    assert_eq!(
+        failed_turn_then_retry::<A>(script, Setup::default(), "failed"),
+        1
+    );
+}
+
+fn error_event_at_turn_1<A: Agent>() {
+    let fault = TurnFault::error(1, 429, "rate_limit_exceeded", "Slow down.").times(1);
+    let script = three_calls().with_turn_fault(fault);
+    assert_eq!(
+        failed_turn_then_retry::<A>(script, Setup::default(), "rate_limit_exceeded"),
+        1
+    );
+}
+
+fn abrupt_close_mid_response<A: Agent>() {
+    let script = three_calls().with_drop(DropFault::after_events(12).on_connection(0));
+    assert_eq!(
+        failed_turn_then_retry::<A>(script, reconnecting(), "connection"),
+        2
+    );
+}
+
+fn age_limit_in_reply<A: Agent>() {
+    let script = three_calls().with_age_limit(AgeLimit::after_responses(1).in_reply());
+    let server = MockServer::start_in_thread(script).unwrap();
+    let mut agent = A::connect(&server.url(), reconnecting()).unwrap();
+    let calls = counter();
+    let response = agent
+        .tool_loop(turn(None, "Which is warmer?"), calls.clone())
+        .unwrap();
+    assert_eq!(response.all_output_text(), "Paris, by 5 degrees.");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert!(
+        server.connections() >= 2,
+        "the refused continuation went out on a new connection"
+    );
+    agent.close();
+    server.shutdown();
+}
+
+fn age_limit_unprompted<A: Agent>() {
+    let script = Script::new()
+        .text("Still here.", 2)
+        .with_age_limit(AgeLimit::after(Duration::from_millis(300)));
+    let server = MockServer::start_in_thread(script).unwrap();
+    let mut agent = A::connect(&server.url(), reconnecting()).unwrap();
+    let calls = counter();
+    agent.tool_loop(turn(None, "One."), calls.clone()).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    let response = agent.tool_loop(turn(None, "Two."), calls).unwrap();
+    assert_eq!(response.all_output_text(), "Still here.");
+    assert_eq!(server.connections(), 2);
+    agent.close();
+    server.shutdown();
+}
+
+fn refused_upgrades<A: Agent>() {
+    let cases = [
+        (Refusal::Unauthorized, 401, None),
+        (
+            Refusal::RateLimited {
+                retry_after_secs: 7,
+            },
+            429,
+            Some("7"),
+        ),
+        (Refusal::UpgradeRequired, 426, None),
+    ];
+    for (refusal, status, retry_after) in cases {
+        let script = Script::new().with_upgrade_refusal(UpgradeFault::new(refusal));
+        let server = MockServer::start_in_thread(script).unwrap();
+        let refused = A::connect(&server.url(), Setup::default())
+            .err()
+            .expect("refused");
+        assert_eq!(refused.status, Some(status), "{}", refused.message);
+        assert_eq!(refused.retry_after.as_deref(), retry_after);
+        server.shutdown();
+    }
+}
+
+fn server_stops_reading<A: Agent>() {
+    let script = three_calls().with_stop_reading(StopReading::after_frames(1).on_connection(0));
+    let server = MockServer::start_in_thread(script).unwrap();
+    let mut ws = ws::Config::default();
+    ws.keepalive_interval = Some(Duration::from_millis(200));
+    ws.pong_timeout = Duration::from_millis(200);
+    let mut agent = A::connect(
+        &server.url(),
+        Setup {
+            ws: Some(ws),
+            ..reconnecting()
+        },
+    )
+    .unwrap();
+    let calls = counter();
+    let response = agent
+        .tool_loop(turn(None, "Which is warmer?"), calls.clone())
+        .unwrap();
+    assert_eq!(response.all_output_text(), "Paris, by 5 degrees.");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        server.connections(),
+        2,
+        "the deaf server was found dead and replaced"
+    );
+    agent.close();
+    server.shutdown();
+}
+
+fn slow_consumer<A: Agent>() {
+    let text = "0123456789".repeat(30_000);
+    let server = MockServer::start_in_thread(Script::new().text(text.clone(), 3_000)).unwrap();
+    let mut agent = A::connect(&server.url(), Setup::default()).unwrap();
+    agent.create(turn(None, "Talk."));
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, before) = agent.client().byte_counts();
+    std::thread::sleep(Duration::from_millis(300));
+    let (_, after) = agent.client().byte_counts();
+    assert_eq!(before, after, "nothing is read while nobody consumes");
+    assert!(after < 64 * 1024, "{after} bytes read before consuming");
+    let answers = texts(&until_ended(&mut agent, 1));
+    assert_eq!(answers[0].1.len(), text.len());
+    agent.close();
+    server.shutdown();
+}
+
+fn tls_tool_loop<A: Agent>() {
+    let server = MockServer::start_in_thread(three_calls()).unwrap();
+    let proxy = TlsProxy::start(server.addr());
+    let untrusted = A::connect(&proxy.url(), Setup::default())
+        .err()
+        .expect("the test CA is not trusted by default");
+    assert!(
+        untrusted.message.to_lowercase().contains("certificate")
+            || untrusted.message.contains("Issuer"),
+        "{}",
+        untrusted.message
+    );
+    let mut agent = A::connect(
+        &proxy.url(),
+        Setup {
+            tls: Some(proxy.tls()),
+            ..Setup::default()
+        },
+    )
+    .unwrap();
+    let calls = counter();
+    let response = agent
+        .tool_loop(turn(None, "Which is warmer?"), calls.clone())
+        .unwrap();
+    assert_eq!(response.all_output_text(), "Paris, by 5 degrees.");
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    agent.close();
+    drop(proxy);
+    server.shutdown();
+}
+
+macro_rules! suite {
+    ($module:ident, $agent:ty) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn plain_answer() {
+                super::plain_answer::<$agent>();
+            }
+            #[test]
+            fn twenty_call_tool_loop() {
+                super::twenty_call_tool_loop::<$agent>();
+            }
+            #[test]
+            fn lanes_in_parallel() {
+                super::lanes_in_parallel::<$agent>();
+            }
+            #[test]
+            fn fork() {
+                super::fork::<$agent>();
+            }
+            #[test]
+            fn warm_up() {
+                super::warm_up::<$agent>();
+            }
+            #[test]
+            fn response_failed_at_turn_1() {
+                super::response_failed_at_turn_1::<$agent>();
+            }
+            #[test]
+            fn error_event_at_turn_1() {
+                super::error_event_at_turn_1::<$agent>();
+            }
+            #[test]
+            fn abrupt_close_mid_response() {
+                super::abrupt_close_mid_response::<$agent>();
+            }
+            #[test]
+            fn age_limit_in_reply() {
+                super::age_limit_in_reply::<$agent>();
+            }
+            #[test]
+            fn age_limit_unprompted() {
+                super::age_limit_unprompted::<$agent>();
+            }
+            #[test]
+            fn refused_upgrades() {
+                super::refused_upgrades::<$agent>();
+            }
+            #[test]
+            fn server_stops_reading() {
+                super::server_stops_reading::<$agent>();
+            }
+            #[test]
+            fn slow_consumer() {
+                super::slow_consumer::<$agent>();
+            }
+            #[test]
+            fn tls_tool_loop() {
+                super::tls_tool_loop::<$agent>();
+            }
+        }
+    };
+}
+
+suite!(blocking, agents::Blocking);
+suite!(tokio, agents::Tokio);
+suite!(async_std, agents::AsyncStd);
+suite!(smol, agents::Smol);

@@ -1,0 +1,131 @@
+//! The command line, as clap derive types: `demo` (the default), `bench`, `mock` and `run`.
+//! Only parsing lives here; each command's module does the work.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// The model the live demo and `run` ask for unless told otherwise.
+pub(crate) const DEFAULT_MODEL: &str = "gpt-5.5";
+
+/// responses-ws: the OpenAI Responses API over one WebSocket.
+#[derive(Debug, Parser)]
+#[command(name = "responses-ws", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// What to do (default: `demo`).
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// An agent that makes ~20 tool calls, streamed live over WebSocket mode (embedded mock
+    /// server by default; `--live` for api.openai.com).
+    Demo(DemoArgs),
+    /// WebSocket mode vs HTTP+SSE (full context, previous_response_id) through a delay proxy.
+    Bench(BenchArgs),
+    /// Serve the scripted mock (WebSocket and HTTP+SSE on one port) until Ctrl-C.
+    Mock(MockArgs),
+    /// Run an agent against any WebSocket endpoint, answering get_weather and add calls.
+    Run(RunArgs),
+}
+
+/// `demo`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct DemoArgs {
+    /// Talk to wss://api.openai.com/v1/responses (needs OPENAI_API_KEY) with a calculator and
+    /// a read-only file lister of `--dir`.
+    #[arg(long)]
+    pub(crate) live: bool,
+    /// Model for `--live`.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub(crate) model: String,
+    /// The directory the live demo's file lister may list (never anything outside it).
+    #[arg(long, default_value = ".")]
+    pub(crate) dir: PathBuf,
+    /// Mock model pace: milliseconds before each streamed delta.
+    #[arg(long, default_value_t = 12, value_name = "MS")]
+    pub(crate) pace_ms: u64,
+}
+
+impl Default for DemoArgs {
+    fn default() -> Self {
+        DemoArgs {
+            live: false,
+            model: DEFAULT_MODEL.into(),
+            dir: PathBuf::from("."),
+            pace_ms: 12,
+        }
+    }
+}
+
+/// `bench`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BenchArgs {
+    /// Round-trip time the proxy adds (half each way), TCP connection setup included.
+    #[arg(long, default_value_t = 50, value_name = "MS")]
+    pub(crate) rtt_ms: u64,
+    /// Uplink (client → server) bandwidth in kbit/s; 0 for unlimited.
+    #[arg(long, default_value_t = 10_000, value_name = "KBPS")]
+    pub(crate) uplink_kbps: u64,
+    /// Size of each tool output in bytes.
+    #[arg(long, default_value_t = 2000, value_name = "BYTES")]
+    pub(crate) tool_output_bytes: usize,
+    /// Tool calls in the rollout (in turns of 1 to 3 calls).
+    #[arg(long, default_value_t = 20, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=500))]
+    pub(crate) tool_calls: u32,
+    /// Repetitions of each mode; the table shows medians.
+    #[arg(long, default_value_t = 5, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub(crate) reps: u32,
+    /// Mock model pace: milliseconds before each streamed delta (0: transport only).
+    #[arg(long, default_value_t = 0, value_name = "MS")]
+    pub(crate) delta_delay_ms: u64,
+    /// Write an SVG chart of the medians to this file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub(crate) plot: Option<PathBuf>,
+}
+
+/// `mock`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct MockArgs {
+    /// Port to listen on (0: any free port).
+    #[arg(long, default_value_t = 8080)]
+    pub(crate) port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub(crate) host: IpAddr,
+    /// A script (the JSON form of responses_ws_core::mock::Script); default: the demo's
+    /// trip-planning agent.
+    #[arg(long, value_name = "FILE.json")]
+    pub(crate) script: Option<PathBuf>,
+}
+
+/// `run`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct RunArgs {
+    /// The endpoint, ws:// or wss://, e.g. wss://api.openai.com/v1/responses.
+    #[arg(long)]
+    pub(crate) url: String,
+    /// Bearer token for the upgrade (default: $OPENAI_API_KEY).
+    #[arg(long, env = "OPENAI_API_KEY", hide_env_values = true)]
+    pub(crate) api_key: Option<String>,
+    /// Model to ask for.
+    #[arg(long, default_value = DEFAULT_MODEL)]
+    pub(crate) model: String,
+    /// Lane (`stream_id`); the default lane when absent.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) lane: Option<String>,
+    /// Print every server event as one JSON line, then one summary line.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Give up after this many responses.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub(crate) max_turns: u32,
+    /// The user's prompt (several words are joined with spaces).
+    #[arg(required = true, value_name = "PROMPT")]
+    pub(crate) prompt: Vec<String>,
+}

@@ -7,8 +7,10 @@ use std::time::Duration;
 use responses_ws_core::client::ClientConfig;
 use responses_ws_core::reconnect::ReconnectPolicy;
 use responses_ws_core::session::SessionConfig;
-use responses_ws_core::ws::{self, UrlError, WsUrl};
+use responses_ws_core::ws::{self, WsUrl};
 use responses_ws_tls::TlsConfig;
+
+use crate::ConnectError;
 
 /// The connect timeout when none is set: 15 seconds.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -29,7 +31,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 ///     .reconnect(ReconnectPolicy::default());
 /// assert_eq!(config.url().host(), "api.openai.com");
 /// assert!(!format!("{config:?}").contains("sk-secret"));
-/// # Ok::<(), responses_ws_blocking::responses_ws_core::ws::UrlError>(())
+/// # Ok::<(), responses_ws_blocking::ConnectError>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -41,14 +43,10 @@ pub struct Config {
 
 impl Config {
     /// A configuration for `url` (`ws://` or `wss://`) with the defaults: no headers, the
-    /// core's limits, a 15 s connect timeout, webpki roots, no reconnect.
-    pub fn new(url: &str) -> Result<Config, UrlError> {
-        Ok(Config {
-            client: ClientConfig::new(WsUrl::parse(url)?),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            tls: TlsConfig::default(),
-            reconnect: None,
-        })
+    /// core's limits, a 15 s connect timeout, webpki roots, no reconnect. A bad URL is
+    /// [`ConnectError::Url`].
+    pub fn new(url: &str) -> Result<Config, ConnectError> {
+        Ok(Config::from(ClientConfig::new(WsUrl::parse(url)?)))
     }
 
     /// Sends `Authorization: Bearer <key>` with the upgrade request.
@@ -104,5 +102,17 @@ impl Config {
     /// The core's client configuration (URL, headers, WebSocket and session settings).
     pub fn client_config(&self) -> &ClientConfig {
         &self.client
+    }
+}
+
+/// Adapter defaults around a core configuration.
+impl From<ClientConfig> for Config {
+    fn from(client: ClientConfig) -> Self {
+        Config {
+            client,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            tls: TlsConfig::default(),
+            reconnect: None,
+        }
     }
 }

@@ -5,13 +5,13 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
 use responses_ws_core::client::{Client, ClientEvent};
 use responses_ws_core::session::{Lane, RequestId};
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
+use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 use responses_ws_tls::rustls::ClientConfig;
 
@@ -26,8 +26,9 @@ use crate::transport::{is_timeout, Transport};
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
 /// thread.
 ///
-/// Calls that send (`create`, `submit_tool_output`, `steer` …) write before they return,
-/// blocking while the socket takes no more. The socket is read only inside
+/// Calls that send (`create`, `submit_tool_output`, `steer` …) first tell the core the time
+/// (the session decides connection rotation on the time it last saw), then write before they
+/// return, blocking while the socket takes no more. The socket is read only inside
 /// [`next_event`](Self::next_event) (and the loops built on it), and only when the core has no
 /// event left to give: a thread that stops asking for events stops reading, and TCP tells the
 /// server to slow down. Likewise the core's timers (keepalive pings, pong and close
@@ -70,20 +71,24 @@ pub struct Connection {
     tls: Option<Arc<ClientConfig>>,
     connect_timeout: Duration,
     reconnect: Reconnector,
-    /// Events taken from the core and not handed out yet: the `Connected` of an upgrade that
-    /// [`connect`](Self::connect) waited for, events of other lanes during a tool loop, events
-    /// that arrived while [`close`](Self::close) waited.
+    /// Events taken from the core and not handed out yet: events of the connection an
+    /// upgrade replaces, events of other lanes during a tool loop, events that arrived while
+    /// [`close`](Self::close) waited.
     set_aside: VecDeque<ClientEvent>,
-    /// The socket error that ended the last transport.
-    io_error: Option<(SocketAddr, io::Error)>,
+    /// The socket error that ended the last transport, with its `host:port`.
+    io_error: Option<(String, io::Error)>,
+    /// The headers of the last `101 Switching Protocols`.
+    headers: Vec<Header>,
     /// The origin of the core's clock.
     origin: StdInstant,
 }
 
 impl Connection {
     /// Opens a connection: resolves the host, connects over TCP (TCP_NODELAY; TLS for
-    /// `wss://`) within the connect timeout, and completes the WebSocket upgrade. The first
-    /// event of [`next_event`](Self::next_event) is then [`ClientEvent::Connected`].
+    /// `wss://`) within the connect timeout, and completes the WebSocket upgrade. A refused
+    /// upgrade fails with [`ConnectError::Handshake`], which carries the server's status,
+    /// headers and body. The reconnect policy applies only once this succeeded; the headers
+    /// of the `101` answer are in [`handshake_headers`](Self::handshake_headers).
     pub fn connect(config: Config) -> Result<Connection, ConnectError> {
         let tls = match config.url().is_secure() {
             true => Some(config.tls.client_config().map_err(ConnectError::Tls)?),
@@ -99,6 +104,7 @@ impl Connection {
             reconnect: Reconnector::new(config.reconnect),
             set_aside: VecDeque::new(),
             io_error: None,
+            headers: Vec::new(),
             origin: StdInstant::now(),
         };
         conn.open()?;
@@ -106,10 +112,12 @@ impl Connection {
         Ok(conn)
     }
 
-    /// Drops the current connection, if any, and opens a new one as
-    /// [`connect`](Self::connect) does. The conversations carry on: each lane's next request
-    /// goes out with its full context where the server's cache is gone, and requests that had
-    /// not started go out again. (With a reconnect policy this happens by itself.)
+    /// Opens a new connection now, as [`connect`](Self::connect) does, and drops the current
+    /// one, if any, once the new socket is open (its started requests fail as interrupted).
+    /// The conversations carry on: each lane's next request goes out with its full context
+    /// where the server's cache is gone, and requests that had not started go out again. For
+    /// use after the events ended, or without a reconnect policy (with one, this happens by
+    /// itself).
     pub fn reconnect(&mut self) -> Result<(), ConnectError> {
         self.open()?;
         self.await_upgrade()
@@ -119,6 +127,7 @@ impl Connection {
     /// writes it. `request.input` is the new input only: the session adds
     /// `previous_response_id` or the full context.
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
+        self.catch_up();
         let id = self.client.create(request)?;
         self.flush();
         Ok(id)
@@ -126,6 +135,7 @@ impl Connection {
 
     /// Starts the new named lane `request.stream_id` from the last response of lane `from`.
     pub fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
+        self.catch_up();
         let id = self.client.fork(from, request)?;
         self.flush();
         Ok(id)
@@ -139,6 +149,7 @@ impl Connection {
         call_id: &str,
         output: impl Into<ToolOutput>,
     ) -> Result<(), Error> {
+        self.catch_up();
         self.client.submit_tool_output(lane, call_id, output)?;
         self.flush();
         Ok(())
@@ -152,6 +163,7 @@ impl Connection {
         approve: bool,
         reason: Option<String>,
     ) -> Result<(), Error> {
+        self.catch_up();
         self.client
             .submit_approval(lane, request_id, approve, reason)?;
         self.flush();
@@ -160,9 +172,17 @@ impl Connection {
 
     /// Steers the lane's running response with more user input (`response.steer`).
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
+        self.catch_up();
         self.client.steer(lane, input)?;
         self.flush();
         Ok(())
+    }
+
+    /// Tells the core what time it is before an API call: the session decides (connection
+    /// age, rotation) on the time it last saw, and nothing may have driven the connection for
+    /// a while.
+    pub(crate) fn catch_up(&mut self) {
+        self.client.handle_timeout(self.now());
     }
 
     /// The next event, reading the socket only when the core has none left. `None` once the
@@ -172,7 +192,7 @@ impl Connection {
     /// With a reconnect policy, a retried ending is reported as
     /// [`ClientEvent::Disconnected`]; the next call waits the backoff, reconnects and goes on
     /// (its first event is the new [`ClientEvent::Connected`]). It fails only when the policy
-    /// gives up ([`Error::ReconnectFailed`]).
+    /// gives up ([`Error::Reconnect`]).
     pub fn next_event(&mut self) -> Result<Option<ClientEvent>, Error> {
         match self.set_aside.pop_front() {
             Some(event) => Ok(Some(event)),
@@ -218,7 +238,12 @@ impl Connection {
 
     /// Whether the WebSocket is open (upgraded and not closing).
     pub fn is_open(&self) -> bool {
-        self.client.is_open()
+        self.io.is_some() && self.client.is_open()
+    }
+
+    /// The headers of the server's last `101 Switching Protocols` answer.
+    pub fn handshake_headers(&self) -> &[Header] {
+        &self.headers
     }
 
     // --- Driving ----------------------------------------------------------------------------
@@ -263,16 +288,20 @@ impl Connection {
         let event = self.client.poll_event();
         self.flush();
         if let Some(event) = &event {
+            if let ClientEvent::Connected { headers } = event {
+                self.headers.clone_from(headers);
+            }
             self.reconnect.observe(event);
         }
         event
     }
 
-    /// Opens a new transport and starts the upgrade on it (the old one, if any, is dropped).
+    /// Opens a new transport and starts the upgrade on it (the old one, if any, is dropped
+    /// once the new one is open).
     fn open(&mut self) -> Result<(), ConnectError> {
-        self.drop_transport();
         let url = self.client.config().url.clone();
         let transport = Transport::open(&url, self.tls.as_ref(), self.connect_timeout)?;
+        self.drop_transport();
         let seed = random::seed().map_err(ConnectError::Random)?;
         self.client
             .connect(seed, self.now())
@@ -285,20 +314,18 @@ impl Connection {
         Ok(())
     }
 
-    /// Drives the upgrade to its end: `Connected` is set aside for `next_event`; a refusal,
-    /// a socket error or a timeout is the error.
+    /// Drives the upgrade to its end (its `Connected` is the success, as in the other
+    /// adapters; the headers stay in `headers`); a refusal, a socket error or a timeout is the
+    /// error.
     fn await_upgrade(&mut self) -> Result<(), ConnectError> {
         loop {
             match self.pull_event() {
-                Some(event @ ClientEvent::Connected { .. }) => {
-                    self.set_aside.push_back(event);
-                    return Ok(());
-                }
+                Some(ClientEvent::Connected { .. }) => return Ok(()),
                 Some(ClientEvent::Disconnected { closed }) => {
                     self.reconnect.stop();
                     return Err(match self.io_error.take() {
                         Some((addr, source)) => ConnectError::Io { addr, source },
-                        None => ConnectError::from_closed(closed),
+                        None => ConnectError::from_closed(closed.error),
                     });
                 }
                 // Reports of the connection this one replaces.
@@ -401,7 +428,7 @@ impl Connection {
     /// The socket failed: it is dropped and the core sees the end of the stream.
     fn lose(&mut self, error: io::Error) {
         if let Some(io) = &self.io {
-            self.io_error = Some((io.addr(), error));
+            self.io_error = Some((io.target().to_owned(), error));
         }
         self.drop_transport();
         self.client.handle_eof(self.now());

@@ -4,16 +4,16 @@
 
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use responses_ws_core::session::{Lane, RequestError, SessionError, ToolCall};
-use responses_ws_core::ws::{self, Closed, HandshakeError, HttpResponse};
+use responses_ws_core::ws::{self, HandshakeError, HttpResponse, UrlError};
 use responses_ws_tls::TlsError;
 
 /// Why a connection could not be opened.
 ///
-/// A refused upgrade keeps the server's whole answer: status, headers and body.
+/// A refused upgrade keeps the server's whole answer: [`response`](Self::response) gives its
+/// status, headers (`Retry-After` …) and body.
 ///
 /// ```no_run
 /// use responses_ws_blocking::{Config, ConnectError, Connection};
@@ -29,52 +29,57 @@ use responses_ws_tls::TlsError;
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// ```
+/// use responses_ws_blocking::{Config, ConnectError};
+///
+/// let error = Config::new("http://api.openai.com/v1/responses").unwrap_err();
+/// assert!(matches!(error, ConnectError::Url(_)));
+/// assert_eq!(error.to_string(), r#"bad URL: unsupported scheme "http" (expected ws or wss)"#);
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The host name could not be resolved.
-    Resolve {
+    /// The URL is not a `ws://` or `wss://` URL.
+    Url(UrlError),
+    /// The TLS settings could not be turned into a rustls configuration (roots, server name).
+    Tls(TlsError),
+    /// Resolving the host or connecting to it failed, or the socket failed during the
+    /// upgrade.
+    Io {
         /// `host:port`.
-        target: String,
-        /// The resolver's error.
+        addr: String,
+        /// What the OS said.
         source: io::Error,
     },
-    /// The TCP connection failed, or the socket failed during the handshake.
-    Io {
-        /// The address tried last.
-        addr: SocketAddr,
-        /// The socket's error.
+    /// The TLS handshake failed: an untrusted certificate, a wrong name, a protocol error.
+    TlsHandshake {
+        /// `host:port`.
+        addr: String,
+        /// What rustls said (its source is the rustls error).
         source: io::Error,
     },
     /// The TCP connection and the TLS handshake did not finish within the connect timeout.
     Timeout {
         /// `host:port`.
-        target: String,
+        addr: String,
         /// The connect timeout.
         after: Duration,
-    },
-    /// The TLS configuration (roots, server name) was refused.
-    Tls(TlsError),
-    /// The TLS handshake failed: an untrusted certificate, a wrong name, a protocol error.
-    TlsHandshake {
-        /// The server's address.
-        addr: SocketAddr,
-        /// The error (its source is the rustls error).
-        source: io::Error,
     },
     /// The WebSocket upgrade failed. [`HandshakeError::Rejected`] carries the server's answer
     /// (401, 403, 429 with `Retry-After`, 426 when the server wants plain HTTP …).
     Handshake(HandshakeError),
     /// The upgrade did not finish within [`ws::Config::handshake_timeout`].
     HandshakeTimeout,
-    /// The WebSocket ended during the upgrade for another reason.
-    Closed(Box<Closed>),
+    /// The connection ended during the upgrade for another reason.
+    Closed(ws::Error),
     /// The OS random number generator failed (the WebSocket key and masks need it).
-    Random(getrandom::Error),
+    Random(io::Error),
 }
 
 impl ConnectError {
-    /// The HTTP answer of a refused upgrade.
+    /// The server's answer to a refused upgrade (status, headers, body), if that is what
+    /// happened.
     pub fn response(&self) -> Option<&HttpResponse> {
         match self {
             ConnectError::Handshake(error) => error.response(),
@@ -98,12 +103,13 @@ impl ConnectError {
         self.status() == Some(426)
     }
 
-    /// The error a WebSocket that ended before it opened amounts to.
-    pub(crate) fn from_closed(closed: Closed) -> ConnectError {
-        match closed.error {
+    /// The error of a connection that ended during its upgrade.
+    pub(crate) fn from_closed(error: Option<ws::Error>) -> ConnectError {
+        match error {
             Some(ws::Error::Handshake(error)) => ConnectError::Handshake(error),
             Some(ws::Error::HandshakeTimeout) => ConnectError::HandshakeTimeout,
-            _ => ConnectError::Closed(Box::new(closed)),
+            Some(other) => ConnectError::Closed(other),
+            None => ConnectError::Closed(ws::Error::ConnectionLost),
         }
     }
 }
@@ -111,28 +117,25 @@ impl ConnectError {
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConnectError::Resolve { target, source } => {
-                write!(f, "cannot resolve {target}: {source}")
-            }
-            ConnectError::Io { addr, source } => write!(f, "connection to {addr} failed: {source}"),
-            ConnectError::Timeout { target, after } => {
-                write!(f, "connecting to {target} timed out after {after:?}")
-            }
-            ConnectError::Tls(error) => write!(f, "TLS configuration: {error}"),
+            ConnectError::Url(error) => write!(f, "bad URL: {error}"),
+            ConnectError::Tls(error) => write!(f, "TLS settings: {error}"),
+            ConnectError::Io { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
             ConnectError::TlsHandshake { addr, source } => {
                 write!(f, "TLS handshake with {addr} failed: {source}")
             }
-            ConnectError::Handshake(error) => write!(f, "WebSocket upgrade: {error}"),
-            ConnectError::HandshakeTimeout => f.write_str("WebSocket upgrade timed out"),
-            ConnectError::Closed(closed) => match &closed.error {
-                Some(error) => write!(f, "connection ended during the upgrade: {error}"),
-                None => write!(
-                    f,
-                    "connection ended during the upgrade (code {})",
-                    closed.code.0
-                ),
-            },
-            ConnectError::Random(error) => write!(f, "OS random number generator: {error}"),
+            ConnectError::Timeout { addr, after } => {
+                write!(f, "connecting to {addr} timed out after {after:?}")
+            }
+            ConnectError::Handshake(error) => write!(f, "WebSocket upgrade failed: {error}"),
+            ConnectError::HandshakeTimeout => {
+                f.write_str("the WebSocket upgrade did not finish in time")
+            }
+            ConnectError::Closed(error) => {
+                write!(f, "the connection ended during the upgrade: {error}")
+            }
+            ConnectError::Random(error) => {
+                write!(f, "the OS random number generator failed: {error}")
+            }
         }
     }
 }
@@ -140,26 +143,33 @@ impl fmt::Display for ConnectError {
 impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ConnectError::Resolve { source, .. }
-            | ConnectError::Io { source, .. }
-            | ConnectError::TlsHandshake { source, .. } => Some(source),
+            ConnectError::Url(error) => Some(error),
             ConnectError::Tls(error) => Some(error),
+            ConnectError::Io { source, .. } | ConnectError::TlsHandshake { source, .. } => {
+                Some(source)
+            }
             ConnectError::Handshake(error) => Some(error),
-            ConnectError::Closed(closed) => closed
-                .error
-                .as_ref()
-                .map(|e| e as &(dyn std::error::Error + 'static)),
+            ConnectError::Closed(error) => Some(error),
             ConnectError::Random(error) => Some(error),
             ConnectError::Timeout { .. } | ConnectError::HandshakeTimeout => None,
         }
     }
 }
 
+impl From<UrlError> for ConnectError {
+    fn from(error: UrlError) -> Self {
+        ConnectError::Url(error)
+    }
+}
+
 /// Why a call on a [`Connection`](crate::Connection) failed.
 ///
+/// The connection itself ending is not an error: it is reported as
+/// [`ClientEvent::Disconnected`](responses_ws_core::client::ClientEvent::Disconnected).
+///
 /// ```
-/// use responses_ws_blocking::Error;
-/// use responses_ws_blocking::responses_ws_core::session::{Lane, SessionError};
+/// use responses_ws_blocking::{Error, Lane};
+/// use responses_ws_blocking::responses_ws_core::session::SessionError;
 ///
 /// let error = Error::from(SessionError::NothingToSteer(Lane::Default));
 /// assert_eq!(error.to_string(), "lane (default lane) has no running response to steer");
@@ -167,30 +177,36 @@ impl std::error::Error for ConnectError {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// The session refused the call; nothing was queued or sent.
+    /// The session refused the call (a busy lane, an unknown call id, too many lanes …);
+    /// nothing was queued or sent.
     Session(SessionError),
-    /// A request of the tool loop's lane failed (an API error, a failed response, or a
-    /// connection lost while it ran).
-    Request(RequestError),
-    /// The tool loop reached a response that asks for MCP approvals, which its handler cannot
-    /// give: answer them with [`submit_approval`](crate::Connection::submit_approval), then
-    /// read events on.
+    /// [`run_tool_loop`](crate::Connection::run_tool_loop): a request of the lane failed (an
+    /// API error, a failed response, or a connection lost while it ran).
+    Request {
+        /// The lane.
+        lane: Lane,
+        /// Why.
+        error: RequestError,
+    },
+    /// [`run_tool_loop`](crate::Connection::run_tool_loop): the response asks for MCP
+    /// approvals, which a tool handler cannot give. Its other calls were answered; answer
+    /// these with [`submit_approval`](crate::Connection::submit_approval), then read events
+    /// on.
     ApprovalRequired {
         /// The lane.
         lane: Lane,
         /// The approval requests.
-        requests: Vec<ToolCall>,
+        calls: Vec<ToolCall>,
     },
-    /// The connection ended and no reconnect follows.
-    Disconnected(Box<Closed>),
-    /// There is no connection (it was closed and not reopened).
-    NotConnected,
-    /// Reconnecting failed `attempts` times in a row; the policy gave up.
-    ReconnectFailed {
-        /// Attempts made.
+    /// [`run_tool_loop`](crate::Connection::run_tool_loop): the connection is over and will
+    /// not be reconnected, so the loop cannot finish.
+    ConnectionClosed,
+    /// Reconnecting failed as many times as the reconnect policy allows.
+    Reconnect {
+        /// Attempts made in a row.
         attempts: u32,
-        /// Why the last one failed.
-        last: Option<Box<ConnectError>>,
+        /// The last attempt's error.
+        last: Box<ConnectError>,
     },
 }
 
@@ -198,23 +214,17 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Session(error) => write!(f, "{error}"),
-            Error::Request(error) => write!(f, "request failed: {error}"),
-            Error::ApprovalRequired { lane, requests } => write!(
+            Error::Request { lane, error } => write!(f, "request on lane {lane} failed: {error}"),
+            Error::ApprovalRequired { lane, calls } => write!(
                 f,
-                "lane {lane} waits for {} MCP approval(s)",
-                requests.len()
+                "lane {lane} waits for {} MCP approval(s), which the tool loop cannot give",
+                calls.len()
             ),
-            Error::Disconnected(closed) => match &closed.error {
-                Some(error) => write!(f, "disconnected: {error}"),
-                None => write!(f, "disconnected (code {})", closed.code.0),
-            },
-            Error::NotConnected => f.write_str("not connected"),
-            Error::ReconnectFailed { attempts, last } => {
-                write!(f, "gave up reconnecting after {attempts} attempt(s)")?;
-                match last {
-                    Some(error) => write!(f, ": {error}"),
-                    None => Ok(()),
-                }
+            Error::ConnectionClosed => {
+                f.write_str("the connection is over and will not be reconnected")
+            }
+            Error::Reconnect { attempts, last } => {
+                write!(f, "reconnecting failed after {attempts} attempt(s): {last}")
             }
         }
     }
@@ -224,15 +234,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Session(error) => Some(error),
-            Error::Request(error) => Some(error),
-            Error::Disconnected(closed) => closed
-                .error
-                .as_ref()
-                .map(|e| e as &(dyn std::error::Error + 'static)),
-            Error::ReconnectFailed {
-                last: Some(error), ..
-            } => Some(error.as_ref()),
-            _ => None,
+            Error::Request { error, .. } => Some(error),
+            Error::Reconnect { last, .. } => Some(last.as_ref()),
+            Error::ApprovalRequired { .. } | Error::ConnectionClosed => None,
         }
     }
 }

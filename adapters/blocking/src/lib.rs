@@ -15,8 +15,8 @@
 //!   the socket only when the core has none left (backpressure reaches the server through
 //!   TCP). The core's one deadline becomes the socket's read and write timeout.
 //! - [`Connection::create`], [`submit_tool_output`](Connection::submit_tool_output),
-//!   [`steer`](Connection::steer) … write before they return (vectored writes when several
-//!   chunks wait).
+//!   [`steer`](Connection::steer) … tell the core the time first (connection rotation), then
+//!   write before they return (vectored writes when several chunks wait).
 //! - [`Connection::run_tool_loop`] drives a lane to its final answer with a handler.
 //! - With [`Config::reconnect`], transient closes and the session's own requests for a new
 //!   connection are followed by a reconnect after the policy's backoff (jitter from the OS).
@@ -61,8 +61,8 @@ pub use events::Events;
 pub use responses_ws_core;
 pub use responses_ws_core::client::ClientEvent;
 pub use responses_ws_core::reconnect::ReconnectPolicy;
-pub use responses_ws_core::session::{Lane, RequestId, SessionEvent, ToolCall};
-pub use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
+pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
+pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
 pub use responses_ws_tls;
 pub use responses_ws_tls::TlsConfig;
 

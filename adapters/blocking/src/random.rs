@@ -2,7 +2,7 @@
 //! and the jitter of the reconnect backoff.
 
 /// 32 random bytes for [`Client::connect`](responses_ws_core::client::Client::connect).
-pub(crate) fn seed() -> Result<[u8; 32], getrandom::Error> {
+pub(crate) fn seed() -> std::io::Result<[u8; 32]> {
     let mut seed = [0; 32];
     getrandom::fill(&mut seed)?;
     Ok(seed)

@@ -7,6 +7,7 @@ use std::thread;
 
 use responses_ws_core::client::ClientEvent;
 use responses_ws_core::reconnect::ReconnectPolicy;
+use responses_ws_core::ws;
 
 use crate::error::{ConnectError, Error};
 use crate::random;
@@ -28,6 +29,8 @@ pub(crate) struct Reconnector {
     opened: bool,
     /// Why the last attempt failed.
     last_failure: Option<ConnectError>,
+    /// How the last connection ended, for when no attempt failed yet.
+    last_closed: Option<ws::Error>,
 }
 
 impl Reconnector {
@@ -40,6 +43,7 @@ impl Reconnector {
             stopped: false,
             opened: false,
             last_failure: None,
+            last_closed: None,
         }
     }
 
@@ -59,8 +63,9 @@ impl Reconnector {
                 self.session_asked = false;
                 self.pending = self.policy.is_some() && wanted && !self.stopped;
                 if !self.opened {
-                    self.last_failure = Some(ConnectError::from_closed(closed.clone()));
+                    self.last_failure = Some(ConnectError::from_closed(closed.error.clone()));
                 }
+                self.last_closed = closed.error.clone();
             }
             _ => {}
         }
@@ -99,9 +104,13 @@ impl Reconnector {
             .and_then(|policy| policy.delay(self.attempts, random::unit()));
         let Some(delay) = delay else {
             self.pending = false;
-            return Err(Error::ReconnectFailed {
+            let last = self
+                .last_failure
+                .take()
+                .unwrap_or_else(|| ConnectError::from_closed(self.last_closed.take()));
+            return Err(Error::Reconnect {
                 attempts: self.attempts,
-                last: self.last_failure.take().map(Box::new),
+                last: Box::new(last),
             });
         };
         thread::sleep(delay);
@@ -175,8 +184,8 @@ mod tests {
         r.wait().unwrap();
         r.wait().unwrap();
         match r.wait() {
-            Err(Error::ReconnectFailed { attempts: 2, last }) => {
-                assert!(matches!(last.as_deref(), Some(ConnectError::Closed(_))))
+            Err(Error::Reconnect { attempts: 2, last }) => {
+                assert!(matches!(*last, ConnectError::Closed(_)))
             }
             other => panic!("{other:?}"),
         }

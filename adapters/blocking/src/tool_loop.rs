@@ -10,18 +10,22 @@ use crate::connection::Connection;
 use crate::error::Error;
 
 impl Connection {
-    /// Sends `request` and drives its lane until a response makes no tool call, answering
-    /// each function and custom tool call with `handler` (parallel calls one after the other,
-    /// in output order); returns that final response.
+    /// Creates `request` on its lane (its `stream_id`), then drives the lane until one of its
+    /// responses makes no tool call, and returns that response. Each response's function and
+    /// custom tool calls go to `handler` (one after the other, in output order, as this is
+    /// the blocking adapter; the async adapters run them concurrently); each output is
+    /// submitted as it comes, and the continuation goes out on its own.
     ///
-    /// The lane's own events are consumed. Events of other lanes and of the connection
-    /// (`Connected`, `Disconnected`) are kept, in order, for [`next_event`](Self::next_event)
-    /// afterwards (they are held in memory until then). With a reconnect policy, a reconnect
-    /// in the middle is transparent unless it interrupts a running response.
+    /// Fails with [`Error::Request`] when a request of the lane fails (a request that had
+    /// started when the connection dropped fails as `Interrupted`; one that had not is
+    /// retried by the core after a reconnect), [`Error::ApprovalRequired`] for MCP approval
+    /// requests (the other calls are answered first), [`Error::ConnectionClosed`] when the
+    /// connection ends for good, [`Error::Reconnect`] when the reconnect policy gives up.
     ///
-    /// Fails with [`Error::Request`] when a request of the lane fails, with
-    /// [`Error::ApprovalRequired`] when a response asks for MCP approvals (the other calls are
-    /// answered first), and with [`Error::Disconnected`] when the connection ends for good.
+    /// Events of other lanes and of the connection (`Connected`, `Disconnected`) are kept, in
+    /// order, for [`next_event`](Self::next_event) (they are held in memory until then). With
+    /// a reconnect policy, a reconnect in the middle is transparent unless it interrupts a
+    /// running response.
     ///
     /// ```no_run
     /// use responses_ws_blocking::{Config, Connection, ResponseCreate, ToolOutput};
@@ -37,24 +41,28 @@ impl Connection {
     ///         "add" => {
     ///             let args: serde_json::Value = call.parse_arguments().unwrap_or_default();
     ///             let sum = args["a"].as_i64().unwrap_or(0) + args["b"].as_i64().unwrap_or(0);
-    ///             ToolOutput::Text(sum.to_string())
+    ///             ToolOutput::from(sum.to_string())
     ///         }
-    ///         other => ToolOutput::Text(format!("no tool named {other}")),
+    ///         other => ToolOutput::from(format!("no tool named {other}")),
     ///     },
     /// )?;
     /// println!("{}", response.all_output_text());
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn run_tool_loop(
+    pub fn run_tool_loop<F, O>(
         &mut self,
         request: ResponseCreate,
-        mut handler: impl FnMut(&ToolCall) -> ToolOutput,
-    ) -> Result<Response, Error> {
+        mut handler: F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(&ToolCall) -> O,
+        O: Into<ToolOutput>,
+    {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
         self.create(request)?;
         loop {
             let Some(event) = self.next_from_core()? else {
-                return Err(Error::NotConnected);
+                return Err(Error::ConnectionClosed);
             };
             match event {
                 ClientEvent::Session(event) if lane_of(&event) == Some(&lane) => {
@@ -62,8 +70,10 @@ impl Connection {
                         return Ok(response);
                     }
                 }
-                ClientEvent::Disconnected { closed } if !self.reconnect_pending() => {
-                    return Err(Error::Disconnected(Box::new(closed)));
+                ClientEvent::Disconnected { .. } if !self.reconnect_pending() => {
+                    // Over for good: the application still gets to see how it ended.
+                    self.set_aside(event);
+                    return Err(Error::ConnectionClosed);
                 }
                 other => self.set_aside(other),
             }
@@ -71,11 +81,15 @@ impl Connection {
     }
 
     /// An event of the tool loop's lane: the final response, an error, or neither (go on).
-    fn on_lane_event(
+    fn on_lane_event<F, O>(
         &mut self,
         event: SessionEvent,
-        handler: &mut impl FnMut(&ToolCall) -> ToolOutput,
-    ) -> Result<Option<Response>, Error> {
+        handler: &mut F,
+    ) -> Result<Option<Response>, Error>
+    where
+        F: FnMut(&ToolCall) -> O,
+        O: Into<ToolOutput>,
+    {
         match event {
             SessionEvent::Completed { response, .. } if is_final(&response) => Ok(Some(*response)),
             SessionEvent::ToolCalls { lane, calls, .. } => {
@@ -84,17 +98,18 @@ impl Connection {
                     .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
                 for call in &calls {
                     let output = handler(call);
+                    // Tells the core the time first: the handler may have taken a while.
                     self.submit_tool_output(&lane, &call.call_id, output)?;
                 }
                 match approvals.is_empty() {
                     true => Ok(None),
                     false => Err(Error::ApprovalRequired {
                         lane,
-                        requests: approvals,
+                        calls: approvals,
                     }),
                 }
             }
-            SessionEvent::Failed { error, .. } => Err(Error::Request(error)),
+            SessionEvent::Failed { lane, error, .. } => Err(Error::Request { lane, error }),
             _ => Ok(None),
         }
     }

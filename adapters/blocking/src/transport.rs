@@ -4,7 +4,7 @@
 //! knows nothing of WebSocket or of the core.
 
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,8 @@ const CLOSE_NOTIFY_TIMEOUT: Duration = Duration::from_millis(200);
 #[derive(Debug)]
 pub(crate) struct Transport {
     stream: Inner,
-    addr: SocketAddr,
+    /// `host:port` of the URL, for errors.
+    target: String,
     /// The socket timeout last set, to skip redundant system calls.
     timeout: Option<Option<Duration>>,
 }
@@ -45,12 +46,11 @@ impl Transport {
     ) -> Result<Transport, ConnectError> {
         let deadline = Instant::now() + timeout;
         let target = target(url);
-        let (tcp, addr) = connect_tcp(url.host(), url.port(), deadline, &target, timeout)?;
+        let tcp = connect_tcp(url.host(), url.port(), deadline, &target, timeout)?;
         let stream = match tls {
             None => Inner::Plain(tcp),
             Some(config) => {
                 let handshake = TlsHandshake {
-                    addr,
                     deadline,
                     target: &target,
                     timeout,
@@ -60,14 +60,14 @@ impl Transport {
         };
         Ok(Transport {
             stream,
-            addr,
+            target,
             timeout: None,
         })
     }
 
-    /// The server's address.
-    pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
+    /// `host:port` of the URL.
+    pub(crate) fn target(&self) -> &str {
+        &self.target
     }
 
     fn tcp(&self) -> &TcpStream {
@@ -161,45 +161,40 @@ fn remaining(deadline: Instant) -> Option<Duration> {
 }
 
 /// Connects to the first address of `host` that answers before `deadline`, with TCP_NODELAY.
+/// Errors name `target` (`host:port`), as the other adapters do.
 fn connect_tcp(
     host: &str,
     port: u16,
     deadline: Instant,
     target: &str,
     timeout: Duration,
-) -> Result<(TcpStream, SocketAddr), ConnectError> {
+) -> Result<TcpStream, ConnectError> {
     let timed_out = || ConnectError::Timeout {
-        target: target.into(),
+        addr: target.into(),
         after: timeout,
     };
-    let addrs = (host, port)
-        .to_socket_addrs()
-        .map_err(|source| ConnectError::Resolve {
-            target: target.into(),
-            source,
-        })?;
+    let io_error = |source| ConnectError::Io {
+        addr: target.into(),
+        source,
+    };
+    let addrs = (host, port).to_socket_addrs().map_err(io_error)?;
     let mut last = None;
     for addr in addrs {
         let left = remaining(deadline).ok_or_else(timed_out)?;
         match TcpStream::connect_timeout(&addr, left) {
             Ok(tcp) => {
-                tcp.set_nodelay(true)
-                    .map_err(|source| ConnectError::Io { addr, source })?;
-                return Ok((tcp, addr));
+                tcp.set_nodelay(true).map_err(io_error)?;
+                return Ok(tcp);
             }
             Err(error) if is_timeout(&error) => last = Some(timed_out()),
-            Err(source) => last = Some(ConnectError::Io { addr, source }),
+            Err(source) => last = Some(io_error(source)),
         }
     }
-    Err(last.unwrap_or_else(|| ConnectError::Resolve {
-        target: target.into(),
-        source: io::Error::new(io::ErrorKind::NotFound, "no address"),
-    }))
+    Err(last.unwrap_or_else(|| io_error(io::Error::new(io::ErrorKind::NotFound, "no address"))))
 }
 
 /// The TLS handshake of a new TCP connection, within the connect deadline.
 struct TlsHandshake<'a> {
-    addr: SocketAddr,
     deadline: Instant,
     target: &'a str,
     timeout: Duration,
@@ -227,7 +222,7 @@ impl TlsHandshake<'_> {
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(source) => {
                     return Err(ConnectError::TlsHandshake {
-                        addr: self.addr,
+                        addr: self.target.into(),
                         source,
                     })
                 }
@@ -238,7 +233,7 @@ impl TlsHandshake<'_> {
 
     fn timed_out(&self) -> ConnectError {
         ConnectError::Timeout {
-            target: self.target.into(),
+            addr: self.target.into(),
             after: self.timeout,
         }
     }

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
+use responses_ws_blocking::responses_ws_core::session::SessionConfig;
 use responses_ws_blocking::responses_ws_core::ws::{CloseCode, HandshakeError};
 use responses_ws_blocking::{
     Config, ConnectError, Connection, Error, Lane, ReconnectPolicy, ResponseCreate, ToolOutput,
@@ -86,13 +87,17 @@ fn a_plain_text_turn_streams_and_completes() {
     let config = Config::new(&url).unwrap().api_key("sk-test");
     let mut conn = Connection::connect(config).unwrap();
     assert!(conn.is_open());
+    // The upgrade's `Connected` is the success of `connect`; its headers stay readable.
+    assert!(conn
+        .handshake_headers()
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("upgrade")));
     let request = conn.create(turn("Say hello.")).unwrap();
     assert_eq!(request.0, 0);
     let seen = events_until(&mut conn, |line| line.starts_with("completed"));
     assert_eq!(
         seen,
         [
-            "connected",
             "started - #0 resp_1",
             "stream - #0 response.created",
             "stream - #0 response.output_text.delta",
@@ -121,6 +126,7 @@ fn the_tool_loop_answers_parallel_calls_over_three_steps() {
     let (listener, url) = listen();
     let server = thread::spawn(move || {
         let (mut peer, _) = Peer::accept(accept_tcp(&listener));
+        assert_eq!(peer.recv()["stream_id"], "side");
         assert_eq!(
             peer.recv(),
             json!({"type": "response.create", "model": "m", "store": false,
@@ -131,6 +137,8 @@ fn the_tool_loop_answers_parallel_calls_over_three_steps() {
             function_call("c2", "add", r#"{"a":3,"b":4}"#),
         ];
         peer.send_all(&[
+            on_lane(&created("resp_side"), "side"),
+            on_lane(&completed("resp_side", "[]"), "side"),
             created("resp_1"),
             completed("resp_1", &format!("[{}]", calls.join(","))),
         ]);
@@ -164,6 +172,7 @@ fn the_tool_loop_answers_parallel_calls_over_three_steps() {
     });
 
     let mut conn = Connection::connect(Config::new(&url).unwrap()).unwrap();
+    conn.create(on_lane_turn("side", "Aside.")).unwrap();
     let mut calls = Vec::new();
     let response = conn
         .run_tool_loop(turn("Compute."), |call| {
@@ -177,8 +186,19 @@ fn the_tool_loop_answers_parallel_calls_over_three_steps() {
     assert_eq!(response.id, "resp_3");
     assert_eq!(response.all_output_text(), "10 and 21");
     assert_eq!(calls, ["c1 add", "c2 add", "c3 add", "c4 mul"]);
-    // The connection's own event was kept for the application.
-    assert_eq!(summary(&conn.next_event().unwrap().unwrap()), "connected");
+    // The other lane's events were kept for the application.
+    let kept: Vec<String> = (0..4)
+        .map(|_| summary(&conn.next_event().unwrap().unwrap()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            "started side #0 resp_side",
+            "stream side #0 response.created",
+            "stream side #0 response.completed",
+            "completed side #0 resp_side \"\"",
+        ]
+    );
     conn.close().unwrap();
     assert_eq!(server.join().unwrap(), CloseCode::NORMAL);
 }
@@ -220,7 +240,6 @@ fn two_lanes_run_in_parallel() {
     assert_eq!(
         seen,
         [
-            "connected",
             "started a #0 resp_a",
             "stream a #0 response.created",
             "started b #1 resp_b",
@@ -323,7 +342,7 @@ fn refused_upgrades_keep_status_headers_and_body() {
     assert!(wants_http.wants_http());
     assert_eq!(
         wants_http.to_string(),
-        "WebSocket upgrade: server answered 426 Upgrade Required \
+        "WebSocket upgrade failed: server answered 426 Upgrade Required \
          (the server asks for plain HTTP instead of WebSocket)"
     );
     server.join().unwrap();
@@ -340,14 +359,17 @@ fn a_closed_port_reports_the_address_and_a_zero_budget_times_out() {
             addr: tried,
             source,
         }) => {
-            assert_eq!(tried, addr);
+            assert_eq!(tried, addr.to_string());
             assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
         }
         other => panic!("expected a refused TCP connection, got {other:?}"),
     }
     let config = Config::new(&url).unwrap().connect_timeout(Duration::ZERO);
     match Connection::connect(config) {
-        Err(ConnectError::Timeout { target, after }) => {
+        Err(ConnectError::Timeout {
+            addr: target,
+            after,
+        }) => {
             assert_eq!((target, after), (addr.to_string(), Duration::ZERO));
         }
         other => panic!("expected a timeout, got {other:?}"),
@@ -394,8 +416,8 @@ fn a_dropped_idle_connection_is_reconnected_and_the_next_turn_carries_full_conte
         replay,
         json!({"type": "response.create", "model": "m", "store": false, "input": [
             {"type": "message", "role": "user", "content": "Warmer in Paris or Tokyo?"},
-            {"type": "message", "role": "assistant",
-             "content": [{"type": "output_text", "text": "Paris.", "annotations": []}]},
+            // A plain answer is resent in the short form (the core's choice).
+            {"type": "message", "role": "assistant", "content": "Paris."},
             {"type": "message", "role": "user", "content": "And in Berlin?"}
         ]})
     );
@@ -427,7 +449,6 @@ fn the_connection_limit_makes_the_session_reconnect_and_retry_the_unstarted_requ
     assert_eq!(
         seen,
         [
-            "connected",
             "Reconnect { reason: ConnectionLimit }",
             "disconnected 1000",
             "connected",
@@ -446,6 +467,60 @@ fn the_connection_limit_makes_the_session_reconnect_and_retry_the_unstarted_requ
     );
     assert_eq!(
         retried,
+        json!({"type": "response.create", "model": "m", "store": false,
+               "input": [{"type": "message", "role": "user", "content": "Hi."}]})
+    );
+    assert_eq!(last_close, CloseCode::NORMAL);
+}
+
+#[test]
+fn an_api_call_after_a_quiet_spell_tells_the_session_the_time_first() {
+    let (listener, url) = listen();
+    let server = thread::spawn(move || {
+        let (mut first, _) = Peer::accept(accept_tcp(&listener));
+        // Nothing arrives on the old connection: the session rotates before it sends.
+        let first_close = first.expect_closed().code;
+        let (mut second, _) = Peer::accept(accept_tcp(&listener));
+        let create = second.recv();
+        second.send_all(&[
+            created("resp_1"),
+            completed("resp_1", &format!("[{}]", message("msg_1", "Fresh."))),
+        ]);
+        (first_close, create, second.expect_closed().code)
+    });
+
+    let mut session = SessionConfig::default();
+    session.rotate_after = Duration::from_millis(300);
+    let config = Config::new(&url)
+        .unwrap()
+        .reconnect(fast_reconnect())
+        .session(session);
+    let mut conn = Connection::connect(config).unwrap();
+    // Nothing drives the connection meanwhile: the core last saw the time of the upgrade.
+    thread::sleep(Duration::from_millis(400));
+    conn.create(turn("Hi.")).unwrap();
+    let seen = events_until(&mut conn, |line| line.starts_with("completed"));
+    assert_eq!(
+        seen,
+        [
+            "Reconnect { reason: Rotation }",
+            "disconnected 1000",
+            "connected",
+            "started - #0 resp_1",
+            "stream - #0 response.created",
+            "stream - #0 response.completed",
+            "completed - #0 resp_1 \"Fresh.\"",
+        ]
+    );
+    conn.close().unwrap();
+    let (first_close, create, last_close) = server.join().unwrap();
+    assert_eq!(
+        first_close,
+        CloseCode::NORMAL,
+        "the old connection was retired"
+    );
+    assert_eq!(
+        create,
         json!({"type": "response.create", "model": "m", "store": false,
                "input": [{"type": "message", "role": "user", "content": "Hi."}]})
     );
@@ -564,17 +639,14 @@ fn reconnecting_gives_up_after_the_policy_attempts_with_the_last_error() {
     let mut conn = Connection::connect(Config::new(&url).unwrap().reconnect(policy)).unwrap();
     server.join().unwrap();
     let seen = events_until(&mut conn, |line| line.starts_with("disconnected"));
-    assert_eq!(seen, ["connected", "disconnected 1006"]);
+    assert_eq!(seen, ["disconnected 1006"]);
     match conn.next_event() {
-        Err(Error::ReconnectFailed {
-            attempts: 2,
-            last: Some(last),
-        }) => match *last {
+        Err(Error::Reconnect { attempts: 2, last }) => match *last {
             ConnectError::Io {
                 addr: tried,
                 source,
             } => {
-                assert_eq!(tried, addr);
+                assert_eq!(tried, addr.to_string());
                 assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
             }
             other => panic!("expected a refused connection, got {other:?}"),

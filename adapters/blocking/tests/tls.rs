@@ -129,8 +129,8 @@ fn the_default_roots_refuse_a_private_ca() {
     server.join().unwrap();
 }
 
-/// The loopback address the listener of `url` is bound to.
-fn listener_addr(url: &str) -> std::net::SocketAddr {
+/// The `host:port` of `url`, as errors name it.
+fn listener_addr(url: &str) -> String {
     let port = url.rsplit(':').next().unwrap().split('/').next().unwrap();
-    format!("127.0.0.1:{port}").parse().unwrap()
+    format!("localhost:{port}")
 }

@@ -9,10 +9,11 @@ use std::time::Duration;
 use responses_ws_core::client::ClientConfig;
 use responses_ws_core::reconnect::ReconnectPolicy;
 use responses_ws_core::session::SessionConfig;
-use responses_ws_core::ws::{self, UrlError, WsUrl};
+use responses_ws_core::ws::{self, WsUrl};
 use responses_ws_tls::TlsConfig;
 
 use crate::runtime::{default_runtime, Runtime};
+use crate::ConnectError;
 
 /// The default time allowed for DNS, TCP connect and the TLS handshake together.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -33,7 +34,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// assert_eq!(config.url().host(), "api.openai.com");
 /// // The key never shows in Debug output.
 /// assert!(!format!("{config:?}").contains("sk-secret"));
-/// # Ok::<(), responses_ws_futures::responses_ws_core::ws::UrlError>(())
+/// # Ok::<(), responses_ws_futures::ConnectError>(())
 /// ```
 #[derive(Clone)]
 pub struct Config {
@@ -46,20 +47,16 @@ pub struct Config {
 
 impl Config {
     /// A configuration for `url` (`ws://` or `wss://`) with every default: 15 s connect
-    /// timeout, webpki roots, no reconnect, the runtime of the enabled feature.
-    pub fn new(url: &str) -> Result<Self, UrlError> {
+    /// timeout, webpki roots, no reconnect, the runtime of the enabled feature. A bad URL is
+    /// [`ConnectError::Url`].
+    pub fn new(url: &str) -> Result<Config, ConnectError> {
         Ok(Config::from_url(WsUrl::parse(url)?))
     }
 
-    /// A configuration for a parsed URL.
+    /// A configuration for a parsed URL (specific to this adapter; the others write
+    /// `Config::from(ClientConfig::new(url))`, which works here too).
     pub fn from_url(url: WsUrl) -> Self {
-        Config {
-            client: ClientConfig::new(url),
-            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
-            tls: TlsConfig::default(),
-            reconnect: None,
-            runtime: default_runtime(),
-        }
+        Config::from(ClientConfig::new(url))
     }
 
     /// Sends `Authorization: Bearer <key>` with the upgrade.
@@ -133,5 +130,18 @@ impl fmt::Debug for Config {
             .field("reconnect", &self.reconnect)
             .field("runtime", &self.runtime)
             .finish()
+    }
+}
+
+/// Adapter defaults around a core configuration.
+impl From<ClientConfig> for Config {
+    fn from(client: ClientConfig) -> Self {
+        Config {
+            client,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            tls: TlsConfig::default(),
+            reconnect: None,
+            runtime: default_runtime(),
+        }
     }
 }

@@ -24,7 +24,7 @@ use responses_ws_core::client::{Client, ClientEvent};
 use responses_ws_core::reconnect::ReconnectPolicy;
 use responses_ws_core::session::{Lane, RequestId};
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
-use responses_ws_core::ws::{CloseCode, Closed, Header};
+use responses_ws_core::ws::{Closed, Header};
 use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
@@ -177,12 +177,12 @@ impl Connection {
         })
     }
 
-    /// Opens a new connection now, dropping the current one if any (its started requests
-    /// fail as interrupted). The session carries every lane on: what was queued or never
-    /// started goes out on the new connection, with full context where needed. For use
-    /// after the events ended, or without a reconnect policy.
+    /// Opens a new connection now, as [`connect`](Self::connect) does, and drops the current
+    /// one, if any, once the new stream is open (its started requests fail as interrupted).
+    /// The session carries every lane on: what was queued or never started goes out on the
+    /// new connection, with full context where needed. For use after the events ended, or
+    /// without a reconnect policy (with one, this happens by itself).
     pub async fn reconnect(&mut self) -> Result<(), ConnectError> {
-        self.link = Link::Down;
         let stream = self.dialer()?.open().await?;
         self.upgrade(stream).await
     }
@@ -200,10 +200,10 @@ impl Connection {
                 }
                 Some(ClientEvent::Disconnected { closed }) => {
                     self.link = Link::Down;
-                    return Err(ConnectError::from_closed(closed));
+                    return Err(ConnectError::from_closed(closed.error));
                 }
                 Some(event) => self.deferred.push_back(event),
-                None => return Err(ConnectError::Closed(Box::new(lost()))),
+                None => return Err(ConnectError::from_closed(None)),
             }
         }
     }
@@ -221,7 +221,7 @@ impl Connection {
     /// Starts the core's connection over `stream` (the upgrade request is queued).
     fn attach(&mut self, stream: Box<dyn AsyncIo>) -> Result<(), ConnectError> {
         let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(ConnectError::Random)?;
+        getrandom::fill(&mut seed).map_err(|error| ConnectError::Random(error.into()))?;
         let now = self.now();
         self.client
             .connect(seed, now)
@@ -235,6 +235,14 @@ impl Connection {
         Instant::from_elapsed(self.origin.elapsed())
     }
 
+    /// Tells the core what time it is before an API call: the session decides (connection
+    /// age, rotation) on the time it last saw, and nothing may have polled the connection
+    /// for a while.
+    pub(crate) fn catch_up(&mut self) {
+        let now = self.now();
+        self.client.handle_timeout(now);
+    }
+
     // --- The API ------------------------------------------------------------------------
 
     /// Queues a turn on the lane of `request.stream_id` (the default lane when `None`) and
@@ -244,7 +252,12 @@ impl Connection {
     /// Returns once the request is written (or, while no connection is open, queued for the
     /// next one). If this future is dropped, the request is still queued and goes out with
     /// the next call that drives the connection.
+    ///
+    /// Like every call that makes the session send, it first tells the core the time: a
+    /// connection past [`SessionConfig::rotate_after`](responses_ws_core::session::SessionConfig::rotate_after)
+    /// is replaced before the turn goes out.
     pub async fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
+        self.catch_up();
         let id = self.client.create(request)?;
         self.flush().await;
         Ok(id)
@@ -252,6 +265,7 @@ impl Connection {
 
     /// Starts the new named lane of `request.stream_id` from the last response of `from`.
     pub async fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
+        self.catch_up();
         let id = self.client.fork(from, request)?;
         self.flush().await;
         Ok(id)
@@ -265,6 +279,7 @@ impl Connection {
         call_id: &str,
         output: impl Into<ToolOutput>,
     ) -> Result<(), Error> {
+        self.catch_up();
         self.client.submit_tool_output(lane, call_id, output)?;
         self.flush().await;
         Ok(())
@@ -278,6 +293,7 @@ impl Connection {
         approve: bool,
         reason: Option<String>,
     ) -> Result<(), Error> {
+        self.catch_up();
         self.client
             .submit_approval(lane, request_id, approve, reason)?;
         self.flush().await;
@@ -286,6 +302,7 @@ impl Connection {
 
     /// Steers the lane's running response with more input (`response.steer`).
     pub async fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
+        self.catch_up();
         self.client.steer(lane, input)?;
         self.flush().await;
         Ok(())
@@ -525,7 +542,7 @@ impl Connection {
                 // Not worth another: after a failed attempt (a 401 to a reconnect), that ends
                 // the reconnecting with an error; otherwise the events just end.
                 Some(closed) if state.attempts > 0 => {
-                    let error = ConnectError::from_closed(closed.clone());
+                    let error = ConnectError::from_closed(closed.error.clone());
                     self.give_up(Some(error));
                     return;
                 }
@@ -551,8 +568,11 @@ impl Connection {
         let state = &mut self.reconnect;
         let last = error
             .or_else(|| state.last_failure.take())
-            .or_else(|| state.last_closed.clone().map(ConnectError::from_closed))
-            .unwrap_or(ConnectError::Closed(Box::new(lost())));
+            .or_else(|| {
+                let closed = state.last_closed.clone()?;
+                Some(ConnectError::from_closed(closed.error))
+            })
+            .unwrap_or_else(|| ConnectError::from_closed(None));
         self.link = Link::Down;
         self.failure = Some(Error::Reconnect {
             attempts: state.attempts,
@@ -596,17 +616,6 @@ impl Connection {
     /// Writes what is queued (see [`create`](Self::create)).
     pub(crate) async fn write_out(&mut self) {
         self.flush().await
-    }
-}
-
-/// How a connection ends that was never seen to end.
-fn lost() -> Closed {
-    Closed {
-        code: CloseCode::ABNORMAL,
-        reason: Default::default(),
-        sent_code: None,
-        clean: false,
-        error: None,
     }
 }
 

@@ -7,12 +7,13 @@ use std::io;
 use std::time::Duration;
 
 use responses_ws_core::session::{Lane, RequestError, SessionError, ToolCall};
-use responses_ws_core::ws::{self, Closed, HandshakeError, HttpResponse};
+use responses_ws_core::ws::{self, HandshakeError, HttpResponse, UrlError};
 use responses_ws_tls::TlsError;
 
 /// Why a connection could not be opened.
 ///
-/// A refused upgrade keeps the server's whole answer:
+/// A refused upgrade keeps the server's whole answer: [`response`](Self::response) gives its
+/// status, headers (`Retry-After` …) and body.
 ///
 /// ```
 /// use responses_ws_futures::ConnectError;
@@ -20,25 +21,41 @@ use responses_ws_tls::TlsError;
 /// fn explain(error: &ConnectError) -> String {
 ///     match error.response() {
 ///         Some(_) if error.wants_http() => "the server wants plain HTTP".to_string(),
-///         Some(answer) => format!("{} (Retry-After: {:?})", answer.status, answer.header("retry-after")),
+///         Some(answer) => format!("{} (Retry-After: {:?})", answer.status, error.retry_after()),
 ///         None => error.to_string(),
 ///     }
 /// }
 /// # let _ = explain;
 /// ```
+///
+/// ```
+/// use responses_ws_futures::{Config, ConnectError};
+///
+/// let error = Config::new("http://api.openai.com/v1/responses").unwrap_err();
+/// assert!(matches!(error, ConnectError::Url(_)));
+/// assert_eq!(error.to_string(), r#"bad URL: unsupported scheme "http" (expected ws or wss)"#);
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// No runtime: enable the `async-std` or `smol` feature, or set
-    /// [`Config::runtime`](crate::Config::runtime).
-    NoRuntime,
-    /// The OS random number generator failed (the WebSocket key and masks need it).
-    Random(getrandom::Error),
-    /// Resolving or connecting to `addr` failed.
+    /// The URL is not a `ws://` or `wss://` URL.
+    Url(UrlError),
+    /// The TLS settings could not be turned into a rustls configuration (bad CA, bad server
+    /// name).
+    Tls(TlsError),
+    /// Resolving or connecting to the address failed.
     Io {
         /// `host:port`.
         addr: String,
         /// What the OS said.
+        source: io::Error,
+    },
+    /// The TLS handshake failed (for example an untrusted certificate: the source is then an
+    /// [`io::Error`] wrapping a `rustls::Error`).
+    TlsHandshake {
+        /// `host:port`.
+        addr: String,
+        /// What rustls said.
         source: io::Error,
     },
     /// DNS, TCP connect and TLS did not finish within the connect timeout.
@@ -48,27 +65,24 @@ pub enum ConnectError {
         /// The timeout.
         after: Duration,
     },
-    /// The TLS configuration could not be built (bad CA, bad server name).
-    Tls(TlsError),
-    /// The TLS handshake with `addr` failed (for example an untrusted certificate: the
-    /// source is then an [`io::Error`] wrapping a `rustls::Error`).
-    TlsHandshake {
-        /// `host:port`.
-        addr: String,
-        /// What failed.
-        source: io::Error,
-    },
     /// The WebSocket upgrade failed. [`HandshakeError::Rejected`] carries the server's
-    /// answer: status, headers (`Retry-After`) and body; 426 means the server asks for HTTP.
+    /// answer: 401/403 (credentials), 429 (with `Retry-After`), 426 (the server wants plain
+    /// HTTP) …
     Handshake(HandshakeError),
     /// The upgrade did not finish within [`ws::Config::handshake_timeout`].
     HandshakeTimeout,
     /// The connection ended during the upgrade for another reason.
-    Closed(Box<Closed>),
+    Closed(ws::Error),
+    /// The OS random number generator failed (the WebSocket key and masks need it).
+    Random(io::Error),
+    /// Specific to this adapter: no runtime. Enable the `async-std` or `smol` feature, or set
+    /// [`Config::runtime`](crate::Config::runtime).
+    NoRuntime,
 }
 
 impl ConnectError {
-    /// The server's answer to a refused upgrade (401, 403, 426, 429 …).
+    /// The server's answer to a refused upgrade (status, headers, body), if that is what
+    /// happened.
     pub fn response(&self) -> Option<&HttpResponse> {
         match self {
             ConnectError::Handshake(error) => error.response(),
@@ -81,22 +95,24 @@ impl ConnectError {
         self.response().map(|response| response.status)
     }
 
-    /// The `Retry-After` header of a refused upgrade, as sent.
+    /// The `Retry-After` header of a refused upgrade, as sent (seconds or an HTTP date).
     pub fn retry_after(&self) -> Option<&str> {
-        self.response()?.header("retry-after")
+        self.response()?.header("Retry-After")
     }
 
-    /// Whether the server refused with `426 Upgrade Required`: it asks for plain HTTP.
+    /// Whether the server refused the upgrade with `426 Upgrade Required`: it wants plain
+    /// HTTP requests (`POST /v1/responses`), not a WebSocket.
     pub fn wants_http(&self) -> bool {
         self.status() == Some(426)
     }
 
-    /// The error of a connection that ended during the upgrade.
-    pub(crate) fn from_closed(closed: Closed) -> ConnectError {
-        match closed.error {
+    /// The error of a connection that ended during its upgrade.
+    pub(crate) fn from_closed(error: Option<ws::Error>) -> ConnectError {
+        match error {
             Some(ws::Error::Handshake(error)) => ConnectError::Handshake(error),
             Some(ws::Error::HandshakeTimeout) => ConnectError::HandshakeTimeout,
-            _ => ConnectError::Closed(Box::new(closed)),
+            Some(other) => ConnectError::Closed(other),
+            None => ConnectError::Closed(ws::Error::ConnectionLost),
         }
     }
 }
@@ -104,30 +120,28 @@ impl ConnectError {
 impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConnectError::NoRuntime => f.write_str(
-                "no runtime: enable the `async-std` or `smol` feature, or set Config::runtime",
-            ),
-            ConnectError::Random(error) => {
-                write!(f, "the OS random number generator failed: {error}")
-            }
+            ConnectError::Url(error) => write!(f, "bad URL: {error}"),
+            ConnectError::Tls(error) => write!(f, "TLS settings: {error}"),
             ConnectError::Io { addr, source } => write!(f, "cannot connect to {addr}: {source}"),
-            ConnectError::Timeout { addr, after } => {
-                write!(f, "connecting to {addr} took longer than {after:?}")
-            }
-            ConnectError::Tls(error) => write!(f, "{error}"),
             ConnectError::TlsHandshake { addr, source } => {
                 write!(f, "TLS handshake with {addr} failed: {source}")
             }
+            ConnectError::Timeout { addr, after } => {
+                write!(f, "connecting to {addr} timed out after {after:?}")
+            }
             ConnectError::Handshake(error) => write!(f, "WebSocket upgrade failed: {error}"),
-            ConnectError::HandshakeTimeout => f.write_str("the WebSocket upgrade timed out"),
-            ConnectError::Closed(closed) => match &closed.error {
-                Some(error) => write!(f, "the connection ended during the upgrade: {error}"),
-                None => write!(
-                    f,
-                    "the connection ended during the upgrade (close code {})",
-                    closed.code
-                ),
-            },
+            ConnectError::HandshakeTimeout => {
+                f.write_str("the WebSocket upgrade did not finish in time")
+            }
+            ConnectError::Closed(error) => {
+                write!(f, "the connection ended during the upgrade: {error}")
+            }
+            ConnectError::Random(error) => {
+                write!(f, "the OS random number generator failed: {error}")
+            }
+            ConnectError::NoRuntime => f.write_str(
+                "no runtime: enable the `async-std` or `smol` feature, or set Config::runtime",
+            ),
         }
     }
 }
@@ -135,14 +149,24 @@ impl fmt::Display for ConnectError {
 impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ConnectError::Random(error) => Some(error),
+            ConnectError::Url(error) => Some(error),
+            ConnectError::Tls(error) => Some(error),
             ConnectError::Io { source, .. } | ConnectError::TlsHandshake { source, .. } => {
                 Some(source)
             }
-            ConnectError::Tls(error) => Some(error),
             ConnectError::Handshake(error) => Some(error),
-            _ => None,
+            ConnectError::Closed(error) => Some(error),
+            ConnectError::Random(error) => Some(error),
+            ConnectError::Timeout { .. }
+            | ConnectError::HandshakeTimeout
+            | ConnectError::NoRuntime => None,
         }
+    }
+}
+
+impl From<UrlError> for ConnectError {
+    fn from(error: UrlError) -> Self {
+        ConnectError::Url(error)
     }
 }
 
@@ -200,7 +224,7 @@ impl fmt::Display for Error {
             Error::Request { lane, error } => write!(f, "request on lane {lane} failed: {error}"),
             Error::ApprovalRequired { lane, calls } => write!(
                 f,
-                "lane {lane} waits for {} MCP approval(s), which the tool handler cannot give",
+                "lane {lane} waits for {} MCP approval(s), which the tool loop cannot give",
                 calls.len()
             ),
             Error::ConnectionClosed => {
@@ -219,7 +243,7 @@ impl std::error::Error for Error {
             Error::Session(error) => Some(error),
             Error::Request { error, .. } => Some(error),
             Error::Reconnect { last, .. } => Some(last.as_ref()),
-            _ => None,
+            Error::ApprovalRequired { .. } | Error::ConnectionClosed => None,
         }
     }
 }

@@ -65,3 +65,15 @@ pub use responses_ws_core::reconnect::ReconnectPolicy;
 pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
 pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
 pub use responses_ws_tls::{self, TlsConfig};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn connections_and_errors_can_move_between_threads() {
+        fn send<T: Send + 'static>() {}
+        send::<crate::Connection>();
+        send::<crate::Config>();
+        send::<crate::Error>();
+        send::<crate::ConnectError>();
+    }
+}

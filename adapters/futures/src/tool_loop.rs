@@ -41,17 +41,23 @@ enum Step {
 }
 
 impl Connection {
-    /// Creates `request` and drives its lane until a response makes no tool call; returns
-    /// that final response. Each response's function and custom tool calls are answered by
-    /// `handler`, all calls of one response concurrently; the outputs go back in call order
-    /// and the continuation chains from the response (the session decides how).
+    /// Creates `request` on its lane (its `stream_id`), then drives the lane until one of its
+    /// responses makes no tool call, and returns that response. Each response's function and
+    /// custom tool calls go to `handler` together and run concurrently; their outputs are
+    /// submitted in call order, and the continuation goes out on its own (the session decides
+    /// how it chains). While the handlers run, the connection is not driven (this adapter
+    /// polls nothing behind the caller's back).
+    ///
+    /// Fails with [`Error::Request`] when a request of the lane fails (a request that had
+    /// started when the connection dropped fails as `Interrupted`; one that had not is
+    /// retried by the core after a reconnect), [`Error::ApprovalRequired`] for MCP approval
+    /// requests (the other calls are answered first), [`Error::ConnectionClosed`] when the
+    /// connection ends for good, [`Error::Reconnect`] when the reconnect policy gives up.
     ///
     /// The lane's own stream events are consumed here; events of other lanes and of the
     /// connection are kept, in order, for [`next_event`](Self::next_event) (so they take
-    /// memory until then). A request that fails ends the loop with [`Error::Request`]; a
-    /// response that asks for MCP approvals ends it with [`Error::ApprovalRequired`] after
-    /// the other calls were answered. Dropping the future leaves the lane as it is: pending
-    /// calls can be answered with [`submit_tool_output`](Self::submit_tool_output).
+    /// memory until then). Dropping the future leaves the lane as it is: pending calls can be
+    /// answered with [`submit_tool_output`](Self::submit_tool_output).
     ///
     /// ```no_run
     /// use responses_ws_futures::{Config, Connection, ResponseCreate, ToolCall};
@@ -129,6 +135,8 @@ impl Connection {
             .into_iter()
             .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
         let outputs = join_all(calls.iter().cloned().map(&mut *handler)).await;
+        // The handlers may have taken a while: the core hears the time before it sends.
+        self.catch_up();
         for (call, output) in calls.iter().zip(outputs) {
             self.client_mut()
                 .submit_tool_output(lane, &call.call_id, output.into())?;

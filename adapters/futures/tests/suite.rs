@@ -11,6 +11,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use futures_core::future::BoxFuture;
 use futures_io::{AsyncRead, AsyncWrite};
+use responses_ws_futures::responses_ws_core::session::SessionConfig;
 use responses_ws_futures::responses_ws_core::wire::EventKind;
 use responses_ws_futures::responses_ws_core::ws::CloseCode;
 use responses_ws_futures::runtime::{AsyncIo, Runtime};
@@ -53,6 +54,7 @@ on_both_runtimes!(
     from_stream_runs_over_a_callers_stream,
     steer_reaches_the_running_response,
     connection_limit_reconnects_and_sends_the_waiting_turn,
+    an_api_call_after_a_quiet_spell_tells_the_session_the_time_first,
     reconnect_follows_the_policy_on_refused_upgrades,
     reconnect_gives_up_when_the_server_is_gone,
     cancelled_partial_writes_are_finished_and_go_out_vectored,
@@ -782,7 +784,7 @@ async fn connect_timeout_bounds_a_connect_that_never_finishes(rt: Rt) {
     );
     assert_eq!(
         error.to_string(),
-        "connecting to 192.0.2.1:8080 took longer than 50ms"
+        "connecting to 192.0.2.1:8080 timed out after 50ms"
     );
 }
 
@@ -976,6 +978,49 @@ async fn connection_limit_reconnects_and_sends_the_waiting_turn(rt: Rt) {
             "(default lane): response.created",
             "(default lane): response.completed",
             "(default lane): completed resp_2 \"Two.\"",
+        ]
+    );
+    conn.close().await.unwrap();
+    server.join();
+}
+
+async fn an_api_call_after_a_quiet_spell_tells_the_session_the_time_first(rt: Rt) {
+    let server = Server::start(|listener| {
+        let (mut peer, _) = Peer::accept(&listener);
+        // Nothing arrives on the old connection: the session rotates before it sends.
+        let closed = peer.expect_close();
+        assert_eq!((closed.code, closed.clean), (CloseCode::NORMAL, true));
+        let (mut peer, _) = Peer::accept(&listener);
+        assert_eq!(
+            peer.recv(),
+            json!({"type": "response.create", "model": "m", "input": [user("Hi?")]})
+        );
+        peer.send_all(&[
+            created(None, "resp_1"),
+            completed(None, "resp_1", 1, vec![message("msg_1", "Fresh.")]),
+        ]);
+        peer.expect_close();
+    });
+    let mut session = SessionConfig::default();
+    session.rotate_after = Duration::from_millis(300);
+    let config = rt
+        .config(&server.url())
+        .reconnect(quick_policy())
+        .session(session);
+    let mut conn = Connection::connect(config).await.unwrap();
+    // Nothing polls the connection meanwhile: the core last saw the time of the upgrade.
+    rt.sleep(Duration::from_millis(400)).await;
+    conn.create(ask("Hi?")).await.unwrap();
+    assert_eq!(
+        events_until(&mut conn, "(default lane): completed").await,
+        [
+            "reconnect Rotation",
+            "disconnected 1000",
+            "connected",
+            "(default lane): started resp_1",
+            "(default lane): response.created",
+            "(default lane): response.completed",
+            "(default lane): completed resp_1 \"Fresh.\"",
         ]
     );
     conn.close().await.unwrap();

@@ -8,6 +8,7 @@ mod tool_loop;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::Stream;
@@ -33,8 +34,8 @@ use driver::Link;
 ///   finished by the next call. The socket is read only when the core has no event to give,
 ///   so a consumer that stops calling stops the socket (TCP then slows the server down).
 /// - [`create`](Self::create), [`submit_tool_output`](Self::submit_tool_output),
-///   [`steer`](Self::steer) queue frames in the core and write what they can before
-///   returning.
+///   [`steer`](Self::steer) … tell the core the time, queue frames in the core and write what
+///   they can before returning.
 /// - [`run_tool_loop`](Self::run_tool_loop) answers tool calls with an async handler until a
 ///   final response.
 ///
@@ -119,6 +120,29 @@ impl Connection {
         conn.upgrade().await?;
         conn.redial.arm();
         Ok(conn)
+    }
+
+    /// Opens a new connection now, as [`connect`](Self::connect) does, and drops the current
+    /// one, if any, once the new socket is open (its started requests fail as interrupted).
+    /// The session carries every lane on: what was queued or never started goes out on the
+    /// new connection, with full context where needed. For use after the events ended, or
+    /// without a reconnect policy (with one, this happens by itself).
+    ///
+    /// If the new socket cannot be opened, nothing changes. A reconnect of the policy in
+    /// progress is abandoned; the policy applies again once this one succeeded.
+    pub async fn reconnect(&mut self) -> Result<(), ConnectError> {
+        let transport = self.dialer.dial().await?;
+        let seed = entropy::seed().map_err(ConnectError::Random)?;
+        self.redial.disarm();
+        // Bytes of the old connection have nowhere to go.
+        self.outbound.clear();
+        self.client
+            .connect(seed, self.clock.now())
+            .map_err(ConnectError::Handshake)?;
+        self.link = Link::Open(transport.into());
+        self.upgrade().await?;
+        self.redial.arm();
+        Ok(())
     }
 
     /// Drives the connection until the upgrade is answered.
@@ -215,7 +239,7 @@ impl Connection {
     }
 
     /// The events as a [`Stream`] (what [`next_event`](Self::next_event) returns, ending
-    /// where it returns `None`).
+    /// where it returns `None`). Cancel-safe in the same way.
     ///
     /// ```no_run
     /// use futures_util::StreamExt;
@@ -227,13 +251,8 @@ impl Connection {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn events(&mut self) -> impl Stream<Item = Result<ClientEvent, Error>> + '_ {
-        futures_util::stream::poll_fn(move |cx| match self.poll_next_event(cx) {
-            Poll::Ready(Ok(Some(event))) => Poll::Ready(Some(Ok(event))),
-            Poll::Ready(Ok(None)) => Poll::Ready(None),
-            Poll::Ready(Err(error)) => Poll::Ready(Some(Err(error))),
-            Poll::Pending => Poll::Pending,
-        })
+    pub fn events(&mut self) -> Events<'_> {
+        Events { conn: self }
     }
 
     /// Closes: the close handshake (code 1000) of the current connection, within the core's
@@ -262,12 +281,18 @@ impl Connection {
         &self.client
     }
 
+    /// Whether the WebSocket is open (upgraded and not closing).
+    pub fn is_open(&self) -> bool {
+        matches!(self.link, Link::Open(_)) && self.client.is_open()
+    }
+
     /// The headers of the server's last `101 Switching Protocols` answer.
     pub fn handshake_headers(&self) -> &[Header] {
         &self.headers
     }
 
-    fn poll_next_event(
+    /// The poll form of [`next_event`](Self::next_event).
+    pub fn poll_next_event(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<ClientEvent>, Error>> {
@@ -275,5 +300,22 @@ impl Connection {
             Some(event) => Poll::Ready(Ok(Some(event))),
             None => self.poll_core(cx),
         }
+    }
+}
+
+/// The events of a [`Connection`] as a [`Stream`] (see [`Connection::events`]).
+#[derive(Debug)]
+pub struct Events<'a> {
+    conn: &'a mut Connection,
+}
+
+impl Stream for Events<'_> {
+    type Item = Result<ClientEvent, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut()
+            .conn
+            .poll_next_event(cx)
+            .map(Result::transpose)
     }
 }

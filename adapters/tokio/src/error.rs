@@ -75,6 +75,17 @@ impl ConnectError {
         self.response().map(|response| response.status)
     }
 
+    /// The `Retry-After` header of a refused upgrade, as sent (seconds or an HTTP date).
+    pub fn retry_after(&self) -> Option<&str> {
+        self.response()?.header("Retry-After")
+    }
+
+    /// Whether the server refused the upgrade with `426 Upgrade Required`: it wants plain
+    /// HTTP requests (`POST /v1/responses`), not a WebSocket.
+    pub fn wants_http(&self) -> bool {
+        self.status() == Some(426)
+    }
+
     /// The error of a connection that ended during its upgrade.
     pub(crate) fn from_closed(error: Option<ws::Error>) -> ConnectError {
         match error {

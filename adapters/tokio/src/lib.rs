@@ -52,13 +52,25 @@ mod redial;
 mod transport;
 
 pub use config::{Config, DEFAULT_CONNECT_TIMEOUT};
-pub use connection::Connection;
+pub use connection::{Connection, Events};
 pub use error::{ConnectError, Error};
 
 pub use responses_ws_core;
 pub use responses_ws_core::client::ClientEvent;
 pub use responses_ws_core::reconnect::ReconnectPolicy;
-pub use responses_ws_core::session::{Lane, RequestId, SessionEvent, ToolCall};
-pub use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
+pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
+pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
 pub use responses_ws_tls;
 pub use responses_ws_tls::TlsConfig;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn connections_and_errors_can_move_between_threads() {
+        fn send<T: Send + 'static>() {}
+        send::<crate::Connection>();
+        send::<crate::Config>();
+        send::<crate::Error>();
+        send::<crate::ConnectError>();
+    }
+}

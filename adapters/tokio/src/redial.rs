@@ -42,10 +42,12 @@ impl Redial {
         self.armed = true;
     }
 
-    /// The application closes: nothing is retried any more.
+    /// The application closes (or replaces the connection itself): nothing is retried any
+    /// more, and a request of the session for a new connection is spent.
     pub(crate) fn disarm(&mut self) {
         self.armed = false;
         self.due = None;
+        self.session_asked = false;
     }
 
     /// Attempts made in a row.

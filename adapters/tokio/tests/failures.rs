@@ -205,7 +205,8 @@ async fn a_dropped_idle_connection_reconnects_and_the_next_turn_carries_full_con
         frames[1].1,
         json!({"type": "response.create", "model": "m", "input": [
             {"type": "message", "role": "user", "content": "Hi"},
-            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Hello", "annotations": []}]},
+            // A plain answer is resent in the short form (the core's choice).
+            {"type": "message", "role": "assistant", "content": "Hello"},
             {"type": "message", "role": "user", "content": "Next"},
         ]})
     );
@@ -217,6 +218,60 @@ async fn a_dropped_idle_connection_reconnects_and_the_next_turn_carries_full_con
         Some("conn-1")
     );
     conn.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_manual_reconnect_after_the_events_ended_carries_the_conversation_on() {
+    let server = Server::builder(|connection, _| match connection {
+        0 => {
+            let mut replies = Turn::text(None, "resp_1", &["Hello"]);
+            replies.push(Reply::Drop);
+            replies
+        }
+        _ => Turn::text(None, "resp_2", &["Again"]),
+    })
+    .start()
+    .await;
+    // No reconnect policy: the drop ends the events.
+    let mut conn = Connection::connect(Config::new(&server.url()).unwrap())
+        .await
+        .unwrap();
+    assert!(conn.is_open());
+    conn.create(request(None, "Hi")).await.unwrap();
+    let mut last = String::new();
+    while let Some(event) = conn.next_event().await.unwrap() {
+        last = describe(&event);
+    }
+    assert_eq!(last, "disconnected 1006");
+    assert!(!conn.is_open());
+
+    conn.reconnect().await.unwrap();
+    assert!(conn.is_open());
+    assert_eq!(
+        conn.handshake_headers()
+            .iter()
+            .find(|h| h.name == "X-Test")
+            .and_then(|h| h.value_str()),
+        Some("conn-1")
+    );
+    conn.create(request(None, "Next")).await.unwrap();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|e: &String| e.contains("completed resp_2")) {
+        seen.push(describe(&conn.next_event().await.unwrap().unwrap()));
+    }
+    assert_eq!(seen[0], "- full context NewConnection");
+    let frames = server.frames();
+    assert_eq!(
+        (frames.len(), frames[1].0),
+        (2, 1),
+        "on the second connection"
+    );
+    conn.close().await.unwrap();
+    assert_eq!(
+        describe(&conn.next_event().await.unwrap().unwrap()),
+        "disconnected 1000"
+    );
+    assert!(conn.next_event().await.unwrap().is_none());
 }
 
 #[tokio::test]

@@ -57,7 +57,7 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + ?Sized> AsyncIo for T {}
 ///
 /// let config = responses_ws_futures::Config::new("ws://127.0.0.1:9/v1/responses")?.runtime(Nowhere);
 /// # let _ = config;
-/// # Ok::<(), responses_ws_futures::responses_ws_core::ws::UrlError>(())
+/// # Ok::<(), responses_ws_futures::ConnectError>(())
 /// ```
 pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     /// Opens a TCP connection to `host:port` (a name to resolve or an IP literal), with

@@ -42,18 +42,22 @@ enum Step {
 
 impl Connection {
     /// Creates `request` on its lane (its `stream_id`), then drives the lane until one of its
-    /// responses makes no tool call, and returns that response. Each response's calls go to
-    /// `handler` together and run concurrently; their outputs are submitted in call order,
-    /// and the continuation goes out on its own.
+    /// responses makes no tool call, and returns that response. Each response's function and
+    /// custom tool calls go to `handler` together and run concurrently; their outputs are
+    /// submitted in call order, and the continuation goes out on its own. While the handlers
+    /// run, the connection is driven too (pings answered, keepalive kept).
     ///
     /// Fails with [`Error::Request`] when a request of the lane fails (a request that had
     /// started when the connection dropped fails as `Interrupted`; one that had not is
     /// retried by the core after a reconnect), [`Error::ApprovalRequired`] for MCP approval
-    /// requests, [`Error::ConnectionClosed`] when the connection ends for good.
+    /// requests (the other calls are answered first), [`Error::ConnectionClosed`] when the
+    /// connection ends for good, [`Error::Reconnect`] when the reconnect policy gives up.
     ///
-    /// Events of other lanes are kept for [`next_event`](Self::next_event). If
-    /// the loop is dropped while handlers run, their response's calls stay pending in the
-    /// session (see [`Session::pending_tool_calls`](responses_ws_core::session::Session::pending_tool_calls)).
+    /// Events of other lanes and of the connection are kept, in order, for
+    /// [`next_event`](Self::next_event). If the loop is dropped while handlers run, their
+    /// response's calls stay pending in the session (see
+    /// [`Session::pending_tool_calls`](responses_ws_core::session::Session::pending_tool_calls))
+    /// and can be answered with [`submit_tool_output`](Self::submit_tool_output).
     ///
     /// ```no_run
     /// use responses_ws_tokio::{Connection, ResponseCreate, ToolOutput};
@@ -71,14 +75,15 @@ impl Connection {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn run_tool_loop<F, Fut>(
+    pub async fn run_tool_loop<F, Fut, O>(
         &mut self,
         request: ResponseCreate,
         mut handler: F,
     ) -> Result<Response, Error>
     where
         F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = ToolOutput>,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
     {
         let request = self.create(request).await?;
         let mut lane = None;
@@ -106,7 +111,7 @@ impl Connection {
     }
 
     /// Runs the handler on every call at once and submits the outputs in call order.
-    async fn answer<F, Fut>(
+    async fn answer<F, Fut, O>(
         &mut self,
         lane: &Lane,
         calls: Vec<ToolCall>,
@@ -114,7 +119,8 @@ impl Connection {
     ) -> Result<(), Error>
     where
         F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = ToolOutput>,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
     {
         let (approvals, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
             .into_iter()
@@ -125,9 +131,11 @@ impl Connection {
             Either::Right((Err(error), _)) => return Err(error),
             Either::Right((Ok(never), _)) => match never {},
         };
+        // The handlers may have taken a while: the core hears the time before it sends.
+        self.catch_up();
         for (call, output) in calls.iter().zip(outputs) {
             self.client
-                .submit_tool_output(lane, &call.call_id, output)?;
+                .submit_tool_output(lane, &call.call_id, output.into())?;
         }
         self.flush().await;
         if approvals.is_empty() {

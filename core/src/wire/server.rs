@@ -689,6 +689,20 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_item_with_a_repeated_type_keeps_the_tag_that_chose_it() {
+        // Found by the `wire_server_event` fuzz target: the second `type` used to overwrite the
+        // first in the kept object, which then decoded differently (or not at all).
+        for frame in [
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"","type":[]}}"#,
+            r#"{"type":"response.output_item.added","output_index":0,"item":{"type":"x","a":1,"type":"function_call"}}"#,
+        ] {
+            let event = ServerEvent::from_str(frame).unwrap();
+            let written = event.to_json();
+            assert_eq!(ServerEvent::from_str(&written).unwrap(), event, "{frame}");
+        }
+    }
+
+    #[test]
     fn unknown_event_types_are_values() {
         for frame in [
             r#"{"type":"codex.rate_limits","primary":{"used_percent":12.5},"secondary":null}"#,

@@ -93,14 +93,19 @@ where
 
 /// Reads the remaining entries of an object with an unknown tag back into a JSON object,
 /// tag included, so that open-set enums can keep what they do not understand.
+///
+/// The tag that chose this path is the one kept: a repeated `type` key later in the object is
+/// dropped, so that the kept object decodes the same way again (found by fuzzing).
 pub(crate) fn collect_unknown<'de, M: MapAccess<'de>>(
     tag: Cow<'de, str>,
     mut rest: M,
 ) -> Result<Value, M::Error> {
     let mut object = Map::new();
     object.insert(TAG.into(), Value::String(tag.into_owned()));
-    while let Some((key, value)) = rest.next_entry()? {
-        object.insert(key, value);
+    while let Some((key, value)) = rest.next_entry::<String, Value>()? {
+        if key != TAG {
+            object.insert(key, value);
+        }
     }
     Ok(Value::Object(object))
 }

@@ -84,6 +84,17 @@ pub(crate) struct BenchArgs {
     /// Mock model pace: milliseconds before each streamed delta (0: transport only).
     #[arg(long, default_value_t = 0, value_name = "MS")]
     pub(crate) delta_delay_ms: u64,
+    /// Modelled server work: milliseconds per KiB of input the server has not cached (a
+    /// chained WebSocket turn's new items, an HTTP request's whole input); 0: none.
+    #[arg(long, default_value_t = 0.0, value_name = "MS",
+          value_parser = non_negative_ms)]
+    pub(crate) server_cost_per_kib_ms: f64,
+    /// Modelled server work: milliseconds to load a stored response named by
+    /// previous_response_id (every HTTP previous_response_id turn; WebSocket only after a
+    /// reconnect); 0: none.
+    #[arg(long, default_value_t = 0.0, value_name = "MS",
+          value_parser = non_negative_ms)]
+    pub(crate) stored_lookup_ms: f64,
     /// Write an SVG chart of the medians to this file.
     #[arg(long, value_name = "FILE.svg")]
     pub(crate) plot: Option<PathBuf>,
@@ -128,4 +139,33 @@ pub(crate) struct RunArgs {
     /// The user's prompt (several words are joined with spaces).
     #[arg(required = true, value_name = "PROMPT")]
     pub(crate) prompt: Vec<String>,
+}
+
+/// Parses a non-negative, finite number of milliseconds (at most a day).
+fn non_negative_ms(text: &str) -> Result<f64, String> {
+    const DAY_MS: f64 = 86_400_000.0;
+    let ms: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of milliseconds"))?;
+    match ms.is_finite() && (0.0..=DAY_MS).contains(&ms) {
+        true => Ok(ms),
+        false => Err(format!(
+            "`{text}` must be between 0 and {DAY_MS} milliseconds"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn milliseconds_are_non_negative_finite_numbers() {
+        assert_eq!(non_negative_ms("0"), Ok(0.0));
+        assert_eq!(non_negative_ms(" 1.5 "), Ok(1.5));
+        for bad in ["-1", "NaN", "inf", "1e300", "fast", ""] {
+            assert!(non_negative_ms(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -19,6 +19,10 @@ async fn a_small_bench_prints_the_table_and_the_chart() {
             "4",
             "--rtt-ms",
             "5",
+            "--server-cost-per-kib-ms",
+            "0.5",
+            "--stored-lookup-ms",
+            "2",
             "--plot",
             &svg_arg,
         ],
@@ -29,6 +33,10 @@ async fn a_small_bench_prints_the_table_and_the_chart() {
     let out = &output.stdout;
     assert!(
         out.contains("4 tool calls in 4 responses (1 with parallel calls)"),
+        "{out}"
+    );
+    assert!(
+        out.contains(" · server cost 0.5 ms/KiB of uncached input + 2 ms/stored lookup · "),
         "{out}"
     );
     let header = out

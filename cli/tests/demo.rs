@@ -22,6 +22,11 @@ async fn demo_against_the_embedded_mock_makes_twenty_tool_calls_and_answers() {
         .iter()
         .all(|line| line.contains(" {\"") && line.contains(" → {")));
     assert!(out.contains("Here is your Lisbon plan"), "{out}");
+    // Commentary messages stream before the calls of their response.
+    assert!(
+        out.contains("\n  Let me check the flights both ways and the weather for your dates.\n  ▸ search_flights "),
+        "{out}"
+    );
     assert!(out.contains("\n  turns                10\n"), "{out}");
     assert!(
         out.contains("\n  tool calls           20 (6 responses with parallel calls)\n"),

@@ -126,4 +126,12 @@ async fn bad_inputs_are_usage_errors() {
     let output = run(&["bench", "--reps", "0"], DEADLINE).await;
     assert_eq!(output.code, Some(2));
     assert!(!output.stderr.contains("panicked"));
+    let output = run(&["bench", "--stored-lookup-ms=-5"], DEADLINE).await;
+    assert_eq!(output.code, Some(2));
+    assert!(
+        output.stderr.contains("--stored-lookup-ms"),
+        "{}",
+        output.stderr
+    );
+    assert!(!output.stderr.contains("panicked"));
 }

@@ -11,7 +11,8 @@ mod mock {
     use core::time::Duration;
     use responses_ws_core::mock::{
         Action, AgeLimit, DropFault, Limits, MockConnection, Refusal, Script, ScriptedCall,
-        StopReading, Turn, TurnFault, UpgradeFault, DEFAULT_FINAL_TEXT,
+        ScriptedCommentary, ServerCost, StopReading, Turn, TurnFault, UpgradeFault,
+        DEFAULT_FINAL_TEXT,
     };
     use serde_json::{json, Value};
 
@@ -172,6 +173,79 @@ mod mock {
             }
             history.extend(run_tools(&calls));
         }
+    }
+
+    #[test]
+    fn commentary_streams_before_the_calls_of_the_same_response() {
+        let script = Script::new()
+            .turn(
+                Turn::tool_calls([
+                    ScriptedCall::new("search_flights", r#"{"to":"LIS"}"#),
+                    ScriptedCall::new("get_weather", r#"{"city":"Lisbon"}"#),
+                ])
+                .with_reasoning("gAAAAB-plan")
+                .with_commentary(
+                    ScriptedCommentary::new("Let me check the flights.").with_deltas(3),
+                ),
+            )
+            .text("Book TP527.", 1);
+        let mut probe = Probe::new(script.clone());
+        let frames = probe.exchange(first_request());
+        assert_eq!(
+            types(&frames)[..13],
+            [
+                "response.created",
+                "response.in_progress",
+                "response.output_item.added",
+                "response.output_item.done",
+                "response.output_item.added",
+                "response.content_part.added",
+                "response.output_text.delta",
+                "response.output_text.delta",
+                "response.output_text.delta",
+                "response.output_text.done",
+                "response.content_part.done",
+                "response.output_item.done",
+                "response.output_item.added",
+            ]
+        );
+        assert_eq!(streamed_text(&frames), "Let me check the flights.");
+        assert_eq!(frames[4]["item"]["type"], "message");
+        assert_eq!(frames[4]["output_index"], 1);
+        assert_eq!(frames[11]["item"]["phase"], "commentary");
+        assert_eq!(frames[12]["item"]["type"], "function_call");
+        assert_eq!(frames[12]["output_index"], 2);
+
+        let response = terminal(&frames).clone();
+        let output = response["output"].as_array().unwrap();
+        let kinds: Vec<_> = output.iter().map(|item| item["type"].clone()).collect();
+        assert_eq!(
+            kinds,
+            ["reasoning", "message", "function_call", "function_call"]
+        );
+        assert_eq!(output[1]["role"], "assistant");
+        assert_eq!(output[1]["phase"], "commentary");
+        assert_eq!(answer(&response), "Let me check the flights.");
+        let calls = calls(&response);
+        assert_eq!(calls.len(), 2);
+
+        // Chained: the next response is the answer, so commentary + calls were one response.
+        let chained = json!({
+            "store": false,
+            "previous_response_id": response["id"],
+            "input": run_tools(&calls),
+        });
+        let next = terminal(&probe.exchange(chained)).clone();
+        assert_eq!(answer(&next), "Book TP527.");
+        assert_eq!(next["output"][0]["phase"], "final_answer");
+
+        // Full context: the replayed commentary and calls also count as one model response.
+        let mut history = vec![user("Is it warmer in Paris or in Tokyo right now?")];
+        history.extend(output.iter().cloned());
+        history.extend(run_tools(&calls));
+        let mut fresh = Probe::on_connection(script, 1);
+        let full = terminal(&fresh.exchange(json!({"store": false, "input": history}))).clone();
+        assert_eq!(answer(&full), "Book TP527.");
     }
 
     #[test]
@@ -829,7 +903,8 @@ mod mock {
                     ScriptedCall::new("a", "{}"),
                     ScriptedCall::new("b", r#"{"x":1}"#).with_deltas(3),
                 ])
-                .with_reasoning("enc"),
+                .with_reasoning("enc")
+                .with_commentary("One at a time."),
             )
             .text("done", 2)
             .with_delta_delay(Duration::from_millis(15))
@@ -842,7 +917,11 @@ mod mock {
             .with_upgrade_refusal(UpgradeFault::new(Refusal::RateLimited {
                 retry_after_secs: 3,
             }))
-            .with_stop_reading(StopReading::after_frames(2));
+            .with_stop_reading(StopReading::after_frames(2))
+            .with_server_cost(ServerCost::new(
+                Duration::from_micros(1500),
+                Duration::from_millis(20),
+            ));
 
         let json = script.to_json();
         assert_eq!(Script::from_json(&json).unwrap(), script);
@@ -850,6 +929,14 @@ mod mock {
         assert_eq!(value["delta_delay_ms"], 15);
         assert_eq!(value["turns"][0]["type"], "tool_calls");
         assert_eq!(value["turns"][0]["parallel"], false);
+        assert_eq!(
+            value["turns"][0]["commentary"],
+            json!({"text":"One at a time.","deltas":1})
+        );
+        assert_eq!(
+            value["server_cost"],
+            json!({"per_input_kib_ms":1.5,"stored_lookup_ms":20})
+        );
         assert_eq!(value["faults"]["turns"][1]["outcome"]["type"], "error");
         assert_eq!(value["faults"]["age_limit"]["notice"], "in_reply");
         assert_eq!(

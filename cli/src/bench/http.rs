@@ -167,6 +167,7 @@ mod tests {
             tool_calls: 3,
             tool_output_bytes: 100,
             delta_delay: Duration::ZERO,
+            server_cost: Default::default(),
         };
         let mut mock = HttpMock::new(rollout.script(), 0);
         let body = json!({

@@ -8,6 +8,11 @@
 //!
 //! Modes alternate within each repetition; the table shows medians, and `--plot` writes them
 //! as an SVG chart.
+//!
+//! By default the mock does no server-side work, so the benchmark measures transport only.
+//! `--server-cost-per-kib-ms` and `--stored-lookup-ms` give it a [`ServerCost`]: time per KiB
+//! of input the server has not cached, and per stored response loaded for
+//! `previous_response_id`. They are modelling assumptions, not measurements of any server.
 
 mod http;
 mod plot;
@@ -19,6 +24,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
+use responses_ws_core::mock::ServerCost;
 use responses_ws_tokio::mock::MockServer;
 
 use crate::cli::BenchArgs;
@@ -116,6 +122,10 @@ pub(crate) async fn bench(args: BenchArgs) -> Result<(), CliError> {
         tool_calls: args.tool_calls,
         tool_output_bytes: args.tool_output_bytes,
         delta_delay: Duration::from_millis(args.delta_delay_ms),
+        server_cost: ServerCost::new(
+            millis(args.server_cost_per_kib_ms),
+            millis(args.stored_lookup_ms),
+        ),
     };
     let link = Link {
         rtt: Duration::from_millis(args.rtt_ms),
@@ -127,9 +137,11 @@ pub(crate) async fn bench(args: BenchArgs) -> Result<(), CliError> {
         Some(bps) => format!("{} Mbit/s", bps as f64 / 1e6),
         None => "unlimited".into(),
     };
+    let server_cost = server_cost_label(args.server_cost_per_kib_ms, args.stored_lookup_ms);
     println!(
         "responses-ws bench · {} tool calls in {} responses ({parallel} with parallel calls) · \
-         tool outputs {} B · RTT {} ms · uplink {uplink} · model pace {} ms/delta · {} reps",
+         tool outputs {} B · RTT {} ms · uplink {uplink} · model pace {} ms/delta · server \
+         cost {server_cost} · {} reps",
         args.tool_calls,
         rollout.responses(),
         args.tool_output_bytes,
@@ -165,7 +177,8 @@ pub(crate) async fn bench(args: BenchArgs) -> Result<(), CliError> {
     print_table(&medians, args.reps);
     if let Some(path) = &args.plot {
         let title = format!(
-            "{} tool calls, RTT {} ms, uplink {uplink}, tool outputs {} B (medians of {})",
+            "{} tool calls, RTT {} ms, uplink {uplink}, tool outputs {} B, server cost \
+             {server_cost} (medians of {})",
             args.tool_calls, args.rtt_ms, args.tool_output_bytes, args.reps
         );
         let bars: Vec<plot::Bar> = Mode::ALL
@@ -182,6 +195,20 @@ pub(crate) async fn bench(args: BenchArgs) -> Result<(), CliError> {
         println!("chart written to {}", path.display());
     }
     Ok(())
+}
+
+/// `ms` milliseconds (validated non-negative and finite by the argument parser; anything else
+/// is zero).
+fn millis(ms: f64) -> Duration {
+    Duration::try_from_secs_f64(ms / 1000.0).unwrap_or_default()
+}
+
+/// The header's words for the modelled server cost.
+fn server_cost_label(per_kib: f64, lookup: f64) -> String {
+    match per_kib == 0.0 && lookup == 0.0 {
+        true => "none (transport only)".into(),
+        false => format!("{per_kib} ms/KiB of uncached input + {lookup} ms/stored lookup"),
+    }
 }
 
 /// One run of `mode` against a fresh mock server behind a fresh proxy.
@@ -300,5 +327,21 @@ fn print_table(medians: &[Medians], reps: u32) {
             previous.connections,
             http::POOL_PAUSE.as_millis()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_cost_is_named_in_the_header() {
+        assert_eq!(server_cost_label(0.0, 0.0), "none (transport only)");
+        assert_eq!(
+            server_cost_label(1.0, 20.0),
+            "1 ms/KiB of uncached input + 20 ms/stored lookup"
+        );
+        assert_eq!(millis(0.5), Duration::from_micros(500));
+        assert_eq!(millis(-1.0), Duration::ZERO);
     }
 }

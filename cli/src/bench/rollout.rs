@@ -1,11 +1,12 @@
 //! The benchmark's rollout, identical for every mode: a repository-triage agent that makes N
 //! tool calls in turns of 1, 2, 1, 3, … calls (so some run in parallel), each turn with a
-//! reasoning item, then a final answer. The same [`Script`] drives the mock for every mode;
-//! tool outputs are deterministic and exactly `tool_output_bytes` long.
+//! reasoning item, then a final answer. The same [`Script`] drives the mock for every mode,
+//! with the same modelled [`ServerCost`] (zero by default: transport only); tool outputs are
+//! deterministic and exactly `tool_output_bytes` long.
 
 use std::time::Duration;
 
-use responses_ws_core::mock::{Script, ScriptedCall, Turn};
+use responses_ws_core::mock::{Script, ScriptedCall, ServerCost, Turn};
 use responses_ws_core::wire::Tool;
 
 use crate::tools::function;
@@ -43,6 +44,8 @@ pub(crate) struct Rollout {
     pub(crate) tool_output_bytes: usize,
     /// Time before each streamed delta.
     pub(crate) delta_delay: Duration,
+    /// Server-side time the mock charges before each response streams.
+    pub(crate) server_cost: ServerCost,
 }
 
 impl Rollout {
@@ -82,6 +85,7 @@ impl Rollout {
         script
             .turn(Turn::text(FINAL_ANSWER, 24).with_reasoning(reasoning(usize::MAX)))
             .with_delta_delay(self.delta_delay)
+            .with_server_cost(self.server_cost)
     }
 
     /// The output of a call: JSON text of exactly `tool_output_bytes` bytes (at least the
@@ -164,6 +168,7 @@ mod tests {
             tool_calls,
             tool_output_bytes: 2000,
             delta_delay: Duration::ZERO,
+            server_cost: ServerCost::default(),
         }
     }
 

@@ -1,10 +1,12 @@
 //! The built-in agent of the mock demo: a trip-planning assistant that makes 20 tool calls in
 //! 9 responses (most of them parallel), each with a reasoning item and arguments streamed in
-//! several deltas, then streams a final plan. The calls match [`TripTools`](crate::tools::TripTools).
+//! several deltas, then streams a final plan. Where a person would say what they are about to
+//! do, a response opens with a short commentary message (`phase: "commentary"`) before its
+//! calls. The calls match [`TripTools`](crate::tools::TripTools).
 
 use std::time::Duration;
 
-use responses_ws_core::mock::{Script, ScriptedCall, Turn};
+use responses_ws_core::mock::{Script, ScriptedCall, ScriptedCommentary, Turn};
 
 /// The user's request.
 pub(crate) const PROMPT: &str = "Plan a 4-day trip from Berlin to Lisbon for two people, \
@@ -37,6 +39,13 @@ fn step(calls: impl IntoIterator<Item = ScriptedCall>, reasoning: &str) -> Turn 
     Turn::tool_calls(calls).with_reasoning(reasoning)
 }
 
+/// A commentary message, streamed about two words a delta.
+fn commentary(text: &str) -> ScriptedCommentary {
+    let words = text.split_whitespace().count();
+    let deltas = u32::try_from(words.div_ceil(2)).unwrap_or(1).max(1);
+    ScriptedCommentary::new(text).with_deltas(deltas)
+}
+
 /// The demo script; `pace` is the time before each streamed delta.
 pub(crate) fn script(pace: Duration) -> Script {
     Script::new()
@@ -56,7 +65,10 @@ pub(crate) fn script(pace: Duration) -> Script {
                 ),
             ],
             "gAAAAB-plan-flights-weather",
-        ))
+        )
+        .with_commentary(commentary(
+            "Let me check the flights both ways and the weather for your dates.",
+        )))
         .turn(step(
             [call("get_fare_details", r#"{"flight":"TP527"}"#)],
             "gAAAAB-check-fare",
@@ -77,7 +89,10 @@ pub(crate) fn script(pace: Duration) -> Script {
                 ),
             ],
             "gAAAAB-hotels",
-        ))
+        )
+        .with_commentary(commentary(
+            "Flights look good. Now hotels: Alfama, Baixa and Chiado.",
+        )))
         .turn(step(
             [
                 call("get_hotel_reviews", r#"{"hotel":"Casa Alfama"}"#),
@@ -102,7 +117,10 @@ pub(crate) fn script(pace: Duration) -> Script {
                 ),
             ],
             "gAAAAB-activities",
-        ))
+        )
+        .with_commentary(commentary(
+            "Casa Alfama has the best reviews. Next, things to do.",
+        )))
         .turn(step(
             [
                 call(
@@ -146,7 +164,8 @@ pub(crate) fn script(pace: Duration) -> Script {
                 r#"{"flights_eur":612,"hotel_eur":748,"activities_eur":180,"people":2}"#,
             )],
             "gAAAAB-budget",
-        ))
+        )
+        .with_commentary(commentary("Let me add up the budget.")))
         .turn(Turn::text(FINAL_ANSWER, 90).with_reasoning("gAAAAB-final"))
         .with_delta_delay(pace)
 }
@@ -190,6 +209,20 @@ mod tests {
                 }
             }
         }
+        let commented = script
+            .turns
+            .iter()
+            .filter(|turn| {
+                matches!(
+                    turn,
+                    Turn::ToolCalls {
+                        commentary: Some(_),
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(commented, 4);
         // The JSON form round-trips (it is what `responses-ws mock --script` reads).
         assert_eq!(Script::from_json(&script.to_json()).unwrap(), script);
     }

@@ -12,6 +12,7 @@ use core::ops::Bound;
 
 use super::cache::{LaneCache, LaneKey, ResponseStore};
 use super::conversation::Conversation;
+use super::cost::Found;
 use super::errors::{self, Rejection};
 use super::faults::{on_connection, AgeNotice};
 use super::lanes::{AcceptedSteer, Active, Lane, ParentRef, Queued};
@@ -38,6 +39,15 @@ pub enum Action {
     /// Drop the transport abruptly once the frames polled before are written: no close
     /// frame, no further bytes.
     Drop,
+}
+
+/// A `previous_response_id` resolved when its request starts.
+#[derive(Debug)]
+struct Resolved {
+    conversation: Conversation,
+    /// Whether it is the latest response of the request's own lane.
+    same_lane: bool,
+    found: Found,
 }
 
 /// Where the connection stands.
@@ -325,18 +335,20 @@ impl MockConnection {
                 }
             },
         };
-        let conversation = parent.as_ref().map(|(conversation, _)| conversation);
+        let conversation = parent
+            .as_ref()
+            .map(|resolved| (&resolved.conversation, resolved.found));
         match self.model.begin(&request, conversation, self.now) {
             Err(error) => {
-                if let Some((parent, true)) = &parent {
-                    self.cache.evict(&lane, &parent.id);
+                if let Some(parent) = parent.as_ref().filter(|parent| parent.same_lane) {
+                    self.cache.evict(&lane, &parent.conversation.id);
                 }
                 self.reject(lane.as_deref(), error);
             }
             Ok(begun) => {
-                let parent = parent.map(|(conversation, same_lane)| ParentRef {
-                    id: conversation.id,
-                    same_lane,
+                let parent = parent.map(|resolved| ParentRef {
+                    id: resolved.conversation.id,
+                    same_lane: resolved.same_lane,
                 });
                 let active = Active::new(begun, lane.clone(), parent, request, self.now);
                 if let Some(state) = self.lanes.get_mut(&lane) {
@@ -346,13 +358,22 @@ impl MockConnection {
         }
     }
 
-    /// The response `id` continues from, and whether it is the latest of `lane` itself.
-    fn resolve(&self, lane: &LaneKey, id: &str) -> Option<(Conversation, bool)> {
+    /// The response `id` continues from: from this connection's cache (the latest of some
+    /// lane), else from the store of `store: true` responses.
+    fn resolve(&self, lane: &LaneKey, id: &str) -> Option<Resolved> {
         if let Some((latest_of, conversation)) = self.cache.find(id) {
-            return Some((conversation.clone(), latest_of == lane));
+            return Some(Resolved {
+                conversation: conversation.clone(),
+                same_lane: latest_of == lane,
+                found: Found::Cache,
+            });
         }
         let stored = self.model.store.get(id)?;
-        Some((stored.clone(), false))
+        Some(Resolved {
+            conversation: stored.clone(),
+            same_lane: false,
+            found: Found::Store,
+        })
     }
 
     /// Queues an `error` event for a request that never starts.

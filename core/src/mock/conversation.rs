@@ -44,6 +44,8 @@ pub(crate) struct Continuation {
     pub(crate) input_tokens: u64,
     /// Input tokens served from the connection's cache (the parent's context).
     pub(crate) cached_tokens: u64,
+    /// Bytes of the request's own `input` (its JSON): what the server has not seen yet.
+    pub(crate) input_bytes: usize,
 }
 
 /// Places a request continuing `parent` (if any) with `input`; fails like HTTP's 400 when a
@@ -60,13 +62,14 @@ pub(crate) fn continue_from(
         return Err(errors::missing_tool_output(call_id));
     }
     let context = parent.map_or(0, |parent| parent.context_tokens);
-    let new_tokens = input.map_or(0, |input| tokens(json_len(input)));
+    let input_bytes = input.map_or(0, json_len);
     Ok(Continuation {
         turn: parent
             .map_or(0, |parent| parent.turns)
             .saturating_add(model_responses(items)),
-        input_tokens: context.saturating_add(new_tokens.max(1)),
+        input_tokens: context.saturating_add(tokens(input_bytes).max(1)),
         cached_tokens: context,
+        input_bytes,
     })
 }
 
@@ -79,7 +82,8 @@ fn json_len(input: &Input) -> usize {
     serde_json::to_string(input).map_or(0, |json| json.len())
 }
 
-/// Model responses replayed in `items`: runs of consecutive model output items.
+/// Model responses replayed in `items`: runs of consecutive model output items (so reasoning,
+/// a commentary message and the function calls of one response count once).
 fn model_responses(items: &[Item]) -> u32 {
     let mut responses = 0u32;
     let mut in_run = false;
@@ -152,6 +156,33 @@ mod tests {
         assert_eq!(placed.turn, 2);
         assert_eq!(placed.cached_tokens, 0);
         assert!(placed.input_tokens > 10);
+    }
+
+    #[test]
+    fn commentary_and_calls_of_one_response_count_once() {
+        let replayed = parse(
+            r#"[
+            {"role":"user","content":"Flights?"},
+            {"type":"reasoning","id":"rs_1","summary":[]},
+            {"type":"message","role":"assistant","phase":"commentary","content":[{"type":"output_text","text":"Let me check the flights."}]},
+            {"type":"function_call","call_id":"call_a","name":"f","arguments":"{}"},
+            {"type":"function_call","call_id":"call_b","name":"f","arguments":"{}"},
+            {"type":"function_call_output","call_id":"call_a","output":"1"},
+            {"type":"function_call_output","call_id":"call_b","output":"2"},
+            {"type":"message","role":"assistant","phase":"commentary","content":[{"type":"output_text","text":"And the hotels."}]},
+            {"type":"function_call","call_id":"call_c","name":"h","arguments":"{}"},
+            {"type":"function_call_output","call_id":"call_c","output":"3"}
+        ]"#,
+        );
+        assert_eq!(continue_from(None, Some(&replayed)).unwrap().turn, 2);
+    }
+
+    #[test]
+    fn input_bytes_are_the_json_of_the_input() {
+        let input = parse(r#""Hello""#);
+        let placed = continue_from(None, Some(&input)).unwrap();
+        assert_eq!(placed.input_bytes, r#""Hello""#.len());
+        assert_eq!(continue_from(None, None).unwrap().input_bytes, 0);
     }
 
     #[test]

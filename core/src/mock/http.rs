@@ -3,7 +3,8 @@
 //!
 //! HTTP has no connection-local cache: `previous_response_id` works only for stored responses
 //! (`store` absent or `true`); with `store: false` the client must send the full context, and
-//! the turn is counted from it. The WebSocket-only fields `stream_id` and `generate` are
+//! the turn is counted from it. So with a [`ServerCost`](super::ServerCost) every chained HTTP
+//! request pays the stored lookup and every full-context one its whole input. The WebSocket-only fields `stream_id` and `generate` are
 //! refused as unknown parameters.
 
 use alloc::format;
@@ -15,6 +16,7 @@ use core::time::Duration;
 use serde_json::Value;
 
 use super::cache::ResponseStore;
+use super::cost::Found;
 use super::errors::{self, Rejection};
 use super::faults::on_connection;
 use super::model::{Begun, Model};
@@ -75,7 +77,9 @@ pub struct SseStream {
 /// One server-sent event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SseEvent {
-    /// Time to wait after the previous event (or the request) before sending it.
+    /// Time to wait after the previous event (or the request) before sending it: the
+    /// streaming pace, plus the script's [`ServerCost`](super::ServerCost) (a stored lookup
+    /// before the first event, the input before the first output event).
     pub delay: Duration,
     /// The `event:` line (the event's `type`).
     pub event_type: String,
@@ -169,7 +173,8 @@ impl HttpMock {
                     .ok_or_else(|| errors::previous_response_not_found(id))?,
             ),
         };
-        let begun = self.model.begin(&request, parent.as_ref(), now)?;
+        let parent = parent.as_ref().map(|parent| (parent, Found::Store));
+        let begun = self.model.begin(&request, parent, now)?;
         let stream = request.extra.get("stream") == Some(&Value::Bool(true));
         Ok((begun, stream))
     }

@@ -4,8 +4,9 @@
 //! the CLI's WebSocket-vs-HTTP benchmark and users' test suites.
 //!
 //! - [`Script`]: what the model answers, turn by turn ([`Turn`]: text or function calls, with
-//!   optional reasoning), the streaming pace, the [`Limits`] and the [`Faults`]. Serde, so it can
-//!   come from a JSON file.
+//!   optional reasoning and, before calls, a commentary message), the streaming pace, the
+//!   [`Limits`], the [`Faults`] and an optional [`ServerCost`] (server-side time for input
+//!   processing and stored lookups, zero by default). Serde, so it can come from a JSON file.
 //! - [`MockConnection`]: one WebSocket connection, on text frames — lanes, queueing, the
 //!   per-lane cache, warm-up, steering, the age limit, drops. A driver puts it behind
 //!   [`ws::Connection`](crate::ws::Connection) in the server role after asking
@@ -21,6 +22,7 @@
 mod cache;
 mod connection;
 mod conversation;
+mod cost;
 mod duration_ms;
 mod errors;
 mod faults;
@@ -36,6 +38,7 @@ mod traffic;
 
 pub use cache::ResponseStore;
 pub use connection::{Action, MockConnection};
+pub use cost::ServerCost;
 pub use faults::{
     AgeLimit, AgeNotice, DropFault, FaultOutcome, Faults, Refusal, StopReading, TurnFault,
     UpgradeFault,
@@ -43,6 +46,7 @@ pub use faults::{
 pub use handshake::Upgrade;
 pub use http::{HttpAnswer, HttpMock, HttpReply, SseEvent, SseStream};
 pub use script::{
-    Limits, Script, ScriptedCall, ScriptedReasoning, Turn, DEFAULT_FINAL_TEXT, DEFAULT_MODEL,
+    Limits, Script, ScriptedCall, ScriptedCommentary, ScriptedReasoning, Turn, DEFAULT_FINAL_TEXT,
+    DEFAULT_MODEL,
 };
 pub use traffic::Traffic;

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use super::cache::ResponseStore;
 use super::conversation::{self, Conversation};
+use super::cost::Found;
 use super::errors::{self, Rejection};
 use super::faults::{on_connection, FaultOutcome};
 use super::ids::IdGen;
@@ -65,13 +66,16 @@ impl Model {
     }
 
     /// Plans the response to `request`, which continues `parent` (already resolved by the
-    /// caller). An `Err` is a request that never starts.
+    /// caller, found where the [`Found`] says), with the script's server cost in its delays.
+    /// An `Err` is a request that never starts.
     pub(crate) fn begin(
         &mut self,
         request: &ResponseCreate,
-        parent: Option<&Conversation>,
+        parent: Option<(&Conversation, Found)>,
         now: Instant,
     ) -> Result<Begun, Rejection> {
+        let found = parent.map(|(_, found)| found);
+        let parent = parent.map(|(conversation, _)| conversation);
         let placed = conversation::continue_from(parent, request.input.as_ref())?;
         let warm_up = request.generate == Some(false);
         let fault = match warm_up {
@@ -101,7 +105,7 @@ impl Model {
         self.started = self.started.saturating_add(1);
         let created_at = UNIX_ORIGIN.saturating_add(now.elapsed().as_secs());
         let response = plan::snapshot(request, id.clone(), created_at);
-        let (events, result) = match fault {
+        let (mut events, result) = match fault {
             _ if warm_up => {
                 let result = Conversation {
                     id: id.clone(),
@@ -140,6 +144,8 @@ impl Model {
                 (plan.events, Some(result))
             }
         };
+        let cost = self.script.server_cost;
+        cost.charge(&mut events, placed.input_bytes, found);
         Ok(Begun {
             id,
             events,

@@ -3,8 +3,9 @@
 //! `sequence_number` and `stream_id` as it sends each event, the HTTP responder stamps
 //! `sequence_number` and writes SSE.
 //!
-//! Shapes follow protocol.md §3.2 and the §9 transcripts: `response.created` →
-//! `response.in_progress` → per item `output_item.added` … `output_item.done` → one terminal.
+//! Shapes follow protocol.md §3.2, §4 and the §9 transcripts: `response.created` →
+//! `response.in_progress` → per item `output_item.added` … `output_item.done` (reasoning, then
+//! a commentary message and function calls, or the final message) → one terminal.
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -126,8 +127,15 @@ pub(crate) fn generated(
         plan.reasoning(reasoning, include_encrypted);
     }
     match step {
-        Step::Text { text, deltas, .. } => plan.message(text, deltas),
-        Step::Calls { calls, .. } => calls.iter().for_each(|call| plan.call(call)),
+        Step::Text { text, deltas, .. } => plan.message(text, deltas, Phase::FinalAnswer),
+        Step::Calls {
+            calls, commentary, ..
+        } => {
+            if let Some(commentary) = commentary {
+                plan.message(&commentary.text, commentary.deltas, Phase::Commentary);
+            }
+            calls.iter().for_each(|call| plan.call(call));
+        }
     }
     plan.complete(response, placed)
 }
@@ -192,7 +200,8 @@ impl Builder<'_> {
         self.item(Item::Reasoning(item), Item::Reasoning(done));
     }
 
-    fn message(&mut self, text: &str, deltas: u32) {
+    /// An assistant message of `phase` (set on the done item, as the real server does).
+    fn message(&mut self, text: &str, deltas: u32, phase: Phase) {
         let id = self.ids.next("msg");
         let output_index = self.next_index();
         let part = |text: &str| {
@@ -239,11 +248,7 @@ impl Builder<'_> {
             logprobs: Vec::new(),
         }));
         self.now(EventKind::ContentPartDone(part_event(part(text))));
-        let done = message(
-            ItemStatus::Completed,
-            Some(Phase::FinalAnswer),
-            vec![part(text)],
-        );
+        let done = message(ItemStatus::Completed, Some(phase), vec![part(text)]);
         self.now(EventKind::OutputItemDone(OutputItemEvent {
             output_index,
             item: done.clone(),

@@ -12,6 +12,7 @@ use core::time::Duration;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
+use super::cost::ServerCost;
 use super::duration_ms;
 use super::faults::{AgeLimit, DropFault, Faults, StopReading, TurnFault, UpgradeFault};
 
@@ -63,6 +64,10 @@ pub struct Script {
     pub limits: Limits,
     /// Faults to inject.
     pub faults: Faults,
+    /// Server-side time charged before responses stream (input processing, stored lookups);
+    /// zero (default) charges nothing. JSON: `server_cost`, omitted when zero.
+    #[serde(skip_serializing_if = "ServerCost::is_zero")]
+    pub server_cost: ServerCost,
 }
 
 /// One scripted turn: what one model response contains (a tool-call turn with
@@ -94,6 +99,11 @@ pub enum Turn {
         /// A reasoning item before the calls (before each call when not parallel).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reasoning: Option<ScriptedReasoning>,
+        /// A short assistant message with `phase: "commentary"` (a preamble such as "Let me
+        /// check the flights."), after the reasoning and before the calls, in the same
+        /// response; only in the first response of the turn when not parallel.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        commentary: Option<ScriptedCommentary>,
     },
 }
 
@@ -118,6 +128,68 @@ pub struct ScriptedReasoning {
     /// Opaque reasoning state, sent only when the request's `include` has
     /// `reasoning.encrypted_content` (as the real server does).
     pub encrypted_content: String,
+}
+
+/// An assistant commentary message (`phase: "commentary"`) streamed before a turn's function
+/// calls. JSON: a string (`"commentary": "Let me check."`, one delta) or
+/// `{"text": "Let me check.", "deltas": 3}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "CommentaryForm")]
+pub struct ScriptedCommentary {
+    /// The message text.
+    pub text: String,
+    /// How many `response.output_text.delta` events carry it (at least one, at most one per
+    /// character). Default 1.
+    pub deltas: u32,
+}
+
+/// The JSON forms a [`ScriptedCommentary`] is read from.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CommentaryForm {
+    Text(String),
+    Full {
+        text: String,
+        #[serde(default = "one")]
+        deltas: u32,
+    },
+}
+
+impl From<CommentaryForm> for ScriptedCommentary {
+    fn from(form: CommentaryForm) -> Self {
+        match form {
+            CommentaryForm::Text(text) => ScriptedCommentary::new(text),
+            CommentaryForm::Full { text, deltas } => ScriptedCommentary { text, deltas },
+        }
+    }
+}
+
+impl ScriptedCommentary {
+    /// A commentary message streamed in one delta.
+    pub fn new(text: impl Into<String>) -> Self {
+        ScriptedCommentary {
+            text: text.into(),
+            deltas: 1,
+        }
+    }
+
+    /// Streams the text as `deltas` deltas.
+    pub fn with_deltas(mut self, deltas: u32) -> Self {
+        self.deltas = deltas;
+        self
+    }
+}
+
+impl From<&str> for ScriptedCommentary {
+    fn from(text: &str) -> Self {
+        ScriptedCommentary::new(text)
+    }
+}
+
+impl From<String> for ScriptedCommentary {
+    fn from(text: String) -> Self {
+        ScriptedCommentary::new(text)
+    }
 }
 
 /// Per-connection limits, each with the real server's value (or a generous bound where the
@@ -251,6 +323,12 @@ impl Script {
         self
     }
 
+    /// Charges server-side time before responses stream ([`ServerCost`]).
+    pub fn with_server_cost(mut self, cost: ServerCost) -> Self {
+        self.server_cost = cost;
+        self
+    }
+
     /// What the model answers as the `index`-th response of a conversation (0-based).
     pub(crate) fn step(&self, index: u32) -> Step<'_> {
         let mut index = index as usize;
@@ -298,6 +376,7 @@ impl Turn {
             calls: calls.into_iter().collect(),
             parallel: true,
             reasoning: None,
+            commentary: None,
         }
     }
 
@@ -307,6 +386,7 @@ impl Turn {
             calls: calls.into_iter().collect(),
             parallel: false,
             reasoning: None,
+            commentary: None,
         }
     }
 
@@ -316,6 +396,28 @@ impl Turn {
         *reasoning = Some(ScriptedReasoning {
             encrypted_content: encrypted_content.into(),
         });
+        self
+    }
+
+    /// Adds a commentary message (`phase: "commentary"`) before the calls of a tool-call turn,
+    /// as a `&str` (one delta) or a [`ScriptedCommentary`]; a text turn is left as it is.
+    ///
+    /// ```
+    /// use responses_ws_core::mock::{ScriptedCall, ScriptedCommentary, Turn};
+    ///
+    /// let call = ScriptedCall::new("search_flights", r#"{"to":"LIS"}"#);
+    /// let turn = Turn::tool_calls([call.clone()]).with_commentary("Let me check the flights.");
+    /// let streamed = Turn::tool_calls([call])
+    ///     .with_commentary(ScriptedCommentary::new("Let me check the flights.").with_deltas(3));
+    /// assert_ne!(turn, streamed);
+    /// ```
+    pub fn with_commentary(mut self, commentary: impl Into<ScriptedCommentary>) -> Self {
+        if let Turn::ToolCalls {
+            commentary: slot, ..
+        } = &mut self
+        {
+            *slot = Some(commentary.into());
+        }
         self
     }
 
@@ -347,12 +449,14 @@ impl Turn {
                 calls,
                 parallel,
                 reasoning,
+                commentary,
             } => Step::Calls {
                 calls: match parallel {
                     true => calls,
                     false => calls.get(index..=index).unwrap_or_default(),
                 },
                 reasoning: reasoning.as_ref(),
+                commentary: commentary.as_ref().filter(|_| index == 0),
             },
         }
     }
@@ -384,10 +488,11 @@ pub(crate) enum Step<'s> {
         deltas: u32,
         reasoning: Option<&'s ScriptedReasoning>,
     },
-    /// Function calls.
+    /// Function calls, after an optional commentary message.
     Calls {
         calls: &'s [ScriptedCall],
         reasoning: Option<&'s ScriptedReasoning>,
+        commentary: Option<&'s ScriptedCommentary>,
     },
 }
 
@@ -419,6 +524,37 @@ mod tests {
         assert_eq!(names(5), ["e"]);
         assert_eq!(names(6), ["last"]);
         assert_eq!(names(u32::MAX), ["last"]);
+    }
+
+    #[test]
+    fn commentary_is_read_in_both_forms_and_only_opens_a_turn() {
+        let script = Script::from_json(
+            r#"{"turns":[
+                {"type":"tool_calls","calls":[{"name":"a","arguments":{}}],"commentary":"Checking."},
+                {"type":"tool_calls","parallel":false,
+                 "calls":[{"name":"b","arguments":{}},{"name":"c","arguments":{}}],
+                 "commentary":{"text":"One by one.","deltas":3}}]}"#,
+        )
+        .unwrap();
+        let expected = Script::new()
+            .turn(Turn::tool_calls([call("a")]).with_commentary("Checking."))
+            .turn(
+                Turn::sequential_tool_calls([call("b"), call("c")])
+                    .with_commentary(ScriptedCommentary::new("One by one.").with_deltas(3)),
+            );
+        assert_eq!(script, expected);
+        assert_eq!(Script::from_json(&script.to_json()).unwrap(), script);
+        let commentary = |index| match script.step(index) {
+            Step::Calls { commentary, .. } => commentary.map(|c| c.text.as_str()),
+            Step::Text { .. } => None,
+        };
+        assert_eq!(commentary(0), Some("Checking."));
+        assert_eq!(commentary(1), Some("One by one."));
+        assert_eq!(commentary(2), None);
+        assert_eq!(
+            Turn::text("hi", 1).with_commentary("x"),
+            Turn::text("hi", 1)
+        );
     }
 
     #[test]

@@ -102,7 +102,7 @@ pub(crate) fn collect_unknown<'de, M: MapAccess<'de>>(
 ) -> Result<Value, M::Error> {
     let mut object = Map::new();
     object.insert(TAG.into(), Value::String(tag.into_owned()));
-    while let Some((key, value)) = rest.next_entry::<String, Value>()? {
+    while let Some((key, value)) = rest.next_entry::<alloc::string::String, Value>()? {
         if key != TAG {
             object.insert(key, value);
         }

@@ -61,6 +61,19 @@ impl Probe {
         frames
     }
 
+    /// Like [`settle`](Self::settle), with the time each frame came out.
+    pub fn settle_timed(&mut self) -> Vec<(Instant, Value)> {
+        let mut frames = Vec::new();
+        loop {
+            let now = self.now;
+            frames.extend(self.drain().into_iter().map(|frame| (now, frame)));
+            match self.server.poll_timeout() {
+                Some(deadline) if deadline <= self.now + HORIZON => self.advance_to(deadline),
+                _ => return frames,
+            }
+        }
+    }
+
     /// Moves the clock to `at` and tells the server.
     pub fn advance_to(&mut self, at: Instant) {
         self.now = self.now.max(at);

@@ -15,13 +15,13 @@ use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 use responses_ws_tls::rustls::ClientConfig;
 
-use crate::config::Config;
-use crate::error::{ConnectError, Error};
 use crate::events::Events;
 use crate::outbound::Outbound;
 use crate::random;
 use crate::reconnecting::Reconnector;
 use crate::transport::{is_timeout, Transport};
+use crate::Config;
+use crate::{ConnectError, Error};
 
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
 /// thread.
@@ -90,7 +90,8 @@ impl Connection {
     /// headers and body. The reconnect policy applies only once this succeeded; the headers
     /// of the `101` answer are in [`handshake_headers`](Self::handshake_headers).
     pub fn connect(config: Config) -> Result<Connection, ConnectError> {
-        let tls = match config.url().is_secure() {
+        let config = config.into_parts();
+        let tls = match config.client.url.is_secure() {
             true => Some(config.tls.client_config().map_err(ConnectError::Tls)?),
             false => None,
         };

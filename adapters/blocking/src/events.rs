@@ -3,7 +3,7 @@
 use responses_ws_core::client::ClientEvent;
 
 use crate::connection::Connection;
-use crate::error::Error;
+use crate::Error;
 
 /// The events of a [`Connection`], from [`Connection::events`]: each item is what
 /// [`Connection::next_event`] returns, and the iterator ends where it returns `None`.

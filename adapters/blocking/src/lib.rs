@@ -43,9 +43,7 @@
 //! Features: `ring` (default) or `aws-lc-rs` pick the rustls crypto provider; `native-roots`
 //! trusts the platform's certificates (see `responses-ws-tls`).
 
-mod config;
 mod connection;
-mod error;
 mod events;
 mod outbound;
 mod random;
@@ -53,27 +51,21 @@ mod reconnecting;
 mod tool_loop;
 mod transport;
 
-pub use config::{Config, DEFAULT_CONNECT_TIMEOUT};
 pub use connection::Connection;
-pub use error::{ConnectError, Error};
 pub use events::Events;
 
-pub use responses_ws_core;
-pub use responses_ws_core::client::ClientEvent;
-pub use responses_ws_core::reconnect::ReconnectPolicy;
-pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
-pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
-pub use responses_ws_tls;
-pub use responses_ws_tls::TlsConfig;
+pub use responses_ws_adapter::common::*;
+
+/// Where to connect and how: [`Config::new`] and the builder methods of the shared
+/// [`responses_ws_adapter::Config`].
+pub type Config = responses_ws_adapter::Config;
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn connections_and_errors_can_move_between_threads() {
+    fn connections_can_move_between_threads() {
         fn send<T: Send + 'static>() {}
         send::<crate::Connection>();
         send::<crate::Config>();
-        send::<crate::Error>();
-        send::<crate::ConnectError>();
     }
 }

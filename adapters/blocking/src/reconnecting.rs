@@ -9,8 +9,8 @@ use responses_ws_core::client::ClientEvent;
 use responses_ws_core::reconnect::ReconnectPolicy;
 use responses_ws_core::ws;
 
-use crate::error::{ConnectError, Error};
 use crate::random;
+use crate::{ConnectError, Error};
 
 /// Reconnect state of one [`Connection`](crate::Connection).
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use responses_ws_core::session::{Lane, SessionEvent, ToolCall, ToolCallKind};
 use responses_ws_core::wire::{IncompleteReason, Response, ResponseCreate, ToolOutput};
 
 use crate::connection::Connection;
-use crate::error::Error;
+use crate::Error;
 
 impl Connection {
     /// Creates `request` on its lane (its `stream_id`), then drives the lane until one of its

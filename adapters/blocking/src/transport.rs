@@ -12,7 +12,7 @@ use responses_ws_core::ws::WsUrl;
 use responses_ws_tls::rustls::{ClientConfig, ClientConnection, Stream, StreamOwned};
 use responses_ws_tls::TlsError;
 
-use crate::error::ConnectError;
+use crate::ConnectError;
 
 /// The shortest socket timeout set: std refuses a zero timeout.
 const MIN_TIMEOUT: Duration = Duration::from_millis(1);

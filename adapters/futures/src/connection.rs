@@ -28,12 +28,12 @@ use responses_ws_core::ws::{Closed, Header};
 use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
-use crate::config::Config;
-use crate::error::{ConnectError, Error};
 use crate::runtime::{AsyncIo, Runtime};
 use crate::socket::Socket;
 use crate::timer::Timer;
 use crate::transport::Dialer;
+use crate::Config;
+use crate::{ConnectError, Error};
 
 /// A Responses WebSocket connection (and the session that outlives its reconnections),
 /// driven by the caller: nothing runs in the background, every await moves it on.
@@ -151,7 +151,8 @@ impl Connection {
     }
 
     fn new(config: Config) -> Result<Connection, ConnectError> {
-        let runtime = config.runtime.ok_or(ConnectError::NoRuntime)?;
+        let config = config.into_parts();
+        let runtime = config.extra.0.ok_or(ConnectError::NoRuntime)?;
         Ok(Connection {
             client: Client::new(config.client),
             link: Link::Down,

@@ -46,34 +46,28 @@
 //! # }
 //! ```
 
-mod config;
 mod connection;
-mod error;
 pub mod runtime;
 mod socket;
 mod timer;
 mod tool_loop;
 mod transport;
 
-pub use config::{Config, DEFAULT_CONNECT_TIMEOUT};
 pub use connection::{Connection, Events};
-pub use error::{ConnectError, Error};
 
-pub use responses_ws_core;
-pub use responses_ws_core::client::ClientEvent;
-pub use responses_ws_core::reconnect::ReconnectPolicy;
-pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
-pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
-pub use responses_ws_tls::{self, TlsConfig};
+pub use responses_ws_adapter::common::*;
+
+/// Where to connect and how: [`Config::new`] and the builder methods of the shared
+/// [`responses_ws_adapter::Config`]; its `X` is [`runtime::RuntimeChoice`], the runtime set with
+/// [`Config::runtime`].
+pub type Config = responses_ws_adapter::Config<runtime::RuntimeChoice>;
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn connections_and_errors_can_move_between_threads() {
+    fn connections_can_move_between_threads() {
         fn send<T: Send + 'static>() {}
         send::<crate::Connection>();
         send::<crate::Config>();
-        send::<crate::Error>();
-        send::<crate::ConnectError>();
     }
 }

@@ -14,7 +14,7 @@ use responses_ws_core::session::{Lane, RequestId, SessionEvent, ToolCall, ToolCa
 use responses_ws_core::wire::{IncompleteReason, Response, ResponseCreate, ToolOutput};
 
 use crate::connection::Connection;
-use crate::error::Error;
+use crate::Error;
 
 /// Which request of the lane the loop is following.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

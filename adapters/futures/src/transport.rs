@@ -12,8 +12,8 @@ use futures_util::future::{select, Either};
 use responses_ws_core::ws::WsUrl;
 use responses_ws_tls::TlsConfig;
 
-use crate::error::ConnectError;
 use crate::runtime::{AsyncIo, Runtime};
+use crate::ConnectError;
 
 /// What opening a stream takes, owned, so the future it makes can outlive the caller's borrow.
 pub(crate) struct Dialer {

@@ -98,6 +98,7 @@ impl Connection {
     /// server's status, headers and body. The reconnect policy applies only once this
     /// succeeded.
     pub async fn connect(config: Config) -> Result<Connection, ConnectError> {
+        let config = config.into_parts();
         let dialer = Dialer::new(&config)?;
         let transport = dialer.dial().await?;
         let clock = Clock::new();

@@ -33,7 +33,7 @@
 //! # }
 //! ```
 //!
-//! Files: `config` (what to connect to), `error` (typed errors), `connection` (the public
+//! Files: `connection` (the public
 //! calls; `connection/driver` the read → core → write loop, `connection/tool_loop` the tool
 //! loop), `transport` (TCP, TLS, connect timeout), `outbound` (the write batch), `clock`
 //! (time and the timer), `redial` (reconnect bookkeeping), `entropy` (OS randomness).
@@ -41,36 +41,28 @@
 //! The timer needs a tokio runtime with time enabled (`enable_time` or `enable_all`).
 
 mod clock;
-mod config;
 mod connection;
 mod entropy;
-mod error;
 #[cfg(feature = "mock")]
 pub mod mock;
 mod outbound;
 mod redial;
 mod transport;
 
-pub use config::{Config, DEFAULT_CONNECT_TIMEOUT};
 pub use connection::{Connection, Events};
-pub use error::{ConnectError, Error};
 
-pub use responses_ws_core;
-pub use responses_ws_core::client::ClientEvent;
-pub use responses_ws_core::reconnect::ReconnectPolicy;
-pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
-pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
-pub use responses_ws_tls;
-pub use responses_ws_tls::TlsConfig;
+pub use responses_ws_adapter::common::*;
+
+/// Where to connect and how: [`Config::new`] and the builder methods of the shared
+/// [`responses_ws_adapter::Config`].
+pub type Config = responses_ws_adapter::Config;
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn connections_and_errors_can_move_between_threads() {
+    fn connections_can_move_between_threads() {
         fn send<T: Send + 'static>() {}
         send::<crate::Connection>();
         send::<crate::Config>();
-        send::<crate::Error>();
-        send::<crate::ConnectError>();
     }
 }

@@ -14,7 +14,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::TlsConnector;
 
-use crate::{Config, ConnectError};
+use responses_ws_adapter::ConfigParts;
+
+use crate::ConnectError;
 
 /// An open byte stream to the server.
 #[derive(Debug)]
@@ -108,8 +110,8 @@ impl std::fmt::Debug for Dialer {
 
 impl Dialer {
     /// A dialer for `config`'s URL; builds the rustls configuration once for `wss://`.
-    pub(crate) fn new(config: &Config) -> Result<Dialer, ConnectError> {
-        let url = config.url();
+    pub(crate) fn new(config: &ConfigParts) -> Result<Dialer, ConnectError> {
+        let url = &config.client.url;
         let tls = if url.is_secure() {
             let client = config.tls.client_config().map_err(ConnectError::Tls)?;
             let name = responses_ws_tls::server_name(url.host()).map_err(ConnectError::Tls)?;

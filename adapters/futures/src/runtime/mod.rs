@@ -68,9 +68,30 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     fn sleep_until(&self, deadline: StdInstant) -> BoxFuture<'static, ()>;
 }
 
-/// The runtime a [`Config`](crate::Config) uses when none is set: `AsyncStd` when the
-/// `async-std` feature is on, else `Smol` when `smol` is, else none.
-pub(crate) fn default_runtime() -> Option<Arc<dyn Runtime>> {
+/// The runtime a [`Config`](crate::Config) connects and keeps time with: its own settings
+/// (the `X` of the shared `responses_ws_adapter::Config`), set with
+/// [`Config::runtime`](crate::Config::runtime).
+///
+/// The default is `AsyncStd` when the `async-std` feature is on, else `Smol` when `smol` is,
+/// else none ([`Connection::connect`](crate::Connection::connect) then fails with
+/// [`ConnectError::NoRuntime`](crate::ConnectError::NoRuntime)).
+#[derive(Clone, Debug)]
+pub struct RuntimeChoice(pub(crate) Option<Arc<dyn Runtime>>);
+
+impl Default for RuntimeChoice {
+    fn default() -> Self {
+        RuntimeChoice(default_runtime())
+    }
+}
+
+impl<R: Runtime> responses_ws_adapter::SetRuntime<R> for RuntimeChoice {
+    fn set_runtime(&mut self, runtime: R) {
+        self.0 = Some(Arc::new(runtime));
+    }
+}
+
+/// The runtime of the enabled feature, if any.
+fn default_runtime() -> Option<Arc<dyn Runtime>> {
     #[cfg(feature = "async-std")]
     return Some(Arc::new(AsyncStd));
     #[cfg(all(not(feature = "async-std"), feature = "smol"))]

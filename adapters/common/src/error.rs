@@ -1,5 +1,7 @@
-//! The two error types of the adapter: [`ConnectError`] (opening a connection) and [`Error`]
-//! (what a call on an open [`Connection`](crate::Connection) can fail with).
+//! The two error types of every adapter: [`ConnectError`] (opening a connection: URL, IO,
+//! timeout, TLS, the WebSocket upgrade) and [`Error`] (what a call on an open connection can
+//! fail with). Neither ever holds the API key: the upgrade request is not kept, and the
+//! server's answer is what the server sent.
 
 use std::fmt;
 use std::io;
@@ -15,9 +17,23 @@ use responses_ws_tls::TlsError;
 /// status, headers (`Retry-After` …) and body.
 ///
 /// ```
-/// use responses_ws_tokio::{Config, ConnectError};
+/// use responses_ws_adapter::ConnectError;
 ///
-/// let error = Config::new("http://api.openai.com/v1/responses").unwrap_err();
+/// fn explain(error: &ConnectError) -> String {
+///     match error.response() {
+///         Some(_) if error.wants_http() => "the server wants plain HTTP".to_string(),
+///         Some(answer) => format!("{} (Retry-After: {:?})", answer.status, error.retry_after()),
+///         None => error.to_string(),
+///     }
+/// }
+/// # let _ = explain;
+/// ```
+///
+/// ```
+/// use responses_ws_adapter::ConnectError;
+///
+/// let error = responses_ws_adapter::Config::<()>::new("http://api.openai.com/v1/responses")
+///     .unwrap_err();
 /// assert!(matches!(error, ConnectError::Url(_)));
 /// assert_eq!(error.to_string(), r#"bad URL: unsupported scheme "http" (expected ws or wss)"#);
 /// ```
@@ -56,8 +72,11 @@ pub enum ConnectError {
     HandshakeTimeout,
     /// The connection ended during the upgrade for another reason.
     Closed(ws::Error),
-    /// The OS random number generator failed.
+    /// The OS random number generator failed (the WebSocket key and masks need it).
     Random(io::Error),
+    /// Only from the futures adapter (`responses-ws-futures`): no runtime. Enable its
+    /// `async-std` or `smol` feature, or set its `Config::runtime`.
+    NoRuntime,
 }
 
 impl ConnectError {
@@ -86,8 +105,9 @@ impl ConnectError {
         self.status() == Some(426)
     }
 
-    /// The error of a connection that ended during its upgrade.
-    pub(crate) fn from_closed(error: Option<ws::Error>) -> ConnectError {
+    /// The error of a connection that ended during its upgrade, from the core's
+    /// `Closed::error` (`None`: the connection was lost).
+    pub fn from_closed(error: Option<ws::Error>) -> ConnectError {
         match error {
             Some(ws::Error::Handshake(error)) => ConnectError::Handshake(error),
             Some(ws::Error::HandshakeTimeout) => ConnectError::HandshakeTimeout,
@@ -119,6 +139,9 @@ impl fmt::Display for ConnectError {
             ConnectError::Random(error) => {
                 write!(f, "the OS random number generator failed: {error}")
             }
+            ConnectError::NoRuntime => f.write_str(
+                "no runtime: enable the `async-std` or `smol` feature, or set Config::runtime",
+            ),
         }
     }
 }
@@ -134,7 +157,9 @@ impl std::error::Error for ConnectError {
             ConnectError::Handshake(error) => Some(error),
             ConnectError::Closed(error) => Some(error),
             ConnectError::Random(error) => Some(error),
-            ConnectError::Timeout { .. } | ConnectError::HandshakeTimeout => None,
+            ConnectError::Timeout { .. }
+            | ConnectError::HandshakeTimeout
+            | ConnectError::NoRuntime => None,
         }
     }
 }
@@ -145,44 +170,46 @@ impl From<UrlError> for ConnectError {
     }
 }
 
-/// Why a call on an open [`Connection`](crate::Connection) failed.
+/// Why a call on an open connection (an adapter's `Connection`) failed.
 ///
 /// The connection itself ending is not an error: it is reported as
 /// [`ClientEvent::Disconnected`](responses_ws_core::client::ClientEvent::Disconnected).
 ///
 /// ```
-/// use responses_ws_tokio::{Error, Lane};
-/// use responses_ws_tokio::responses_ws_core::session::SessionError;
+/// use responses_ws_adapter::{Error, Lane};
+/// use responses_ws_adapter::responses_ws_core::session::SessionError;
 ///
-/// let error = Error::Session(SessionError::NothingToSteer(Lane::Default));
+/// let error = Error::from(SessionError::NothingToSteer(Lane::Default));
 /// assert_eq!(error.to_string(), "lane (default lane) has no running response to steer");
 /// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// The session refused the call (a busy lane, an unknown call id, too many lanes …);
-    /// nothing was queued.
+    /// nothing was queued or sent.
     Session(SessionError),
-    /// [`run_tool_loop`](crate::Connection::run_tool_loop): a request of the lane failed.
+    /// `run_tool_loop`: a request of the lane failed (an API error, a `failed` response, or
+    /// [`RequestError::Interrupted`] when the connection ended while it ran).
     Request {
         /// The lane.
         lane: Lane,
         /// Why.
         error: RequestError,
     },
-    /// [`run_tool_loop`](crate::Connection::run_tool_loop): the response asks for MCP
-    /// approvals, which a tool handler cannot give. Its other calls were answered; answer
-    /// these with [`submit_approval`](crate::Connection::submit_approval).
+    /// `run_tool_loop`: the response asks for MCP approvals, which a tool handler cannot
+    /// give. Its other calls were answered; answer these with `submit_approval`, then read
+    /// events on.
     ApprovalRequired {
         /// The lane.
         lane: Lane,
         /// The approval requests.
         calls: Vec<ToolCall>,
     },
-    /// [`run_tool_loop`](crate::Connection::run_tool_loop): the connection is over and will
+    /// `run_tool_loop`: the connection is over and will
     /// not be reconnected, so the loop cannot finish.
     ConnectionClosed,
-    /// Reconnecting failed as many times as the reconnect policy allows.
+    /// Reconnecting failed `attempts` times in a row and the policy gave up (or refused to go
+    /// on after a refusal such as 401).
     Reconnect {
         /// Attempts made in a row.
         attempts: u32,

@@ -1,0 +1,45 @@
+//! # responses-ws-adapter
+//!
+//! What the responses-ws adapters (`responses-ws-tokio`, `responses-ws-futures`,
+//! `responses-ws-blocking`) share, independent of their runtime: [`Config`] (where to connect
+//! and how), the errors [`ConnectError`] and [`Error`], [`DEFAULT_CONNECT_TIMEOUT`], and the
+//! names every adapter re-exports ([`common`]). Each adapter re-exports these at its root, so
+//! an application names them through its adapter (`responses_ws_tokio::Config` …) and never
+//! needs this crate directly.
+//!
+//! Files: `config` ([`Config`], [`ConfigParts`], [`SetRuntime`]), `error` ([`ConnectError`],
+//! [`Error`]).
+
+mod config;
+mod error;
+
+pub use config::{Config, ConfigParts, SetRuntime, DEFAULT_CONNECT_TIMEOUT};
+pub use error::{ConnectError, Error};
+
+pub use common::*;
+
+/// The names every adapter re-exports at its root (`pub use responses_ws_adapter::common::*`):
+/// the errors, the default connect timeout, the core's event, lane, request and wire types,
+/// the TLS settings, and the core and TLS crates themselves. `Config` is not among them: each
+/// adapter names its own (see [`Config`]).
+pub mod common {
+    pub use crate::{ConnectError, Error, DEFAULT_CONNECT_TIMEOUT};
+
+    pub use responses_ws_core;
+    pub use responses_ws_core::client::ClientEvent;
+    pub use responses_ws_core::reconnect::ReconnectPolicy;
+    pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
+    pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
+    pub use responses_ws_tls::{self, TlsConfig};
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn configs_and_errors_can_move_between_threads() {
+        fn send<T: Send + 'static>() {}
+        send::<crate::Config>();
+        send::<crate::Error>();
+        send::<crate::ConnectError>();
+    }
+}

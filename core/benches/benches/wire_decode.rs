@@ -182,7 +182,7 @@ const TEXT_TOKENS: &[&str] = &[
 /// Function call arguments, streamed in fragments.
 const ARGUMENTS: &[&str] = &[
     r#"{"path":"src/session/lane.rs","old_string":"    fn poll(&mut self) -> Option<Event> {\n        self.queue.pop_front()\n    }","new_string":"    fn poll(&mut self) -> Option<Event> {\n        let event = self.queue.pop_front()?;\n        self.delivered += 1;\n        Some(event)\n    }"}"#,
-    r#"{"command":["cargo","test","-p","responses-ws-core","--","wire::server"],"timeout_ms":120000,"workdir":"/work/main"}"#,
+    r#"{"command":["cargo","test","-p","responses-ws-core","--","wire::server"],"timeout_ms":120000,"workdir":"."}"#,
     r#"{"city":"Paris","unit":"celsius","days":3}"#,
     r#"{"query":"site:docs.rs serde borrow Cow<'a, str> from_str","max_results":5}"#,
     r#"{"project":"task-tracker","fields":["status","owner","due_date"],"include_history":false}"#,

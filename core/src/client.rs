@@ -1,18 +1,22 @@
 //! [`Client`]: the whole client as one sans-IO machine — the WebSocket layer in client role
-//! under the [`Session`], across as many connections as the session needs. An adapter moves
-//! bytes and time in and out and makes no protocol decision of its own.
+//! under the [`Session`], across as many connections as the session needs, with the retry
+//! [`Budget`] that decides whether and when the next one is opened. An adapter moves bytes
+//! and time in and out, opens a socket when [`Client::next_dial`] says so, and makes no
+//! protocol decision of its own.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
+use core::time::Duration;
 
 use bytes::Bytes;
 
+use crate::retry::{Budget, Failure, GaveUp, RetrySafety, Verdict};
 use crate::session::{
-    Lane, Ledger, RequestId, Session, SessionConfig, SessionError, SessionEvent, ToolCall,
-    ToolCallKind,
+    Lane, Ledger, ReconnectReason, RequestId, Session, SessionConfig, SessionError, SessionEvent,
+    ToolCall, ToolCallKind,
 };
 use crate::time::Instant;
 use crate::wire::{Input, ResponseCreate, ToolOutput};
@@ -28,8 +32,13 @@ pub struct ClientConfig {
     pub headers: Vec<(String, String)>,
     /// WebSocket limits and timers.
     pub ws: ws::Config,
-    /// Session limits and timings.
+    /// Session limits and timings, the retry policy among them.
     pub session: SessionConfig,
+    /// Whether fresh credentials can be fetched after a 401 (the adapter has a credentials
+    /// callback): the client then tries once more after asking for them
+    /// ([`ClientEvent::Reconnecting`] with `refresh_credentials`). Default `false`: a 401 is
+    /// final.
+    pub refreshable_credentials: bool,
 }
 
 impl ClientConfig {
@@ -40,6 +49,7 @@ impl ClientConfig {
             headers: Vec::new(),
             ws: ws::Config::default(),
             session: SessionConfig::default(),
+            refreshable_credentials: false,
         }
     }
 
@@ -54,6 +64,14 @@ impl ClientConfig {
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
         self
+    }
+
+    /// Replaces the `Authorization` header with `Bearer <key>` (fresh credentials).
+    pub fn set_api_key(&mut self, key: &str) {
+        self.headers
+            .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+        self.headers
+            .push(("Authorization".into(), alloc::format!("Bearer {key}")));
     }
 }
 
@@ -78,6 +96,7 @@ impl fmt::Debug for ClientConfig {
             .field("headers", &headers)
             .field("ws", &self.ws)
             .field("session", &self.session)
+            .field("refreshable_credentials", &self.refreshable_credentials)
             .finish()
     }
 }
@@ -100,12 +119,31 @@ pub enum ClientEvent {
         /// Its size.
         len: usize,
     },
-    /// The connection ended (a refused upgrade included: `closed.error` says why). Connect
-    /// again to go on; the session keeps every lane's conversation.
+    /// The connection ended (a refused upgrade included: `closed.error` says why). What
+    /// follows says what happens next: [`Reconnecting`](Self::Reconnecting),
+    /// [`GaveUp`](Self::GaveUp), or nothing after the application's own close. The session
+    /// keeps every lane's conversation either way.
     Disconnected {
         /// How it ended.
         closed: Closed,
     },
+    /// A connection or an attempt to open one failed and another is due after `delay`
+    /// ([`Client::next_dial`] says when).
+    Reconnecting {
+        /// The attempt it will be within the streak of failures (2 for the first retry;
+        /// 1 for a planned rotation, which spends nothing).
+        attempt: u32,
+        /// The wait before it.
+        delay: Duration,
+        /// Why the last one ended; `None` for a planned rotation.
+        cause: Option<Failure>,
+        /// Fetch fresh credentials first (after a 401), then dial.
+        refresh_credentials: bool,
+    },
+    /// Retrying is over: no connection will be opened any more. Every request that waited
+    /// has failed with [`RequestError::GaveUp`](crate::session::RequestError::GaveUp)
+    /// (reported just before). [`Client::connect`] starts a new streak by hand.
+    GaveUp(Box<GaveUp>),
 }
 
 /// Answers tool calls for [`Client::set_tool_handler`]: the lane, the call, and the output.
@@ -146,9 +184,27 @@ pub struct Client {
     /// Session frames the connection's outbound queue had no room for yet, in order.
     outbox: VecDeque<String>,
     events: VecDeque<ClientEvent>,
+    /// Failed connections since the last completed response, judged by the retry policy.
+    budget: Budget,
+    /// When the adapter should open the next socket, if one is due.
+    next_dial: Option<Instant>,
+    /// Why we are closing the current connection ourselves, if we are.
+    closing: Option<OwnClose>,
+    /// How retrying ended, once it has.
+    gave_up: Option<GaveUp>,
     now: Instant,
     bytes_sent: u64,
     bytes_received: u64,
+}
+
+/// Why the client closes a connection itself.
+#[derive(Debug)]
+enum OwnClose {
+    /// The application asked: nothing follows.
+    Application,
+    /// The session asked for a new connection: a failure (idle timeout, age limit, server
+    /// error), or a planned rotation when `None`.
+    Session(Option<Failure>),
 }
 
 impl fmt::Debug for Client {
@@ -159,6 +215,9 @@ impl fmt::Debug for Client {
             .field("tool_handler", &self.tool_handler.as_ref().map(|_| "…"))
             .field("connection", &self.connection)
             .field("outbox", &self.outbox.len())
+            .field("budget", &self.budget)
+            .field("next_dial", &self.next_dial)
+            .field("gave_up", &self.gave_up)
             .finish_non_exhaustive()
     }
 }
@@ -172,6 +231,8 @@ impl Client {
     /// A client that continues the conversations of a saved ledger.
     pub fn restore(config: ClientConfig, ledger: Ledger) -> Self {
         let session = Session::restore(config.session.clone(), ledger);
+        let mut budget = Budget::new(config.session.retry.clone());
+        budget.set_refreshable(config.refreshable_credentials);
         Client {
             config,
             session,
@@ -179,6 +240,10 @@ impl Client {
             connection: None,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
+            budget,
+            next_dial: None,
+            closing: None,
+            gave_up: None,
             now: Instant::ZERO,
             bytes_sent: 0,
             bytes_received: 0,
@@ -186,18 +251,62 @@ impl Client {
     }
 
     /// Starts a new connection (the upgrade request is queued for `poll_transmit`). `seed` is
-    /// 32 random bytes for the key and masks. A connection still open is dropped first.
+    /// 32 random bytes for the key, the masks and the retry jitter. A connection still open
+    /// is dropped first. Pass as `now` the moment the socket's dial began: the upgrade must
+    /// finish within `ws.handshake_timeout` of it (the connect timeout covers TCP, TLS and
+    /// the upgrade together).
+    ///
+    /// Called by hand (not because [`next_dial`](Self::next_dial) said so), it also ends a
+    /// give-up: retrying starts again.
     pub fn connect(&mut self, seed: [u8; 32], now: Instant) -> Result<(), HandshakeError> {
         self.now = now;
         if self.connection.take().is_some() {
             self.session.disconnected(now);
             self.take_session_output();
         }
+        self.budget.mix_randomness(&seed);
         let config = &self.config;
         let connection =
             Connection::client(&config.url, &config.headers, config.ws.clone(), seed, now)?;
         self.connection = Some(connection);
+        self.next_dial = None;
+        self.closing = None;
+        self.gave_up = None;
         Ok(())
+    }
+
+    /// When the adapter should open the next socket (then call [`connect`](Self::connect)):
+    /// after a failure the retry budget allows another attempt for, or right away for a
+    /// planned rotation. `None` while a connection is current, after the application closed,
+    /// and once retrying gave up.
+    pub fn next_dial(&self) -> Option<Instant> {
+        self.next_dial
+    }
+
+    /// The socket for the next connection could not be opened (DNS, TCP, TLS, or the connect
+    /// timeout): the budget decides whether another attempt follows
+    /// ([`ClientEvent::Reconnecting`]) or retrying is over ([`ClientEvent::GaveUp`]).
+    pub fn dial_failed(&mut self, cause: Failure, now: Instant) {
+        self.now = now;
+        self.next_dial = None;
+        let verdict = self.budget.failed(cause.clone(), now);
+        self.apply(Some(cause), verdict);
+    }
+
+    /// How retrying ended, if it did (also reported as [`ClientEvent::GaveUp`]).
+    pub fn gave_up(&self) -> Option<&GaveUp> {
+        self.gave_up.as_ref()
+    }
+
+    /// Replaces the API key sent with the next upgrade (after
+    /// [`ClientEvent::Reconnecting`] asked for fresh credentials).
+    pub fn set_api_key(&mut self, key: &str) {
+        self.config.set_api_key(key);
+    }
+
+    /// Failed connections in the current streak (reset by a completed response).
+    pub fn failures(&self) -> u32 {
+        self.budget.failures()
     }
 
     /// The session: its ledger, pending tool calls, in-flight count.
@@ -210,13 +319,16 @@ impl Client {
         &self.config
     }
 
-    /// See [`Session::create`].
+    /// See [`Session::create`]. Refused with [`SessionError::Backpressure`] while
+    /// [`has_room`](Self::has_room) is false.
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
+        self.check_room()?;
         self.call(|session| session.create(request))
     }
 
-    /// See [`Session::warm_up`].
+    /// See [`Session::warm_up`]. Refused like [`create`](Self::create) when full.
     pub fn warm_up(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
+        self.check_room()?;
         self.call(|session| session.warm_up(request))
     }
 
@@ -226,10 +338,12 @@ impl Client {
         from: &Lane,
         request: ResponseCreate,
     ) -> Result<RequestId, SessionError> {
+        self.check_room()?;
         self.call(|session| session.fork(from, request))
     }
 
-    /// See [`Session::submit_tool_output`].
+    /// See [`Session::submit_tool_output`]. Never refused for lack of room: the outputs are
+    /// bounded by the calls the server made, and refusing one could lose it.
     pub fn submit_tool_output(
         &mut self,
         lane: &Lane,
@@ -287,15 +401,37 @@ impl Client {
         self.call(|session| session.submit_approval(lane, request_id, approve, reason))
     }
 
-    /// See [`Session::steer`].
+    /// See [`Session::steer`]. Refused like [`create`](Self::create) when full.
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), SessionError> {
+        self.check_room()?;
         self.call(|session| session.steer(lane, input))
     }
 
-    /// Starts the close handshake of the current connection (code 1000).
+    /// Whether calls that queue new frames (`create`, `fork`, `warm_up`, `steer`) are taken:
+    /// the bytes waiting to be written are under `ws.max_outbound_queue`. Adapters wait for
+    /// room (by writing) before such a call.
+    pub fn has_room(&self) -> bool {
+        self.queued_bytes() < self.config.ws.max_outbound_queue
+    }
+
+    fn check_room(&self) -> Result<(), SessionError> {
+        if self.has_room() {
+            Ok(())
+        } else {
+            Err(SessionError::Backpressure {
+                queued: self.queued_bytes(),
+                limit: self.config.ws.max_outbound_queue,
+            })
+        }
+    }
+
+    /// Starts the close handshake of the current connection (code 1000). No reconnect
+    /// follows; requests that were waiting stay queued for a later [`connect`](Self::connect).
     pub fn close(&mut self, now: Instant) {
         self.now = now;
+        self.next_dial = None;
         if let Some(connection) = &mut self.connection {
+            self.closing = Some(OwnClose::Application);
             // Already closing or closed: nothing more to do.
             let _ = connection.close(CloseCode::NORMAL, "", now);
         }
@@ -426,16 +562,70 @@ impl Client {
                 self.events
                     .push_back(ClientEvent::UnexpectedBinary { len: bytes.len() });
             }
-            ws::Event::Closed(closed) => {
-                self.session.disconnected(self.now);
-                self.outbox.clear(); // Frames of a dead connection; the session replans them.
-                self.take_session_output();
-                self.events.push_back(ClientEvent::Disconnected { closed });
-            }
+            ws::Event::Closed(closed) => self.on_closed(closed),
             // Pings are answered by the connection; pongs reset its keepalive.
             ws::Event::Ping(_) | ws::Event::Pong(_) | ws::Event::Request(_) => {}
         }
         self.take_session_output();
+    }
+
+    /// The connection ended: the budget judges why, the session hears it, and the next
+    /// connection is planned (or retrying is over).
+    fn on_closed(&mut self, closed: Closed) {
+        self.outbox.clear(); // Frames of a dead connection; the session replans them.
+        let now = self.now;
+        let judged = match self.closing.take() {
+            Some(OwnClose::Application) => None,
+            Some(OwnClose::Session(None)) => Some((None, Verdict::planned())),
+            Some(OwnClose::Session(Some(cause))) => {
+                Some((Some(cause.clone()), self.budget.failed(cause, now)))
+            }
+            None => {
+                let cause = Failure::from_closed(&closed);
+                Some((Some(cause.clone()), self.budget.failed(cause, now)))
+            }
+        };
+        let gives_up = matches!(judged, Some((_, Verdict::GiveUp { .. })));
+        if !gives_up {
+            let cause = match &judged {
+                Some((Some(cause), _)) => cause.clone(),
+                _ => Failure::from_closed(&closed),
+            };
+            self.session.connection_lost(&cause, now);
+            self.take_session_output();
+        }
+        self.events.push_back(ClientEvent::Disconnected { closed });
+        if let Some((cause, verdict)) = judged {
+            self.apply(cause, verdict);
+        }
+    }
+
+    /// Carries out the budget's verdict on `cause` (`None`: a planned rotation): plan the
+    /// next dial, or give up on every request.
+    fn apply(&mut self, cause: Option<Failure>, verdict: Verdict) {
+        match verdict {
+            Verdict::Retry {
+                attempt,
+                delay,
+                refresh_credentials,
+            } => {
+                self.next_dial = Some(self.now + delay);
+                self.events.push_back(ClientEvent::Reconnecting {
+                    attempt,
+                    delay,
+                    cause,
+                    refresh_credentials,
+                });
+            }
+            Verdict::GiveUp { cause, attempts } => {
+                self.next_dial = None;
+                self.session.give_up(&cause, attempts);
+                self.take_session_output();
+                let gave_up = GaveUp::new(cause, attempts, RetrySafety::NeverSent);
+                self.gave_up = Some(gave_up.clone());
+                self.events.push_back(ClientEvent::GaveUp(Box::new(gave_up)));
+            }
+        }
     }
 
     /// Moves the session's frames to the outbox and its events to the client's queue; a
@@ -451,11 +641,15 @@ impl Client {
             if let SessionEvent::ToolCalls { lane, calls, .. } = &event {
                 self.answer_automatically(lane, calls);
             }
-            if matches!(event, SessionEvent::Reconnect { .. }) {
+            if let SessionEvent::Completed { .. } = &event {
+                self.budget.succeeded();
+            }
+            if let SessionEvent::Reconnect { reason } = &event {
                 // What the outbox holds was sent on a connection the session gave up: it
                 // replans those requests for the next one.
                 self.outbox.clear();
                 if let Some(connection) = &mut self.connection {
+                    self.closing = Some(OwnClose::Session(failure_of(reason)));
                     let _ = connection.close(CloseCode::NORMAL, "", self.now);
                 }
             }
@@ -496,5 +690,19 @@ impl Client {
                 Err(_) => return,
             }
         }
+    }
+}
+
+/// The failure a session's request for a new connection stands for; `None` for a planned
+/// rotation, which spends no retry.
+fn failure_of(reason: &ReconnectReason) -> Option<Failure> {
+    match reason {
+        ReconnectReason::ConnectionLimit => Some(Failure::ConnectionLimit),
+        ReconnectReason::ServerError(error) => Some(Failure::ServerError(error.clone())),
+        ReconnectReason::IdleTimeout => Some(Failure::IdleTimeout),
+        ReconnectReason::Rotation => None,
+        // A reason added later: treat it as a failure of unknown kind.
+        #[allow(unreachable_patterns)]
+        _ => Some(Failure::Dropped),
     }
 }

@@ -13,7 +13,8 @@
 //! - [`wire`]: the Responses vocabulary — client events, server events, the `Response` object.
 //! - [`session`]: the conversation — lanes, response assembly, tool calls, the ledger.
 //! - [`client`]: [`ws`] and [`session`] as one machine, across reconnects: what adapters drive.
-//! - [`reconnect`]: when and how soon to reconnect (backoff with jitter).
+//! - [`retry`]: bounded retrying — which failures are worth another attempt, the backoff,
+//!   the budget per request and per streak of connections, retry-safety classes.
 //! - [`mock`]: a scripted mock Responses server, sans-IO, for tests and benchmarks.
 //!
 //! The crate is `no_std` + `alloc` when built without the default `std` feature.
@@ -24,7 +25,7 @@ extern crate alloc;
 
 pub mod client;
 pub mod mock;
-pub mod reconnect;
+pub mod retry;
 pub mod session;
 pub mod time;
 pub mod wire;

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+use responses_ws_core::retry::Failure;
 use responses_ws_core::session::{
     Lane, ReconnectReason, RequestError, Session, SessionConfig, SessionError, SessionEvent,
 };
@@ -311,7 +312,10 @@ impl Wired {
                 moved = true;
                 match event {
                     ClientEvent::Session(event) => note(events, streamed, event),
-                    ClientEvent::Connected { .. } | ClientEvent::Disconnected { .. } => {}
+                    ClientEvent::Connected { .. }
+                    | ClientEvent::Disconnected { .. }
+                    | ClientEvent::Reconnecting { .. }
+                    | ClientEvent::GaveUp(_) => {}
                     other => panic!("unexpected client event {other:?}"),
                 }
             }
@@ -406,6 +410,17 @@ fn api_code(error: &ApiError) -> &str {
     error.code.as_deref().unwrap_or("?")
 }
 
+/// A failure as transcripts write it.
+fn failure_name(failure: &Failure) -> String {
+    match failure {
+        Failure::ConnectionLimit => "connection-limit".into(),
+        Failure::IdleTimeout => "idle-timeout".into(),
+        Failure::Dropped => "dropped".into(),
+        Failure::ServerError(error) => format!("server-error:{}", api_code(error)),
+        other => format!("{other:?}"),
+    }
+}
+
 /// One line per event, as transcripts write them.
 fn summarize(event: &SessionEvent) -> String {
     match event {
@@ -484,6 +499,18 @@ fn summarize(event: &SessionEvent) -> String {
                 input_text(input)
             )
         }
+        SessionEvent::Retrying {
+            lane,
+            request,
+            attempt,
+            safety,
+            cause,
+        } => format!(
+            "retrying {} #{} attempt={attempt} {safety:?} {}",
+            lane_name(lane),
+            request.0,
+            failure_name(cause)
+        ),
         SessionEvent::Reconnect { reason } => match reason {
             ReconnectReason::ConnectionLimit => "reconnect connection-limit".into(),
             ReconnectReason::Rotation => "reconnect rotation".into(),

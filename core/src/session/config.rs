@@ -2,6 +2,8 @@
 
 use core::time::Duration;
 
+use crate::retry::RetryPolicy;
+
 /// Limits and timings of a [`Session`](super::Session).
 ///
 /// ```
@@ -30,6 +32,17 @@ pub struct SessionConfig {
     /// [`SessionEvent::Stream`](super::SessionEvent::Stream) (default `true`); outcomes and
     /// tool calls are reported either way.
     pub stream_events: bool,
+    /// How often a request is sent and a connection retried (default: 5 attempts, 0.5 s
+    /// doubling to 8 s).
+    pub retry: RetryPolicy,
+    /// A request in flight that gets no event for this long fails (or, not started yet, is
+    /// retried on a new connection) and the connection is replaced (default 300 s, codex's
+    /// figure; `None` waits for ever). A server that answers pings but never streams is caught
+    /// by this.
+    pub idle_timeout: Option<Duration>,
+    /// Requests waiting in lane queues, all lanes together (default 1024); one more is refused
+    /// with [`SessionError::QueueFull`](super::SessionError::QueueFull).
+    pub max_queued: usize,
 }
 
 impl Default for SessionConfig {
@@ -40,6 +53,9 @@ impl Default for SessionConfig {
             max_age: Duration::from_secs(60 * 60),
             rotate_after: Duration::from_secs(55 * 60),
             stream_events: true,
+            retry: RetryPolicy::default(),
+            idle_timeout: Some(Duration::from_secs(300)),
+            max_queued: 1024,
         }
     }
 }

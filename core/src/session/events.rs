@@ -10,6 +10,7 @@ use super::assembly::Anomaly;
 use super::lane::{InvalidLaneName, Lane};
 use super::ledger::FullContextReason;
 use super::tools::{ToolCall, ToolOutputError};
+use crate::retry::{Failure, GaveUp, RetrySafety};
 use crate::wire::{ApiError, DecodeError, Input, Response, ServerEvent};
 
 /// The session's handle of one request (a turn, a warm-up, a tool continuation or a
@@ -33,6 +34,9 @@ pub enum ReconnectReason {
     Rotation,
     /// The server sent an error that concerns the whole connection.
     ServerError(Box<ApiError>),
+    /// A request in flight got no event within
+    /// [`SessionConfig::idle_timeout`](super::SessionConfig::idle_timeout).
+    IdleTimeout,
 }
 
 /// What happened, for the application. Every request ends with exactly one
@@ -113,6 +117,21 @@ pub enum SessionEvent {
         /// The calls whose outputs the steer waits for.
         call_ids: Vec<String>,
     },
+    /// The request's connection failed and it goes out again on the next one (with its full
+    /// context). `safety` says how far it had got: `SentNotStarted`, or `Started` when
+    /// [`RetryPolicy::retry_started`](crate::retry::RetryPolicy::retry_started) is on.
+    Retrying {
+        /// The lane.
+        lane: Lane,
+        /// The request.
+        request: RequestId,
+        /// The attempt it will be (2 for the first retry).
+        attempt: u32,
+        /// How far the failed attempt got.
+        safety: RetrySafety,
+        /// Why the attempt failed.
+        cause: Failure,
+    },
     /// The steer was not applied; its input is handed back.
     SteerFailed {
         /// The lane.
@@ -154,6 +173,12 @@ pub enum RequestError {
     /// The connection ended after the response started: its outcome is unknown. Its input
     /// stays in the ledger and goes out with the lane's next request.
     Interrupted,
+    /// The response had started and then got no event within the idle timeout; the
+    /// connection was replaced. Its input stays in the ledger, as for `Interrupted`.
+    IdleTimeout,
+    /// Retrying is over (the budget is spent, or the failure is final): the last cause, the
+    /// attempts made, and how far the request got. Its input stays in the ledger.
+    GaveUp(Box<GaveUp>),
 }
 
 impl fmt::Display for RequestError {
@@ -167,6 +192,10 @@ impl fmt::Display for RequestError {
             RequestError::Interrupted => {
                 f.write_str("the connection ended while the response was running")
             }
+            RequestError::IdleTimeout => {
+                f.write_str("the running response sent no event within the idle timeout")
+            }
+            RequestError::GaveUp(gave_up) => write!(f, "{gave_up}"),
         }
     }
 }
@@ -196,6 +225,20 @@ pub enum SessionError {
     NoPendingCalls(Lane),
     /// A tool output was refused.
     ToolOutput(ToolOutputError),
+    /// The lane queues hold `limit` requests already (see
+    /// [`SessionConfig::max_queued`](super::SessionConfig::max_queued)); nothing was queued.
+    QueueFull {
+        /// The limit.
+        limit: usize,
+    },
+    /// The outbound queue holds `queued` bytes, at or over its `limit`: wait until some are
+    /// written (adapters do), then call again. Nothing was queued.
+    Backpressure {
+        /// Bytes waiting to be written.
+        queued: usize,
+        /// The limit (`ws::Config::max_outbound_queue`).
+        limit: usize,
+    },
 }
 
 impl fmt::Display for SessionError {
@@ -223,6 +266,13 @@ impl fmt::Display for SessionError {
                 write!(f, "lane {lane} waits for no tool outputs")
             }
             SessionError::ToolOutput(error) => write!(f, "{error}"),
+            SessionError::QueueFull { limit } => {
+                write!(f, "{limit} requests wait already; wait for some to end")
+            }
+            SessionError::Backpressure { queued, limit } => write!(
+                f,
+                "{queued} bytes wait to be written (limit {limit}); write some out first"
+            ),
         }
     }
 }

@@ -19,6 +19,7 @@ use super::events::{ReconnectReason, RequestError, RequestId, SessionError, Sess
 use super::lane::Lane;
 use super::ledger::{settings_of, FullContextReason, LaneLedger, Ledger};
 use super::tools::{PendingCalls, ToolCallKind, ToolOutputError};
+use crate::retry::{Failure, GaveUp, RetrySafety};
 use crate::time::Instant;
 use crate::wire::{
     ApiError, ClientEvent, EventKind, IncompleteReason, Input, Item, ResponseCreate,
@@ -119,6 +120,21 @@ struct Active {
     request: Request,
     /// Whether it was sent with `previous_response_id` (a failure then evicts the parent).
     chained: bool,
+    /// When it was sent or last got an event: the idle timeout counts from here.
+    last_event: Instant,
+    /// Its stream went idle past the timeout; the connection is being replaced for it.
+    timed_out: bool,
+}
+
+impl Active {
+    fn new(request: Request, chained: bool, now: Instant) -> Self {
+        Active {
+            request,
+            chained,
+            last_event: now,
+            timed_out: false,
+        }
+    }
 }
 
 /// A request of a lane, queued or in flight.
@@ -136,6 +152,22 @@ struct Request {
     replayed: bool,
     /// The lane this request forked from, until the fork no longer holds it.
     fork_of: Option<Lane>,
+    /// Times it was sent; at most `retry.max_attempts`.
+    attempts: u32,
+}
+
+impl Request {
+    fn new(id: RequestId, settings: ResponseCreate, input: Vec<Item>, in_ledger: bool) -> Self {
+        Request {
+            id,
+            settings,
+            input,
+            in_ledger,
+            replayed: false,
+            fork_of: None,
+            attempts: 0,
+        }
+    }
 }
 
 /// A steer sent for a running response.
@@ -178,7 +210,7 @@ impl Session {
     /// unstarted requests go out now (with their full context where needed).
     pub fn connected(&mut self, now: Instant) {
         self.now = now;
-        self.end_connection();
+        self.end_connection(&Failure::Dropped, true);
         self.ledger.new_connection();
         self.connection = Connection::Up {
             since: now,
@@ -187,12 +219,49 @@ impl Session {
         self.pump();
     }
 
-    /// The connection ended. Requests that had not started wait for the next connection;
-    /// started ones fail with [`RequestError::Interrupted`] (their input stays in the ledger);
-    /// steers not yet applied are handed back.
+    /// The connection dropped: [`connection_lost`](Self::connection_lost) with
+    /// [`Failure::Dropped`].
     pub fn disconnected(&mut self, now: Instant) {
+        self.connection_lost(&Failure::Dropped, now);
+    }
+
+    /// The connection ended with `cause`. Requests that had not started go out again on the
+    /// next connection ([`SessionEvent::Retrying`]) while they have attempts left, and fail
+    /// with [`RequestError::GaveUp`] after that; started ones fail with
+    /// [`RequestError::Interrupted`] (or are retried, with
+    /// [`RetryPolicy::retry_started`](crate::retry::RetryPolicy::retry_started)). Their
+    /// input stays in the ledger; steers not yet applied are handed back.
+    pub fn connection_lost(&mut self, cause: &Failure, now: Instant) {
         self.now = now;
-        self.end_connection();
+        self.end_connection(cause, true);
+    }
+
+    /// No further connection will be tried (the client's budget is spent, or `cause` is
+    /// final). Call it instead of [`connection_lost`](Self::connection_lost) when the
+    /// connection that ended was the last: started requests fail as interrupted, and every
+    /// other request fails with [`RequestError::GaveUp`], carrying `cause` and `attempts`
+    /// (the connection attempts made; a request sent more often reports its own count).
+    /// Lanes waiting for tool outputs keep them; nothing leaves the ledger.
+    pub fn give_up(&mut self, cause: &Failure, attempts: u32) {
+        self.end_connection(cause, false);
+        let mut failed = Vec::new();
+        for (lane, state) in &mut self.lanes {
+            failed.extend(mem::take(&mut state.queue).into_iter().map(|r| (lane.clone(), r)));
+        }
+        for (lane, request) in failed {
+            self.release_fork_of(&request);
+            let safety = if request.attempts == 0 {
+                RetrySafety::NeverSent
+            } else {
+                RetrySafety::SentNotStarted
+            };
+            let gave_up = GaveUp::new(cause.clone(), attempts.max(request.attempts), safety);
+            self.events.push_back(SessionEvent::Failed {
+                lane,
+                request: request.id,
+                error: RequestError::GaveUp(Box::new(gave_up)),
+            });
+        }
     }
 
     /// Queues a turn on the lane of `request.stream_id` (the default lane when `None`).
@@ -206,6 +275,7 @@ impl Session {
             return Err(SessionError::LaneBusy(lane));
         }
         self.check_lane_budget(&lane)?;
+        self.check_queue_room()?;
         let id = self.enqueue(&lane, request);
         self.pump();
         Ok(id)
@@ -240,6 +310,7 @@ impl Session {
             return Err(SessionError::LaneInUse(lane));
         }
         self.check_lane_budget(&lane)?;
+        self.check_queue_room()?;
         let inherited: LaneLedger = self.ledger.lane(from).cloned().unwrap_or_default();
         *self.ledger.lane_mut(&lane) = inherited;
         let settings = self.lane(from).settings.clone();
@@ -328,6 +399,9 @@ impl Session {
     /// Handles a decoded server event.
     pub fn handle_event(&mut self, event: ServerEvent<'_>) {
         let lane = Lane::from_stream_id(event.stream_id.as_deref());
+        if let Some(active) = self.lanes.get_mut(&lane).and_then(LaneState::active_mut) {
+            active.last_event = self.now;
+        }
         if let Some(lane) = self.steer_event_lane(&event, &lane) {
             self.on_steer_event(lane, &event);
             return;
@@ -397,12 +471,23 @@ impl Session {
         }
     }
 
-    /// Handles the passing of time: connection age.
+    /// Handles the passing of time: connection age, and requests whose stream went idle.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         if let Connection::Up { since, .. } = self.connection {
             if now >= since + self.config.max_age {
                 self.retire(ReconnectReason::ConnectionLimit);
+            } else if let Some(idle) = self.config.idle_timeout {
+                let mut any = false;
+                for active in self.lanes.values_mut().filter_map(LaneState::active_mut) {
+                    if now >= active.last_event + idle {
+                        active.timed_out = true;
+                        any = true;
+                    }
+                }
+                if any {
+                    self.retire(ReconnectReason::IdleTimeout);
+                }
             }
         }
         self.pump();
@@ -410,17 +495,23 @@ impl Session {
 
     /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.connection {
-            Connection::Up { since, .. } => {
-                let rotate = since + self.config.rotate_after;
-                Some(if self.now < rotate {
-                    rotate
-                } else {
-                    since + self.config.max_age
-                })
-            }
-            _ => None,
-        }
+        let Connection::Up { since, .. } = self.connection else {
+            return None;
+        };
+        let rotate = since + self.config.rotate_after;
+        let age = if self.now < rotate {
+            rotate
+        } else {
+            since + self.config.max_age
+        };
+        let idle = self.config.idle_timeout.and_then(|idle| {
+            self.lanes
+                .values()
+                .filter_map(LaneState::active)
+                .map(|active| active.last_event + idle)
+                .min()
+        });
+        Some(idle.map_or(age, |idle| idle.min(age)))
     }
 
     /// The next text frame to send. Non-empty after `create`, `fork`, the last tool output of
@@ -496,6 +587,18 @@ impl Session {
         }
     }
 
+    /// Refuses a request when the lane queues are full.
+    fn check_queue_room(&self) -> Result<(), SessionError> {
+        let queued: usize = self.lanes.values().map(|state| state.queue.len()).sum();
+        if queued < self.config.max_queued {
+            Ok(())
+        } else {
+            Err(SessionError::QueueFull {
+                limit: self.config.max_queued,
+            })
+        }
+    }
+
     fn enqueue(&mut self, lane: &Lane, mut request: ResponseCreate) -> RequestId {
         let id = RequestId(self.next_request);
         self.next_request += 1;
@@ -506,14 +609,7 @@ impl Session {
         };
         let mut settings = settings_of(&request);
         settings.generate = request.generate;
-        let request = Request {
-            id,
-            settings,
-            input,
-            in_ledger: false,
-            replayed: false,
-            fork_of: None,
-        };
+        let request = Request::new(id, settings, input, false);
         self.lane_mut(lane).queue.push_back(request);
         id
     }
@@ -536,14 +632,7 @@ impl Session {
             let settings = state.settings.clone().unwrap_or_default();
             let id = RequestId(self.next_request);
             self.next_request += 1;
-            let continuation = Request {
-                id,
-                settings,
-                input: pending.into_answers(),
-                in_ledger: false,
-                replayed: false,
-                fork_of: None,
-            };
+            let continuation = Request::new(id, settings, pending.into_answers(), false);
             self.lane_mut(lane).queue.push_front(continuation);
             self.pump();
         }
@@ -616,13 +705,15 @@ impl Session {
         {
             named_lanes.insert(name.clone());
         }
+        request.attempts += 1;
+        let now = self.now;
         let state = self.lane_mut(lane);
         // Continuations and successors reuse these; a warm-up's `generate: false` is its own.
         state.settings = Some(ResponseCreate {
             generate: None,
             ..request.settings.clone()
         });
-        state.phase = Phase::Sent(Active { request, chained });
+        state.phase = Phase::Sent(Active::new(request, chained, now));
     }
 
     // --- Server events ----------------------------------------------------------------------
@@ -651,22 +742,12 @@ impl Session {
                 let settings = state.settings.clone().unwrap_or_default();
                 let id = RequestId(self.next_request);
                 self.next_request += 1;
-                let request = Request {
-                    id,
-                    settings,
-                    input: Vec::new(),
-                    in_ledger: true,
-                    replayed: false,
-                    fork_of: None,
-                };
+                let mut request = Request::new(id, settings, Vec::new(), true);
+                request.attempts = 1;
+                let now = self.now;
                 let state = self.lane_mut(&lane);
-                state.phase = Phase::Streaming(
-                    Active {
-                        request,
-                        chained: true,
-                    },
-                    Box::default(),
-                );
+                state.phase =
+                    Phase::Streaming(Active::new(request, true, now), Box::default());
                 self.on_started(&lane, event)
             }
             phase => {
@@ -866,16 +947,27 @@ impl Session {
     /// Stops using the connection and asks for a new one.
     fn retire(&mut self, reason: ReconnectReason) {
         if matches!(self.connection, Connection::Up { .. }) {
-            self.end_connection();
+            let cause = match &reason {
+                ReconnectReason::ConnectionLimit => Failure::ConnectionLimit,
+                ReconnectReason::ServerError(error) => Failure::ServerError(error.clone()),
+                ReconnectReason::IdleTimeout => Failure::IdleTimeout,
+                // Only ever with nothing in flight: no request sees this cause.
+                ReconnectReason::Rotation => Failure::Dropped,
+            };
+            self.end_connection(&cause, true);
             self.connection = Connection::Retiring;
             self.events.push_back(SessionEvent::Reconnect { reason });
         }
     }
 
-    /// Whatever the connection was doing is over: unstarted requests go back to the front of
-    /// their queue, started ones fail, held steers are handed back, forks stop holding their
-    /// source, and the server's cache is gone.
-    fn end_connection(&mut self) {
+    /// Whatever the connection was doing is over (because of `cause`): unstarted requests go
+    /// back to the front of their queue while they have attempts left, started ones fail
+    /// (or go back, when the policy retries them), held steers are handed back, forks stop
+    /// holding their source, and the server's cache is gone.
+    ///
+    /// With `retry` off (retrying is over), unstarted requests go back to the queue without a
+    /// word, for [`give_up`](Self::give_up) to fail.
+    fn end_connection(&mut self, cause: &Failure, retry: bool) {
         if matches!(self.connection, Connection::Down) {
             return;
         }
@@ -889,17 +981,29 @@ impl Session {
             let phase = match phase {
                 Phase::Sent(active) => {
                     self.release_fork_of(&active.request);
-                    self.lane_mut(&lane).queue.push_front(active.request);
+                    if retry {
+                        self.retry_or_fail(&lane, active, RetrySafety::SentNotStarted, cause);
+                    } else {
+                        self.lane_mut(&lane).queue.push_front(active.request);
+                    }
                     Phase::Idle
                 }
                 Phase::Streaming(active, _) => {
                     self.release_fork_of(&active.request);
-                    let request = active.request.id;
-                    self.events.push_back(SessionEvent::Failed {
-                        lane: lane.clone(),
-                        request,
-                        error: RequestError::Interrupted,
-                    });
+                    if retry && self.config.retry.retry_started && !active.timed_out {
+                        self.retry_or_fail(&lane, active, RetrySafety::Started, cause);
+                    } else {
+                        let error = if active.timed_out {
+                            RequestError::IdleTimeout
+                        } else {
+                            RequestError::Interrupted
+                        };
+                        self.events.push_back(SessionEvent::Failed {
+                            lane: lane.clone(),
+                            request: active.request.id,
+                            error,
+                        });
+                    }
                     Phase::Idle
                 }
                 // A successor the server would have started is lost with the connection.
@@ -914,6 +1018,30 @@ impl Session {
                     error: None,
                 });
             }
+        }
+    }
+
+    /// A request whose connection failed with `cause`: back to the front of its lane's
+    /// queue while it has attempts left (it goes out with full context on the next
+    /// connection), failed with [`RequestError::GaveUp`] after that.
+    fn retry_or_fail(&mut self, lane: &Lane, active: Active, safety: RetrySafety, cause: &Failure) {
+        let request = active.request;
+        if request.attempts < self.config.retry.max_attempts {
+            self.events.push_back(SessionEvent::Retrying {
+                lane: lane.clone(),
+                request: request.id,
+                attempt: request.attempts + 1,
+                safety,
+                cause: cause.clone(),
+            });
+            self.lane_mut(lane).queue.push_front(request);
+        } else {
+            let gave_up = GaveUp::new(cause.clone(), request.attempts, safety);
+            self.events.push_back(SessionEvent::Failed {
+                lane: lane.clone(),
+                request: request.id,
+                error: RequestError::GaveUp(Box::new(gave_up)),
+            });
         }
     }
 
@@ -950,6 +1078,20 @@ impl Session {
 impl LaneState {
     fn in_flight(&self) -> bool {
         matches!(self.phase, Phase::Sent(_) | Phase::Streaming(..))
+    }
+
+    fn active(&self) -> Option<&Active> {
+        match &self.phase {
+            Phase::Sent(active) | Phase::Streaming(active, _) => Some(active),
+            _ => None,
+        }
+    }
+
+    fn active_mut(&mut self) -> Option<&mut Active> {
+        match &mut self.phase {
+            Phase::Sent(active) | Phase::Streaming(active, _) => Some(active),
+            _ => None,
+        }
     }
 
     fn has_accepted_steer(&self) -> bool {

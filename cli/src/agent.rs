@@ -41,10 +41,9 @@ impl Observer for Quiet {
 pub(crate) struct Limits {
     /// Responses after which the loop gives up.
     pub(crate) max_turns: u32,
-    /// Time without any event after which the loop gives up.
-    pub(crate) idle_timeout: Duration,
-    /// Requests interrupted by a lost connection that are sent again (only useful with a
-    /// reconnect policy: the session then replays the context on the new connection).
+    /// Requests interrupted by a lost connection that are sent again (the session replays
+    /// the context on the new connection; the core's retry budget still bounds the
+    /// connections).
     pub(crate) retries: u32,
 }
 
@@ -52,7 +51,6 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_turns: 64,
-            idle_timeout: Duration::from_secs(300),
             retries: 0,
         }
     }
@@ -97,8 +95,6 @@ pub(crate) enum AgentError {
     Request(RequestError),
     /// The connection ended and will not come back.
     ConnectionLost(String),
-    /// No event for this long.
-    Idle(Duration),
     /// The model kept calling tools.
     TooManyTurns(u32),
 }
@@ -113,9 +109,6 @@ impl fmt::Display for AgentError {
             AgentError::Request(error) => write!(f, "the request failed: {error}"),
             AgentError::ConnectionLost(how) => {
                 write!(f, "the connection ended before a final answer ({how})")
-            }
-            AgentError::Idle(after) => {
-                write!(f, "no event from the server for {} s", after.as_secs())
             }
             AgentError::TooManyTurns(turns) => {
                 write!(f, "no final answer after {turns} responses")
@@ -157,10 +150,8 @@ pub(crate) async fn run(
     conn.create(request).await?;
     state.sent_at = Instant::now();
     loop {
-        let event = match tokio::time::timeout(limits.idle_timeout, conn.next_event()).await {
-            Err(_) => return Err(AgentError::Idle(limits.idle_timeout)),
-            Ok(result) => result?,
-        };
+        // A silent server is the core's to catch: its idle timeout fails the request.
+        let event = conn.next_event().await?;
         let Some(event) = event else {
             let how = state.closed.take().unwrap_or_else(|| "closed".into());
             return Err(AgentError::ConnectionLost(how));

@@ -1,10 +1,13 @@
 //! The command line, as clap derive types: `demo` (the default), `bench`, `mock` and `run`.
-//! Only parsing lives here; each command's module does the work.
+//! Only parsing lives here (and what the retry flags mean to a `Config`); each command's
+//! module does the work.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use responses_ws_tokio::{Config, RetryPolicy};
 
 /// The model the live demo and `run` ask for unless told otherwise.
 pub(crate) const DEFAULT_MODEL: &str = "gpt-5.5";
@@ -48,6 +51,46 @@ pub(crate) struct DemoArgs {
     /// Mock model pace: milliseconds before each streamed delta.
     #[arg(long, default_value_t = 12, value_name = "MS")]
     pub(crate) pace_ms: u64,
+    /// Retrying and timeouts (for the mock and `--live` alike).
+    #[command(flatten)]
+    pub(crate) retry: RetryArgs,
+}
+
+/// How hard a client tries before it gives up: `run` and `demo`.
+#[derive(Debug, Clone, Copy, Args)]
+pub(crate) struct RetryArgs {
+    /// Retries after a failed connection or request before giving up (0: fail at once).
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    pub(crate) max_retries: u32,
+    /// Seconds for TCP, TLS and the WebSocket upgrade together.
+    #[arg(long, default_value_t = 15.0, value_name = "SECS", value_parser = positive_secs)]
+    pub(crate) connect_timeout: f64,
+    /// Seconds without an event for a running response before it fails and the connection
+    /// is replaced (0: never).
+    #[arg(long, default_value_t = 300.0, value_name = "SECS", value_parser = non_negative_secs)]
+    pub(crate) idle_timeout: f64,
+}
+
+impl RetryArgs {
+    /// `config` with these limits.
+    pub(crate) fn configure(&self, config: Config) -> Config {
+        let policy = RetryPolicy::default().with_max_attempts(self.max_retries.saturating_add(1));
+        let idle = (self.idle_timeout > 0.0).then(|| Duration::from_secs_f64(self.idle_timeout));
+        config
+            .retry(policy)
+            .connect_timeout(Duration::from_secs_f64(self.connect_timeout))
+            .idle_timeout(idle)
+    }
+}
+
+impl Default for RetryArgs {
+    fn default() -> Self {
+        RetryArgs {
+            max_retries: 4,
+            connect_timeout: 15.0,
+            idle_timeout: 300.0,
+        }
+    }
 }
 
 impl Default for DemoArgs {
@@ -57,6 +100,7 @@ impl Default for DemoArgs {
             model: DEFAULT_MODEL.into(),
             dir: PathBuf::from("."),
             pace_ms: 12,
+            retry: RetryArgs::default(),
         }
     }
 }
@@ -136,6 +180,9 @@ pub(crate) struct RunArgs {
     /// Give up after this many responses.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub(crate) max_turns: u32,
+    /// Retrying and timeouts.
+    #[command(flatten)]
+    pub(crate) retry: RetryArgs,
     /// The user's prompt (several words are joined with spaces).
     #[arg(required = true, value_name = "PROMPT")]
     pub(crate) prompt: Vec<String>,
@@ -156,9 +203,40 @@ fn non_negative_ms(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Parses a non-negative, finite number of seconds (at most a day).
+fn non_negative_secs(text: &str) -> Result<f64, String> {
+    const DAY_SECS: f64 = 86_400.0;
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    match secs.is_finite() && (0.0..=DAY_SECS).contains(&secs) {
+        true => Ok(secs),
+        false => Err(format!("`{text}` must be between 0 and {DAY_SECS} seconds")),
+    }
+}
+
+/// Parses a positive, finite number of seconds (at most a day).
+fn positive_secs(text: &str) -> Result<f64, String> {
+    match non_negative_secs(text)? {
+        0.0 => Err("the connect timeout must be more than 0 seconds".into()),
+        secs => Ok(secs),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seconds_are_bounded_and_a_connect_timeout_is_positive() {
+        assert_eq!(non_negative_secs("0"), Ok(0.0));
+        assert_eq!(non_negative_secs("2.5"), Ok(2.5));
+        assert!(non_negative_secs("86401").is_err());
+        assert!(non_negative_secs("-1").is_err());
+        assert!(positive_secs("0").is_err());
+        assert_eq!(positive_secs("0.2"), Ok(0.2));
+    }
 
     #[test]
     fn milliseconds_are_non_negative_finite_numbers() {

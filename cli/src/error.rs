@@ -42,6 +42,8 @@ pub(crate) enum CliError {
         message: Option<String>,
         /// `Retry-After`, when given.
         retry_after: Option<String>,
+        /// Attempts made before giving up.
+        attempts: u32,
     },
     /// Connecting failed for another reason (unreachable, TLS, timeout …).
     Connect(ConnectError),
@@ -79,7 +81,7 @@ impl CliError {
             };
         }
         match error.response() {
-            Some(response) => refused(response),
+            Some(response) => refused(response, error.attempts()),
             None => CliError::Connect(error),
         }
     }
@@ -93,7 +95,7 @@ impl CliError {
     }
 }
 
-fn refused(response: &HttpResponse) -> CliError {
+fn refused(response: &HttpResponse, attempts: u32) -> CliError {
     let body = String::from_utf8_lossy(&response.body);
     let message = serde_json::from_str::<serde_json::Value>(&body)
         .ok()
@@ -110,6 +112,7 @@ fn refused(response: &HttpResponse) -> CliError {
         reason: response.reason.clone(),
         message,
         retry_after: response.header("retry-after").map(str::to_owned),
+        attempts,
     }
 }
 
@@ -127,6 +130,7 @@ impl fmt::Display for CliError {
                 reason,
                 message,
                 retry_after,
+                attempts,
             } => {
                 write!(f, "the server refused the upgrade: {status} {reason}")?;
                 if let Some(message) = message {
@@ -139,6 +143,9 @@ impl fmt::Display for CliError {
                     f.write_str(
                         " (the server wants plain HTTP: WebSocket mode is not available there)",
                     )?;
+                }
+                if *attempts > 1 {
+                    write!(f, " (gave up after {attempts} attempts)")?;
                 }
                 Ok(())
             }

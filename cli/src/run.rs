@@ -5,7 +5,6 @@
 
 use std::io::Write;
 
-use responses_ws_core::reconnect::ReconnectPolicy;
 use responses_ws_core::session::Lane;
 use responses_ws_core::wire::{Input, ResponseCreate};
 use responses_ws_tokio::{Config, Connection};
@@ -61,7 +60,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     if let Some(key) = args.api_key.as_deref().filter(|key| !key.trim().is_empty()) {
         config = config.api_key(key);
     }
-    let config = config.reconnect(ReconnectPolicy::default());
+    let config = args.retry.configure(config);
     let mut conn = Connection::connect(config)
         .await
         .map_err(|error| CliError::connect(&args.url, error))?;
@@ -78,7 +77,6 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     let limits = Limits {
         max_turns: args.max_turns,
         retries: RETRIES,
-        ..Limits::default()
     };
     let mut live = LivePrinter::new(std::io::stdout());
     let mut json = JsonPrinter::new(std::io::stdout());

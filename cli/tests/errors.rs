@@ -34,11 +34,17 @@ async fn an_unreachable_port_is_one_line() {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     let url = format!("ws://127.0.0.1:{port}/v1/responses");
-    let output = run(&["run", "--url", &url, "hi"], DEADLINE).await;
+    let output = run(
+        &["run", "--url", &url, "--max-retries", "1", "hi"],
+        DEADLINE,
+    )
+    .await;
     assert_eq!(output.code, Some(1));
     let line = one_error_line(&output);
     assert!(
-        line.starts_with(&format!("error: cannot connect to 127.0.0.1:{port}: ")),
+        line.starts_with(&format!(
+            "error: gave up after 2 attempt(s): cannot connect to 127.0.0.1:{port}: "
+        )),
         "{line}"
     );
 }
@@ -80,7 +86,11 @@ async fn upgrade_required_and_rate_limits_say_what_to_do() {
         retry_after_secs: 7,
     }));
     let server = MockServer::start(script).await.unwrap();
-    let output = run(&["run", "--url", &server.url(), "hi"], DEADLINE).await;
+    let output = run(
+        &["run", "--url", &server.url(), "--max-retries", "0", "hi"],
+        DEADLINE,
+    )
+    .await;
     server.shutdown().await;
     assert_eq!(output.code, Some(1));
     let line = one_error_line(&output);

@@ -623,7 +623,8 @@ impl Client {
                 self.take_session_output();
                 let gave_up = GaveUp::new(cause, attempts, RetrySafety::NeverSent);
                 self.gave_up = Some(gave_up.clone());
-                self.events.push_back(ClientEvent::GaveUp(Box::new(gave_up)));
+                self.events
+                    .push_back(ClientEvent::GaveUp(Box::new(gave_up)));
             }
         }
     }

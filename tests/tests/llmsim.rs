@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use responses_ws_core::session::{FullContextReason, SessionConfig, SessionEvent};
-use responses_ws_tokio::{ClientEvent, Config, Connection, ReconnectPolicy, ResponseCreate};
+use responses_ws_tokio::{ClientEvent, Config, Connection, ResponseCreate, RetryPolicy};
 
 /// The llmsim process, killed by PID when dropped.
 struct Llmsim {
@@ -119,7 +119,7 @@ fn our_client_chains_turns_on_llmsim_and_recovers_from_previous_response_not_fou
         let config = Config::new(&llmsim.url())
             .unwrap()
             .session(session)
-            .reconnect(ReconnectPolicy::default());
+            .retry(RetryPolicy::default());
         let mut conn = Connection::connect(config)
             .await
             .expect("upgrade to llmsim");

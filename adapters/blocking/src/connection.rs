@@ -1,27 +1,30 @@
 //! [`Connection`]: the blocking driving loop around the core's [`Client`] — read the socket
 //! into the core, hand out the core's events, write what it queues, honour its one deadline
-//! (as socket timeouts), and reconnect when the policy says so. Every protocol decision is the
-//! core's; this file only moves bytes and time.
+//! (as socket timeouts), and dial again when the core's retry budget says so
+//! (`Client::next_dial`). Every protocol decision is the core's; this file only moves bytes
+//! and time.
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
+use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
 use responses_ws_core::client::{Client, ClientEvent};
+use responses_ws_core::retry::Failure;
 use responses_ws_core::session::{Lane, RequestId};
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
-use responses_ws_core::ws::Header;
+use responses_ws_core::ws::{self, Header};
 use responses_ws_core::Instant;
 use responses_ws_tls::rustls::ClientConfig;
 
 use crate::events::Events;
 use crate::outbound::Outbound;
 use crate::random;
-use crate::reconnecting::Reconnector;
 use crate::transport::{is_timeout, Transport};
 use crate::Config;
 use crate::{ConnectError, Error};
+use responses_ws_adapter::Credentials;
 
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
 /// thread.
@@ -33,7 +36,7 @@ use crate::{ConnectError, Error};
 /// event left to give: a thread that stops asking for events stops reading, and TCP tells the
 /// server to slow down. Likewise the core's timers (keepalive pings, pong and close
 /// deadlines) run only while a call is in progress: an application that leaves a connection
-/// idle without reading may find it dropped, which a reconnect policy then repairs.
+/// idle without reading may find it dropped, which the retry budget then repairs.
 ///
 /// ```no_run
 /// use responses_ws_blocking::{ClientEvent, Config, Connection, ResponseCreate, SessionEvent};
@@ -70,7 +73,10 @@ pub struct Connection {
     /// The rustls configuration, for `wss://`.
     tls: Option<Arc<ClientConfig>>,
     connect_timeout: Duration,
-    reconnect: Reconnector,
+    /// Where fresh credentials come from after a 401, if anywhere.
+    credentials: Option<Credentials>,
+    /// The error of the last failed attempt (a dial or an upgrade), for `connect`'s error.
+    last_error: Option<ConnectError>,
     /// Events taken from the core and not handed out yet: events of the connection an
     /// upgrade replaces, events of other lanes during a tool loop, events that arrived while
     /// [`close`](Self::close) waited.
@@ -85,10 +91,13 @@ pub struct Connection {
 
 impl Connection {
     /// Opens a connection: resolves the host, connects over TCP (TCP_NODELAY; TLS for
-    /// `wss://`) within the connect timeout, and completes the WebSocket upgrade. A refused
-    /// upgrade fails with [`ConnectError::Handshake`], which carries the server's status,
-    /// headers and body. The reconnect policy applies only once this succeeded; the headers
-    /// of the `101` answer are in [`handshake_headers`](Self::handshake_headers).
+    /// `wss://`) and completes the WebSocket upgrade, all within the connect timeout,
+    /// retried within the retry budget ([`Config::retry`](responses_ws_adapter::Config::retry)).
+    /// When the budget is spent, or a failure is final (a 401 without a
+    /// [credentials source](responses_ws_adapter::Config::credentials)), fails with
+    /// [`ConnectError::GaveUp`]: the attempts and the last attempt's error (a refused upgrade
+    /// keeps the server's status, headers and body). The headers of the `101` answer are in
+    /// [`handshake_headers`](Self::handshake_headers).
     pub fn connect(config: Config) -> Result<Connection, ConnectError> {
         let config = config.into_parts();
         let tls = match config.client.url.is_secure() {
@@ -102,33 +111,36 @@ impl Connection {
             outbound: Outbound::default(),
             tls,
             connect_timeout: config.connect_timeout,
-            reconnect: Reconnector::new(config.reconnect),
+            credentials: config.credentials,
+            last_error: None,
             set_aside: VecDeque::new(),
             io_error: None,
             headers: Vec::new(),
             origin: StdInstant::now(),
         };
-        conn.open()?;
-        conn.await_upgrade()?;
+        conn.reconnect()?;
         Ok(conn)
     }
 
-    /// Opens a new connection now, as [`connect`](Self::connect) does, and drops the current
-    /// one, if any, once the new socket is open (its started requests fail as interrupted).
-    /// The conversations carry on: each lane's next request goes out with its full context
-    /// where the server's cache is gone, and requests that had not started go out again. For
-    /// use after the events ended, or without a reconnect policy (with one, this happens by
-    /// itself).
+    /// Opens a new connection now, as [`connect`](Self::connect) does (with a fresh retry
+    /// budget), and drops the current one, if any, once the new socket is open (its started
+    /// requests fail as interrupted). The conversations carry on: each lane's next request
+    /// goes out with its full context where the server's cache is gone, and requests that had
+    /// not started go out again. For use after the events ended (the application closed, or
+    /// retrying gave up).
     pub fn reconnect(&mut self) -> Result<(), ConnectError> {
-        self.open()?;
-        self.await_upgrade()
+        self.last_error = None;
+        self.dial(self.now());
+        self.establish()
     }
 
     /// Queues a turn on the lane of `request.stream_id` (the default lane when `None`) and
     /// writes it. `request.input` is the new input only: the session adds
-    /// `previous_response_id` or the full context.
+    /// `previous_response_id` or the full context. Blocks first, writing, while the bytes
+    /// waiting to be written are over `ws.max_outbound_queue`.
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
+        self.room();
         let id = self.client.create(request)?;
         self.flush();
         Ok(id)
@@ -137,6 +149,7 @@ impl Connection {
     /// Starts the new named lane `request.stream_id` from the last response of lane `from`.
     pub fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
+        self.room();
         let id = self.client.fork(from, request)?;
         self.flush();
         Ok(id)
@@ -174,6 +187,7 @@ impl Connection {
     /// Steers the lane's running response with more user input (`response.steer`).
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
         self.catch_up();
+        self.room();
         self.client.steer(lane, input)?;
         self.flush();
         Ok(())
@@ -187,13 +201,12 @@ impl Connection {
     }
 
     /// The next event, reading the socket only when the core has none left. `None` once the
-    /// connection is over (closed, refused, or ended without a reconnect) and every event was
-    /// taken.
+    /// connection is over (closed, or retrying gave up) and every event was taken.
     ///
-    /// With a reconnect policy, a retried ending is reported as
-    /// [`ClientEvent::Disconnected`]; the next call waits the backoff, reconnects and goes on
-    /// (its first event is the new [`ClientEvent::Connected`]). It fails only when the policy
-    /// gives up ([`Error::Reconnect`]).
+    /// Retrying is reported here: a failed connection is [`ClientEvent::Disconnected`], then
+    /// [`ClientEvent::Reconnecting`] with the delay the retry budget chose; the next call
+    /// sleeps it, dials and goes on (its first event is the new [`ClientEvent::Connected`]).
+    /// When the budget is spent the last event is [`ClientEvent::GaveUp`].
     pub fn next_event(&mut self) -> Result<Option<ClientEvent>, Error> {
         match self.set_aside.pop_front() {
             Some(event) => Ok(Some(event)),
@@ -211,9 +224,9 @@ impl Connection {
     /// server's answer, end of file, or the close timeout. Nothing is reconnected. Events that
     /// arrived meanwhile stay available to [`next_event`](Self::next_event).
     pub fn close(&mut self) -> Result<(), Error> {
-        self.reconnect.stop();
-        if self.client.is_open() {
-            self.client.close(self.now());
+        let open = self.client.is_open();
+        self.client.close(self.now());
+        if open {
             self.flush();
         } else {
             // Still upgrading (or already over): there is no handshake to wait for.
@@ -263,11 +276,9 @@ impl Connection {
             }
             if self.io.is_some() {
                 self.read_once();
-            } else if self.reconnect.is_pending() {
-                self.reconnect.wait()?;
-                if let Err(error) = self.open() {
-                    self.reconnect.failed(error);
-                }
+            } else if let Some(at) = self.client.next_dial() {
+                thread::sleep(at.saturating_duration_since(self.now()));
+                self.dial(at);
             } else {
                 return Ok(None);
             }
@@ -279,60 +290,111 @@ impl Connection {
         self.set_aside.push_back(event);
     }
 
-    /// Whether a reconnect follows the connection that just ended.
-    pub(crate) fn reconnect_pending(&self) -> bool {
-        self.reconnect.is_pending()
-    }
-
     /// One event from the core, if it has one, then the output it may have queued.
     fn pull_event(&mut self) -> Option<ClientEvent> {
         let event = self.client.poll_event();
         self.flush();
         if let Some(event) = &event {
-            if let ClientEvent::Connected { headers } = event {
-                self.headers.clone_from(headers);
-            }
-            self.reconnect.observe(event);
+            self.observe(event);
         }
         event
     }
 
-    /// Opens a new transport and starts the upgrade on it (the old one, if any, is dropped
-    /// once the new one is open).
-    fn open(&mut self) -> Result<(), ConnectError> {
-        let url = self.client.config().url.clone();
-        let transport = Transport::open(&url, self.tls.as_ref(), self.connect_timeout)?;
-        self.drop_transport();
-        let seed = random::seed().map_err(ConnectError::Random)?;
-        self.client
-            .connect(seed, self.now())
-            .map_err(ConnectError::Handshake)?;
-        self.io = Some(transport);
-        self.read_closed = false;
-        self.io_error = None;
-        self.reconnect.started();
-        self.flush();
-        Ok(())
+    /// Bookkeeping on an event going to the application: the last upgrade headers, the
+    /// last error of an attempt, fresh credentials when the core asks for them.
+    fn observe(&mut self, event: &ClientEvent) {
+        match event {
+            ClientEvent::Connected { headers } => {
+                self.headers.clone_from(headers);
+                self.last_error = None;
+            }
+            ClientEvent::Disconnected { closed } => {
+                self.last_error = match self.io_error.take() {
+                    Some((addr, source)) => Some(ConnectError::Io { addr, source }),
+                    None if closed.error.is_some() => {
+                        Some(ConnectError::from_closed(closed.error.clone()))
+                    }
+                    None => self.last_error.take(),
+                };
+            }
+            ClientEvent::Reconnecting {
+                refresh_credentials: true,
+                ..
+            } => {
+                if let Some(key) = self.credentials.as_ref().and_then(Credentials::fetch) {
+                    self.client.set_api_key(&key);
+                }
+            }
+            _ => {}
+        }
     }
 
-    /// Drives the upgrade to its end (its `Connected` is the success, as in the other
-    /// adapters; the headers stay in `headers`); a refusal, a socket error or a timeout is the
-    /// error.
-    fn await_upgrade(&mut self) -> Result<(), ConnectError> {
-        loop {
-            match self.pull_event() {
-                Some(ClientEvent::Connected { .. }) => return Ok(()),
-                Some(ClientEvent::Disconnected { closed }) => {
-                    self.reconnect.stop();
-                    return Err(match self.io_error.take() {
-                        Some((addr, source)) => ConnectError::Io { addr, source },
-                        None => ConnectError::from_closed(closed.error),
-                    });
-                }
-                // Reports of the connection this one replaces.
-                Some(event) => self.set_aside.push_back(event),
-                None => self.read_once(),
+    /// Opens a new transport and starts the upgrade on it, its connect timeout counting from
+    /// `start` (the old transport, if any, is dropped once the new one is open). A failure
+    /// goes to the core's retry budget, which decides what follows (`Reconnecting` or
+    /// `GaveUp`).
+    fn dial(&mut self, start: Instant) {
+        let url = self.client.config().url.clone();
+        let opened = Transport::open(&url, self.tls.as_ref(), self.connect_timeout);
+        let result = opened.and_then(|transport| {
+            self.drop_transport();
+            let seed = random::seed().map_err(ConnectError::Random)?;
+            self.client
+                .connect(seed, start)
+                .map_err(ConnectError::Handshake)?;
+            Ok(transport)
+        });
+        match result {
+            Ok(transport) => {
+                self.io = Some(transport);
+                self.read_closed = false;
+                self.io_error = None;
+                self.flush();
             }
+            Err(error) => {
+                let failure = error.failure().unwrap_or(Failure::Transport {
+                    message: error.to_string(),
+                    transient: false,
+                });
+                self.last_error = Some(error);
+                self.client.dial_failed(failure, self.now());
+            }
+        }
+    }
+
+    /// Drives the connection until an upgrade succeeds or the retry budget is spent. Session
+    /// events that arrive meanwhile are kept for `next_event`; the reports of failed
+    /// attempts are summed up by the error.
+    fn establish(&mut self) -> Result<(), ConnectError> {
+        loop {
+            match self.next_from_core() {
+                Ok(Some(ClientEvent::Connected { .. })) => return Ok(()),
+                Ok(Some(ClientEvent::GaveUp(gave_up))) => {
+                    return Err(ConnectError::GaveUp {
+                        attempts: gave_up.attempts,
+                        last: Box::new(self.take_last_error()),
+                    })
+                }
+                Ok(Some(event @ ClientEvent::Session(_))) => self.set_aside.push_back(event),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return Err(self.take_last_error()),
+            }
+        }
+    }
+
+    /// The error of the last failed attempt (a lost connection if none was recorded).
+    fn take_last_error(&mut self) -> ConnectError {
+        self.last_error
+            .take()
+            .unwrap_or(ConnectError::Closed(ws::Error::ConnectionLost))
+    }
+
+    /// Blocks, writing, until the core's outbound queue has room for another request.
+    /// Without a socket there is nothing to wait for: the core keeps what is queued for the
+    /// next connection and says itself when it is full.
+    fn room(&mut self) {
+        if !self.client.has_room() {
+            self.flush();
         }
     }
 

@@ -18,8 +18,10 @@
 //!   [`steer`](Connection::steer) … tell the core the time first (connection rotation), then
 //!   write before they return (vectored writes when several chunks wait).
 //! - [`Connection::run_tool_loop`] drives a lane to its final answer with a handler.
-//! - With [`Config::reconnect`], transient closes and the session's own requests for a new
-//!   connection are followed by a reconnect after the policy's backoff (jitter from the OS).
+//! - Failures are retried within the core's retry budget ([`Config::retry`]; five attempts
+//!   by default, backoff 0.5 s doubling to 8 s with jitter, `Retry-After` honoured); the
+//!   events report [`ClientEvent::Reconnecting`] before each new attempt and
+//!   [`ClientEvent::GaveUp`] when the budget is spent.
 //!
 //! ```no_run
 //! use responses_ws_blocking::{Config, Connection, ResponseCreate, ToolOutput};
@@ -47,7 +49,6 @@ mod connection;
 mod events;
 mod outbound;
 mod random;
-mod reconnecting;
 mod tool_loop;
 mod transport;
 

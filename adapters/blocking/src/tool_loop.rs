@@ -20,12 +20,12 @@ impl Connection {
     /// started when the connection dropped fails as `Interrupted`; one that had not is
     /// retried by the core after a reconnect), [`Error::ApprovalRequired`] for MCP approval
     /// requests (the other calls are answered first), [`Error::ConnectionClosed`] when the
-    /// connection ends for good, [`Error::Reconnect`] when the reconnect policy gives up.
+    /// connection ends for good. When the retry budget is spent, the request fails with
+    /// [`RequestError::GaveUp`](crate::RequestError::GaveUp), carrying the last cause.
     ///
     /// Events of other lanes and of the connection (`Connected`, `Disconnected`) are kept, in
-    /// order, for [`next_event`](Self::next_event) (they are held in memory until then). With
-    /// a reconnect policy, a reconnect in the middle is transparent unless it interrupts a
-    /// running response.
+    /// order, for [`next_event`](Self::next_event) (they are held in memory until then). A
+    /// reconnect in the middle is transparent unless it interrupts a running response.
     ///
     /// ```no_run
     /// use responses_ws_blocking::{Config, Connection, ResponseCreate, ToolOutput};
@@ -69,11 +69,6 @@ impl Connection {
                     if let Some(response) = self.on_lane_event(event, &mut handler)? {
                         return Ok(response);
                     }
-                }
-                ClientEvent::Disconnected { .. } if !self.reconnect_pending() => {
-                    // Over for good: the application still gets to see how it ended.
-                    self.set_aside(event);
-                    return Err(Error::ConnectionClosed);
                 }
                 other => self.set_aside(other),
             }

@@ -12,7 +12,8 @@ use std::time::Duration;
 use responses_ws_blocking::responses_ws_core::session::SessionConfig;
 use responses_ws_blocking::responses_ws_core::ws::{CloseCode, HandshakeError};
 use responses_ws_blocking::{
-    Config, ConnectError, Connection, Error, Lane, ReconnectPolicy, ResponseCreate, ToolOutput,
+    ClientEvent, Config, ConnectError, Connection, Error, Failure, Lane, ResponseCreate,
+    RetryPolicy, ToolOutput,
 };
 use serde_json::json;
 use support::*;
@@ -33,11 +34,10 @@ fn on_lane_turn(lane: &str, input: &str) -> ResponseCreate {
     }
 }
 
-/// A fast reconnect policy for tests (1–2 ms for the first attempt).
-fn fast_reconnect() -> ReconnectPolicy {
-    let mut policy = ReconnectPolicy::default();
+/// A fast retry budget for tests: three attempts, 1–2 ms before the first retry.
+fn fast_retry() -> RetryPolicy {
+    let mut policy = RetryPolicy::default().with_max_attempts(3);
     policy.base_delay = Duration::from_millis(2);
-    policy.max_attempts = 3;
     policy
 }
 
@@ -313,10 +313,17 @@ fn refused_upgrades_keep_status_headers_and_body() {
         }
     });
 
-    let config = Config::new(&url).unwrap().api_key("sk-secret-key");
-    let refusal = |config: &Config| match Connection::connect(config.clone()) {
-        Err(error @ ConnectError::Handshake(HandshakeError::Rejected(_))) => error,
-        other => panic!("expected a refused upgrade, got {other:?}"),
+    let config = Config::new(&url)
+        .unwrap()
+        .api_key("sk-secret-key")
+        .retry(RetryPolicy::never());
+    let refusal = |config: &Config| {
+        let error = Connection::connect(config.clone()).unwrap_err();
+        assert_eq!(error.attempts(), 1);
+        match error.last() {
+            ConnectError::Handshake(HandshakeError::Rejected(_)) => error,
+            other => panic!("expected a refused upgrade, got {other:?}"),
+        }
     };
 
     let unauthorized = refusal(&config);
@@ -341,7 +348,7 @@ fn refused_upgrades_keep_status_headers_and_body() {
     assert_eq!(wants_http.status(), Some(426));
     assert!(wants_http.wants_http());
     assert_eq!(
-        wants_http.to_string(),
+        wants_http.last().to_string(),
         "WebSocket upgrade failed: server answered 426 Upgrade Required \
          (the server asks for plain HTTP instead of WebSocket)"
     );
@@ -354,23 +361,24 @@ fn a_closed_port_reports_the_address_and_a_zero_budget_times_out() {
     let addr = listener.local_addr().unwrap();
     drop(listener);
     let url = format!("ws://{addr}/v1/responses");
-    match Connection::connect(Config::new(&url).unwrap()) {
-        Err(ConnectError::Io {
+    let once = Config::new(&url).unwrap().retry(RetryPolicy::never());
+    match Connection::connect(once.clone()).unwrap_err().last() {
+        ConnectError::Io {
             addr: tried,
             source,
-        }) => {
-            assert_eq!(tried, addr.to_string());
+        } => {
+            assert_eq!(tried, &addr.to_string());
             assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
         }
         other => panic!("expected a refused TCP connection, got {other:?}"),
     }
-    let config = Config::new(&url).unwrap().connect_timeout(Duration::ZERO);
-    match Connection::connect(config) {
-        Err(ConnectError::Timeout {
+    let config = once.connect_timeout(Duration::ZERO);
+    match Connection::connect(config).unwrap_err().last() {
+        ConnectError::Timeout {
             addr: target,
             after,
-        }) => {
-            assert_eq!((target, after), (addr.to_string(), Duration::ZERO));
+        } => {
+            assert_eq!((target, after), (&addr.to_string(), &Duration::ZERO));
         }
         other => panic!("expected a timeout, got {other:?}"),
     }
@@ -397,13 +405,13 @@ fn a_dropped_idle_connection_is_reconnected_and_the_next_turn_carries_full_conte
         (replay, second.expect_closed().code)
     });
 
-    let config = Config::new(&url).unwrap().reconnect(fast_reconnect());
+    let config = Config::new(&url).unwrap().retry(fast_retry());
     let mut conn = Connection::connect(config).unwrap();
     conn.create(turn("Warmer in Paris or Tokyo?")).unwrap();
     events_until(&mut conn, |line| line.starts_with("completed"));
     // Idle: the drop is noticed on the next read, and the reconnect follows by itself.
     let seen = events_until(&mut conn, |line| line == "connected");
-    assert_eq!(seen, ["disconnected 1006", "connected"]);
+    assert_eq!(seen, ["disconnected 1006", "reconnecting 2", "connected"]);
 
     conn.create(turn("And in Berlin?")).unwrap();
     let seen = events_until(&mut conn, |line| line.starts_with("completed"));
@@ -442,15 +450,18 @@ fn the_connection_limit_makes_the_session_reconnect_and_retry_the_unstarted_requ
         (closed.code, retried, second.expect_closed().code)
     });
 
-    let config = Config::new(&url).unwrap().reconnect(fast_reconnect());
+    let config = Config::new(&url).unwrap().retry(fast_retry());
     let mut conn = Connection::connect(config).unwrap();
     conn.create(turn("Hi.")).unwrap();
     let seen = events_until(&mut conn, |line| line.starts_with("completed"));
     assert_eq!(
         seen,
         [
+            "Retrying { lane: Default, request: RequestId(0), attempt: 2, safety: SentNotStarted, \
+             cause: ConnectionLimit }",
             "Reconnect { reason: ConnectionLimit }",
             "disconnected 1000",
+            "reconnecting 2",
             "connected",
             "started - #0 resp_1",
             "stream - #0 response.created",
@@ -493,7 +504,7 @@ fn an_api_call_after_a_quiet_spell_tells_the_session_the_time_first() {
     session.rotate_after = Duration::from_millis(300);
     let config = Config::new(&url)
         .unwrap()
-        .reconnect(fast_reconnect())
+        .retry(fast_retry())
         .session(session);
     let mut conn = Connection::connect(config).unwrap();
     // Nothing drives the connection meanwhile: the core last saw the time of the upgrade.
@@ -505,6 +516,7 @@ fn an_api_call_after_a_quiet_spell_tells_the_session_the_time_first() {
         [
             "Reconnect { reason: Rotation }",
             "disconnected 1000",
+            "reconnecting 1",
             "connected",
             "started - #0 resp_1",
             "stream - #0 response.created",
@@ -625,7 +637,7 @@ fn a_slow_consumer_pushes_back_on_the_server() {
 }
 
 #[test]
-fn reconnecting_gives_up_after_the_policy_attempts_with_the_last_error() {
+fn retrying_gives_up_after_the_budget_with_the_last_cause() {
     let (listener, url) = listen();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || {
@@ -634,24 +646,29 @@ fn reconnecting_gives_up_after_the_policy_attempts_with_the_last_error() {
         // The listener goes too: every reconnect is refused.
     });
 
-    let mut policy = fast_reconnect();
-    policy.max_attempts = 2;
-    let mut conn = Connection::connect(Config::new(&url).unwrap().reconnect(policy)).unwrap();
+    let policy = fast_retry().with_max_attempts(2);
+    let mut conn = Connection::connect(Config::new(&url).unwrap().retry(policy)).unwrap();
     server.join().unwrap();
-    let seen = events_until(&mut conn, |line| line.starts_with("disconnected"));
-    assert_eq!(seen, ["disconnected 1006"]);
-    match conn.next_event() {
-        Err(Error::Reconnect { attempts: 2, last }) => match *last {
-            ConnectError::Io {
-                addr: tried,
-                source,
-            } => {
-                assert_eq!(tried, addr.to_string());
-                assert_eq!(source.kind(), std::io::ErrorKind::ConnectionRefused);
-            }
-            other => panic!("expected a refused connection, got {other:?}"),
-        },
-        other => panic!("expected the policy to give up, got {other:?}"),
+    let mut seen = Vec::new();
+    let gave_up = loop {
+        match conn
+            .next_event()
+            .unwrap()
+            .expect("the events end after GaveUp")
+        {
+            ClientEvent::GaveUp(gave_up) => break gave_up,
+            event => seen.push(summary(&event)),
+        }
+    };
+    assert_eq!(seen, ["disconnected 1006", "reconnecting 2"]);
+    assert_eq!(gave_up.attempts, 2);
+    match &gave_up.cause {
+        Failure::Transport { message, transient } => {
+            assert!(message.contains(&addr.to_string()), "{message}");
+            assert!(*transient);
+        }
+        other => panic!("expected a refused connection, got {other:?}"),
     }
     assert!(matches!(conn.next_event(), Ok(None)));
+    assert!(conn.client().gave_up().is_some());
 }

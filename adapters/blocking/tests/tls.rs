@@ -112,9 +112,11 @@ fn the_default_roots_refuse_a_private_ca() {
         panic!("the handshake succeeded with an untrusted CA");
     });
 
-    match Connection::connect(Config::new(&url).unwrap()) {
-        Err(ConnectError::TlsHandshake { addr, source }) => {
-            assert_eq!(addr, listener_addr(&url));
+    let error = Connection::connect(Config::new(&url).unwrap()).unwrap_err();
+    assert_eq!(error.attempts(), 1, "a certificate error is not retried");
+    match error.last() {
+        ConnectError::TlsHandshake { addr, source } => {
+            assert_eq!(addr, &listener_addr(&url));
             let rustls_error = source
                 .get_ref()
                 .and_then(|e| e.downcast_ref::<rustls::Error>())

@@ -1,19 +1,23 @@
 //! [`Config`]: where to connect and how — the core's client configuration (URL, upgrade
-//! headers, WebSocket and session limits) plus what only an adapter needs: TLS, the connect
-//! timeout, the opt-in reconnect policy, and a slot for the adapter's own settings (the
-//! futures adapter keeps its runtime there). Pure data: nothing here touches the network.
+//! headers, WebSocket and session limits, the retry policy) plus what only an adapter needs:
+//! TLS, the connect timeout, a source of fresh credentials, and a slot for the adapter's own
+//! settings (the futures adapter keeps its runtime there). Pure data: nothing here touches
+//! the network.
 
+use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use responses_ws_core::client::ClientConfig;
-use responses_ws_core::reconnect::ReconnectPolicy;
+use responses_ws_core::retry::RetryPolicy;
 use responses_ws_core::session::SessionConfig;
 use responses_ws_core::ws::{self, WsUrl};
 use responses_ws_tls::TlsConfig;
 
 use crate::ConnectError;
 
-/// The default time allowed for DNS, the TCP connection and the TLS handshake together.
+/// The default time allowed for DNS, the TCP connection, the TLS handshake and the WebSocket
+/// upgrade together.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How to reach the server. Build it with [`Config::new`] and the builder methods.
@@ -24,7 +28,7 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 ///
 /// ```
 /// use std::time::Duration;
-/// use responses_ws_adapter::{ReconnectPolicy, TlsConfig};
+/// use responses_ws_adapter::{RetryPolicy, TlsConfig};
 /// type Config = responses_ws_adapter::Config;
 ///
 /// let config = Config::new("wss://api.openai.com/v1/responses")?
@@ -32,7 +36,9 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 ///     .header("OpenAI-Beta", "responses_websockets=2026-02-06")
 ///     .connect_timeout(Duration::from_secs(5))
 ///     .tls(TlsConfig::default())
-///     .reconnect(ReconnectPolicy::default());
+///     .retry(RetryPolicy::default().with_max_attempts(3))
+///     .idle_timeout(Some(Duration::from_secs(120)))
+///     .credentials(|| std::env::var("OPENAI_API_KEY").ok());
 /// assert_eq!(config.url().host(), "api.openai.com");
 /// // The key never shows in Debug output.
 /// assert!(!format!("{config:?}").contains("sk-secret"));
@@ -43,8 +49,26 @@ pub struct Config<X = ()> {
     client: ClientConfig,
     connect_timeout: Duration,
     tls: TlsConfig,
-    reconnect: Option<ReconnectPolicy>,
+    credentials: Option<Credentials>,
     extra: X,
+}
+
+/// Where fresh credentials come from after a `401` ([`Config::credentials`]): a function that
+/// returns the new API key, or `None` to keep the current one.
+#[derive(Clone)]
+pub struct Credentials(Arc<dyn Fn() -> Option<String> + Send + Sync>);
+
+impl Credentials {
+    /// A fresh API key, if the source has one.
+    pub fn fetch(&self) -> Option<String> {
+        (self.0)()
+    }
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials(…)")
+    }
 }
 
 /// A [`Config`] taken apart by the adapter that connects with it
@@ -54,12 +78,14 @@ pub struct Config<X = ()> {
 pub struct ConfigParts<X = ()> {
     /// The core's client configuration: URL, headers, WebSocket and session settings.
     pub client: ClientConfig,
-    /// The time allowed for DNS, TCP connect and the TLS handshake together.
+    /// The time allowed for DNS, TCP connect and the TLS handshake together; the upgrade
+    /// must also be done within it of the dial's start (`client.ws.handshake_timeout` is at
+    /// most this).
     pub connect_timeout: Duration,
     /// TLS settings for `wss://`.
     pub tls: TlsConfig,
-    /// The reconnect policy, if reconnecting is on.
-    pub reconnect: Option<ReconnectPolicy>,
+    /// Where fresh credentials come from after a `401`, if anywhere.
+    pub credentials: Option<Credentials>,
     /// The adapter's own settings.
     pub extra: X,
 }
@@ -73,7 +99,8 @@ pub trait SetRuntime<R> {
 
 impl<X: Default> Config<X> {
     /// A configuration for `url` (`ws://` or `wss://`) with the defaults: no headers, the
-    /// core's limits, a 15 s connect timeout, webpki roots, no reconnect (and, in the futures
+    /// core's limits, a 15 s connect timeout, webpki roots, the default [`RetryPolicy`] (5
+    /// attempts, backoff from 0.5 s to 8 s), a 300 s stream idle timeout (and, in the futures
     /// adapter, the runtime of the enabled feature). A bad URL is [`ConnectError::Url`].
     pub fn new(url: &str) -> Result<Self, ConnectError> {
         Ok(Config::from_url(WsUrl::parse(url)?))
@@ -99,9 +126,12 @@ impl<X> Config<X> {
         self
     }
 
-    /// Time allowed for DNS, the TCP connection and the TLS handshake of each connection
-    /// (default [`DEFAULT_CONNECT_TIMEOUT`], 15 s). The WebSocket upgrade that follows has
-    /// its own limit, [`ws::Config::handshake_timeout`].
+    /// Time allowed for each connection to open: DNS, TCP, TLS and the WebSocket upgrade
+    /// together (default [`DEFAULT_CONNECT_TIMEOUT`], 15 s). A server that takes the TCP
+    /// connection and never answers the upgrade is given up on after it (the attempt fails
+    /// with [`Failure::ConnectTimeout`](responses_ws_core::retry::Failure::ConnectTimeout)
+    /// and spends the retry budget). A shorter [`ws::Config::handshake_timeout`] still
+    /// applies.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -114,11 +144,33 @@ impl<X> Config<X> {
         self
     }
 
-    /// Reconnects after a connection drops (close codes 1001, 1005, 1006, 1011, 1012, 1013,
-    /// 1015) or when the session asks for a new connection, after the delays of `policy`.
-    /// Off by default.
-    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
-        self.reconnect = Some(policy);
+    /// How failures are retried: the first connection and every reconnect (see
+    /// [`RetryPolicy`]; default: 5 attempts, backoff from 0.5 s doubling to 8 s with jitter,
+    /// `Retry-After` honoured up to 60 s). [`RetryPolicy::never`] turns retrying off: the
+    /// first failure is final. Sets the session's `retry` field.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.client.session.retry = policy;
+        self
+    }
+
+    /// How long a response in flight may go without an event (default 300 s; `None`: no
+    /// limit). When it passes, the request fails with
+    /// [`RequestError::IdleTimeout`](responses_ws_core::session::RequestError::IdleTimeout)
+    /// and the connection is replaced. Sets the session's `idle_timeout` field.
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.client.session.idle_timeout = timeout;
+        self
+    }
+
+    /// Where a fresh API key comes from when the server refuses the upgrade with `401`:
+    /// `source` is called once and the upgrade tried exactly once more with what it returns
+    /// (`None` keeps the current key). Without it, a 401 is final.
+    pub fn credentials(
+        mut self,
+        source: impl Fn() -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.credentials = Some(Credentials(Arc::new(source)));
+        self.client.refreshable_credentials = true;
         self
     }
 
@@ -128,7 +180,8 @@ impl<X> Config<X> {
         self
     }
 
-    /// Limits and timings of the session (lanes, requests in flight, connection age …).
+    /// Limits and timings of the session (lanes, requests in flight, connection age, the
+    /// retry policy and the idle timeout …).
     pub fn session(mut self, session: SessionConfig) -> Self {
         self.client.session = session;
         self
@@ -156,11 +209,14 @@ impl<X> Config<X> {
 
     /// Every setting, for the adapter that connects with them.
     pub fn into_parts(self) -> ConfigParts<X> {
+        let mut client = self.client;
+        let upgrade = client.ws.handshake_timeout.unwrap_or(self.connect_timeout);
+        client.ws.handshake_timeout = Some(upgrade.min(self.connect_timeout));
         ConfigParts {
-            client: self.client,
+            client,
             connect_timeout: self.connect_timeout,
             tls: self.tls,
-            reconnect: self.reconnect,
+            credentials: self.credentials,
             extra: self.extra,
         }
     }
@@ -173,7 +229,7 @@ impl<X: Default> From<ClientConfig> for Config<X> {
             client,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             tls: TlsConfig::default(),
-            reconnect: None,
+            credentials: None,
             extra: X::default(),
         }
     }

@@ -7,6 +7,7 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use responses_ws_core::retry::Failure;
 use responses_ws_core::session::{Lane, RequestError, SessionError, ToolCall};
 use responses_ws_core::ws::{self, HandshakeError, HttpResponse, UrlError};
 use responses_ws_tls::TlsError;
@@ -14,7 +15,9 @@ use responses_ws_tls::TlsError;
 /// Why a connection could not be opened.
 ///
 /// A refused upgrade keeps the server's whole answer: [`response`](Self::response) gives its
-/// status, headers (`Retry-After` …) and body.
+/// status, headers (`Retry-After` …) and body. When the retry policy allowed more than one
+/// attempt, `connect` fails with [`GaveUp`](Self::GaveUp), which carries the attempts made
+/// and the last attempt's error; the accessors look through it.
 ///
 /// ```
 /// use responses_ws_adapter::ConnectError;
@@ -77,16 +80,71 @@ pub enum ConnectError {
     /// Only from the futures adapter (`responses-ws-futures`): no runtime. Enable its
     /// `async-std` or `smol` feature, or set its `Config::runtime`.
     NoRuntime,
+    /// The retry budget is spent (or the last failure was final): `attempts` connections
+    /// were tried, the last failed with `last`.
+    GaveUp {
+        /// Connection attempts made.
+        attempts: u32,
+        /// The last attempt's error.
+        last: Box<ConnectError>,
+    },
 }
 
 impl ConnectError {
     /// The server's answer to a refused upgrade (status, headers, body), if that is what
     /// happened.
     pub fn response(&self) -> Option<&HttpResponse> {
-        match self {
+        match self.last() {
             ConnectError::Handshake(error) => error.response(),
             _ => None,
         }
+    }
+
+    /// The error of the last attempt: itself, or what [`GaveUp`](Self::GaveUp) carries.
+    pub fn last(&self) -> &ConnectError {
+        match self {
+            ConnectError::GaveUp { last, .. } => last.last(),
+            other => other,
+        }
+    }
+
+    /// Connection attempts made (1 unless retried).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            ConnectError::GaveUp { attempts, .. } => *attempts,
+            _ => 1,
+        }
+    }
+
+    /// What a failed attempt to open the socket means to the retry budget; `None` for
+    /// errors that no attempt can fix (the URL, the TLS settings, no runtime) and for
+    /// [`GaveUp`](Self::GaveUp).
+    pub fn failure(&self) -> Option<Failure> {
+        let transport = |transient: bool| Failure::Transport {
+            message: self.to_string(),
+            transient,
+        };
+        Some(match self {
+            ConnectError::Io { .. } => transport(true),
+            ConnectError::TlsHandshake { .. } | ConnectError::Random(_) => transport(false),
+            ConnectError::Timeout { .. } | ConnectError::HandshakeTimeout => {
+                Failure::ConnectTimeout
+            }
+            ConnectError::Handshake(HandshakeError::Rejected(response)) => {
+                Failure::Refused(response.clone())
+            }
+            ConnectError::Handshake(HandshakeError::UnexpectedEof) => Failure::Dropped,
+            ConnectError::Handshake(error) => Failure::BadUpgrade(error.clone()),
+            ConnectError::Closed(ws::Error::Protocol(error)) => Failure::Protocol {
+                code: ws::CloseCode::PROTOCOL_ERROR,
+                error: error.clone(),
+            },
+            ConnectError::Closed(_) => Failure::Dropped,
+            ConnectError::Url(_)
+            | ConnectError::Tls(_)
+            | ConnectError::NoRuntime
+            | ConnectError::GaveUp { .. } => return None,
+        })
     }
 
     /// The HTTP status of a refused upgrade.
@@ -142,6 +200,9 @@ impl fmt::Display for ConnectError {
             ConnectError::NoRuntime => f.write_str(
                 "no runtime: enable the `async-std` or `smol` feature, or set Config::runtime",
             ),
+            ConnectError::GaveUp { attempts, last } => {
+                write!(f, "gave up after {attempts} attempt(s): {last}")
+            }
         }
     }
 }
@@ -157,6 +218,7 @@ impl std::error::Error for ConnectError {
             ConnectError::Handshake(error) => Some(error),
             ConnectError::Closed(error) => Some(error),
             ConnectError::Random(error) => Some(error),
+            ConnectError::GaveUp { last, .. } => Some(last.as_ref()),
             ConnectError::Timeout { .. }
             | ConnectError::HandshakeTimeout
             | ConnectError::NoRuntime => None,
@@ -205,17 +267,10 @@ pub enum Error {
         /// The approval requests.
         calls: Vec<ToolCall>,
     },
-    /// `run_tool_loop`: the connection is over and will
-    /// not be reconnected, so the loop cannot finish.
+    /// `run_tool_loop`: the connection is over and will not be reconnected (closed, or the
+    /// retry budget is spent: see [`ClientEvent::GaveUp`](responses_ws_core::client::ClientEvent::GaveUp)),
+    /// so the loop cannot finish.
     ConnectionClosed,
-    /// Reconnecting failed `attempts` times in a row and the policy gave up (or refused to go
-    /// on after a refusal such as 401).
-    Reconnect {
-        /// Attempts made in a row.
-        attempts: u32,
-        /// The last attempt's error.
-        last: Box<ConnectError>,
-    },
 }
 
 impl fmt::Display for Error {
@@ -231,9 +286,6 @@ impl fmt::Display for Error {
             Error::ConnectionClosed => {
                 f.write_str("the connection is over and will not be reconnected")
             }
-            Error::Reconnect { attempts, last } => {
-                write!(f, "reconnecting failed after {attempts} attempt(s): {last}")
-            }
         }
     }
 }
@@ -243,7 +295,6 @@ impl std::error::Error for Error {
         match self {
             Error::Session(error) => Some(error),
             Error::Request { error, .. } => Some(error),
-            Error::Reconnect { last, .. } => Some(last.as_ref()),
             Error::ApprovalRequired { .. } | Error::ConnectionClosed => None,
         }
     }

@@ -7,13 +7,13 @@
 //! an application names them through its adapter (`responses_ws_tokio::Config` …) and never
 //! needs this crate directly.
 //!
-//! Files: `config` ([`Config`], [`ConfigParts`], [`SetRuntime`]), `error` ([`ConnectError`],
+//! Files: `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `error` ([`ConnectError`],
 //! [`Error`]).
 
 mod config;
 mod error;
 
-pub use config::{Config, ConfigParts, SetRuntime, DEFAULT_CONNECT_TIMEOUT};
+pub use config::{Config, ConfigParts, Credentials, SetRuntime, DEFAULT_CONNECT_TIMEOUT};
 pub use error::{ConnectError, Error};
 
 pub use common::*;
@@ -27,7 +27,7 @@ pub mod common {
 
     pub use responses_ws_core;
     pub use responses_ws_core::client::ClientEvent;
-    pub use responses_ws_core::reconnect::ReconnectPolicy;
+    pub use responses_ws_core::retry::{Failure, GaveUp, RetryPolicy, RetrySafety};
     pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
     pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
     pub use responses_ws_tls::{self, TlsConfig};

@@ -1,6 +1,6 @@
 //! [`Connection`]: the core's [`Client`] driven by the caller's awaits over one byte stream at a
-//! time. It reads, writes, keeps one timer and reconnects when the policy says so; every
-//! protocol decision is the core's.
+//! time. It reads, writes, keeps one timer and dials again when the core's retry budget says
+//! so (`Client::next_dial`); every protocol decision is the core's.
 //!
 //! The driving step ([`Connection::poll_next_event`]) is a poll function whose whole state
 //! lives in the connection, which is what makes [`Connection::next_event`] cancel-safe:
@@ -8,7 +8,7 @@
 //! 1. hand out an event the core already has (and write whatever output it queued);
 //! 2. only when it has none, read the stream into the core's buffer (backpressure: a
 //!    consumer that stops asking stops the reading);
-//! 3. else wait for the core's deadline, or for the backoff of a reconnect.
+//! 3. else wait for the core's deadline, or for the time of the next dial.
 
 use std::collections::VecDeque;
 use std::future::poll_fn;
@@ -21,10 +21,10 @@ use futures_core::future::BoxFuture;
 use futures_core::Stream;
 use futures_rustls::TlsConnector;
 use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::reconnect::ReconnectPolicy;
+use responses_ws_core::retry::Failure;
 use responses_ws_core::session::{Lane, RequestId};
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
-use responses_ws_core::ws::{Closed, Header};
+use responses_ws_core::ws::{self, Header};
 use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
@@ -34,6 +34,7 @@ use crate::timer::Timer;
 use crate::transport::Dialer;
 use crate::Config;
 use crate::{ConnectError, Error};
+use responses_ws_adapter::Credentials;
 
 /// A Responses WebSocket connection (and the session that outlives its reconnections),
 /// driven by the caller: nothing runs in the background, every await moves it on.
@@ -66,7 +67,10 @@ pub struct Connection {
     timer: Timer,
     runtime: Arc<dyn Runtime>,
     dialing: Dialing,
-    reconnect: ReconnectState,
+    /// Where fresh credentials come from after a 401, if anywhere.
+    credentials: Option<Credentials>,
+    /// The error of the last failed attempt (a dial or an upgrade), for `connect`'s error.
+    last_error: Option<ConnectError>,
     /// The origin of the core's clock.
     origin: StdInstant,
     /// Events taken while an operation drove the connection for its own purpose (the tool
@@ -74,19 +78,20 @@ pub struct Connection {
     deferred: VecDeque<ClientEvent>,
     /// The headers of the last `101` answer.
     handshake_headers: Vec<Header>,
-    /// An error to report once, after which the events end.
-    failure: Option<Error>,
 }
 
 /// Where the byte stream stands.
 enum Link {
     /// A stream is attached: upgrading, open or closing.
     Up(Socket),
-    /// Waiting for the backoff delay before a reconnect attempt.
-    Backoff(StdInstant),
-    /// A reconnect attempt is opening its stream (TCP, TLS).
-    Opening(BoxFuture<'static, Result<Box<dyn AsyncIo>, ConnectError>>),
-    /// No stream, and none coming.
+    /// Waiting for the time of the next dial (the core's backoff).
+    Backoff(Instant),
+    /// A dial is opening its stream (TCP, TLS); the upgrade's timeout counts from `start`.
+    Opening {
+        future: BoxFuture<'static, Result<Box<dyn AsyncIo>, ConnectError>>,
+        start: Instant,
+    },
+    /// No stream; one comes when the core asks for it (`Client::next_dial`).
     Down,
 }
 
@@ -98,27 +103,15 @@ struct Dialing {
     connector: Option<TlsConnector>,
 }
 
-/// What the reconnect decision looks at.
-struct ReconnectState {
-    policy: Option<ReconnectPolicy>,
-    /// Off while an upgrade is awaited by `connect` and after `close`.
-    armed: bool,
-    /// Attempts since a connection last opened.
-    attempts: u32,
-    /// The session asked for a new connection (connection limit, rotation).
-    session_asked: bool,
-    /// How the last connection ended.
-    last_closed: Option<Closed>,
-    /// Why the last attempt failed.
-    last_failure: Option<ConnectError>,
-}
-
 impl Connection {
-    /// Connects to the configured URL: TCP (with `TCP_NODELAY`) and TLS for `wss://` within
-    /// the connect timeout, then the WebSocket upgrade.
+    /// Connects to the configured URL: TCP (with `TCP_NODELAY`) and TLS for `wss://`, then
+    /// the WebSocket upgrade, all within the connect timeout, retried within the retry budget
+    /// ([`Config::retry`](responses_ws_adapter::Config::retry)).
     ///
-    /// A refused upgrade is [`ConnectError::Handshake`] with the server's status, headers
-    /// and body.
+    /// When the budget is spent, or a failure is final (a 401 without a
+    /// [credentials source](responses_ws_adapter::Config::credentials)), fails with
+    /// [`ConnectError::GaveUp`]: the attempts, and the last attempt's error (a refused upgrade
+    /// keeps the server's status, headers and body).
     pub async fn connect(config: Config) -> Result<Connection, ConnectError> {
         let mut connection = Connection::new(config)?;
         connection.reconnect().await?;
@@ -127,8 +120,9 @@ impl Connection {
 
     /// Runs the upgrade over a stream the caller opened (a proxy tunnel, an in-memory pipe,
     /// a TLS stream of their own); it is used as it is, so for `wss://` it must already be
-    /// secured. The config's URL gives the upgrade's `Host` and path. Reconnects, if the
-    /// policy is on, go through the config's runtime to that URL.
+    /// secured. The config's URL gives the upgrade's `Host` and path. Retries (after this
+    /// first upgrade failed, or a later connection ended) dial that URL through the config's
+    /// runtime.
     ///
     /// ```no_run
     /// use responses_ws_futures::{Config, Connection};
@@ -146,7 +140,9 @@ impl Connection {
         config: Config,
     ) -> Result<Connection, ConnectError> {
         let mut connection = Connection::new(config)?;
-        connection.upgrade(Box::new(stream)).await?;
+        let now = connection.now();
+        connection.attach(Box::new(stream), now)?;
+        connection.establish().await?;
         Ok(connection)
     }
 
@@ -163,50 +159,54 @@ impl Connection {
                 tls: config.tls,
                 connector: None,
             },
-            reconnect: ReconnectState {
-                policy: config.reconnect,
-                armed: false,
-                attempts: 0,
-                session_asked: false,
-                last_closed: None,
-                last_failure: None,
-            },
+            credentials: config.credentials,
+            last_error: None,
             origin: StdInstant::now(),
             deferred: VecDeque::new(),
             handshake_headers: Vec::new(),
-            failure: None,
         })
     }
 
-    /// Opens a new connection now, as [`connect`](Self::connect) does, and drops the current
-    /// one, if any, once the new stream is open (its started requests fail as interrupted).
-    /// The session carries every lane on: what was queued or never started goes out on the
-    /// new connection, with full context where needed. For use after the events ended, or
-    /// without a reconnect policy (with one, this happens by itself).
+    /// Opens a new connection now, as [`connect`](Self::connect) does (with a fresh retry
+    /// budget), and drops the current one, if any (its started requests fail as
+    /// interrupted). The session carries every lane on: what was queued or never started
+    /// goes out on the new connection, with full context where needed. For use after the
+    /// events ended (the application closed, or retrying gave up).
     pub async fn reconnect(&mut self) -> Result<(), ConnectError> {
-        let stream = self.dialer()?.open().await?;
-        self.upgrade(stream).await
+        let start = self.now();
+        self.link = Link::Opening {
+            future: self.dialer()?.open(),
+            start,
+        };
+        self.establish().await
     }
 
-    /// Attaches `stream` and drives the upgrade to its end.
-    async fn upgrade(&mut self, stream: Box<dyn AsyncIo>) -> Result<(), ConnectError> {
-        self.reconnect.armed = false;
-        self.failure = None;
-        self.attach(stream)?;
+    /// Drives the connection until an upgrade succeeds or the retry budget is spent. Session
+    /// events that arrive meanwhile are kept for `next_event`; the reports of failed
+    /// attempts are summed up by the error.
+    async fn establish(&mut self) -> Result<(), ConnectError> {
+        self.last_error = None;
         loop {
             match poll_fn(|cx| self.poll_drive(cx)).await {
-                Some(ClientEvent::Connected { .. }) => {
-                    self.reconnect.armed = true;
-                    return Ok(());
+                Some(ClientEvent::Connected { .. }) => return Ok(()),
+                Some(ClientEvent::GaveUp(gave_up)) => {
+                    return Err(ConnectError::GaveUp {
+                        attempts: gave_up.attempts,
+                        last: Box::new(self.take_last_error()),
+                    })
                 }
-                Some(ClientEvent::Disconnected { closed }) => {
-                    self.link = Link::Down;
-                    return Err(ConnectError::from_closed(closed.error));
-                }
-                Some(event) => self.deferred.push_back(event),
-                None => return Err(ConnectError::from_closed(None)),
+                Some(event @ ClientEvent::Session(_)) => self.deferred.push_back(event),
+                Some(_) => {}
+                None => return Err(self.take_last_error()),
             }
         }
+    }
+
+    /// The error of the last failed attempt (a lost connection if none was recorded).
+    fn take_last_error(&mut self) -> ConnectError {
+        self.last_error
+            .take()
+            .unwrap_or(ConnectError::Closed(ws::Error::ConnectionLost))
     }
 
     fn dialer(&mut self) -> Result<Dialer, ConnectError> {
@@ -219,13 +219,13 @@ impl Connection {
         )
     }
 
-    /// Starts the core's connection over `stream` (the upgrade request is queued).
-    fn attach(&mut self, stream: Box<dyn AsyncIo>) -> Result<(), ConnectError> {
+    /// Starts the core's connection over `stream` (the upgrade request is queued); its
+    /// connect timeout counts from `start`, when the dial began.
+    fn attach(&mut self, stream: Box<dyn AsyncIo>, start: Instant) -> Result<(), ConnectError> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|error| ConnectError::Random(error.into()))?;
-        let now = self.now();
         self.client
-            .connect(seed, now)
+            .connect(seed, start)
             .map_err(ConnectError::Handshake)?;
         self.link = Link::Up(Socket::new(stream));
         Ok(())
@@ -250,15 +250,18 @@ impl Connection {
     /// writes it out. `request.input` is the new input only: the session adds
     /// `previous_response_id` or the full context.
     ///
-    /// Returns once the request is written (or, while no connection is open, queued for the
-    /// next one). If this future is dropped, the request is still queued and goes out with
-    /// the next call that drives the connection.
+    /// Waits first (cancel-safe) while the bytes waiting to be written are over
+    /// `ws.max_outbound_queue`: a sender faster than the socket is slowed down, never
+    /// buffered without a limit. Returns once the request is written (or, while no
+    /// connection is open, queued for the next one). If this future is dropped after the
+    /// request was queued, it still goes out with the next call that drives the connection.
     ///
     /// Like every call that makes the session send, it first tells the core the time: a
     /// connection past [`SessionConfig::rotate_after`](responses_ws_core::session::SessionConfig::rotate_after)
     /// is replaced before the turn goes out.
     pub async fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
+        self.room().await;
         let id = self.client.create(request)?;
         self.flush().await;
         Ok(id)
@@ -267,6 +270,7 @@ impl Connection {
     /// Starts the new named lane of `request.stream_id` from the last response of `from`.
     pub async fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
+        self.room().await;
         let id = self.client.fork(from, request)?;
         self.flush().await;
         Ok(id)
@@ -304,6 +308,7 @@ impl Connection {
     /// Steers the lane's running response with more input (`response.steer`).
     pub async fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
         self.catch_up();
+        self.room().await;
         self.client.steer(lane, input)?;
         self.flush().await;
         Ok(())
@@ -313,16 +318,15 @@ impl Connection {
     /// timeout). No reconnect follows. Events that arrive meanwhile stay available to
     /// [`next_event`](Self::next_event), which then ends.
     pub async fn close(&mut self) -> Result<(), Error> {
-        self.reconnect.armed = false;
         let now = self.now();
-        match &self.link {
-            Link::Up(_) if self.client.is_open() => self.client.close(now),
+        let upgrading = !self.client.is_open() && !self.client.is_finished();
+        self.client.close(now);
+        if upgrading {
             // Still upgrading: there is nothing to close politely.
-            Link::Up(_) => self.client.handle_eof(now),
-            _ => {
-                self.link = Link::Down;
-                return Ok(());
-            }
+            self.client.handle_eof(now);
+        }
+        if !matches!(self.link, Link::Up(_)) {
+            self.link = Link::Down;
         }
         while let Some(event) = poll_fn(|cx| self.poll_drive(cx)).await {
             self.deferred.push_back(event);
@@ -331,13 +335,14 @@ impl Connection {
     }
 
     /// The next event: session events of every lane, connection changes. `Ok(None)` once
-    /// the connection is over and no reconnect follows; [`Error::Reconnect`] when the
-    /// reconnect policy gave up.
+    /// the connection is over, no new one follows and every event was taken.
     ///
-    /// With a reconnect policy, a retried ending is reported as
-    /// [`ClientEvent::Disconnected`]; the next call waits the backoff (and any
-    /// `Retry-After`), reconnects and goes on: its first event is the new
-    /// [`ClientEvent::Connected`].
+    /// Retrying is reported here: a failed connection is [`ClientEvent::Disconnected`],
+    /// then [`ClientEvent::Reconnecting`] with the delay the retry budget chose (honouring
+    /// `Retry-After`); the next calls wait it, dial and go on, the new connection's first
+    /// event being [`ClientEvent::Connected`]. When the budget is spent the last event is
+    /// [`ClientEvent::GaveUp`] (the requests that were waiting end with
+    /// [`RequestError::GaveUp`](responses_ws_core::session::RequestError::GaveUp)).
     ///
     /// Cancel-safe: a read lands in the core's buffer or not at all, and a write in progress
     /// is kept and finished by the next call, so dropping this future (in a `select!`, on a
@@ -371,10 +376,7 @@ impl Connection {
         if let Some(event) = self.deferred.pop_front() {
             return Poll::Ready(Ok(Some(event)));
         }
-        match ready!(self.poll_drive(cx)) {
-            Some(event) => Poll::Ready(Ok(Some(event))),
-            None => Poll::Ready(self.failure.take().map_or(Ok(None), Err)),
-        }
+        self.poll_drive(cx).map(Ok)
     }
 
     /// The client machine: its session (ledger, pending tool calls), configuration, byte
@@ -407,19 +409,31 @@ impl Connection {
                         return Poll::Ready(Some(event));
                     }
                 }
-                Link::Backoff(until) => {
-                    let until = *until;
-                    ready!(self.timer.poll_until(&*self.runtime, until, cx));
-                    self.start_attempt();
+                Link::Backoff(at) => {
+                    let at = *at;
+                    ready!(self
+                        .timer
+                        .poll_until(&*self.runtime, self.origin + at.elapsed(), cx));
+                    self.start_dial(at);
                 }
-                Link::Opening(open) => {
-                    let opened = ready!(open.as_mut().poll(cx));
+                Link::Opening { future, start } => {
+                    let opened = ready!(future.as_mut().poll(cx));
+                    let start = *start;
                     self.link = Link::Down;
-                    if let Err(error) = opened.and_then(|stream| self.attach(stream)) {
-                        self.attempt_failed(error);
+                    if let Err(error) = opened.and_then(|stream| self.attach(stream, start)) {
+                        self.dial_failed(error);
                     }
                 }
-                Link::Down => return Poll::Ready(None),
+                Link::Down => {
+                    if let Some(event) = self.client.poll_event() {
+                        self.observe(&event);
+                        return Poll::Ready(Some(event));
+                    }
+                    match self.client.next_dial() {
+                        Some(at) => self.link = Link::Backoff(at),
+                        None => return Poll::Ready(None),
+                    }
+                }
             }
         }
     }
@@ -452,7 +466,6 @@ impl Connection {
             if self.client.is_finished() || (socket.ended() && written.is_pending()) {
                 let _ = socket.poll_shutdown(cx);
                 self.link = Link::Down;
-                self.after_connection();
                 return Poll::Ready(None);
             }
             if !socket.read_closed() && socket.poll_read(&mut self.client, now, cx).is_ready() {
@@ -469,12 +482,16 @@ impl Connection {
         }
     }
 
-    /// Writes what the core has queued, waiting while the stream is full (bounded by the
-    /// core's deadlines: keepalive and pong timeouts end a connection that takes nothing).
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    /// Writes what the core has queued until `enough` holds or all is written, waiting while
+    /// the stream is full (bounded by the core's deadlines: keepalive and pong timeouts end
+    /// a connection that takes nothing).
+    fn poll_flush(&mut self, cx: &mut Context<'_>, enough: fn(&Client) -> bool) -> Poll<()> {
         let origin = self.origin;
         let now = move || Instant::from_elapsed(origin.elapsed());
         loop {
+            if enough(&self.client) {
+                return Poll::Ready(());
+            }
             let Link::Up(socket) = &mut self.link else {
                 return Poll::Ready(());
             };
@@ -500,113 +517,71 @@ impl Connection {
         }
     }
 
+    /// Writes everything queued (see [`create`](Self::create)).
     async fn flush(&mut self) {
-        poll_fn(|cx| self.poll_flush(cx)).await
+        poll_fn(|cx| self.poll_flush(cx, |_| false)).await
     }
 
-    // --- Reconnecting -------------------------------------------------------------------
+    /// Waits (cancel-safe) until the core's outbound queue has room for another request,
+    /// writing meanwhile. Without an open stream there is nothing to wait for: the core keeps
+    /// what is queued for the next connection and says itself when it is full.
+    async fn room(&mut self) {
+        poll_fn(|cx| self.poll_flush(cx, Client::has_room)).await
+    }
 
-    /// Notes what the reconnect decision needs from an event.
+    // --- Retrying -----------------------------------------------------------------------
+
+    /// Bookkeeping on an event going to the application: the last upgrade headers, the
+    /// last error of an attempt, fresh credentials when the core asks for them.
     fn observe(&mut self, event: &ClientEvent) {
-        let state = &mut self.reconnect;
         match event {
             ClientEvent::Connected { headers } => {
-                self.handshake_headers = headers.clone();
-                state.attempts = 0;
-                state.session_asked = false;
-                state.last_closed = None;
-                state.last_failure = None;
+                self.handshake_headers.clone_from(headers);
+                self.last_error = None;
             }
-            ClientEvent::Session(event) if ReconnectPolicy::retries_session(event) => {
-                state.session_asked = true;
+            ClientEvent::Disconnected { closed } if closed.error.is_some() => {
+                self.last_error = Some(ConnectError::from_closed(closed.error.clone()));
             }
-            ClientEvent::Disconnected { closed } => state.last_closed = Some(closed.clone()),
+            ClientEvent::Reconnecting {
+                refresh_credentials: true,
+                ..
+            } => {
+                if let Some(key) = self.credentials.as_ref().and_then(Credentials::fetch) {
+                    self.client.set_api_key(&key);
+                }
+            }
             _ => {}
         }
     }
 
-    /// The stream is closed: reconnect if the policy and the way it ended say so.
-    fn after_connection(&mut self) {
-        let state = &mut self.reconnect;
-        let session_asked = std::mem::take(&mut state.session_asked);
-        let Some(policy) = state.policy.as_ref().filter(|_| state.armed) else {
-            return;
-        };
-        let closed = state.last_closed.as_ref();
-        let delay = if session_asked {
-            policy.delay(state.attempts, jitter())
-        } else {
-            match closed {
-                Some(closed) if ReconnectPolicy::retries(closed) => {
-                    policy.delay_after_close(closed, state.attempts, jitter())
-                }
-                // Not worth another: after a failed attempt (a 401 to a reconnect), that ends
-                // the reconnecting with an error; otherwise the events just end.
-                Some(closed) if state.attempts > 0 => {
-                    let error = ConnectError::from_closed(closed.error.clone());
-                    self.give_up(Some(error));
-                    return;
-                }
-                _ => return,
-            }
-        };
-        self.wait_before_attempt(delay);
-    }
-
-    /// Waits `delay` before the next attempt, or gives up when the policy has none.
-    fn wait_before_attempt(&mut self, delay: Option<Duration>) {
-        match delay {
-            Some(delay) => {
-                self.reconnect.attempts += 1;
-                self.link = Link::Backoff(StdInstant::now() + delay);
-            }
-            None => self.give_up(None),
-        }
-    }
-
-    /// Stops reconnecting and reports why.
-    fn give_up(&mut self, error: Option<ConnectError>) {
-        let state = &mut self.reconnect;
-        let last = error
-            .or_else(|| state.last_failure.take())
-            .or_else(|| {
-                let closed = state.last_closed.clone()?;
-                Some(ConnectError::from_closed(closed.error))
-            })
-            .unwrap_or_else(|| ConnectError::from_closed(None));
-        self.link = Link::Down;
-        self.failure = Some(Error::Reconnect {
-            attempts: state.attempts,
-            last: Box::new(last),
-        });
-    }
-
-    /// The backoff is over: open a new stream.
-    fn start_attempt(&mut self) {
+    /// The core's dial time has come: open a new stream.
+    fn start_dial(&mut self, start: Instant) {
         match self.dialer() {
-            Ok(dialer) => self.link = Link::Opening(dialer.open()),
-            Err(error) => self.attempt_failed(error),
+            Ok(dialer) => {
+                self.link = Link::Opening {
+                    future: dialer.open(),
+                    start,
+                }
+            }
+            Err(error) => self.dial_failed(error),
         }
     }
 
-    /// An attempt failed before the upgrade: wait and try again, as the policy says.
-    fn attempt_failed(&mut self, error: ConnectError) {
-        self.reconnect.last_failure = Some(error);
-        let delay = match &self.reconnect.policy {
-            Some(policy) => policy.delay(self.reconnect.attempts, jitter()),
-            None => None,
-        };
-        self.wait_before_attempt(delay);
+    /// A dial failed before the upgrade: the core's budget decides what follows
+    /// (`Reconnecting` or `GaveUp`).
+    fn dial_failed(&mut self, error: ConnectError) {
+        let failure = error.failure().unwrap_or(Failure::Transport {
+            message: error.to_string(),
+            transient: false,
+        });
+        self.last_error = Some(error);
+        let now = self.now();
+        self.client.dial_failed(failure, now);
     }
 
     /// Keeps events that an operation driving the connection does not want.
     pub(crate) fn defer(&mut self, event: ClientEvent) {
         self.deferred.push_back(event);
-    }
-
-    /// Takes the error to report, if reconnecting gave up.
-    pub(crate) fn take_failure(&mut self) -> Option<Error> {
-        self.failure.take()
     }
 
     /// The client machine, for the tool loop's calls.
@@ -620,24 +595,19 @@ impl Connection {
     }
 }
 
-/// A random number in `0.0..1.0` from the OS for the backoff's jitter (0.5 if the OS fails).
-fn jitter() -> f64 {
-    getrandom::u64().map_or(0.5, |bits| (bits >> 11) as f64 / (1u64 << 53) as f64)
-}
-
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let link = match self.link {
             Link::Up(_) => "up",
             Link::Backoff(_) => "backoff",
-            Link::Opening(_) => "opening",
+            Link::Opening { .. } => "opening",
             Link::Down => "down",
         };
         f.debug_struct("Connection")
             .field("client", &self.client)
             .field("link", &link)
             .field("runtime", &self.runtime)
-            .field("reconnect_attempts", &self.reconnect.attempts)
+            .field("failures", &self.client.failures())
             .field("deferred", &self.deferred.len())
             .finish_non_exhaustive()
     }

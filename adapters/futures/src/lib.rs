@@ -23,12 +23,12 @@
 //! tells the server (backpressure).
 //!
 //! ```no_run
-//! use responses_ws_futures::{Config, Connection, ReconnectPolicy, ResponseCreate, ToolCall};
+//! use responses_ws_futures::{Config, Connection, ResponseCreate, RetryPolicy, ToolCall};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::new("wss://api.openai.com/v1/responses")?
 //!     .api_key(&std::env::var("OPENAI_API_KEY")?)
-//!     .reconnect(ReconnectPolicy::default());
+//!     .retry(RetryPolicy::default());
 //! let mut conn = Connection::connect(config).await?;
 //! let answer = conn
 //!     .run_tool_loop(

@@ -52,7 +52,8 @@ impl Connection {
     /// started when the connection dropped fails as `Interrupted`; one that had not is
     /// retried by the core after a reconnect), [`Error::ApprovalRequired`] for MCP approval
     /// requests (the other calls are answered first), [`Error::ConnectionClosed`] when the
-    /// connection ends for good, [`Error::Reconnect`] when the reconnect policy gives up.
+    /// connection ends for good. When the retry budget is spent, the request fails with
+    /// [`RequestError::GaveUp`](crate::RequestError::GaveUp), carrying the last cause.
     ///
     /// The lane's own stream events are consumed here; events of other lanes and of the
     /// connection are kept, in order, for [`next_event`](Self::next_event) (so they take
@@ -95,7 +96,7 @@ impl Connection {
         let mut following = Following::Request(self.create(request).await?);
         loop {
             let Some(event) = poll_fn(|cx| self.poll_drive(cx)).await else {
-                return Err(self.take_failure().unwrap_or(Error::ConnectionClosed));
+                return Err(Error::ConnectionClosed);
             };
             let response = match classify(&lane, &mut following, event) {
                 Step::Other(event) => {

@@ -16,8 +16,8 @@ use responses_ws_futures::responses_ws_core::wire::EventKind;
 use responses_ws_futures::responses_ws_core::ws::CloseCode;
 use responses_ws_futures::runtime::{AsyncIo, Runtime};
 use responses_ws_futures::{
-    ClientEvent, ConnectError, Connection, Lane, ReconnectPolicy, ResponseCreate, SessionEvent,
-    ToolCall,
+    ClientEvent, ConnectError, Connection, Failure, Lane, ResponseCreate, RetryPolicy,
+    SessionEvent, ToolCall,
 };
 use serde_json::{json, Value};
 use support::*;
@@ -55,8 +55,8 @@ on_both_runtimes!(
     steer_reaches_the_running_response,
     connection_limit_reconnects_and_sends_the_waiting_turn,
     an_api_call_after_a_quiet_spell_tells_the_session_the_time_first,
-    reconnect_follows_the_policy_on_refused_upgrades,
-    reconnect_gives_up_when_the_server_is_gone,
+    retries_follow_the_budget_on_refused_upgrades,
+    retrying_gives_up_when_the_server_is_gone,
     cancelled_partial_writes_are_finished_and_go_out_vectored,
 );
 
@@ -82,6 +82,8 @@ fn describe(event: &ClientEvent) -> String {
     match event {
         ClientEvent::Connected { .. } => "connected".into(),
         ClientEvent::Disconnected { closed } => format!("disconnected {}", closed.code),
+        ClientEvent::Reconnecting { attempt, .. } => format!("reconnecting {attempt}"),
+        ClientEvent::GaveUp(gave_up) => format!("gave up {}", gave_up.attempts),
         ClientEvent::Session(session) => describe_session(session),
         other => format!("{other:?}"),
     }
@@ -423,7 +425,7 @@ async fn refused_upgrades_are_typed_errors(rt: Rt) {
     let error = Connection::connect(rt.config(&server.url()).api_key("sk-wrong"))
         .await
         .unwrap_err();
-    let ConnectError::Handshake(_) = &error else {
+    let ConnectError::Handshake(_) = error.last() else {
         panic!("expected a refused upgrade, got {error:?}");
     };
     let answer = error.response().unwrap();
@@ -450,7 +452,7 @@ async fn refused_upgrades_are_typed_errors(rt: Rt) {
     assert_eq!(error.status(), Some(426));
     assert!(error.wants_http());
     assert_eq!(
-        error.to_string(),
+        error.last().to_string(),
         "WebSocket upgrade failed: server answered 426 Upgrade Required (the server asks for plain HTTP instead of WebSocket)"
     );
     server.join();
@@ -458,8 +460,8 @@ async fn refused_upgrades_are_typed_errors(rt: Rt) {
 
 // --- Reconnecting -----------------------------------------------------------------------------
 
-fn quick_policy() -> ReconnectPolicy {
-    let mut policy = ReconnectPolicy::default();
+fn quick_policy() -> RetryPolicy {
+    let mut policy = RetryPolicy::default();
     policy.base_delay = Duration::from_millis(10);
     policy.max_delay = Duration::from_millis(40);
     policy
@@ -494,7 +496,7 @@ async fn dropped_idle_connection_reconnects_and_replays_full_context(rt: Rt) {
         ]);
         peer.expect_close();
     });
-    let config = rt.config(&server.url()).reconnect(quick_policy());
+    let config = rt.config(&server.url()).retry(quick_policy());
     let mut conn = Connection::connect(config).await.unwrap();
     let unstored = |text: &str| ResponseCreate {
         store: Some(false),
@@ -505,6 +507,8 @@ async fn dropped_idle_connection_reconnects_and_replays_full_context(rt: Rt) {
 
     let event = conn.next_event().await.unwrap().unwrap();
     assert_eq!(describe(&event), "disconnected 1006");
+    let event = conn.next_event().await.unwrap().unwrap();
+    assert_eq!(describe(&event), "reconnecting 2");
     let dropped = StdInstant::now();
     let event = conn.next_event().await.unwrap().unwrap();
     assert_eq!(describe(&event), "connected");
@@ -551,7 +555,7 @@ async fn response_interrupted_by_a_drop_fails_and_is_not_replayed(rt: Rt) {
         ]);
         peer.expect_close();
     });
-    let config = rt.config(&server.url()).reconnect(quick_policy());
+    let config = rt.config(&server.url()).retry(quick_policy());
     let mut conn = Connection::connect(config).await.unwrap();
     conn.create(ask("Long task.")).await.unwrap();
     assert_eq!(
@@ -562,6 +566,7 @@ async fn response_interrupted_by_a_drop_fails_and_is_not_replayed(rt: Rt) {
             "(default lane): delta Work",
             "(default lane): failed the connection ended while the response was running",
             "disconnected 1006",
+            "reconnecting 2",
             "connected",
         ]
     );
@@ -715,7 +720,7 @@ async fn tls_with_a_private_ca(rt: Rt) {
     let url = format!("wss://localhost:{}/v1/responses", server.port);
 
     let error = Connection::connect(rt.config(&url)).await.unwrap_err();
-    let ConnectError::TlsHandshake { addr, source } = &error else {
+    let ConnectError::TlsHandshake { addr, source } = error.last() else {
         panic!("expected a TLS failure, got {error:?}");
     };
     assert_eq!(addr, &format!("localhost:{}", server.port));
@@ -775,7 +780,7 @@ async fn connect_timeout_bounds_a_connect_that_never_finishes(rt: Rt) {
     let started = StdInstant::now();
     let error = Connection::connect(config).await.unwrap_err();
     assert!(started.elapsed() >= Duration::from_millis(50));
-    let ConnectError::Timeout { addr, after } = &error else {
+    let ConnectError::Timeout { addr, after } = error.last() else {
         panic!("expected a timeout, got {error:?}");
     };
     assert_eq!(
@@ -783,7 +788,7 @@ async fn connect_timeout_bounds_a_connect_that_never_finishes(rt: Rt) {
         ("192.0.2.1:8080", Duration::from_millis(50))
     );
     assert_eq!(
-        error.to_string(),
+        error.last().to_string(),
         "connecting to 192.0.2.1:8080 timed out after 50ms"
     );
 }
@@ -958,7 +963,7 @@ async fn connection_limit_reconnects_and_sends_the_waiting_turn(rt: Rt) {
         ]);
         peer.expect_close();
     });
-    let config = rt.config(&server.url()).reconnect(quick_policy());
+    let config = rt.config(&server.url()).retry(quick_policy());
     let mut conn = Connection::connect(config).await.unwrap();
     conn.create(ask("One?")).await.unwrap();
     events_until(&mut conn, "(default lane): completed").await;
@@ -972,6 +977,7 @@ async fn connection_limit_reconnects_and_sends_the_waiting_turn(rt: Rt) {
         events_until(&mut conn, "(default lane): completed").await,
         [
             "disconnected 1000",
+            "reconnecting 2",
             "connected",
             "(default lane): full context NewConnection",
             "(default lane): started resp_2",
@@ -1005,7 +1011,7 @@ async fn an_api_call_after_a_quiet_spell_tells_the_session_the_time_first(rt: Rt
     session.rotate_after = Duration::from_millis(300);
     let config = rt
         .config(&server.url())
-        .reconnect(quick_policy())
+        .retry(quick_policy())
         .session(session);
     let mut conn = Connection::connect(config).await.unwrap();
     // Nothing polls the connection meanwhile: the core last saw the time of the upgrade.
@@ -1016,6 +1022,7 @@ async fn an_api_call_after_a_quiet_spell_tells_the_session_the_time_first(rt: Rt
         [
             "reconnect Rotation",
             "disconnected 1000",
+            "reconnecting 1",
             "connected",
             "(default lane): started resp_1",
             "(default lane): response.created",
@@ -1029,7 +1036,7 @@ async fn an_api_call_after_a_quiet_spell_tells_the_session_the_time_first(rt: Rt
 
 // --- Reconnect failures -----------------------------------------------------------------------
 
-async fn reconnect_follows_the_policy_on_refused_upgrades(rt: Rt) {
+async fn retries_follow_the_budget_on_refused_upgrades(rt: Rt) {
     let server = Server::start(|listener| {
         let (peer, _) = Peer::accept(&listener);
         peer.drop_connection();
@@ -1040,10 +1047,11 @@ async fn reconnect_follows_the_policy_on_refused_upgrades(rt: Rt) {
         let (peer, _) = Peer::accept_request(&listener);
         peer.reject(401, &[], "no");
     });
-    let config = rt.config(&server.url()).reconnect(quick_policy());
+    let config = rt.config(&server.url()).retry(quick_policy());
     let mut conn = Connection::connect(config).await.unwrap();
-    let event = conn.next_event().await.unwrap().unwrap();
-    assert_eq!(describe(&event), "disconnected 1006");
+    let mut next = async || describe(&conn.next_event().await.unwrap().unwrap());
+    assert_eq!(next().await, "disconnected 1006");
+    assert_eq!(next().await, "reconnecting 2");
     let Some(ClientEvent::Disconnected { closed }) = conn.next_event().await.unwrap() else {
         panic!("expected the refused upgrade");
     };
@@ -1051,61 +1059,70 @@ async fn reconnect_follows_the_policy_on_refused_upgrades(rt: Rt) {
         closed.error.as_ref().unwrap().to_string(),
         "handshake failed: server answered 429 Too Many Requests"
     );
+    let Some(ClientEvent::Reconnecting { attempt, delay, .. }) = conn.next_event().await.unwrap()
+    else {
+        panic!("expected another attempt");
+    };
+    assert_eq!(attempt, 3);
+    assert!(delay >= Duration::from_secs(1), "Retry-After is honoured");
     let refused = StdInstant::now();
     let Some(ClientEvent::Disconnected { closed }) = conn.next_event().await.unwrap() else {
         panic!("expected the second refusal");
     };
     assert!(
-        refused.elapsed() >= Duration::from_secs(1),
-        "Retry-After is honoured"
+        refused.elapsed() >= Duration::from_millis(900),
+        "the delay is waited"
     );
     assert!(closed.error.is_some());
-    let error = conn.next_event().await.unwrap_err();
-    let responses_ws_futures::Error::Reconnect { attempts, last } = &error else {
-        panic!("expected the policy to give up, got {error:?}");
+    let Some(ClientEvent::GaveUp(gave_up)) = conn.next_event().await.unwrap() else {
+        panic!("expected the budget to give up at the 401");
     };
-    assert_eq!(
-        (
-            *attempts,
-            last.status(),
-            last.response().unwrap().body.as_ref()
-        ),
-        (2, Some(401), &b"no"[..])
-    );
+    assert_eq!((gave_up.attempts, gave_up.cause.status()), (3, Some(401)));
+    let Failure::Refused(response) = &gave_up.cause else {
+        panic!("expected the refusal as the cause, got {:?}", gave_up.cause);
+    };
+    assert_eq!(response.body.as_ref(), b"no");
     assert!(conn.next_event().await.unwrap().is_none());
     server.join();
 }
 
-async fn reconnect_gives_up_when_the_server_is_gone(rt: Rt) {
+async fn retrying_gives_up_when_the_server_is_gone(rt: Rt) {
     let server = Server::start(|listener| {
         let (peer, _) = Peer::accept(&listener);
         drop(listener);
         peer.drop_connection();
     });
     let port = server.port;
-    let mut policy = quick_policy();
-    policy.max_attempts = 3;
-    let mut conn = Connection::connect(rt.config(&server.url()).reconnect(policy))
+    let policy = quick_policy().with_max_attempts(3);
+    let mut conn = Connection::connect(rt.config(&server.url()).retry(policy))
         .await
         .unwrap();
     server.join();
-    let event = conn.next_event().await.unwrap().unwrap();
-    assert_eq!(describe(&event), "disconnected 1006");
-    let error = conn.next_event().await.unwrap_err();
-    let responses_ws_futures::Error::Reconnect { attempts, last } = &error else {
-        panic!("expected the policy to give up, got {error:?}");
-    };
-    assert_eq!(*attempts, 3);
-    let ConnectError::Io { addr, source } = last.as_ref() else {
-        panic!("expected a refused TCP connect, got {last:?}");
+    let mut seen = Vec::new();
+    let gave_up = loop {
+        match conn
+            .next_event()
+            .await
+            .unwrap()
+            .expect("GaveUp comes before the end")
+        {
+            ClientEvent::GaveUp(gave_up) => break gave_up,
+            event => seen.push(describe(&event)),
+        }
     };
     assert_eq!(
-        (addr.as_str(), source.kind()),
-        (
-            format!("127.0.0.1:{port}").as_str(),
-            std::io::ErrorKind::ConnectionRefused
-        )
+        seen,
+        ["disconnected 1006", "reconnecting 2", "reconnecting 3"]
     );
+    assert_eq!(gave_up.attempts, 3);
+    let Failure::Transport {
+        message,
+        transient: true,
+    } = &gave_up.cause
+    else {
+        panic!("expected a refused TCP connect, got {:?}", gave_up.cause);
+    };
+    assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
     assert!(conn.next_event().await.unwrap().is_none());
 }
 

@@ -28,7 +28,7 @@ impl Clock {
     }
 
     /// The tokio instant of a core instant.
-    fn tokio_instant(&self, at: Instant) -> time::Instant {
+    pub(crate) fn tokio_instant(&self, at: Instant) -> time::Instant {
         self.origin + at.elapsed()
     }
 }

@@ -19,9 +19,9 @@ use responses_ws_core::ws::Header;
 
 use crate::clock::{Clock, Timer};
 use crate::outbound::Outbound;
-use crate::redial::Redial;
 use crate::transport::Dialer;
-use crate::{entropy, Config, ConnectError, Error};
+use crate::{Config, ConnectError, Error};
+use responses_ws_adapter::Credentials;
 
 use driver::Link;
 
@@ -35,7 +35,13 @@ use driver::Link;
 ///   so a consumer that stops calling stops the socket (TCP then slows the server down).
 /// - [`create`](Self::create), [`submit_tool_output`](Self::submit_tool_output),
 ///   [`steer`](Self::steer) … tell the core the time, queue frames in the core and write what
-///   they can before returning.
+///   they can before returning. `create`, `fork` and `steer` first wait (cancel-safe) until
+///   the bytes waiting to be written are under `ws.max_outbound_queue`: a sender faster
+///   than the socket is slowed down, never buffered without a limit.
+/// - Failures are retried within the core's retry budget ([`RetryPolicy`](crate::RetryPolicy),
+///   set with [`Config::retry`](responses_ws_adapter::Config::retry)): the events report
+///   [`ClientEvent::Reconnecting`] before each new attempt, and [`ClientEvent::GaveUp`] when
+///   the budget is spent, after which the events end.
 /// - [`run_tool_loop`](Self::run_tool_loop) answers tool calls with an async handler until a
 ///   final response.
 ///
@@ -71,7 +77,10 @@ pub struct Connection {
     timer: Timer,
     link: Link,
     outbound: Outbound,
-    redial: Redial,
+    /// Where fresh credentials come from after a 401, if anywhere.
+    credentials: Option<Credentials>,
+    /// The error of the last failed attempt (a dial or an upgrade), for `connect`'s error.
+    last_error: Option<ConnectError>,
     /// Events read while another call than `next_event` drove the connection (the tool loop,
     /// `close`), oldest first; `next_event` returns them first.
     deferred: VecDeque<ClientEvent>,
@@ -86,78 +95,76 @@ impl fmt::Debug for Connection {
             .field("dialer", &self.dialer)
             .field("link", &self.link)
             .field("outbound", &self.outbound)
-            .field("redial", &self.redial)
+            .field("last_error", &self.last_error)
             .field("deferred", &self.deferred.len())
             .finish_non_exhaustive()
     }
 }
 
 impl Connection {
-    /// Connects: TCP (and TLS for `wss://`) within the connect timeout, then the WebSocket
-    /// upgrade. A refused upgrade fails with [`ConnectError::Handshake`], which carries the
-    /// server's status, headers and body. The reconnect policy applies only once this
-    /// succeeded.
+    /// Connects: TCP (and TLS for `wss://`) and the WebSocket upgrade, within the connect
+    /// timeout, retried within the retry budget. When the budget is spent (or a failure is
+    /// final, such as a 401 without a [credentials source](responses_ws_adapter::Config::credentials)),
+    /// fails with [`ConnectError::GaveUp`], which carries the attempts and the last
+    /// attempt's error (a refused upgrade keeps the server's status, headers and body).
     pub async fn connect(config: Config) -> Result<Connection, ConnectError> {
         let config = config.into_parts();
         let dialer = Dialer::new(&config)?;
-        let transport = dialer.dial().await?;
-        let clock = Clock::new();
-        let mut client = Client::new(config.client);
-        let seed = entropy::seed().map_err(ConnectError::Random)?;
-        client
-            .connect(seed, clock.now())
-            .map_err(ConnectError::Handshake)?;
         let mut conn = Connection {
-            client,
+            client: Client::new(config.client),
             dialer,
-            clock,
+            clock: Clock::new(),
             timer: Timer::new(),
-            link: Link::Open(transport.into()),
+            link: Link::Down,
             outbound: Outbound::default(),
-            redial: Redial::new(config.reconnect),
+            credentials: config.credentials,
+            last_error: None,
             deferred: VecDeque::new(),
             headers: Vec::new(),
         };
-        conn.upgrade().await?;
-        conn.redial.arm();
+        conn.dial_at(conn.clock.now());
+        conn.establish().await?;
         Ok(conn)
     }
 
-    /// Opens a new connection now, as [`connect`](Self::connect) does, and drops the current
-    /// one, if any, once the new socket is open (its started requests fail as interrupted).
-    /// The session carries every lane on: what was queued or never started goes out on the
-    /// new connection, with full context where needed. For use after the events ended, or
-    /// without a reconnect policy (with one, this happens by itself).
-    ///
-    /// If the new socket cannot be opened, nothing changes. A reconnect of the policy in
-    /// progress is abandoned; the policy applies again once this one succeeded.
+    /// Opens a new connection now, as [`connect`](Self::connect) does (with a fresh retry
+    /// budget), and drops the current one, if any (its started requests fail as
+    /// interrupted). The session carries every lane on: what was queued or never started
+    /// goes out on the new connection, with full context where needed. For use after the
+    /// events ended (the application closed, or retrying gave up).
     pub async fn reconnect(&mut self) -> Result<(), ConnectError> {
-        let transport = self.dialer.dial().await?;
-        let seed = entropy::seed().map_err(ConnectError::Random)?;
-        self.redial.disarm();
         // Bytes of the old connection have nowhere to go.
         self.outbound.clear();
-        self.client
-            .connect(seed, self.clock.now())
-            .map_err(ConnectError::Handshake)?;
-        self.link = Link::Open(transport.into());
-        self.upgrade().await?;
-        self.redial.arm();
-        Ok(())
+        self.dial_at(self.clock.now());
+        self.establish().await
     }
 
-    /// Drives the connection until the upgrade is answered.
-    async fn upgrade(&mut self) -> Result<(), ConnectError> {
+    /// Drives the connection until an upgrade succeeds or the retry budget is spent. Session
+    /// events that arrive meanwhile are kept for `next_event`; the reports of failed
+    /// attempts are summed up by the error.
+    async fn establish(&mut self) -> Result<(), ConnectError> {
+        self.last_error = None;
         loop {
-            // Not armed yet: the driver returns no error.
             let event = poll_fn(|cx| self.poll_core(cx)).await.ok().flatten();
             match event {
                 Some(ClientEvent::Connected { .. }) => return Ok(()),
-                Some(ClientEvent::Disconnected { closed }) => {
-                    return Err(ConnectError::from_closed(closed.error))
+                Some(ClientEvent::GaveUp(gave_up)) => {
+                    let last = self.last_error.take().unwrap_or(ConnectError::Closed(
+                        responses_ws_core::ws::Error::ConnectionLost,
+                    ));
+                    return Err(ConnectError::GaveUp {
+                        attempts: gave_up.attempts,
+                        last: Box::new(last),
+                    });
                 }
-                Some(other) => self.deferred.push_back(other),
-                None => return Err(ConnectError::from_closed(None)),
+                Some(event @ ClientEvent::Session(_)) => self.deferred.push_back(event),
+                Some(_) => {}
+                None => {
+                    let last = self.last_error.take();
+                    return Err(last.unwrap_or(ConnectError::Closed(
+                        responses_ws_core::ws::Error::ConnectionLost,
+                    )));
+                }
             }
         }
     }
@@ -167,10 +174,11 @@ impl Connection {
     /// `previous_response_id` or the full context. Its events come from
     /// [`next_event`](Self::next_event) with the returned id.
     ///
-    /// If the call is cancelled after the request was queued, it is still sent by the next
-    /// calls.
+    /// Waits first (cancel-safe) while the outbound queue is full. If the call is cancelled
+    /// after the request was queued, it is still sent by the next calls.
     pub async fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
+        self.room().await;
         let id = self.client.create(request)?;
         self.flush().await;
         Ok(id)
@@ -180,6 +188,7 @@ impl Connection {
     /// (see [`Session::fork`](responses_ws_core::session::Session::fork)).
     pub async fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
+        self.room().await;
         let id = self.client.fork(from, request)?;
         self.flush().await;
         Ok(id)
@@ -217,6 +226,7 @@ impl Connection {
     /// Steers the lane's running response with more user input (`response.steer`).
     pub async fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
         self.catch_up();
+        self.room().await;
         self.client.steer(lane, input)?;
         self.flush().await;
         Ok(())
@@ -233,8 +243,8 @@ impl Connection {
     /// `Connected` after a reconnect, `Disconnected` when a connection ends. `None` once the
     /// connection is over (closed, or dropped without a reconnect) and every event was taken.
     ///
-    /// Cancel-safe. Fails only with [`Error::Reconnect`], when the reconnect policy gave up
-    /// after transport failures.
+    /// Cancel-safe. Retrying is reported here: [`ClientEvent::Reconnecting`] before another
+    /// attempt, [`ClientEvent::GaveUp`] (then `None`) when the retry budget is spent.
     pub async fn next_event(&mut self) -> Result<Option<ClientEvent>, Error> {
         poll_fn(|cx| self.poll_next_event(cx)).await
     }
@@ -260,14 +270,13 @@ impl Connection {
     /// close timeout; no reconnect follows. Events that arrive meanwhile are kept for
     /// [`next_event`](Self::next_event).
     pub async fn close(&mut self) -> Result<(), Error> {
-        self.redial.disarm();
-        if self.client.is_open() {
-            self.client.close(self.clock.now());
-        } else if !self.client.is_finished() {
+        let upgrading = !self.client.is_open() && !self.client.is_finished();
+        self.client.close(self.clock.now());
+        if upgrading {
             // Still upgrading (a reconnect): abandon the connection.
             self.lose_link();
         }
-        if matches!(self.link, Link::Dialing(_)) {
+        if matches!(self.link, Link::Dialing { .. }) {
             self.link = Link::Down;
         }
         while let Some(event) = poll_fn(|cx| self.poll_core(cx)).await? {

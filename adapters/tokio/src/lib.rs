@@ -10,12 +10,12 @@
 //! caller's awaits: there is no background task.
 //!
 //! ```no_run
-//! use responses_ws_tokio::{Config, Connection, ReconnectPolicy, ResponseCreate, ToolOutput};
+//! use responses_ws_tokio::{Config, Connection, ResponseCreate, RetryPolicy, ToolOutput};
 //!
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let config = Config::new("wss://api.openai.com/v1/responses")?
 //!     .api_key(&std::env::var("OPENAI_API_KEY")?)
-//!     .reconnect(ReconnectPolicy::default());
+//!     .retry(RetryPolicy::default());
 //! let mut conn = Connection::connect(config).await?;
 //! let request = ResponseCreate {
 //!     model: Some("gpt-5.5".into()),
@@ -36,7 +36,7 @@
 //! Files: `connection` (the public
 //! calls; `connection/driver` the read → core → write loop, `connection/tool_loop` the tool
 //! loop), `transport` (TCP, TLS, connect timeout), `outbound` (the write batch), `clock`
-//! (time and the timer), `redial` (reconnect bookkeeping), `entropy` (OS randomness).
+//! (time and the timer), `entropy` (OS randomness).
 //!
 //! The timer needs a tokio runtime with time enabled (`enable_time` or `enable_all`).
 
@@ -46,7 +46,6 @@ mod entropy;
 #[cfg(feature = "mock")]
 pub mod mock;
 mod outbound;
-mod redial;
 mod transport;
 
 pub use connection::{Connection, Events};

@@ -127,13 +127,11 @@ impl Dialer {
         })
     }
 
-    /// Opens a transport after waiting `delay` (zero for none).
-    pub(crate) fn dial_after(&self, delay: Duration) -> Dialing {
+    /// Opens a transport once `at` has come (at once if it has passed).
+    pub(crate) fn dial_at(&self, at: tokio::time::Instant) -> Dialing {
         let dialer = self.clone();
         Box::pin(async move {
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
+            tokio::time::sleep_until(at).await;
             dialer.dial().await
         })
     }

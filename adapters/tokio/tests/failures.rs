@@ -10,7 +10,7 @@ use common::{describe, Reply, Server, SocketOptions, Turn};
 use responses_ws_core::wire::EventKind;
 use responses_ws_core::ws::{self, HandshakeError};
 use responses_ws_tokio::{
-    ClientEvent, Config, ConnectError, Connection, ReconnectPolicy, ResponseCreate, SessionEvent,
+    ClientEvent, Config, ConnectError, Connection, ResponseCreate, RetryPolicy, SessionEvent,
     TlsConfig,
 };
 use serde_json::{json, Value};
@@ -43,7 +43,7 @@ async fn refused_upgrades_surface_status_headers_and_body() {
         })
         .start()
         .await;
-    let config = Config::new(&server.url()).unwrap().api_key("sk-wrong");
+    let config = once(&server.url()).api_key("sk-wrong");
 
     let error = Connection::connect(config.clone()).await.unwrap_err();
     let response = error.response().expect("the refusal");
@@ -56,7 +56,7 @@ async fn refused_upgrades_surface_status_headers_and_body() {
     assert!(!response.body_truncated);
     assert_eq!(
         error.to_string(),
-        "WebSocket upgrade failed: server answered 401 Unauthorized"
+        "gave up after 1 attempt(s): WebSocket upgrade failed: server answered 401 Unauthorized"
     );
     assert!(!format!("{error:?}").contains("sk-wrong"));
 
@@ -67,10 +67,10 @@ async fn refused_upgrades_surface_status_headers_and_body() {
 
     let error = Connection::connect(config).await.unwrap_err();
     assert!(
-        matches!(&error, ConnectError::Handshake(HandshakeError::Rejected(r)) if r.status == 426)
+        matches!(error.last(), ConnectError::Handshake(HandshakeError::Rejected(r)) if r.status == 426)
     );
     assert_eq!(
-        error.to_string(),
+        error.last().to_string(),
         "WebSocket upgrade failed: server answered 426 Upgrade Required (the server asks for plain HTTP instead of WebSocket)"
     );
     assert_eq!(server.heads().len(), 3);
@@ -86,12 +86,11 @@ async fn the_connect_timeout_bounds_tcp_and_tls() {
         let (_tcp, _) = listener.accept().await.unwrap();
         tokio::time::sleep(Duration::from_secs(10)).await;
     });
-    let config = Config::new(&format!("wss://localhost:{port}/v1/responses"))
-        .unwrap()
+    let config = once(&format!("wss://localhost:{port}/v1/responses"))
         .tls(TlsConfig::default())
         .connect_timeout(Duration::from_millis(200));
     let error = Connection::connect(config).await.unwrap_err();
-    match &error {
+    match error.last() {
         ConnectError::Timeout { addr, after } => {
             assert_eq!(
                 (addr.as_str(), *after),
@@ -109,13 +108,13 @@ async fn the_connect_timeout_bounds_tcp_and_tls() {
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    let error = Connection::connect(Config::new(&format!("ws://127.0.0.1:{port}/")).unwrap())
+    let error = Connection::connect(once(&format!("ws://127.0.0.1:{port}/")))
         .await
         .unwrap_err();
-    match error {
+    match error.last() {
         ConnectError::Io { addr, source } => {
             assert_eq!(
-                (addr, source.kind()),
+                (addr.clone(), source.kind()),
                 (
                     format!("127.0.0.1:{port}"),
                     std::io::ErrorKind::ConnectionRefused
@@ -126,12 +125,16 @@ async fn the_connect_timeout_bounds_tcp_and_tls() {
     }
 }
 
-fn quick_reconnects() -> ReconnectPolicy {
-    let mut policy = ReconnectPolicy::default();
+fn quick_reconnects() -> RetryPolicy {
+    let mut policy = RetryPolicy::default().with_max_attempts(3);
     policy.base_delay = Duration::from_millis(20);
     policy.max_delay = Duration::from_millis(100);
-    policy.max_attempts = 3;
     policy
+}
+
+/// A config without retries: one attempt, every failure final.
+fn once(url: &str) -> Config {
+    Config::new(url).unwrap().retry(RetryPolicy::never())
 }
 
 #[tokio::test]
@@ -148,7 +151,7 @@ async fn a_dropped_idle_connection_reconnects_and_the_next_turn_carries_full_con
     .await;
     let config = Config::new(&server.url())
         .unwrap()
-        .reconnect(quick_reconnects());
+        .retry(quick_reconnects());
     let mut conn = Connection::connect(config).await.unwrap();
     conn.create(request(None, "Hi")).await.unwrap();
     let mut first = Vec::new();
@@ -189,6 +192,7 @@ async fn a_dropped_idle_connection_reconnects_and_the_next_turn_carries_full_con
     assert_eq!(
         second,
         [
+            "reconnecting 2",
             "connected",
             "- full context NewConnection",
             "- started resp_2",
@@ -232,17 +236,15 @@ async fn a_manual_reconnect_after_the_events_ended_carries_the_conversation_on()
     })
     .start()
     .await;
-    // No reconnect policy: the drop ends the events.
-    let mut conn = Connection::connect(Config::new(&server.url()).unwrap())
-        .await
-        .unwrap();
+    // No retries: the drop ends the events.
+    let mut conn = Connection::connect(once(&server.url())).await.unwrap();
     assert!(conn.is_open());
     conn.create(request(None, "Hi")).await.unwrap();
     let mut last = String::new();
     while let Some(event) = conn.next_event().await.unwrap() {
         last = describe(&event);
     }
-    assert_eq!(last, "disconnected 1006");
+    assert_eq!(last, "gave up 1");
     assert!(!conn.is_open());
 
     conn.reconnect().await.unwrap();
@@ -282,7 +284,7 @@ async fn reconnecting_gives_up_after_the_policy_s_attempts() {
         .await;
     let config = Config::new(&server.url())
         .unwrap()
-        .reconnect(quick_reconnects());
+        .retry(quick_reconnects());
     let mut conn = Connection::connect(config).await.unwrap();
     conn.create(request(None, "Hi")).await.unwrap();
     let mut seen = Vec::new();
@@ -295,17 +297,23 @@ async fn reconnecting_gives_up_after_the_policy_s_attempts() {
         }
         seen.push(describe(&event));
     }
-    // The first connection dropped; three attempts were refused; the policy allows three.
+    // The first connection dropped, two more attempts were refused: the budget of three is
+    // spent, the waiting request fails with the last cause, and the events end.
     assert_eq!(
         seen,
         [
+            "- retrying 2 SentNotStarted",
             "disconnected 1006",
+            "reconnecting 2",
             "refused 503",
+            "reconnecting 3",
             "refused 503",
-            "refused 503"
+            "- failed gave up after 3 attempt(s) (sent, not started): upgrade refused with 503 \
+             Service Unavailable",
+            "gave up 3",
         ]
     );
-    assert_eq!(server.heads().len(), 4);
+    assert_eq!(server.heads().len(), 3);
 }
 
 #[tokio::test]
@@ -461,7 +469,7 @@ async fn the_session_s_request_for_a_new_connection_is_honoured() {
     .await;
     let config = Config::new(&server.url())
         .unwrap()
-        .reconnect(quick_reconnects());
+        .retry(quick_reconnects());
     let mut conn = Connection::connect(config).await.unwrap();
     conn.create(request(None, "Hi")).await.unwrap();
     let mut seen = Vec::new();
@@ -484,9 +492,9 @@ async fn the_session_s_request_for_a_new_connection_is_honoured() {
     assert_eq!(
         seen[..3],
         [
+            "reconnecting 2",
             "connected",
             "- full context NewConnection",
-            "- started resp_2"
         ]
     );
     let closes = server.closes();
@@ -513,7 +521,7 @@ async fn a_silent_server_is_caught_by_the_keepalive_timer() {
     let mut ws = ws::Config::default();
     ws.keepalive_interval = Some(Duration::from_millis(50));
     ws.pong_timeout = Duration::from_millis(50);
-    let mut conn = Connection::connect(Config::new(&server.url()).unwrap().ws(ws))
+    let mut conn = Connection::connect(once(&server.url()).ws(ws))
         .await
         .unwrap();
     conn.create(request(None, "Hi")).await.unwrap();
@@ -527,6 +535,14 @@ async fn a_silent_server_is_caught_by_the_keepalive_timer() {
         }
         other => panic!("expected the keepalive to fail, got {other:?}"),
     }
+    assert_eq!(
+        describe(&conn.next_event().await.unwrap().unwrap()),
+        "- failed gave up after 1 attempt(s) (sent, not started): the server stopped answering pings"
+    );
+    assert_eq!(
+        describe(&conn.next_event().await.unwrap().unwrap()),
+        "gave up 1"
+    );
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "the timer fired, not the server"

@@ -62,7 +62,8 @@ async fn wss_with_a_private_ca_carries_a_turn() {
     let error = Connection::connect(Config::new(&url).unwrap())
         .await
         .unwrap_err();
-    match &error {
+    assert_eq!(error.attempts(), 1, "a certificate error is not retried");
+    match error.last() {
         ConnectError::TlsHandshake { addr, source } => {
             assert_eq!(addr, &format!("localhost:{}", server.addr.port()));
             assert!(source.to_string().contains("UnknownIssuer"), "{source}");

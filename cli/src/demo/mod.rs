@@ -57,7 +57,8 @@ async fn mock(args: DemoArgs) -> Result<(), CliError> {
         script::PROMPT,
         &TripTools,
     );
-    let result = converse(Config::new(&url), &url, request, &mut TripTools).await;
+    let config = Config::new(&url).map(|config| args.retry.configure(config));
+    let result = converse(config, &url, request, &mut TripTools).await;
     server.shutdown().await;
     result
 }
@@ -79,7 +80,7 @@ async fn live(args: DemoArgs) -> Result<(), CliError> {
     println!("user: {LIVE_PROMPT}");
     let mut tools = LiveTools::new(lister);
     let request = request(&args.model, LIVE_INSTRUCTIONS, LIVE_PROMPT, &tools);
-    let config = Config::new(OPENAI_URL).map(|config| config.api_key(&key));
+    let config = Config::new(OPENAI_URL).map(|config| args.retry.configure(config.api_key(&key)));
     converse(config, OPENAI_URL, request, &mut tools).await
 }
 

@@ -214,7 +214,12 @@ mod tests {
         let mut budget = Budget::new(RetryPolicy::default());
         for attempt in 2..=5 {
             let verdict = budget.failed(Failure::Dropped, at(0));
-            let Verdict::Retry { attempt: got, delay, .. } = verdict else {
+            let Verdict::Retry {
+                attempt: got,
+                delay,
+                ..
+            } = verdict
+            else {
                 panic!("{verdict:?}")
             };
             assert_eq!(got, attempt);
@@ -237,7 +242,10 @@ mod tests {
     #[test]
     fn a_server_that_breaks_the_protocol_gets_one_more_try() {
         let mut budget = Budget::new(RetryPolicy::default());
-        assert!(matches!(budget.failed(protocol(), at(0)), Verdict::Retry { .. }));
+        assert!(matches!(
+            budget.failed(protocol(), at(0)),
+            Verdict::Retry { .. }
+        ));
         assert!(matches!(
             budget.failed(protocol(), at(0)),
             Verdict::GiveUp { attempts: 2, .. }
@@ -251,7 +259,10 @@ mod tests {
             reason: "no".into(),
         };
         let mut budget = Budget::new(RetryPolicy::default());
-        assert!(matches!(budget.failed(closed, at(0)), Verdict::GiveUp { attempts: 1, .. }));
+        assert!(matches!(
+            budget.failed(closed, at(0)),
+            Verdict::GiveUp { attempts: 1, .. }
+        ));
 
         let unauthorized = || {
             Failure::Refused(alloc::boxed::Box::new(crate::ws::HttpResponse {
@@ -263,7 +274,10 @@ mod tests {
             }))
         };
         let mut plain = Budget::new(RetryPolicy::default());
-        assert!(matches!(plain.failed(unauthorized(), at(0)), Verdict::GiveUp { .. }));
+        assert!(matches!(
+            plain.failed(unauthorized(), at(0)),
+            Verdict::GiveUp { .. }
+        ));
         let mut refreshing = Budget::new(RetryPolicy::default());
         refreshing.set_refreshable(true);
         assert_eq!(
@@ -274,7 +288,10 @@ mod tests {
                 refresh_credentials: true
             }
         );
-        assert!(matches!(refreshing.failed(unauthorized(), at(0)), Verdict::GiveUp { .. }));
+        assert!(matches!(
+            refreshing.failed(unauthorized(), at(0)),
+            Verdict::GiveUp { .. }
+        ));
     }
 
     #[test]

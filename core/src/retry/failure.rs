@@ -170,7 +170,11 @@ impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Failure::Refused(response) => {
-                write!(f, "upgrade refused with {} {}", response.status, response.reason)?;
+                write!(
+                    f,
+                    "upgrade refused with {} {}",
+                    response.status, response.reason
+                )?;
                 let body = String::from_utf8_lossy(&response.body);
                 let body = body.trim();
                 if !body.is_empty() {
@@ -188,7 +192,11 @@ impl fmt::Display for Failure {
                 Ok(())
             }
             Failure::Protocol { code, error } => {
-                write!(f, "the server broke the protocol ({error}); closed with {}", code.0)
+                write!(
+                    f,
+                    "the server broke the protocol ({error}); closed with {}",
+                    code.0
+                )
             }
             Failure::Dropped => f.write_str("the connection dropped without a close handshake"),
             Failure::PeerTimeout => f.write_str("the server stopped answering pings"),

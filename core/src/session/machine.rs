@@ -246,7 +246,11 @@ impl Session {
         self.end_connection(cause, false);
         let mut failed = Vec::new();
         for (lane, state) in &mut self.lanes {
-            failed.extend(mem::take(&mut state.queue).into_iter().map(|r| (lane.clone(), r)));
+            failed.extend(
+                mem::take(&mut state.queue)
+                    .into_iter()
+                    .map(|r| (lane.clone(), r)),
+            );
         }
         for (lane, request) in failed {
             self.release_fork_of(&request);
@@ -746,8 +750,7 @@ impl Session {
                 request.attempts = 1;
                 let now = self.now;
                 let state = self.lane_mut(&lane);
-                state.phase =
-                    Phase::Streaming(Active::new(request, true, now), Box::default());
+                state.phase = Phase::Streaming(Active::new(request, true, now), Box::default());
                 self.on_started(&lane, event)
             }
             phase => {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::reconnect::ReconnectPolicy;
+use responses_ws_core::retry::RetryPolicy;
 use responses_ws_core::session::{Lane, RequestId, SessionConfig, ToolCall};
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 use responses_ws_core::ws;
@@ -17,7 +17,10 @@ use responses_ws_tls::TlsConfig;
 #[derive(Clone, Default)]
 pub(crate) struct Setup {
     pub(crate) tls: Option<TlsConfig>,
-    pub(crate) reconnect: bool,
+    /// The retry budget; `None`: no retries (one attempt, every failure final).
+    pub(crate) retry: Option<RetryPolicy>,
+    pub(crate) connect_timeout: Option<Duration>,
+    pub(crate) idle_timeout: Option<Duration>,
     pub(crate) ws: Option<ws::Config>,
     pub(crate) session: Option<SessionConfig>,
 }
@@ -27,6 +30,8 @@ pub(crate) struct Setup {
 pub(crate) struct Refused {
     pub(crate) status: Option<u16>,
     pub(crate) retry_after: Option<String>,
+    /// Connection attempts made before giving up.
+    pub(crate) attempts: u32,
     pub(crate) message: String,
 }
 
@@ -72,11 +77,12 @@ macro_rules! configure {
         if let Some(tls) = setup.tls {
             config = config.tls(tls);
         }
-        if setup.reconnect {
-            let mut policy = ReconnectPolicy::default();
-            policy.base_delay = Duration::from_millis(20);
-            policy.max_attempts = 4;
-            config = config.reconnect(policy);
+        config = config.retry(setup.retry.unwrap_or_else(RetryPolicy::never));
+        if let Some(timeout) = setup.connect_timeout {
+            config = config.connect_timeout(timeout);
+        }
+        if setup.idle_timeout.is_some() {
+            config = config.idle_timeout(setup.idle_timeout);
         }
         if let Some(ws) = setup.ws {
             config = config.ws(ws);
@@ -97,6 +103,7 @@ macro_rules! refused {
                 .response()
                 .and_then(|r| r.header("retry-after"))
                 .map(String::from),
+            attempts: error.attempts(),
             message: error.to_string(),
         }
     }};

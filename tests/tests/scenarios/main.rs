@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use agents::{Agent, Setup};
 use responses_ws_core::client::ClientEvent;
+use responses_ws_core::retry::RetryPolicy;
 use responses_ws_core::session::{FullContextReason, Lane, SessionEvent};
 use responses_ws_core::wire::ResponseCreate;
 use responses_ws_core::ws;
@@ -87,9 +88,16 @@ fn full_contexts(events: &[SessionEvent]) -> Vec<FullContextReason> {
     reasons.collect()
 }
 
+/// Retries with short delays: four attempts, 20 ms doubling.
+fn fast_retries() -> RetryPolicy {
+    let mut policy = RetryPolicy::default().with_max_attempts(4);
+    policy.base_delay = Duration::from_millis(20);
+    policy
+}
+
 fn reconnecting() -> Setup {
     Setup {
-        reconnect: true,
+        retry: Some(fast_retries()),
         ..Setup::default()
     }
 }
@@ -323,6 +331,7 @@ fn refused_upgrades<A: Agent>() {
             .expect("refused");
         assert_eq!(refused.status, Some(status), "{}", refused.message);
         assert_eq!(refused.retry_after.as_deref(), retry_after);
+        assert_eq!(refused.attempts, 1, "no retries in this setup");
         server.shutdown();
     }
 }

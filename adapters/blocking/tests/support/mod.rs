@@ -256,6 +256,8 @@ pub fn summary(event: &ClientEvent) -> String {
     match event {
         ClientEvent::Connected { .. } => "connected".into(),
         ClientEvent::Disconnected { closed } => format!("disconnected {}", closed.code.0),
+        ClientEvent::Reconnecting { attempt, .. } => format!("reconnecting {attempt}"),
+        ClientEvent::GaveUp(gave_up) => format!("gave up {}", gave_up.attempts),
         ClientEvent::UnexpectedBinary { len } => format!("binary {len}"),
         ClientEvent::Session(event) => session_summary(event),
         other => format!("{other:?}"),

@@ -32,8 +32,11 @@ pub enum Rt {
 
 impl Rt {
     /// A config for `url` that uses this runtime.
+    /// A config on this runtime without retries (tests that retry set their own budget).
     pub fn config(self, url: &str) -> Config {
-        let config = Config::new(url).unwrap();
+        let config = Config::new(url)
+            .unwrap()
+            .retry(responses_ws_futures::RetryPolicy::never());
         match self {
             Rt::AsyncStd => config.runtime(responses_ws_futures::runtime::AsyncStd),
             Rt::Smol => config.runtime(responses_ws_futures::runtime::Smol),

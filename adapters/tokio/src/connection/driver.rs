@@ -1,5 +1,5 @@
 //! The driving loop of a [`Connection`]: read → core → write, one timer, and the link's life
-//! (open, shut down, dialed again when the reconnect policy says so).
+//! (open, shut down, dialed again when the core's retry budget says so: `Client::next_dial`).
 //!
 //! Everything lives in the connection, nothing in a future's locals, so any call that polls
 //! this loop may be cancelled between two polls without losing a byte.
@@ -8,7 +8,9 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use responses_ws_core::client::ClientEvent;
+use responses_ws_core::client::{Client, ClientEvent};
+use responses_ws_core::retry::Failure;
+use responses_ws_core::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::Connection;
@@ -19,9 +21,14 @@ use crate::{entropy, ConnectError, Error};
 pub(crate) enum Link {
     /// A socket carries the core's current connection.
     Open(Socket),
-    /// Reconnecting: waiting out the delay, then TCP and TLS.
-    Dialing(Dialing),
-    /// No socket, none coming.
+    /// (Re)connecting: waiting for the dial time the core gave, then TCP and TLS.
+    Dialing {
+        /// TCP and TLS, after the wait.
+        future: Dialing,
+        /// When the dial begins: the connect timeout of the upgrade counts from here.
+        start: Instant,
+    },
+    /// No socket; one comes when the core asks for it (`Client::next_dial`).
     Down,
 }
 
@@ -29,7 +36,7 @@ impl fmt::Debug for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Link::Open(socket) => f.debug_tuple("Open").field(socket).finish(),
-            Link::Dialing(_) => f.write_str("Dialing"),
+            Link::Dialing { start, .. } => f.debug_struct("Dialing").field("start", start).finish(),
             Link::Down => f.write_str("Down"),
         }
     }
@@ -62,7 +69,8 @@ enum Progress {
 
 impl Connection {
     /// The next event of the core, driving the socket, the timer and reconnects as needed.
-    /// `Ready(Ok(None))` once the link is down for good and the core has nothing left.
+    /// `Ready(Ok(None))` once the link is down, the core wants no new one (closed, or it gave
+    /// up retrying) and has nothing left.
     pub(crate) fn poll_core(
         &mut self,
         cx: &mut Context<'_>,
@@ -78,16 +86,17 @@ impl Connection {
             }
             let progress = match &mut self.link {
                 Link::Open(_) => self.poll_socket(cx),
-                Link::Dialing(dialing) => match dialing.as_mut().poll(cx) {
+                Link::Dialing { future, start } => match future.as_mut().poll(cx) {
                     Poll::Ready(result) => {
-                        self.on_dialed(result)?;
+                        let start = *start;
+                        self.on_dialed(result, start);
                         Progress::Made
                     }
                     Poll::Pending => return Poll::Pending,
                 },
-                Link::Down => match self.redial.take_due() {
-                    Some(delay) => {
-                        self.link = Link::Dialing(self.dialer.dial_after(delay));
+                Link::Down => match self.client.next_dial() {
+                    Some(at) => {
+                        self.dial_at(at);
                         Progress::Made
                     }
                     None => return Poll::Ready(Ok(None)),
@@ -121,7 +130,22 @@ impl Connection {
     /// Writes everything queued (waiting for the socket as needed), for the calls that queue
     /// frames. Without a socket there is nothing to write to: the frames wait in the core.
     pub(crate) async fn flush(&mut self) {
+        self.drain_until(|_| false).await
+    }
+
+    /// Waits (cancel-safe) until the core's outbound queue has room for another request,
+    /// writing meanwhile. Without an open socket there is nothing to wait for: the core
+    /// keeps what is queued for the next connection and says itself when it is full.
+    pub(crate) async fn room(&mut self) {
+        self.drain_until(Client::has_room).await
+    }
+
+    /// Writes until `enough` holds, everything is written, or the link is gone.
+    async fn drain_until(&mut self, enough: impl Fn(&Client) -> bool) {
         std::future::poll_fn(|cx| {
+            if enough(&self.client) {
+                return Poll::Ready(());
+            }
             let Link::Open(socket) = &mut self.link else {
                 return Poll::Ready(());
             };
@@ -203,49 +227,66 @@ impl Connection {
     }
 
     /// The socket broke: the core hears end of file (the connection ends as 1006, which the
-    /// reconnect policy retries) and unwritten bytes are dropped.
+    /// retry budget judges) and unwritten bytes are dropped.
     pub(crate) fn lose_link(&mut self) {
         self.client.handle_eof(self.clock.now());
         self.outbound.clear();
         self.link = Link::Down;
     }
 
-    /// A reconnect's transport is ready (or failed): start the upgrade on it, or plan the
-    /// next attempt, or give up.
-    fn on_dialed(&mut self, result: Result<Transport, ConnectError>) -> Result<(), Error> {
-        let failure = match result {
-            Ok(io) => match entropy::seed() {
-                Ok(seed) => match self.client.connect(seed, self.clock.now()) {
-                    Ok(()) => {
-                        self.link = Link::Open(io.into());
-                        return Ok(());
-                    }
-                    Err(error) => ConnectError::Handshake(error),
-                },
-                Err(error) => ConnectError::Random(error),
-            },
-            Err(error) => error,
+    /// Starts dialing at `at` (a time the core gave, or now).
+    pub(crate) fn dial_at(&mut self, at: Instant) {
+        self.link = Link::Dialing {
+            future: self.dialer.dial_at(self.clock.tokio_instant(at)),
+            start: at,
         };
-        match self.redial.after_failure() {
-            Some(delay) => {
-                self.link = Link::Dialing(self.dialer.dial_after(delay));
-                Ok(())
-            }
-            None => {
-                self.link = Link::Down;
-                Err(Error::Reconnect {
-                    attempts: self.redial.attempts(),
-                    last: Box::new(failure),
-                })
-            }
-        }
     }
 
-    /// Bookkeeping on an event going to the application.
+    /// A dial's transport is ready: start the upgrade on it. Or it failed: the core's budget
+    /// decides what follows (`Reconnecting` or `GaveUp`).
+    fn on_dialed(&mut self, result: Result<Transport, ConnectError>, start: Instant) {
+        self.link = Link::Down;
+        let error = match result.and_then(|io| {
+            let seed = entropy::seed().map_err(ConnectError::Random)?;
+            self.client
+                .connect(seed, start)
+                .map_err(ConnectError::Handshake)?;
+            Ok(io)
+        }) {
+            Ok(io) => {
+                self.link = Link::Open(io.into());
+                return;
+            }
+            Err(error) => error,
+        };
+        let failure = error.failure().unwrap_or(Failure::Transport {
+            message: error.to_string(),
+            transient: false,
+        });
+        self.last_error = Some(error);
+        self.client.dial_failed(failure, self.clock.now());
+    }
+
+    /// Bookkeeping on an event going to the application: the last upgrade headers, the
+    /// last error of an attempt, fresh credentials when the core asks for them.
     fn observe(&mut self, event: &ClientEvent) {
-        if let ClientEvent::Connected { headers } = event {
-            self.headers.clone_from(headers);
+        match event {
+            ClientEvent::Connected { headers } => {
+                self.headers.clone_from(headers);
+                self.last_error = None;
+            }
+            ClientEvent::Disconnected { closed } if closed.error.is_some() => {
+                self.last_error = Some(ConnectError::from_closed(closed.error.clone()));
+            }
+            ClientEvent::Reconnecting {
+                refresh_credentials: true,
+                ..
+            } => {
+                if let Some(key) = self.credentials.as_ref().and_then(|c| c.fetch()) {
+                    self.client.set_api_key(&key);
+                }
+            }
+            _ => {}
         }
-        self.redial.observe(event);
     }
 }

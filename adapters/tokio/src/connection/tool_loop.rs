@@ -51,7 +51,8 @@ impl Connection {
     /// started when the connection dropped fails as `Interrupted`; one that had not is
     /// retried by the core after a reconnect), [`Error::ApprovalRequired`] for MCP approval
     /// requests (the other calls are answered first), [`Error::ConnectionClosed`] when the
-    /// connection ends for good, [`Error::Reconnect`] when the reconnect policy gives up.
+    /// connection ends for good. When the retry budget is spent, the request fails with
+    /// [`RequestError::GaveUp`](crate::RequestError::GaveUp), carrying the last cause.
     ///
     /// Events of other lanes and of the connection are kept, in order, for
     /// [`next_event`](Self::next_event). If the loop is dropped while handlers run, their

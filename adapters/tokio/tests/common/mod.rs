@@ -383,6 +383,14 @@ pub(crate) fn describe(event: &ClientEvent) -> String {
     match event {
         ClientEvent::Connected { .. } => "connected".into(),
         ClientEvent::Disconnected { closed } => format!("disconnected {}", closed.code),
+        ClientEvent::Reconnecting { attempt, .. } => format!("reconnecting {attempt}"),
+        ClientEvent::GaveUp(gave_up) => format!("gave up {}", gave_up.attempts),
+        ClientEvent::Session(SessionEvent::Retrying {
+            lane: l,
+            attempt,
+            safety,
+            ..
+        }) => format!("{} retrying {attempt} {safety:?}", lane(l)),
         ClientEvent::Session(SessionEvent::Started {
             lane: l,
             response_id,

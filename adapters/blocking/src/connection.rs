@@ -140,7 +140,7 @@ impl Connection {
     /// waiting to be written are over `ws.max_outbound_queue`.
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
-        self.room();
+        self.room()?;
         let id = self.client.create(request)?;
         self.flush();
         Ok(id)
@@ -149,7 +149,7 @@ impl Connection {
     /// Starts the new named lane `request.stream_id` from the last response of lane `from`.
     pub fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
-        self.room();
+        self.room()?;
         let id = self.client.fork(from, request)?;
         self.flush();
         Ok(id)
@@ -187,7 +187,7 @@ impl Connection {
     /// Steers the lane's running response with more user input (`response.steer`).
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
         self.catch_up();
-        self.room();
+        self.room()?;
         self.client.steer(lane, input)?;
         self.flush();
         Ok(())
@@ -389,13 +389,22 @@ impl Connection {
             .unwrap_or(ConnectError::Closed(ws::Error::ConnectionLost))
     }
 
-    /// Blocks, writing, until the core's outbound queue has room for another request.
-    /// Without a socket there is nothing to wait for: the core keeps what is queued for the
-    /// next connection and says itself when it is full.
-    fn room(&mut self) {
-        if !self.client.has_room() {
+    /// Blocks until the core's outbound queue has room for another request, driving the
+    /// connection meanwhile (writing, reading, reconnecting) and setting its events aside.
+    /// Ends early only when the connection is over for good (the core then refuses the call
+    /// itself).
+    fn room(&mut self) -> Result<(), Error> {
+        while !self.client.has_room() {
             self.flush();
+            if self.client.has_room() {
+                break;
+            }
+            match self.next_from_core()? {
+                Some(event) => self.set_aside.push_back(event),
+                None => break,
+            }
         }
+        Ok(())
     }
 
     /// One read from the socket into the core (or the deadline, if it comes first).
@@ -480,12 +489,40 @@ impl Connection {
             return;
         }
         if is_timeout(&error) {
+            self.absorb();
             self.client.handle_timeout(self.now());
             if self.client.is_open() {
                 return;
             }
         }
         self.lose(error);
+    }
+
+    /// Takes in what the peer already sent, waiting at most a moment: while a long write
+    /// blocks, the keepalive must not take a peer whose answers are merely unread for a
+    /// dead one.
+    fn absorb(&mut self) {
+        let Some(io) = self.io.as_mut().filter(|_| !self.read_closed) else {
+            return;
+        };
+        let space = self.client.input_buffer();
+        if space.is_empty() {
+            return;
+        }
+        // The shortest timeout the transport takes: what is there is read, nothing awaited.
+        let read = io
+            .set_timeout(Some(Duration::ZERO))
+            .and_then(|()| io.read(space));
+        let now = self.now();
+        match read {
+            Ok(0) => {
+                self.read_closed = true;
+                self.client.handle_eof(now);
+            }
+            Ok(n) => self.client.commit_input(n, now),
+            // Nothing there, or the error shows at the next read or write.
+            Err(_) => {}
+        }
     }
 
     /// The socket failed: it is dropped and the core sees the end of the stream.

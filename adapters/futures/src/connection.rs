@@ -482,16 +482,12 @@ impl Connection {
         }
     }
 
-    /// Writes what the core has queued until `enough` holds or all is written, waiting while
-    /// the stream is full (bounded by the core's deadlines: keepalive and pong timeouts end
-    /// a connection that takes nothing).
-    fn poll_flush(&mut self, cx: &mut Context<'_>, enough: fn(&Client) -> bool) -> Poll<()> {
+    /// Writes what the core has queued, waiting while the stream is full (bounded by the
+    /// core's deadlines: keepalive and pong timeouts end a connection that takes nothing).
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let origin = self.origin;
         let now = move || Instant::from_elapsed(origin.elapsed());
         loop {
-            if enough(&self.client) {
-                return Poll::Ready(());
-            }
             let Link::Up(socket) = &mut self.link else {
                 return Poll::Ready(());
             };
@@ -519,14 +515,27 @@ impl Connection {
 
     /// Writes everything queued (see [`create`](Self::create)).
     async fn flush(&mut self) {
-        poll_fn(|cx| self.poll_flush(cx, |_| false)).await
+        poll_fn(|cx| self.poll_flush(cx)).await
     }
 
     /// Waits (cancel-safe) until the core's outbound queue has room for another request,
-    /// writing meanwhile. Without an open stream there is nothing to wait for: the core keeps
-    /// what is queued for the next connection and says itself when it is full.
+    /// driving the connection meanwhile — writing, firing timers, reconnecting — and keeping
+    /// its events for `next_event`. Ends early only when the connection is over for good
+    /// (the core then refuses the call itself).
     async fn room(&mut self) {
-        poll_fn(|cx| self.poll_flush(cx, Client::has_room)).await
+        poll_fn(|cx| loop {
+            if self.client.has_room() {
+                return Poll::Ready(());
+            }
+            match self.poll_drive(cx) {
+                Poll::Ready(Some(event)) => self.deferred.push_back(event),
+                Poll::Ready(None) => return Poll::Ready(()),
+                // Woken by the stream or the timer: the next look may find room.
+                Poll::Pending if self.client.has_room() => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+        .await
     }
 
     // --- Retrying -----------------------------------------------------------------------

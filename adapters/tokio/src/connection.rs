@@ -35,9 +35,10 @@ use driver::Link;
 ///   so a consumer that stops calling stops the socket (TCP then slows the server down).
 /// - [`create`](Self::create), [`submit_tool_output`](Self::submit_tool_output),
 ///   [`steer`](Self::steer) … tell the core the time, queue frames in the core and write what
-///   they can before returning. `create`, `fork` and `steer` first wait (cancel-safe) until
-///   the bytes waiting to be written are under `ws.max_outbound_queue`: a sender faster
-///   than the socket is slowed down, never buffered without a limit.
+///   they can before returning. `create`, `fork` and `steer` first wait (cancel-safe),
+///   driving the connection, until the bytes waiting to be written are under
+///   `ws.max_outbound_queue`: a sender faster than the socket is slowed down, never
+///   buffered without a limit.
 /// - Failures are retried within the core's retry budget ([`RetryPolicy`](crate::RetryPolicy),
 ///   set with [`Config::retry`](responses_ws_adapter::Config::retry)): the events report
 ///   [`ClientEvent::Reconnecting`] before each new attempt, and [`ClientEvent::GaveUp`] when
@@ -178,7 +179,7 @@ impl Connection {
     /// after the request was queued, it is still sent by the next calls.
     pub async fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
-        self.room().await;
+        self.room().await?;
         let id = self.client.create(request)?;
         self.flush().await;
         Ok(id)
@@ -188,7 +189,7 @@ impl Connection {
     /// (see [`Session::fork`](responses_ws_core::session::Session::fork)).
     pub async fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
-        self.room().await;
+        self.room().await?;
         let id = self.client.fork(from, request)?;
         self.flush().await;
         Ok(id)
@@ -226,7 +227,7 @@ impl Connection {
     /// Steers the lane's running response with more user input (`response.steer`).
     pub async fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
         self.catch_up();
-        self.room().await;
+        self.room().await?;
         self.client.steer(lane, input)?;
         self.flush().await;
         Ok(())

@@ -61,8 +61,8 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::{sleep, sleep_until, Instant as TokioInstant, Sleep};
 
 pub use responses_ws_core::mock::{
-    AgeLimit, DropFault, Faults, Limits, Refusal, Script, ScriptedCall, StopReading, Traffic, Turn,
-    TurnFault, UpgradeFault,
+    AgeLimit, BreakKind, DropFault, FaultOutcome, Faults, Limits, ProtocolBreak, Refusal, Script,
+    ScriptedCall, StopReading, Traffic, Turn, TurnFault, UpgradeFault,
 };
 
 /// Largest HTTP request head read.
@@ -1172,13 +1172,15 @@ impl WsDriver {
         Ok(())
     }
 
-    /// Accepts or refuses the upgrade as the script says.
+    /// Accepts, refuses or ignores the upgrade as the script says.
     fn answer_upgrade(&mut self) -> io::Result<()> {
         let answered = match self.shared.script.upgrade(self.index) {
             Upgrade::Refuse(answer) => {
                 self.ws
                     .reject(answer.status, &answer.headers, answer.body.as_bytes())
             }
+            // Silent until the client leaves (or the handshake timeout ends it).
+            Upgrade::Ignore => Ok(()),
             _ => self.ws.accept(&[]),
         };
         answered.map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
@@ -1219,6 +1221,14 @@ impl WsDriver {
             }
             Some(Action::Drop) => {
                 self.dropping = true;
+                true
+            }
+            Some(Action::SendRaw(bytes)) => {
+                // After what the connection queued, outside its framing.
+                while let Some(queued) = self.ws.poll_transmit() {
+                    self.outgoing.push_back(queued);
+                }
+                self.outgoing.push_back(Bytes::from(bytes));
                 true
             }
             Some(_) => true,

@@ -8,6 +8,7 @@ use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::ops::Bound;
 
 use super::cache::{LaneCache, LaneKey, ResponseStore};
@@ -16,7 +17,7 @@ use super::cost::Found;
 use super::errors::{self, Rejection};
 use super::faults::{on_connection, AgeNotice};
 use super::lanes::{AcceptedSteer, Active, Lane, ParentRef, Queued};
-use super::model::Model;
+use super::model::{Model, NotStarted};
 use super::script::Script;
 use super::steer;
 use super::traffic::Traffic;
@@ -39,6 +40,10 @@ pub enum Action {
     /// Drop the transport abruptly once the frames polled before are written: no close
     /// frame, no further bytes.
     Drop,
+    /// Write these bytes to the transport as they are, outside the WebSocket framing (a
+    /// [`ProtocolBreak`](super::ProtocolBreak)), after the frames polled before; then serve
+    /// nothing more but keep the WebSocket as it is, so the client's close is answered.
+    SendRaw(Vec<u8>),
 }
 
 /// A `previous_response_id` resolved when its request starts.
@@ -54,6 +59,9 @@ struct Resolved {
 #[derive(Debug)]
 enum State {
     Open,
+    /// Silent: every input is ignored and nothing more is sent (a stalled response or a broken
+    /// protocol); the driver's WebSocket still answers pings and closes.
+    Silent,
     /// The connection ends with this action once the queued frames are taken.
     Ending(Action),
     Finished,
@@ -184,6 +192,12 @@ impl MockConnection {
         if !self.is_open() {
             return;
         }
+        if let Some(frame) = self.protocol_break().map(super::ProtocolBreak::frame) {
+            self.outbox.clear();
+            self.lanes.clear();
+            self.state = State::Ending(Action::SendRaw(frame));
+            return;
+        }
         match ClientEvent::from_str(text) {
             Ok(ClientEvent::Create(request)) => self.on_create(request),
             Ok(ClientEvent::Steer(steer)) => self.on_steer(steer),
@@ -235,8 +249,16 @@ impl MockConnection {
             return None;
         }
         match core::mem::replace(&mut self.state, State::Finished) {
+            // After raw bytes the connection is broken, not over: the client ends it.
+            State::Ending(action @ Action::SendRaw(_)) => {
+                self.state = State::Silent;
+                Some(action)
+            }
             State::Ending(action) => Some(action),
-            State::Open | State::Finished => None,
+            state @ (State::Open | State::Silent | State::Finished) => {
+                self.state = state;
+                None
+            }
         }
     }
 
@@ -339,7 +361,11 @@ impl MockConnection {
             .as_ref()
             .map(|resolved| (&resolved.conversation, resolved.found));
         match self.model.begin(&request, conversation, self.now) {
-            Err(error) => {
+            Err(NotStarted::Closed { code, reason }) => self.end(Action::Close {
+                code: CloseCode(code),
+                reason,
+            }),
+            Err(NotStarted::Rejected(error)) => {
                 if let Some(parent) = parent.as_ref().filter(|parent| parent.same_lane) {
                     self.cache.evict(&lane, &parent.conversation.id);
                 }
@@ -398,10 +424,15 @@ impl MockConnection {
         if let Some(frame) = active.emit() {
             self.outbox.push_back(frame);
         }
-        let done = active.is_done();
+        let (done, stalls) = (active.is_done(), active.stalls);
         self.last_served = Some(lane.clone());
-        if done {
-            self.finish(&lane);
+        match (done, stalls) {
+            (true, true) => {
+                self.lanes.clear();
+                self.state = State::Silent;
+            }
+            (true, false) => self.finish(&lane),
+            (false, _) => {}
         }
         true
     }
@@ -518,6 +549,13 @@ impl MockConnection {
 
     fn is_open(&self) -> bool {
         matches!(self.state, State::Open)
+    }
+
+    /// The protocol break due now, on the first client frame of a connection it applies to.
+    fn protocol_break(&self) -> Option<&super::ProtocolBreak> {
+        let fault = self.model.script.faults.break_protocol.as_ref()?;
+        let first = self.traffic.frames_received == 1;
+        (first && on_connection(fault.connection, self.model.connection)).then_some(fault)
     }
 
     /// Counts a frame leaving; a due drop fault ends the connection right after it.

@@ -117,6 +117,17 @@ pub(crate) fn queue_full(max: usize) -> Rejection {
     )
 }
 
+/// A generic 500, for WebSocket-only faults met over HTTP.
+pub(crate) fn server_error() -> Rejection {
+    api_error(
+        500,
+        "server_error",
+        Some("server_error"),
+        "The server had an error while processing your request.".into(),
+        None,
+    )
+}
+
 /// A request field the HTTP endpoint does not accept (`stream_id`, `generate`).
 pub(crate) fn unknown_parameter(name: &str) -> Rejection {
     invalid_request(

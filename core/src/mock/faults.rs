@@ -1,5 +1,6 @@
-//! Faults a script can inject: per-turn failures and errors, the connection-age limit, an
-//! abrupt drop, a refused upgrade and a server that stops reading.
+//! Faults a script can inject: per-turn failures, errors, closes and stalls, the
+//! connection-age limit, an abrupt drop, a refused or unanswered upgrade, a server that stops
+//! reading and one that breaks the WebSocket protocol.
 //!
 //! Faults that concern a connection carry an optional `connection` index: `None` applies to
 //! every connection, `Some(i)` only to the connection created with index `i` (so that, say, the
@@ -33,6 +34,10 @@ pub struct Faults {
     /// [`MockConnection::is_reading`](super::MockConnection::is_reading)).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_reading: Option<StopReading>,
+    /// Answer the first client frame with bytes that break RFC 6455 (see
+    /// [`Action::SendRaw`](super::Action::SendRaw)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub break_protocol: Option<ProtocolBreak>,
 }
 
 /// A fault that hits the request of a given turn (the 0-based index of the model response it
@@ -88,6 +93,18 @@ pub enum FaultOutcome {
         /// `error.message`.
         message: String,
     },
+    /// The request never starts: the server closes the WebSocket with this code (1011, an
+    /// internal error, say) before `response.created`.
+    Close {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        #[serde(default)]
+        reason: String,
+    },
+    /// The response starts (`response.created`) and then nothing more, ever: pings are still
+    /// answered, so only a stream idle timeout finds it. Over HTTP the stream ends there.
+    Stall,
 }
 
 impl TurnFault {
@@ -288,6 +305,72 @@ pub enum Refusal {
     },
     /// 426 Upgrade Required: the client should fall back to HTTP.
     UpgradeRequired,
+    /// 503 Service Unavailable, `server_error`, with `Retry-After`.
+    ServiceUnavailable {
+        /// The `Retry-After` value in seconds.
+        retry_after_secs: u64,
+    },
+    /// No answer at all: the request is read and the connection held open, silent, until the
+    /// client gives up (see [`Upgrade::Ignore`](super::Upgrade::Ignore)).
+    NoAnswer,
+}
+
+/// Answer the first client frame of a connection with a frame that breaks RFC 6455, then
+/// nothing more: the client must close (1002 or 1007) and decide whether to try again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProtocolBreak {
+    /// What is wrong with the frame.
+    pub kind: BreakKind,
+    /// Only on this connection index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection: Option<u32>,
+}
+
+/// How a [`ProtocolBreak`] breaks the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum BreakKind {
+    /// A text frame masked by the server (servers must not mask): the client closes 1002.
+    MaskedFrame,
+    /// A text frame whose payload is not UTF-8: the client closes 1007.
+    InvalidUtf8,
+}
+
+impl ProtocolBreak {
+    /// Breaks every connection this way.
+    pub fn new(kind: BreakKind) -> Self {
+        ProtocolBreak {
+            kind,
+            connection: None,
+        }
+    }
+
+    /// Breaks only connection `index`.
+    pub fn on_connection(mut self, index: u32) -> Self {
+        self.connection = Some(index);
+        self
+    }
+
+    /// The offending frame's bytes, as they go on the wire.
+    ///
+    /// ```
+    /// use responses_ws_core::mock::{BreakKind, ProtocolBreak};
+    ///
+    /// let masked = ProtocolBreak::new(BreakKind::MaskedFrame).frame();
+    /// assert_eq!(masked[1] & 0x80, 0x80, "the mask bit is set");
+    /// let invalid = ProtocolBreak::new(BreakKind::InvalidUtf8).frame();
+    /// assert!(core::str::from_utf8(&invalid[2..]).is_err());
+    /// ```
+    pub fn frame(&self) -> Vec<u8> {
+        match self.kind {
+            // FIN + text, mask bit + length 2, a zero mask key, "{}".
+            BreakKind::MaskedFrame => alloc::vec![0x81, 0x82, 0, 0, 0, 0, b'{', b'}'],
+            // FIN + text, length 2, an invalid two-byte sequence.
+            BreakKind::InvalidUtf8 => alloc::vec![0x81, 0x02, 0xc3, 0x28],
+        }
+    }
 }
 
 /// Stop reading client frames after some have been read, so that backpressure builds up in

@@ -1,10 +1,11 @@
 //! The answer to a WebSocket upgrade request: accept it, or refuse it as the script's
-//! [`UpgradeFault`](super::UpgradeFault) says (401, 429 with `Retry-After`, 426).
+//! [`UpgradeFault`](super::UpgradeFault) says (401, 429 or 503 with `Retry-After`, 426), or
+//! leave it unanswered.
 
 use alloc::format;
 use alloc::string::ToString;
 
-use super::errors::api_error;
+use super::errors::{api_error, Rejection};
 use super::faults::{on_connection, Refusal};
 use super::http::HttpAnswer;
 use super::script::Script;
@@ -17,6 +18,8 @@ pub enum Upgrade {
     Accept,
     /// Answer with this status, headers and JSON body, then close the transport.
     Refuse(HttpAnswer),
+    /// Answer nothing and keep the transport open until the client leaves.
+    Ignore,
 }
 
 impl Script {
@@ -39,15 +42,16 @@ impl Script {
     pub fn upgrade(&self, connection_index: u32) -> Upgrade {
         match &self.faults.refuse_upgrade {
             Some(fault) if on_connection(fault.connection, connection_index) => {
-                Upgrade::Refuse(refusal_answer(&fault.refusal))
+                refusal_answer(&fault.refusal).map_or(Upgrade::Ignore, Upgrade::Refuse)
             }
             _ => Upgrade::Accept,
         }
     }
 }
 
-fn refusal_answer(refusal: &Refusal) -> HttpAnswer {
-    match refusal {
+/// The HTTP answer of a refusal; `None` for [`Refusal::NoAnswer`].
+fn refusal_answer(refusal: &Refusal) -> Option<HttpAnswer> {
+    Some(match refusal {
         Refusal::Unauthorized => HttpAnswer::error(&api_error(
             401,
             "invalid_request_error",
@@ -55,20 +59,26 @@ fn refusal_answer(refusal: &Refusal) -> HttpAnswer {
             "Incorrect API key provided.".into(),
             None,
         )),
-        Refusal::RateLimited { retry_after_secs } => {
-            let error = api_error(
+        Refusal::RateLimited { retry_after_secs } => with_retry_after(
+            api_error(
                 429,
                 "requests",
                 Some("rate_limit_exceeded"),
                 format!("Rate limit reached. Please try again in {retry_after_secs}s."),
                 None,
-            );
-            let mut answer = HttpAnswer::error(&error);
-            answer
-                .headers
-                .push(("retry-after".into(), retry_after_secs.to_string()));
-            answer
-        }
+            ),
+            *retry_after_secs,
+        ),
+        Refusal::ServiceUnavailable { retry_after_secs } => with_retry_after(
+            api_error(
+                503,
+                "server_error",
+                Some("service_unavailable"),
+                "The server is overloaded; try again later.".into(),
+                None,
+            ),
+            *retry_after_secs,
+        ),
         Refusal::UpgradeRequired => HttpAnswer::error(&api_error(
             426,
             "invalid_request_error",
@@ -76,5 +86,15 @@ fn refusal_answer(refusal: &Refusal) -> HttpAnswer {
             "WebSocket mode is not available on this server; use HTTP.".into(),
             None,
         )),
-    }
+        Refusal::NoAnswer => return None,
+    })
+}
+
+/// The error answer with a `Retry-After` of `secs`.
+fn with_retry_after(error: Rejection, secs: u64) -> HttpAnswer {
+    let mut answer = HttpAnswer::error(&error);
+    answer
+        .headers
+        .push(("retry-after".into(), secs.to_string()));
+    answer
 }

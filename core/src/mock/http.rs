@@ -17,9 +17,9 @@ use serde_json::Value;
 
 use super::cache::ResponseStore;
 use super::cost::Found;
-use super::errors::{self, Rejection};
+use super::errors;
 use super::faults::on_connection;
-use super::model::{Begun, Model};
+use super::model::{Begun, Model, NotStarted};
 use super::script::Script;
 use super::traffic::Traffic;
 use crate::time::Instant;
@@ -147,21 +147,23 @@ impl HttpMock {
     pub fn respond(&mut self, body: &str, now: Instant) -> HttpReply {
         self.traffic.received(body.len());
         match self.begin(body, now) {
-            Err(error) => self.json(HttpAnswer::error(&error)),
+            Err(NotStarted::Rejected(error)) => self.json(HttpAnswer::error(&error)),
+            // Over HTTP there is no WebSocket to close: a 500 instead.
+            Err(NotStarted::Closed { .. }) => self.json(HttpAnswer::error(&errors::server_error())),
             Ok((begun, true)) => HttpReply::Stream(self.stream(begun)),
             Ok((begun, false)) => self.complete(begun),
         }
     }
 
     /// Parses and places the request; the flag says whether it asked for `stream: true`.
-    fn begin(&mut self, body: &str, now: Instant) -> Result<(Begun, bool), Rejection> {
+    fn begin(&mut self, body: &str, now: Instant) -> Result<(Begun, bool), NotStarted> {
         let request: ResponseCreate =
             serde_json::from_str(body).map_err(|error| errors::invalid_body(&error))?;
         if request.stream_id.is_some() {
-            return Err(errors::unknown_parameter("stream_id"));
+            return Err(errors::unknown_parameter("stream_id").into());
         }
         if request.generate.is_some() {
-            return Err(errors::unknown_parameter("generate"));
+            return Err(errors::unknown_parameter("generate").into());
         }
         let parent = match request.previous_response_id.as_deref() {
             None => None,
@@ -190,7 +192,7 @@ impl HttpMock {
             .filter(|drop| on_connection(drop.connection, self.model.connection))
             .map(|drop| drop.after_events.max(1));
         let mut events = Vec::with_capacity(begun.events.len());
-        let mut dropped = false;
+        let mut dropped = begun.stalls;
         for (sequence_number, planned) in (0u64..).zip(begun.events) {
             let event_type = planned.kind.event_type().into();
             let event = ServerEvent {

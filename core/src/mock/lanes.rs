@@ -72,6 +72,8 @@ pub(crate) struct Active {
     pub(crate) request: Box<ResponseCreate>,
     /// Accepted steering input.
     pub(crate) steer: Option<AcceptedSteer>,
+    /// Its last planned event is not the last: the connection falls silent after it.
+    pub(crate) stalls: bool,
 }
 
 impl Active {
@@ -96,6 +98,7 @@ impl Active {
             parent,
             request,
             steer: None,
+            stalls: begun.stalls,
         }
     }
 

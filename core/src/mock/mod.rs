@@ -40,8 +40,8 @@ pub use cache::ResponseStore;
 pub use connection::{Action, MockConnection};
 pub use cost::ServerCost;
 pub use faults::{
-    AgeLimit, AgeNotice, DropFault, FaultOutcome, Faults, Refusal, StopReading, TurnFault,
-    UpgradeFault,
+    AgeLimit, AgeNotice, BreakKind, DropFault, FaultOutcome, Faults, ProtocolBreak, Refusal,
+    StopReading, TurnFault, UpgradeFault,
 };
 pub use handshake::Upgrade;
 pub use http::{HttpAnswer, HttpMock, HttpReply, SseEvent, SseStream};

@@ -39,6 +39,27 @@ pub(crate) struct Model {
     hits: Vec<u32>,
 }
 
+/// Why a request does not start.
+#[derive(Debug)]
+pub(crate) enum NotStarted {
+    /// It is answered with an `error` event (an HTTP error status over HTTP).
+    Rejected(Rejection),
+    /// The server closes the connection with this code instead (a
+    /// [`FaultOutcome::Close`]).
+    Closed {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+}
+
+impl From<Rejection> for NotStarted {
+    fn from(rejection: Rejection) -> Self {
+        NotStarted::Rejected(rejection)
+    }
+}
+
 /// A response that starts.
 #[derive(Debug)]
 pub(crate) struct Begun {
@@ -50,6 +71,8 @@ pub(crate) struct Begun {
     pub(crate) result: Option<Conversation>,
     /// Whether it is stored (`store` absent or true).
     pub(crate) store: bool,
+    /// A [`FaultOutcome::Stall`]: `events` is only `response.created`, and nothing follows.
+    pub(crate) stalls: bool,
 }
 
 impl Model {
@@ -67,13 +90,13 @@ impl Model {
 
     /// Plans the response to `request`, which continues `parent` (already resolved by the
     /// caller, found where the [`Found`] says), with the script's server cost in its delays.
-    /// An `Err` is a request that never starts.
+    /// An `Err` is a request that never starts, and why.
     pub(crate) fn begin(
         &mut self,
         request: &ResponseCreate,
         parent: Option<(&Conversation, Found)>,
         now: Instant,
-    ) -> Result<Begun, Rejection> {
+    ) -> Result<Begun, NotStarted> {
         let found = parent.map(|(_, found)| found);
         let parent = parent.map(|(conversation, _)| conversation);
         let placed = conversation::continue_from(parent, request.input.as_ref())?;
@@ -82,25 +105,26 @@ impl Model {
             true => None,
             false => self.fault_at(placed.turn),
         };
-        if let Some(FaultOutcome::Error {
-            status,
-            error_type,
-            code,
-            message,
-        }) = fault
-        {
-            let error_type = error_type.as_deref().unwrap_or(match status {
-                500.. => "server_error",
-                _ => "invalid_request_error",
-            });
-            return Err(errors::api_error(
+        match fault {
+            Some(FaultOutcome::Error {
                 status,
                 error_type,
-                Some(&code),
+                code,
                 message,
-                None,
-            ));
+            }) => {
+                let error_type = error_type.as_deref().unwrap_or(match status {
+                    500.. => "server_error",
+                    _ => "invalid_request_error",
+                });
+                let error = errors::api_error(status, error_type, Some(&code), message, None);
+                return Err(NotStarted::Rejected(error));
+            }
+            Some(FaultOutcome::Close { code, reason }) => {
+                return Err(NotStarted::Closed { code, reason })
+            }
+            _ => {}
         }
+        let stalls = fault == Some(FaultOutcome::Stall);
         let id = self.ids.next("resp");
         self.started = self.started.saturating_add(1);
         let created_at = UNIX_ORIGIN.saturating_add(now.elapsed().as_secs());
@@ -144,13 +168,17 @@ impl Model {
                 (plan.events, Some(result))
             }
         };
+        if stalls {
+            events.truncate(1);
+        }
         let cost = self.script.server_cost;
         cost.charge(&mut events, placed.input_bytes, found);
         Ok(Begun {
             id,
             events,
-            result,
+            result: result.filter(|_| !stalls),
             store: request.store != Some(false),
+            stalls,
         })
     }
 

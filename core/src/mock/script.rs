@@ -14,7 +14,9 @@ use serde_json::Value;
 
 use super::cost::ServerCost;
 use super::duration_ms;
-use super::faults::{AgeLimit, DropFault, Faults, StopReading, TurnFault, UpgradeFault};
+use super::faults::{
+    AgeLimit, DropFault, Faults, ProtocolBreak, StopReading, TurnFault, UpgradeFault,
+};
 
 /// The answer played after the last scripted turn when the script has no text turn.
 pub const DEFAULT_FINAL_TEXT: &str = "Done.";
@@ -320,6 +322,12 @@ impl Script {
     /// Stops reading client frames.
     pub fn with_stop_reading(mut self, stop: StopReading) -> Self {
         self.faults.stop_reading = Some(stop);
+        self
+    }
+
+    /// Breaks the WebSocket protocol in answer to the first client frame.
+    pub fn with_protocol_break(mut self, fault: ProtocolBreak) -> Self {
+        self.faults.break_protocol = Some(fault);
         self
     }
 

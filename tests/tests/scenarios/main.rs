@@ -2,10 +2,11 @@
 //! smol — over real loopback TCP with the scripted mock server (`MockServer`): a plain answer,
 //! a 20-call tool loop with parallel calls, lanes in parallel, a fork, a warm-up, every fault of
 //! the mock (each ends in its documented outcome with no tool output lost: the mock refuses a
-//! continuation that misses one), a slow consumer, and the `wss://` variants through a TLS proxy
-//! whose CA is made by rcgen at test time.
+//! continuation that misses one), a slow consumer, the `wss://` variants through a TLS proxy
+//! whose CA is made by rcgen at test time, and the retry budget and timeouts (`retries`).
 
 mod agents;
+mod retries;
 mod tls_proxy;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -473,6 +474,35 @@ macro_rules! suite {
             #[test]
             fn tls_tool_loop() {
                 super::tls_tool_loop::<$agent>();
+            }
+            #[test]
+            fn a_server_that_breaks_the_protocol_gets_one_more_try() {
+                super::retries::a_server_that_breaks_the_protocol_gets_one_more_try::<$agent>();
+            }
+            #[test]
+            fn an_unanswered_upgrade_is_given_up_at_the_connect_timeout() {
+                super::retries::an_unanswered_upgrade_is_given_up_at_the_connect_timeout::<$agent>(
+                );
+            }
+            #[test]
+            fn a_server_that_only_answers_pings_is_caught_by_the_idle_timeout() {
+                super::retries::a_server_that_only_answers_pings_is_caught_by_the_idle_timeout::<
+                    $agent,
+                >();
+            }
+            #[test]
+            fn service_unavailable_on_every_upgrade_spends_the_budget() {
+                super::retries::service_unavailable_on_every_upgrade_spends_the_budget::<$agent>();
+            }
+            #[test]
+            fn a_close_1011_before_the_response_starts_is_retried_once() {
+                super::retries::a_close_1011_before_the_response_starts_is_retried_once::<$agent>();
+            }
+            #[test]
+            fn a_sender_faster_than_the_socket_stays_under_the_outbound_limit() {
+                super::retries::a_sender_faster_than_the_socket_stays_under_the_outbound_limit::<
+                    $agent,
+                >();
             }
         }
     };

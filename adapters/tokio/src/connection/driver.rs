@@ -8,7 +8,7 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use responses_ws_core::client::{Client, ClientEvent};
+use responses_ws_core::client::ClientEvent;
 use responses_ws_core::retry::Failure;
 use responses_ws_core::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -127,25 +127,31 @@ impl Connection {
         }
     }
 
+    /// Waits (cancel-safe) until the core's outbound queue has room for another request,
+    /// driving the connection meanwhile — writing, firing timers, reconnecting — and keeping
+    /// its events for `next_event`. Ends early only when the connection is over for good
+    /// (the core then refuses the call itself).
+    pub(crate) async fn room(&mut self) -> Result<(), Error> {
+        std::future::poll_fn(|cx| loop {
+            if self.client.has_room() {
+                return Poll::Ready(Ok(()));
+            }
+            match self.poll_core(cx) {
+                Poll::Ready(Ok(Some(event))) => self.deferred.push_back(event),
+                Poll::Ready(Ok(None)) => return Poll::Ready(Ok(())),
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                // Woken by the socket or the timer: the next look may find room.
+                Poll::Pending if self.client.has_room() => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+        .await
+    }
+
     /// Writes everything queued (waiting for the socket as needed), for the calls that queue
     /// frames. Without a socket there is nothing to write to: the frames wait in the core.
     pub(crate) async fn flush(&mut self) {
-        self.drain_until(|_| false).await
-    }
-
-    /// Waits (cancel-safe) until the core's outbound queue has room for another request,
-    /// writing meanwhile. Without an open socket there is nothing to wait for: the core
-    /// keeps what is queued for the next connection and says itself when it is full.
-    pub(crate) async fn room(&mut self) {
-        self.drain_until(Client::has_room).await
-    }
-
-    /// Writes until `enough` holds, everything is written, or the link is gone.
-    async fn drain_until(&mut self, enough: impl Fn(&Client) -> bool) {
         std::future::poll_fn(|cx| {
-            if enough(&self.client) {
-                return Poll::Ready(());
-            }
             let Link::Open(socket) = &mut self.link else {
                 return Poll::Ready(());
             };

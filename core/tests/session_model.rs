@@ -1,26 +1,52 @@
 //! Model-based property test of the session: random creates on four lanes, tool outputs in any
 //! order, server answers (text, parallel tool calls, failures, errors before the start,
-//! `previous_response_not_found`), disconnects, reconnects and the connection age limit, played
-//! against a reference server that keeps the connection-local cache as OpenAI describes it.
+//! `previous_response_not_found`), disconnects, connections lost for every class of failure
+//! (drops, 1011, protocol breaks, idle and peer timeouts), the client giving up, reconnects and
+//! the connection age limit, played against a reference server that keeps the
+//! connection-local cache as OpenAI describes it.
 //!
 //! Invariants, checked after every step:
 //! - the inputs of every conversation the server sees are exactly a prefix of what the
 //!   application gave for that lane, in order: nothing lost, nothing sent twice;
 //! - at most one request per lane and never more than `max_in_flight` across lanes are in flight;
 //! - every request ends at most once, and stream events are on their own lane;
+//! - no request is sent more often than the retry budget allows: its retries count up from 2
+//!   to at most `max_attempts`, and a request that gives up reports at most that many;
 //! - at the end, once the server has answered everything, every input and every tool output the
 //!   application gave is in its lane's conversation.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use responses_ws_core::session::{Lane, RequestId, Session, SessionConfig, SessionEvent};
+use responses_ws_core::retry::{Failure, RetryPolicy};
+use responses_ws_core::session::{
+    Lane, RequestError, RequestId, Session, SessionConfig, SessionEvent,
+};
 use responses_ws_core::wire::{ResponseCreate, ToolOutput};
+use responses_ws_core::ws::{CloseCode, ProtocolError};
 use responses_ws_core::Instant;
 use serde_json::{json, Value};
 
 const LANES: [&str; 4] = ["-", "a", "b", "c"];
 const MAX_IN_FLIGHT: usize = 2;
+const MAX_ATTEMPTS: u32 = 3;
+
+/// How a connection can end, one of each class of failure.
+fn failure(kind: u8) -> Failure {
+    match kind % 5 {
+        0 => Failure::Dropped,
+        1 => Failure::Closed {
+            code: CloseCode::INTERNAL_ERROR,
+            reason: "internal".into(),
+        },
+        2 => Failure::Protocol {
+            code: CloseCode::PROTOCOL_ERROR,
+            error: ProtocolError::ReservedBits,
+        },
+        3 => Failure::IdleTimeout,
+        _ => Failure::PeerTimeout,
+    }
+}
 
 fn lane(index: usize) -> Lane {
     match LANES[index % LANES.len()] {
@@ -45,6 +71,10 @@ enum Op {
     Respond(usize, Outcome),
     Output(usize, usize),
     Disconnect,
+    /// The connection ended with this kind of failure (see [`failure`]).
+    Lost(u8),
+    /// The client's budget is spent: no further connection for now.
+    GiveUp(u8),
     Connect,
     AgeLimit,
 }
@@ -62,6 +92,8 @@ fn op() -> impl Strategy<Value = Op> {
         6 => (0..4usize, outcome).prop_map(|(l, o)| Op::Respond(l, o)),
         4 => (0..4usize, 0..3usize).prop_map(|(l, p)| Op::Output(l, p)),
         1 => Just(Op::Disconnect),
+        1 => any::<u8>().prop_map(Op::Lost),
+        1 => any::<u8>().prop_map(Op::GiveUp),
         2 => Just(Op::Connect),
         1 => Just(Op::AgeLimit),
     ]
@@ -86,6 +118,8 @@ struct World {
     /// The conversation of each lane's last completed response, as the server saw it.
     committed: BTreeMap<Lane, Vec<String>>,
     ended: BTreeSet<RequestId>,
+    /// The last attempt reported for each request that was retried.
+    attempts: BTreeMap<RequestId, u32>,
     counter: u32,
     now: Instant,
 }
@@ -115,6 +149,7 @@ impl World {
     fn new() -> World {
         let mut config = SessionConfig::default();
         config.max_in_flight = MAX_IN_FLIGHT;
+        config.retry = RetryPolicy::default().with_max_attempts(MAX_ATTEMPTS);
         let mut session = Session::new(config);
         session.connected(Instant::ZERO);
         let mut world = World {
@@ -126,6 +161,7 @@ impl World {
             given: BTreeMap::new(),
             committed: BTreeMap::new(),
             ended: BTreeSet::new(),
+            attempts: BTreeMap::new(),
             counter: 0,
             now: Instant::ZERO,
         };
@@ -175,11 +211,16 @@ impl World {
             }
             Op::Respond(index, outcome) => self.respond(&lane(*index), outcome),
             Op::Disconnect => {
-                self.server = Server {
-                    next_id: self.server.next_id,
-                    ..Server::default()
-                };
+                self.forget_connection();
                 self.session.disconnected(self.now);
+            }
+            Op::Lost(kind) => {
+                self.forget_connection();
+                self.session.connection_lost(&failure(*kind), self.now);
+            }
+            Op::GiveUp(kind) => {
+                self.forget_connection();
+                self.session.give_up(&failure(*kind), MAX_ATTEMPTS);
             }
             Op::Connect => {
                 if !self.server.connected {
@@ -191,10 +232,7 @@ impl World {
                 if self.server.connected {
                     let error = json!({"type":"error","status":400,"error":{"code":"websocket_connection_limit_reached","message":"limit"}});
                     self.session.handle_text(&error.to_string(), self.now);
-                    self.server = Server {
-                        next_id: self.server.next_id,
-                        ..Server::default()
-                    };
+                    self.forget_connection();
                 }
             }
         }
@@ -218,6 +256,18 @@ impl World {
             );
         }
         while let Some(event) = self.session.poll_event() {
+            if let SessionEvent::Failed {
+                request,
+                error: RequestError::GaveUp(gave_up),
+                ..
+            } = &event
+            {
+                assert!(
+                    gave_up.attempts <= MAX_ATTEMPTS,
+                    "{request} gave up after {} attempts",
+                    gave_up.attempts
+                );
+            }
             match event {
                 SessionEvent::Completed { request, .. } | SessionEvent::Failed { request, .. } => {
                     assert!(self.ended.insert(request), "{request} ended twice");
@@ -225,9 +275,26 @@ impl World {
                 SessionEvent::Stream { lane, event, .. } => {
                     assert_eq!(lane, Lane::from_stream_id(event.stream_id.as_deref()));
                 }
+                SessionEvent::Retrying {
+                    request, attempt, ..
+                } => {
+                    let last = self.attempts.insert(request, attempt).unwrap_or(1);
+                    assert!(
+                        attempt > last && attempt <= MAX_ATTEMPTS,
+                        "{request}: attempt {attempt} after {last}"
+                    );
+                }
                 _ => {}
             }
         }
+    }
+
+    /// The server's view of the connection is gone with it.
+    fn forget_connection(&mut self) {
+        self.server = Server {
+            next_id: self.server.next_id,
+            ..Server::default()
+        };
     }
 
     /// The server answers the request in flight on `lane`, if any.

@@ -252,8 +252,14 @@ impl Session {
                     .map(|r| (lane.clone(), r)),
             );
         }
-        for (lane, request) in failed {
+        for (lane, mut request) in failed {
             self.release_fork_of(&request);
+            // Like a failed turn, one that never went out leaves its input in the ledger for
+            // the lane's next request.
+            if !request.in_ledger {
+                let input = mem::take(&mut request.input);
+                self.ledger.lane_mut(&lane).push_input(input);
+            }
             let safety = if request.attempts == 0 {
                 RetrySafety::NeverSent
             } else {

@@ -549,3 +549,48 @@ async fn a_silent_server_is_caught_by_the_keepalive_timer() {
     );
     assert!(conn.next_event().await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn a_401_fetches_fresh_credentials_and_retries_exactly_once() {
+    let unauthorized = || {
+        Some((
+            401,
+            Vec::new(),
+            br#"{"error":{"code":"invalid_api_key"}}"#.to_vec(),
+        ))
+    };
+    // Refused once, then accepted: the fresh key gets in.
+    let server = Server::builder(|_, _| Turn::text(None, "resp_1", &["In"]))
+        .upgrade(move |n| (n == 0).then(unauthorized).flatten())
+        .start()
+        .await;
+    let fetched = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = fetched.clone();
+    let config = Config::new(&server.url())
+        .unwrap()
+        .api_key("sk-stale")
+        .credentials(move || {
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Some("sk-fresh".into())
+        });
+    let mut conn = Connection::connect(config).await.unwrap();
+    let heads = server.heads();
+    let auth = |i: usize| heads[i].1.header("authorization").map(String::from);
+    assert_eq!(heads.len(), 2);
+    assert_eq!(auth(0).as_deref(), Some("Bearer sk-stale"));
+    assert_eq!(auth(1).as_deref(), Some("Bearer sk-fresh"));
+    assert_eq!(fetched.load(std::sync::atomic::Ordering::SeqCst), 1);
+    conn.close().await.unwrap();
+
+    // Refused every time: one fresh attempt, then the 401 is final.
+    let server = Server::builder(|_, _| Vec::new())
+        .upgrade(move |_| unauthorized())
+        .start()
+        .await;
+    let config = Config::new(&server.url())
+        .unwrap()
+        .credentials(|| Some("sk-still-wrong".into()));
+    let error = Connection::connect(config).await.unwrap_err();
+    assert_eq!((error.attempts(), error.status()), (2, Some(401)));
+    assert_eq!(server.heads().len(), 2, "exactly one retry");
+}

@@ -11,7 +11,6 @@ use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
 use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::retry::Failure;
 use responses_ws_core::session::{Lane, RequestId};
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::{self, Header};
@@ -352,10 +351,7 @@ impl Connection {
                 self.flush();
             }
             Err(error) => {
-                let failure = error.failure().unwrap_or(Failure::Transport {
-                    message: error.to_string(),
-                    transient: false,
-                });
+                let failure = error.failure();
                 self.last_error = Some(error);
                 self.client.dial_failed(failure, self.now());
             }

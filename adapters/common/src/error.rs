@@ -116,17 +116,22 @@ impl ConnectError {
         }
     }
 
-    /// What a failed attempt to open the socket means to the retry budget; `None` for
-    /// errors that no attempt can fix (the URL, the TLS settings, no runtime) and for
-    /// [`GaveUp`](Self::GaveUp).
-    pub fn failure(&self) -> Option<Failure> {
+    /// What a failed attempt to open the socket means to the retry budget. Errors that no
+    /// attempt can fix (the URL, the TLS settings, no runtime, and [`GaveUp`](Self::GaveUp))
+    /// are a final [`Failure::Transport`].
+    pub fn failure(&self) -> Failure {
         let transport = |transient: bool| Failure::Transport {
             message: self.to_string(),
             transient,
         };
-        Some(match self {
+        match self {
             ConnectError::Io { .. } => transport(true),
-            ConnectError::TlsHandshake { .. } | ConnectError::Random(_) => transport(false),
+            ConnectError::TlsHandshake { .. }
+            | ConnectError::Random(_)
+            | ConnectError::Url(_)
+            | ConnectError::Tls(_)
+            | ConnectError::NoRuntime
+            | ConnectError::GaveUp { .. } => transport(false),
             ConnectError::Timeout { .. } | ConnectError::HandshakeTimeout => {
                 Failure::ConnectTimeout
             }
@@ -140,11 +145,7 @@ impl ConnectError {
                 error: error.clone(),
             },
             ConnectError::Closed(_) => Failure::Dropped,
-            ConnectError::Url(_)
-            | ConnectError::Tls(_)
-            | ConnectError::NoRuntime
-            | ConnectError::GaveUp { .. } => return None,
-        })
+        }
     }
 
     /// The HTTP status of a refused upgrade.

@@ -21,7 +21,6 @@ use futures_core::future::BoxFuture;
 use futures_core::Stream;
 use futures_rustls::TlsConnector;
 use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::retry::Failure;
 use responses_ws_core::session::{Lane, RequestId};
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::{self, Header};
@@ -579,10 +578,7 @@ impl Connection {
     /// A dial failed before the upgrade: the core's budget decides what follows
     /// (`Reconnecting` or `GaveUp`).
     fn dial_failed(&mut self, error: ConnectError) {
-        let failure = error.failure().unwrap_or(Failure::Transport {
-            message: error.to_string(),
-            transient: false,
-        });
+        let failure = error.failure();
         self.last_error = Some(error);
         let now = self.now();
         self.client.dial_failed(failure, now);

@@ -9,7 +9,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use responses_ws_core::client::ClientEvent;
-use responses_ws_core::retry::Failure;
 use responses_ws_core::Instant;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -265,10 +264,7 @@ impl Connection {
             }
             Err(error) => error,
         };
-        let failure = error.failure().unwrap_or(Failure::Transport {
-            message: error.to_string(),
-            transient: false,
-        });
+        let failure = error.failure();
         self.last_error = Some(error);
         self.client.dial_failed(failure, self.clock.now());
     }

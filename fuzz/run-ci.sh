@@ -15,8 +15,9 @@ cd "$here"
 seconds="${FUZZ_SECONDS:-20}"
 cargo_fuzz_version=0.13.1
 
+# A debug build of the tool itself: it only drives cargo, and the optimised build is minutes.
 if ! cargo +nightly fuzz --version 2>/dev/null | grep -q "$cargo_fuzz_version"; then
-    cargo install --locked --quiet --version "$cargo_fuzz_version" cargo-fuzz
+    cargo install --locked --quiet --debug --version "$cargo_fuzz_version" cargo-fuzz
 fi
 
 if [[ $# -gt 0 ]]; then

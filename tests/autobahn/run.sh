@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 #! Runs the Autobahn TestSuite (cases 1.* to 10.*) against the core, strictly, in both roles:
 #!   1. `wstest -m fuzzingserver` (tests/autobahn/fuzzingserver.json, 127.0.0.1:9001) against
-#!      the `autobahn_client` example;
-#!   2. the `autobahn_server` example (127.0.0.1:9002) against `wstest -m fuzzingclient`
+#!      the `autobahn_client` binary of tests/autobahn/peer;
+#!   2. the `autobahn_server` binary (127.0.0.1:9002) against `wstest -m fuzzingclient`
 #!      (tests/autobahn/fuzzingclient.json);
 #! then tests/autobahn/check.py compares both reports with expected-client.json and
 #! expected-server.json and prints `autobahn: N passed, M failed`.
@@ -82,8 +82,8 @@ if [[ ! -d "$SITE/autobahntestsuite-$SUITE_VERSION.dist-info" ]]; then
     mv "$SITE.tmp" "$SITE"
 fi
 
-(cd "$ROOT" && cargo build --release --quiet -p responses-ws-tests --example autobahn_client --example autobahn_server)
-EXAMPLES="$TARGET/release/examples"
+(cd "$ROOT" && cargo build --release --quiet -p responses-ws-autobahn)
+PEERS="$TARGET/release"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
@@ -93,13 +93,13 @@ port_free "$CLIENT_PORT"
 spawn fuzzingserver.log "${WSTEST[@]}" -m fuzzingserver -s "$HERE/fuzzingserver.json" -u 0
 fuzzingserver=$LAST
 wait_port "$CLIENT_PORT"
-spawn client.log timeout 600 "$EXAMPLES/autobahn_client" "ws://127.0.0.1:$CLIENT_PORT" responses-ws-client
+spawn client.log timeout 600 "$PEERS/autobahn_client" "ws://127.0.0.1:$CLIENT_PORT" responses-ws-client
 wait "$LAST" || echo "autobahn_client exited with $? (see $OUT/client.log)" >&2
 kill "$fuzzingserver"
 
 # 2. Our server against the fuzzingclient, which exits once its report is written.
 port_free "$SERVER_PORT"
-spawn server.log "$EXAMPLES/autobahn_server" "$SERVER_PORT"
+spawn server.log "$PEERS/autobahn_server" "$SERVER_PORT"
 server=$LAST
 wait_port "$SERVER_PORT"
 spawn fuzzingclient.log timeout 600 "${WSTEST[@]}" -m fuzzingclient -s "$HERE/fuzzingclient.json"

@@ -33,9 +33,11 @@ if ! cmp -s "$here/openai-requirements.txt" "$peers/openai-requirements.stamp" |
 fi
 
 # llmsim, a Responses API simulator nobody here wrote (the server for tests/tests/llmsim.rs).
+# A debug build: it serves a handful of loopback turns, and an optimised build of its whole
+# dependency tree costs minutes on a cold CI machine.
 llmsim_version=0.6.0
 if ! "$peers/llmsim/bin/llmsim" --version 2>/dev/null | grep -q "$llmsim_version"; then
-    cargo install --locked --quiet --version "$llmsim_version" --root "$peers/llmsim" llmsim
+    cargo install --locked --quiet --debug --version "$llmsim_version" --root "$peers/llmsim" llmsim
 fi
 
 # Node: exactly the lockfile; the stamp is a copy of package-lock.json.

@@ -2,7 +2,7 @@
 //! `wstest -m fuzzingclient`, one thread per connection, bound to 127.0.0.1.
 //!
 //! ```text
-//! cargo run --release -p responses-ws-tests --example autobahn_server -- 9002
+//! cargo run --release -p responses-ws-autobahn --bin autobahn_server -- 9002
 //! ```
 //!
 //! Every text and binary message is sent back as it came. `tests/autobahn/run.sh` runs it;

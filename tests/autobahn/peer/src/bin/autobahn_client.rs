@@ -2,7 +2,7 @@
 //! core's client role, echoing each text and binary message back as it came.
 //!
 //! ```text
-//! cargo run --release -p responses-ws-tests --example autobahn_client -- ws://127.0.0.1:9001 responses-ws
+//! cargo run --release -p responses-ws-autobahn --bin autobahn_client -- ws://127.0.0.1:9001 responses-ws
 //! ```
 //!
 //! It asks `/getCaseCount`, runs `/runCase?case=N&agent=AGENT` for N = 1..=count, then

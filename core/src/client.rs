@@ -15,8 +15,8 @@ use bytes::Bytes;
 
 use crate::retry::{Budget, Failure, GaveUp, RetrySafety, Verdict};
 use crate::session::{
-    Lane, Ledger, ReconnectReason, RequestId, Session, SessionConfig, SessionError, SessionEvent,
-    ToolCall, ToolCallKind,
+    Lane, Ledger, ReconnectReason, Refused, RequestId, Session, SessionConfig, SessionError,
+    SessionEvent, ToolCall, ToolCallKind,
 };
 use crate::time::Instant;
 use crate::wire::{Input, ResponseCreate, ToolOutput};
@@ -320,26 +320,32 @@ impl Client {
     }
 
     /// See [`Session::create`]. Refused with [`SessionError::Backpressure`] while
-    /// [`has_room`](Self::has_room) is false.
-    pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
-        self.check_room()?;
-        self.call(|session| session.create(request))
+    /// [`has_room`](Self::has_room) is false; a refused request is handed back whole.
+    pub fn create(
+        &mut self,
+        request: ResponseCreate,
+    ) -> Result<RequestId, Refused<ResponseCreate>> {
+        let request = self.with_room(request)?;
+        self.take(|session| session.create(request))
     }
 
     /// See [`Session::warm_up`]. Refused like [`create`](Self::create) when full.
-    pub fn warm_up(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
-        self.check_room()?;
-        self.call(|session| session.warm_up(request))
+    pub fn warm_up(
+        &mut self,
+        request: ResponseCreate,
+    ) -> Result<RequestId, Refused<ResponseCreate>> {
+        let request = self.with_room(request)?;
+        self.take(|session| session.warm_up(request))
     }
 
-    /// See [`Session::fork`].
+    /// See [`Session::fork`]. Refused like [`create`](Self::create) when full.
     pub fn fork(
         &mut self,
         from: &Lane,
         request: ResponseCreate,
-    ) -> Result<RequestId, SessionError> {
-        self.check_room()?;
-        self.call(|session| session.fork(from, request))
+    ) -> Result<RequestId, Refused<ResponseCreate>> {
+        let request = self.with_room(request)?;
+        self.take(|session| session.fork(from, request))
     }
 
     /// See [`Session::submit_tool_output`]. Never refused for lack of room: the outputs are
@@ -350,7 +356,7 @@ impl Client {
         call_id: &str,
         output: impl Into<ToolOutput>,
     ) -> Result<(), SessionError> {
-        self.call(|session| session.submit_tool_output(lane, call_id, output))
+        self.take(|session| session.submit_tool_output(lane, call_id, output))
     }
 
     /// Answers every pending call of `lane` with `handler` (a synchronous tool loop step).
@@ -359,7 +365,7 @@ impl Client {
         lane: &Lane,
         mut handler: impl FnMut(&ToolCall) -> ToolOutput,
     ) -> Result<(), SessionError> {
-        self.call(|session| {
+        self.take(|session| {
             for call in session.pending_tool_calls(lane) {
                 session.submit_tool_output(lane, &call.call_id, handler(&call))?;
             }
@@ -398,13 +404,14 @@ impl Client {
         approve: bool,
         reason: Option<String>,
     ) -> Result<(), SessionError> {
-        self.call(|session| session.submit_approval(lane, request_id, approve, reason))
+        self.take(|session| session.submit_approval(lane, request_id, approve, reason))
     }
 
-    /// See [`Session::steer`]. Refused like [`create`](Self::create) when full.
-    pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), SessionError> {
-        self.check_room()?;
-        self.call(|session| session.steer(lane, input))
+    /// See [`Session::steer`]. Refused like [`create`](Self::create) when full; the input
+    /// is handed back.
+    pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Refused<Input>> {
+        let input = self.with_room(input.into())?;
+        self.take(|session| session.steer(lane, input))
     }
 
     /// Whether calls that queue new frames (`create`, `fork`, `warm_up`, `steer`) are taken:
@@ -414,14 +421,16 @@ impl Client {
         self.queued_bytes() < self.config.ws.max_outbound_queue
     }
 
-    fn check_room(&self) -> Result<(), SessionError> {
+    /// `request` back if there is room for it, else refused with [`SessionError::Backpressure`].
+    fn with_room<T>(&self, request: T) -> Result<T, Refused<T>> {
         if self.has_room() {
-            Ok(())
+            Ok(request)
         } else {
-            Err(SessionError::Backpressure {
+            let error = SessionError::Backpressure {
                 queued: self.queued_bytes(),
                 limit: self.config.ws.max_outbound_queue,
-            })
+            };
+            Err(Refused::new(error, request))
         }
     }
 
@@ -540,10 +549,8 @@ impl Client {
 
     /// Runs one call of the session's API, then takes what it produced (frames, events),
     /// whether the call succeeded or not.
-    fn call<T>(
-        &mut self,
-        f: impl FnOnce(&mut Session) -> Result<T, SessionError>,
-    ) -> Result<T, SessionError> {
+    /// Runs a session call, then moves what it queued to the connection.
+    fn take<T, E>(&mut self, f: impl FnOnce(&mut Session) -> Result<T, E>) -> Result<T, E> {
         let result = f(&mut self.session);
         self.take_session_output();
         result

@@ -39,8 +39,11 @@ struct Sim {
 
 impl Sim {
     fn new(script: Script) -> Sim {
-        let url = WsUrl::parse("ws://mock.test/v1/responses").unwrap();
-        let mut client = Client::new(ClientConfig::new(url).api_key("sk-test"));
+        Sim::with_config(script, config())
+    }
+
+    fn with_config(script: Script, config: ClientConfig) -> Sim {
+        let mut client = Client::new(config);
         let calls_answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = calls_answered.clone();
         client.set_tool_handler(Box::new(move |_, call| {
@@ -227,6 +230,10 @@ impl Sim {
             })
             .collect()
     }
+}
+
+fn config() -> ClientConfig {
+    ClientConfig::new(WsUrl::parse("ws://mock.test/v1/responses").unwrap()).api_key("sk-test")
 }
 
 /// Ten turns of two parallel calls each, then the final answer.
@@ -419,4 +426,28 @@ fn a_warm_up_lets_the_first_turn_chain() {
         sim.count(|e| matches!(e, SessionEvent::Completed { .. })),
         2
     );
+}
+
+#[test]
+fn a_full_outbound_queue_hands_the_request_back_and_takes_it_once_written() {
+    let mut config = config();
+    config.ws.max_outbound_queue = 64;
+    let mut sim = Sim::with_config(Script::default(), config);
+    // A first turn fills the queue: it is not written out until the next pump.
+    sim.client.create(turn(Some("a"), "first")).unwrap();
+    assert!(!sim.client.has_room());
+    let second = turn(Some("b"), "second");
+    let refused = sim.client.create(second.clone()).unwrap_err();
+    assert!(refused.is_backpressure(), "{refused}");
+    assert_eq!(refused.clone().into_request(), second);
+    let refused = sim.client.fork(&Lane::named("a").unwrap(), second.clone());
+    assert_eq!(refused.unwrap_err().into_request(), second);
+    // Nothing of the refused calls went anywhere: once the bytes are written, the same
+    // request is taken and both turns complete.
+    sim.pump();
+    assert!(sim.client.has_room());
+    sim.create(second);
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.completed_texts().len(), 2);
+    assert_eq!(sim.connections, 1);
 }

@@ -255,13 +255,19 @@ macro_rules! impl_api {
     ($machine:ty) => {
         impl Api for $machine {
             fn create(&mut self, request: ResponseCreate) -> Result<(), SessionError> {
-                <$machine>::create(self, request).map(drop)
+                <$machine>::create(self, request)
+                    .map(drop)
+                    .map_err(SessionError::from)
             }
             fn warm_up(&mut self, request: ResponseCreate) -> Result<(), SessionError> {
-                <$machine>::warm_up(self, request).map(drop)
+                <$machine>::warm_up(self, request)
+                    .map(drop)
+                    .map_err(SessionError::from)
             }
             fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<(), SessionError> {
-                <$machine>::fork(self, from, request).map(drop)
+                <$machine>::fork(self, from, request)
+                    .map(drop)
+                    .map_err(SessionError::from)
             }
             fn output(
                 &mut self,
@@ -280,7 +286,7 @@ macro_rules! impl_api {
                 self.submit_approval(lane, id, approve, None)
             }
             fn steer(&mut self, lane: &Lane, input: Input) -> Result<(), SessionError> {
-                <$machine>::steer(self, lane, input)
+                <$machine>::steer(self, lane, input).map_err(SessionError::from)
             }
         }
     };

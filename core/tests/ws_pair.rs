@@ -80,6 +80,48 @@ fn a_silent_peer_is_detected_by_the_pong_deadline() {
 }
 
 #[test]
+fn a_peer_that_times_out_is_not_waited_on_for_unwritten_bytes() {
+    let mut pair = Pair::connected(Config::default());
+    // Deaf and mute: the client's bytes are never taken, nothing arrives.
+    let ping_at = pair.client.poll_timeout().unwrap();
+    pair.client.handle_timeout(ping_at);
+    assert!(
+        pair.client.queued_bytes() > 0,
+        "the ping waits to be written"
+    );
+    let dead_at = pair.client.poll_timeout().unwrap();
+    pair.client.handle_timeout(dead_at);
+    assert!(
+        pair.client.is_finished(),
+        "the transport may be dropped at once"
+    );
+    assert_eq!(pair.client.queued_bytes(), 0);
+    assert_eq!(pair.client.poll_timeout(), None);
+}
+
+#[test]
+fn a_close_frame_the_peer_never_takes_is_given_up_after_the_close_timeout() {
+    let config = Config::default();
+    let mut pair = Pair::connected(config.clone());
+    // A masked frame from the server breaks the protocol: the client queues a 1002 close.
+    pair.client
+        .handle_input(&[0x81, 0x81, 1, 2, 3, 4, b'x' ^ 1], pair.now);
+    while pair.client.poll_event().is_some() {}
+    assert_eq!(pair.client.state(), responses_ws_core::ws::State::Closed);
+    assert!(!pair.client.is_finished(), "the close frame waits");
+    // The peer never takes it: the client does not wait for ever.
+    let give_up = pair
+        .client
+        .poll_timeout()
+        .expect("a deadline for the last write");
+    assert_eq!(give_up, pair.now + config.close_timeout);
+    pair.client.handle_timeout(give_up);
+    assert!(pair.client.is_finished());
+    assert_eq!(pair.client.poll_transmit(), None);
+    assert_eq!(pair.client.poll_timeout(), None);
+}
+
+#[test]
 fn either_side_can_close_cleanly() {
     for closer in [Role::Client, Role::Server] {
         let mut pair = Pair::connected(Config::default());

@@ -8,7 +8,7 @@ use std::io;
 use std::time::Duration;
 
 use responses_ws_core::retry::Failure;
-use responses_ws_core::session::{Lane, RequestError, SessionError, ToolCall};
+use responses_ws_core::session::{Lane, Refused, RequestError, SessionError, ToolCall};
 use responses_ws_core::ws::{self, HandshakeError, HttpResponse, UrlError};
 use responses_ws_tls::TlsError;
 
@@ -304,5 +304,14 @@ impl std::error::Error for Error {
 impl From<SessionError> for Error {
     fn from(error: SessionError) -> Self {
         Error::Session(error)
+    }
+}
+
+/// The adapters wait for room before they hand the core a request, so what the core still
+/// refuses (a busy lane, a full lane queue, a closed session) is final: the request is
+/// dropped with the refusal and the reason kept.
+impl<T> From<Refused<T>> for Error {
+    fn from(refused: Refused<T>) -> Self {
+        Error::Session(refused.into_parts().0)
     }
 }

@@ -181,7 +181,7 @@ impl Connection {
         self.catch_up();
         self.room().await?;
         let id = self.client.create(request)?;
-        self.flush().await;
+        self.flush().await?;
         Ok(id)
     }
 
@@ -191,7 +191,7 @@ impl Connection {
         self.catch_up();
         self.room().await?;
         let id = self.client.fork(from, request)?;
-        self.flush().await;
+        self.flush().await?;
         Ok(id)
     }
 
@@ -205,7 +205,7 @@ impl Connection {
     ) -> Result<(), Error> {
         self.catch_up();
         self.client.submit_tool_output(lane, call_id, output)?;
-        self.flush().await;
+        self.flush().await?;
         Ok(())
     }
 
@@ -220,7 +220,7 @@ impl Connection {
         self.catch_up();
         self.client
             .submit_approval(lane, request_id, approve, reason)?;
-        self.flush().await;
+        self.flush().await?;
         Ok(())
     }
 
@@ -229,7 +229,7 @@ impl Connection {
         self.catch_up();
         self.room().await?;
         self.client.steer(lane, input)?;
-        self.flush().await;
+        self.flush().await?;
         Ok(())
     }
 

@@ -18,6 +18,7 @@ use super::config::SessionConfig;
 use super::events::{ReconnectReason, RequestError, RequestId, SessionError, SessionEvent};
 use super::lane::Lane;
 use super::ledger::{settings_of, FullContextReason, LaneLedger, Ledger};
+use super::refused::Refused;
 use super::tools::{PendingCalls, ToolCallKind, ToolOutputError};
 use crate::retry::{Failure, GaveUp, RetrySafety};
 use crate::time::Instant;
@@ -279,23 +280,41 @@ impl Session {
     /// `request.input` is the new input only; the session adds `previous_response_id` or the
     /// full context. Every other field is sent as it is. With `generate: Some(false)` the turn
     /// is a warm-up: the lane's next turn chains from it.
-    pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, SessionError> {
-        let lane = self.requested_lane(&request)?;
+    ///
+    /// Refused (and handed back, nothing queued) when the lane waits for tool outputs, a field
+    /// the session owns is set, or a lane or queue limit is reached.
+    pub fn create(
+        &mut self,
+        request: ResponseCreate,
+    ) -> Result<RequestId, Refused<ResponseCreate>> {
+        let lane = match self.admit_create(&request) {
+            Ok(lane) => lane,
+            Err(error) => return Err(Refused::new(error, request)),
+        };
+        let id = self.enqueue(&lane, request);
+        self.pump();
+        Ok(id)
+    }
+
+    /// The lane `request` goes to, if [`create`](Self::create) may take it.
+    fn admit_create(&mut self, request: &ResponseCreate) -> Result<Lane, SessionError> {
+        let lane = self.requested_lane(request)?;
         if matches!(self.lane(&lane).phase, Phase::AwaitingTools(_)) {
             return Err(SessionError::LaneBusy(lane));
         }
         self.check_lane_budget(&lane)?;
         self.check_queue_room()?;
-        let id = self.enqueue(&lane, request);
-        self.pump();
-        Ok(id)
+        Ok(lane)
     }
 
     /// Warms the lane of `request.stream_id` up: sends `request` (instructions, tools, maybe
     /// context) with `generate: false`, so the server prepares it without running the model.
     /// The lane's next turn with the same settings chains from the warm-up's response, sending
     /// only its new input.
-    pub fn warm_up(&mut self, mut request: ResponseCreate) -> Result<RequestId, SessionError> {
+    pub fn warm_up(
+        &mut self,
+        mut request: ResponseCreate,
+    ) -> Result<RequestId, Refused<ResponseCreate>> {
         request.generate = Some(false);
         self.create(request)
     }
@@ -308,19 +327,11 @@ impl Session {
         &mut self,
         from: &Lane,
         request: ResponseCreate,
-    ) -> Result<RequestId, SessionError> {
-        let lane = self.requested_lane(&request)?;
-        let source = self.lane(from);
-        if matches!(source.phase, Phase::Sent(_) | Phase::Streaming(..)) || !source.queue.is_empty()
-        {
-            return Err(SessionError::LaneBusy(from.clone()));
-        }
-        let target_used = self.lanes.contains_key(&lane) || self.ledger.lane(&lane).is_some();
-        if lane == Lane::Default || target_used {
-            return Err(SessionError::LaneInUse(lane));
-        }
-        self.check_lane_budget(&lane)?;
-        self.check_queue_room()?;
+    ) -> Result<RequestId, Refused<ResponseCreate>> {
+        let lane = match self.admit_fork(from, &request) {
+            Ok(lane) => lane,
+            Err(error) => return Err(Refused::new(error, request)),
+        };
         let inherited: LaneLedger = self.ledger.lane(from).cloned().unwrap_or_default();
         *self.ledger.lane_mut(&lane) = inherited;
         let settings = self.lane(from).settings.clone();
@@ -333,6 +344,23 @@ impl Session {
         }
         self.pump();
         Ok(id)
+    }
+
+    /// The new lane of a fork of `from`, if [`fork`](Self::fork) may take `request`.
+    fn admit_fork(&mut self, from: &Lane, request: &ResponseCreate) -> Result<Lane, SessionError> {
+        let lane = self.requested_lane(request)?;
+        let source = self.lane(from);
+        if matches!(source.phase, Phase::Sent(_) | Phase::Streaming(..)) || !source.queue.is_empty()
+        {
+            return Err(SessionError::LaneBusy(from.clone()));
+        }
+        let target_used = self.lanes.contains_key(&lane) || self.ledger.lane(&lane).is_some();
+        if lane == Lane::Default || target_used {
+            return Err(SessionError::LaneInUse(lane));
+        }
+        self.check_lane_budget(&lane)?;
+        self.check_queue_room()?;
+        Ok(lane)
     }
 
     /// Answers the tool call `call_id` of the lane's last response. When every call has its
@@ -375,14 +403,20 @@ impl Session {
     }
 
     /// Steers the lane's running response with more user input (`response.steer`).
-    pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), SessionError> {
+    ///
+    /// Refused, with the input handed back, when the lane has no running response.
+    pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Refused<Input>> {
         let input = input.into();
         let state = self.lane_mut(lane);
-        let Phase::Streaming(_, assembly) = &state.phase else {
-            return Err(SessionError::NothingToSteer(lane.clone()));
+        let target = match &state.phase {
+            Phase::Streaming(_, assembly) => assembly.response().map(|r| r.id.clone()),
+            _ => None,
         };
-        let Some(target) = assembly.response().map(|response| response.id.clone()) else {
-            return Err(SessionError::NothingToSteer(lane.clone()));
+        let Some(target) = target else {
+            return Err(Refused::new(
+                SessionError::NothingToSteer(lane.clone()),
+                input,
+            ));
         };
         state.steers.push(Steer {
             input: input.clone(),

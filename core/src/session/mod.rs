@@ -14,6 +14,7 @@ mod events;
 mod lane;
 mod ledger;
 mod machine;
+mod refused;
 mod tools;
 
 pub use assembly::*;
@@ -22,4 +23,5 @@ pub use events::{ReconnectReason, RequestError, RequestId, SessionError, Session
 pub use lane::{InvalidLaneName, Lane};
 pub use ledger::{FullContextReason, LaneLedger, Ledger};
 pub use machine::Session;
+pub use refused::Refused;
 pub use tools::{ToolCall, ToolCallKind, ToolOutputError};

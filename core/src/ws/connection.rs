@@ -178,7 +178,9 @@ pub struct Connection {
     last_received: Instant,
     /// Set while a keepalive ping is unanswered: the peer is dead if nothing arrives by then.
     pong_deadline: Option<Instant>,
-    /// When the peer must have answered our close (CloseSent only).
+    /// When the peer must have answered our close (CloseSent); once closed, when bytes
+    /// still queued for a peer that takes nothing are given up (so that no driver waits on
+    /// a write that never completes).
     close_deadline: Option<Instant>,
     sent_close: Option<CloseCode>,
     keepalive_pings: u64,
@@ -355,7 +357,11 @@ impl Connection {
                     self.finish(None, Some(Error::CloseTimeout));
                 }
             }
-            Phase::Closed => {}
+            Phase::Closed => {
+                if due(self.close_deadline) {
+                    self.writer.discard();
+                }
+            }
         }
     }
 
@@ -401,7 +407,7 @@ impl Connection {
             }
             Phase::Open => self.pong_deadline.or_else(|| self.keepalive_deadline()),
             Phase::CloseSent => self.close_deadline,
-            Phase::Closed => None,
+            Phase::Closed => self.close_deadline.filter(|_| !self.writer.is_empty()),
         }
     }
 
@@ -692,6 +698,16 @@ impl Connection {
         }
         self.phase = Phase::Closed;
         self.outgoing = None;
+        // Invariant: a closed connection is finished (`is_finished`) within the close timeout.
+        // A peer that let a deadline pass takes nothing more; any other peer gets that long to
+        // take the last bytes (a close frame, a refusal).
+        if matches!(
+            error,
+            Some(Error::HandshakeTimeout | Error::PeerTimeout | Error::CloseTimeout)
+        ) {
+            self.writer.discard();
+        }
+        self.close_deadline = Some(self.now + self.config.close_timeout);
         let (code, reason) = match &received {
             Some(Some(f)) => (f.code, f.reason.clone()),
             Some(None) => (CloseCode::NO_STATUS, Utf8Bytes::default()),

@@ -118,6 +118,15 @@ impl FrameWriter {
         }
     }
 
+    /// Drops everything not yet written and takes nothing more: the peer is gone.
+    pub(crate) fn discard(&mut self) {
+        self.queue.clear();
+        self.packing.clear();
+        self.queued = 0;
+        self.pending_pong = None;
+        self.close_queued = true;
+    }
+
     /// The next chunk to write.
     pub(crate) fn poll(&mut self) -> Option<Bytes> {
         self.write_pending_pong();

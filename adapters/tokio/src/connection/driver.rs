@@ -131,39 +131,35 @@ impl Connection {
     /// its events for `next_event`. Ends early only when the connection is over for good
     /// (the core then refuses the call itself).
     pub(crate) async fn room(&mut self) -> Result<(), Error> {
+        self.drive_until(|conn| conn.client.has_room()).await
+    }
+
+    /// Writes everything queued, for the calls that queue frames, driving the connection
+    /// meanwhile as [`room`](Self::room) does: a peer that takes nothing is caught by the
+    /// core's deadlines (keepalive, pong and close timeouts), which end the socket and so
+    /// the wait. Without a socket there is nothing to write to: the frames wait in the core.
+    pub(crate) async fn flush(&mut self) -> Result<(), Error> {
+        self.drive_until(|conn| !matches!(conn.link, Link::Open(_)) || conn.outbound.is_empty())
+            .await
+    }
+
+    /// Drives the connection (cancel-safe), keeping its events for `next_event`, until
+    /// `done` holds after a write, or the connection is over for good.
+    async fn drive_until(&mut self, done: fn(&Connection) -> bool) -> Result<(), Error> {
         std::future::poll_fn(|cx| loop {
-            if self.client.has_room() {
+            // `Outbound` only empties once the core has nothing more to give, so after a
+            // write `done` sees what is really left.
+            self.poll_write(cx);
+            if done(self) {
                 return Poll::Ready(Ok(()));
             }
             match self.poll_core(cx) {
                 Poll::Ready(Ok(Some(event))) => self.deferred.push_back(event),
                 Poll::Ready(Ok(None)) => return Poll::Ready(Ok(())),
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                // Woken by the socket or the timer: the next look may find room.
-                Poll::Pending if self.client.has_room() => return Poll::Ready(Ok(())),
+                // Woken by the socket or the timer: the next look may find it done.
+                Poll::Pending if done(self) => return Poll::Ready(Ok(())),
                 Poll::Pending => return Poll::Pending,
-            }
-        })
-        .await
-    }
-
-    /// Writes everything queued (waiting for the socket as needed), for the calls that queue
-    /// frames. Without a socket there is nothing to write to: the frames wait in the core.
-    pub(crate) async fn flush(&mut self) {
-        std::future::poll_fn(|cx| {
-            let Link::Open(socket) = &mut self.link else {
-                return Poll::Ready(());
-            };
-            match self
-                .outbound
-                .poll_drain(cx, &mut self.client, &mut socket.io)
-            {
-                Poll::Ready(Ok(())) => Poll::Ready(()),
-                Poll::Ready(Err(_)) => {
-                    self.lose_link();
-                    Poll::Ready(())
-                }
-                Poll::Pending => Poll::Pending,
             }
         })
         .await
@@ -175,7 +171,11 @@ impl Connection {
         let Link::Open(socket) = &mut self.link else {
             return Progress::Waiting;
         };
-        if self.client.is_finished() && self.outbound.is_empty() {
+        if self.client.is_finished() {
+            // The core is done with this connection and its deadlines are spent: bytes still
+            // here are ones the peer did not take on the last write (`poll_write` ran just
+            // before), and nothing would end a wait for it. Give them up.
+            self.outbound.clear();
             // Best effort: the peer may be gone already.
             return match Pin::new(&mut socket.io).poll_shutdown(cx) {
                 Poll::Ready(_) => {

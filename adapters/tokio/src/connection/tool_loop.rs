@@ -138,7 +138,7 @@ impl Connection {
             self.client
                 .submit_tool_output(lane, &call.call_id, output.into())?;
         }
-        self.flush().await;
+        self.flush().await?;
         if approvals.is_empty() {
             Ok(())
         } else {

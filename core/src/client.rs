@@ -15,8 +15,8 @@ use bytes::Bytes;
 
 use crate::retry::{Budget, Failure, GaveUp, RetrySafety, Verdict};
 use crate::session::{
-    Lane, Ledger, ReconnectReason, Refused, RequestId, Session, SessionConfig, SessionError,
-    SessionEvent, ToolCall, ToolCallKind,
+    Lane, Ledger, Refused, RequestId, Session, SessionConfig, SessionError, SessionEvent, ToolCall,
+    ToolCallKind,
 };
 use crate::time::Instant;
 use crate::wire::{Input, ResponseCreate, ToolOutput};
@@ -657,7 +657,7 @@ impl Client {
                 // replans those requests for the next one.
                 self.outbox.clear();
                 if let Some(connection) = &mut self.connection {
-                    self.closing = Some(OwnClose::Session(failure_of(reason)));
+                    self.closing = Some(OwnClose::Session(reason.failure()));
                     let _ = connection.close(CloseCode::NORMAL, "", self.now);
                 }
             }
@@ -698,19 +698,5 @@ impl Client {
                 Err(_) => return,
             }
         }
-    }
-}
-
-/// The failure a session's request for a new connection stands for; `None` for a planned
-/// rotation, which spends no retry.
-fn failure_of(reason: &ReconnectReason) -> Option<Failure> {
-    match reason {
-        ReconnectReason::ConnectionLimit => Some(Failure::ConnectionLimit),
-        ReconnectReason::ServerError(error) => Some(Failure::ServerError(error.clone())),
-        ReconnectReason::IdleTimeout => Some(Failure::IdleTimeout),
-        ReconnectReason::Rotation => None,
-        // A reason added later: treat it as a failure of unknown kind.
-        #[allow(unreachable_patterns)]
-        _ => Some(Failure::Dropped),
     }
 }

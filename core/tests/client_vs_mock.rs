@@ -451,3 +451,40 @@ fn a_full_outbound_queue_hands_the_request_back_and_takes_it_once_written() {
     assert_eq!(sim.completed_texts().len(), 2);
     assert_eq!(sim.connections, 1);
 }
+
+#[test]
+fn a_response_past_max_response_bytes_fails_and_its_connection_is_replaced() {
+    let script = || Script::new().text("many words ".repeat(400), 40);
+    let with_limit = |limit| {
+        let mut config = config();
+        config.session.max_response_bytes = limit;
+        let mut sim = Sim::with_config(script(), config);
+        sim.create(turn(None, "Talk at length."));
+        sim.run(Duration::from_secs(60));
+        sim
+    };
+    let flooded = with_limit(4_000);
+    let failures: Vec<&RequestError> = flooded
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Failed { error, .. } => Some(error),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failures,
+        [&RequestError::ResponseTooLarge { limit: 4_000 }],
+        "{:?}",
+        flooded.events
+    );
+    assert_eq!(flooded.completed_texts(), Vec::<String>::new());
+    assert_eq!(
+        flooded.connections, 2,
+        "the flooded connection was given up"
+    );
+    // The same response under a limit it fits completes whole.
+    let fits = with_limit(100_000);
+    assert_eq!(fits.completed_texts(), ["many words ".repeat(400)]);
+    assert_eq!(fits.connections, 1);
+}

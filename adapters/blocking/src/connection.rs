@@ -22,7 +22,7 @@ use crate::outbound::Outbound;
 use crate::random;
 use crate::transport::{is_timeout, Transport};
 use crate::Config;
-use crate::{ConnectError, Error};
+use crate::{ConnectError, Error, MAX_SET_ASIDE_EVENTS};
 use responses_ws_adapter::Credentials;
 
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
@@ -395,12 +395,28 @@ impl Connection {
             if self.client.has_room() {
                 break;
             }
+            // Nobody takes events while this waits: past `MAX_SET_ASIDE_EVENTS` read no more,
+            // only keep time; the core's deadlines end the wait.
+            if self.set_aside.len() >= MAX_SET_ASIDE_EVENTS && self.keep_time() {
+                continue;
+            }
             match self.next_from_core()? {
                 Some(event) => self.set_aside.push_back(event),
                 None => break,
             }
         }
         Ok(())
+    }
+
+    /// Sleeps until the core's next deadline and fires it, reading nothing; false (and no
+    /// sleep) when the core has no deadline, since then only reading can end a wait.
+    fn keep_time(&mut self) -> bool {
+        let Some(deadline) = self.client.poll_timeout() else {
+            return false;
+        };
+        thread::sleep(deadline.saturating_duration_since(self.now()));
+        self.client.handle_timeout(self.now());
+        true
     }
 
     /// One read from the socket into the core (or the deadline, if it comes first).

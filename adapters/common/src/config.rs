@@ -20,6 +20,13 @@ use crate::ConnectError;
 /// upgrade together.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Events an adapter keeps for the application while a call waits (for room in the outbound
+/// queue, for a write, for a tool loop's outputs) before it stops reading the socket. A call
+/// that waits cannot hand events on; past this many, the adapter only writes and keeps time
+/// (the core's keepalive and close deadlines still end a wait on a peer that takes nothing),
+/// and the server feels the pause through TCP, as when the application is slow to consume.
+pub const MAX_SET_ASIDE_EVENTS: usize = 1024;
+
 /// How to reach the server. Build it with [`Config::new`] and the builder methods.
 ///
 /// Each adapter names its own `Config`: `Config<()>` for the tokio and blocking adapters, and

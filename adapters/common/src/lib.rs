@@ -2,7 +2,8 @@
 //!
 //! What the responses-ws adapters (`responses-ws-tokio`, `responses-ws-futures`,
 //! `responses-ws-blocking`) share, independent of their runtime: [`Config`] (where to connect
-//! and how), the errors [`ConnectError`] and [`Error`], [`DEFAULT_CONNECT_TIMEOUT`], and the
+//! and how), the errors [`ConnectError`] and [`Error`], [`DEFAULT_CONNECT_TIMEOUT`],
+//! [`MAX_SET_ASIDE_EVENTS`], and the
 //! names every adapter re-exports ([`common`]). Each adapter re-exports these at its root, so
 //! an application names them through its adapter (`responses_ws_tokio::Config` …) and never
 //! needs this crate directly.
@@ -13,7 +14,9 @@
 mod config;
 mod error;
 
-pub use config::{Config, ConfigParts, Credentials, SetRuntime, DEFAULT_CONNECT_TIMEOUT};
+pub use config::{
+    Config, ConfigParts, Credentials, SetRuntime, DEFAULT_CONNECT_TIMEOUT, MAX_SET_ASIDE_EVENTS,
+};
 pub use error::{ConnectError, Error};
 
 pub use common::*;
@@ -23,7 +26,7 @@ pub use common::*;
 /// the TLS settings, and the core and TLS crates themselves. `Config` is not among them: each
 /// adapter names its own (see [`Config`]).
 pub mod common {
-    pub use crate::{ConnectError, Error, DEFAULT_CONNECT_TIMEOUT};
+    pub use crate::{ConnectError, Error, DEFAULT_CONNECT_TIMEOUT, MAX_SET_ASIDE_EVENTS};
 
     pub use responses_ws_core;
     pub use responses_ws_core::client::ClientEvent;

@@ -32,7 +32,7 @@ use crate::socket::Socket;
 use crate::timer::Timer;
 use crate::transport::Dialer;
 use crate::Config;
-use crate::{ConnectError, Error};
+use crate::{ConnectError, Error, MAX_SET_ASIDE_EVENTS};
 use responses_ws_adapter::Credentials;
 
 /// A Responses WebSocket connection (and the session that outlives its reconnections),
@@ -186,7 +186,7 @@ impl Connection {
     async fn establish(&mut self) -> Result<(), ConnectError> {
         self.last_error = None;
         loop {
-            match poll_fn(|cx| self.poll_drive(cx)).await {
+            match poll_fn(|cx| self.poll_drive(cx, false)).await {
                 Some(ClientEvent::Connected { .. }) => return Ok(()),
                 Some(ClientEvent::GaveUp(gave_up)) => {
                     return Err(ConnectError::GaveUp {
@@ -327,7 +327,7 @@ impl Connection {
         if !matches!(self.link, Link::Up(_)) {
             self.link = Link::Down;
         }
-        while let Some(event) = poll_fn(|cx| self.poll_drive(cx)).await {
+        while let Some(event) = poll_fn(|cx| self.poll_drive(cx, false)).await {
             self.deferred.push_back(event);
         }
         Ok(())
@@ -375,7 +375,7 @@ impl Connection {
         if let Some(event) = self.deferred.pop_front() {
             return Poll::Ready(Ok(Some(event)));
         }
-        self.poll_drive(cx).map(Ok)
+        self.poll_drive(cx, false).map(Ok)
     }
 
     /// The client machine: its session (ledger, pending tool calls), configuration, byte
@@ -399,11 +399,19 @@ impl Connection {
     /// Moves the connection on until it has an event (`None` once it is down for good).
     /// Events taken here are not kept: callers that drive for their own purpose keep the
     /// ones they do not want in `deferred`.
-    pub(crate) fn poll_drive(&mut self, cx: &mut Context<'_>) -> Poll<Option<ClientEvent>> {
+    ///
+    /// `holding`: the caller cannot hand events on (it waits for room) and sets them aside;
+    /// past [`MAX_SET_ASIDE_EVENTS`] set aside, the stream is not read (writes and the core's
+    /// deadlines go on, so the wait still ends).
+    pub(crate) fn poll_drive(
+        &mut self,
+        cx: &mut Context<'_>,
+        holding: bool,
+    ) -> Poll<Option<ClientEvent>> {
         loop {
             match &mut self.link {
                 Link::Up(_) => {
-                    if let Some(event) = ready!(self.poll_up(cx)) {
+                    if let Some(event) = ready!(self.poll_up(cx, holding)) {
                         self.observe(&event);
                         return Poll::Ready(Some(event));
                     }
@@ -438,7 +446,7 @@ impl Connection {
     }
 
     /// One step of an attached stream: `Some` event, or `None` once the stream is gone.
-    fn poll_up(&mut self, cx: &mut Context<'_>) -> Poll<Option<ClientEvent>> {
+    fn poll_up(&mut self, cx: &mut Context<'_>, holding: bool) -> Poll<Option<ClientEvent>> {
         let origin = self.origin;
         let now = move || Instant::from_elapsed(origin.elapsed());
         let Link::Up(socket) = &mut self.link else {
@@ -467,7 +475,11 @@ impl Connection {
                 self.link = Link::Down;
                 return Poll::Ready(None);
             }
-            if !socket.read_closed() && socket.poll_read(&mut self.client, now, cx).is_ready() {
+            let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
+            if !socket.read_closed()
+                && !paused
+                && socket.poll_read(&mut self.client, now, cx).is_ready()
+            {
                 continue;
             }
             match self.client.poll_timeout() {
@@ -526,7 +538,7 @@ impl Connection {
             if self.client.has_room() {
                 return Poll::Ready(());
             }
-            match self.poll_drive(cx) {
+            match self.poll_drive(cx, true) {
                 Poll::Ready(Some(event)) => self.deferred.push_back(event),
                 Poll::Ready(None) => return Poll::Ready(()),
                 // Woken by the stream or the timer: the next look may find room.

@@ -95,7 +95,7 @@ impl Connection {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
         let mut following = Following::Request(self.create(request).await?);
         loop {
-            let Some(event) = poll_fn(|cx| self.poll_drive(cx)).await else {
+            let Some(event) = poll_fn(|cx| self.poll_drive(cx, false)).await else {
                 return Err(Error::ConnectionClosed);
             };
             let response = match classify(&lane, &mut following, event) {

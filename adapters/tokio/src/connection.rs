@@ -146,7 +146,7 @@ impl Connection {
     async fn establish(&mut self) -> Result<(), ConnectError> {
         self.last_error = None;
         loop {
-            let event = poll_fn(|cx| self.poll_core(cx)).await.ok().flatten();
+            let event = poll_fn(|cx| self.poll_core(cx, false)).await.ok().flatten();
             match event {
                 Some(ClientEvent::Connected { .. }) => return Ok(()),
                 Some(ClientEvent::GaveUp(gave_up)) => {
@@ -280,7 +280,7 @@ impl Connection {
         if matches!(self.link, Link::Dialing { .. }) {
             self.link = Link::Down;
         }
-        while let Some(event) = poll_fn(|cx| self.poll_core(cx)).await? {
+        while let Some(event) = poll_fn(|cx| self.poll_core(cx, false)).await? {
             self.deferred.push_back(event);
         }
         Ok(())
@@ -309,7 +309,7 @@ impl Connection {
     ) -> Poll<Result<Option<ClientEvent>, Error>> {
         match self.deferred.pop_front() {
             Some(event) => Poll::Ready(Ok(Some(event))),
-            None => self.poll_core(cx),
+            None => self.poll_core(cx, false),
         }
     }
 }

@@ -594,3 +594,56 @@ async fn a_401_fetches_fresh_credentials_and_retries_exactly_once() {
     assert_eq!((error.attempts(), error.status()), (2, Some(401)));
     assert_eq!(server.heads().len(), 2, "exactly one retry");
 }
+
+#[tokio::test]
+async fn a_flood_while_a_write_waits_is_read_no_further_than_the_set_aside_limit() {
+    const DELTAS: usize = 20_000;
+    let server = Server::builder(|index, _| {
+        if index > 0 {
+            return Vec::new();
+        }
+        // The first request gets a flood, then the server reads nothing more.
+        let mut turn = Turn::new(Some("talk"), "resp_flood");
+        let mut replies = vec![turn.created()];
+        replies.extend((0..DELTAS).map(|_| turn.delta(&"w".repeat(64))));
+        replies.push(Reply::Pause(Duration::from_secs(30)));
+        replies
+    })
+    .options(SocketOptions {
+        send_buffer: None,
+        recv_buffer: Some(4 << 10),
+    })
+    .start()
+    .await;
+    let mut ws = ws::Config::default();
+    ws.max_outbound_queue = 1 << 20;
+    ws.keepalive_interval = Some(Duration::from_millis(200));
+    ws.pong_timeout = Duration::from_millis(200);
+    let mut conn = Connection::connect(once(&server.url()).ws(ws))
+        .await
+        .unwrap();
+    conn.create(request(Some("talk"), "Flood me."))
+        .await
+        .unwrap();
+    // This write waits (the server reads nothing) while the flood arrives, and nobody takes
+    // events meanwhile; it ends when the keepalive finds the server deaf.
+    let filler = "x".repeat(8 << 20);
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        conn.create(request(Some("filler"), &filler)),
+    )
+    .await
+    .expect("the wait ended by the keepalive")
+    .unwrap();
+    let mut deltas = 0;
+    while let Ok(Some(event)) = conn.next_event().await {
+        if let ClientEvent::Session(SessionEvent::Stream { event, .. }) = event {
+            deltas += usize::from(matches!(event.kind, EventKind::OutputTextDelta(_)));
+        }
+    }
+    // What was set aside, plus what one read buffer held when reading stopped.
+    assert!(
+        (responses_ws_tokio::MAX_SET_ASIDE_EVENTS..3_000).contains(&deltas),
+        "{deltas} events of {DELTAS} were read while nobody took events"
+    );
+}

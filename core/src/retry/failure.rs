@@ -49,6 +49,13 @@ pub enum Failure {
     ConnectTimeout,
     /// A response in flight got no event within the stream idle timeout.
     IdleTimeout,
+    /// A running response's events passed the session's
+    /// [`max_response_bytes`](crate::session::SessionConfig::max_response_bytes): the
+    /// connection was given up to stop the stream.
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// The server ended the connection at its age limit
     /// (`websocket_connection_limit_reached`).
     ConnectionLimit,
@@ -136,6 +143,8 @@ impl Failure {
             | Failure::IdleTimeout
             | Failure::ConnectionLimit
             | Failure::ServerError(_) => FailureClass::Transient,
+            // A stream without end is a server out of order, as a protocol breach is.
+            Failure::ResponseTooLarge { .. } => FailureClass::Protocol,
         }
     }
 
@@ -203,6 +212,9 @@ impl fmt::Display for Failure {
             Failure::Transport { message, .. } => write!(f, "cannot connect: {message}"),
             Failure::ConnectTimeout => f.write_str("connecting timed out"),
             Failure::IdleTimeout => f.write_str("no event for the running response in time"),
+            Failure::ResponseTooLarge { limit } => {
+                write!(f, "the running response passed the limit of {limit} bytes")
+            }
             Failure::ConnectionLimit => f.write_str("the server's connection age limit"),
             Failure::ServerError(error) => write!(f, "server error: {error}"),
         }

@@ -43,6 +43,12 @@ pub struct SessionConfig {
     /// Requests waiting in lane queues, all lanes together (default 1024); one more is refused
     /// with [`SessionError::QueueFull`](super::SessionError::QueueFull).
     pub max_queued: usize,
+    /// Bytes of server events one running response may take, counted as they arrive (text
+    /// deltas, items, the final snapshot; default 256 MiB). Past it the request fails with
+    /// [`RequestError::ResponseTooLarge`](super::RequestError::ResponseTooLarge) and the
+    /// connection is replaced, since a response cannot be cancelled: a server that streams
+    /// without end cannot grow the assembled response without limit.
+    pub max_response_bytes: usize,
 }
 
 impl Default for SessionConfig {
@@ -56,6 +62,7 @@ impl Default for SessionConfig {
             retry: RetryPolicy::default(),
             idle_timeout: Some(Duration::from_secs(300)),
             max_queued: 1024,
+            max_response_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -37,6 +37,29 @@ pub enum ReconnectReason {
     /// A request in flight got no event within
     /// [`SessionConfig::idle_timeout`](super::SessionConfig::idle_timeout).
     IdleTimeout,
+    /// A running response's events passed
+    /// [`SessionConfig::max_response_bytes`](super::SessionConfig::max_response_bytes);
+    /// leaving the connection is the only way to stop a response.
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+}
+
+impl ReconnectReason {
+    /// The failure this reason stands for, which the retry budget judges; `None` for a
+    /// planned rotation, which spends no retry.
+    pub fn failure(&self) -> Option<Failure> {
+        match self {
+            ReconnectReason::ConnectionLimit => Some(Failure::ConnectionLimit),
+            ReconnectReason::ServerError(error) => Some(Failure::ServerError(error.clone())),
+            ReconnectReason::IdleTimeout => Some(Failure::IdleTimeout),
+            ReconnectReason::ResponseTooLarge { limit } => {
+                Some(Failure::ResponseTooLarge { limit: *limit })
+            }
+            ReconnectReason::Rotation => None,
+        }
+    }
 }
 
 /// What happened, for the application. Every request ends with exactly one
@@ -176,6 +199,14 @@ pub enum RequestError {
     /// The response had started and then got no event within the idle timeout; the
     /// connection was replaced. Its input stays in the ledger, as for `Interrupted`.
     IdleTimeout,
+    /// The response's events passed
+    /// [`SessionConfig::max_response_bytes`](super::SessionConfig::max_response_bytes)
+    /// (`limit`); the connection was replaced to stop it. Its input stays in the ledger, as
+    /// for `Interrupted`.
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
     /// Retrying is over (the budget is spent, or the failure is final): the last cause, the
     /// attempts made, and how far the request got. Its input stays in the ledger.
     GaveUp(Box<GaveUp>),
@@ -194,6 +225,9 @@ impl fmt::Display for RequestError {
             }
             RequestError::IdleTimeout => {
                 f.write_str("the running response sent no event within the idle timeout")
+            }
+            RequestError::ResponseTooLarge { limit } => {
+                write!(f, "the running response passed the limit of {limit} bytes")
             }
             RequestError::GaveUp(gave_up) => write!(f, "{gave_up}"),
         }

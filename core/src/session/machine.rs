@@ -123,8 +123,29 @@ struct Active {
     chained: bool,
     /// When it was sent or last got an event: the idle timeout counts from here.
     last_event: Instant,
-    /// Its stream went idle past the timeout; the connection is being replaced for it.
-    timed_out: bool,
+    /// Bytes of its events so far (`handle_text`), against `max_response_bytes`.
+    received: usize,
+    /// Why the session gave it up, if it did; the connection is being replaced for it, and
+    /// this is its error when the connection ends.
+    abandoned: Option<Abandoned>,
+}
+
+/// Why the session gave up a running response.
+#[derive(Debug, Clone, Copy)]
+enum Abandoned {
+    /// No event within the idle timeout.
+    IdleTimeout,
+    /// Its events passed `max_response_bytes` (the limit).
+    TooLarge(usize),
+}
+
+impl Abandoned {
+    fn error(self) -> RequestError {
+        match self {
+            Abandoned::IdleTimeout => RequestError::IdleTimeout,
+            Abandoned::TooLarge(limit) => RequestError::ResponseTooLarge { limit },
+        }
+    }
 }
 
 impl Active {
@@ -133,7 +154,8 @@ impl Active {
             request,
             chained,
             last_event: now,
-            timed_out: false,
+            received: 0,
+            abandoned: None,
         }
     }
 }
@@ -434,10 +456,30 @@ impl Session {
     pub fn handle_text(&mut self, text: &str, now: Instant) {
         self.now = now;
         match ServerEvent::from_str(text) {
-            Ok(event) => self.handle_event(event),
+            Ok(event) => {
+                self.count_received(&event, text.len());
+                self.handle_event(event)
+            }
             Err(error) => self.events.push_back(SessionEvent::BadFrame { error }),
         }
         self.pump();
+    }
+
+    /// Counts `size` bytes against the running response `event` belongs to; one that passes
+    /// `max_response_bytes` is given up with its connection (events still on their way are
+    /// then not assembled: they reach the application as `Unrouted`).
+    fn count_received(&mut self, event: &ServerEvent<'_>, size: usize) {
+        let limit = self.config.max_response_bytes;
+        let lane = Lane::from_stream_id(event.stream_id.as_deref());
+        let Some(Phase::Streaming(active, _)) = self.lanes.get_mut(&lane).map(|s| &mut s.phase)
+        else {
+            return;
+        };
+        active.received = active.received.saturating_add(size);
+        if active.received > limit && active.abandoned.is_none() {
+            active.abandoned = Some(Abandoned::TooLarge(limit));
+            self.retire(ReconnectReason::ResponseTooLarge { limit });
+        }
     }
 
     /// Handles a decoded server event.
@@ -525,7 +567,7 @@ impl Session {
                 let mut any = false;
                 for active in self.lanes.values_mut().filter_map(LaneState::active_mut) {
                     if now >= active.last_event + idle {
-                        active.timed_out = true;
+                        active.abandoned = Some(Abandoned::IdleTimeout);
                         any = true;
                     }
                 }
@@ -990,13 +1032,8 @@ impl Session {
     /// Stops using the connection and asks for a new one.
     fn retire(&mut self, reason: ReconnectReason) {
         if matches!(self.connection, Connection::Up { .. }) {
-            let cause = match &reason {
-                ReconnectReason::ConnectionLimit => Failure::ConnectionLimit,
-                ReconnectReason::ServerError(error) => Failure::ServerError(error.clone()),
-                ReconnectReason::IdleTimeout => Failure::IdleTimeout,
-                // Only ever with nothing in flight: no request sees this cause.
-                ReconnectReason::Rotation => Failure::Dropped,
-            };
+            // A rotation happens only with nothing in flight: no request sees its cause.
+            let cause = reason.failure().unwrap_or(Failure::Dropped);
             self.end_connection(&cause, true);
             self.connection = Connection::Retiring;
             self.events.push_back(SessionEvent::Reconnect { reason });
@@ -1033,14 +1070,12 @@ impl Session {
                 }
                 Phase::Streaming(active, _) => {
                     self.release_fork_of(&active.request);
-                    if retry && self.config.retry.retry_started && !active.timed_out {
+                    if retry && self.config.retry.retry_started && active.abandoned.is_none() {
                         self.retry_or_fail(&lane, active, RetrySafety::Started, cause);
                     } else {
-                        let error = if active.timed_out {
-                            RequestError::IdleTimeout
-                        } else {
-                            RequestError::Interrupted
-                        };
+                        let error = active
+                            .abandoned
+                            .map_or(RequestError::Interrupted, Abandoned::error);
                         self.events.push_back(SessionEvent::Failed {
                             lane: lane.clone(),
                             request: active.request.id,

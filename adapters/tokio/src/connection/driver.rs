@@ -14,7 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::Connection;
 use crate::transport::{Dialing, Transport};
-use crate::{entropy, ConnectError, Error};
+use crate::{entropy, ConnectError, Error, MAX_SET_ASIDE_EVENTS};
 
 /// The transport under the core.
 pub(crate) enum Link {
@@ -70,9 +70,14 @@ impl Connection {
     /// The next event of the core, driving the socket, the timer and reconnects as needed.
     /// `Ready(Ok(None))` once the link is down, the core wants no new one (closed, or it gave
     /// up retrying) and has nothing left.
+    ///
+    /// `holding`: the caller cannot hand events on (it waits for room, a write, or tool
+    /// handlers) and sets them aside; past [`MAX_SET_ASIDE_EVENTS`] set aside, the socket is
+    /// not read (writes and the core's deadlines go on, so the wait still ends).
     pub(crate) fn poll_core(
         &mut self,
         cx: &mut Context<'_>,
+        holding: bool,
     ) -> Poll<Result<Option<ClientEvent>, Error>> {
         loop {
             self.poll_write(cx);
@@ -84,7 +89,10 @@ impl Connection {
                 return Poll::Ready(Ok(Some(event)));
             }
             let progress = match &mut self.link {
-                Link::Open(_) => self.poll_socket(cx),
+                Link::Open(_) => {
+                    let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
+                    self.poll_socket(cx, paused)
+                }
                 Link::Dialing { future, start } => match future.as_mut().poll(cx) {
                     Poll::Ready(result) => {
                         let start = *start;
@@ -153,7 +161,7 @@ impl Connection {
             if done(self) {
                 return Poll::Ready(Ok(()));
             }
-            match self.poll_core(cx) {
+            match self.poll_core(cx, true) {
                 Poll::Ready(Ok(Some(event))) => self.deferred.push_back(event),
                 Poll::Ready(Ok(None)) => return Poll::Ready(Ok(())),
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
@@ -166,8 +174,9 @@ impl Connection {
     }
 
     /// Shuts the socket down once the core is finished with it; otherwise reads into the
-    /// core's buffer (only called when the core has no event to give: backpressure).
-    fn poll_socket(&mut self, cx: &mut Context<'_>) -> Progress {
+    /// core's buffer (only called when the core has no event to give: backpressure), unless
+    /// reading is `paused`.
+    fn poll_socket(&mut self, cx: &mut Context<'_>, paused: bool) -> Progress {
         let Link::Open(socket) = &mut self.link else {
             return Progress::Waiting;
         };
@@ -185,7 +194,7 @@ impl Connection {
                 Poll::Pending => Progress::Waiting,
             };
         }
-        if socket.read_closed {
+        if socket.read_closed || paused {
             return Progress::Waiting;
         }
         let space = self.client.input_buffer();

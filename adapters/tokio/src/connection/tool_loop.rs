@@ -3,7 +3,8 @@
 //!
 //! Events of other lanes (and `Connected` / `Disconnected`) are not lost: they stay in the
 //! connection's deferred queue for `next_event`. While handlers run, the connection is driven
-//! too (pings answered, keepalive kept), up to [`MAX_DEFERRED`] kept events.
+//! too (pings answered, keepalive kept); past
+//! [`MAX_SET_ASIDE_EVENTS`](crate::MAX_SET_ASIDE_EVENTS) kept events the socket is not read.
 
 use std::convert::Infallible;
 use std::future::{poll_fn, Future};
@@ -19,10 +20,6 @@ use responses_ws_core::wire::{IncompleteReason, Response, ResponseCreate, ToolOu
 
 use super::Connection;
 use crate::Error;
-
-/// Events kept for `next_event` beyond which the connection is no longer driven while tool
-/// handlers run (it is again once they are done).
-const MAX_DEFERRED: usize = 1024;
 
 /// What one event means to the loop.
 // A transient value, moved on at once: boxing the event would cost an allocation per event.
@@ -93,7 +90,7 @@ impl Connection {
         loop {
             let event = match self.deferred.remove(seen) {
                 Some(event) => event,
-                None => match poll_fn(|cx| self.poll_core(cx)).await? {
+                None => match poll_fn(|cx| self.poll_core(cx, false)).await? {
                     Some(event) => event,
                     None => return Err(Error::ConnectionClosed),
                 },
@@ -151,15 +148,15 @@ impl Connection {
 
     /// Drives the connection while tool handlers run, keeping its events for later.
     fn poll_aside(&mut self, cx: &mut Context<'_>) -> Poll<Result<Infallible, Error>> {
-        while self.deferred.len() < MAX_DEFERRED {
-            match self.poll_core(cx) {
+        // Bounded: past `MAX_SET_ASIDE_EVENTS` kept events, `poll_core` reads no more.
+        loop {
+            match self.poll_core(cx, true) {
                 Poll::Ready(Ok(Some(event))) => self.deferred.push_back(event),
                 // Over, or nothing now: the handlers finish the wait.
                 Poll::Ready(Ok(None)) | Poll::Pending => return Poll::Pending,
                 Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
             }
         }
-        Poll::Pending
     }
 }
 

@@ -115,11 +115,13 @@ fn our_client_chains_turns_on_llmsim_and_recovers_from_previous_response_not_fou
         .unwrap();
     runtime.block_on(async {
         let mut session = SessionConfig::default();
-        session.rotate_after = Duration::from_secs(2);
+        // Long enough for two of llmsim's turns on a loaded machine (it paces its tokens).
+        session.rotate_after = Duration::from_secs(8);
         let config = Config::new(&llmsim.url())
             .unwrap()
             .session(session)
             .retry(RetryPolicy::default());
+        let connected = tokio::time::Instant::now();
         let mut conn = Connection::connect(config)
             .await
             .expect("upgrade to llmsim");
@@ -139,7 +141,7 @@ fn our_client_chains_turns_on_llmsim_and_recovers_from_previous_response_not_fou
 
         // Past the rotation age the session asks for a new connection; llmsim's cache is
         // per connection, so the stored chain is gone there and the session must recover.
-        tokio::time::sleep(Duration::from_millis(2100)).await;
+        tokio::time::sleep_until(connected + Duration::from_millis(8100)).await;
         conn.create(turn("And once more.")).await.unwrap();
         let third = until_done(&mut conn).await;
         assert!(

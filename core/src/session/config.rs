@@ -41,7 +41,8 @@ pub struct SessionConfig {
     /// by this.
     pub idle_timeout: Option<Duration>,
     /// Requests waiting in lane queues, all lanes together (default 1024); one more is refused
-    /// with [`SessionError::QueueFull`](super::SessionError::QueueFull).
+    /// with [`SessionError::QueueFull`](super::SessionError::QueueFull). Also the most steers
+    /// a lane holds unanswered by the server.
     pub max_queued: usize,
     /// Bytes of server events one running response may take, counted as they arrive (text
     /// deltas, items, the final snapshot; default 256 MiB). Past it the request fails with

@@ -429,6 +429,7 @@ impl Session {
     /// Refused, with the input handed back, when the lane has no running response.
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Refused<Input>> {
         let input = input.into();
+        let limit = self.config.max_queued;
         let state = self.lane_mut(lane);
         let target = match &state.phase {
             Phase::Streaming(_, assembly) => assembly.response().map(|r| r.id.clone()),
@@ -440,6 +441,11 @@ impl Session {
                 input,
             ));
         };
+        // Steers wait here until the server applies or refuses them: as many as requests may
+        // wait in the lane queues, no more.
+        if state.steers.len() >= limit {
+            return Err(Refused::new(SessionError::QueueFull { limit }, input));
+        }
         state.steers.push(Steer {
             input: input.clone(),
             id: None,

@@ -59,6 +59,13 @@ pub enum Failure {
     /// The server ended the connection at its age limit
     /// (`websocket_connection_limit_reached`).
     ConnectionLimit,
+    /// The server closed with 1008 (policy violation): it will not serve this connection.
+    /// Seen when WebSocket mode (or a beta it needs) is not enabled for the API key or its
+    /// organization. Final: another attempt is refused the same way.
+    PolicyClose {
+        /// The reason the server gave.
+        reason: String,
+    },
     /// The server sent an error that concerns the whole connection.
     ServerError(Box<ApiError>),
 }
@@ -96,6 +103,9 @@ impl Failure {
             Some(ws::Error::PeerTimeout) => Failure::PeerTimeout,
             Some(ws::Error::ConnectionLost) | Some(ws::Error::CloseTimeout) => Failure::Dropped,
             None if closed.code == CloseCode::ABNORMAL => Failure::Dropped,
+            None if closed.code == CloseCode::POLICY_VIOLATION => Failure::PolicyClose {
+                reason: String::from(closed.reason.as_str()),
+            },
             // Our own closes (the application's, the session's) are told apart by the client,
             // which knows it sent them.
             None => Failure::Closed {
@@ -145,6 +155,7 @@ impl Failure {
             | Failure::ServerError(_) => FailureClass::Transient,
             // A stream without end is a server out of order, as a protocol breach is.
             Failure::ResponseTooLarge { .. } => FailureClass::Protocol,
+            Failure::PolicyClose { .. } => FailureClass::Final,
         }
     }
 
@@ -160,6 +171,7 @@ impl Failure {
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             Failure::Closed { code, .. } | Failure::Protocol { code, .. } => Some(*code),
+            Failure::PolicyClose { .. } => Some(CloseCode::POLICY_VIOLATION),
             _ => None,
         }
     }
@@ -216,6 +228,13 @@ impl fmt::Display for Failure {
                 write!(f, "the running response passed the limit of {limit} bytes")
             }
             Failure::ConnectionLimit => f.write_str("the server's connection age limit"),
+            Failure::PolicyClose { reason } => {
+                f.write_str("the server refused this connection by policy (close 1008")?;
+                if !reason.is_empty() {
+                    write!(f, ": {reason}")?;
+                }
+                f.write_str("); is WebSocket mode enabled for this API key and organization?")
+            }
             Failure::ServerError(error) => write!(f, "server error: {error}"),
         }
     }
@@ -329,6 +348,21 @@ mod tests {
         assert_eq!(
             Failure::from_closed(&closed(1006, None, false)),
             Failure::Dropped
+        );
+    }
+
+    #[test]
+    fn a_policy_close_says_websocket_mode_may_not_be_enabled() {
+        let failure = Failure::from_closed(&closed(1008, Some(1008), true));
+        assert!(
+            matches!(failure, Failure::PolicyClose { .. }),
+            "{failure:?}"
+        );
+        assert_eq!(failure.class(), FailureClass::Final);
+        assert_eq!(failure.close_code(), Some(CloseCode::POLICY_VIOLATION));
+        assert!(
+            failure.to_string().contains("WebSocket mode enabled"),
+            "{failure}"
         );
     }
 

@@ -19,7 +19,7 @@ use crate::session::{
     ToolCallKind,
 };
 use crate::time::Instant;
-use crate::wire::{Input, ResponseCreate, ToolOutput};
+use crate::wire::{Input, Item, ResponseCreate, ToolOutput};
 use crate::ws::{self, CloseCode, Closed, Connection, HandshakeError, Header, SendError, WsUrl};
 
 /// Where to connect and with which limits.
@@ -412,6 +412,12 @@ impl Client {
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Refused<Input>> {
         let input = self.with_room(input.into())?;
         self.take(|session| session.steer(lane, input))
+    }
+
+    /// See [`Session::inject`]. Never refused for lack of room: like tool outputs, injected
+    /// outputs answer calls the server waits on.
+    pub fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Refused<Vec<Item>>> {
+        self.take(|session| session.inject(lane, input))
     }
 
     /// Whether calls that queue new frames (`create`, `fork`, `warm_up`, `steer`) are taken:

@@ -4,7 +4,7 @@
 #!      the `autobahn_client` binary of tests/autobahn/peer;
 #!   2. the `autobahn_server` binary (127.0.0.1:9002) against `wstest -m fuzzingclient`
 #!      (tests/autobahn/fuzzingclient.json);
-#! then tests/autobahn/check.py compares both reports with expected-client.json and
+#! both roles at once, then tests/autobahn/check.py compares both reports with expected-client.json and
 #! expected-server.json and prints `autobahn: N passed, M failed`.
 #!
 #! Usage: tests/autobahn/run.sh            (from any directory)
@@ -88,22 +88,28 @@ PEERS="$TARGET/release"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-# 1. Our client against the fuzzingserver.
+# The two roles run at once (different ports, different report folders): the suite is mostly
+# Python 2 CPU time, and the roles share nothing.
 port_free "$CLIENT_PORT"
+port_free "$SERVER_PORT"
+
+# 1. Our client against the fuzzingserver.
 spawn fuzzingserver.log "${WSTEST[@]}" -m fuzzingserver -s "$HERE/fuzzingserver.json" -u 0
 fuzzingserver=$LAST
-wait_port "$CLIENT_PORT"
-spawn client.log timeout 600 "$PEERS/autobahn_client" "ws://127.0.0.1:$CLIENT_PORT" responses-ws-client
-wait "$LAST" || echo "autobahn_client exited with $? (see $OUT/client.log)" >&2
-kill "$fuzzingserver"
-
 # 2. Our server against the fuzzingclient, which exits once its report is written.
-port_free "$SERVER_PORT"
 spawn server.log "$PEERS/autobahn_server" "$SERVER_PORT"
 server=$LAST
+
+wait_port "$CLIENT_PORT"
+spawn client.log timeout 900 "$PEERS/autobahn_client" "ws://127.0.0.1:$CLIENT_PORT" responses-ws-client
+client=$LAST
 wait_port "$SERVER_PORT"
-spawn fuzzingclient.log timeout 600 "${WSTEST[@]}" -m fuzzingclient -s "$HERE/fuzzingclient.json"
-wait "$LAST" || echo "fuzzingclient exited with $? (see $OUT/fuzzingclient.log)" >&2
+spawn fuzzingclient.log timeout 900 "${WSTEST[@]}" -m fuzzingclient -s "$HERE/fuzzingclient.json"
+fuzzingclient=$LAST
+
+wait "$client" || echo "autobahn_client exited with $? (see $OUT/client.log)" >&2
+kill "$fuzzingserver"
+wait "$fuzzingclient" || echo "fuzzingclient exited with $? (see $OUT/fuzzingclient.log)" >&2
 kill "$server"
 
 echo "suite ran in $((SECONDS - start)) s; reports and logs in $OUT" >&2

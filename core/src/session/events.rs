@@ -11,7 +11,7 @@ use super::lane::{InvalidLaneName, Lane};
 use super::ledger::FullContextReason;
 use super::tools::{ToolCall, ToolOutputError};
 use crate::retry::{Failure, GaveUp, RetrySafety};
-use crate::wire::{ApiError, DecodeError, Input, Response, ServerEvent};
+use crate::wire::{ApiError, DecodeError, Input, Item, Response, ServerEvent};
 
 /// The session's handle of one request (a turn, a warm-up, a tool continuation or a
 /// server-started successor), unique within a session.
@@ -165,6 +165,28 @@ pub enum SessionEvent {
         /// outcome is unknown).
         error: Option<ApiError>,
     },
+    /// Injected items were committed into the lane's running response
+    /// (`response.inject.created`); they join the conversation with it.
+    InjectAccepted {
+        /// The lane.
+        lane: Lane,
+        /// The running response.
+        response_id: String,
+    },
+    /// Injected items were not committed; they are handed back.
+    InjectFailed {
+        /// The lane.
+        lane: Lane,
+        /// The items.
+        input: Vec<Item>,
+        /// The server's reason; `None` when the response ended or its connection was lost
+        /// before an answer (the outcome is unknown, and the conversation does not keep them).
+        error: Option<ApiError>,
+        /// Whether the session kept them: after `response_already_completed`, tool outputs
+        /// of calls the lane waits for are submitted as outputs, and other items wait as new
+        /// input, so they go out with the lane's next request as the server asks.
+        kept: bool,
+    },
     /// The session needs a new connection: close this one, connect again and call
     /// [`Session::connected`](super::Session::connected). Queued and unstarted requests
     /// wait for it.
@@ -251,6 +273,8 @@ pub enum SessionError {
     OwnedField(&'static str),
     /// The lane has no running response to steer.
     NothingToSteer(Lane),
+    /// The lane has no running response to inject into.
+    NothingToInject(Lane),
     /// The lane cannot take this now (it waits for tool outputs, or is running a request).
     LaneBusy(Lane),
     /// The lane to fork into already has a conversation.
@@ -287,6 +311,9 @@ impl fmt::Display for SessionError {
             }
             SessionError::NothingToSteer(lane) => {
                 write!(f, "lane {lane} has no running response to steer")
+            }
+            SessionError::NothingToInject(lane) => {
+                write!(f, "lane {lane} has no running response to inject into")
             }
             SessionError::LaneBusy(lane) => write!(
                 f,

@@ -9,6 +9,7 @@ use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
 
+use super::inject::interleave;
 use super::lane::Lane;
 use crate::wire::{ContentPart, Item, MessageContent, OutputText, Response, ResponseCreate, Role};
 
@@ -125,11 +126,17 @@ impl LaneLedger {
     }
 
     /// The lane's request (sent with `settings`) produced `response`: its output joins the
-    /// context and it becomes the response to chain from. Everything pushed before (the
+    /// context and it becomes the response to chain from, with the items `injected` into it
+    /// (`response.inject`) right after the calls they answer. Everything pushed before (the
     /// request's input, steering input the server applied) is now covered by it.
-    pub(crate) fn commit(&mut self, settings: &ResponseCreate, response: &Response) {
-        self.items
-            .extend(response.output.iter().cloned().map(as_input));
+    pub(crate) fn commit(
+        &mut self,
+        settings: &ResponseCreate,
+        response: &Response,
+        injected: Vec<Item>,
+    ) {
+        let output = interleave(&response.output, injected);
+        self.items.extend(output.into_iter().map(as_input));
         self.covered = self.items.len();
         self.last_response_id = Some(response.id.clone());
         self.settings = Some(settings_of(settings));
@@ -296,6 +303,7 @@ mod tests {
         lane.commit(
             &settings("m"),
             &response("resp_1", vec![Item::user_message("out")]),
+            Vec::new(),
         );
         lane.push_input([Item::function_call_output("call_1", "42")]);
         let plan = lane.plan(&settings("m"));
@@ -309,7 +317,7 @@ mod tests {
     fn lost_cache_or_changed_settings_send_the_full_context_with_a_reason() {
         let mut lane = LaneLedger::default();
         lane.push_input([Item::user_message("hi")]);
-        lane.commit(&settings("m"), &response("resp_1", vec![]));
+        lane.commit(&settings("m"), &response("resp_1", vec![]), Vec::new());
         lane.push_input([Item::user_message("more")]);
 
         let changed = lane.plan(&settings("other"));
@@ -339,7 +347,7 @@ mod tests {
         };
         let mut lane = LaneLedger::default();
         lane.push_input([Item::user_message("hi")]);
-        lane.commit(&stored, &response("resp_1", vec![]));
+        lane.commit(&stored, &response("resp_1", vec![]), Vec::new());
         lane.forget(FullContextReason::NewConnection);
         assert_eq!(
             lane.plan(&stored).previous_response_id.as_deref(),
@@ -360,7 +368,7 @@ mod tests {
         )
         .unwrap();
         let mut lane = LaneLedger::default();
-        lane.commit(&settings("m"), &response("resp_1", output));
+        lane.commit(&settings("m"), &response("resp_1", output), Vec::new());
         let json = serde_json::to_string(lane.items()).unwrap();
         assert_eq!(
             json,
@@ -379,7 +387,7 @@ mod tests {
         .unwrap();
         let mut lane = LaneLedger::default();
         lane.push_input([Item::user_message("hi")]);
-        lane.commit(&settings("m"), &response("resp_1", output));
+        lane.commit(&settings("m"), &response("resp_1", output), Vec::new());
         lane.forget(FullContextReason::NewConnection);
         let plan = lane.plan(&settings("m"));
         let json = serde_json::to_value(&plan.input).unwrap();
@@ -398,7 +406,7 @@ mod tests {
         let mut ledger = Ledger::default();
         let lane = ledger.lane_mut(&Lane::named("a").unwrap());
         lane.push_input([Item::user_message("hi")]);
-        lane.commit(&settings("m"), &response("resp_1", vec![]));
+        lane.commit(&settings("m"), &response("resp_1", vec![]), Vec::new());
         let restored: Ledger =
             serde_json::from_str(&serde_json::to_string(&ledger).unwrap()).unwrap();
         let lane = restored.lane(&Lane::named("a").unwrap()).unwrap();

@@ -16,6 +16,7 @@ use core::mem;
 use super::assembly::{Assembled, ResponseAssembly};
 use super::config::SessionConfig;
 use super::events::{ReconnectReason, RequestError, RequestId, SessionError, SessionEvent};
+use super::inject::Injections;
 use super::lane::Lane;
 use super::ledger::{settings_of, FullContextReason, LaneLedger, Ledger};
 use super::refused::Refused;
@@ -24,13 +25,15 @@ use crate::retry::{Failure, GaveUp, RetrySafety};
 use crate::time::Instant;
 use crate::wire::{
     ApiError, ClientEvent, EventKind, IncompleteReason, Input, Item, ResponseCreate,
-    ResponseStatus, ResponseSteer, ServerEvent, ToolOutput,
+    ResponseInject, ResponseStatus, ResponseSteer, ServerEvent, ToolOutput,
 };
 
 /// The error code of the connection age limit.
 const CONNECTION_LIMIT: &str = "websocket_connection_limit_reached";
 /// The error code of a continuation whose parent the server does not hold.
 const PREVIOUS_NOT_FOUND: &str = "previous_response_not_found";
+/// The inject refusal after which the server asks for the items in a new request.
+const ALREADY_COMPLETED: &str = "response_already_completed";
 
 /// The conversation machine of one agent, across connections.
 ///
@@ -97,6 +100,9 @@ struct LaneState {
     forks_pending: usize,
     /// Steers sent for the running response, oldest first.
     steers: Vec<Steer>,
+    /// Items injected into the running response (or, once it ended, still waiting for a
+    /// verdict), oldest first.
+    injections: Injections,
 }
 
 /// Where a lane is in its request cycle. At most one request per lane is in flight (`Sent`
@@ -458,6 +464,37 @@ impl Session {
         Ok(())
     }
 
+    /// Commits `input` (tool outputs of client-owned calls) into the lane's running response
+    /// with `response.inject` (multi-agent beta: the connection needs the header
+    /// `OpenAI-Beta: responses_multi_agent=v1`). The server answers with
+    /// [`SessionEvent::InjectAccepted`] (the items join the conversation with the response,
+    /// after the calls they answer) or [`SessionEvent::InjectFailed`] (handed back; after
+    /// `response_already_completed` the session keeps them for the lane's next request).
+    ///
+    /// Refused, with the input handed back, when the lane has no running response, or holds
+    /// [`max_queued`](SessionConfig::max_queued) injections without a verdict.
+    pub fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Refused<Vec<Item>>> {
+        let limit = self.config.max_queued;
+        let state = self.lane_mut(lane);
+        let target = match &state.phase {
+            Phase::Streaming(_, assembly) => assembly.response().map(|r| r.id.clone()),
+            _ => None,
+        };
+        let Some(response_id) = target else {
+            return Err(Refused::new(
+                SessionError::NothingToInject(lane.clone()),
+                input,
+            ));
+        };
+        if state.injections.len() >= limit {
+            return Err(Refused::new(SessionError::QueueFull { limit }, input));
+        }
+        state.injections.sent(input.clone());
+        let inject = ResponseInject { response_id, input };
+        self.outbox.push_back(ClientEvent::from(inject).to_json());
+        Ok(())
+    }
+
     /// Reads one text frame from the server.
     pub fn handle_text(&mut self, text: &str, now: Instant) {
         self.now = now;
@@ -496,6 +533,10 @@ impl Session {
         }
         if let Some(lane) = self.steer_event_lane(&event, &lane) {
             self.on_steer_event(lane, &event);
+            return;
+        }
+        if let Some(lane) = self.inject_event_lane(&event, &lane) {
+            self.on_inject_event(lane, &event);
             return;
         }
         match &event.kind {
@@ -560,6 +601,100 @@ impl Session {
                     .push_back(SessionEvent::SteerFailed { lane, input, error });
             }
             _ => {}
+        }
+    }
+
+    /// The lane of an inject verdict: the lane whose response it concerns (running, or
+    /// ended with injections still waiting), else its `stream_id`'s.
+    fn inject_event_lane(&self, event: &ServerEvent<'_>, echoed: &Lane) -> Option<Lane> {
+        let target = match &event.kind {
+            EventKind::InjectCreated(e) => &e.response_id,
+            EventKind::InjectFailed(e) => &e.response_id,
+            _ => return None,
+        };
+        let concerned = self.lanes.iter().find_map(|(lane, state)| {
+            let running = match &state.phase {
+                Phase::Streaming(_, assembly) => assembly.response().map(|r| &r.id),
+                _ => None,
+            };
+            let ended = (state.injections.len() > 0)
+                .then(|| {
+                    self.ledger
+                        .lane(lane)
+                        .and_then(LaneLedger::last_response_id)
+                })
+                .flatten();
+            (running == Some(target) || ended == Some(target.as_str())).then(|| lane.clone())
+        });
+        Some(concerned.unwrap_or_else(|| echoed.clone()))
+    }
+
+    /// An inject verdict. It shares the sequence numbers of the response it concerns, so a
+    /// running response's assembly sees it too.
+    fn on_inject_event(&mut self, lane: Lane, event: &ServerEvent<'_>) {
+        let state = self.lane_mut(&lane);
+        if let Phase::Streaming(_, assembly) = &mut state.phase {
+            assembly.push(event);
+        }
+        match &event.kind {
+            EventKind::InjectCreated(created) if state.injections.committed() => {
+                self.events.push_back(SessionEvent::InjectAccepted {
+                    lane,
+                    response_id: created.response_id.clone(),
+                });
+            }
+            EventKind::InjectFailed(failed) => {
+                let ours = state.injections.refused();
+                let input = if failed.input.is_empty() {
+                    ours.unwrap_or_default()
+                } else {
+                    failed.input.clone()
+                };
+                let completed = failed.error.as_ref().and_then(|e| e.code.as_deref())
+                    == Some(ALREADY_COMPLETED);
+                let kept = completed && !input.is_empty();
+                if kept {
+                    self.keep_injected(&lane, input.clone());
+                }
+                self.events.push_back(SessionEvent::InjectFailed {
+                    lane,
+                    input,
+                    error: failed.error.clone(),
+                    kept,
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Items the server would not inject because the response had completed: outputs of the
+    /// calls the lane waits for are submitted as those outputs (the continuation goes out
+    /// once every call has one); everything else waits as input of the lane's next request.
+    fn keep_injected(&mut self, lane: &Lane, input: Vec<Item>) {
+        let mut rest = Vec::new();
+        for item in input {
+            let answer = match &item {
+                Item::FunctionCallOutput(output) => {
+                    Some((output.call_id.clone(), output.output.clone()))
+                }
+                _ => None,
+            };
+            let pending = |state: &LaneState, call_id: &str| match &state.phase {
+                Phase::AwaitingTools(pending) => {
+                    pending.calls.iter().any(|call| call.call_id == call_id)
+                }
+                _ => false,
+            };
+            match answer {
+                Some((call_id, output)) if pending(self.lane_mut(lane), &call_id) => {
+                    // A duplicate answer is refused by the lane and dropped: the call has one.
+                    let _ = self.submit_tool_output(lane, &call_id, output);
+                }
+                _ => rest.push(item),
+            }
+        }
+        if !rest.is_empty() {
+            self.ledger.lane_mut(lane).push_input(rest);
         }
     }
 
@@ -915,7 +1050,9 @@ impl Session {
             return;
         };
         let request = active.request.id;
+        let injected = self.lane_mut(lane).injections.take_committed();
         if response.status == Some(ResponseStatus::Failed) {
+            self.hand_back_injected(lane, [injected]);
             if active.chained {
                 self.ledger
                     .lane_mut(lane)
@@ -929,14 +1066,14 @@ impl Session {
             });
             return;
         }
+        let pending = PendingCalls::of(&response).and_then(|calls| calls.without(&injected));
         self.ledger
             .lane_mut(lane)
-            .commit(&active.request.settings, &response);
+            .commit(&active.request.settings, &response, injected);
         let steered = response
             .incomplete_details
             .as_ref()
             .is_some_and(|details| details.reason == Some(IncompleteReason::Steered));
-        let pending = PendingCalls::of(&response);
         let response_id = response.id.clone();
         self.events.push_back(SessionEvent::Completed {
             lane: lane.clone(),
@@ -958,6 +1095,19 @@ impl Session {
             None => Phase::Idle,
         };
         self.lane_mut(lane).phase = phase;
+    }
+
+    /// Injected items the conversation will not keep (their response failed, or its
+    /// connection ended first), back to the application, each injection as it was sent.
+    fn hand_back_injected(&mut self, lane: &Lane, inputs: impl IntoIterator<Item = Vec<Item>>) {
+        for input in inputs.into_iter().filter(|input| !input.is_empty()) {
+            self.events.push_back(SessionEvent::InjectFailed {
+                lane: lane.clone(),
+                input,
+                error: None,
+                kept: false,
+            });
+        }
     }
 
     fn on_error(&mut self, echoed: bool, lane: Lane, error: Box<ApiError>) {
@@ -1095,6 +1245,8 @@ impl Session {
                 other => other,
             };
             self.lane_mut(&lane).phase = phase;
+            let injected = self.lane_mut(&lane).injections.abandon();
+            self.hand_back_injected(&lane, injected);
             for steer in steers {
                 self.events.push_back(SessionEvent::SteerFailed {
                     lane: lane.clone(),

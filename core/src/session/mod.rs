@@ -11,6 +11,7 @@
 mod assembly;
 mod config;
 mod events;
+mod inject;
 mod lane;
 mod ledger;
 mod machine;

@@ -182,6 +182,23 @@ impl PendingCalls {
         })
     }
 
+    /// These calls less the ones `answered` already holds an output for (outputs committed
+    /// by `response.inject`); `None` when none is left.
+    pub(crate) fn without(mut self, answered: &[Item]) -> Option<PendingCalls> {
+        let open: Vec<bool> = (self.calls.iter())
+            .map(|call| {
+                !answered
+                    .iter()
+                    .any(|item| item.call_id() == Some(&call.call_id))
+            })
+            .collect();
+        let mut keep = open.iter();
+        self.calls.retain(|_| *keep.next().unwrap_or(&true));
+        let mut keep = open.iter();
+        self.answers.retain(|_| *keep.next().unwrap_or(&true));
+        (!self.calls.is_empty()).then_some(self)
+    }
+
     /// Records `answer` (built by [`ToolCall::answer`] or [`ToolCall::approval`]) for the call
     /// `call_id`, which must be pending and unanswered.
     pub(crate) fn answer(

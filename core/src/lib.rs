@@ -12,6 +12,7 @@
 //!   validation, message assembly, control frames, the close handshake and keepalive timers.
 //! - [`wire`]: the Responses vocabulary — client events, server events, the `Response` object.
 //! - [`session`]: the conversation — lanes, response assembly, tool calls, the ledger.
+//! - [`http`]: HTTP/1.1 framing and server-sent events, for the HTTP transport and the mock.
 //! - [`client`]: [`ws`] and [`session`] as one machine, across reconnects: what adapters drive.
 //! - [`retry`]: bounded retrying — which failures are worth another attempt, the backoff,
 //!   the budget per request and per streak of connections, retry-safety classes.
@@ -24,6 +25,7 @@
 extern crate alloc;
 
 pub mod client;
+pub mod http;
 pub mod mock;
 pub mod retry;
 pub mod session;

@@ -7,14 +7,17 @@
 pub(crate) mod client;
 pub(crate) mod server;
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine;
 use bytes::Bytes;
 use core::fmt;
 use sha1::{Digest, Sha1};
 
+pub use crate::http::{find_header, Header};
 pub use server::RequestHead;
+
+pub(crate) use crate::http::has_token as header_has_token;
 
 /// The GUID that RFC 6455 appends to the key before hashing.
 const WEBSOCKET_GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -33,68 +36,6 @@ pub fn accept_key(key: &str) -> String {
     sha.update(key.as_bytes());
     sha.update(WEBSOCKET_GUID.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(sha.finalize())
-}
-
-/// One HTTP header as received: the name as sent, the value as raw bytes.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Header {
-    /// Header name (compare with [`str::eq_ignore_ascii_case`]).
-    pub name: String,
-    /// Header value; usually ASCII, but HTTP allows other bytes.
-    pub value: Vec<u8>,
-}
-
-impl Header {
-    /// The value as text, if it is UTF-8.
-    pub fn value_str(&self) -> Option<&str> {
-        core::str::from_utf8(&self.value).ok()
-    }
-
-    fn from_httparse(h: &httparse::Header<'_>) -> Header {
-        Header {
-            name: h.name.to_string(),
-            value: h.value.to_vec(),
-        }
-    }
-}
-
-impl fmt::Debug for Header {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Credentials never reach logs.
-        let secret = [
-            "authorization",
-            "proxy-authorization",
-            "api-key",
-            "cookie",
-            "set-cookie",
-        ]
-        .iter()
-        .any(|s| self.name.eq_ignore_ascii_case(s));
-        let value = if secret {
-            "<redacted>"
-        } else {
-            self.value_str().unwrap_or("<binary>")
-        };
-        write!(f, "{}: {}", self.name, value)
-    }
-}
-
-/// The first header named `name` (ASCII case-insensitive), as text.
-pub fn find_header<'h>(headers: &'h [Header], name: &str) -> Option<&'h str> {
-    headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case(name))
-        .and_then(Header::value_str)
-}
-
-/// Whether any header named `name` holds `token` in its comma-separated list (case-insensitive).
-fn header_has_token(headers: &[Header], name: &str, token: &str) -> bool {
-    headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case(name))
-        .filter_map(Header::value_str)
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
 }
 
 /// An HTTP response that was not a WebSocket upgrade (401, 429, 426 …), kept whole so the caller

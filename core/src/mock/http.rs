@@ -7,7 +7,6 @@
 //! request pays the stored lookup and every full-context one its whole input. The WebSocket-only fields `stream_id` and `generate` are
 //! refused as unknown parameters.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -22,6 +21,7 @@ use super::faults::on_connection;
 use super::model::{Begun, Model, NotStarted};
 use super::script::Script;
 use super::traffic::Traffic;
+use crate::http;
 use crate::time::Instant;
 use crate::wire::{ApiError, ResponseCreate, ServerEvent};
 
@@ -88,9 +88,18 @@ pub struct SseEvent {
 }
 
 impl SseEvent {
-    /// The event in SSE form: `event: …\ndata: …\n\n`.
+    /// The event in SSE form: `event: …\ndata: …\n\n` (a `data:` line per line of the data).
+    /// A type that no `event:` line can hold (one with a line break, from a script's unknown
+    /// event) is left out: the data's JSON still names it.
     pub fn to_sse(&self) -> String {
-        format!("event: {}\ndata: {}\n\n", self.event_type, self.data)
+        let mut event = http::SseEvent::new(self.event_type.as_str(), self.data.as_str());
+        let mut text = String::new();
+        if event.write(&mut text).is_err() {
+            event.event_type.clear();
+            // Without a type or an id, nothing is left that could be refused.
+            let _ = event.write(&mut text);
+        }
+        text
     }
 }
 

@@ -13,6 +13,8 @@
 //!   [`Script::upgrade`] how to answer the handshake.
 //! - [`HttpMock`]: the same script behind `POST /v1/responses` with SSE and stateless
 //!   (`store: false`) semantics.
+//! - [`HttpConnection`]: one transport's HTTP/1.1 side — requests read and routed, answers
+//!   and SSE streams framed and paced — until it upgrades to WebSocket.
 //!
 //! The n-th model response of every conversation plays the n-th scripted response, where n is
 //! counted from the `previous_response_id` chain or from the model items replayed in a
@@ -28,6 +30,7 @@ mod errors;
 mod faults;
 mod handshake;
 mod http;
+mod http_connection;
 mod ids;
 mod lanes;
 mod model;
@@ -45,6 +48,7 @@ pub use faults::{
 };
 pub use handshake::Upgrade;
 pub use http::{HttpAnswer, HttpMock, HttpReply, SseEvent, SseStream};
+pub use http_connection::{HttpConnection, HttpEvent};
 pub use script::{
     Limits, Script, ScriptedCall, ScriptedCommentary, ScriptedReasoning, Turn, DEFAULT_FINAL_TEXT,
     DEFAULT_MODEL,

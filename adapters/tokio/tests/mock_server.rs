@@ -1,12 +1,17 @@
 //! The mock server on a loopback port, seen from real sockets: WebSocket clients made of the
-//! core's client-role `ws::Connection` and a tiny driver below, and HTTP clients that write
-//! requests by hand. No third-party WebSocket or HTTP client is involved.
+//! core's client-role `ws::Connection` and a tiny driver below, and HTTP clients made of the
+//! core's `http` heads, body decoder and SSE parser. No third-party WebSocket or HTTP client
+//! is involved.
 //!
 //! Tests live in `mod mock` so that `cargo test mock` selects them.
 
 mod mock {
     use std::time::Duration;
 
+    use bytes::BytesMut;
+    use responses_ws_core::http::{
+        BodyDecoder, BodyPart, Limits, RequestHead, ResponseHead, SseParser,
+    };
     use responses_ws_core::mock::{
         AgeLimit, DropFault, Refusal, ScriptedCall, StopReading, UpgradeFault,
     };
@@ -159,37 +164,35 @@ mod mock {
     /// A keep-alive HTTP/1.1 connection, requests written by hand.
     struct HttpClient {
         tcp: TcpStream,
-        buf: Vec<u8>,
+        /// Bytes read and not yet used.
+        buf: BytesMut,
     }
 
-    /// An HTTP answer: status, headers (lower-case names), body, and whether the body was
-    /// whole.
+    /// An HTTP answer: its head, its body, and whether the body ended by its own framing
+    /// (rather than with the connection).
     struct Answer {
+        head: ResponseHead,
         status: u16,
-        headers: Vec<(String, String)>,
         body: String,
         complete: bool,
     }
 
     impl Answer {
         fn header(&self, name: &str) -> Option<&str> {
-            let found = self.headers.iter().find(|(n, _)| n == name);
-            found.map(|(_, value)| value.as_str())
+            self.head.header(name)
         }
 
-        /// The SSE events of the body: (`event:` line, `data:` JSON).
+        /// The SSE events of the body: (`event:` field, `data:` JSON).
         fn sse(&self) -> Vec<(String, serde_json::Value)> {
-            let blocks = self.body.split("\n\n").filter(|block| !block.is_empty());
-            blocks
-                .map(|block| {
-                    let line = |prefix: &str| {
-                        let found = block.lines().find_map(|l| l.strip_prefix(prefix));
-                        found.expect("SSE field").to_owned()
-                    };
-                    let data = serde_json::from_str(&line("data: ")).unwrap();
-                    (line("event: "), data)
-                })
-                .collect()
+            let mut parser = SseParser::new(&Limits::default());
+            let mut body = self.body.as_bytes();
+            let mut events = Vec::new();
+            while let Some(event) = parser.next_event(&mut body).expect("an event stream") {
+                let data = serde_json::from_str(&event.data).unwrap();
+                events.push((event.event_type, data));
+            }
+            assert!(parser.is_idle(), "the stream ends between events");
+            events
         }
     }
 
@@ -198,93 +201,53 @@ mod mock {
             let tcp = TcpStream::connect(server.addr()).await.unwrap();
             HttpClient {
                 tcp,
-                buf: Vec::new(),
+                buf: BytesMut::new(),
             }
         }
 
         async fn post(&mut self, body: &str) -> Answer {
-            let request = format!(
-                "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nAuthorization: Bearer sk-test\r\n\
-                 Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-                body.len()
-            );
-            self.tcp.write_all(request.as_bytes()).await.unwrap();
+            let head = RequestHead::new("POST", "/v1/responses")
+                .with_header("Host", "mock")
+                .with_header("Authorization", "Bearer sk-test")
+                .with_header("Content-Type", "application/json")
+                .with_header("Content-Length", body.len().to_string());
+            let mut request = Vec::new();
+            head.write(&mut request).unwrap();
+            request.extend_from_slice(body.as_bytes());
+            self.tcp.write_all(&request).await.unwrap();
             timeout(PATIENCE, self.answer()).await.expect("no answer")
         }
 
         async fn read_more(&mut self) -> usize {
-            let mut chunk = [0; 8192];
-            let n = self.tcp.read(&mut chunk).await.unwrap_or(0);
-            self.buf.extend_from_slice(&chunk[..n]);
-            n
+            self.buf.reserve(8192);
+            self.tcp.read_buf(&mut self.buf).await.unwrap_or(0)
         }
 
+        /// Reads one answer to a `POST` with the core's HTTP parsers.
         async fn answer(&mut self) -> Answer {
-            let (status, headers) = self.head().await;
-            let chunked = headers
-                .iter()
-                .any(|(name, value)| name == "transfer-encoding" && value == "chunked");
-            let (body, complete) = if chunked {
-                self.chunked_body().await
-            } else {
-                let length = headers.iter().find(|(name, _)| name == "content-length");
-                let length: usize = length.expect("a length").1.parse().unwrap();
-                while self.buf.len() < length {
-                    assert!(self.read_more().await > 0, "body cut short");
-                }
-                (self.buf.drain(..length).collect(), true)
-            };
-            let body = String::from_utf8(body).unwrap();
-            Answer {
-                status,
-                headers,
-                body,
-                complete,
-            }
-        }
-
-        async fn head(&mut self) -> (u16, Vec<(String, String)>) {
-            loop {
-                let mut slots = [httparse::EMPTY_HEADER; 32];
-                let mut response = httparse::Response::new(&mut slots);
-                if let httparse::Status::Complete(len) = response.parse(&self.buf).unwrap() {
-                    let headers = response
-                        .headers
-                        .iter()
-                        .map(|h| {
-                            let value = String::from_utf8(h.value.to_vec()).unwrap();
-                            (h.name.to_ascii_lowercase(), value)
-                        })
-                        .collect();
-                    let status = response.code.unwrap();
-                    self.buf.drain(..len);
-                    return (status, headers);
+            let limits = Limits::default();
+            let head = loop {
+                if let Some((head, len)) = ResponseHead::parse(&self.buf, &limits).unwrap() {
+                    let _ = self.buf.split_to(len);
+                    break head;
                 }
                 assert!(self.read_more().await > 0, "no answer head");
-            }
-        }
-
-        /// The body of a chunked answer, and whether it ended with its last chunk.
-        async fn chunked_body(&mut self) -> (Vec<u8>, bool) {
+            };
+            let mut decoder = BodyDecoder::new(head.body_kind("POST").unwrap(), &limits).unwrap();
             let mut body = Vec::new();
-            loop {
-                let size = match httparse::parse_chunk_size(&self.buf).unwrap() {
-                    httparse::Status::Complete((start, size)) => Some((start, size as usize)),
-                    httparse::Status::Partial => None,
-                };
-                let whole = size.filter(|(start, size)| self.buf.len() >= start + size + 2);
-                match whole {
-                    Some((start, 0)) => {
-                        self.buf.drain(..start + 2);
-                        return (body, true);
-                    }
-                    Some((start, size)) => {
-                        body.extend_from_slice(&self.buf[start..start + size]);
-                        self.buf.drain(..start + size + 2);
-                    }
-                    None if self.read_more().await == 0 => return (body, false),
+            let complete = loop {
+                match decoder.decode(&mut self.buf).unwrap() {
+                    Some(BodyPart::Data(data)) => body.extend_from_slice(&data),
+                    Some(_) => break true,
+                    None if self.read_more().await == 0 => break false,
                     None => {}
                 }
+            };
+            Answer {
+                status: head.status,
+                head,
+                body: String::from_utf8(body).unwrap(),
+                complete,
             }
         }
     }

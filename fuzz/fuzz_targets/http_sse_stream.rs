@@ -21,7 +21,7 @@ use responses_ws_fuzz::Input;
 struct Outcome {
     body: Vec<u8>,
     events: Vec<SseEvent>,
-    /// Bytes after the end of the body.
+    /// Bytes after the end of the body (none after an error).
     rest: Vec<u8>,
     error: Option<HttpError>,
 }
@@ -70,11 +70,14 @@ fn read(pieces: &[&[u8]], kind: BodyKind, limits: &Limits) -> Outcome {
         step(decoder.handle_eof()?, &mut outcome)?;
         Ok(())
     })();
-    if let Err(error) = result {
-        black_box_error(&error);
-        outcome.error = Some(error);
+    match result {
+        Ok(()) => outcome.rest = input.to_vec(),
+        // Bytes left after an error are never read.
+        Err(error) => {
+            black_box_error(&error);
+            outcome.error = Some(error);
+        }
     }
-    outcome.rest = input.to_vec();
     outcome
 }
 

@@ -80,6 +80,11 @@ impl BodyDecoder {
     /// Takes what it can from the front of `input`: `Some(Data)`, `Some(End)` once, or `None`
     /// when it needs more bytes (or is done). Call it until it returns `None`.
     pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<BodyPart>, HttpError> {
+        // Pieces never cross the limit: everything up to it is handed out, then one byte more
+        // is the error, however the input was cut.
+        let room = usize::try_from(self.max_body.saturating_sub(self.decoded))
+            .unwrap_or(usize::MAX)
+            .max(1);
         let part = match &mut self.framing {
             Framing::Done => return Ok(None),
             Framing::Length(0) => BodyPart::End,
@@ -91,12 +96,12 @@ impl BodyDecoder {
                 *remaining -= take as u64;
                 BodyPart::Data(input.split_to(take).freeze())
             }
-            Framing::Chunked(decoder) => match decoder.decode(input)? {
+            Framing::Chunked(decoder) => match decoder.decode_at_most(input, room)? {
                 Some(part) => part,
                 None => return Ok(None),
             },
             Framing::UntilEof if input.is_empty() => return Ok(None),
-            Framing::UntilEof => BodyPart::Data(input.split().freeze()),
+            Framing::UntilEof => BodyPart::Data(input.split_to(input.len().min(room)).freeze()),
         };
         match &part {
             BodyPart::Data(data) => self.count(data.len())?,
@@ -194,19 +199,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_declared_length_above_the_limit_is_refused_at_once() {
+    fn a_body_past_the_limit_is_refused_once_the_limit_is_reached() {
         let limits = Limits {
             max_body: 10,
             ..Limits::default()
         };
+        // A declared length is refused before any byte is read.
         let error = BodyDecoder::new(BodyKind::Length(11), &limits).unwrap_err();
         assert_eq!(error, HttpError::BodyTooLarge { limit: 10 });
-        let mut body = BodyDecoder::new(BodyKind::UntilEof, &limits).unwrap();
-        let mut input = BytesMut::from(&[0u8; 11][..]);
-        assert_eq!(
-            body.decode(&mut input),
-            Err(HttpError::BodyTooLarge { limit: 10 })
-        );
+        for kind in [BodyKind::UntilEof, BodyKind::Chunked] {
+            let mut body = BodyDecoder::new(kind, &limits).unwrap();
+            let mut input = match kind {
+                BodyKind::Chunked => BytesMut::from(&b"b\r\nxxxxxxxxxxx\r\n"[..]),
+                _ => BytesMut::from(&b"xxxxxxxxxxx"[..]),
+            };
+            let within = BodyPart::Data(Bytes::from_static(b"xxxxxxxxxx"));
+            assert_eq!(body.decode(&mut input), Ok(Some(within)), "{kind:?}");
+            let error = Err(HttpError::BodyTooLarge { limit: 10 });
+            assert_eq!(body.decode(&mut input), error, "{kind:?}");
+        }
     }
 
     #[test]

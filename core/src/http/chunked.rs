@@ -96,6 +96,15 @@ impl ChunkedDecoder {
     /// until it returns `None`. After an error the body cannot be trusted: drop the
     /// connection.
     pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<BodyPart>, HttpError> {
+        self.decode_at_most(input, usize::MAX)
+    }
+
+    /// Like [`decode`](Self::decode), with data pieces of at most `max` bytes (`max` > 0).
+    pub(crate) fn decode_at_most(
+        &mut self,
+        input: &mut BytesMut,
+        max: usize,
+    ) -> Result<Option<BodyPart>, HttpError> {
         loop {
             match self.state {
                 State::Size => {
@@ -113,8 +122,9 @@ impl ChunkedDecoder {
                     if input.is_empty() {
                         return Ok(None);
                     }
-                    let take =
-                        usize::try_from(remaining).map_or(input.len(), |r| r.min(input.len()));
+                    let take = usize::try_from(remaining)
+                        .map_or(input.len(), |r| r.min(input.len()))
+                        .min(max);
                     let data = input.split_to(take).freeze();
                     // `take` is at most `remaining`, so this never wraps.
                     let left = remaining - take as u64;
@@ -153,8 +163,10 @@ impl ChunkedDecoder {
         let too_long = HttpError::ChunkLineTooLong {
             limit: self.max_line,
         };
-        match httparse::parse_chunk_size(input) {
-            Ok(httparse::Status::Complete((len, _))) if len > self.max_line => Err(too_long),
+        // Only the bytes the line may take are looked at, so that the verdict does not
+        // depend on how the input was cut.
+        let window = &input[..input.len().min(self.max_line)];
+        match httparse::parse_chunk_size(window) {
             Ok(httparse::Status::Complete(line)) => Ok(Some(line)),
             Ok(httparse::Status::Partial) if input.len() > self.max_line => Err(too_long),
             Ok(httparse::Status::Partial) => Ok(None),
@@ -169,8 +181,8 @@ impl ChunkedDecoder {
             limit: self.max_trailers,
         };
         let mut slots = alloc::vec![httparse::EMPTY_HEADER; self.max_trailer_fields];
-        match httparse::parse_headers(input, &mut slots) {
-            Ok(httparse::Status::Complete((len, _))) if len > self.max_trailers => Err(too_large),
+        let window = &input[..input.len().min(self.max_trailers)];
+        match httparse::parse_headers(window, &mut slots) {
             Ok(httparse::Status::Complete((len, _))) => Ok(Some(len)),
             Ok(httparse::Status::Partial) if input.len() > self.max_trailers => Err(too_large),
             Ok(httparse::Status::Partial) => Ok(None),

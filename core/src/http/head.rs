@@ -46,8 +46,9 @@ pub(crate) fn slots(limits: &Limits) -> alloc::vec::Vec<httparse::Header<'static
     alloc::vec![httparse::EMPTY_HEADER; limits.max_headers]
 }
 
-/// The length of a complete head, `None` while more bytes are needed, or the error, with the
-/// size limit applied whether the head is complete or not.
+/// The length of a complete head, `None` while more bytes are needed, or the error. `parsed`
+/// is httparse's verdict on at most `max_head` of the `received` bytes, so a complete head is
+/// within the limit, and an incomplete one with more bytes waiting is past it.
 pub(crate) fn bounded(
     parsed: Result<httparse::Status<usize>, httparse::Error>,
     received: usize,
@@ -57,7 +58,6 @@ pub(crate) fn bounded(
         limit: limits.max_head,
     };
     match parsed {
-        Ok(httparse::Status::Complete(len)) if len > limits.max_head => Err(too_large),
         Ok(httparse::Status::Complete(len)) => Ok(Some(len)),
         Ok(httparse::Status::Partial) if received > limits.max_head => Err(too_large),
         Ok(httparse::Status::Partial) => Ok(None),

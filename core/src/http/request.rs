@@ -74,7 +74,9 @@ impl RequestHead {
     pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(RequestHead, usize)>, HttpError> {
         let mut slots = slots(limits);
         let mut parsed = httparse::Request::new(&mut slots);
-        let Some(len) = bounded(parsed.parse(buf), buf.len(), limits)? else {
+        // Never past the limit: whether a head is too large must not depend on how it was cut.
+        let window = &buf[..buf.len().min(limits.max_head)];
+        let Some(len) = bounded(parsed.parse(window), buf.len(), limits)? else {
             return Ok(None);
         };
         let head = RequestHead {

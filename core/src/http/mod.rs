@@ -1,9 +1,11 @@
 //! HTTP/1.1 as the Responses API needs it, sans-IO: request and response heads (parsed with
 //! httparse, written with checks), how a body is delimited, the chunked coding, bodies of any
-//! framing, and server-sent events.
+//! framing, server-sent events — and, on top of them, [`Exchange`]: one `POST /v1/responses`
+//! with `stream: true`, the client side of the HTTP + SSE transport.
 //!
-//! It owns the framing only: it never decides what a request means (the [`mock`](crate::mock)
-//! routes, a client transport interprets the events) and never touches a socket. Every parser
+//! Below [`Exchange`] it owns the framing only: it never decides what a request means (the
+//! [`mock`](crate::mock) routes, the exchange decodes events, the caller chains and retries)
+//! and never touches a socket. Every parser
 //! is incremental — bytes may arrive cut anywhere — and bounded by [`Limits`]; bad input gives
 //! an [`HttpError`].
 //!
@@ -34,6 +36,7 @@
 mod body;
 pub mod chunked;
 mod error;
+mod exchange;
 mod framing;
 mod head;
 mod header;
@@ -47,6 +50,7 @@ mod tests;
 pub use body::{BodyDecoder, BodyEncoder, BodyPart};
 pub use chunked::ChunkedDecoder;
 pub use error::HttpError;
+pub use exchange::{Exchange, ExchangeError, ExchangeEvent, Target};
 pub use framing::BodyKind;
 pub use head::Version;
 pub use header::{find_header, Header};

@@ -12,7 +12,7 @@ mod mock {
         BodyDecoder, BodyPart, HttpError, Limits, ResponseHead, SseEvent, SseParser,
     };
     use responses_ws_core::mock::{
-        DropFault, HttpConnection, HttpEvent, HttpMock, HttpReply, Script,
+        DropFault, HttpConnection, HttpEvent, HttpMock, HttpReply, Script, TurnFault,
     };
     use responses_ws_core::Instant;
     use serde_json::Value;
@@ -252,6 +252,28 @@ mod mock {
             }
             assert!(http.is_finished() && http.poll_event().is_none());
         }
+    }
+
+    #[test]
+    fn a_scripted_status_http_cannot_carry_is_a_500_and_the_end() {
+        let script = Script::new().with_turn_fault(TurnFault::error(0, 42, "odd", "Odd.").times(1));
+        let mut mock = HttpMock::new(script, 0);
+        let mut http = HttpConnection::new();
+        let request = r#"{"input":"x"}"#;
+        http.handle_input(format!("{}{}", post(request, ""), post(request, "")).as_bytes());
+        let body = created(&mut http);
+        http.answer(mock.respond(&body, T0), T0);
+        let mut wire = BytesMut::new();
+        transmitted(&mut http, &mut wire);
+        let answer = Answer::read(&mut wire, false).unwrap();
+        assert_eq!(
+            (answer.head.status, answer.head.header("connection")),
+            (500, Some("close"))
+        );
+        assert!(
+            http.is_finished() && http.poll_event().is_none(),
+            "the pipelined one is not read"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use responses_ws_fuzz::Input;
 /// What a client made of the stream.
 #[derive(Debug, PartialEq, Eq)]
 struct Outcome {
+    /// The decoded body (none after an error).
     body: Vec<u8>,
     events: Vec<SseEvent>,
     /// Bytes after the end of the body (none after an error).
@@ -72,9 +73,11 @@ fn read(pieces: &[&[u8]], kind: BodyKind, limits: &Limits) -> Outcome {
     })();
     match result {
         Ok(()) => outcome.rest = input.to_vec(),
-        // Bytes left after an error are never read.
+        // After an error the body read so far depends on where the parser stopped inside a
+        // piece, and the bytes left are never read: only the events and the error count.
         Err(error) => {
             black_box_error(&error);
+            outcome.body.clear();
             outcome.error = Some(error);
         }
     }

@@ -211,7 +211,10 @@ impl HttpConnection {
         match reply {
             HttpReply::Json(answer) => {
                 self.write_json(&answer, keep_alive);
-                self.next_request(keep_alive);
+                // Unless the answer could not be written and was refused instead.
+                if !self.is_finished() {
+                    self.next_request(keep_alive);
+                }
             }
             HttpReply::Stream(stream) => self.start_stream(stream, version, keep_alive, now),
         }
@@ -333,7 +336,7 @@ impl HttpConnection {
             .with_header("connection", connection(keep_alive));
         let mut out = Vec::new();
         if head.write(&mut out).is_err() {
-            // Only a script's own header could be unwritable: answered as the mock's fault.
+            // A script's status outside 100–999 cannot be written: the mock's own fault, 500.
             self.refuse(Refusal::NoAnswer);
             return;
         }
@@ -465,4 +468,29 @@ fn connection(keep_alive: bool) -> &'static str {
 fn write_head(out: &mut Vec<u8>, head: &ResponseHead) {
     // Every name and value here is the mock's own constant text or a number: always valid.
     let _ = head.write(out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_responses_path;
+
+    #[test]
+    fn responses_paths_are_recognised() {
+        for path in [
+            "/v1/responses",
+            "/responses",
+            "/openai/v1/responses/",
+            "/v1/responses?api-version=1",
+        ] {
+            assert!(is_responses_path(path), "{path}");
+        }
+        for path in [
+            "/",
+            "/v1/responses/resp_1",
+            "/v1/chat/completions",
+            "/v1/myresponses",
+        ] {
+            assert!(!is_responses_path(path), "{path}");
+        }
+    }
 }

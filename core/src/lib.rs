@@ -13,6 +13,8 @@
 //! - [`wire`]: the Responses vocabulary — client events, server events, the `Response` object.
 //! - [`session`]: the conversation — lanes, response assembly, tool calls, the ledger.
 //! - [`client`]: [`ws`] and [`session`] as one machine, across reconnects: what adapters drive.
+//! - [`pool`]: many conversations on few connections — lanes, admission, dial rate,
+//!   rotation, moving conversations off a failed connection.
 //! - [`retry`]: bounded retrying — which failures are worth another attempt, the backoff,
 //!   the budget per request and per streak of connections, retry-safety classes.
 //! - [`mock`]: a scripted mock Responses server, sans-IO, for tests and benchmarks.
@@ -25,6 +27,7 @@ extern crate alloc;
 
 pub mod client;
 pub mod mock;
+pub mod pool;
 pub mod retry;
 pub mod session;
 pub mod time;

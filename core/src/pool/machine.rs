@@ -1,0 +1,439 @@
+//! [`Pool`]: the state, the API calls and the driving methods. The decisions themselves
+//! live beside it: `placement` (which lane serves a turn, when to dial) and `lifecycle`
+//! (connection events, turn ends, draining, moving conversations off a failed connection).
+
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use bytes::Bytes;
+
+use super::admission::{Admission, Waiting};
+use super::config::PoolConfig;
+use super::conversation::{Conversation, Home, Turn, TurnPhase};
+use super::events::{PoolError, PoolEvent, Rejected};
+use super::gate::DialGate;
+use super::ids::{ConnId, ConvId, TurnId};
+use super::member::{Member, Phase};
+use super::slots::LaneSlots;
+use super::stats::Stats;
+use crate::client::Client;
+use crate::retry::Failure;
+use crate::session::{LaneLedger, SessionError};
+use crate::time::Instant;
+use crate::wire::{ResponseCreate, ToolOutput};
+use crate::ws::rng::MaskRng;
+
+/// Many conversations on few connections: the pool's decisions as a sans-IO machine.
+///
+/// See the [module documentation](super) for the driving contract.
+///
+/// ```
+/// use responses_ws_core::client::ClientConfig;
+/// use responses_ws_core::pool::{Pool, PoolConfig, PoolEvent};
+/// use responses_ws_core::wire::ResponseCreate;
+/// use responses_ws_core::ws::WsUrl;
+/// use responses_ws_core::Instant;
+///
+/// let url = WsUrl::parse("ws://127.0.0.1:8080/v1/responses").unwrap();
+/// let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(url)), [7; 32]);
+/// let agent = pool.open_conversation()?;
+/// let turn = pool.turn(agent, ResponseCreate { input: Some("Hi".into()), ..Default::default() }, Instant::ZERO)?;
+///
+/// // The pool wants a connection and has placed the turn on it.
+/// let Some(PoolEvent::Dial { conn }) = pool.poll_event() else { panic!() };
+/// assert!(matches!(pool.poll_event(), Some(PoolEvent::TurnAdmitted { turn: t, .. }) if t == turn));
+/// assert_eq!(pool.poll_ready(), Some(conn));
+/// let upgrade = pool.poll_transmit(conn).unwrap();
+/// assert!(upgrade.starts_with(b"GET /v1/responses HTTP/1.1\r\n"));
+/// assert_eq!(pool.stats().connections_opening, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Pool {
+    pub(super) config: PoolConfig,
+    /// Lanes and running turns per connection, within the server's limits.
+    pub(super) lanes: usize,
+    pub(super) turns_per_connection: usize,
+    pub(super) members: BTreeMap<ConnId, Member>,
+    pub(super) convs: BTreeMap<ConvId, Conversation>,
+    pub(super) admission: Admission,
+    pub(super) gate: DialGate,
+    /// The seeds of new connections.
+    pub(super) rng: MaskRng,
+    pub(super) events: VecDeque<PoolEvent>,
+    /// Connections that may have bytes to write.
+    pub(super) ready: BTreeSet<ConnId>,
+    /// The counters of [`Stats`] (the gauges are computed).
+    pub(super) totals: Stats,
+    next_conn: u64,
+    next_conv: u64,
+    next_turn: u64,
+}
+
+impl Pool {
+    /// An empty pool: no connection is opened before a turn needs one. `seed` is 32 random
+    /// bytes (from the OS, in adapters): each connection's key, masks and the backoff jitter
+    /// come from it.
+    pub fn new(config: PoolConfig, seed: [u8; 32]) -> Self {
+        let gate = DialGate::new(
+            config.upgrade_backoff.clone(),
+            config.dial_interval,
+            config.max_opening,
+        );
+        Pool {
+            lanes: config.lanes(),
+            turns_per_connection: config.turns_per_connection(),
+            admission: Admission::new(config.max_waiting),
+            config,
+            members: BTreeMap::new(),
+            convs: BTreeMap::new(),
+            gate,
+            rng: MaskRng::new(seed),
+            events: VecDeque::new(),
+            ready: BTreeSet::new(),
+            totals: Stats::default(),
+            next_conn: 0,
+            next_conv: 0,
+            next_turn: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    // --- Conversations ----------------------------------------------------------------------
+
+    /// A new conversation (an agent's handle). Refused beyond
+    /// [`PoolConfig::max_conversations`].
+    pub fn open_conversation(&mut self) -> Result<ConvId, PoolError> {
+        if self.convs.len() >= self.config.max_conversations {
+            return Err(PoolError::TooManyConversations {
+                limit: self.config.max_conversations,
+            });
+        }
+        let conv = ConvId(self.next_conv);
+        self.next_conv += 1;
+        self.convs.insert(conv, Conversation::new());
+        Ok(conv)
+    }
+
+    /// Forgets a conversation that has no turn (its context is dropped).
+    pub fn close_conversation(&mut self, conv: ConvId) -> Result<(), PoolError> {
+        let entry = self
+            .convs
+            .get(&conv)
+            .ok_or(PoolError::UnknownConversation(conv))?;
+        if entry.turn.is_some() {
+            return Err(PoolError::Busy(conv));
+        }
+        if let Some(Conversation {
+            home: Home::Placed { conn, slot },
+            ..
+        }) = self.convs.remove(&conv)
+        {
+            if let Some(member) = self.members.get_mut(&conn) {
+                member.slots.vacate(slot);
+                // At rest (no turn): the export cannot be refused, and is dropped.
+                let _ = member.client.export_lane(&LaneSlots::lane(slot));
+            }
+        }
+        Ok(())
+    }
+
+    /// The conversation's context (every item, in order), wherever it is.
+    pub fn ledger(&self, conv: ConvId) -> Option<&LaneLedger> {
+        match &self.convs.get(&conv)?.home {
+            Home::Parked(transfer) => Some(transfer.ledger()),
+            Home::Placed { conn, slot } => {
+                let session = self.members.get(conn)?.client.session();
+                session.ledger().lane(&LaneSlots::lane(*slot))
+            }
+        }
+    }
+
+    /// Starts a turn of `conv` with `request` (new input only: the pool adds the lane and
+    /// the context). It gets a lane at once if one is free (a connection is dialed when
+    /// allowed and needed), else it waits, first come first served, for at most
+    /// [`PoolConfig::max_wait`]. Refused with the request handed back when
+    /// [`PoolConfig::max_waiting`] turns wait already ([`PoolError::Overloaded`]), when the
+    /// conversation has a turn already, or when the request sets `stream_id` or
+    /// `previous_response_id`.
+    pub fn turn(
+        &mut self,
+        conv: ConvId,
+        request: ResponseCreate,
+        now: Instant,
+    ) -> Result<TurnId, Rejected<ResponseCreate>> {
+        self.start_turn(conv, request, true, now)
+    }
+
+    /// [`turn`](Self::turn), but never waits: refused with [`PoolError::Overloaded`] (the
+    /// request handed back) unless a lane is free now and no turn waits before it.
+    pub fn try_turn(
+        &mut self,
+        conv: ConvId,
+        request: ResponseCreate,
+        now: Instant,
+    ) -> Result<TurnId, Rejected<ResponseCreate>> {
+        self.start_turn(conv, request, false, now)
+    }
+
+    fn start_turn(
+        &mut self,
+        conv: ConvId,
+        request: ResponseCreate,
+        may_wait: bool,
+        now: Instant,
+    ) -> Result<TurnId, Rejected<ResponseCreate>> {
+        if let Err(error) = self.check_turn(conv, &request) {
+            return Err(Rejected::new(error, request));
+        }
+        let overloaded = PoolError::Overloaded {
+            waiting: self.admission.waiting(),
+            limit: self.config.max_waiting,
+        };
+        let place = if self.admission.is_empty() {
+            self.find_or_dial(conv, now)
+        } else {
+            None
+        };
+        if place.is_none() && !(may_wait && self.admission.has_room()) {
+            return Err(Rejected::new(overloaded, request));
+        }
+        let turn = TurnId(self.next_turn);
+        self.next_turn += 1;
+        let entry = self.convs.get_mut(&conv).expect("checked");
+        entry.turn = Some(Turn {
+            id: turn,
+            phase: TurnPhase::Waiting,
+            error: None,
+        });
+        match place {
+            Some((conn, slot)) => self.place(conv, conn, slot, Some(request), now),
+            None => {
+                self.admission.push(Waiting {
+                    turn,
+                    conv,
+                    request,
+                    deadline: now + self.config.max_wait,
+                });
+                self.admit(now);
+            }
+        }
+        Ok(turn)
+    }
+
+    fn check_turn(&self, conv: ConvId, request: &ResponseCreate) -> Result<(), PoolError> {
+        let entry = self
+            .convs
+            .get(&conv)
+            .ok_or(PoolError::UnknownConversation(conv))?;
+        if entry.turn.is_some() {
+            return Err(PoolError::Busy(conv));
+        }
+        if request.stream_id.is_some() {
+            return Err(SessionError::OwnedField("stream_id").into());
+        }
+        if request.previous_response_id.is_some() {
+            return Err(SessionError::OwnedField("previous_response_id").into());
+        }
+        Ok(())
+    }
+
+    /// Withdraws a turn that still waits for a lane (its waiter was cancelled) and hands its
+    /// request back; `None` once it has a lane (it runs to its end then).
+    pub fn cancel_turn(&mut self, turn: TurnId) -> Option<ResponseCreate> {
+        let waiting = self.admission.cancel(turn)?;
+        if let Some(entry) = self.convs.get_mut(&waiting.conv) {
+            entry.turn = None;
+        }
+        Some(waiting.request)
+    }
+
+    /// Answers the tool call `call_id` of the conversation's running turn; the continuation
+    /// goes out once every call has its output. Each call takes exactly one output, also
+    /// while the conversation moves between connections.
+    pub fn submit_tool_output(
+        &mut self,
+        conv: ConvId,
+        call_id: &str,
+        output: impl Into<ToolOutput>,
+        now: Instant,
+    ) -> Result<(), PoolError> {
+        let entry = self
+            .convs
+            .get_mut(&conv)
+            .ok_or(PoolError::UnknownConversation(conv))?;
+        match &mut entry.home {
+            Home::Parked(transfer) => Ok(transfer.submit_tool_output(call_id, output)?),
+            Home::Placed { conn, slot } => {
+                let (conn, lane) = (*conn, LaneSlots::lane(*slot));
+                let member = self
+                    .members
+                    .get_mut(&conn)
+                    .expect("a placed conversation's");
+                member.client.submit_tool_output(&lane, call_id, output)?;
+                self.after_input(conn, now);
+                Ok(())
+            }
+        }
+    }
+
+    /// A snapshot of what the pool holds and has done.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.totals;
+        stats.connections_open = 0;
+        stats.connections_opening = 0;
+        stats.connections_draining = 0;
+        for member in self.members.values() {
+            match member.phase {
+                Phase::Opening => stats.connections_opening += 1,
+                Phase::Open => stats.connections_open += 1,
+                Phase::Draining | Phase::Closing => stats.connections_draining += 1,
+            }
+        }
+        stats.conversations = self.convs.len();
+        stats.turns_waiting = self.admission.waiting();
+        stats.turns_in_flight = self
+            .convs
+            .values()
+            .filter_map(|c| c.turn.as_ref())
+            .filter(|t| t.phase != TurnPhase::Waiting)
+            .count();
+        stats.throttled = self.gate.is_throttled();
+        stats
+    }
+
+    // --- Driving ----------------------------------------------------------------------------
+
+    /// Free space to read `conn`'s socket bytes into; report them with
+    /// [`commit_input`](Self::commit_input). Empty for a connection that is over.
+    pub fn input_buffer(&mut self, conn: ConnId) -> &mut [u8] {
+        match self.members.get_mut(&conn) {
+            Some(member) => member.client.input_buffer(),
+            None => &mut [],
+        }
+    }
+
+    /// `n` bytes were read into [`input_buffer`](Self::input_buffer).
+    pub fn commit_input(&mut self, conn: ConnId, n: usize, now: Instant) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            member.client.commit_input(n, now);
+            self.after_input(conn, now);
+        }
+    }
+
+    /// Bytes read from `conn`'s socket.
+    pub fn handle_input(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            member.client.handle_input(data, now);
+            self.after_input(conn, now);
+        }
+    }
+
+    /// `conn`'s socket reached end of file (or failed).
+    pub fn handle_eof(&mut self, conn: ConnId, now: Instant) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            member.client.handle_eof(now);
+            self.after_input(conn, now);
+        }
+    }
+
+    /// The socket of `conn` (from [`PoolEvent::Dial`]) could not be opened: the pool backs
+    /// off and its turns go to other connections.
+    pub fn dial_failed(&mut self, conn: ConnId, cause: Failure, now: Instant) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            if member.phase == Phase::Opening && member.lost.is_none() {
+                self.gate.failed(conn, cause.clone(), now);
+                self.totals.connections_failed_total += 1;
+            }
+            member.lost = Some(cause);
+            self.after_input(conn, now);
+        }
+    }
+
+    /// Time has reached `now`: connection and session timers, rotation, idle connections,
+    /// turns that waited too long, and dials that were held back.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let due: alloc::vec::Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.client.poll_timeout().is_some_and(|at| at <= now))
+            .map(|(&conn, _)| conn)
+            .collect();
+        for conn in due {
+            if let Some(member) = self.members.get_mut(&conn) {
+                member.client.handle_timeout(now);
+                self.drain_client(conn, now);
+            }
+        }
+        self.run_lifecycle(now);
+        self.admit(now);
+    }
+
+    /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let members = self
+            .members
+            .values()
+            .flat_map(|member| [member.client.poll_timeout(), member.drain_at(&self.config)]);
+        let dial = (!self.admission.is_empty() && self.members.len() < self.config.max_connections)
+            .then(|| self.gate.next_dial(self.opening()))
+            .flatten();
+        members
+            .chain([self.admission.next_deadline(), dial])
+            .flatten()
+            .min()
+    }
+
+    /// The next event. Non-empty after any call that takes `now` (and after `turn`,
+    /// `try_turn`, `submit_tool_output`).
+    pub fn poll_event(&mut self) -> Option<PoolEvent> {
+        self.events.pop_front()
+    }
+
+    /// A connection that may have bytes to write: drain [`poll_transmit`](Self::poll_transmit)
+    /// for it. Non-empty after the same calls as [`poll_event`](Self::poll_event); each
+    /// connection is given once until something new touches it.
+    pub fn poll_ready(&mut self) -> Option<ConnId> {
+        self.ready.pop_first()
+    }
+
+    /// The next bytes to write to `conn`'s socket.
+    pub fn poll_transmit(&mut self, conn: ConnId) -> Option<Bytes> {
+        self.members.get_mut(&conn)?.client.poll_transmit()
+    }
+
+    /// A new connection, dialed now ([`PoolEvent::Dial`] tells the driver); `None` when
+    /// not even its upgrade request can be made (the pool backs off as for a refusal).
+    pub(super) fn dial(&mut self, now: Instant) -> Option<ConnId> {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let mut seed = [0u8; 32];
+        for chunk in seed.chunks_exact_mut(8) {
+            chunk.copy_from_slice(&self.rng.next_u64().to_le_bytes());
+        }
+        self.gate.dialed(conn, &seed, now);
+        self.totals.connections_dialed_total += 1;
+        let mut client = Client::new(self.config.client.clone());
+        if let Err(error) = client.connect(seed, now) {
+            self.gate.failed(conn, Failure::BadUpgrade(error), now);
+            self.totals.connections_failed_total += 1;
+            return None;
+        }
+        self.members
+            .insert(conn, Member::new(client, self.lanes, now));
+        self.events.push_back(PoolEvent::Dial { conn });
+        self.ready.insert(conn);
+        Some(conn)
+    }
+
+    /// Connections whose upgrade has not finished.
+    pub(super) fn opening(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.phase == Phase::Opening)
+            .count()
+    }
+}

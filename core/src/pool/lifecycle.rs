@@ -11,7 +11,7 @@ use super::conversation::{Home, TurnPhase};
 use super::events::{PoolEvent, TurnError};
 use super::ids::{ConnId, ConvId};
 use super::machine::Pool;
-use super::member::Phase;
+use super::member::ConnectionPhase;
 use super::slots::LaneSlots;
 use crate::client::ClientEvent;
 use crate::retry::Failure;
@@ -49,19 +49,21 @@ impl Pool {
     fn on_client_event(&mut self, conn: ConnId, event: ClientEvent, now: Instant) {
         let member = self.members.get_mut(&conn).expect("drained");
         match event {
-            ClientEvent::Connected { .. } if member.phase == Phase::Opening => {
-                member.phase = Phase::Open;
+            ClientEvent::Connected { .. } if member.phase == ConnectionPhase::Opening => {
+                member.phase = ConnectionPhase::Open;
                 member.opened_at = Some(now);
                 member.idle_since = now;
                 self.gate.accepted(conn);
             }
             // The session gave the connection up (age, idle stream, server error): the client
             // closes it, and its conversations move when it has ended.
-            ClientEvent::Session(SessionEvent::Reconnect { .. }) => member.phase = Phase::Closing,
+            ClientEvent::Session(SessionEvent::Reconnect { .. }) => {
+                member.phase = ConnectionPhase::Closing
+            }
             ClientEvent::Session(event) => self.route(conn, event),
             ClientEvent::Disconnected { closed } => {
                 let cause = Failure::from_closed(&closed);
-                if member.phase == Phase::Opening && member.lost.is_none() {
+                if member.phase == ConnectionPhase::Opening && member.lost.is_none() {
                     self.gate.failed(conn, cause.clone(), now);
                     self.totals.connections_failed_total += 1;
                 }
@@ -107,7 +109,7 @@ impl Pool {
             .filter(|&(slot, _, busy)| busy && session.lane_is_idle(&LaneSlots::lane(slot)))
             .map(|(slot, conv, _)| (slot, conv))
             .collect();
-        let draining = member.phase == Phase::Draining;
+        let draining = member.phase == ConnectionPhase::Draining;
         for &(slot, conv) in &resting {
             let member = self.members.get_mut(&conn).expect("drained");
             member.slots.set_busy(slot, false, now);
@@ -210,7 +212,7 @@ impl Pool {
     /// its running turns have ended.
     fn start_drain(&mut self, conn: ConnId, now: Instant) {
         let member = self.members.get_mut(&conn).expect("due");
-        member.phase = Phase::Draining;
+        member.phase = ConnectionPhase::Draining;
         let idle: Vec<ConvId> = member
             .slots
             .occupied()
@@ -228,7 +230,7 @@ impl Pool {
 
     fn close_member(&mut self, conn: ConnId, now: Instant) {
         let member = self.members.get_mut(&conn).expect("known");
-        member.phase = Phase::Closing;
+        member.phase = ConnectionPhase::Closing;
         member.client.close(now);
         self.ready.insert(conn);
     }

@@ -12,9 +12,9 @@ use super::conversation::{Conversation, Home, Turn, TurnPhase};
 use super::events::{PoolError, PoolEvent, Rejected};
 use super::gate::DialGate;
 use super::ids::{ConnId, ConvId, TurnId};
-use super::member::{Member, Phase};
+use super::member::{ConnectionPhase, Member};
 use super::slots::LaneSlots;
-use super::stats::Stats;
+use super::stats::{ConnectionStats, Stats};
 use crate::client::Client;
 use crate::retry::Failure;
 use crate::session::{LaneLedger, SessionError};
@@ -288,9 +288,11 @@ impl Pool {
         stats.connections_draining = 0;
         for member in self.members.values() {
             match member.phase {
-                Phase::Opening => stats.connections_opening += 1,
-                Phase::Open => stats.connections_open += 1,
-                Phase::Draining | Phase::Closing => stats.connections_draining += 1,
+                ConnectionPhase::Opening => stats.connections_opening += 1,
+                ConnectionPhase::Open => stats.connections_open += 1,
+                ConnectionPhase::Draining | ConnectionPhase::Closing => {
+                    stats.connections_draining += 1
+                }
             }
         }
         stats.conversations = self.convs.len();
@@ -303,6 +305,16 @@ impl Pool {
             .count();
         stats.throttled = self.gate.is_throttled();
         stats
+    }
+
+    /// Every connection, in id order.
+    pub fn connections(&self) -> impl Iterator<Item = ConnectionStats> + '_ {
+        self.members.iter().map(|(&conn, member)| ConnectionStats {
+            conn,
+            phase: member.phase,
+            turns_running: member.slots.busy(),
+            conversations: member.slots.occupied().count(),
+        })
     }
 
     // --- Driving ----------------------------------------------------------------------------
@@ -344,7 +356,7 @@ impl Pool {
     /// off and its turns go to other connections.
     pub fn dial_failed(&mut self, conn: ConnId, cause: Failure, now: Instant) {
         if let Some(member) = self.members.get_mut(&conn) {
-            if member.phase == Phase::Opening && member.lost.is_none() {
+            if member.phase == ConnectionPhase::Opening && member.lost.is_none() {
                 self.gate.failed(conn, cause.clone(), now);
                 self.totals.connections_failed_total += 1;
             }
@@ -433,7 +445,7 @@ impl Pool {
     pub(super) fn opening(&self) -> usize {
         self.members
             .values()
-            .filter(|m| m.phase == Phase::Opening)
+            .filter(|m| m.phase == ConnectionPhase::Opening)
             .count()
     }
 }

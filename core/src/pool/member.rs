@@ -10,7 +10,8 @@ use super::slots::LaneSlots;
 
 /// Where a connection is in its life. Only `Opening` and `Open` connections take turns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
+#[non_exhaustive]
+pub enum ConnectionPhase {
     /// Dialed; the upgrade has not finished. Turns placed here wait for it in the session.
     Opening,
     /// Upgraded.
@@ -25,7 +26,7 @@ pub(crate) enum Phase {
 #[derive(Debug)]
 pub(crate) struct Member {
     pub(crate) client: Client,
-    pub(crate) phase: Phase,
+    pub(crate) phase: ConnectionPhase,
     pub(crate) slots: LaneSlots,
     /// When the upgrade finished.
     pub(crate) opened_at: Option<Instant>,
@@ -39,7 +40,7 @@ impl Member {
     pub(crate) fn new(client: Client, lanes: usize, now: Instant) -> Self {
         Member {
             client,
-            phase: Phase::Opening,
+            phase: ConnectionPhase::Opening,
             slots: LaneSlots::new(lanes),
             opened_at: None,
             idle_since: now,
@@ -49,7 +50,7 @@ impl Member {
 
     /// Whether one more turn may start here.
     pub(crate) fn takes_turns(&self, per_connection: usize) -> bool {
-        matches!(self.phase, Phase::Opening | Phase::Open)
+        matches!(self.phase, ConnectionPhase::Opening | ConnectionPhase::Open)
             && self.lost.is_none()
             && self.slots.busy() < per_connection
             && self.client.has_room()
@@ -58,7 +59,7 @@ impl Member {
     /// When this open connection starts draining: at its rotation age, or once idle for the
     /// idle TTL.
     pub(crate) fn drain_at(&self, config: &PoolConfig) -> Option<Instant> {
-        if self.phase != Phase::Open {
+        if self.phase != ConnectionPhase::Open {
             return None;
         }
         let rotate = self.opened_at.map(|at| at + config.rotate_after);

@@ -71,4 +71,5 @@ pub use config::PoolConfig;
 pub use events::{PoolError, PoolEvent, Rejected, TurnError};
 pub use ids::{ConnId, ConvId, TurnId};
 pub use machine::Pool;
-pub use stats::Stats;
+pub use member::ConnectionPhase;
+pub use stats::{ConnectionStats, Stats};

@@ -1,4 +1,8 @@
-//! [`Stats`]: a snapshot of the pool, for dashboards and the load benchmark.
+//! [`Stats`]: a snapshot of the pool, for dashboards and the load benchmark;
+//! [`ConnectionStats`]: the same for one connection.
+
+use super::ids::ConnId;
+use super::member::ConnectionPhase;
 
 /// What the pool holds and has done. Counters (`…_total`) only grow; a rate such as turns
 /// per second is the difference of two snapshots over the time between them.
@@ -33,4 +37,19 @@ pub struct Stats {
     pub turns_completed_total: u64,
     /// Turns ended with an error.
     pub turns_failed_total: u64,
+}
+
+/// One connection of the pool, as [`Pool::connections`](super::Pool::connections) lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConnectionStats {
+    /// The connection.
+    pub conn: ConnId,
+    /// Where it is in its life.
+    pub phase: ConnectionPhase,
+    /// Turns running on it (at most `max_turns_per_connection`).
+    pub turns_running: usize,
+    /// Conversations holding one of its lanes, running or idle (at most
+    /// `lanes_per_connection`).
+    pub conversations: usize,
 }

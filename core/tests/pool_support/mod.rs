@@ -14,7 +14,7 @@ use responses_ws_core::client::ClientConfig;
 use responses_ws_core::mock::{
     Action, MockConnection, Refusal, ResponseStore, Script, ScriptedCall, Upgrade, UpgradeFault,
 };
-use responses_ws_core::pool::{ConnId, ConvId, Pool, PoolConfig, PoolEvent, TurnId};
+use responses_ws_core::pool::{ConnId, ConvId, Pool, PoolConfig, PoolEvent, TurnError, TurnId};
 use responses_ws_core::session::SessionEvent;
 use responses_ws_core::wire::Item;
 use responses_ws_core::ws::{self, Connection, WsUrl};
@@ -27,6 +27,24 @@ pub enum Upgraded {
     Asked,
     Accepted,
     Refused,
+}
+
+/// What the pool reported, in order, for a reference model to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trace {
+    Dialed(ConnId),
+    Closed(ConnId),
+    Admitted {
+        conv: ConvId,
+        turn: TurnId,
+        conn: ConnId,
+    },
+    Ended {
+        conv: ConvId,
+        turn: TurnId,
+        ok: bool,
+        timed_out: bool,
+    },
 }
 
 /// The server side of one connection.
@@ -60,6 +78,8 @@ pub struct Net {
     pub ended: BTreeMap<TurnId, (ConvId, Result<(), String>)>,
     /// Conversations whose turn ended, in the order the turns ended.
     pub ended_order: Vec<ConvId>,
+    /// Everything the pool reported, with the time.
+    pub trace: Vec<(Instant, Trace)>,
     /// The most connections the pool had at once.
     pub peak_connections: usize,
 }
@@ -104,6 +124,7 @@ impl Net {
             admitted: Vec::new(),
             ended: BTreeMap::new(),
             ended_order: Vec::new(),
+            trace: Vec::new(),
             peak_connections: 0,
         }
     }
@@ -150,6 +171,23 @@ impl Net {
     }
 
     fn on_event(&mut self, event: PoolEvent) {
+        let traced = match &event {
+            PoolEvent::Dial { conn } => Some(Trace::Dialed(*conn)),
+            PoolEvent::Close { conn } => Some(Trace::Closed(*conn)),
+            PoolEvent::TurnAdmitted { conv, turn, conn } => Some(Trace::Admitted {
+                conv: *conv,
+                turn: *turn,
+                conn: *conn,
+            }),
+            PoolEvent::TurnEnded { conv, turn, result } => Some(Trace::Ended {
+                conv: *conv,
+                turn: *turn,
+                ok: result.is_ok(),
+                timed_out: matches!(result, Err(TurnError::WaitTimeout { .. })),
+            }),
+            _ => None,
+        };
+        self.trace.extend(traced.map(|t| (self.now, t)));
         match event {
             PoolEvent::Dial { conn } => {
                 let index = self.next_index;

@@ -274,3 +274,82 @@ fn a_full_pool_refuses_with_overloaded_and_hands_the_request_back() {
     assert_eq!(net.ended.len(), 17);
     assert_all_well(&net, &convs);
 }
+
+/// The texts of a conversation's context, in order (user and assistant messages).
+fn texts(net: &Net, conv: ConvId) -> Vec<String> {
+    let ledger = net.pool.ledger(conv).unwrap();
+    let json = serde_json::to_value(ledger.items()).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["type"] == "message")
+        .map(|item| match &item["content"] {
+            serde_json::Value::String(text) => text.clone(),
+            parts => parts[0]["text"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn forked_and_restored_conversations_continue_from_their_context() {
+    let config = config(2);
+    let mut net = Net::new(config, tool_round_script());
+    let first = net.pool.open_conversation().unwrap();
+    net.pool
+        .turn(first, ask("Plan the trip."), net.now)
+        .unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 1, |_| {});
+    let before = texts(&net, first);
+    assert_eq!(before, ["Plan the trip.", "It is sunny."]);
+
+    let fork = net.pool.fork_conversation(first).unwrap();
+    net.pool.turn(fork, ask("And the hotel?"), net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 2, |_| {});
+    assert_eq!(
+        texts(&net, fork)[..3],
+        ["Plan the trip.", "It is sunny.", "And the hotel?"]
+    );
+    assert_eq!(texts(&net, first), before, "the fork goes its own way");
+
+    // A saved context comes back as a new conversation; its first turn replays it.
+    let saved = serde_json::to_string(net.pool.ledger(first).unwrap()).unwrap();
+    let restored = net
+        .pool
+        .restore_conversation(serde_json::from_str(&saved).unwrap())
+        .unwrap();
+    let replays = net.pool.stats().replays_total;
+    net.pool.turn(restored, ask("Next?"), net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 3, |_| {});
+    assert_all_well(&net, &[first, fork, restored]);
+    assert_eq!(
+        texts(&net, restored)[..3],
+        ["Plan the trip.", "It is sunny.", "Next?"]
+    );
+    assert_eq!(net.pool.stats().replays_total, replays + 1);
+    let busy = net.pool.fork_conversation(ConvId(99)).unwrap_err();
+    assert_eq!(busy, PoolError::UnknownConversation(ConvId(99)));
+}
+
+#[test]
+fn a_running_turn_is_steered_and_an_idle_conversation_hands_the_input_back() {
+    let script = responses_ws_core::mock::Script::new()
+        .text("A long answer.", 20)
+        .text("A short one.", 1)
+        .with_delta_delay(Duration::from_millis(10))
+        .with_steering();
+    let mut net = Net::new(config(1), script);
+    let conv = net.pool.open_conversation().unwrap();
+    let idle = net.pool.steer(conv, "Shorter.", net.now).unwrap_err();
+    assert_eq!(idle.into_request(), "Shorter.".into());
+
+    let mut request = ask("Explain.");
+    request.model = Some("gpt-6-astra".into());
+    net.pool.turn(conv, request, net.now).unwrap();
+    net.run(Duration::from_millis(50), |_| false, |_| {});
+    net.pool.steer(conv, "Shorter.", net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 1, |_| {});
+    assert_all_well(&net, &[conv]);
+    let texts = texts(&net, conv);
+    assert!(texts.iter().any(|t| t == "Shorter."), "{texts:?}");
+    assert_eq!(texts.last().map(String::as_str), Some("A short one."));
+}

@@ -2,6 +2,7 @@
 //! live beside it: `placement` (which lane serves a turn, when to dial) and `lifecycle`
 //! (connection events, turn ends, draining, moving conversations off a failed connection).
 
+use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use bytes::Bytes;
@@ -17,9 +18,9 @@ use super::slots::LaneSlots;
 use super::stats::{ConnectionStats, Stats};
 use crate::client::Client;
 use crate::retry::Failure;
-use crate::session::{LaneLedger, SessionError};
+use crate::session::{Lane, LaneLedger, LaneTransfer, SessionError};
 use crate::time::Instant;
-use crate::wire::{ResponseCreate, ToolOutput};
+use crate::wire::{Input, ResponseCreate, ToolOutput};
 use crate::ws::rng::MaskRng;
 
 /// Many conversations on few connections: the pool's decisions as a sans-IO machine.
@@ -116,6 +117,30 @@ impl Pool {
         self.next_conv += 1;
         self.convs.insert(conv, Conversation::new());
         Ok(conv)
+    }
+
+    /// A conversation that continues `context` (a saved [`LaneLedger`], or another
+    /// conversation's): its first turn sends the whole context, or chains from its last
+    /// response when that was stored (`store: true`).
+    pub fn restore_conversation(&mut self, context: LaneLedger) -> Result<ConvId, PoolError> {
+        let conv = self.open_conversation()?;
+        let entry = self.convs.get_mut(&conv).expect("just opened");
+        entry.home = Home::Parked(Box::new(LaneTransfer::from(context)));
+        Ok(conv)
+    }
+
+    /// A new conversation that starts from `from`'s context as it is now; the two go on
+    /// independently. Refused while `from` has a turn (its context is still changing).
+    pub fn fork_conversation(&mut self, from: ConvId) -> Result<ConvId, PoolError> {
+        let entry = self
+            .convs
+            .get(&from)
+            .ok_or(PoolError::UnknownConversation(from))?;
+        if entry.turn.is_some() {
+            return Err(PoolError::Busy(from));
+        }
+        let context = self.ledger(from).cloned().unwrap_or_default();
+        self.restore_conversation(context)
     }
 
     /// Forgets a conversation that has no turn (its context is dropped).
@@ -278,6 +303,35 @@ impl Pool {
                 Ok(())
             }
         }
+    }
+
+    /// Steers the running response of `conv`'s turn with more user input (see
+    /// [`Session::steer`](crate::session::Session::steer)). Refused, the input handed back,
+    /// when no response of the conversation is running.
+    pub fn steer(
+        &mut self,
+        conv: ConvId,
+        input: impl Into<Input>,
+        now: Instant,
+    ) -> Result<(), Rejected<Input>> {
+        let input = input.into();
+        let Some(entry) = self.convs.get(&conv) else {
+            return Err(Rejected::new(PoolError::UnknownConversation(conv), input));
+        };
+        let Home::Placed { conn, slot } = entry.home else {
+            let error = SessionError::NothingToSteer(Lane::Default);
+            return Err(Rejected::new(error.into(), input));
+        };
+        let member = self
+            .members
+            .get_mut(&conn)
+            .expect("a placed conversation's");
+        let result = member.client.steer(&LaneSlots::lane(slot), input);
+        self.after_input(conn, now);
+        result.map_err(|refused| {
+            let (error, input) = refused.into_parts();
+            Rejected::new(error.into(), input)
+        })
     }
 
     /// A snapshot of what the pool holds and has done.

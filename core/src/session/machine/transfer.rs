@@ -47,6 +47,16 @@ pub struct LaneTransfer {
     queue: VecDeque<Request>,
 }
 
+impl From<LaneLedger> for LaneTransfer {
+    /// A conversation at rest with this context (a saved one, or a fork's copy).
+    fn from(ledger: LaneLedger) -> Self {
+        LaneTransfer {
+            ledger,
+            ..LaneTransfer::default()
+        }
+    }
+}
+
 impl LaneTransfer {
     /// The conversation.
     pub fn ledger(&self) -> &LaneLedger {

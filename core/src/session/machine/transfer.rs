@@ -189,3 +189,128 @@ impl Session {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::format;
+    use alloc::string::ToString;
+
+    fn lane() -> Lane {
+        Lane::named("a").unwrap()
+    }
+
+    fn event(json: &str) -> String {
+        json.replace(
+            "RESPONSE",
+            r#""id":"resp_1","object":"response","created_at":1,"model":"m""#,
+        )
+    }
+
+    /// A connected session whose lane `a` waits for the outputs of calls `c1` and `c2`.
+    fn awaiting_two_calls() -> Session {
+        let mut session = Session::new(SessionConfig::default());
+        session.connected(Instant::ZERO);
+        let request = ResponseCreate {
+            model: Some("m".into()),
+            stream_id: Some("a".into()),
+            input: Some("go".into()),
+            ..ResponseCreate::default()
+        };
+        session.create(request).unwrap();
+        let calls = ["c1", "c2"].map(|id| {
+            format!(r#"{{"type":"function_call","call_id":"{id}","name":"f","arguments":"{{}}"}}"#)
+        });
+        for text in [
+            event(
+                r#"{"type":"response.created","sequence_number":0,"stream_id":"a","response":{RESPONSE,"status":"in_progress","output":[]}}"#,
+            ),
+            event(&format!(
+                r#"{{"type":"response.completed","sequence_number":1,"stream_id":"a","response":{{RESPONSE,"status":"completed","output":[{},{}]}}}}"#,
+                calls[0], calls[1]
+            )),
+        ] {
+            session.handle_text(&text, Instant::ZERO);
+        }
+        while session.poll_transmit().is_some() {}
+        while session.poll_event().is_some() {}
+        assert_eq!(session.pending_tool_calls(&lane()).len(), 2);
+        session
+    }
+
+    #[test]
+    fn tool_outputs_given_before_during_and_after_a_move_go_out_once_each() {
+        let mut source = awaiting_two_calls();
+        source.submit_tool_output(&lane(), "c1", "one").unwrap();
+        assert!(!source.lane_is_idle(&lane()));
+        let mut moved = source.export_lane(&lane()).unwrap();
+        assert!(
+            source.ledger().lane(&lane()).is_none(),
+            "the source forgets the lane"
+        );
+        assert!(source.lane_is_idle(&lane()));
+
+        let pending: Vec<_> = moved
+            .pending_tool_calls()
+            .into_iter()
+            .map(|c| c.call_id)
+            .collect();
+        assert_eq!(pending, ["c2"]);
+        assert_eq!(
+            moved.submit_tool_output("c1", "again"),
+            Err(SessionError::ToolOutput(ToolOutputError::Duplicate(
+                "c1".into()
+            )))
+        );
+        moved.submit_tool_output("c2", "two").unwrap();
+
+        let mut target = Session::new(SessionConfig::default());
+        let other = Lane::named("b").unwrap();
+        target.import_lane(&other, moved).unwrap();
+        target.connected(Instant::ZERO);
+        let frame = target.poll_transmit().expect("the continuation goes out");
+        let sent: serde_json::Value = serde_json::from_str(&frame).unwrap();
+        assert_eq!(sent["stream_id"], "b");
+        assert!(
+            sent.get("previous_response_id").is_none(),
+            "a new connection: full context"
+        );
+        let outputs: Vec<(String, String)> = sent["input"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| item["type"] == "function_call_output")
+            .map(|item| (item["call_id"].to_string(), item["output"].to_string()))
+            .collect();
+        assert_eq!(
+            outputs,
+            [
+                (r#""c1""#.into(), r#""one""#.into()),
+                (r#""c2""#.into(), r#""two""#.into())
+            ]
+        );
+        assert!(target.poll_transmit().is_none());
+    }
+
+    #[test]
+    fn a_lane_in_flight_stays_and_a_used_lane_refuses_the_import() {
+        let mut session = Session::new(SessionConfig::default());
+        session.connected(Instant::ZERO);
+        session
+            .create(ResponseCreate {
+                stream_id: Some("a".into()),
+                input: Some("go".into()),
+                ..ResponseCreate::default()
+            })
+            .unwrap();
+        assert_eq!(
+            session.export_lane(&lane()).unwrap_err(),
+            SessionError::LaneBusy(lane())
+        );
+        let refused = session
+            .import_lane(&lane(), LaneTransfer::default())
+            .unwrap_err();
+        assert_eq!(refused.error(), &SessionError::LaneInUse(lane()));
+        assert!(refused.into_request().is_idle());
+    }
+}

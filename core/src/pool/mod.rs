@@ -53,6 +53,74 @@
 //! timer at `poll_timeout`. Socket tasks write what `poll_transmit` gives for their own
 //! connection. In both shapes, a turn that waits is an entry in the pool's queue: dropping
 //! its waiter calls [`cancel_turn`](Pool::cancel_turn), which hands the request back.
+//!
+//! # Example
+//!
+//! A one-task driver, with the [`mock`](crate::mock) server in memory in place of sockets
+//! (and the clock standing still, since the mock answers at once):
+//!
+//! ```
+//! use std::collections::BTreeMap;
+//!
+//! use responses_ws_core::client::ClientConfig;
+//! use responses_ws_core::mock::{MockConnection, Script};
+//! use responses_ws_core::pool::{Pool, PoolConfig, PoolEvent};
+//! use responses_ws_core::wire::ResponseCreate;
+//! use responses_ws_core::ws::{self, Connection, WsUrl};
+//! use responses_ws_core::Instant;
+//!
+//! let url = WsUrl::parse("ws://mock.test/v1/responses")?;
+//! let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(url)), [1; 32]);
+//! let now = Instant::ZERO;
+//! let agent = pool.open_conversation()?;
+//! let hi = ResponseCreate { input: Some("Hi".into()), ..Default::default() };
+//! pool.turn(agent, hi, now)?;
+//!
+//! // One "socket" per connection the pool dials: a server-role WebSocket and the mock.
+//! let script = Script::new().text("Hello!", 2);
+//! let mut sockets = BTreeMap::new();
+//! let mut ended = None;
+//! for _ in 0..100 {
+//!     while let Some(event) = pool.poll_event() {
+//!         match event {
+//!             PoolEvent::Dial { conn } => {
+//!                 let server = Connection::server(ws::Config::default(), [2; 32], now);
+//!                 sockets.insert(conn, (server, MockConnection::new(script.clone(), 0, now)));
+//!             }
+//!             PoolEvent::TurnEnded { result, .. } => ended = Some(result),
+//!             _ => {}
+//!         }
+//!     }
+//!     while let Some(conn) = pool.poll_ready() {
+//!         while let Some(bytes) = pool.poll_transmit(conn) {
+//!             sockets.get_mut(&conn).unwrap().0.handle_input(&bytes, now);
+//!         }
+//!     }
+//!     for (&conn, (server, mock)) in &mut sockets {
+//!         while let Some(event) = server.poll_event() {
+//!             match event {
+//!                 ws::Event::Request(_) => server.accept(&[])?,
+//!                 ws::Event::Message(ws::Message::Text(text)) => mock.handle_text(text.as_str(), now),
+//!                 _ => {}
+//!             }
+//!         }
+//!         while let Some(frame) = mock.poll_transmit() {
+//!             server.send_text(frame)?;
+//!         }
+//!         while let Some(bytes) = server.poll_transmit() {
+//!             pool.handle_input(conn, &bytes, now);
+//!         }
+//!     }
+//!     if ended.is_some() {
+//!         break;
+//!     }
+//! }
+//! assert!(ended.expect("the turn ended").is_ok());
+//! let answer = pool.ledger(agent).unwrap().items().last().unwrap();
+//! assert!(serde_json::to_string(answer)?.contains("Hello!"));
+//! assert_eq!(pool.stats().turns_completed_total, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod admission;
 mod config;

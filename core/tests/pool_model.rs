@@ -8,6 +8,8 @@
 //! - limits: connections, running turns and lanes per connection, waiting turns;
 //! - a turn that can run does not wait: if the queue is empty and a connection has room, a
 //!   turn is admitted at once; while turns wait, no connection taking turns has room;
+//! - after a refused upgrade, one probe at a time: until an upgrade is accepted, no
+//!   connection is dialed while another dialed since the refusal has not been answered;
 //! - first come, first served: waiting turns are admitted in arrival order, and never while
 //!   a turn moved off a closed connection still waits for a lane;
 //! - a turn is admitted only to a live connection, ends exactly once, and a waiting turn
@@ -97,6 +99,9 @@ struct Model {
     turns: BTreeMap<TurnId, (ConvId, Where)>,
     waiting: VecDeque<TurnId>,
     closed: BTreeSet<ConnId>,
+    /// Since the last refused upgrade, until one is accepted: the connections dialed and not
+    /// answered yet (at most one).
+    probing: Option<BTreeSet<ConnId>>,
     seen: usize,
 }
 
@@ -109,8 +114,18 @@ impl Model {
     fn follow(&mut self, net: &Net, config: &PoolConfig) {
         for (at, trace) in net.trace[self.seen..].iter().cloned() {
             match trace {
-                Trace::Dialed(_) => {}
+                Trace::Dialed(conn) => {
+                    if let Some(probes) = &mut self.probing {
+                        assert!(probes.is_empty(), "{conn} dialed while {probes:?} probe");
+                        probes.insert(conn);
+                    }
+                }
+                // A refusal starts a new probing window; an acceptance ends it.
+                Trace::Upgrade { accepted, .. } => self.probing = (!accepted).then(BTreeSet::new),
                 Trace::Closed(conn) => {
+                    if let Some(probes) = &mut self.probing {
+                        probes.remove(&conn);
+                    }
                     self.closed.insert(conn);
                     for (_, place) in self.turns.values_mut() {
                         if *place == Where::Running(conn) {

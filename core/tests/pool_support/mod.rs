@@ -45,6 +45,11 @@ pub enum Trace {
         ok: bool,
         timed_out: bool,
     },
+    /// The server answered `conn`'s upgrade.
+    Upgrade {
+        conn: ConnId,
+        accepted: bool,
+    },
 }
 
 /// The server side of one connection.
@@ -258,10 +263,20 @@ impl Net {
                     match answer {
                         Upgrade::Accept => {
                             self.upgrades.push((now, conn, Upgraded::Accepted));
+                            let answer = Trace::Upgrade {
+                                conn,
+                                accepted: true,
+                            };
+                            self.trace.push((now, answer));
                             server.ws.accept(&[]).unwrap()
                         }
                         Upgrade::Refuse(answer) => {
                             self.upgrades.push((now, conn, Upgraded::Refused));
+                            let refusal = Trace::Upgrade {
+                                conn,
+                                accepted: false,
+                            };
+                            self.trace.push((now, refusal));
                             server
                                 .ws
                                 .reject(answer.status, &answer.headers, answer.body.as_bytes())

@@ -313,4 +313,41 @@ mod tests {
         assert_eq!(refused.error(), &SessionError::LaneInUse(lane()));
         assert!(refused.into_request().is_idle());
     }
+
+    #[test]
+    fn a_moved_request_keeps_its_attempts_against_the_retry_budget() {
+        let config = SessionConfig {
+            retry: crate::retry::RetryPolicy::default().with_max_attempts(2),
+            ..SessionConfig::default()
+        };
+        let mut source = Session::new(config.clone());
+        source.connected(Instant::ZERO);
+        let request = ResponseCreate {
+            stream_id: Some("a".into()),
+            input: Some("go".into()),
+            ..ResponseCreate::default()
+        };
+        source.create(request).unwrap();
+        assert!(source.poll_transmit().is_some(), "attempt 1");
+        source.connection_lost(&Failure::Dropped, Instant::ZERO);
+        let retrying = core::iter::from_fn(|| source.poll_event())
+            .any(|e| matches!(e, SessionEvent::Retrying { attempt: 2, .. }));
+        assert!(retrying);
+
+        let mut target = Session::new(config);
+        target
+            .import_lane(&lane(), source.export_lane(&lane()).unwrap())
+            .unwrap();
+        target.connected(Instant::ZERO);
+        assert!(target.poll_transmit().is_some(), "attempt 2");
+        target.connection_lost(&Failure::Dropped, Instant::ZERO);
+        let gave_up = core::iter::from_fn(|| target.poll_event()).find_map(|e| match e {
+            SessionEvent::Failed {
+                error: RequestError::GaveUp(gave_up),
+                ..
+            } => Some(gave_up),
+            _ => None,
+        });
+        assert_eq!(gave_up.expect("the budget is spent").attempts, 2);
+    }
 }

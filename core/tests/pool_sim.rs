@@ -353,3 +353,39 @@ fn a_running_turn_is_steered_and_an_idle_conversation_hands_the_input_back() {
     assert!(texts.iter().any(|t| t == "Shorter."), "{texts:?}");
     assert_eq!(texts.last().map(String::as_str), Some("A short one."));
 }
+
+#[test]
+fn stored_conversations_chain_on_their_new_connection_instead_of_replaying() {
+    let config = config(1);
+    let mut net = Net::new(config.clone(), tool_round_script());
+    net.answer_tools = false;
+    let convs = open(&mut net, 4);
+    for &conv in &convs {
+        let mut request = ask("Look it up.");
+        request.store = Some(true);
+        net.pool.turn(conv, request, net.now).unwrap();
+    }
+    net.run(
+        Duration::from_secs(60),
+        |net| net.unanswered.len() == 4,
+        |_| {},
+    );
+    let conn = net.admitted[0].1;
+    net.kill(conn);
+    net.answer_all();
+    net.answer_tools = true;
+    net.run(
+        Duration::from_secs(60),
+        |net| net.ended.len() == 4,
+        |net| check_limits(net, &config),
+    );
+    assert_eq!(net.ended.len(), 4);
+    assert_all_well(&net, &convs);
+    let stats = net.pool.stats();
+    assert_eq!(stats.moves_total, 4, "{stats:?}");
+    assert_eq!(
+        stats.replays_total, 0,
+        "chained from the stored responses: {stats:?}"
+    );
+    assert_eq!(stats.connections_dialed_total, 2, "{stats:?}");
+}

@@ -1,11 +1,9 @@
-//! [`Pool`]: the state, the API calls and the driving methods. The decisions themselves
-//! live beside it: `placement` (which lane serves a turn, when to dial) and `lifecycle`
+//! [`Pool`]: the state and the API calls. Beside it: `driving` (inputs and outputs of the
+//! driving contract), `placement` (which lane serves a turn, when to dial) and `lifecycle`
 //! (connection events, turn ends, draining, moving conversations off a failed connection).
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
-
-use bytes::Bytes;
 
 use super::admission::{Admission, Waiting};
 use super::config::PoolConfig;
@@ -16,8 +14,6 @@ use super::ids::{ConnId, ConvId, TurnId};
 use super::member::{ConnectionPhase, Member};
 use super::slots::LaneSlots;
 use super::stats::{ConnectionStats, Stats};
-use crate::client::Client;
-use crate::retry::Failure;
 use crate::session::{Lane, LaneLedger, LaneTransfer, SessionError};
 use crate::time::Instant;
 use crate::wire::{Input, ResponseCreate, ToolOutput};
@@ -65,7 +61,7 @@ pub struct Pool {
     pub(super) ready: BTreeSet<ConnId>,
     /// The counters of [`Stats`] (the gauges are computed).
     pub(super) totals: Stats,
-    next_conn: u64,
+    pub(super) next_conn: u64,
     next_conv: u64,
     next_turn: u64,
 }
@@ -369,137 +365,5 @@ impl Pool {
             turns_running: member.slots.busy(),
             conversations: member.slots.occupied().count(),
         })
-    }
-
-    // --- Driving ----------------------------------------------------------------------------
-
-    /// Free space to read `conn`'s socket bytes into; report them with
-    /// [`commit_input`](Self::commit_input). Empty for a connection that is over.
-    pub fn input_buffer(&mut self, conn: ConnId) -> &mut [u8] {
-        match self.members.get_mut(&conn) {
-            Some(member) => member.client.input_buffer(),
-            None => &mut [],
-        }
-    }
-
-    /// `n` bytes were read into [`input_buffer`](Self::input_buffer).
-    pub fn commit_input(&mut self, conn: ConnId, n: usize, now: Instant) {
-        if let Some(member) = self.members.get_mut(&conn) {
-            member.client.commit_input(n, now);
-            self.after_input(conn, now);
-        }
-    }
-
-    /// Bytes read from `conn`'s socket.
-    pub fn handle_input(&mut self, conn: ConnId, data: &[u8], now: Instant) {
-        if let Some(member) = self.members.get_mut(&conn) {
-            member.client.handle_input(data, now);
-            self.after_input(conn, now);
-        }
-    }
-
-    /// `conn`'s socket reached end of file (or failed).
-    pub fn handle_eof(&mut self, conn: ConnId, now: Instant) {
-        if let Some(member) = self.members.get_mut(&conn) {
-            member.client.handle_eof(now);
-            self.after_input(conn, now);
-        }
-    }
-
-    /// The socket of `conn` (from [`PoolEvent::Dial`]) could not be opened: the pool backs
-    /// off and its turns go to other connections.
-    pub fn dial_failed(&mut self, conn: ConnId, cause: Failure, now: Instant) {
-        if let Some(member) = self.members.get_mut(&conn) {
-            if member.phase == ConnectionPhase::Opening && member.lost.is_none() {
-                self.gate.failed(conn, cause.clone(), now);
-                self.totals.connections_failed_total += 1;
-            }
-            member.lost = Some(cause);
-            self.after_input(conn, now);
-        }
-    }
-
-    /// Time has reached `now`: connection and session timers, rotation, idle connections,
-    /// turns that waited too long, and dials that were held back.
-    pub fn handle_timeout(&mut self, now: Instant) {
-        let due: alloc::vec::Vec<ConnId> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.client.poll_timeout().is_some_and(|at| at <= now))
-            .map(|(&conn, _)| conn)
-            .collect();
-        for conn in due {
-            if let Some(member) = self.members.get_mut(&conn) {
-                member.client.handle_timeout(now);
-                self.drain_client(conn, now);
-            }
-        }
-        self.run_lifecycle(now);
-        self.admit(now);
-    }
-
-    /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let members = self
-            .members
-            .values()
-            .flat_map(|member| [member.client.poll_timeout(), member.drain_at(&self.config)]);
-        let dial = (!self.admission.is_empty() && self.members.len() < self.config.max_connections)
-            .then(|| self.gate.next_dial(self.opening()))
-            .flatten();
-        members
-            .chain([self.admission.next_deadline(), dial])
-            .flatten()
-            .min()
-    }
-
-    /// The next event. Non-empty after any call that takes `now` (and after `turn`,
-    /// `try_turn`, `submit_tool_output`).
-    pub fn poll_event(&mut self) -> Option<PoolEvent> {
-        self.events.pop_front()
-    }
-
-    /// A connection that may have bytes to write: drain [`poll_transmit`](Self::poll_transmit)
-    /// for it. Non-empty after the same calls as [`poll_event`](Self::poll_event); each
-    /// connection is given once until something new touches it.
-    pub fn poll_ready(&mut self) -> Option<ConnId> {
-        self.ready.pop_first()
-    }
-
-    /// The next bytes to write to `conn`'s socket.
-    pub fn poll_transmit(&mut self, conn: ConnId) -> Option<Bytes> {
-        self.members.get_mut(&conn)?.client.poll_transmit()
-    }
-
-    /// A new connection, dialed now ([`PoolEvent::Dial`] tells the driver); `None` when
-    /// not even its upgrade request can be made (the pool backs off as for a refusal).
-    pub(super) fn dial(&mut self, now: Instant) -> Option<ConnId> {
-        let conn = ConnId(self.next_conn);
-        self.next_conn += 1;
-        let mut seed = [0u8; 32];
-        for chunk in seed.chunks_exact_mut(8) {
-            chunk.copy_from_slice(&self.rng.next_u64().to_le_bytes());
-        }
-        self.gate.dialed(conn, &seed, now);
-        self.totals.connections_dialed_total += 1;
-        let mut client = Client::new(self.config.client.clone());
-        if let Err(error) = client.connect(seed, now) {
-            self.gate.failed(conn, Failure::BadUpgrade(error), now);
-            self.totals.connections_failed_total += 1;
-            return None;
-        }
-        self.members
-            .insert(conn, Member::new(client, self.lanes, now));
-        self.events.push_back(PoolEvent::Dial { conn });
-        self.ready.insert(conn);
-        Some(conn)
-    }
-
-    /// Connections whose upgrade has not finished.
-    pub(super) fn opening(&self) -> usize {
-        self.members
-            .values()
-            .filter(|m| m.phase == ConnectionPhase::Opening)
-            .count()
     }
 }

@@ -125,6 +125,7 @@
 mod admission;
 mod config;
 mod conversation;
+mod driving;
 mod events;
 mod gate;
 mod ids;

@@ -1,8 +1,8 @@
 //! Model-based property test of the pool's decisions, in the style of firezone's connlib
 //! tests: random conversations starting turns (waiting or not), tool outputs given late,
-//! connections killed, 429 storms at upgrade, cancelled waits, closed conversations and clock
-//! jumps, played by the pool against the mock server; a small reference model of the
-//! admission queue and of where each turn is checks the pool's reports after every step.
+//! connections killed, 429 and 503 storms at upgrade, cancelled waits, closed conversations
+//! and clock jumps, played by the pool against the mock server; a small reference model of
+//! the admission queue and of where each turn is checks the pool's reports after every step.
 //!
 //! Invariants, after every step:
 //! - limits: connections, running turns and lanes per connection, waiting turns;
@@ -39,8 +39,8 @@ enum Op {
     /// Answer this many of the unanswered tool calls, oldest first.
     Answer(usize),
     Kill(usize),
-    /// Refuse upgrades with 429 for this many seconds from now.
-    Storm(u64),
+    /// Refuse upgrades for this many seconds from now, with a 429 (or a 503 when true).
+    Storm(u64, bool),
     /// Run the simulation for this many milliseconds.
     Run(u64),
     /// Jump the clock by this many seconds at once.
@@ -55,7 +55,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0..CONVERSATIONS).prop_map(Op::TryTurn),
         3 => (1..4usize).prop_map(Op::Answer),
         1 => (0..3usize).prop_map(Op::Kill),
-        1 => (1..30u64).prop_map(Op::Storm),
+        1 => (1..30u64, any::<bool>()).prop_map(|(secs, unavailable)| Op::Storm(secs, unavailable)),
         5 => (1..400u64).prop_map(Op::Run),
         1 => prop_oneof![Just(3u64), Just(40), Just(301), Just(3_100)].prop_map(Op::Jump),
         1 => (0..CONVERSATIONS).prop_map(Op::Cancel),
@@ -290,7 +290,10 @@ fn play(ops: Vec<Op>) {
                     net.kill(conns[i % conns.len()]);
                 }
             }
-            Op::Storm(secs) => net.storm_until = Some(now + Duration::from_secs(secs)),
+            Op::Storm(secs, unavailable) => {
+                net.storm_until = Some(now + Duration::from_secs(secs));
+                net.storm_503 = unavailable;
+            }
             Op::Run(ms) => {
                 let check = |net: &Net| check_limits(net, &config);
                 net.run(Duration::from_millis(ms), |_| false, check);

@@ -67,8 +67,10 @@ pub struct Net {
     servers: BTreeMap<ConnId, Server>,
     pub now: Instant,
     next_index: u32,
-    /// Upgrades refused with a 429 (and `Retry-After: 2`) until then.
+    /// Upgrades refused until then, with a 429 (or a 503 with `storm_503`) and
+    /// `Retry-After: 2`.
     pub storm_until: Option<Instant>,
+    pub storm_503: bool,
     /// Whether tool calls are answered as soon as they arrive.
     pub answer_tools: bool,
     /// Tool calls not answered yet: (conversation, call id).
@@ -122,6 +124,7 @@ impl Net {
             now: Instant::ZERO,
             next_index: 0,
             storm_until: None,
+            storm_503: false,
             answer_tools: true,
             unanswered: Vec::new(),
             outputs: BTreeMap::new(),
@@ -252,10 +255,17 @@ impl Net {
                 ws::Event::Request(_) => {
                     self.upgrades.push((now, conn, Upgraded::Asked));
                     let answer = if storm {
-                        Script::new()
-                            .with_upgrade_refusal(UpgradeFault::new(Refusal::RateLimited {
+                        let refusal = if self.storm_503 {
+                            Refusal::ServiceUnavailable {
                                 retry_after_secs: 2,
-                            }))
+                            }
+                        } else {
+                            Refusal::RateLimited {
+                                retry_after_secs: 2,
+                            }
+                        };
+                        Script::new()
+                            .with_upgrade_refusal(UpgradeFault::new(refusal))
                             .upgrade(0)
                     } else {
                         self.script.upgrade(server.mock.connection_index())

@@ -13,7 +13,8 @@
 //! - first come, first served: waiting turns are admitted in arrival order, and never while
 //!   a turn moved off a closed connection still waits for a lane;
 //! - a turn is admitted only to a live connection, ends exactly once, and a waiting turn
-//!   times out only after `max_wait`;
+//!   ends only by timing out after `max_wait` or by the pool's close, a running one only by
+//!   running to its end (even when the pool closes);
 //! - the pool's stats agree with the model (waiting, in flight, conversations).
 //!
 //! At the end (storm over, every tool call answered): every turn ends, and every tool call
@@ -47,6 +48,8 @@ enum Op {
     Jump(u64),
     Cancel(usize),
     Close(usize),
+    /// Close the whole pool (every later turn is refused).
+    Shutdown,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -60,6 +63,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => prop_oneof![Just(3u64), Just(40), Just(301), Just(3_100)].prop_map(Op::Jump),
         1 => (0..CONVERSATIONS).prop_map(Op::Cancel),
         1 => (0..CONVERSATIONS).prop_map(Op::Close),
+        1 => Just(Op::Shutdown),
     ]
 }
 
@@ -102,6 +106,8 @@ struct Model {
     /// Since the last refused upgrade, until one is accepted: the connections dialed and not
     /// answered yet (at most one).
     probing: Option<BTreeSet<ConnId>>,
+    /// The pool was closed.
+    shut: bool,
     seen: usize,
 }
 
@@ -161,16 +167,22 @@ impl Model {
                     conv,
                     turn,
                     timed_out,
+                    closed,
                     ..
                 } => {
                     let (owner, place) = self.turns.remove(&turn).expect("ends once");
                     assert_eq!(owner, conv);
                     if let Where::Waiting { since } = place {
-                        assert!(timed_out, "a waiting turn ends only by timing out");
-                        assert!(at - since >= config.max_wait);
+                        assert!(
+                            timed_out || (closed && self.shut),
+                            "a waiting turn ends only by timing out or by a close"
+                        );
+                        if timed_out {
+                            assert!(at - since >= config.max_wait);
+                        }
                         self.waiting.retain(|t| *t != turn);
                     } else {
-                        assert!(!timed_out);
+                        assert!(!timed_out && !closed, "a running turn runs to its end");
                     }
                 }
             }
@@ -252,7 +264,7 @@ fn play(ops: Vec<Op>) {
                 net.pump();
                 match result {
                     Ok(turn) => {
-                        assert!(!model.busy(conv));
+                        assert!(!model.busy(conv) && !model.shut);
                         model.started(&net, conv, turn, now);
                         if room || !waits {
                             assert!(
@@ -264,7 +276,10 @@ fn play(ops: Vec<Op>) {
                     Err(rejected) => {
                         assert_eq!(rejected.clone().into_request(), ask("Look it up"));
                         match rejected.error() {
-                            PoolError::Busy(c) => assert!(*c == conv && model.busy(conv)),
+                            PoolError::Closed => assert!(model.shut),
+                            PoolError::Busy(c) => {
+                                assert!(!model.shut && *c == conv && model.busy(conv))
+                            }
                             PoolError::Overloaded { .. } => {
                                 assert!(!model.busy(conv));
                                 assert!(!room, "refused while a lane was free");
@@ -317,6 +332,11 @@ fn play(ops: Vec<Op>) {
                     net.pump();
                 }
             }
+            Op::Shutdown => {
+                net.pool.close(now);
+                model.shut = true;
+                net.pump();
+            }
             Op::Close(i) => {
                 let conv = model.convs[i];
                 match net.pool.close_conversation(conv) {
@@ -352,6 +372,10 @@ fn play(ops: Vec<Op>) {
         }
     }
     assert!(model.turns.is_empty(), "turns left: {:?}", model.turns);
+    if model.shut {
+        net.run(Duration::from_secs(60), |net| net.pool.is_closed(), |_| {});
+        assert!(net.pool.is_closed() && net.server_conns().is_empty());
+    }
     for &conv in &model.convs {
         let ledger = net.pool.ledger(conv).unwrap();
         for (call, outputs) in outputs_per_call(ledger.items()) {

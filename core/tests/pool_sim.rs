@@ -389,3 +389,29 @@ fn stored_conversations_chain_on_their_new_connection_instead_of_replaying() {
     );
     assert_eq!(stats.connections_dialed_total, 2, "{stats:?}");
 }
+
+#[test]
+fn closing_the_pool_lets_running_turns_finish_and_hands_waiting_requests_back() {
+    let config = config(1);
+    let mut net = Net::new(config, tool_round_script());
+    let convs = open(&mut net, 20);
+    for &conv in &convs {
+        net.pool.turn(conv, ask("Work"), net.now).unwrap();
+    }
+    net.pump();
+    let stats = net.pool.stats();
+    assert_eq!((stats.turns_in_flight, stats.turns_waiting), (16, 4));
+
+    net.pool.close(net.now);
+    let refused = net.pool.turn(convs[0], ask("More"), net.now).unwrap_err();
+    assert_eq!(refused.error(), &PoolError::Closed);
+    net.run(Duration::from_secs(60), |net| net.pool.is_closed(), |_| {});
+    assert!(net.pool.is_closed());
+    assert!(net.server_conns().is_empty(), "every socket closed");
+    let (ok, closed): (Vec<_>, Vec<_>) = net.ended.values().partition(|(_, r)| r.is_ok());
+    assert_eq!(ok.len(), 16, "running turns finished");
+    assert_eq!(closed.len(), 4);
+    assert!(closed
+        .iter()
+        .all(|(_, r)| r.as_ref().unwrap_err().contains("closed")));
+}

@@ -100,6 +100,11 @@ impl Admission {
         self.waiting.remove(index)
     }
 
+    /// Takes the oldest waiting turn out (the pool closes).
+    pub(crate) fn pop_waiting(&mut self) -> Option<Waiting> {
+        self.waiting.pop_front()
+    }
+
     /// The oldest waiting turn, if its deadline has passed at `now`.
     pub(crate) fn pop_expired(&mut self, now: Instant) -> Option<Waiting> {
         if self.waiting.front()?.deadline <= now {

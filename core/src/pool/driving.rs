@@ -50,7 +50,7 @@ impl Pool {
     /// off and its turns go to other connections.
     pub fn dial_failed(&mut self, conn: ConnId, cause: Failure, now: Instant) {
         if let Some(member) = self.members.get_mut(&conn) {
-            if member.phase == ConnectionPhase::Opening && member.lost.is_none() {
+            if member.opened_at.is_none() && member.lost.is_none() {
                 self.gate.failed(conn, cause.clone(), now);
                 self.totals.connections_failed_total += 1;
             }

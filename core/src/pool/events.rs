@@ -78,6 +78,11 @@ pub enum TurnError {
         /// Why no connection had room, when opening one failed.
         last_failure: Option<Failure>,
     },
+    /// The pool was closed while the turn waited; the request is handed back.
+    Closed {
+        /// The request, unchanged.
+        request: Box<ResponseCreate>,
+    },
     /// The connection's session refused the request (not expected: the pool only places a
     /// turn where it fits); the request is handed back.
     Refused(Box<Refused<ResponseCreate>>),
@@ -94,6 +99,7 @@ impl fmt::Display for TurnError {
                     None => Ok(()),
                 }
             }
+            TurnError::Closed { .. } => f.write_str("the pool was closed while the turn waited"),
             TurnError::Refused(refused) => write!(f, "{refused}"),
         }
     }
@@ -118,6 +124,8 @@ pub enum PoolError {
         /// The limit.
         limit: usize,
     },
+    /// The pool is closing ([`Pool::close`](super::Pool::close)): it takes no new turn.
+    Closed,
     /// No such conversation (never opened, or closed).
     UnknownConversation(ConvId),
     /// The conversation has a turn already; wait for its
@@ -138,6 +146,7 @@ impl fmt::Display for PoolError {
             PoolError::TooManyConversations { limit } => {
                 write!(f, "the pool holds {limit} conversations already")
             }
+            PoolError::Closed => f.write_str("the pool is closing"),
             PoolError::UnknownConversation(conv) => write!(f, "no conversation {conv}"),
             PoolError::Busy(conv) => write!(f, "{conv} has a turn running already"),
             PoolError::Session(error) => write!(f, "{error}"),

@@ -49,8 +49,12 @@ impl Pool {
     fn on_client_event(&mut self, conn: ConnId, event: ClientEvent, now: Instant) {
         let member = self.members.get_mut(&conn).expect("drained");
         match event {
-            ClientEvent::Connected { .. } if member.phase == ConnectionPhase::Opening => {
-                member.phase = ConnectionPhase::Open;
+            ClientEvent::Connected { .. } => {
+                // A connection drained before its upgrade finished (the pool closes) stays
+                // draining.
+                if member.phase == ConnectionPhase::Opening {
+                    member.phase = ConnectionPhase::Open;
+                }
                 member.opened_at = Some(now);
                 member.idle_since = now;
                 self.gate.accepted(conn);
@@ -63,7 +67,7 @@ impl Pool {
             ClientEvent::Session(event) => self.route(conn, event),
             ClientEvent::Disconnected { closed } => {
                 let cause = Failure::from_closed(&closed);
-                if member.phase == ConnectionPhase::Opening && member.lost.is_none() {
+                if member.opened_at.is_none() && member.lost.is_none() {
                     self.gate.failed(conn, cause.clone(), now);
                     self.totals.connections_failed_total += 1;
                 }
@@ -109,7 +113,8 @@ impl Pool {
             .filter(|&(slot, _, busy)| busy && session.lane_is_idle(&LaneSlots::lane(slot)))
             .map(|(slot, conv, _)| (slot, conv))
             .collect();
-        let draining = member.phase == ConnectionPhase::Draining;
+        // A pool that closes drains every connection, also one opened for a moving turn.
+        let draining = member.phase == ConnectionPhase::Draining || self.closing;
         for &(slot, conv) in &resting {
             let member = self.members.get_mut(&conn).expect("drained");
             member.slots.set_busy(slot, false, now);
@@ -210,8 +215,11 @@ impl Pool {
 
     /// `conn` takes no more turns: its idle conversations are parked, and it closes once
     /// its running turns have ended.
-    fn start_drain(&mut self, conn: ConnId, now: Instant) {
+    pub(super) fn start_drain(&mut self, conn: ConnId, now: Instant) {
         let member = self.members.get_mut(&conn).expect("due");
+        if member.phase == ConnectionPhase::Closing {
+            return;
+        }
         member.phase = ConnectionPhase::Draining;
         let idle: Vec<ConvId> = member
             .slots

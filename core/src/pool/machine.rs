@@ -61,6 +61,8 @@ pub struct Pool {
     pub(super) ready: BTreeSet<ConnId>,
     /// The counters of [`Stats`] (the gauges are computed).
     pub(super) totals: Stats,
+    /// [`close`](Pool::close) was called: no new turn; connections close as their turns end.
+    pub(super) closing: bool,
     pub(super) next_conn: u64,
     next_conv: u64,
     next_turn: u64,
@@ -88,6 +90,7 @@ impl Pool {
             events: VecDeque::new(),
             ready: BTreeSet::new(),
             totals: Stats::default(),
+            closing: false,
             next_conn: 0,
             next_conv: 0,
             next_turn: 0,
@@ -250,6 +253,9 @@ impl Pool {
             .convs
             .get(&conv)
             .ok_or(PoolError::UnknownConversation(conv))?;
+        if self.closing {
+            return Err(PoolError::Closed);
+        }
         if entry.turn.is_some() {
             return Err(PoolError::Busy(conv));
         }
@@ -260,6 +266,31 @@ impl Pool {
             return Err(SessionError::OwnedField("previous_response_id").into());
         }
         Ok(())
+    }
+
+    /// Shuts the pool down gracefully: no new turn is taken ([`PoolError::Closed`]); turns
+    /// still waiting end with [`TurnError::Closed`](super::TurnError::Closed), their
+    /// requests handed back; running turns (and turns moving off a failed connection) run to
+    /// their end, then every connection closes. [`is_closed`](Self::is_closed) says when
+    /// it is over.
+    pub fn close(&mut self, now: Instant) {
+        self.closing = true;
+        while let Some(waiting) = self.admission.pop_waiting() {
+            let request = alloc::boxed::Box::new(waiting.request);
+            self.end_turn(
+                waiting.conv,
+                Some(super::events::TurnError::Closed { request }),
+            );
+        }
+        let conns: alloc::vec::Vec<ConnId> = self.members.keys().copied().collect();
+        for conn in conns {
+            self.start_drain(conn, now);
+        }
+    }
+
+    /// Whether [`close`](Self::close) is done: no turn runs and every connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closing && self.members.is_empty() && self.admission.is_empty()
     }
 
     /// Withdraws a turn that still waits for a lane (its waiter was cancelled) and hands its

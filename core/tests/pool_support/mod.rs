@@ -44,6 +44,8 @@ pub enum Trace {
         turn: TurnId,
         ok: bool,
         timed_out: bool,
+        /// Ended waiting because the pool closed.
+        closed: bool,
     },
     /// The server answered `conn`'s upgrade.
     Upgrade {
@@ -192,6 +194,7 @@ impl Net {
                 turn: *turn,
                 ok: result.is_ok(),
                 timed_out: matches!(result, Err(TurnError::WaitTimeout { .. })),
+                closed: matches!(result, Err(TurnError::Closed { .. })),
             }),
             _ => None,
         };

@@ -24,7 +24,8 @@ use crate::retry::RetryPolicy;
 pub struct PoolConfig {
     /// Where to connect, and the limits of each connection and its session.
     pub client: ClientConfig,
-    /// Connections at once, in every state (opening, open, draining, closing). Default 16.
+    /// Connections at once, in every state (opening, open, draining, closing). Default 16
+    /// (at least 1).
     pub max_connections: usize,
     /// Turns running at once on one connection (default 16, the server's in-flight limit;
     /// capped by it and by `lanes_per_connection`).
@@ -78,6 +79,11 @@ impl PoolConfig {
         }
     }
 
+    /// Connections at once (at least 1).
+    pub(crate) fn connections(&self) -> usize {
+        self.max_connections.max(1)
+    }
+
     /// Lanes per connection, within the session's named-lane limit (at least 1).
     pub(crate) fn lanes(&self) -> usize {
         self.lanes_per_connection
@@ -91,5 +97,32 @@ impl PoolConfig {
             .min(self.client.session.max_in_flight)
             .min(self.lanes())
             .max(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ws::WsUrl;
+
+    #[test]
+    fn limits_are_kept_within_the_servers_and_never_zero() {
+        let url = WsUrl::parse("ws://127.0.0.1/v1/responses").unwrap();
+        let mut config = PoolConfig::new(ClientConfig::new(url));
+        config.max_connections = 0;
+        config.lanes_per_connection = 40;
+        config.max_turns_per_connection = 20;
+        assert_eq!(config.connections(), 1);
+        assert_eq!(config.lanes(), 32, "the server's named-lane limit");
+        assert_eq!(
+            config.turns_per_connection(),
+            16,
+            "the server's in-flight limit"
+        );
+        config.lanes_per_connection = 4;
+        assert_eq!(config.turns_per_connection(), 4, "a turn needs a lane");
+        config.lanes_per_connection = 0;
+        config.max_turns_per_connection = 0;
+        assert_eq!((config.lanes(), config.turns_per_connection()), (1, 1));
     }
 }

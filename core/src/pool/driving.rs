@@ -84,7 +84,7 @@ impl Pool {
             .members
             .values()
             .flat_map(|member| [member.client.poll_timeout(), member.drain_at(&self.config)]);
-        let dial = (!self.admission.is_empty() && self.members.len() < self.config.max_connections)
+        let dial = (!self.admission.is_empty() && self.members.len() < self.config.connections())
             .then(|| self.gate.next_dial(self.opening()))
             .flatten();
         members

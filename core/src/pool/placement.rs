@@ -46,7 +46,7 @@ impl Pool {
         if let Some(place) = self.find_place(conv) {
             return Some(place);
         }
-        let room = self.members.len() < self.config.max_connections;
+        let room = self.members.len() < self.config.connections();
         if room && self.gate.may_dial(now, self.opening()) {
             self.dial(now)?;
             return self.find_place(conv);

@@ -139,6 +139,9 @@ impl Pool {
         let Some(turn) = self.convs.get_mut(&conv).and_then(|c| c.turn.take()) else {
             return;
         };
+        if turn.phase != TurnPhase::Waiting {
+            self.totals.turns_in_flight -= 1;
+        }
         let result = match error.or(turn.error.map(TurnError::Request)) {
             Some(error) => {
                 self.totals.turns_failed_total += 1;

@@ -59,7 +59,8 @@ pub struct Pool {
     pub(super) events: VecDeque<PoolEvent>,
     /// Connections that may have bytes to write.
     pub(super) ready: BTreeSet<ConnId>,
-    /// The counters of [`Stats`] (the gauges are computed).
+    /// The counters of [`Stats`], and `turns_in_flight` (kept as turns are admitted and
+    /// end); the other gauges are computed.
     pub(super) totals: Stats,
     /// [`close`](Pool::close) was called: no new turn; connections close as their turns end.
     pub(super) closing: bool,
@@ -378,12 +379,6 @@ impl Pool {
         }
         stats.conversations = self.convs.len();
         stats.turns_waiting = self.admission.waiting();
-        stats.turns_in_flight = self
-            .convs
-            .values()
-            .filter_map(|c| c.turn.as_ref())
-            .filter(|t| t.phase != TurnPhase::Waiting)
-            .count();
         stats.throttled = self.gate.is_throttled();
         stats
     }

@@ -93,6 +93,9 @@ impl Pool {
         let Some(turn) = &mut entry.turn else {
             return;
         };
+        if turn.phase == TurnPhase::Waiting {
+            self.totals.turns_in_flight += 1;
+        }
         turn.phase = TurnPhase::Running;
         let turn = turn.id;
         self.events

@@ -10,13 +10,16 @@
 //!   ([`Pool::turn`], [`Pool::try_turn`]) run on lanes (`stream_id`s) the pool names and
 //!   reuses. Between turns the conversation keeps its lane while no other turn needs it, so
 //!   its next turn chains from the server's cache; otherwise its context moves with it
-//!   (full-context replay, or chaining with `store: true`).
+//!   (full-context replay, or chaining with `store: true`). A conversation can also be
+//!   steered ([`Pool::steer`]), forked ([`Pool::fork_conversation`]) or restored from a
+//!   saved context ([`Pool::restore_conversation`]).
 //! - Limits, each with a default ([`PoolConfig`]): connections, running turns per
 //!   connection (within the server's 16 in flight), lanes per connection (within its 32
 //!   names), conversations, waiting turns and how long they wait. Nothing grows past them:
 //!   a turn that finds no lane waits in a FIFO queue, or is refused with
 //!   [`PoolError::Overloaded`] and handed back ([`Rejected`]).
-//! - [`Pool::stats`] is a snapshot for dashboards.
+//! - [`Pool::stats`] and [`Pool::connections`] are snapshots for dashboards;
+//!   [`Pool::close`] shuts the pool down gracefully.
 //!
 //! # Driving contract
 //!
@@ -29,8 +32,9 @@
 //! - time: [`handle_timeout`](Pool::handle_timeout) once [`poll_timeout`](Pool::poll_timeout)
 //!   is reached;
 //! - API calls: [`turn`](Pool::turn), [`try_turn`](Pool::try_turn),
-//!   [`submit_tool_output`](Pool::submit_tool_output), [`cancel_turn`](Pool::cancel_turn), …
-//!   Every call that changes something takes `now`.
+//!   [`submit_tool_output`](Pool::submit_tool_output), [`steer`](Pool::steer),
+//!   [`cancel_turn`](Pool::cancel_turn), [`close`](Pool::close), … Every call that can
+//!   touch a connection takes `now`.
 //!
 //! Outputs, to drain after every input until empty:
 //!

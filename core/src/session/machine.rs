@@ -23,13 +23,13 @@ use super::refused::Refused;
 use super::tools::{PendingCalls, ToolCallKind, ToolOutputError};
 use crate::retry::{Failure, GaveUp, RetrySafety};
 use crate::time::Instant;
-mod transfer;
-pub use transfer::LaneTransfer;
-
 use crate::wire::{
     ApiError, ClientEvent, EventKind, IncompleteReason, Input, Item, ResponseCreate,
     ResponseInject, ResponseStatus, ResponseSteer, ServerEvent, ToolOutput,
 };
+
+mod transfer;
+pub use transfer::LaneTransfer;
 
 /// The error code of the connection age limit.
 const CONNECTION_LIMIT: &str = "websocket_connection_limit_reached";

@@ -62,33 +62,46 @@ impl Pool {
     /// Time has reached `now`: connection and session timers, rotation, idle connections,
     /// turns that waited too long, and dials that were held back.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let due: alloc::vec::Vec<ConnId> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.client.poll_timeout().is_some_and(|at| at <= now))
-            .map(|(&conn, _)| conn)
-            .collect();
-        for conn in due {
-            if let Some(member) = self.members.get_mut(&conn) {
+        self.timers.flush(&self.members, &self.config);
+        for conn in self.timers.due(now) {
+            self.timers.mark(conn);
+            let Some(member) = self.members.get_mut(&conn) else {
+                continue;
+            };
+            if member.client.poll_timeout().is_some_and(|at| at <= now) {
                 member.client.handle_timeout(now);
                 self.drain_client(conn, now);
             }
+            let member = self.members.get(&conn);
+            if member
+                .and_then(|m| m.drain_at(&self.config))
+                .is_some_and(|at| at <= now)
+            {
+                self.start_drain(conn, now);
+            }
         }
-        self.run_lifecycle(now);
         self.admit(now);
     }
 
-    /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do.
-    pub fn poll_timeout(&self) -> Option<Instant> {
-        let members = self
-            .members
-            .values()
-            .flat_map(|member| [member.client.poll_timeout(), member.drain_at(&self.config)]);
+    /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do. Takes
+    /// `&mut self` to bring the deadline table up to date (a lookup, not a walk over every
+    /// connection).
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.timers.flush(&self.members, &self.config);
+        debug_assert_eq!(
+            self.timers.first(),
+            self.members
+                .values()
+                .flat_map(|m| [m.client.poll_timeout(), m.drain_at(&self.config)])
+                .flatten()
+                .min(),
+            "a connection's deadline changed without being marked"
+        );
         let dial = (!self.admission.is_empty() && self.members.len() < self.config.connections())
             .then(|| self.gate.next_dial(self.opening()))
             .flatten();
-        members
-            .chain([self.admission.next_deadline(), dial])
+        [self.timers.first(), self.admission.next_deadline(), dial]
+            .into_iter()
             .flatten()
             .min()
     }
@@ -108,7 +121,10 @@ impl Pool {
 
     /// The next bytes to write to `conn`'s socket.
     pub fn poll_transmit(&mut self, conn: ConnId) -> Option<Bytes> {
-        self.members.get_mut(&conn)?.client.poll_transmit()
+        let bytes = self.members.get_mut(&conn)?.client.poll_transmit();
+        // Writing can start the connection's timers (a close sent, a ping).
+        self.timers.mark(conn);
+        bytes
     }
 
     /// A new connection, dialed now ([`PoolEvent::Dial`] tells the driver); `None` when
@@ -131,7 +147,7 @@ impl Pool {
         self.members
             .insert(conn, Member::new(client, self.lanes, now));
         self.events.push_back(PoolEvent::Dial { conn });
-        self.ready.insert(conn);
+        self.touch(conn);
         Some(conn)
     }
 

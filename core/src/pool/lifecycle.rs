@@ -28,7 +28,7 @@ impl Pool {
     /// Runs `conn`'s client events through the pool, ends the turns whose lane came to rest,
     /// and moves the conversations off the connection if it ended.
     pub(super) fn drain_client(&mut self, conn: ConnId, now: Instant) {
-        self.ready.insert(conn);
+        self.touch(conn);
         loop {
             let Some(member) = self.members.get_mut(&conn) else {
                 return;
@@ -166,6 +166,7 @@ impl Pool {
             return;
         };
         self.ready.remove(&conn);
+        self.timers.forget(conn);
         let occupied: Vec<(usize, ConvId)> = member
             .slots
             .occupied()
@@ -203,19 +204,6 @@ impl Pool {
         self.events.push_back(PoolEvent::Close { conn });
     }
 
-    /// Starts draining the open connections that reached their rotation age or idle TTL.
-    pub(super) fn run_lifecycle(&mut self, now: Instant) {
-        let due: Vec<ConnId> = self
-            .members
-            .iter()
-            .filter(|(_, m)| m.drain_at(&self.config).is_some_and(|at| at <= now))
-            .map(|(&conn, _)| conn)
-            .collect();
-        for conn in due {
-            self.start_drain(conn, now);
-        }
-    }
-
     /// `conn` takes no more turns: its idle conversations are parked, and it closes once
     /// its running turns have ended.
     pub(super) fn start_drain(&mut self, conn: ConnId, now: Instant) {
@@ -224,6 +212,7 @@ impl Pool {
             return;
         }
         member.phase = ConnectionPhase::Draining;
+        self.timers.mark(conn);
         let idle: Vec<ConvId> = member
             .slots
             .occupied()
@@ -243,7 +232,13 @@ impl Pool {
         let member = self.members.get_mut(&conn).expect("known");
         member.phase = ConnectionPhase::Closing;
         member.client.close(now);
+        self.touch(conn);
+    }
+
+    /// `conn`'s client was touched: it may have bytes to write and a new deadline.
+    pub(super) fn touch(&mut self, conn: ConnId) {
         self.ready.insert(conn);
+        self.timers.mark(conn);
     }
 }
 

@@ -14,6 +14,7 @@ use super::ids::{ConnId, ConvId, TurnId};
 use super::member::{ConnectionPhase, Member};
 use super::slots::LaneSlots;
 use super::stats::{ConnectionStats, Stats};
+use super::timers::Timers;
 use crate::session::{Lane, LaneLedger, LaneTransfer, SessionError};
 use crate::time::Instant;
 use crate::wire::{Input, ResponseCreate, ToolOutput};
@@ -59,6 +60,8 @@ pub struct Pool {
     pub(super) events: VecDeque<PoolEvent>,
     /// Connections that may have bytes to write.
     pub(super) ready: BTreeSet<ConnId>,
+    /// Every connection's next deadline.
+    pub(super) timers: Timers,
     /// The counters of [`Stats`], and `turns_in_flight` (kept as turns are admitted and
     /// end); the other gauges are computed.
     pub(super) totals: Stats,
@@ -90,6 +93,7 @@ impl Pool {
             rng: MaskRng::new(seed),
             events: VecDeque::new(),
             ready: BTreeSet::new(),
+            timers: Timers::default(),
             totals: Stats::default(),
             closing: false,
             next_conn: 0,
@@ -161,6 +165,7 @@ impl Pool {
                 member.slots.vacate(slot);
                 // At rest (no turn): the export cannot be refused, and is dropped.
                 let _ = member.client.export_lane(&LaneSlots::lane(slot));
+                self.timers.mark(conn);
             }
         }
         Ok(())

@@ -139,6 +139,7 @@ mod member;
 mod placement;
 mod slots;
 mod stats;
+mod timers;
 
 pub use config::PoolConfig;
 pub use events::{PoolError, PoolEvent, Rejected, TurnError};

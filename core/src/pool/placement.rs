@@ -181,6 +181,7 @@ impl Pool {
             .expect("a placed conversation's");
         let transfer: LaneTransfer = member.client.export_lane(&LaneSlots::lane(slot))?;
         member.slots.vacate(slot);
+        self.timers.mark(conn);
         entry.home = Home::Parked(Box::new(transfer));
         Ok(())
     }

@@ -3,9 +3,9 @@
 //! that a pool can serve a conversation from whichever connection has room, and move it off a
 //! connection that failed, without losing or repeating an input or a tool output.
 //!
-//! Only a lane at rest moves: nothing in flight, no steer held, no fork depending on it. A
-//! lane whose connection was lost is always at rest (its requests went back to the queue or
-//! failed).
+//! Only a lane at rest moves: nothing in flight, no steer or injection held, no fork
+//! depending on it. A lane whose connection was lost is always at rest (its requests went
+//! back to the queue or failed).
 
 use super::*;
 use crate::session::tools::ToolCall;
@@ -94,21 +94,25 @@ impl LaneTransfer {
 
 impl Session {
     /// Whether `lane` is at rest and waits for nothing: no request queued or in flight, no
-    /// tool output awaited, no steer held. A pool's turn on the lane is over then.
+    /// tool output awaited, no steer or injection held. A pool's turn on the lane is over then.
     pub fn lane_is_idle(&self, lane: &Lane) -> bool {
         self.lanes.get(lane).is_none_or(|state| {
-            matches!(state.phase, Phase::Idle) && state.queue.is_empty() && state.steers.is_empty()
+            matches!(state.phase, Phase::Idle)
+                && state.queue.is_empty()
+                && state.steers.is_empty()
+                && state.injections.len() == 0
         })
     }
 
     /// Takes `lane`'s conversation out of this session (its ledger, awaited tool calls and
     /// queued requests): the session forgets the lane. Refused with
-    /// [`SessionError::LaneBusy`] while a request of the lane is in flight, a steer is held,
-    /// or a fork depends on the lane.
+    /// [`SessionError::LaneBusy`] while a request of the lane is in flight, a steer or an
+    /// injection is held, or a fork depends on the lane.
     pub fn export_lane(&mut self, lane: &Lane) -> Result<LaneTransfer, SessionError> {
         if let Some(state) = self.lanes.get(lane) {
             let movable = matches!(state.phase, Phase::Idle | Phase::AwaitingTools(_))
                 && state.steers.is_empty()
+                && state.injections.len() == 0
                 && state.forks_pending == 0
                 && state.queue.iter().all(|request| request.fork_of.is_none());
             if !movable {
@@ -174,6 +178,7 @@ impl Session {
             !matches!(state.phase, Phase::Idle)
                 || !state.queue.is_empty()
                 || !state.steers.is_empty()
+                || state.injections.len() > 0
                 || state.forks_pending > 0
         });
         if active || self.ledger.lane(lane).is_some() {

@@ -72,3 +72,46 @@ impl Timers {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Client, ClientConfig};
+    use crate::ws::WsUrl;
+    use core::time::Duration;
+
+    fn member(dialed_at: Instant) -> Member {
+        let url = WsUrl::parse("ws://127.0.0.1/v1/responses").unwrap();
+        let mut client = Client::new(ClientConfig::new(url));
+        client.connect([1; 32], dialed_at).unwrap();
+        Member::new(client, 2, dialed_at)
+    }
+
+    #[test]
+    fn marked_connections_are_recomputed_and_the_earliest_comes_first() {
+        let url = WsUrl::parse("ws://127.0.0.1/v1/responses").unwrap();
+        let config = PoolConfig::new(ClientConfig::new(url));
+        let at = |secs| Instant::from_elapsed(Duration::from_secs(secs));
+        let mut members = BTreeMap::new();
+        members.insert(ConnId(0), member(at(5)));
+        members.insert(ConnId(1), member(at(1)));
+        let mut timers = Timers::default();
+        timers.flush(&members, &config);
+        assert_eq!(timers.first(), None, "nothing marked yet");
+
+        timers.mark(ConnId(0));
+        timers.mark(ConnId(1));
+        timers.flush(&members, &config);
+        let handshake = config.client.ws.handshake_timeout.expect("a default");
+        assert_eq!(timers.first(), Some(at(1) + handshake));
+        assert_eq!(timers.due(at(1) + handshake), [ConnId(1)]);
+        assert_eq!(timers.due(at(5) + handshake), [ConnId(1), ConnId(0)]);
+
+        timers.forget(ConnId(1));
+        assert_eq!(timers.first(), Some(at(5) + handshake));
+        members.remove(&ConnId(0));
+        timers.mark(ConnId(0));
+        timers.flush(&members, &config);
+        assert_eq!(timers.first(), None, "a connection gone has no deadline");
+    }
+}

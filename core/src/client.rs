@@ -15,8 +15,8 @@ use bytes::Bytes;
 
 use crate::retry::{Budget, Failure, GaveUp, RetrySafety, Verdict};
 use crate::session::{
-    Lane, Ledger, Refused, RequestId, Session, SessionConfig, SessionError, SessionEvent, ToolCall,
-    ToolCallKind,
+    Lane, LaneTransfer, Ledger, Refused, RequestId, Session, SessionConfig, SessionError,
+    SessionEvent, ToolCall, ToolCallKind,
 };
 use crate::time::Instant;
 use crate::wire::{Input, Item, ResponseCreate, ToolOutput};
@@ -357,6 +357,20 @@ impl Client {
         output: impl Into<ToolOutput>,
     ) -> Result<(), SessionError> {
         self.take(|session| session.submit_tool_output(lane, call_id, output))
+    }
+
+    /// See [`Session::export_lane`]: the lane's conversation leaves this client.
+    pub fn export_lane(&mut self, lane: &Lane) -> Result<LaneTransfer, SessionError> {
+        self.take(|session| session.export_lane(lane))
+    }
+
+    /// See [`Session::import_lane`]: a conversation from another client continues on `lane`.
+    pub fn import_lane(
+        &mut self,
+        lane: &Lane,
+        transfer: LaneTransfer,
+    ) -> Result<(), Refused<LaneTransfer>> {
+        self.take(|session| session.import_lane(lane, transfer))
     }
 
     /// Answers every pending call of `lane` with `handler` (a synchronous tool loop step).

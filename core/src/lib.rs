@@ -14,6 +14,8 @@
 //! - [`session`]: the conversation — lanes, response assembly, tool calls, the ledger.
 //! - [`http`]: HTTP/1.1 framing and server-sent events, for the HTTP transport and the mock.
 //! - [`client`]: [`ws`] and [`session`] as one machine, across reconnects: what adapters drive.
+//! - [`pool`]: many conversations on few connections — lanes, admission, dial rate,
+//!   rotation, moving conversations off a failed connection.
 //! - [`retry`]: bounded retrying — which failures are worth another attempt, the backoff,
 //!   the budget per request and per streak of connections, retry-safety classes.
 //! - [`mock`]: a scripted mock Responses server, sans-IO, for tests and benchmarks.
@@ -27,6 +29,7 @@ extern crate alloc;
 pub mod client;
 pub mod http;
 pub mod mock;
+pub mod pool;
 pub mod retry;
 pub mod session;
 pub mod time;

@@ -181,6 +181,11 @@ impl Ledger {
         self.lanes.entry(lane.clone()).or_default()
     }
 
+    /// Removes one lane's conversation (it moves to another session).
+    pub(crate) fn take_lane(&mut self, lane: &Lane) -> Option<LaneLedger> {
+        self.lanes.remove(lane)
+    }
+
     /// A new connection: no lane's last response is cached any more.
     pub(crate) fn new_connection(&mut self) {
         for ledger in self.lanes.values_mut() {

@@ -28,6 +28,9 @@ use crate::wire::{
     ResponseInject, ResponseStatus, ResponseSteer, ServerEvent, ToolOutput,
 };
 
+mod transfer;
+pub use transfer::LaneTransfer;
+
 /// The error code of the connection age limit.
 const CONNECTION_LIMIT: &str = "websocket_connection_limit_reached";
 /// The error code of a continuation whose parent the server does not hold.
@@ -400,12 +403,7 @@ impl Session {
         output: impl Into<ToolOutput>,
     ) -> Result<(), SessionError> {
         let output = output.into();
-        self.answer(lane, call_id, |call| match call.kind {
-            ToolCallKind::McpApproval { .. } => {
-                Err(ToolOutputError::WrongKind(call.call_id.clone()))
-            }
-            _ => Ok(call.answer(output)),
-        })
+        self.answer(lane, call_id, |call| call.output_item(output))
     }
 
     /// Approves or refuses the MCP approval request `request_id` of the lane's last response.
@@ -853,17 +851,24 @@ impl Session {
         };
         pending.answer(call_id, answer)?;
         if pending.is_complete() {
-            let Phase::AwaitingTools(pending) = mem::take(&mut state.phase) else {
-                unreachable!()
-            };
-            let settings = state.settings.clone().unwrap_or_default();
-            let id = RequestId(self.next_request);
-            self.next_request += 1;
-            let continuation = Request::new(id, settings, pending.into_answers(), false);
-            self.lane_mut(lane).queue.push_front(continuation);
-            self.pump();
+            self.continue_after_tools(lane);
         }
         Ok(())
+    }
+
+    /// The lane's tool calls all have their answers: the continuation goes first in its
+    /// queue, and out when it can.
+    fn continue_after_tools(&mut self, lane: &Lane) {
+        let state = self.lane_mut(lane);
+        let Phase::AwaitingTools(pending) = mem::take(&mut state.phase) else {
+            return;
+        };
+        let settings = state.settings.clone().unwrap_or_default();
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        let continuation = Request::new(id, settings, pending.into_answers(), false);
+        self.lane_mut(lane).queue.push_front(continuation);
+        self.pump();
     }
 
     /// Sends what can be sent: for each lane that is idle and not held by a fork, its next

@@ -23,6 +23,6 @@ pub use config::SessionConfig;
 pub use events::{ReconnectReason, RequestError, RequestId, SessionError, SessionEvent};
 pub use lane::{InvalidLaneName, Lane};
 pub use ledger::{FullContextReason, LaneLedger, Ledger};
-pub use machine::Session;
+pub use machine::{LaneTransfer, Session};
 pub use refused::Refused;
 pub use tools::{ToolCall, ToolCallKind, ToolOutputError};

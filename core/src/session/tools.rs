@@ -117,6 +117,17 @@ impl ToolCall {
         }
     }
 
+    /// [`answer`](Self::answer), refused for an MCP approval request (which takes an
+    /// approval, not an output).
+    pub(crate) fn output_item(&self, output: ToolOutput) -> Result<Item, ToolOutputError> {
+        match self.kind {
+            ToolCallKind::McpApproval { .. } => {
+                Err(ToolOutputError::WrongKind(self.call_id.clone()))
+            }
+            _ => Ok(self.answer(output)),
+        }
+    }
+
     /// The item that approves (or refuses) an MCP approval request.
     pub fn approval(&self, approve: bool, reason: Option<String>) -> Item {
         Item::McpApprovalResponse(McpApprovalResponse {

@@ -13,7 +13,7 @@ mod handshake;
 pub mod mask;
 mod message;
 mod reader;
-mod rng;
+pub(crate) mod rng;
 mod url;
 mod utf8;
 mod writer;

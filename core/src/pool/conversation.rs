@@ -1,0 +1,53 @@
+//! [`Conversation`]: where one conversation lives (on a lane of a connection, or parked in
+//! the pool between connections) and its turn, if one is waiting or running.
+
+use alloc::boxed::Box;
+
+use super::ids::{ConnId, TurnId};
+use crate::session::{LaneTransfer, RequestError};
+
+/// Where a conversation's context is.
+#[derive(Debug)]
+pub(crate) enum Home {
+    /// On lane `slot` of `conn`, in its client's session.
+    Placed { conn: ConnId, slot: usize },
+    /// In the pool, between connections (a new conversation starts here).
+    Parked(Box<LaneTransfer>),
+}
+
+/// Where a turn is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TurnPhase {
+    /// In the admission queue.
+    Waiting,
+    /// On a lane.
+    Running,
+    /// Its connection ended under it; it waits for a lane on another one.
+    Resuming,
+}
+
+/// A conversation's current turn.
+#[derive(Debug)]
+pub(crate) struct Turn {
+    pub(crate) id: TurnId,
+    pub(crate) phase: TurnPhase,
+    /// The error of its last failed request, cleared by a completed response: the turn's
+    /// result when its lane comes to rest.
+    pub(crate) error: Option<RequestError>,
+}
+
+/// One conversation.
+#[derive(Debug)]
+pub(crate) struct Conversation {
+    pub(crate) home: Home,
+    pub(crate) turn: Option<Turn>,
+}
+
+impl Conversation {
+    pub(crate) fn new() -> Self {
+        Conversation {
+            home: Home::Parked(Box::default()),
+            turn: None,
+        }
+    }
+}

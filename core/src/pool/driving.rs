@@ -1,0 +1,161 @@
+//! The driving half of [`Pool`]: bytes, end of file and dial failures per connection, time,
+//! and the outputs (events, ready connections, transmits, the next deadline), as the
+//! module's driving contract describes them.
+
+use bytes::Bytes;
+
+use super::events::PoolEvent;
+use super::ids::ConnId;
+use super::machine::Pool;
+use super::member::{ConnectionPhase, Member};
+use crate::client::Client;
+use crate::retry::Failure;
+use crate::time::Instant;
+
+impl Pool {
+    /// Free space to read `conn`'s socket bytes into; report them with
+    /// [`commit_input`](Self::commit_input). Empty for a connection that is over.
+    pub fn input_buffer(&mut self, conn: ConnId) -> &mut [u8] {
+        match self.members.get_mut(&conn) {
+            Some(member) => member.client.input_buffer(),
+            None => &mut [],
+        }
+    }
+
+    /// `n` bytes were read into [`input_buffer`](Self::input_buffer).
+    pub fn commit_input(&mut self, conn: ConnId, n: usize, now: Instant) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            member.client.commit_input(n, now);
+            self.after_input(conn, now);
+        }
+    }
+
+    /// Bytes read from `conn`'s socket.
+    pub fn handle_input(&mut self, conn: ConnId, data: &[u8], now: Instant) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            member.client.handle_input(data, now);
+            self.after_input(conn, now);
+        }
+    }
+
+    /// `conn`'s socket reached end of file (or failed).
+    pub fn handle_eof(&mut self, conn: ConnId, now: Instant) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            member.client.handle_eof(now);
+            self.after_input(conn, now);
+        }
+    }
+
+    /// The socket of `conn` (from [`PoolEvent::Dial`]) could not be opened: the pool backs
+    /// off and its turns go to other connections.
+    pub fn dial_failed(&mut self, conn: ConnId, cause: Failure, now: Instant) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            if member.opened_at.is_none() && member.lost.is_none() {
+                self.gate.failed(conn, cause.clone(), now);
+                self.totals.connections_failed_total += 1;
+            }
+            member.lost = Some(cause);
+            self.after_input(conn, now);
+        }
+    }
+
+    /// Time has reached `now`: connection and session timers, rotation, idle connections,
+    /// turns that waited too long, and dials that were held back.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.timers.flush(&self.members, &self.config);
+        for conn in self.timers.due(now) {
+            self.timers.mark(conn);
+            let Some(member) = self.members.get_mut(&conn) else {
+                continue;
+            };
+            if member.client.poll_timeout().is_some_and(|at| at <= now) {
+                member.client.handle_timeout(now);
+                self.drain_client(conn, now);
+            }
+            let member = self.members.get(&conn);
+            if member
+                .and_then(|m| m.drain_at(&self.config))
+                .is_some_and(|at| at <= now)
+            {
+                self.start_drain(conn, now);
+            }
+        }
+        self.admit(now);
+    }
+
+    /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do. Takes
+    /// `&mut self` to bring the deadline table up to date (a lookup, not a walk over every
+    /// connection).
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.timers.flush(&self.members, &self.config);
+        debug_assert_eq!(
+            self.timers.first(),
+            self.members
+                .values()
+                .flat_map(|m| [m.client.poll_timeout(), m.drain_at(&self.config)])
+                .flatten()
+                .min(),
+            "a connection's deadline changed without being marked"
+        );
+        let dial = (!self.admission.is_empty() && self.members.len() < self.config.connections())
+            .then(|| self.gate.next_dial(self.opening()))
+            .flatten();
+        [self.timers.first(), self.admission.next_deadline(), dial]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// The next event. Non-empty after any call that takes `now` (and after `turn`,
+    /// `try_turn`, `submit_tool_output`).
+    pub fn poll_event(&mut self) -> Option<PoolEvent> {
+        self.events.pop_front()
+    }
+
+    /// A connection that may have bytes to write: drain [`poll_transmit`](Self::poll_transmit)
+    /// for it. Non-empty after the same calls as [`poll_event`](Self::poll_event); each
+    /// connection is given once until something new touches it.
+    pub fn poll_ready(&mut self) -> Option<ConnId> {
+        self.ready.pop_first()
+    }
+
+    /// The next bytes to write to `conn`'s socket.
+    pub fn poll_transmit(&mut self, conn: ConnId) -> Option<Bytes> {
+        let bytes = self.members.get_mut(&conn)?.client.poll_transmit();
+        // Writing can start the connection's timers (a close sent, a ping).
+        self.timers.mark(conn);
+        bytes
+    }
+
+    /// A new connection, dialed now ([`PoolEvent::Dial`] tells the driver); `None` when
+    /// not even its upgrade request can be made (the pool backs off as for a refusal).
+    pub(super) fn dial(&mut self, now: Instant) -> Option<ConnId> {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let mut seed = [0u8; 32];
+        for chunk in seed.chunks_exact_mut(8) {
+            chunk.copy_from_slice(&self.rng.next_u64().to_le_bytes());
+        }
+        self.gate.dialed(conn, &seed, now);
+        self.totals.connections_dialed_total += 1;
+        let mut client = Client::new(self.config.client.clone());
+        if let Err(error) = client.connect(seed, now) {
+            self.gate.failed(conn, Failure::BadUpgrade(error), now);
+            self.totals.connections_failed_total += 1;
+            return None;
+        }
+        self.members
+            .insert(conn, Member::new(client, self.lanes, now));
+        self.events.push_back(PoolEvent::Dial { conn });
+        self.touch(conn);
+        Some(conn)
+    }
+
+    /// Connections whose upgrade has not finished.
+    pub(super) fn opening(&self) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.phase == ConnectionPhase::Opening)
+            .count()
+    }
+}

@@ -1,0 +1,260 @@
+//! What happens to connections and turns over time: the client's events routed to
+//! conversations, turns ending when their lane comes to rest, connections draining (aged or
+//! idle) and closing, and the conversations of a connection that ended moved off it through
+//! their ledger ([`LaneTransfer`](crate::session::LaneTransfer)): a turn whose requests or
+//! tool calls were still open resumes on another connection, before any waiting turn.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use super::conversation::{Home, TurnPhase};
+use super::events::{PoolEvent, TurnError};
+use super::ids::{ConnId, ConvId};
+use super::machine::Pool;
+use super::member::ConnectionPhase;
+use super::slots::LaneSlots;
+use crate::client::ClientEvent;
+use crate::retry::Failure;
+use crate::session::{Lane, RequestError, SessionEvent};
+use crate::time::Instant;
+
+impl Pool {
+    /// After input for `conn`: its events, then admission.
+    pub(super) fn after_input(&mut self, conn: ConnId, now: Instant) {
+        self.drain_client(conn, now);
+        self.admit(now);
+    }
+
+    /// Runs `conn`'s client events through the pool, ends the turns whose lane came to rest,
+    /// and moves the conversations off the connection if it ended.
+    pub(super) fn drain_client(&mut self, conn: ConnId, now: Instant) {
+        self.touch(conn);
+        loop {
+            let Some(member) = self.members.get_mut(&conn) else {
+                return;
+            };
+            let Some(event) = member.client.poll_event() else {
+                break;
+            };
+            self.on_client_event(conn, event, now);
+        }
+        let lost = self.members.get(&conn).is_some_and(|m| m.lost.is_some());
+        if lost {
+            self.remove_member(conn);
+        } else {
+            self.end_resting_turns(conn, now);
+        }
+    }
+
+    fn on_client_event(&mut self, conn: ConnId, event: ClientEvent, now: Instant) {
+        let member = self.members.get_mut(&conn).expect("drained");
+        match event {
+            ClientEvent::Connected { .. } => {
+                // A connection drained before its upgrade finished (the pool closes) stays
+                // draining.
+                if member.phase == ConnectionPhase::Opening {
+                    member.phase = ConnectionPhase::Open;
+                }
+                member.opened_at = Some(now);
+                member.idle_since = now;
+                self.gate.accepted(conn);
+            }
+            // The session gave the connection up (age, idle stream, server error): the client
+            // closes it, and its conversations move when it has ended.
+            ClientEvent::Session(SessionEvent::Reconnect { .. }) => {
+                member.phase = ConnectionPhase::Closing
+            }
+            ClientEvent::Session(event) => self.route(conn, event),
+            ClientEvent::Disconnected { closed } => {
+                let cause = Failure::from_closed(&closed);
+                if member.opened_at.is_none() && member.lost.is_none() {
+                    self.gate.failed(conn, cause.clone(), now);
+                    self.totals.connections_failed_total += 1;
+                }
+                member.lost.get_or_insert(cause);
+            }
+            // The client's own reconnect plan is not followed: the pool dials new connections.
+            _ => {}
+        }
+    }
+
+    /// A session event of `conn`, to the conversation on its lane.
+    fn route(&mut self, conn: ConnId, event: SessionEvent) {
+        let member = &self.members[&conn];
+        let Some(conv) = lane_of(&event)
+            .and_then(LaneSlots::index_of)
+            .and_then(|slot| member.slots.conv(slot))
+        else {
+            return;
+        };
+        let Some(turn) = self.convs.get_mut(&conv).and_then(|c| c.turn.as_mut()) else {
+            return;
+        };
+        match &event {
+            SessionEvent::Retrying { .. } => self.totals.retries_total += 1,
+            SessionEvent::FullContext { .. } => self.totals.replays_total += 1,
+            SessionEvent::Completed { .. } => turn.error = None,
+            SessionEvent::Failed { error, .. } => turn.error = Some(error.clone()),
+            _ => {}
+        }
+        let turn = turn.id;
+        self.events
+            .push_back(PoolEvent::Conversation { conv, turn, event });
+    }
+
+    /// Ends the turns of `conn` whose lane is at rest; a draining connection parks their
+    /// conversations and closes once none runs.
+    fn end_resting_turns(&mut self, conn: ConnId, now: Instant) {
+        let member = &self.members[&conn];
+        let session = member.client.session();
+        let resting: Vec<(usize, ConvId)> = member
+            .slots
+            .occupied()
+            .filter(|&(slot, _, busy)| busy && session.lane_is_idle(&LaneSlots::lane(slot)))
+            .map(|(slot, conv, _)| (slot, conv))
+            .collect();
+        // A pool that closes drains every connection, also one opened for a moving turn.
+        let draining = member.phase == ConnectionPhase::Draining || self.closing;
+        for &(slot, conv) in &resting {
+            let member = self.members.get_mut(&conn).expect("drained");
+            member.slots.set_busy(slot, false, now);
+            self.end_turn(conv, None);
+            if draining {
+                // At rest: the export cannot be refused.
+                let _ = self.park(conv);
+            }
+        }
+        let member = self.members.get_mut(&conn).expect("drained");
+        if !resting.is_empty() && member.slots.busy() == 0 {
+            member.idle_since = now;
+            if draining {
+                self.close_member(conn, now);
+            }
+        }
+    }
+
+    /// Ends `conv`'s turn: with `error`, else with the error of its last failed request,
+    /// else well.
+    pub(super) fn end_turn(&mut self, conv: ConvId, error: Option<TurnError>) {
+        let Some(turn) = self.convs.get_mut(&conv).and_then(|c| c.turn.take()) else {
+            return;
+        };
+        if turn.phase != TurnPhase::Waiting {
+            self.totals.turns_in_flight -= 1;
+        }
+        let result = match error.or(turn.error.map(TurnError::Request)) {
+            Some(error) => {
+                self.totals.turns_failed_total += 1;
+                Err(error)
+            }
+            None => {
+                self.totals.turns_completed_total += 1;
+                Ok(())
+            }
+        };
+        self.events.push_back(PoolEvent::TurnEnded {
+            conv,
+            turn: turn.id,
+            result,
+        });
+    }
+
+    /// `conn` ended: every conversation on it is parked with its context; a running turn
+    /// with requests or tool calls still open resumes elsewhere, one at rest ends.
+    fn remove_member(&mut self, conn: ConnId) {
+        let Some(mut member) = self.members.remove(&conn) else {
+            return;
+        };
+        self.ready.remove(&conn);
+        self.timers.forget(conn);
+        let occupied: Vec<(usize, ConvId)> = member
+            .slots
+            .occupied()
+            .map(|(slot, conv, _)| (slot, conv))
+            .collect();
+        for (slot, conv) in occupied {
+            let exported = member.client.export_lane(&LaneSlots::lane(slot));
+            let Some(entry) = self.convs.get_mut(&conv) else {
+                continue;
+            };
+            // A lost connection leaves every lane at rest, so the export is not refused; if
+            // it were, the running turn ends as interrupted rather than hang.
+            let (transfer, stuck) = match exported {
+                Ok(transfer) => (transfer, false),
+                Err(_) => (Default::default(), true),
+            };
+            let idle = transfer.is_idle();
+            entry.home = Home::Parked(Box::new(transfer));
+            let Some(turn) = &mut entry.turn else {
+                continue;
+            };
+            if turn.phase != TurnPhase::Running {
+                continue;
+            }
+            if stuck {
+                self.end_turn(conv, Some(TurnError::Request(RequestError::Interrupted)));
+            } else if idle {
+                self.end_turn(conv, None);
+            } else {
+                turn.phase = TurnPhase::Resuming;
+                self.admission.resume(conv);
+                self.totals.moves_total += 1;
+            }
+        }
+        self.events.push_back(PoolEvent::Close { conn });
+    }
+
+    /// `conn` takes no more turns: its idle conversations are parked, and it closes once
+    /// its running turns have ended.
+    pub(super) fn start_drain(&mut self, conn: ConnId, now: Instant) {
+        let member = self.members.get_mut(&conn).expect("due");
+        if member.phase == ConnectionPhase::Closing {
+            return;
+        }
+        member.phase = ConnectionPhase::Draining;
+        self.timers.mark(conn);
+        let idle: Vec<ConvId> = member
+            .slots
+            .occupied()
+            .filter(|&(_, _, busy)| !busy)
+            .map(|(_, conv, _)| conv)
+            .collect();
+        for conv in idle {
+            // At rest: the export cannot be refused.
+            let _ = self.park(conv);
+        }
+        if self.members[&conn].slots.busy() == 0 {
+            self.close_member(conn, now);
+        }
+    }
+
+    fn close_member(&mut self, conn: ConnId, now: Instant) {
+        let member = self.members.get_mut(&conn).expect("known");
+        member.phase = ConnectionPhase::Closing;
+        member.client.close(now);
+        self.touch(conn);
+    }
+
+    /// `conn`'s client was touched: it may have bytes to write and a new deadline.
+    pub(super) fn touch(&mut self, conn: ConnId) {
+        self.ready.insert(conn);
+        self.timers.mark(conn);
+    }
+}
+
+/// The lane a session event concerns, if any.
+fn lane_of(event: &SessionEvent) -> Option<&Lane> {
+    match event {
+        SessionEvent::FullContext { lane, .. }
+        | SessionEvent::Started { lane, .. }
+        | SessionEvent::Stream { lane, .. }
+        | SessionEvent::Completed { lane, .. }
+        | SessionEvent::ToolCalls { lane, .. }
+        | SessionEvent::Failed { lane, .. }
+        | SessionEvent::SteerAccepted { lane, .. }
+        | SessionEvent::SteerPending { lane, .. }
+        | SessionEvent::Retrying { lane, .. }
+        | SessionEvent::SteerFailed { lane, .. } => Some(lane),
+        _ => None,
+    }
+}

@@ -1,0 +1,400 @@
+//! [`Pool`]: the state and the API calls. Beside it: `driving` (inputs and outputs of the
+//! driving contract), `placement` (which lane serves a turn, when to dial) and `lifecycle`
+//! (connection events, turn ends, draining, moving conversations off a failed connection).
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use super::admission::{Admission, Waiting};
+use super::config::PoolConfig;
+use super::conversation::{Conversation, Home, Turn, TurnPhase};
+use super::events::{PoolError, PoolEvent, Rejected};
+use super::gate::DialGate;
+use super::ids::{ConnId, ConvId, TurnId};
+use super::member::{ConnectionPhase, Member};
+use super::slots::LaneSlots;
+use super::stats::{ConnectionStats, Stats};
+use super::timers::Timers;
+use crate::session::{Lane, LaneLedger, LaneTransfer, SessionError};
+use crate::time::Instant;
+use crate::wire::{Input, ResponseCreate, ToolOutput};
+use crate::ws::rng::MaskRng;
+
+/// Many conversations on few connections: the pool's decisions as a sans-IO machine.
+///
+/// See the [module documentation](super) for the driving contract.
+///
+/// ```
+/// use responses_ws_core::client::ClientConfig;
+/// use responses_ws_core::pool::{Pool, PoolConfig, PoolEvent};
+/// use responses_ws_core::wire::ResponseCreate;
+/// use responses_ws_core::ws::WsUrl;
+/// use responses_ws_core::Instant;
+///
+/// let url = WsUrl::parse("ws://127.0.0.1:8080/v1/responses").unwrap();
+/// let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(url)), [7; 32]);
+/// let agent = pool.open_conversation()?;
+/// let turn = pool.turn(agent, ResponseCreate { input: Some("Hi".into()), ..Default::default() }, Instant::ZERO)?;
+///
+/// // The pool wants a connection and has placed the turn on it.
+/// let Some(PoolEvent::Dial { conn }) = pool.poll_event() else { panic!() };
+/// assert!(matches!(pool.poll_event(), Some(PoolEvent::TurnAdmitted { turn: t, .. }) if t == turn));
+/// assert_eq!(pool.poll_ready(), Some(conn));
+/// let upgrade = pool.poll_transmit(conn).unwrap();
+/// assert!(upgrade.starts_with(b"GET /v1/responses HTTP/1.1\r\n"));
+/// assert_eq!(pool.stats().connections_opening, 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Pool {
+    pub(super) config: PoolConfig,
+    /// Lanes and running turns per connection, within the server's limits.
+    pub(super) lanes: usize,
+    pub(super) turns_per_connection: usize,
+    pub(super) members: BTreeMap<ConnId, Member>,
+    pub(super) convs: BTreeMap<ConvId, Conversation>,
+    pub(super) admission: Admission,
+    pub(super) gate: DialGate,
+    /// The seeds of new connections.
+    pub(super) rng: MaskRng,
+    pub(super) events: VecDeque<PoolEvent>,
+    /// Connections that may have bytes to write.
+    pub(super) ready: BTreeSet<ConnId>,
+    /// Every connection's next deadline.
+    pub(super) timers: Timers,
+    /// The counters of [`Stats`], and `turns_in_flight` (kept as turns are admitted and
+    /// end); the other gauges are computed.
+    pub(super) totals: Stats,
+    /// [`close`](Pool::close) was called: no new turn; connections close as their turns end.
+    pub(super) closing: bool,
+    pub(super) next_conn: u64,
+    next_conv: u64,
+    next_turn: u64,
+}
+
+impl Pool {
+    /// An empty pool: no connection is opened before a turn needs one. `seed` is 32 random
+    /// bytes (from the OS, in adapters): each connection's key, masks and the backoff jitter
+    /// come from it.
+    pub fn new(config: PoolConfig, seed: [u8; 32]) -> Self {
+        let gate = DialGate::new(
+            config.upgrade_backoff.clone(),
+            config.dial_interval,
+            config.max_opening,
+        );
+        Pool {
+            lanes: config.lanes(),
+            turns_per_connection: config.turns_per_connection(),
+            admission: Admission::new(config.max_waiting),
+            config,
+            members: BTreeMap::new(),
+            convs: BTreeMap::new(),
+            gate,
+            rng: MaskRng::new(seed),
+            events: VecDeque::new(),
+            ready: BTreeSet::new(),
+            timers: Timers::default(),
+            totals: Stats::default(),
+            closing: false,
+            next_conn: 0,
+            next_conv: 0,
+            next_turn: 0,
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PoolConfig {
+        &self.config
+    }
+
+    // --- Conversations ----------------------------------------------------------------------
+
+    /// A new conversation (an agent's handle). Refused beyond
+    /// [`PoolConfig::max_conversations`].
+    pub fn open_conversation(&mut self) -> Result<ConvId, PoolError> {
+        if self.convs.len() >= self.config.max_conversations {
+            return Err(PoolError::TooManyConversations {
+                limit: self.config.max_conversations,
+            });
+        }
+        let conv = ConvId(self.next_conv);
+        self.next_conv += 1;
+        self.convs.insert(conv, Conversation::new());
+        Ok(conv)
+    }
+
+    /// A conversation that continues `context` (a saved [`LaneLedger`], or another
+    /// conversation's): its first turn sends the whole context, or chains from its last
+    /// response when that was stored (`store: true`).
+    pub fn restore_conversation(&mut self, context: LaneLedger) -> Result<ConvId, PoolError> {
+        let conv = self.open_conversation()?;
+        let entry = self.convs.get_mut(&conv).expect("just opened");
+        entry.home = Home::Parked(Box::new(LaneTransfer::from(context)));
+        Ok(conv)
+    }
+
+    /// A new conversation that starts from `from`'s context as it is now; the two go on
+    /// independently. Refused while `from` has a turn (its context is still changing).
+    pub fn fork_conversation(&mut self, from: ConvId) -> Result<ConvId, PoolError> {
+        let entry = self
+            .convs
+            .get(&from)
+            .ok_or(PoolError::UnknownConversation(from))?;
+        if entry.turn.is_some() {
+            return Err(PoolError::Busy(from));
+        }
+        let context = self.ledger(from).cloned().unwrap_or_default();
+        self.restore_conversation(context)
+    }
+
+    /// Forgets a conversation that has no turn (its context is dropped).
+    pub fn close_conversation(&mut self, conv: ConvId) -> Result<(), PoolError> {
+        let entry = self
+            .convs
+            .get(&conv)
+            .ok_or(PoolError::UnknownConversation(conv))?;
+        if entry.turn.is_some() {
+            return Err(PoolError::Busy(conv));
+        }
+        if let Some(Conversation {
+            home: Home::Placed { conn, slot },
+            ..
+        }) = self.convs.remove(&conv)
+        {
+            if let Some(member) = self.members.get_mut(&conn) {
+                member.slots.vacate(slot);
+                // At rest (no turn): the export cannot be refused, and is dropped.
+                let _ = member.client.export_lane(&LaneSlots::lane(slot));
+                self.timers.mark(conn);
+            }
+        }
+        Ok(())
+    }
+
+    /// The conversation's context (every item, in order), wherever it is.
+    pub fn ledger(&self, conv: ConvId) -> Option<&LaneLedger> {
+        match &self.convs.get(&conv)?.home {
+            Home::Parked(transfer) => Some(transfer.ledger()),
+            Home::Placed { conn, slot } => {
+                let session = self.members.get(conn)?.client.session();
+                session.ledger().lane(&LaneSlots::lane(*slot))
+            }
+        }
+    }
+
+    /// Starts a turn of `conv` with `request` (new input only: the pool adds the lane and
+    /// the context). It gets a lane at once if one is free (a connection is dialed when
+    /// allowed and needed), else it waits, first come first served, for at most
+    /// [`PoolConfig::max_wait`]. Refused with the request handed back when
+    /// [`PoolConfig::max_waiting`] turns wait already ([`PoolError::Overloaded`]), when the
+    /// conversation has a turn already, or when the request sets `stream_id` or
+    /// `previous_response_id`.
+    pub fn turn(
+        &mut self,
+        conv: ConvId,
+        request: ResponseCreate,
+        now: Instant,
+    ) -> Result<TurnId, Rejected<ResponseCreate>> {
+        self.start_turn(conv, request, true, now)
+    }
+
+    /// [`turn`](Self::turn), but never waits: refused with [`PoolError::Overloaded`] (the
+    /// request handed back) unless a lane is free now and no turn waits before it.
+    pub fn try_turn(
+        &mut self,
+        conv: ConvId,
+        request: ResponseCreate,
+        now: Instant,
+    ) -> Result<TurnId, Rejected<ResponseCreate>> {
+        self.start_turn(conv, request, false, now)
+    }
+
+    fn start_turn(
+        &mut self,
+        conv: ConvId,
+        request: ResponseCreate,
+        may_wait: bool,
+        now: Instant,
+    ) -> Result<TurnId, Rejected<ResponseCreate>> {
+        if let Err(error) = self.check_turn(conv, &request) {
+            return Err(Rejected::new(error, request));
+        }
+        let overloaded = PoolError::Overloaded {
+            waiting: self.admission.waiting(),
+            limit: self.config.max_waiting,
+        };
+        let place = if self.admission.is_empty() {
+            self.find_or_dial(conv, now)
+        } else {
+            None
+        };
+        if place.is_none() && !(may_wait && self.admission.has_room()) {
+            return Err(Rejected::new(overloaded, request));
+        }
+        let turn = TurnId(self.next_turn);
+        self.next_turn += 1;
+        let entry = self.convs.get_mut(&conv).expect("checked");
+        entry.turn = Some(Turn {
+            id: turn,
+            phase: TurnPhase::Waiting,
+            error: None,
+        });
+        match place {
+            Some((conn, slot)) => self.place(conv, conn, slot, Some(request), now),
+            None => {
+                self.admission.push(Waiting {
+                    turn,
+                    conv,
+                    request,
+                    deadline: now + self.config.max_wait,
+                });
+                self.admit(now);
+            }
+        }
+        Ok(turn)
+    }
+
+    fn check_turn(&self, conv: ConvId, request: &ResponseCreate) -> Result<(), PoolError> {
+        let entry = self
+            .convs
+            .get(&conv)
+            .ok_or(PoolError::UnknownConversation(conv))?;
+        if self.closing {
+            return Err(PoolError::Closed);
+        }
+        if entry.turn.is_some() {
+            return Err(PoolError::Busy(conv));
+        }
+        if request.stream_id.is_some() {
+            return Err(SessionError::OwnedField("stream_id").into());
+        }
+        if request.previous_response_id.is_some() {
+            return Err(SessionError::OwnedField("previous_response_id").into());
+        }
+        Ok(())
+    }
+
+    /// Shuts the pool down gracefully: no new turn is taken ([`PoolError::Closed`]); turns
+    /// still waiting end with [`TurnError::Closed`](super::TurnError::Closed), their
+    /// requests handed back; running turns (and turns moving off a failed connection) run to
+    /// their end, then every connection closes. [`is_closed`](Self::is_closed) says when
+    /// it is over.
+    pub fn close(&mut self, now: Instant) {
+        self.closing = true;
+        while let Some(waiting) = self.admission.pop_waiting() {
+            let request = alloc::boxed::Box::new(waiting.request);
+            self.end_turn(
+                waiting.conv,
+                Some(super::events::TurnError::Closed { request }),
+            );
+        }
+        let conns: alloc::vec::Vec<ConnId> = self.members.keys().copied().collect();
+        for conn in conns {
+            self.start_drain(conn, now);
+        }
+    }
+
+    /// Whether [`close`](Self::close) is done: no turn runs and every connection is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closing && self.members.is_empty() && self.admission.is_empty()
+    }
+
+    /// Withdraws a turn that still waits for a lane (its waiter was cancelled) and hands its
+    /// request back; `None` once it has a lane (it runs to its end then).
+    pub fn cancel_turn(&mut self, turn: TurnId) -> Option<ResponseCreate> {
+        let waiting = self.admission.cancel(turn)?;
+        if let Some(entry) = self.convs.get_mut(&waiting.conv) {
+            entry.turn = None;
+        }
+        Some(waiting.request)
+    }
+
+    /// Answers the tool call `call_id` of the conversation's running turn; the continuation
+    /// goes out once every call has its output. Each call takes exactly one output, also
+    /// while the conversation moves between connections.
+    pub fn submit_tool_output(
+        &mut self,
+        conv: ConvId,
+        call_id: &str,
+        output: impl Into<ToolOutput>,
+        now: Instant,
+    ) -> Result<(), PoolError> {
+        let entry = self
+            .convs
+            .get_mut(&conv)
+            .ok_or(PoolError::UnknownConversation(conv))?;
+        match &mut entry.home {
+            Home::Parked(transfer) => Ok(transfer.submit_tool_output(call_id, output)?),
+            Home::Placed { conn, slot } => {
+                let (conn, lane) = (*conn, LaneSlots::lane(*slot));
+                let member = self
+                    .members
+                    .get_mut(&conn)
+                    .expect("a placed conversation's");
+                member.client.submit_tool_output(&lane, call_id, output)?;
+                self.after_input(conn, now);
+                Ok(())
+            }
+        }
+    }
+
+    /// Steers the running response of `conv`'s turn with more user input (see
+    /// [`Session::steer`](crate::session::Session::steer)). Refused, the input handed back,
+    /// when no response of the conversation is running.
+    pub fn steer(
+        &mut self,
+        conv: ConvId,
+        input: impl Into<Input>,
+        now: Instant,
+    ) -> Result<(), Rejected<Input>> {
+        let input = input.into();
+        let Some(entry) = self.convs.get(&conv) else {
+            return Err(Rejected::new(PoolError::UnknownConversation(conv), input));
+        };
+        let Home::Placed { conn, slot } = entry.home else {
+            let error = SessionError::NothingToSteer(Lane::Default);
+            return Err(Rejected::new(error.into(), input));
+        };
+        let member = self
+            .members
+            .get_mut(&conn)
+            .expect("a placed conversation's");
+        let result = member.client.steer(&LaneSlots::lane(slot), input);
+        self.after_input(conn, now);
+        result.map_err(|refused| {
+            let (error, input) = refused.into_parts();
+            Rejected::new(error.into(), input)
+        })
+    }
+
+    /// A snapshot of what the pool holds and has done.
+    pub fn stats(&self) -> Stats {
+        let mut stats = self.totals;
+        stats.connections_open = 0;
+        stats.connections_opening = 0;
+        stats.connections_draining = 0;
+        for member in self.members.values() {
+            match member.phase {
+                ConnectionPhase::Opening => stats.connections_opening += 1,
+                ConnectionPhase::Open => stats.connections_open += 1,
+                ConnectionPhase::Draining | ConnectionPhase::Closing => {
+                    stats.connections_draining += 1
+                }
+            }
+        }
+        stats.conversations = self.convs.len();
+        stats.turns_waiting = self.admission.waiting();
+        stats.throttled = self.gate.is_throttled();
+        stats
+    }
+
+    /// Every connection, in id order.
+    pub fn connections(&self) -> impl Iterator<Item = ConnectionStats> + '_ {
+        self.members.iter().map(|(&conn, member)| ConnectionStats {
+            conn,
+            phase: member.phase,
+            turns_running: member.slots.busy(),
+            conversations: member.slots.occupied().count(),
+        })
+    }
+}

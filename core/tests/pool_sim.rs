@@ -1,0 +1,417 @@
+//! Deterministic simulation of the pool against the mock server (in memory, simulated
+//! clock): many conversations on few connections, a connection killed mid-turn, a 429
+//! storm at upgrade, rotation at the age limit and idle connections closed, backpressure.
+
+mod pool_support;
+
+use std::time::Duration;
+
+use pool_support::{check_limits, config, outputs_per_call, tool_round_script, Net, Upgraded};
+use responses_ws_core::mock::AgeLimit;
+use responses_ws_core::pool::{ConvId, PoolError};
+use responses_ws_core::wire::ResponseCreate;
+use responses_ws_core::Instant;
+
+fn ask(text: &str) -> ResponseCreate {
+    ResponseCreate {
+        model: Some("gpt-test".into()),
+        store: Some(false),
+        input: Some(text.into()),
+        ..ResponseCreate::default()
+    }
+}
+
+fn open(net: &mut Net, n: usize) -> Vec<ConvId> {
+    (0..n)
+        .map(|_| net.pool.open_conversation().unwrap())
+        .collect()
+}
+
+/// Every turn ended well, and every tool call of every conversation has exactly one output.
+fn assert_all_well(net: &Net, convs: &[ConvId]) {
+    for (turn, (conv, result)) in &net.ended {
+        assert!(result.is_ok(), "{turn} of {conv}: {result:?}");
+    }
+    for &conv in convs {
+        let ledger = net.pool.ledger(conv).expect("the conversation exists");
+        for (call, outputs) in outputs_per_call(ledger.items()) {
+            assert_eq!(outputs, 1, "{conv}: call {call}");
+        }
+    }
+    for (call, outputs) in &net.outputs {
+        assert_eq!(*outputs, 1, "call {call} answered once");
+    }
+}
+
+#[test]
+fn a_thousand_conversations_on_eight_connections_all_finish_in_arrival_order() {
+    let config = config(8);
+    let mut net = Net::new(config.clone(), tool_round_script());
+    let convs = open(&mut net, 1000);
+    for round in 0..2 {
+        let first = net.ended.len();
+        let mut turns = Vec::new();
+        for &conv in &convs {
+            turns.push(
+                net.pool
+                    .turn(conv, ask("What is the weather?"), net.now)
+                    .unwrap(),
+            );
+        }
+        let all = first + convs.len();
+        net.run(
+            Duration::from_secs(600),
+            |net| net.ended.len() == all,
+            |net| check_limits(net, &config),
+        );
+        assert_eq!(net.ended.len(), all, "round {round}: every turn ends");
+        let admitted: Vec<_> = net.admitted[first..]
+            .iter()
+            .map(|(turn, _)| *turn)
+            .collect();
+        assert_eq!(admitted, turns, "round {round}: first come, first served");
+    }
+    assert_all_well(&net, &convs);
+    assert!(net.peak_connections <= 8);
+    let stats = net.pool.stats();
+    assert_eq!(stats.turns_completed_total, 2000);
+    assert_eq!((stats.turns_in_flight, stats.turns_waiting), (0, 0));
+    assert!(stats.connections_dialed_total <= 8, "{stats:?}");
+    // Most second turns found their lane still holding their conversation, or replayed it.
+    assert!(stats.replays_total < 2000, "{stats:?}");
+}
+
+#[test]
+fn a_connection_killed_mid_turn_moves_its_conversations_with_tool_outputs_exactly_once() {
+    let config = config(2);
+    let mut net = Net::new(config.clone(), tool_round_script());
+    net.answer_tools = false;
+    let convs = open(&mut net, 24);
+    for &conv in &convs {
+        net.pool.turn(conv, ask("Look it up."), net.now).unwrap();
+    }
+    net.run(
+        Duration::from_secs(60),
+        |net| net.unanswered.len() == 24,
+        |net| check_limits(net, &config),
+    );
+    assert_eq!(
+        net.unanswered.len(),
+        24,
+        "every turn waits for its tool output"
+    );
+    let victim = net.admitted[0].1;
+    let on_victim = net.admitted.iter().filter(|(_, c)| *c == victim).count();
+    assert!(on_victim > 1);
+    // Half the outputs go in before the kill: their continuations are sent but never reach
+    // the server. The other half go in while the conversations are between connections.
+    let later = net.unanswered.split_off(12);
+    net.answer_all();
+    net.kill(victim);
+    net.unanswered = later;
+    net.answer_all();
+    net.answer_tools = true;
+    net.run(
+        Duration::from_secs(120),
+        |net| net.ended.len() == 24,
+        |net| check_limits(net, &config),
+    );
+    assert_eq!(net.ended.len(), 24);
+    assert_all_well(&net, &convs);
+    let stats = net.pool.stats();
+    assert_eq!(stats.moves_total as usize, on_victim, "{stats:?}");
+    assert!(stats.replays_total as usize >= on_victim, "{stats:?}");
+}
+
+#[test]
+fn a_429_storm_at_upgrade_is_probed_one_connection_at_a_time() {
+    let config = config(8);
+    let mut net = Net::new(config.clone(), tool_round_script());
+    net.storm_until = Some(Instant::ZERO + Duration::from_secs(20));
+    let convs = open(&mut net, 200);
+    for &conv in &convs {
+        net.pool.turn(conv, ask("Hello"), net.now).unwrap();
+    }
+    net.run(
+        Duration::from_secs(300),
+        |net| net.ended.len() == 200,
+        |net| check_limits(net, &config),
+    );
+    assert_eq!(net.ended.len(), 200);
+    assert_all_well(&net, &convs);
+
+    // After the first refusal: never two upgrades asked at once, and each new one at least
+    // Retry-After (2 s) after the refusal before it, until one is accepted.
+    let mut outstanding = 0;
+    let mut last_refusal = None;
+    let mut refusals = 0;
+    for &(at, _, what) in &net.upgrades {
+        match what {
+            Upgraded::Asked => {
+                outstanding += 1;
+                if let Some(refused_at) = last_refusal {
+                    assert!(
+                        at - refused_at >= Duration::from_secs(2),
+                        "{:?}",
+                        net.upgrades
+                    );
+                    assert_eq!(outstanding, 1, "one probe at a time: {:?}", net.upgrades);
+                }
+            }
+            Upgraded::Refused => {
+                refusals += 1;
+                outstanding -= 1;
+                last_refusal = Some(at);
+            }
+            Upgraded::Accepted => {
+                outstanding -= 1;
+                last_refusal = None;
+            }
+        }
+    }
+    assert!(refusals >= 5, "a 20 s storm with 2 s waits: {refusals}");
+    let stats = net.pool.stats();
+    assert!(!stats.throttled);
+    assert_eq!(stats.connections_failed_total, refusals, "{stats:?}");
+}
+
+#[test]
+fn connections_rotate_before_the_age_limit_under_load_and_close_when_idle() {
+    let mut config = config(3);
+    config.rotate_after = Duration::from_secs(120);
+    let script = tool_round_script()
+        .with_delta_delay(Duration::from_millis(400))
+        .with_age_limit(AgeLimit::after(Duration::from_secs(180)));
+    let mut net = Net::new(config.clone(), script);
+    let convs = open(&mut net, 8);
+    let mut started = 0;
+    for &conv in &convs {
+        net.pool.turn(conv, ask("Go"), net.now).unwrap();
+        started += 1;
+    }
+    let end = net.now + Duration::from_secs(300);
+    let mut seen = 0;
+    while net.now < end {
+        net.run(
+            Duration::from_secs(1),
+            |_| false,
+            |net| check_limits(net, &config),
+        );
+        let ended = net.ended_order[seen..].to_vec();
+        seen = net.ended_order.len();
+        for conv in ended {
+            net.pool.turn(conv, ask("Again"), net.now).unwrap();
+            started += 1;
+        }
+    }
+    net.run(
+        Duration::from_secs(120),
+        |net| net.ended.len() == started,
+        |net| check_limits(net, &config),
+    );
+    assert_eq!(net.ended.len(), started);
+    assert_all_well(&net, &convs);
+    let stats = net.pool.stats();
+    assert!(started > 250, "{started} turns");
+    assert!(stats.connections_dialed_total >= 3, "rotated: {stats:?}");
+    assert_eq!(
+        stats.retries_total, 0,
+        "no connection reached the server's cap: {stats:?}"
+    );
+
+    // Idle for the TTL: every connection closes; the next turn opens one and replays.
+    net.run(Duration::from_secs(301), |_| false, |_| {});
+    assert_eq!(net.pool.connections().count(), 0);
+    assert!(net.server_conns().is_empty());
+    let replays = net.pool.stats().replays_total;
+    net.pool
+        .turn(convs[0], ask("Still there?"), net.now)
+        .unwrap();
+    net.run(
+        Duration::from_secs(60),
+        |net| net.ended.len() == started + 1,
+        |_| {},
+    );
+    assert_all_well(&net, &convs);
+    assert_eq!(net.pool.stats().replays_total, replays + 1);
+}
+
+#[test]
+fn a_full_pool_refuses_with_overloaded_and_hands_the_request_back() {
+    let mut config = config(1);
+    config.max_waiting = 2;
+    let mut net = Net::new(config, tool_round_script());
+    let convs = open(&mut net, 20);
+    for &conv in &convs[..16] {
+        net.pool.try_turn(conv, ask("Hi"), net.now).unwrap();
+    }
+    let refused = net
+        .pool
+        .try_turn(convs[16], ask("one more"), net.now)
+        .unwrap_err();
+    assert!(refused.is_overloaded(), "{refused}");
+    assert_eq!(refused.into_request(), ask("one more"));
+
+    let waiting = net.pool.turn(convs[16], ask("wait"), net.now).unwrap();
+    net.pool.turn(convs[17], ask("wait too"), net.now).unwrap();
+    let full = net
+        .pool
+        .turn(convs[18], ask("no room"), net.now)
+        .unwrap_err();
+    assert_eq!(
+        full.error(),
+        &PoolError::Overloaded {
+            waiting: 2,
+            limit: 2
+        }
+    );
+    let busy = net.pool.turn(convs[17], ask("again"), net.now).unwrap_err();
+    assert_eq!(busy.error(), &PoolError::Busy(convs[17]));
+    assert_eq!(net.pool.cancel_turn(waiting), Some(ask("wait")));
+    assert_eq!(net.pool.stats().turns_waiting, 1);
+
+    net.run(Duration::from_secs(60), |net| net.ended.len() == 17, |_| {});
+    assert_eq!(net.ended.len(), 17);
+    assert_all_well(&net, &convs);
+}
+
+/// The texts of a conversation's context, in order (user and assistant messages).
+fn texts(net: &Net, conv: ConvId) -> Vec<String> {
+    let ledger = net.pool.ledger(conv).unwrap();
+    let json = serde_json::to_value(ledger.items()).unwrap();
+    json.as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["type"] == "message")
+        .map(|item| match &item["content"] {
+            serde_json::Value::String(text) => text.clone(),
+            parts => parts[0]["text"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+#[test]
+fn forked_and_restored_conversations_continue_from_their_context() {
+    let config = config(2);
+    let mut net = Net::new(config, tool_round_script());
+    let first = net.pool.open_conversation().unwrap();
+    net.pool
+        .turn(first, ask("Plan the trip."), net.now)
+        .unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 1, |_| {});
+    let before = texts(&net, first);
+    assert_eq!(before, ["Plan the trip.", "It is sunny."]);
+
+    let fork = net.pool.fork_conversation(first).unwrap();
+    net.pool.turn(fork, ask("And the hotel?"), net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 2, |_| {});
+    assert_eq!(
+        texts(&net, fork)[..3],
+        ["Plan the trip.", "It is sunny.", "And the hotel?"]
+    );
+    assert_eq!(texts(&net, first), before, "the fork goes its own way");
+
+    // A saved context comes back as a new conversation; its first turn replays it.
+    let saved = serde_json::to_string(net.pool.ledger(first).unwrap()).unwrap();
+    let restored = net
+        .pool
+        .restore_conversation(serde_json::from_str(&saved).unwrap())
+        .unwrap();
+    let replays = net.pool.stats().replays_total;
+    net.pool.turn(restored, ask("Next?"), net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 3, |_| {});
+    assert_all_well(&net, &[first, fork, restored]);
+    assert_eq!(
+        texts(&net, restored)[..3],
+        ["Plan the trip.", "It is sunny.", "Next?"]
+    );
+    assert_eq!(net.pool.stats().replays_total, replays + 1);
+    let busy = net.pool.fork_conversation(ConvId(99)).unwrap_err();
+    assert_eq!(busy, PoolError::UnknownConversation(ConvId(99)));
+}
+
+#[test]
+fn a_running_turn_is_steered_and_an_idle_conversation_hands_the_input_back() {
+    let script = responses_ws_core::mock::Script::new()
+        .text("A long answer.", 20)
+        .text("A short one.", 1)
+        .with_delta_delay(Duration::from_millis(10))
+        .with_steering();
+    let mut net = Net::new(config(1), script);
+    let conv = net.pool.open_conversation().unwrap();
+    let idle = net.pool.steer(conv, "Shorter.", net.now).unwrap_err();
+    assert_eq!(idle.into_request(), "Shorter.".into());
+
+    let mut request = ask("Explain.");
+    request.model = Some("gpt-6-astra".into());
+    net.pool.turn(conv, request, net.now).unwrap();
+    net.run(Duration::from_millis(50), |_| false, |_| {});
+    net.pool.steer(conv, "Shorter.", net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 1, |_| {});
+    assert_all_well(&net, &[conv]);
+    let texts = texts(&net, conv);
+    assert!(texts.iter().any(|t| t == "Shorter."), "{texts:?}");
+    assert_eq!(texts.last().map(String::as_str), Some("A short one."));
+}
+
+#[test]
+fn stored_conversations_chain_on_their_new_connection_instead_of_replaying() {
+    let config = config(1);
+    let mut net = Net::new(config.clone(), tool_round_script());
+    net.answer_tools = false;
+    let convs = open(&mut net, 4);
+    for &conv in &convs {
+        let mut request = ask("Look it up.");
+        request.store = Some(true);
+        net.pool.turn(conv, request, net.now).unwrap();
+    }
+    net.run(
+        Duration::from_secs(60),
+        |net| net.unanswered.len() == 4,
+        |_| {},
+    );
+    let conn = net.admitted[0].1;
+    net.kill(conn);
+    net.answer_all();
+    net.answer_tools = true;
+    net.run(
+        Duration::from_secs(60),
+        |net| net.ended.len() == 4,
+        |net| check_limits(net, &config),
+    );
+    assert_eq!(net.ended.len(), 4);
+    assert_all_well(&net, &convs);
+    let stats = net.pool.stats();
+    assert_eq!(stats.moves_total, 4, "{stats:?}");
+    assert_eq!(
+        stats.replays_total, 0,
+        "chained from the stored responses: {stats:?}"
+    );
+    assert_eq!(stats.connections_dialed_total, 2, "{stats:?}");
+}
+
+#[test]
+fn closing_the_pool_lets_running_turns_finish_and_hands_waiting_requests_back() {
+    let config = config(1);
+    let mut net = Net::new(config, tool_round_script());
+    let convs = open(&mut net, 20);
+    for &conv in &convs {
+        net.pool.turn(conv, ask("Work"), net.now).unwrap();
+    }
+    net.pump();
+    let stats = net.pool.stats();
+    assert_eq!((stats.turns_in_flight, stats.turns_waiting), (16, 4));
+
+    net.pool.close(net.now);
+    let refused = net.pool.turn(convs[0], ask("More"), net.now).unwrap_err();
+    assert_eq!(refused.error(), &PoolError::Closed);
+    net.run(Duration::from_secs(60), |net| net.pool.is_closed(), |_| {});
+    assert!(net.pool.is_closed());
+    assert!(net.server_conns().is_empty(), "every socket closed");
+    let (ok, closed): (Vec<_>, Vec<_>) = net.ended.values().partition(|(_, r)| r.is_ok());
+    assert_eq!(ok.len(), 16, "running turns finished");
+    assert_eq!(closed.len(), 4);
+    assert!(closed
+        .iter()
+        .all(|(_, r)| r.as_ref().unwrap_err().contains("closed")));
+}

@@ -1,0 +1,428 @@
+//! A pool against the scripted mock server, in memory, with a simulated clock: each
+//! connection the pool dials gets its own server side (a server-role WebSocket connection and
+//! a `MockConnection`), bytes move both ways until nothing moves, and the clock jumps to the
+//! next deadline of anyone. The harness plays the driver of the pool's contract and the
+//! agents: it answers tool calls (now or later), kills connections, and refuses upgrades
+//! during a storm. It records what the pool did, for the tests' assertions.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use responses_ws_core::client::ClientConfig;
+use responses_ws_core::mock::{
+    Action, MockConnection, Refusal, ResponseStore, Script, ScriptedCall, Upgrade, UpgradeFault,
+};
+use responses_ws_core::pool::{ConnId, ConvId, Pool, PoolConfig, PoolEvent, TurnError, TurnId};
+use responses_ws_core::session::SessionEvent;
+use responses_ws_core::wire::Item;
+use responses_ws_core::ws::{self, Connection, WsUrl};
+use responses_ws_core::Instant;
+
+/// What happened to an upgrade, as the server saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upgraded {
+    /// The upgrade request arrived.
+    Asked,
+    Accepted,
+    Refused,
+}
+
+/// What the pool reported, in order, for a reference model to check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trace {
+    Dialed(ConnId),
+    Closed(ConnId),
+    Admitted {
+        conv: ConvId,
+        turn: TurnId,
+        conn: ConnId,
+    },
+    Ended {
+        conv: ConvId,
+        turn: TurnId,
+        ok: bool,
+        timed_out: bool,
+        /// Ended waiting because the pool closed.
+        closed: bool,
+    },
+    /// The server answered `conn`'s upgrade.
+    Upgrade {
+        conn: ConnId,
+        accepted: bool,
+    },
+}
+
+/// The server side of one connection.
+struct Server {
+    ws: Connection,
+    mock: MockConnection,
+    link_up: bool,
+}
+
+/// The pool, its servers, and the record.
+pub struct Net {
+    pub pool: Pool,
+    script: Script,
+    store: ResponseStore,
+    servers: BTreeMap<ConnId, Server>,
+    pub now: Instant,
+    next_index: u32,
+    /// Upgrades refused until then, with a 429 (or a 503 with `storm_503`) and
+    /// `Retry-After: 2`.
+    pub storm_until: Option<Instant>,
+    pub storm_503: bool,
+    /// Whether tool calls are answered as soon as they arrive.
+    pub answer_tools: bool,
+    /// Tool calls not answered yet: (conversation, call id).
+    pub unanswered: Vec<(ConvId, String)>,
+    /// Outputs submitted per call id.
+    pub outputs: BTreeMap<String, u32>,
+    /// Every upgrade event, in order: (time, connection, what).
+    pub upgrades: Vec<(Instant, ConnId, Upgraded)>,
+    /// Turns admitted, in order, with their connection.
+    pub admitted: Vec<(TurnId, ConnId)>,
+    /// Turn results, by turn (a turn ending twice panics).
+    pub ended: BTreeMap<TurnId, (ConvId, Result<(), String>)>,
+    /// Conversations whose turn ended, in the order the turns ended.
+    pub ended_order: Vec<ConvId>,
+    /// Everything the pool reported, with the time.
+    pub trace: Vec<(Instant, Trace)>,
+    /// The most connections the pool had at once.
+    pub peak_connections: usize,
+}
+
+pub const URL: &str = "ws://mock.test/v1/responses";
+
+/// A pool config for the mock.
+pub fn config(max_connections: usize) -> PoolConfig {
+    let client = ClientConfig::new(WsUrl::parse(URL).unwrap()).api_key("sk-test");
+    let mut config = PoolConfig::new(client);
+    config.max_connections = max_connections;
+    config
+}
+
+/// Every turn: one tool-call round, then a short text answer.
+pub fn tool_round_script() -> Script {
+    Script::new()
+        .tool_calls([ScriptedCall::new("lookup", r#"{"q":"weather"}"#)])
+        .text("It is sunny.", 3)
+        .tool_calls([
+            ScriptedCall::new("lookup", r#"{"q":"a"}"#),
+            ScriptedCall::new("lookup", r#"{"q":"b"}"#),
+        ])
+        .text("Done.", 2)
+        .with_delta_delay(Duration::from_millis(5))
+}
+
+impl Net {
+    pub fn new(config: PoolConfig, script: Script) -> Net {
+        Net {
+            pool: Pool::new(config, [42; 32]),
+            script,
+            store: ResponseStore::new(4096),
+            servers: BTreeMap::new(),
+            now: Instant::ZERO,
+            next_index: 0,
+            storm_until: None,
+            storm_503: false,
+            answer_tools: true,
+            unanswered: Vec::new(),
+            outputs: BTreeMap::new(),
+            upgrades: Vec::new(),
+            admitted: Vec::new(),
+            ended: BTreeMap::new(),
+            ended_order: Vec::new(),
+            trace: Vec::new(),
+            peak_connections: 0,
+        }
+    }
+
+    /// Answers every unanswered tool call now.
+    pub fn answer_all(&mut self) {
+        for (conv, call_id) in std::mem::take(&mut self.unanswered) {
+            self.pool
+                .submit_tool_output(conv, &call_id, format!("result of {call_id}"), self.now)
+                .unwrap_or_else(|e| panic!("output for {call_id} of {conv} refused: {e}"));
+            *self.outputs.entry(call_id).or_default() += 1;
+        }
+    }
+
+    /// Moves events and bytes until nothing moves.
+    pub fn pump(&mut self) {
+        loop {
+            let mut moved = false;
+            while let Some(event) = self.pool.poll_event() {
+                moved = true;
+                self.on_event(event);
+            }
+            if self.answer_tools && !self.unanswered.is_empty() {
+                moved = true;
+                self.answer_all();
+            }
+            while let Some(conn) = self.pool.poll_ready() {
+                while let Some(bytes) = self.pool.poll_transmit(conn) {
+                    moved = true;
+                    if let Some(server) = self.servers.get_mut(&conn).filter(|s| s.link_up) {
+                        server.ws.handle_input(&bytes, self.now);
+                    }
+                }
+            }
+            let conns: Vec<ConnId> = self.servers.keys().copied().collect();
+            for conn in conns {
+                moved |= self.serve(conn);
+            }
+            self.peak_connections = self.peak_connections.max(self.pool.connections().count());
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: PoolEvent) {
+        let traced = match &event {
+            PoolEvent::Dial { conn } => Some(Trace::Dialed(*conn)),
+            PoolEvent::Close { conn } => Some(Trace::Closed(*conn)),
+            PoolEvent::TurnAdmitted { conv, turn, conn } => Some(Trace::Admitted {
+                conv: *conv,
+                turn: *turn,
+                conn: *conn,
+            }),
+            PoolEvent::TurnEnded { conv, turn, result } => Some(Trace::Ended {
+                conv: *conv,
+                turn: *turn,
+                ok: result.is_ok(),
+                timed_out: matches!(result, Err(TurnError::WaitTimeout { .. })),
+                closed: matches!(result, Err(TurnError::Closed { .. })),
+            }),
+            _ => None,
+        };
+        self.trace.extend(traced.map(|t| (self.now, t)));
+        match event {
+            PoolEvent::Dial { conn } => {
+                let index = self.next_index;
+                self.next_index += 1;
+                let mock = MockConnection::new(self.script.clone(), index, self.now)
+                    .with_store(self.store.clone());
+                let ws = Connection::server(ws::Config::default(), [index as u8; 32], self.now);
+                self.servers.insert(
+                    conn,
+                    Server {
+                        ws,
+                        mock,
+                        link_up: true,
+                    },
+                );
+            }
+            PoolEvent::Close { conn } => {
+                if let Some(server) = self.servers.remove(&conn) {
+                    self.store.merge(server.mock.store());
+                }
+            }
+            PoolEvent::TurnAdmitted { turn, conn, .. } => self.admitted.push((turn, conn)),
+            PoolEvent::Conversation {
+                conv,
+                event: SessionEvent::ToolCalls { calls, .. },
+                ..
+            } => {
+                self.unanswered
+                    .extend(calls.into_iter().map(|call| (conv, call.call_id)));
+            }
+            PoolEvent::TurnEnded { conv, turn, result } => {
+                let result = result.map_err(|e| e.to_string());
+                self.ended_order.push(conv);
+                assert!(
+                    self.ended.insert(turn, (conv, result)).is_none(),
+                    "{turn} ended twice"
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// One round of `conn`'s server side. True when anything moved.
+    fn serve(&mut self, conn: ConnId) -> bool {
+        let mut moved = false;
+        let now = self.now;
+        let storm = self.storm_until.is_some_and(|until| now < until);
+        let Some(server) = self.servers.get_mut(&conn) else {
+            return false;
+        };
+        while server.mock.is_reading() {
+            let Some(event) = server.ws.poll_event() else {
+                break;
+            };
+            moved = true;
+            match event {
+                ws::Event::Request(_) => {
+                    self.upgrades.push((now, conn, Upgraded::Asked));
+                    let answer = if storm {
+                        let refusal = if self.storm_503 {
+                            Refusal::ServiceUnavailable {
+                                retry_after_secs: 2,
+                            }
+                        } else {
+                            Refusal::RateLimited {
+                                retry_after_secs: 2,
+                            }
+                        };
+                        Script::new()
+                            .with_upgrade_refusal(UpgradeFault::new(refusal))
+                            .upgrade(0)
+                    } else {
+                        self.script.upgrade(server.mock.connection_index())
+                    };
+                    match answer {
+                        Upgrade::Accept => {
+                            self.upgrades.push((now, conn, Upgraded::Accepted));
+                            let answer = Trace::Upgrade {
+                                conn,
+                                accepted: true,
+                            };
+                            self.trace.push((now, answer));
+                            server.ws.accept(&[]).unwrap()
+                        }
+                        Upgrade::Refuse(answer) => {
+                            self.upgrades.push((now, conn, Upgraded::Refused));
+                            let refusal = Trace::Upgrade {
+                                conn,
+                                accepted: false,
+                            };
+                            self.trace.push((now, refusal));
+                            server
+                                .ws
+                                .reject(answer.status, &answer.headers, answer.body.as_bytes())
+                                .unwrap()
+                        }
+                        _ => {}
+                    }
+                }
+                ws::Event::Message(ws::Message::Text(text)) => {
+                    server.mock.handle_text(text.as_str(), now)
+                }
+                _ => {}
+            }
+        }
+        while let Some(frame) = server.mock.poll_transmit() {
+            moved = true;
+            let _ = server.ws.send_text(frame);
+        }
+        let mut dropped = false;
+        match server.mock.poll_action() {
+            Some(Action::Close { code, reason }) => {
+                moved = true;
+                let _ = server.ws.close(code, &reason, now);
+            }
+            Some(Action::Drop) => dropped = true,
+            _ => {}
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = server.ws.poll_transmit() {
+            if server.link_up {
+                bytes.push(chunk);
+            }
+        }
+        let finished = server.link_up && (dropped || server.ws.is_finished());
+        if finished {
+            server.link_up = false;
+        }
+        for chunk in bytes {
+            moved = true;
+            self.pool.handle_input(conn, &chunk, now);
+        }
+        if finished {
+            moved = true;
+            self.pool.handle_eof(conn, now);
+        }
+        moved
+    }
+
+    /// The transport of `conn` breaks: the server hears nothing more, the pool gets EOF.
+    pub fn kill(&mut self, conn: ConnId) {
+        if let Some(server) = self.servers.get_mut(&conn) {
+            server.link_up = false;
+        }
+        self.pool.handle_eof(conn, self.now);
+        self.pump();
+    }
+
+    /// Runs the clock until `done` or `limit` of simulated time passed; `check` runs after
+    /// every step.
+    pub fn run(&mut self, limit: Duration, done: impl Fn(&Net) -> bool, check: impl Fn(&Net)) {
+        let end = self.now + limit;
+        loop {
+            self.pump();
+            check(self);
+            if done(self) || self.now >= end {
+                return;
+            }
+            let servers = self.servers.values();
+            let next = servers
+                .flat_map(|s| [s.ws.poll_timeout(), s.mock.poll_timeout()])
+                .chain([self.pool.poll_timeout()])
+                .flatten()
+                .min();
+            let Some(next) = next else {
+                return;
+            };
+            self.now = self.now.max(next).min(end);
+            self.pool.handle_timeout(self.now);
+            for server in self.servers.values_mut() {
+                server.ws.handle_timeout(self.now);
+                server.mock.handle_timeout(self.now);
+            }
+        }
+    }
+
+    /// Moves the clock forward by `by` at once (a clock jump), then runs the timers.
+    pub fn jump(&mut self, by: Duration) {
+        self.now = self.now + by;
+        self.pool.handle_timeout(self.now);
+        for server in self.servers.values_mut() {
+            server.ws.handle_timeout(self.now);
+            server.mock.handle_timeout(self.now);
+        }
+        self.pump();
+    }
+
+    /// The open server sides.
+    pub fn server_conns(&self) -> Vec<ConnId> {
+        self.servers.keys().copied().collect()
+    }
+}
+
+/// For every function call in `items`, how many outputs answer it: each must be exactly 1.
+pub fn outputs_per_call(items: &[Item]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for item in items {
+        match item {
+            Item::FunctionCall(call) => {
+                counts.entry(call.call_id.clone()).or_insert(0);
+            }
+            Item::FunctionCallOutput(output) => {
+                *counts.entry(output.call_id.clone()).or_insert(0) += 1;
+            }
+            _ => {}
+        }
+    }
+    counts
+}
+
+/// The pool's limits hold: connections, turns and lanes per connection, waiting turns.
+pub fn check_limits(net: &Net, config: &PoolConfig) {
+    let connections: Vec<_> = net.pool.connections().collect();
+    assert!(
+        connections.len() <= config.max_connections,
+        "{connections:?}"
+    );
+    for c in &connections {
+        assert!(c.turns_running <= config.max_turns_per_connection, "{c:?}");
+        assert!(c.conversations <= config.lanes_per_connection, "{c:?}");
+        assert!(c.turns_running <= c.conversations, "{c:?}");
+    }
+    let stats = net.pool.stats();
+    assert!(stats.turns_waiting <= config.max_waiting, "{stats:?}");
+    let running: usize = connections.iter().map(|c| c.turns_running).sum();
+    assert!(running <= stats.turns_in_flight, "{stats:?}");
+}

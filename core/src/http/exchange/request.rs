@@ -1,7 +1,7 @@
 //! The `POST /v1/responses` of an exchange: a create request as an HTTP/1.1 request asking
 //! for a stream.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 use serde_json::Value;

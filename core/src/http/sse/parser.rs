@@ -1,5 +1,6 @@
 //! The incremental event-stream parser: bytes in, however they were cut, events out.
 
+use alloc::borrow::ToOwned;
 use alloc::string::String;
 use alloc::vec::Vec;
 

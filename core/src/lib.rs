@@ -16,6 +16,8 @@
 //! - [`client`]: [`ws`] and [`session`] as one machine, across reconnects: what adapters drive.
 //! - [`pool`]: many conversations on few connections — lanes, admission, dial rate,
 //!   rotation, moving conversations off a failed connection.
+//! - [`tool_loop`]: the tool loop's step — which request it follows, which calls to answer,
+//!   what ends it — so that every adapter runs the same loop.
 //! - [`retry`]: bounded retrying — which failures are worth another attempt, the backoff,
 //!   the budget per request and per streak of connections, retry-safety classes.
 //! - [`mock`]: a scripted mock Responses server, sans-IO, for tests and benchmarks.
@@ -33,6 +35,7 @@ pub mod pool;
 pub mod retry;
 pub mod session;
 pub mod time;
+pub mod tool_loop;
 pub mod wire;
 pub mod ws;
 

@@ -11,7 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
 use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::session::{Lane, RequestId};
+use responses_ws_core::session::{Lane, RequestId, ToolCall};
+use responses_ws_core::tool_loop::{Calls, ToolLoop};
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::{self, Header};
 use responses_ws_core::Instant;
@@ -282,6 +283,20 @@ impl Connection {
                 return Ok(None);
             }
         }
+    }
+
+    /// Hands the tool loop's outputs to the core (see [`ToolLoop::submit`]) and writes them
+    /// out; the approval requests left to the application come back.
+    pub(crate) fn submit_outputs<O: Into<ToolOutput>>(
+        &mut self,
+        tool_loop: &mut ToolLoop,
+        calls: Calls,
+        outputs: Vec<O>,
+    ) -> Result<Vec<ToolCall>, Error> {
+        let now = self.now();
+        let approvals = tool_loop.submit(&mut self.client, now, calls, outputs)?;
+        self.flush();
+        Ok(approvals)
     }
 
     /// Sets an event aside for [`next_event`](Self::next_event).

@@ -1,10 +1,11 @@
 //! [`Connection::run_tool_loop`]: one lane driven from a first request to a final answer,
 //! with the application's handler answering every function and custom tool call on the way.
-//! The session sequences the calls and sends the continuations; this file only routes events.
+//! The core's `ToolLoop` decides every step (which events are the loop's, which calls to
+//! answer, what ends it); this file runs the handler and keeps the other events.
 
-use responses_ws_core::client::ClientEvent;
-use responses_ws_core::session::{Lane, SessionEvent, ToolCall, ToolCallKind};
-use responses_ws_core::wire::{IncompleteReason, Response, ResponseCreate, ToolOutput};
+use responses_ws_core::session::{Lane, ToolCall};
+use responses_ws_core::tool_loop::{Step, ToolLoop};
+use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use crate::connection::Connection;
 use crate::Error;
@@ -13,8 +14,8 @@ impl Connection {
     /// Creates `request` on its lane (its `stream_id`), then drives the lane until one of its
     /// responses makes no tool call, and returns that response. Each response's function and
     /// custom tool calls go to `handler` (one after the other, in output order, as this is
-    /// the blocking adapter; the async adapters run them concurrently); each output is
-    /// submitted as it comes, and the continuation goes out on its own.
+    /// the blocking adapter; the async adapters run them concurrently); the outputs are
+    /// submitted together, and the continuation goes out on its own.
     ///
     /// Fails with [`Error::Request`] when a request of the lane fails (a request that had
     /// started when the connection dropped fails as `Interrupted`; one that had not is
@@ -59,79 +60,28 @@ impl Connection {
         O: Into<ToolOutput>,
     {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        self.create(request)?;
+        let mut tool_loop = ToolLoop::new(lane, self.create(request)?);
         loop {
             let Some(event) = self.next_from_core()? else {
                 return Err(Error::ConnectionClosed);
             };
-            match event {
-                ClientEvent::Session(event) if lane_of(&event) == Some(&lane) => {
-                    if let Some(response) = self.on_lane_event(event, &mut handler)? {
-                        return Ok(response);
+            match tool_loop.step(event) {
+                Step::Other(event) => self.set_aside(event),
+                Step::Answer(calls) => {
+                    let outputs: Vec<O> = calls.calls.iter().map(&mut handler).collect();
+                    let approvals = self.submit_outputs(&mut tool_loop, calls, outputs)?;
+                    if !approvals.is_empty() {
+                        let lane = tool_loop.lane().clone();
+                        return Err(Error::ApprovalRequired {
+                            lane,
+                            calls: approvals,
+                        });
                     }
                 }
-                other => self.set_aside(other),
+                Step::Done(response) => return Ok(*response),
+                Step::Failed { lane, error } => return Err(Error::Request { lane, error }),
+                _ => {}
             }
         }
-    }
-
-    /// An event of the tool loop's lane: the final response, an error, or neither (go on).
-    fn on_lane_event<F, O>(
-        &mut self,
-        event: SessionEvent,
-        handler: &mut F,
-    ) -> Result<Option<Response>, Error>
-    where
-        F: FnMut(&ToolCall) -> O,
-        O: Into<ToolOutput>,
-    {
-        match event {
-            SessionEvent::Completed { response, .. } if is_final(&response) => Ok(Some(*response)),
-            SessionEvent::ToolCalls { lane, calls, .. } => {
-                let (approvals, calls): (Vec<_>, Vec<_>) = calls
-                    .into_iter()
-                    .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
-                for call in &calls {
-                    let output = handler(call);
-                    // Tells the core the time first: the handler may have taken a while.
-                    self.submit_tool_output(&lane, &call.call_id, output)?;
-                }
-                match approvals.is_empty() {
-                    true => Ok(None),
-                    false => Err(Error::ApprovalRequired {
-                        lane,
-                        calls: approvals,
-                    }),
-                }
-            }
-            SessionEvent::Failed { lane, error, .. } => Err(Error::Request { lane, error }),
-            _ => Ok(None),
-        }
-    }
-}
-
-/// Whether a completed response ends the loop: no calls to answer, and not steered to an end
-/// (the server then starts its successor by itself).
-fn is_final(response: &Response) -> bool {
-    let steered = response
-        .incomplete_details
-        .as_ref()
-        .is_some_and(|details| details.reason == Some(IncompleteReason::Steered));
-    response.tool_calls().next().is_none() && !steered
-}
-
-/// The lane a session event belongs to, if any.
-fn lane_of(event: &SessionEvent) -> Option<&Lane> {
-    match event {
-        SessionEvent::FullContext { lane, .. }
-        | SessionEvent::Started { lane, .. }
-        | SessionEvent::Stream { lane, .. }
-        | SessionEvent::Completed { lane, .. }
-        | SessionEvent::ToolCalls { lane, .. }
-        | SessionEvent::Failed { lane, .. }
-        | SessionEvent::SteerAccepted { lane, .. }
-        | SessionEvent::SteerPending { lane, .. }
-        | SessionEvent::SteerFailed { lane, .. } => Some(lane),
-        _ => None,
     }
 }

@@ -21,7 +21,8 @@ use futures_core::future::BoxFuture;
 use futures_core::Stream;
 use futures_rustls::TlsConnector;
 use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::session::{Lane, RequestId};
+use responses_ws_core::session::{Lane, RequestId, ToolCall};
+use responses_ws_core::tool_loop::{Calls, ToolLoop};
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::{self, Header};
 use responses_ws_core::Instant;
@@ -238,7 +239,7 @@ impl Connection {
     /// Tells the core what time it is before an API call: the session decides (connection
     /// age, rotation) on the time it last saw, and nothing may have polled the connection
     /// for a while.
-    pub(crate) fn catch_up(&mut self) {
+    fn catch_up(&mut self) {
         let now = self.now();
         self.client.handle_timeout(now);
     }
@@ -601,14 +602,18 @@ impl Connection {
         self.deferred.push_back(event);
     }
 
-    /// The client machine, for the tool loop's calls.
-    pub(crate) fn client_mut(&mut self) -> &mut Client {
-        &mut self.client
-    }
-
-    /// Writes what is queued (see [`create`](Self::create)).
-    pub(crate) async fn write_out(&mut self) {
-        self.flush().await
+    /// Hands the tool loop's outputs to the core (see [`ToolLoop::submit`]) and writes them
+    /// out; the approval requests left to the application come back.
+    pub(crate) async fn submit_outputs<O: Into<ToolOutput>>(
+        &mut self,
+        tool_loop: &mut ToolLoop,
+        calls: Calls,
+        outputs: Vec<O>,
+    ) -> Result<Vec<ToolCall>, Error> {
+        let now = self.now();
+        let approvals = tool_loop.submit(&mut self.client, now, calls, outputs)?;
+        self.flush().await;
+        Ok(approvals)
     }
 }
 

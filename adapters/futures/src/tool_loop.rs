@@ -2,43 +2,19 @@
 //! calls go to an async handler, the calls of one response concurrently, and their outputs
 //! back to the session, which sends the continuation; until a response makes no call.
 //!
-//! The loop follows its own requests by id: the first one, then each continuation (the
-//! first request of the lane after the outputs were submitted). Every other event — other
-//! lanes, connection changes — is kept for [`Connection::next_event`].
+//! The core's `ToolLoop` decides every step (which events are the loop's, which calls to
+//! answer, what ends it); this file runs the handlers and keeps every other event — other
+//! lanes, connection changes — for [`Connection::next_event`].
 
 use std::future::{poll_fn, Future};
 
 use futures_util::future::join_all;
-use responses_ws_core::client::ClientEvent;
-use responses_ws_core::session::{Lane, RequestId, SessionEvent, ToolCall, ToolCallKind};
-use responses_ws_core::wire::{IncompleteReason, Response, ResponseCreate, ToolOutput};
+use responses_ws_core::session::{Lane, ToolCall};
+use responses_ws_core::tool_loop::{Step, ToolLoop};
+use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use crate::connection::Connection;
 use crate::Error;
-
-/// Which request of the lane the loop is following.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Following {
-    /// This request.
-    Request(RequestId),
-    /// The next request of the lane: the continuation just sent (or the successor the
-    /// server starts after a steer).
-    Next,
-}
-
-/// What an event means to the loop.
-// Short-lived, one at a time: not worth a box.
-#[allow(clippy::large_enum_variant)]
-enum Step {
-    /// Not the loop's: keep it for `next_event`.
-    Other(ClientEvent),
-    /// The loop's, and nothing to do.
-    Consumed,
-    /// The followed request completed with this response.
-    Completed(Box<Response>),
-    /// The followed request failed.
-    Failed(Error),
-}
 
 impl Connection {
     /// Creates `request` on its lane (its `stream_id`), then drives the lane until one of its
@@ -93,111 +69,28 @@ impl Connection {
         O: Into<ToolOutput>,
     {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let mut following = Following::Request(self.create(request).await?);
+        let mut tool_loop = ToolLoop::new(lane, self.create(request).await?);
         loop {
             let Some(event) = poll_fn(|cx| self.poll_drive(cx, false)).await else {
                 return Err(Error::ConnectionClosed);
             };
-            let response = match classify(&lane, &mut following, event) {
-                Step::Other(event) => {
-                    self.defer(event);
-                    continue;
+            match tool_loop.step(event) {
+                Step::Other(event) => self.defer(event),
+                Step::Answer(calls) => {
+                    let outputs = join_all(calls.calls.iter().cloned().map(&mut handler)).await;
+                    let approvals = self.submit_outputs(&mut tool_loop, calls, outputs).await?;
+                    if !approvals.is_empty() {
+                        let lane = tool_loop.lane().clone();
+                        return Err(Error::ApprovalRequired {
+                            lane,
+                            calls: approvals,
+                        });
+                    }
                 }
-                Step::Consumed => continue,
-                Step::Failed(error) => return Err(error),
-                Step::Completed(response) => response,
-            };
-            if steered(&response) {
-                following = Following::Next;
-                continue;
+                Step::Done(response) => return Ok(*response),
+                Step::Failed { lane, error } => return Err(Error::Request { lane, error }),
+                _ => {}
             }
-            let calls = self.client().session().pending_tool_calls(&lane);
-            if calls.is_empty() {
-                return Ok(*response);
-            }
-            self.answer(&lane, calls, &mut handler).await?;
-            following = Following::Next;
         }
     }
-
-    /// Runs the handler on every function and custom call at once and submits the outputs.
-    async fn answer<F, Fut, O>(
-        &mut self,
-        lane: &Lane,
-        calls: Vec<ToolCall>,
-        handler: &mut F,
-    ) -> Result<(), Error>
-    where
-        F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = O>,
-        O: Into<ToolOutput>,
-    {
-        let (approvals, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
-            .into_iter()
-            .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
-        let outputs = join_all(calls.iter().cloned().map(&mut *handler)).await;
-        // The handlers may have taken a while: the core hears the time before it sends.
-        self.catch_up();
-        for (call, output) in calls.iter().zip(outputs) {
-            self.client_mut()
-                .submit_tool_output(lane, &call.call_id, output.into())?;
-        }
-        self.write_out().await;
-        if approvals.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::ApprovalRequired {
-                lane: lane.clone(),
-                calls: approvals,
-            })
-        }
-    }
-}
-
-/// Sorts an event into the loop's or another's, updating which request is followed.
-fn classify(lane: &Lane, following: &mut Following, event: ClientEvent) -> Step {
-    let ClientEvent::Session(session) = event else {
-        return Step::Other(event);
-    };
-    let Some((event_lane, request)) = request_of(&session) else {
-        // A lane's tool calls follow its `Completed`, which the loop has handled already.
-        return match &session {
-            SessionEvent::ToolCalls { lane: l, .. } if l == lane => Step::Consumed,
-            _ => Step::Other(ClientEvent::Session(session)),
-        };
-    };
-    if event_lane != lane {
-        return Step::Other(ClientEvent::Session(session));
-    }
-    if *following == Following::Next {
-        *following = Following::Request(request);
-    }
-    if *following != Following::Request(request) {
-        return Step::Other(ClientEvent::Session(session));
-    }
-    match session {
-        SessionEvent::Completed { response, .. } => Step::Completed(response),
-        SessionEvent::Failed { lane, error, .. } => Step::Failed(Error::Request { lane, error }),
-        _ => Step::Consumed,
-    }
-}
-
-/// The lane and request of an event that belongs to one request.
-fn request_of(event: &SessionEvent) -> Option<(&Lane, RequestId)> {
-    match event {
-        SessionEvent::FullContext { lane, request, .. }
-        | SessionEvent::Started { lane, request, .. }
-        | SessionEvent::Stream { lane, request, .. }
-        | SessionEvent::Completed { lane, request, .. }
-        | SessionEvent::Failed { lane, request, .. } => Some((lane, *request)),
-        _ => None,
-    }
-}
-
-/// Whether the response ended because it was steered (the server starts a successor).
-fn steered(response: &Response) -> bool {
-    response
-        .incomplete_details
-        .as_ref()
-        .is_some_and(|details| details.reason == Some(IncompleteReason::Steered))
 }

@@ -12,30 +12,12 @@ use std::pin::pin;
 use std::task::{Context, Poll};
 
 use futures_util::future::{join_all, select, Either};
-use responses_ws_core::client::ClientEvent;
-use responses_ws_core::session::{
-    Lane, RequestError, RequestId, SessionEvent, ToolCall, ToolCallKind,
-};
-use responses_ws_core::wire::{IncompleteReason, Response, ResponseCreate, ToolOutput};
+use responses_ws_core::session::{Lane, ToolCall};
+use responses_ws_core::tool_loop::{Step, ToolLoop};
+use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use super::Connection;
 use crate::Error;
-
-/// What one event means to the loop.
-// A transient value, moved on at once: boxing the event would cost an allocation per event.
-#[allow(clippy::large_enum_variant)]
-enum Step {
-    /// Not the loop's: keep it for the application.
-    Keep(ClientEvent),
-    /// The loop's, and nothing to do (a delta, a start, a response whose calls follow).
-    Consumed,
-    /// The lane's response asks for these calls.
-    Calls(Lane, Vec<ToolCall>),
-    /// The final response.
-    Done(Box<Response>),
-    /// A request of the lane failed.
-    Failed(Lane, RequestError),
-}
 
 impl Connection {
     /// Creates `request` on its lane (its `stream_id`), then drives the lane until one of its
@@ -83,8 +65,8 @@ impl Connection {
         Fut: Future<Output = O>,
         O: Into<ToolOutput>,
     {
-        let request = self.create(request).await?;
-        let mut lane = None;
+        let lane = Lane::from_stream_id(request.stream_id.as_deref());
+        let mut tool_loop = ToolLoop::new(lane, self.create(request).await?);
         // Deferred events before this index were looked at and are not the loop's.
         let mut seen = 0;
         loop {
@@ -95,54 +77,34 @@ impl Connection {
                     None => return Err(Error::ConnectionClosed),
                 },
             };
-            match step(event, request, &mut lane) {
-                Step::Keep(event) => {
+            match tool_loop.step(event) {
+                Step::Other(event) => {
                     self.deferred.insert(seen, event);
                     seen += 1;
                 }
-                Step::Consumed => {}
-                Step::Calls(lane, calls) => self.answer(&lane, calls, &mut handler).await?,
+                Step::Answer(calls) => {
+                    let outputs = join_all(calls.calls.iter().cloned().map(&mut handler));
+                    let aside = poll_fn(|cx| self.poll_aside(cx));
+                    let outputs = match select(pin!(outputs), pin!(aside)).await {
+                        Either::Left((outputs, _)) => outputs,
+                        Either::Right((Err(error), _)) => return Err(error),
+                        Either::Right((Ok(never), _)) => match never {},
+                    };
+                    let now = self.clock.now();
+                    let approvals = tool_loop.submit(&mut self.client, now, calls, outputs)?;
+                    self.flush().await?;
+                    if !approvals.is_empty() {
+                        let lane = tool_loop.lane().clone();
+                        return Err(Error::ApprovalRequired {
+                            lane,
+                            calls: approvals,
+                        });
+                    }
+                }
                 Step::Done(response) => return Ok(*response),
-                Step::Failed(lane, error) => return Err(Error::Request { lane, error }),
+                Step::Failed { lane, error } => return Err(Error::Request { lane, error }),
+                _ => {}
             }
-        }
-    }
-
-    /// Runs the handler on every call at once and submits the outputs in call order.
-    async fn answer<F, Fut, O>(
-        &mut self,
-        lane: &Lane,
-        calls: Vec<ToolCall>,
-        handler: &mut F,
-    ) -> Result<(), Error>
-    where
-        F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = O>,
-        O: Into<ToolOutput>,
-    {
-        let (approvals, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
-            .into_iter()
-            .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
-        let outputs = join_all(calls.iter().cloned().map(&mut *handler));
-        let outputs = match select(pin!(outputs), pin!(poll_fn(|cx| self.poll_aside(cx)))).await {
-            Either::Left((outputs, _)) => outputs,
-            Either::Right((Err(error), _)) => return Err(error),
-            Either::Right((Ok(never), _)) => match never {},
-        };
-        // The handlers may have taken a while: the core hears the time before it sends.
-        self.catch_up();
-        for (call, output) in calls.iter().zip(outputs) {
-            self.client
-                .submit_tool_output(lane, &call.call_id, output.into())?;
-        }
-        self.flush().await?;
-        if approvals.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::ApprovalRequired {
-                lane: lane.clone(),
-                calls: approvals,
-            })
         }
     }
 
@@ -158,43 +120,4 @@ impl Connection {
             }
         }
     }
-}
-
-/// Sorts an event: the loop's lane is learnt from the first event of `request`, and from then
-/// on every outcome of that lane is the loop's.
-fn step(event: ClientEvent, request: RequestId, lane: &mut Option<Lane>) -> Step {
-    let ClientEvent::Session(event) = event else {
-        return Step::Keep(event);
-    };
-    let (event_lane, event_request) = match &event {
-        SessionEvent::FullContext { lane, request, .. }
-        | SessionEvent::Started { lane, request, .. }
-        | SessionEvent::Stream { lane, request, .. }
-        | SessionEvent::Completed { lane, request, .. }
-        | SessionEvent::Failed { lane, request, .. } => (lane, Some(*request)),
-        SessionEvent::ToolCalls { lane, .. } => (lane, None),
-        _ => return Step::Keep(ClientEvent::Session(event)),
-    };
-    if lane.is_none() && event_request == Some(request) {
-        *lane = Some(event_lane.clone());
-    }
-    if lane.as_ref() != Some(event_lane) {
-        return Step::Keep(ClientEvent::Session(event));
-    }
-    match event {
-        SessionEvent::Completed { response, .. } if is_final(&response) => Step::Done(response),
-        SessionEvent::ToolCalls { lane, calls, .. } => Step::Calls(lane, calls),
-        SessionEvent::Failed { lane, error, .. } => Step::Failed(lane, error),
-        _ => Step::Consumed,
-    }
-}
-
-/// A response that ends the loop: no call to answer, and not steered (the server then starts
-/// a successor by itself).
-fn is_final(response: &Response) -> bool {
-    let steered = response
-        .incomplete_details
-        .as_ref()
-        .is_some_and(|details| details.reason == Some(IncompleteReason::Steered));
-    response.tool_calls().next().is_none() && !steered
 }

@@ -1,0 +1,313 @@
+//! [`ToolLoop`]: the tool loop's decisions, sans IO — which request of the lane it follows
+//! (the first, then each continuation or server-started successor), which calls a completed
+//! response leaves to answer, what ends the loop (a final response, a failure such as
+//! [`RequestError::Interrupted`] when the connection ended under a running response), and
+//! what to send once the outputs are in. An adapter feeds it the client's events, runs the
+//! application's handler on the calls it is given, and hands the outputs back; it never
+//! decides any of this itself. Events that are not the loop's are handed back untouched, to
+//! be kept in order for the application.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::client::{Client, ClientEvent};
+use crate::session::ToolCallKind;
+use crate::session::{Lane, RequestError, RequestId, SessionError, SessionEvent, ToolCall};
+use crate::wire::{IncompleteReason, Response, ToolOutput};
+use crate::Instant;
+
+/// One tool loop on one lane: create its first request, then feed it every event of the
+/// client with [`step`](Self::step) until it says [`Step::Done`] or [`Step::Failed`].
+///
+/// ```
+/// use responses_ws_core::client::ClientEvent;
+/// use responses_ws_core::session::{Lane, RequestId, SessionEvent};
+/// use responses_ws_core::tool_loop::{Step, ToolLoop};
+///
+/// let mut tool_loop = ToolLoop::new(Lane::Default, RequestId(1));
+/// // A `Started` of the followed request is the loop's, and needs nothing.
+/// let started = ClientEvent::Session(SessionEvent::Started {
+///     lane: Lane::Default,
+///     request: RequestId(1),
+///     response_id: "resp_1".into(),
+/// });
+/// assert!(matches!(tool_loop.step(started), Step::Consumed));
+/// // Another lane's event is handed back, to be kept for the application.
+/// let other = ClientEvent::Session(SessionEvent::Started {
+///     lane: Lane::Named("b".into()),
+///     request: RequestId(2),
+///     response_id: "resp_2".into(),
+/// });
+/// assert!(matches!(tool_loop.step(other), Step::Other(_)));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ToolLoop {
+    lane: Lane,
+    following: Following,
+    /// The followed request completed with calls: the lane's `ToolCalls` comes next.
+    awaiting_calls: bool,
+}
+
+/// Which request of the lane the loop follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Following {
+    /// This one.
+    Request(RequestId),
+    /// The lane's next request: the continuation just sent, or the successor the server
+    /// starts after a steer.
+    Next,
+}
+
+/// What one event means to the loop.
+#[derive(Debug)]
+#[non_exhaustive]
+// Short-lived and moved on at once: boxing the event would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+pub enum Step {
+    /// Not the loop's: keep it, in order, for the application.
+    Other(ClientEvent),
+    /// The loop's, and nothing to do (a delta, a start, a response whose calls follow).
+    Consumed,
+    /// The lane's response asks for these calls: run the handler on [`Calls::calls`] and give
+    /// the outputs to [`ToolLoop::submit`].
+    Answer(Calls),
+    /// The final response: no call to answer, and not steered.
+    Done(Box<Response>),
+    /// The followed request failed; the loop is over. An interrupted one (the connection
+    /// ended while it ran) is [`RequestError::Interrupted`]: its outcome is unknown, so it is
+    /// not sent again behind the application's back.
+    Failed {
+        /// The lane.
+        lane: Lane,
+        /// Why.
+        error: RequestError,
+    },
+}
+
+/// The calls of one response, as the loop splits them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Calls {
+    /// Function and custom tool calls, in output order: the handler's work.
+    pub calls: Vec<ToolCall>,
+    /// MCP approval requests, which a tool handler cannot give: the application answers them
+    /// with `submit_approval` once the loop has stopped.
+    pub approvals: Vec<ToolCall>,
+}
+
+impl ToolLoop {
+    /// A loop on `lane` whose first request is `request` (what `create` returned).
+    pub fn new(lane: Lane, request: RequestId) -> ToolLoop {
+        ToolLoop {
+            lane,
+            following: Following::Request(request),
+            awaiting_calls: false,
+        }
+    }
+
+    /// The lane the loop runs on.
+    pub fn lane(&self) -> &Lane {
+        &self.lane
+    }
+
+    /// Sorts one event of the client.
+    pub fn step(&mut self, event: ClientEvent) -> Step {
+        let ClientEvent::Session(session) = event else {
+            return Step::Other(event);
+        };
+        match session {
+            SessionEvent::ToolCalls { lane, calls, .. }
+                if self.awaiting_calls && lane == self.lane =>
+            {
+                self.awaiting_calls = false;
+                let (approvals, calls) = calls
+                    .into_iter()
+                    .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
+                Step::Answer(Calls { calls, approvals })
+            }
+            session => match self.follows(&session) {
+                true => self.on_followed(session),
+                false => Step::Other(ClientEvent::Session(session)),
+            },
+        }
+    }
+
+    /// Whether `event` belongs to the followed request; the lane's next request becomes the
+    /// followed one when the loop waits for it.
+    fn follows(&mut self, event: &SessionEvent) -> bool {
+        let (lane, request) = match event {
+            SessionEvent::FullContext { lane, request, .. }
+            | SessionEvent::Started { lane, request, .. }
+            | SessionEvent::Stream { lane, request, .. }
+            | SessionEvent::Completed { lane, request, .. }
+            | SessionEvent::Failed { lane, request, .. } => (lane, *request),
+            _ => return false,
+        };
+        if *lane != self.lane {
+            return false;
+        }
+        if self.following == Following::Next {
+            self.following = Following::Request(request);
+        }
+        self.following == Following::Request(request)
+    }
+
+    /// An event of the followed request.
+    fn on_followed(&mut self, event: SessionEvent) -> Step {
+        match event {
+            SessionEvent::Completed { response, .. } if steered(&response) => {
+                // The server starts a successor by itself.
+                self.following = Following::Next;
+                Step::Consumed
+            }
+            SessionEvent::Completed { response, .. } if response.tool_calls().next().is_none() => {
+                Step::Done(response)
+            }
+            SessionEvent::Completed { .. } => {
+                // The session reports the calls it waits for right after.
+                self.awaiting_calls = true;
+                Step::Consumed
+            }
+            SessionEvent::Failed { lane, error, .. } => Step::Failed { lane, error },
+            _ => Step::Consumed,
+        }
+    }
+
+    /// Sends the handler's outputs for `calls` (one per call, in the same order): the client
+    /// hears the time first (the handlers may have taken a while, and the session decides
+    /// connection rotation on the time it last saw), then every output is submitted and the
+    /// continuation goes out with the last. From then on the loop follows the continuation.
+    /// Tool outputs are never refused for lack of room.
+    ///
+    /// Returns the approval requests left to the application (empty when there are none):
+    /// the loop cannot go on until they are answered.
+    pub fn submit<O: Into<ToolOutput>>(
+        &mut self,
+        client: &mut Client,
+        now: Instant,
+        calls: Calls,
+        outputs: impl IntoIterator<Item = O>,
+    ) -> Result<Vec<ToolCall>, SessionError> {
+        client.handle_timeout(now);
+        for (call, output) in calls.calls.iter().zip(outputs) {
+            client.submit_tool_output(&self.lane, &call.call_id, output.into())?;
+        }
+        self.following = Following::Next;
+        Ok(calls.approvals)
+    }
+}
+
+/// Whether a response ended because it was steered (the server then starts a successor).
+fn steered(response: &Response) -> bool {
+    response
+        .incomplete_details
+        .as_ref()
+        .is_some_and(|details| details.reason == Some(IncompleteReason::Steered))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::String;
+
+    fn response(json: &str) -> Box<Response> {
+        Box::new(serde_json::from_str(json).unwrap())
+    }
+
+    fn completed(lane: &Lane, request: u64, response: Box<Response>) -> ClientEvent {
+        ClientEvent::Session(SessionEvent::Completed {
+            lane: lane.clone(),
+            request: RequestId(request),
+            response,
+            anomalies: Vec::new(),
+        })
+    }
+
+    fn started(lane: &Lane, request: u64) -> ClientEvent {
+        ClientEvent::Session(SessionEvent::Started {
+            lane: lane.clone(),
+            request: RequestId(request),
+            response_id: String::from("resp"),
+        })
+    }
+
+    fn tool_calls(lane: &Lane, calls: Vec<ToolCall>) -> ClientEvent {
+        ClientEvent::Session(SessionEvent::ToolCalls {
+            lane: lane.clone(),
+            response_id: String::from("resp_1"),
+            calls,
+        })
+    }
+
+    fn call(id: &str, kind: ToolCallKind) -> ToolCall {
+        ToolCall {
+            call_id: id.into(),
+            name: "add".into(),
+            kind,
+            arguments: "{}".into(),
+        }
+    }
+
+    const WITH_CALL: &str = r#"{"id":"resp_1","status":"completed","output":[
+        {"type":"function_call","call_id":"c1","name":"add","arguments":"{}"}]}"#;
+    const FINAL: &str = r#"{"id":"resp_2","status":"completed","output":[]}"#;
+    const STEERED: &str = r#"{"id":"resp_3","status":"incomplete",
+        "incomplete_details":{"reason":"steered"},"output":[]}"#;
+
+    #[test]
+    fn a_response_with_calls_hands_them_out_split_and_the_continuation_is_followed() {
+        let lane = Lane::Named("a".into());
+        let mut tool_loop = ToolLoop::new(lane.clone(), RequestId(1));
+        assert!(matches!(tool_loop.step(started(&lane, 1)), Step::Consumed));
+        let done = tool_loop.step(completed(&lane, 1, response(WITH_CALL)));
+        assert!(matches!(done, Step::Consumed));
+        let approval = call(
+            "a1",
+            ToolCallKind::McpApproval {
+                server_label: "s".into(),
+            },
+        );
+        let calls = vec![call("c1", ToolCallKind::Function), approval.clone()];
+        let Step::Answer(split) = tool_loop.step(tool_calls(&lane, calls)) else {
+            panic!("the calls are the loop's");
+        };
+        assert_eq!(split.calls, [call("c1", ToolCallKind::Function)]);
+        assert_eq!(split.approvals, [approval]);
+        // Once outputs are submitted, the lane's next request is followed: request 7.
+        tool_loop.following = Following::Next;
+        assert!(matches!(tool_loop.step(started(&lane, 7)), Step::Consumed));
+        assert!(matches!(tool_loop.step(started(&lane, 8)), Step::Other(_)));
+        let Step::Done(response) = tool_loop.step(completed(&lane, 7, response(FINAL))) else {
+            panic!("a response without calls ends the loop");
+        };
+        assert_eq!(response.id, "resp_2");
+    }
+
+    #[test]
+    fn a_steered_response_hands_over_to_the_successor() {
+        let mut tool_loop = ToolLoop::new(Lane::Default, RequestId(1));
+        let steered = tool_loop.step(completed(&Lane::Default, 1, response(STEERED)));
+        assert!(matches!(steered, Step::Consumed));
+        let successor = tool_loop.step(completed(&Lane::Default, 2, response(FINAL)));
+        assert!(matches!(successor, Step::Done(_)));
+    }
+
+    #[test]
+    fn an_interrupted_request_ends_the_loop_and_other_lanes_are_handed_back() {
+        let mut tool_loop = ToolLoop::new(Lane::Default, RequestId(1));
+        let other = Lane::Named("b".into());
+        assert!(matches!(tool_loop.step(started(&other, 2)), Step::Other(_)));
+        // Calls of another lane, or not after a completion of the loop, are not the loop's.
+        let stray = tool_calls(&Lane::Default, vec![call("c1", ToolCallKind::Function)]);
+        assert!(matches!(tool_loop.step(stray), Step::Other(_)));
+        let lost = ClientEvent::Session(SessionEvent::Failed {
+            lane: Lane::Default,
+            request: RequestId(1),
+            error: RequestError::Interrupted,
+        });
+        let Step::Failed { lane, error } = tool_loop.step(lost) else {
+            panic!("an interruption ends the loop");
+        };
+        assert_eq!((lane, error), (Lane::Default, RequestError::Interrupted));
+    }
+}

@@ -10,31 +10,33 @@
 //!    consumer that stops asking stops the reading);
 //! 3. else wait for the core's deadline, or for the time of the next dial.
 
+mod driver;
+mod tool_loop;
+
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant as StdInstant};
 
-use futures_core::future::BoxFuture;
 use futures_core::Stream;
 use futures_rustls::TlsConnector;
 use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::session::{Lane, RequestId, ToolCall};
-use responses_ws_core::tool_loop::{Calls, ToolLoop};
+use responses_ws_core::session::{Lane, RequestId};
+
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::{self, Header};
 use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
 use crate::runtime::{AsyncIo, Runtime};
-use crate::socket::Socket;
 use crate::timer::Timer;
-use crate::transport::Dialer;
 use crate::Config;
-use crate::{ConnectError, Error, MAX_SET_ASIDE_EVENTS};
+use crate::{ConnectError, Error};
 use responses_ws_adapter::Credentials;
+
+use driver::Link;
 
 /// A Responses WebSocket connection (and the session that outlives its reconnections),
 /// driven by the caller: nothing runs in the background, every await moves it on.
@@ -78,21 +80,6 @@ pub struct Connection {
     deferred: VecDeque<ClientEvent>,
     /// The headers of the last `101` answer.
     handshake_headers: Vec<Header>,
-}
-
-/// Where the byte stream stands.
-enum Link {
-    /// A stream is attached: upgrading, open or closing.
-    Up(Socket),
-    /// Waiting for the time of the next dial (the core's backoff).
-    Backoff(Instant),
-    /// A dial is opening its stream (TCP, TLS); the upgrade's timeout counts from `start`.
-    Opening {
-        future: BoxFuture<'static, Result<Box<dyn AsyncIo>, ConnectError>>,
-        start: Instant,
-    },
-    /// No stream; one comes when the core asks for it (`Client::next_dial`).
-    Down,
 }
 
 /// What opening a stream needs beyond the core's configuration.
@@ -148,7 +135,7 @@ impl Connection {
 
     fn new(config: Config) -> Result<Connection, ConnectError> {
         let config = config.into_parts();
-        let runtime = config.extra.0.ok_or(ConnectError::NoRuntime)?;
+        let runtime = config.extra.resolve().ok_or(ConnectError::NoRuntime)?;
         Ok(Connection {
             client: Client::new(config.client),
             link: Link::Down,
@@ -173,11 +160,7 @@ impl Connection {
     /// goes out on the new connection, with full context where needed. For use after the
     /// events ended (the application closed, or retrying gave up).
     pub async fn reconnect(&mut self) -> Result<(), ConnectError> {
-        let start = self.now();
-        self.link = Link::Opening {
-            future: self.dialer()?.open(),
-            start,
-        };
+        self.dial_now()?;
         self.establish().await
     }
 
@@ -207,28 +190,6 @@ impl Connection {
         self.last_error
             .take()
             .unwrap_or(ConnectError::Closed(ws::Error::ConnectionLost))
-    }
-
-    fn dialer(&mut self) -> Result<Dialer, ConnectError> {
-        Dialer::new(
-            Arc::clone(&self.runtime),
-            &self.client.config().url,
-            &self.dialing.tls,
-            &mut self.dialing.connector,
-            self.dialing.connect_timeout,
-        )
-    }
-
-    /// Starts the core's connection over `stream` (the upgrade request is queued); its
-    /// connect timeout counts from `start`, when the dial began.
-    fn attach(&mut self, stream: Box<dyn AsyncIo>, start: Instant) -> Result<(), ConnectError> {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|error| ConnectError::Random(error.into()))?;
-        self.client
-            .connect(seed, start)
-            .map_err(ConnectError::Handshake)?;
-        self.link = Link::Up(Socket::new(stream));
-        Ok(())
     }
 
     /// The core's clock: time since this connection was made.
@@ -394,240 +355,13 @@ impl Connection {
     pub fn handshake_headers(&self) -> &[Header] {
         &self.handshake_headers
     }
-
-    // --- Driving ------------------------------------------------------------------------
-
-    /// Moves the connection on until it has an event (`None` once it is down for good).
-    /// Events taken here are not kept: callers that drive for their own purpose keep the
-    /// ones they do not want in `deferred`.
-    ///
-    /// `holding`: the caller cannot hand events on (it waits for room) and sets them aside;
-    /// past [`MAX_SET_ASIDE_EVENTS`] set aside, the stream is not read (writes and the core's
-    /// deadlines go on, so the wait still ends).
-    pub(crate) fn poll_drive(
-        &mut self,
-        cx: &mut Context<'_>,
-        holding: bool,
-    ) -> Poll<Option<ClientEvent>> {
-        loop {
-            match &mut self.link {
-                Link::Up(_) => {
-                    if let Some(event) = ready!(self.poll_up(cx, holding)) {
-                        self.observe(&event);
-                        return Poll::Ready(Some(event));
-                    }
-                }
-                Link::Backoff(at) => {
-                    let at = *at;
-                    ready!(self
-                        .timer
-                        .poll_until(&*self.runtime, self.origin + at.elapsed(), cx));
-                    self.start_dial(at);
-                }
-                Link::Opening { future, start } => {
-                    let opened = ready!(future.as_mut().poll(cx));
-                    let start = *start;
-                    self.link = Link::Down;
-                    if let Err(error) = opened.and_then(|stream| self.attach(stream, start)) {
-                        self.dial_failed(error);
-                    }
-                }
-                Link::Down => {
-                    if let Some(event) = self.client.poll_event() {
-                        self.observe(&event);
-                        return Poll::Ready(Some(event));
-                    }
-                    match self.client.next_dial() {
-                        Some(at) => self.link = Link::Backoff(at),
-                        None => return Poll::Ready(None),
-                    }
-                }
-            }
-        }
-    }
-
-    /// One step of an attached stream: `Some` event, or `None` once the stream is gone.
-    fn poll_up(&mut self, cx: &mut Context<'_>, holding: bool) -> Poll<Option<ClientEvent>> {
-        let origin = self.origin;
-        let now = move || Instant::from_elapsed(origin.elapsed());
-        let Link::Up(socket) = &mut self.link else {
-            return Poll::Ready(None);
-        };
-        loop {
-            let event = self.client.poll_event();
-            // Output the event queued (a pong, a close echo) goes out before it is handed on,
-            // as far as the stream takes it without waiting.
-            let written = socket.poll_write_all(&mut self.client, cx);
-            if let Poll::Ready(Err(_)) = written {
-                self.client.handle_eof(now());
-            }
-            if let Some(event) = event {
-                if matches!(event, ClientEvent::Disconnected { .. }) {
-                    socket.mark_ended();
-                }
-                return Poll::Ready(Some(event));
-            }
-            if matches!(written, Poll::Ready(Err(_))) {
-                continue;
-            }
-            // Over: close the stream, giving up on a last write the peer does not take.
-            if self.client.is_finished() || (socket.ended() && written.is_pending()) {
-                let _ = socket.poll_shutdown(cx);
-                self.link = Link::Down;
-                return Poll::Ready(None);
-            }
-            let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
-            if !socket.read_closed()
-                && !paused
-                && socket.poll_read(&mut self.client, now, cx).is_ready()
-            {
-                continue;
-            }
-            match self.client.poll_timeout() {
-                Some(deadline) => {
-                    let at = origin + deadline.elapsed();
-                    ready!(self.timer.poll_until(&*self.runtime, at, cx));
-                    self.client.handle_timeout(now());
-                }
-                None => return Poll::Pending,
-            }
-        }
-    }
-
-    /// Writes what the core has queued, waiting while the stream is full (bounded by the
-    /// core's deadlines: keepalive and pong timeouts end a connection that takes nothing).
-    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let origin = self.origin;
-        let now = move || Instant::from_elapsed(origin.elapsed());
-        loop {
-            let Link::Up(socket) = &mut self.link else {
-                return Poll::Ready(());
-            };
-            match socket.poll_write_all(&mut self.client, cx) {
-                Poll::Ready(Ok(())) => return Poll::Ready(()),
-                Poll::Ready(Err(_)) => {
-                    self.client.handle_eof(now());
-                    return Poll::Ready(());
-                }
-                Poll::Pending => {}
-            }
-            // Upgrading or closing: `next_event` takes it from here.
-            if !self.client.is_open() {
-                return Poll::Ready(());
-            }
-            let Some(deadline) = self.client.poll_timeout() else {
-                return Poll::Pending;
-            };
-            ready!(self
-                .timer
-                .poll_until(&*self.runtime, origin + deadline.elapsed(), cx));
-            self.client.handle_timeout(now());
-        }
-    }
-
-    /// Writes everything queued (see [`create`](Self::create)).
-    async fn flush(&mut self) {
-        poll_fn(|cx| self.poll_flush(cx)).await
-    }
-
-    /// Waits (cancel-safe) until the core's outbound queue has room for another request,
-    /// driving the connection meanwhile — writing, firing timers, reconnecting — and keeping
-    /// its events for `next_event`. Ends early only when the connection is over for good
-    /// (the core then refuses the call itself).
-    async fn room(&mut self) {
-        poll_fn(|cx| loop {
-            if self.client.has_room() {
-                return Poll::Ready(());
-            }
-            match self.poll_drive(cx, true) {
-                Poll::Ready(Some(event)) => self.deferred.push_back(event),
-                Poll::Ready(None) => return Poll::Ready(()),
-                // Woken by the stream or the timer: the next look may find room.
-                Poll::Pending if self.client.has_room() => return Poll::Ready(()),
-                Poll::Pending => return Poll::Pending,
-            }
-        })
-        .await
-    }
-
-    // --- Retrying -----------------------------------------------------------------------
-
-    /// Bookkeeping on an event going to the application: the last upgrade headers, the
-    /// last error of an attempt, fresh credentials when the core asks for them.
-    fn observe(&mut self, event: &ClientEvent) {
-        match event {
-            ClientEvent::Connected { headers } => {
-                self.handshake_headers.clone_from(headers);
-                self.last_error = None;
-            }
-            ClientEvent::Disconnected { closed } if closed.error.is_some() => {
-                self.last_error = Some(ConnectError::from_closed(closed.error.clone()));
-            }
-            ClientEvent::Reconnecting {
-                refresh_credentials: true,
-                ..
-            } => {
-                if let Some(key) = self.credentials.as_ref().and_then(Credentials::fetch) {
-                    self.client.set_api_key(&key);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    /// The core's dial time has come: open a new stream.
-    fn start_dial(&mut self, start: Instant) {
-        match self.dialer() {
-            Ok(dialer) => {
-                self.link = Link::Opening {
-                    future: dialer.open(),
-                    start,
-                }
-            }
-            Err(error) => self.dial_failed(error),
-        }
-    }
-
-    /// A dial failed before the upgrade: the core's budget decides what follows
-    /// (`Reconnecting` or `GaveUp`).
-    fn dial_failed(&mut self, error: ConnectError) {
-        let failure = error.failure();
-        self.last_error = Some(error);
-        let now = self.now();
-        self.client.dial_failed(failure, now);
-    }
-
-    /// Keeps events that an operation driving the connection does not want.
-    pub(crate) fn defer(&mut self, event: ClientEvent) {
-        self.deferred.push_back(event);
-    }
-
-    /// Hands the tool loop's outputs to the core (see [`ToolLoop::submit`]) and writes them
-    /// out; the approval requests left to the application come back.
-    pub(crate) async fn submit_outputs<O: Into<ToolOutput>>(
-        &mut self,
-        tool_loop: &mut ToolLoop,
-        calls: Calls,
-        outputs: Vec<O>,
-    ) -> Result<Vec<ToolCall>, Error> {
-        let now = self.now();
-        let approvals = tool_loop.submit(&mut self.client, now, calls, outputs)?;
-        self.flush().await;
-        Ok(approvals)
-    }
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let link = match self.link {
-            Link::Up(_) => "up",
-            Link::Backoff(_) => "backoff",
-            Link::Opening { .. } => "opening",
-            Link::Down => "down",
-        };
         f.debug_struct("Connection")
             .field("client", &self.client)
-            .field("link", &link)
+            .field("link", &self.link.state())
             .field("runtime", &self.runtime)
             .field("failures", &self.client.failures())
             .field("deferred", &self.deferred.len())

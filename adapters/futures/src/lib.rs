@@ -50,7 +50,7 @@ mod connection;
 pub mod runtime;
 mod socket;
 mod timer;
-mod tool_loop;
+
 mod transport;
 
 pub use connection::{Connection, Events};

@@ -1,13 +1,14 @@
 //! # responses-ws-tokio
 //!
-//! The tokio adapter of [responses-ws](responses_ws_core): the OpenAI Responses API
-//! **WebSocket mode** over `tokio::net::TcpStream`, with `tokio-rustls` for `wss://`.
+//! The tokio face of [responses-ws](responses_ws_core): the OpenAI Responses API **WebSocket
+//! mode** over `tokio::net::TcpStream` (TLS with rustls for `wss://`).
 //!
-//! The sans-IO core ([`responses_ws_core::client::Client`]) makes every protocol decision —
-//! handshake, framing, lanes, the ledger that replays full context, tool-call sequencing,
-//! when to reconnect and how long to wait. This crate only connects (TCP + TLS), reads,
-//! writes, waits on one timer, and seeds randomness from the OS. Everything runs inside the
-//! caller's awaits: there is no background task.
+//! There is one async driver, in `responses-ws-futures`: connection, reconnect, the waits for
+//! room and for writes, the tool loop, written once over a small runtime trait. This crate is
+//! that driver with its tokio runtime ([`runtime::Tokio`], picked by [`Config::new`] when the
+//! connection is made inside a tokio runtime), re-exported under the names tokio users have
+//! always written, plus the scripted mock server (feature `mock`). The sans-IO core
+//! ([`responses_ws_core::client::Client`]) makes every protocol decision.
 //!
 //! ```no_run
 //! use responses_ws_tokio::{Config, Connection, ResponseCreate, RetryPolicy, ToolOutput};
@@ -33,28 +34,14 @@
 //! # }
 //! ```
 //!
-//! Files: `connection` (the public
-//! calls; `connection/driver` the read → core → write loop, `connection/tool_loop` the tool
-//! loop), `transport` (TCP, TLS, connect timeout), `outbound` (the write batch), `clock`
-//! (time and the timer), `entropy` (OS randomness).
-//!
-//! The timer needs a tokio runtime with time enabled (`enable_time` or `enable_all`).
+//! The connection needs a tokio runtime with IO and time enabled (`enable_all`).
 
-mod clock;
-mod connection;
-mod entropy;
 #[cfg(feature = "mock")]
 pub mod mock;
-mod outbound;
-mod transport;
 
-pub use connection::{Connection, Events};
+pub use responses_ws_futures::{runtime, Config, Connection, Events};
 
 pub use responses_ws_adapter::common::*;
-
-/// Where to connect and how: [`Config::new`] and the builder methods of the shared
-/// [`responses_ws_adapter::Config`].
-pub type Config = responses_ws_adapter::Config;
 
 #[cfg(test)]
 mod tests {

@@ -1,12 +1,14 @@
 //! What the adapter needs from an async runtime, and nothing more: open a TCP connection and
-//! wait until a moment. [`Runtime`] is that seam; `AsyncStd` (feature `async-std`) and
-//! `Smol` (feature `smol`) implement it, and any other runtime can. The driving loop of
+//! wait until a moment. [`Runtime`] is that seam; `Tokio` (feature `tokio`), `AsyncStd`
+//! (feature `async-std`) and `Smol` (feature `smol`) implement it, and any other runtime can. The driving loop of
 //! [`Connection`](crate::Connection) never names a runtime.
 
 #[cfg(feature = "async-std")]
 mod async_std;
 #[cfg(feature = "smol")]
 mod smol;
+#[cfg(feature = "tokio")]
+mod tokio;
 
 use std::fmt;
 use std::io;
@@ -20,6 +22,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 pub use self::async_std::AsyncStd;
 #[cfg(feature = "smol")]
 pub use self::smol::Smol;
+#[cfg(feature = "tokio")]
+pub use self::tokio::Tokio;
 
 /// A byte stream the connection runs over: TCP, TLS over TCP, or anything a user brings.
 ///
@@ -72,15 +76,18 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
 /// (the `X` of the shared `responses_ws_adapter::Config`), set with
 /// [`Config::runtime`](crate::Config::runtime).
 ///
-/// The default is `AsyncStd` when the `async-std` feature is on, else `Smol` when `smol` is,
-/// else none ([`Connection::connect`](crate::Connection::connect) then fails with
-/// [`ConnectError::NoRuntime`](crate::ConnectError::NoRuntime)).
-#[derive(Clone, Debug)]
-pub struct RuntimeChoice(pub(crate) Option<Arc<dyn Runtime>>);
+/// Unset, the connection picks when it connects: `Tokio` when the `tokio` feature is on and
+/// the call runs inside a tokio runtime, else `AsyncStd` when the `async-std` feature is on,
+/// else `Smol` when `smol` is; with none of them,
+/// [`Connection::connect`](crate::Connection::connect) fails with
+/// [`ConnectError::NoRuntime`](crate::ConnectError::NoRuntime).
+#[derive(Clone, Debug, Default)]
+pub struct RuntimeChoice(Option<Arc<dyn Runtime>>);
 
-impl Default for RuntimeChoice {
-    fn default() -> Self {
-        RuntimeChoice(default_runtime())
+impl RuntimeChoice {
+    /// The runtime set, or the one of the enabled features that fits the caller.
+    pub(crate) fn resolve(self) -> Option<Arc<dyn Runtime>> {
+        self.0.or_else(default_runtime)
     }
 }
 
@@ -90,8 +97,12 @@ impl<R: Runtime> responses_ws_adapter::SetRuntime<R> for RuntimeChoice {
     }
 }
 
-/// The runtime of the enabled feature, if any.
+/// The runtime of the enabled features that fits the caller, if any.
 fn default_runtime() -> Option<Arc<dyn Runtime>> {
+    #[cfg(feature = "tokio")]
+    if ::tokio::runtime::Handle::try_current().is_ok() {
+        return Some(Arc::new(Tokio));
+    }
     #[cfg(feature = "async-std")]
     return Some(Arc::new(AsyncStd));
     #[cfg(all(not(feature = "async-std"), feature = "smol"))]

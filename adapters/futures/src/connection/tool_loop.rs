@@ -7,13 +7,14 @@
 //! lanes, connection changes — for [`Connection::next_event`].
 
 use std::future::{poll_fn, Future};
+use std::pin::pin;
 
-use futures_util::future::join_all;
+use futures_util::future::{join_all, select, Either};
 use responses_ws_core::session::{Lane, ToolCall};
 use responses_ws_core::tool_loop::{Step, ToolLoop};
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
-use crate::connection::Connection;
+use super::Connection;
 use crate::Error;
 
 impl Connection {
@@ -21,8 +22,8 @@ impl Connection {
     /// responses makes no tool call, and returns that response. Each response's function and
     /// custom tool calls go to `handler` together and run concurrently; their outputs are
     /// submitted in call order, and the continuation goes out on its own (the session decides
-    /// how it chains). While the handlers run, the connection is not driven (this adapter
-    /// polls nothing behind the caller's back).
+    /// how it chains). While the handlers run, the connection is driven too (pings answered,
+    /// keepalive kept), its events set aside up to a bound.
     ///
     /// Fails with [`Error::Request`] when a request of the lane fails (a request that had
     /// started when the connection dropped fails as `Interrupted`; one that had not is
@@ -70,15 +71,31 @@ impl Connection {
     {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
         let mut tool_loop = ToolLoop::new(lane, self.create(request).await?);
+        // Set-aside events before this index were looked at and are not the loop's.
+        let mut seen = 0;
         loop {
-            let Some(event) = poll_fn(|cx| self.poll_drive(cx, false)).await else {
-                return Err(Error::ConnectionClosed);
+            let event = match self.deferred.remove(seen) {
+                Some(event) => event,
+                None => match poll_fn(|cx| self.poll_drive(cx, false)).await {
+                    Some(event) => event,
+                    None => return Err(Error::ConnectionClosed),
+                },
             };
             match tool_loop.step(event) {
-                Step::Other(event) => self.defer(event),
+                Step::Other(event) => {
+                    self.deferred.insert(seen, event);
+                    seen += 1;
+                }
                 Step::Answer(calls) => {
-                    let outputs = join_all(calls.calls.iter().cloned().map(&mut handler)).await;
-                    let approvals = self.submit_outputs(&mut tool_loop, calls, outputs).await?;
+                    let outputs = join_all(calls.calls.iter().cloned().map(&mut handler));
+                    let aside = poll_fn(|cx| self.poll_aside(cx));
+                    let outputs = match select(pin!(outputs), pin!(aside)).await {
+                        Either::Left((outputs, _)) => outputs,
+                        Either::Right((never, _)) => match never {},
+                    };
+                    let now = self.now();
+                    let approvals = tool_loop.submit(&mut self.client, now, calls, outputs)?;
+                    self.flush().await;
                     if !approvals.is_empty() {
                         let lane = tool_loop.lane().clone();
                         return Err(Error::ApprovalRequired {

@@ -1,0 +1,296 @@
+//! The driving loop of a [`Connection`], written once for every runtime: read → core →
+//! write, one timer, the link's life (open, shut down, dialed again when the core's retry
+//! budget says so: `Client::next_dial`), and the waits of the calls that queue frames (room,
+//! flush) and of the tool handlers, which keep the connection moving and set its events aside.
+//!
+//! Everything lives in the connection, nothing in a future's locals, so any call that polls
+//! this loop may be cancelled between two polls without losing a byte.
+
+use std::convert::Infallible;
+use std::future::poll_fn;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use futures_core::future::BoxFuture;
+use responses_ws_core::client::ClientEvent;
+use responses_ws_core::Instant;
+
+use super::Connection;
+use crate::runtime::AsyncIo;
+use crate::socket::Socket;
+use crate::transport::Dialer;
+use crate::{ConnectError, MAX_SET_ASIDE_EVENTS};
+use responses_ws_adapter::Credentials;
+
+/// Where the byte stream stands.
+pub(crate) enum Link {
+    /// A stream is attached: upgrading, open or closing.
+    Up(Socket),
+    /// Waiting for the time of the next dial (the core's backoff).
+    Backoff(Instant),
+    /// A dial is opening its stream (TCP, TLS); the upgrade's timeout counts from `start`.
+    Opening {
+        future: BoxFuture<'static, Result<Box<dyn AsyncIo>, ConnectError>>,
+        start: Instant,
+    },
+    /// No stream; one comes when the core asks for it (`Client::next_dial`).
+    Down,
+}
+
+impl Link {
+    /// A word for `Debug`.
+    pub(crate) fn state(&self) -> &'static str {
+        match self {
+            Link::Up(_) => "up",
+            Link::Backoff(_) => "backoff",
+            Link::Opening { .. } => "opening",
+            Link::Down => "down",
+        }
+    }
+}
+
+impl Connection {
+    /// Moves the connection on until it has an event (`None` once it is down for good).
+    /// Events taken here are not kept: callers that drive for their own purpose keep the
+    /// ones they do not want in `deferred`.
+    ///
+    /// `holding`: the caller cannot hand events on (it waits for room, a write, or tool
+    /// handlers) and sets them aside; past [`MAX_SET_ASIDE_EVENTS`] set aside, the stream is
+    /// not read (writes, the core's deadlines and reconnects go on, so the wait still ends).
+    pub(crate) fn poll_drive(
+        &mut self,
+        cx: &mut Context<'_>,
+        holding: bool,
+    ) -> Poll<Option<ClientEvent>> {
+        loop {
+            match &mut self.link {
+                Link::Up(_) => {
+                    if let Some(event) = ready!(self.poll_up(cx, holding)) {
+                        self.observe(&event);
+                        return Poll::Ready(Some(event));
+                    }
+                }
+                Link::Backoff(at) => {
+                    let at = *at;
+                    ready!(self
+                        .timer
+                        .poll_until(&*self.runtime, self.origin + at.elapsed(), cx));
+                    self.start_dial(at);
+                }
+                Link::Opening { future, start } => {
+                    let opened = ready!(future.as_mut().poll(cx));
+                    let start = *start;
+                    self.link = Link::Down;
+                    if let Err(error) = opened.and_then(|stream| self.attach(stream, start)) {
+                        self.dial_failed(error);
+                    }
+                }
+                Link::Down => {
+                    if let Some(event) = self.client.poll_event() {
+                        self.observe(&event);
+                        return Poll::Ready(Some(event));
+                    }
+                    match self.client.next_dial() {
+                        Some(at) => self.link = Link::Backoff(at),
+                        None => return Poll::Ready(None),
+                    }
+                }
+            }
+        }
+    }
+
+    /// One step of an attached stream: `Some` event, or `None` once the stream is gone.
+    /// The stream is read only when the core has no event to give (backpressure), and not
+    /// while `holding` past the set-aside limit.
+    fn poll_up(&mut self, cx: &mut Context<'_>, holding: bool) -> Poll<Option<ClientEvent>> {
+        loop {
+            let event = self.client.poll_event();
+            // Output the event queued (a pong, a close echo) goes out before it is handed on,
+            // as far as the stream takes it without waiting.
+            let written = self.poll_write(cx);
+            let Link::Up(socket) = &mut self.link else {
+                return Poll::Ready(event);
+            };
+            if let Some(event) = event {
+                if matches!(event, ClientEvent::Disconnected { .. }) {
+                    socket.mark_ended();
+                }
+                return Poll::Ready(Some(event));
+            }
+            // Over: close the stream, giving up on a last write the peer does not take.
+            if self.client.is_finished() || (socket.ended() && written.is_pending()) {
+                let _ = socket.poll_shutdown(cx);
+                self.link = Link::Down;
+                return Poll::Ready(None);
+            }
+            let origin = self.origin;
+            let now = move || Instant::from_elapsed(origin.elapsed());
+            let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
+            if !socket.read_closed()
+                && !paused
+                && socket.poll_read(&mut self.client, now, cx).is_ready()
+            {
+                continue;
+            }
+            ready!(self.poll_timer(cx));
+        }
+    }
+
+    /// Writes what the core has queued, as far as the stream takes it: `Ready` once all is
+    /// out (or there is no stream to write to), `Pending` while the stream is full. A failed
+    /// write is the end of the connection for the core.
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Link::Up(socket) = &mut self.link else {
+            return Poll::Ready(());
+        };
+        if let Err(_broken) = ready!(socket.poll_write_all(&mut self.client, cx)) {
+            self.client
+                .handle_eof(Instant::from_elapsed(self.origin.elapsed()));
+        }
+        Poll::Ready(())
+    }
+
+    /// Fires the core's deadline once it has passed; registers the timer otherwise
+    /// (`Pending` without a deadline).
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(deadline) = self.client.poll_timeout() else {
+            return Poll::Pending;
+        };
+        let at = self.origin + deadline.elapsed();
+        ready!(self.timer.poll_until(&*self.runtime, at, cx));
+        // The timer may round; the core must see its deadline as reached.
+        let now = self.now().max(deadline);
+        self.client.handle_timeout(now);
+        Poll::Ready(())
+    }
+
+    /// Waits (cancel-safe) until the core's outbound queue has room for another request,
+    /// driving the connection meanwhile — writing, firing timers, reconnecting — and keeping
+    /// its events for `next_event`. Ends early only when the connection is over for good
+    /// (the core then refuses the call itself).
+    pub(crate) async fn room(&mut self) {
+        self.drive_until(|conn, _| conn.client.has_room()).await
+    }
+
+    /// Writes everything queued, for the calls that queue frames, driving the connection
+    /// meanwhile as [`room`](Self::room) does: a peer that takes nothing is caught by the
+    /// core's deadlines (keepalive, pong and close timeouts), which end the socket and so
+    /// the wait. Without a socket there is nothing to write to: the frames wait in the core.
+    pub(crate) async fn flush(&mut self) {
+        self.drive_until(|_, written| written).await
+    }
+
+    /// Drives the connection (cancel-safe), keeping its events for `next_event`, until `done`
+    /// holds after a write (told whether everything is written), or the connection is over
+    /// for good. Past [`MAX_SET_ASIDE_EVENTS`] kept events the stream is not read.
+    async fn drive_until(&mut self, done: fn(&Connection, bool) -> bool) {
+        poll_fn(|cx| loop {
+            let written = self.poll_write(cx).is_ready();
+            if done(self, written) {
+                return Poll::Ready(());
+            }
+            match self.poll_drive(cx, true) {
+                Poll::Ready(Some(event)) => self.deferred.push_back(event),
+                Poll::Ready(None) => return Poll::Ready(()),
+                Poll::Pending => return Poll::Pending,
+            }
+        })
+        .await
+    }
+
+    /// Drives the connection while tool handlers run (answering pings, keeping the
+    /// keepalive), setting its events aside; never ready: the handlers end the wait.
+    pub(crate) fn poll_aside(&mut self, cx: &mut Context<'_>) -> Poll<Infallible> {
+        // Bounded: past `MAX_SET_ASIDE_EVENTS` kept events, the stream is not read.
+        loop {
+            match self.poll_drive(cx, true) {
+                Poll::Ready(Some(event)) => self.deferred.push_back(event),
+                // Over, or nothing now: the handlers finish the wait.
+                Poll::Ready(None) | Poll::Pending => return Poll::Pending,
+            }
+        }
+    }
+
+    // --- Dialing and retrying ----------------------------------------------------------
+
+    fn dialer(&mut self) -> Result<Dialer, ConnectError> {
+        Dialer::new(
+            Arc::clone(&self.runtime),
+            &self.client.config().url,
+            &self.dialing.tls,
+            &mut self.dialing.connector,
+            self.dialing.connect_timeout,
+        )
+    }
+
+    /// Opens a stream now, for `connect` and `reconnect`.
+    pub(crate) fn dial_now(&mut self) -> Result<(), ConnectError> {
+        let start = self.now();
+        self.link = Link::Opening {
+            future: self.dialer()?.open(),
+            start,
+        };
+        Ok(())
+    }
+
+    /// The core's dial time has come: open a new stream.
+    fn start_dial(&mut self, start: Instant) {
+        match self.dialer() {
+            Ok(dialer) => {
+                self.link = Link::Opening {
+                    future: dialer.open(),
+                    start,
+                }
+            }
+            Err(error) => self.dial_failed(error),
+        }
+    }
+
+    /// Starts the core's connection over `stream` (the upgrade request is queued); its
+    /// connect timeout counts from `start`, when the dial began.
+    pub(crate) fn attach(
+        &mut self,
+        stream: Box<dyn AsyncIo>,
+        start: Instant,
+    ) -> Result<(), ConnectError> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|error| ConnectError::Random(error.into()))?;
+        self.client
+            .connect(seed, start)
+            .map_err(ConnectError::Handshake)?;
+        self.link = Link::Up(Socket::new(stream));
+        Ok(())
+    }
+
+    /// A dial failed before the upgrade: the core's budget decides what follows
+    /// (`Reconnecting` or `GaveUp`).
+    fn dial_failed(&mut self, error: ConnectError) {
+        let failure = error.failure();
+        self.last_error = Some(error);
+        let now = self.now();
+        self.client.dial_failed(failure, now);
+    }
+
+    /// Bookkeeping on an event going to the application: the last upgrade headers, the
+    /// last error of an attempt, fresh credentials when the core asks for them.
+    fn observe(&mut self, event: &ClientEvent) {
+        match event {
+            ClientEvent::Connected { headers } => {
+                self.handshake_headers.clone_from(headers);
+                self.last_error = None;
+            }
+            ClientEvent::Disconnected { closed } if closed.error.is_some() => {
+                self.last_error = Some(ConnectError::from_closed(closed.error.clone()));
+            }
+            ClientEvent::Reconnecting {
+                refresh_credentials: true,
+                ..
+            } => {
+                if let Some(key) = self.credentials.as_ref().and_then(Credentials::fetch) {
+                    self.client.set_api_key(&key);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! [`Tokio`]: TCP connect and timer from tokio (feature `tokio`); the stream is seen through
+//! `tokio-util`'s futures-io view.
+
+use std::io;
+use std::time::Instant as StdInstant;
+
+use futures_core::future::BoxFuture;
+use tokio_util::compat::TokioAsyncReadCompatExt;
+
+use super::{AsyncIo, Runtime};
+
+/// The tokio runtime: `tokio::net::TcpStream` and `tokio::time::sleep_until`. Needs a tokio
+/// runtime with IO and time enabled (`enable_all`); it is also what
+/// [`Config::new`](crate::Config::new) picks when called inside one.
+///
+/// ```no_run
+/// use responses_ws_futures::{runtime::Tokio, Config, Connection};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = Config::new("ws://127.0.0.1:8080/v1/responses")?.runtime(Tokio);
+/// let _conn = Connection::connect(config).await?;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
+
+impl Runtime for Tokio {
+    fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Box<dyn AsyncIo>>> {
+        Box::pin(async move {
+            let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
+            stream.set_nodelay(true)?;
+            Ok(Box::new(stream.compat()) as Box<dyn AsyncIo>)
+        })
+    }
+
+    fn sleep_until(&self, deadline: StdInstant) -> BoxFuture<'static, ()> {
+        Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+}

@@ -1,6 +1,7 @@
 //! [`Connection`]: the core's [`Client`] driven by the caller's awaits over one byte stream at a
 //! time. It reads, writes, keeps one timer and dials again when the core's retry budget says
-//! so (`Client::next_dial`); every protocol decision is the core's.
+//! so (`Client::next_dial`); every protocol decision is the core's. This file holds the public
+//! calls; the driving loop and the waits are in `driver`, the tool loop in `tool_loop`.
 //!
 //! The driving step ([`Connection::poll_next_event`]) is a poll function whose whole state
 //! lives in the connection, which is what makes [`Connection::next_event`] cancel-safe:

@@ -1,9 +1,11 @@
 //! # responses-ws-futures
 //!
-//! The OpenAI Responses API **WebSocket mode** over the `futures-io` traits: any
-//! `AsyncRead + AsyncWrite + Unpin` stream, TLS with `futures-rustls`, on any runtime. The
-//! sans-IO core (`responses-ws-core`) makes every protocol decision; this crate reads, writes,
-//! keeps one timer, connects and reconnects.
+//! The one async driver of the OpenAI Responses API **WebSocket mode**, for every runtime:
+//! tokio, async-std, smol, or yours. Connection, reconnect and retry, the waits for room and
+//! for writes, and the tool loop are written once over the `futures-io` traits and a small
+//! [`runtime::Runtime`] (a TCP connect and a timer); TLS with `futures-rustls`. The sans-IO
+//! core (`responses-ws-core`) makes every protocol decision; this crate reads, writes, keeps
+//! one timer, connects and reconnects.
 //!
 //! - [`Config`] → [`Connection::connect`] (TCP + TLS + upgrade), or
 //!   [`Connection::from_stream`] over a stream of your own.
@@ -13,10 +15,12 @@
 //! - [`Connection::run_tool_loop`] drives a turn to its final answer with an async tool
 //!   handler (the calls of one response run concurrently).
 //!
-//! Runtimes: the feature `async-std` brings `runtime::AsyncStd`, the feature `smol`
-//! `runtime::Smol` (TCP connect with `TCP_NODELAY`, and the timer). Neither is on by
-//! default; any other runtime plugs in through [`runtime::Runtime`]. With both on,
-//! async-std is the default and [`Config::runtime`] picks the other.
+//! Runtimes: the features `tokio`, `async-std` and `smol` bring `runtime::Tokio`,
+//! `runtime::AsyncStd` and `runtime::Smol` (TCP connect with `TCP_NODELAY`, and the timer).
+//! None is on by default; any other runtime plugs in through [`runtime::Runtime`]. Unset,
+//! the runtime is tokio when the connection is made inside a tokio runtime, else async-std,
+//! else smol (by feature); [`Config::runtime`] picks one explicitly.
+//! (`responses-ws-tokio` is this driver with tokio, under tokio names.)
 //!
 //! Nothing runs in the background: the connection moves only while one of its futures is
 //! polled. A consumer that stops asking for events stops the reading of the socket, and TCP
@@ -45,12 +49,16 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Files: `connection` (the public calls; `connection/driver` the read → core → write loop
+//! and the waits, `connection/tool_loop` the tool loop), `runtime` (the trait and one file per
+//! runtime), `transport` (TCP, TLS, connect timeout), `socket` (a stream and its write
+//! batch), `timer` (the one timer).
 
 mod connection;
 pub mod runtime;
 mod socket;
 mod timer;
-
 mod transport;
 
 pub use connection::{Connection, Events};

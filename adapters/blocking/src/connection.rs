@@ -14,7 +14,7 @@ use responses_ws_core::client::{Client, ClientEvent};
 use responses_ws_core::session::{Lane, RequestId, ToolCall};
 use responses_ws_core::tool_loop::{Calls, ToolLoop};
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
-use responses_ws_core::ws::{self, Header};
+use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 use responses_ws_tls::rustls::ClientConfig;
 
@@ -24,7 +24,7 @@ use crate::random;
 use crate::transport::{is_timeout, Transport};
 use crate::Config;
 use crate::{ConnectError, Error, MAX_SET_ASIDE_EVENTS};
-use responses_ws_adapter::Credentials;
+use responses_ws_adapter::{Attempts, Establishing};
 
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
 /// thread.
@@ -73,18 +73,14 @@ pub struct Connection {
     /// The rustls configuration, for `wss://`.
     tls: Option<Arc<ClientConfig>>,
     connect_timeout: Duration,
-    /// Where fresh credentials come from after a 401, if anywhere.
-    credentials: Option<Credentials>,
-    /// The error of the last failed attempt (a dial or an upgrade), for `connect`'s error.
-    last_error: Option<ConnectError>,
+    /// The last attempt's error, the last upgrade's headers, the credentials source.
+    attempts: Attempts,
     /// Events taken from the core and not handed out yet: events of the connection an
     /// upgrade replaces, events of other lanes during a tool loop, events that arrived while
     /// [`close`](Self::close) waited.
     set_aside: VecDeque<ClientEvent>,
     /// The socket error that ended the last transport, with its `host:port`.
     io_error: Option<(String, io::Error)>,
-    /// The headers of the last `101 Switching Protocols`.
-    headers: Vec<Header>,
     /// The origin of the core's clock.
     origin: StdInstant,
 }
@@ -111,11 +107,9 @@ impl Connection {
             outbound: Outbound::default(),
             tls,
             connect_timeout: config.connect_timeout,
-            credentials: config.credentials,
-            last_error: None,
+            attempts: Attempts::new(config.credentials),
             set_aside: VecDeque::new(),
             io_error: None,
-            headers: Vec::new(),
             origin: StdInstant::now(),
         };
         conn.reconnect()?;
@@ -129,7 +123,7 @@ impl Connection {
     /// not started go out again. For use after the events ended (the application closed, or
     /// retrying gave up).
     pub fn reconnect(&mut self) -> Result<(), ConnectError> {
-        self.last_error = None;
+        self.attempts.restart();
         self.dial(self.now());
         self.establish()
     }
@@ -257,7 +251,7 @@ impl Connection {
 
     /// The headers of the server's last `101 Switching Protocols` answer.
     pub fn handshake_headers(&self) -> &[Header] {
-        &self.headers
+        self.attempts.headers()
     }
 
     // --- Driving ----------------------------------------------------------------------------
@@ -317,29 +311,12 @@ impl Connection {
     /// Bookkeeping on an event going to the application: the last upgrade headers, the
     /// last error of an attempt, fresh credentials when the core asks for them.
     fn observe(&mut self, event: &ClientEvent) {
-        match event {
-            ClientEvent::Connected { headers } => {
-                self.headers.clone_from(headers);
-                self.last_error = None;
+        self.attempts.observe(&mut self.client, event);
+        if let ClientEvent::Disconnected { .. } = event {
+            // The socket error, if one ended the connection, says more than the core.
+            if let Some((addr, source)) = self.io_error.take() {
+                self.attempts.record(ConnectError::Io { addr, source });
             }
-            ClientEvent::Disconnected { closed } => {
-                self.last_error = match self.io_error.take() {
-                    Some((addr, source)) => Some(ConnectError::Io { addr, source }),
-                    None if closed.error.is_some() => {
-                        Some(ConnectError::from_closed(closed.error.clone()))
-                    }
-                    None => self.last_error.take(),
-                };
-            }
-            ClientEvent::Reconnecting {
-                refresh_credentials: true,
-                ..
-            } => {
-                if let Some(key) = self.credentials.as_ref().and_then(Credentials::fetch) {
-                    self.client.set_api_key(&key);
-                }
-            }
-            _ => {}
         }
     }
 
@@ -366,9 +343,8 @@ impl Connection {
                 self.flush();
             }
             Err(error) => {
-                let failure = error.failure();
-                self.last_error = Some(error);
-                self.client.dial_failed(failure, self.now());
+                let now = self.now();
+                self.attempts.dial_failed(&mut self.client, error, now);
             }
         }
     }
@@ -378,26 +354,13 @@ impl Connection {
     /// attempts are summed up by the error.
     fn establish(&mut self) -> Result<(), ConnectError> {
         loop {
-            match self.next_from_core() {
-                Ok(Some(ClientEvent::Connected { .. })) => return Ok(()),
-                Ok(Some(ClientEvent::GaveUp(gave_up))) => {
-                    return Err(ConnectError::GaveUp {
-                        attempts: gave_up.attempts,
-                        last: Box::new(self.take_last_error()),
-                    })
-                }
-                Ok(Some(event @ ClientEvent::Session(_))) => self.set_aside.push_back(event),
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return Err(self.take_last_error()),
+            let event = self.next_from_core().ok().flatten();
+            match self.attempts.establishing(event) {
+                Establishing::Done(result) => return result,
+                Establishing::Keep(event) => self.set_aside.push_back(event),
+                _ => {}
             }
         }
-    }
-
-    /// The error of the last failed attempt (a lost connection if none was recorded).
-    fn take_last_error(&mut self) -> ConnectError {
-        self.last_error
-            .take()
-            .unwrap_or(ConnectError::Closed(ws::Error::ConnectionLost))
     }
 
     /// Blocks until the core's outbound queue has room for another request, driving the

@@ -61,12 +61,8 @@ pub use responses_ws_adapter::common::*;
 /// [`responses_ws_adapter::Config`].
 pub type Config = responses_ws_adapter::Config;
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn connections_can_move_between_threads() {
-        fn send<T: Send + 'static>() {}
-        send::<crate::Connection>();
-        send::<crate::Config>();
-    }
-}
+// A connection and its configuration can move between threads (checked when compiling).
+const _: () = {
+    const fn send<T: Send + 'static>() {}
+    send::<(Connection, Config)>();
+};

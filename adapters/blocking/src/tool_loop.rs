@@ -70,13 +70,7 @@ impl Connection {
                 Step::Answer(calls) => {
                     let outputs: Vec<O> = calls.calls.iter().map(&mut handler).collect();
                     let approvals = self.submit_outputs(&mut tool_loop, calls, outputs)?;
-                    if !approvals.is_empty() {
-                        let lane = tool_loop.lane().clone();
-                        return Err(Error::ApprovalRequired {
-                            lane,
-                            calls: approvals,
-                        });
-                    }
+                    Error::approvals_left(tool_loop.lane(), approvals)?;
                 }
                 Step::Done(response) => return Ok(*response),
                 Step::Failed { lane, error } => return Err(Error::Request { lane, error }),

@@ -274,6 +274,20 @@ pub enum Error {
     ConnectionClosed,
 }
 
+impl Error {
+    /// How `run_tool_loop` goes on after answering a response's calls: `Ok` when no MCP
+    /// approval request is left, else [`Error::ApprovalRequired`] with them.
+    pub fn approvals_left(lane: &Lane, calls: Vec<ToolCall>) -> Result<(), Error> {
+        match calls.is_empty() {
+            true => Ok(()),
+            false => Err(Error::ApprovalRequired {
+                lane: lane.clone(),
+                calls,
+            }),
+        }
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -8,12 +8,15 @@
 //! an application names them through its adapter (`responses_ws_tokio::Config` …) and never
 //! needs this crate directly.
 //!
-//! Files: `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `error` ([`ConnectError`],
+//! Files: `attempts` ([`Attempts`]: what a driver remembers across connection attempts),
+//! `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `error` ([`ConnectError`],
 //! [`Error`]).
 
+mod attempts;
 mod config;
 mod error;
 
+pub use attempts::{Attempts, Establishing};
 pub use config::{
     Config, ConfigParts, Credentials, SetRuntime, DEFAULT_CONNECT_TIMEOUT, MAX_SET_ASIDE_EVENTS,
 };

@@ -27,7 +27,7 @@ use responses_ws_core::client::{Client, ClientEvent};
 use responses_ws_core::session::{Lane, RequestId};
 
 use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
-use responses_ws_core::ws::{self, Header};
+use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
@@ -35,7 +35,7 @@ use crate::runtime::{AsyncIo, Runtime};
 use crate::timer::Timer;
 use crate::Config;
 use crate::{ConnectError, Error};
-use responses_ws_adapter::Credentials;
+use responses_ws_adapter::{Attempts, Establishing};
 
 use driver::Link;
 
@@ -70,17 +70,13 @@ pub struct Connection {
     timer: Timer,
     runtime: Arc<dyn Runtime>,
     dialing: Dialing,
-    /// Where fresh credentials come from after a 401, if anywhere.
-    credentials: Option<Credentials>,
-    /// The error of the last failed attempt (a dial or an upgrade), for `connect`'s error.
-    last_error: Option<ConnectError>,
+    /// The last attempt's error, the last upgrade's headers, the credentials source.
+    attempts: Attempts,
     /// The origin of the core's clock.
     origin: StdInstant,
     /// Events taken while an operation drove the connection for its own purpose (the tool
     /// loop, the upgrade, close), kept for [`next_event`](Self::next_event).
     deferred: VecDeque<ClientEvent>,
-    /// The headers of the last `101` answer.
-    handshake_headers: Vec<Header>,
 }
 
 /// What opening a stream needs beyond the core's configuration.
@@ -147,11 +143,9 @@ impl Connection {
                 tls: config.tls,
                 connector: None,
             },
-            credentials: config.credentials,
-            last_error: None,
+            attempts: Attempts::new(config.credentials),
             origin: StdInstant::now(),
             deferred: VecDeque::new(),
-            handshake_headers: Vec::new(),
         })
     }
 
@@ -169,28 +163,15 @@ impl Connection {
     /// events that arrive meanwhile are kept for `next_event`; the reports of failed
     /// attempts are summed up by the error.
     async fn establish(&mut self) -> Result<(), ConnectError> {
-        self.last_error = None;
+        self.attempts.restart();
         loop {
-            match poll_fn(|cx| self.poll_drive(cx, false)).await {
-                Some(ClientEvent::Connected { .. }) => return Ok(()),
-                Some(ClientEvent::GaveUp(gave_up)) => {
-                    return Err(ConnectError::GaveUp {
-                        attempts: gave_up.attempts,
-                        last: Box::new(self.take_last_error()),
-                    })
-                }
-                Some(event @ ClientEvent::Session(_)) => self.deferred.push_back(event),
-                Some(_) => {}
-                None => return Err(self.take_last_error()),
+            let event = poll_fn(|cx| self.poll_drive(cx, false)).await;
+            match self.attempts.establishing(event) {
+                Establishing::Done(result) => return result,
+                Establishing::Keep(event) => self.deferred.push_back(event),
+                _ => {}
             }
         }
-    }
-
-    /// The error of the last failed attempt (a lost connection if none was recorded).
-    fn take_last_error(&mut self) -> ConnectError {
-        self.last_error
-            .take()
-            .unwrap_or(ConnectError::Closed(ws::Error::ConnectionLost))
     }
 
     /// The core's clock: time since this connection was made.
@@ -354,7 +335,7 @@ impl Connection {
 
     /// The headers of the server's last `101 Switching Protocols` answer.
     pub fn handshake_headers(&self) -> &[Header] {
-        &self.handshake_headers
+        self.attempts.headers()
     }
 }
 

@@ -42,13 +42,3 @@ pub mod mock;
 pub use responses_ws_futures::{runtime, Config, Connection, Events};
 
 pub use responses_ws_adapter::common::*;
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn connections_can_move_between_threads() {
-        fn send<T: Send + 'static>() {}
-        send::<crate::Connection>();
-        send::<crate::Config>();
-    }
-}

@@ -20,7 +20,6 @@ use crate::runtime::AsyncIo;
 use crate::socket::Socket;
 use crate::transport::Dialer;
 use crate::{ConnectError, MAX_SET_ASIDE_EVENTS};
-use responses_ws_adapter::Credentials;
 
 /// Where the byte stream stands.
 pub(crate) enum Link {
@@ -262,35 +261,14 @@ impl Connection {
         Ok(())
     }
 
-    /// A dial failed before the upgrade: the core's budget decides what follows
-    /// (`Reconnecting` or `GaveUp`).
+    /// A dial failed before the upgrade: the core's budget decides what follows.
     fn dial_failed(&mut self, error: ConnectError) {
-        let failure = error.failure();
-        self.last_error = Some(error);
         let now = self.now();
-        self.client.dial_failed(failure, now);
+        self.attempts.dial_failed(&mut self.client, error, now);
     }
 
-    /// Bookkeeping on an event going to the application: the last upgrade headers, the
-    /// last error of an attempt, fresh credentials when the core asks for them.
+    /// Bookkeeping on an event going to the application (see `Attempts::observe`).
     fn observe(&mut self, event: &ClientEvent) {
-        match event {
-            ClientEvent::Connected { headers } => {
-                self.handshake_headers.clone_from(headers);
-                self.last_error = None;
-            }
-            ClientEvent::Disconnected { closed } if closed.error.is_some() => {
-                self.last_error = Some(ConnectError::from_closed(closed.error.clone()));
-            }
-            ClientEvent::Reconnecting {
-                refresh_credentials: true,
-                ..
-            } => {
-                if let Some(key) = self.credentials.as_ref().and_then(Credentials::fetch) {
-                    self.client.set_api_key(&key);
-                }
-            }
-            _ => {}
-        }
+        self.attempts.observe(&mut self.client, event);
     }
 }

@@ -96,13 +96,7 @@ impl Connection {
                     let now = self.now();
                     let approvals = tool_loop.submit(&mut self.client, now, calls, outputs)?;
                     self.flush().await;
-                    if !approvals.is_empty() {
-                        let lane = tool_loop.lane().clone();
-                        return Err(Error::ApprovalRequired {
-                            lane,
-                            calls: approvals,
-                        });
-                    }
+                    Error::approvals_left(tool_loop.lane(), approvals)?;
                 }
                 Step::Done(response) => return Ok(*response),
                 Step::Failed { lane, error } => return Err(Error::Request { lane, error }),

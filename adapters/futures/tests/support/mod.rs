@@ -181,10 +181,8 @@ impl Peer {
 
     /// Refuses the pending upgrade and ends the connection.
     pub fn reject(mut self, status: u16, headers: &[(&str, &str)], body: &str) {
-        let headers: Vec<(String, String)> = headers
-            .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
-            .collect();
+        let headers: Vec<(String, String)> =
+            headers.iter().map(|&(n, v)| (n.into(), v.into())).collect();
         self.conn.reject(status, &headers, body.as_bytes()).unwrap();
         self.flush();
         let _ = self.tcp.shutdown(Shutdown::Both);

@@ -18,11 +18,7 @@
 //!     .api_key(&std::env::var("OPENAI_API_KEY")?)
 //!     .retry(RetryPolicy::default());
 //! let mut conn = Connection::connect(config).await?;
-//! let request = ResponseCreate {
-//!     model: Some("gpt-5.5".into()),
-//!     input: Some("What's the weather in Paris?".into()),
-//!     ..Default::default()
-//! };
+//! let request = ResponseCreate::new("gpt-5.5").input("What's the weather in Paris?");
 //! let response = conn
 //!     .run_tool_loop(request, |call| async move {
 //!         ToolOutput::from(format!("sunny ({})", call.arguments))

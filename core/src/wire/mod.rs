@@ -16,6 +16,7 @@
 #[macro_use]
 mod macros;
 
+mod builder;
 mod client;
 mod content;
 mod error;

@@ -199,3 +199,127 @@ impl Socket {
         Poll::Ready(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+    use std::task::Waker;
+
+    /// What the socket saw: the bytes, and (slices given, bytes taken) per write.
+    #[derive(Default)]
+    struct Seen {
+        bytes: Vec<u8>,
+        writes: Vec<(usize, usize)>,
+    }
+
+    /// A stream that takes at most `room` bytes per write, then is full once.
+    struct Stream {
+        vectored: bool,
+        room: usize,
+        full_next: bool,
+        seen: Arc<Mutex<Seen>>,
+    }
+
+    impl AsyncWrite for Stream {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+        }
+
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let this = self.get_mut();
+            if std::mem::take(&mut this.full_next) {
+                return Poll::Pending;
+            }
+            this.full_next = true;
+            let bufs = if this.vectored { bufs } else { &bufs[..1] };
+            let mut seen = this.seen.lock().unwrap();
+            let mut taken = 0;
+            for buf in bufs {
+                let n = buf.len().min(this.room - taken);
+                seen.bytes.extend_from_slice(&buf[..n]);
+                taken += n;
+            }
+            seen.writes.push((bufs.len(), taken));
+            Poll::Ready(Ok(taken))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncRead for Stream {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Pending
+        }
+    }
+
+    fn socket(vectored: bool, room: usize, chunks: &[&'static [u8]]) -> (Socket, Arc<Mutex<Seen>>) {
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let stream = Stream {
+            vectored,
+            room,
+            full_next: false,
+            seen: Arc::clone(&seen),
+        };
+        let mut socket = Socket::new(Box::new(stream));
+        socket
+            .chunks
+            .extend(chunks.iter().map(|c| Bytes::from_static(c)));
+        (socket, seen)
+    }
+
+    /// Writes until the chunks are out, as the driver does: one write per poll.
+    fn write_out(socket: &mut Socket, cx: &mut Context<'_>) {
+        while !socket.chunks.is_empty() {
+            if let Poll::Ready(written) = socket.poll_write_chunks(cx) {
+                socket.advance(written.unwrap());
+            }
+        }
+    }
+
+    #[test]
+    fn several_chunks_go_out_in_one_vectored_write_and_a_partial_one_is_finished_first() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let (mut socket, seen) = socket(true, 5, &[b"abc", b"defg", b"hi"]);
+        // One write takes "abcde": "fg" of the second chunk waits, its written part cut off.
+        let Poll::Ready(Ok(written)) = socket.poll_write_chunks(&mut cx) else {
+            panic!("the first write is taken");
+        };
+        socket.advance(written);
+        assert_eq!(&socket.chunks[0][..], b"fg");
+        // The socket is full once; the next write finishes the partial chunk with the rest.
+        assert!(socket.poll_write_chunks(&mut cx).is_pending());
+        write_out(&mut socket, &mut cx);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.bytes, b"abcdefghi");
+        assert_eq!(seen.writes, [(3, 5), (2, 4)]);
+    }
+
+    #[test]
+    fn without_vectored_io_the_chunks_still_all_go_out_in_order() {
+        let mut cx = Context::from_waker(Waker::noop());
+        let (mut socket, seen) = socket(false, 100, &[b"abc", b"defg"]);
+        write_out(&mut socket, &mut cx);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.bytes, b"abcdefg");
+        assert_eq!(seen.writes, [(1, 3), (1, 4)]);
+    }
+}

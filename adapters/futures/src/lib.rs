@@ -53,15 +53,17 @@
 //! Files: `connection` (the public calls; `connection/driver` the read → core → write loop
 //! and the waits, `connection/tool_loop` the tool loop), `runtime` (the trait and one file per
 //! runtime), `transport` (TCP, TLS, connect timeout), `socket` (a stream and its write
-//! batch), `timer` (the one timer).
+//! batch), `split` (a connection as a sender and an event stream), `timer` (the one timer).
 
 mod connection;
 pub mod runtime;
 mod socket;
+mod split;
 mod timer;
 mod transport;
 
 pub use connection::{Connection, Events};
+pub use split::{EventStream, Sender};
 
 pub use responses_ws_adapter::common::*;
 

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant as StdInstant};
 
 use futures_core::future::BoxFuture;
 use futures_io::{AsyncRead, AsyncWrite};
+use futures_util::StreamExt;
 use responses_ws_futures::responses_ws_core::session::SessionConfig;
 use responses_ws_futures::responses_ws_core::wire::EventKind;
 use responses_ws_futures::responses_ws_core::ws::CloseCode;
@@ -44,6 +45,7 @@ on_both_runtimes!(
     plain_text_turn,
     tool_loop_runs_parallel_calls_concurrently_over_three_steps,
     two_lanes_run_in_parallel,
+    split_halves_send_and_read_from_two_tasks,
     refused_upgrades_are_typed_errors,
     dropped_idle_connection_reconnects_and_replays_full_context,
     response_interrupted_by_a_drop_fails_and_is_not_replayed,
@@ -406,6 +408,55 @@ async fn two_lanes_run_in_parallel(rt: Rt) {
     );
     assert_eq!(conn.client().session().in_flight(), 0);
     conn.close().await.unwrap();
+    server.join();
+}
+
+async fn split_halves_send_and_read_from_two_tasks(rt: Rt) {
+    let server = Server::start(|listener| {
+        let (mut peer, _) = Peer::accept(&listener);
+        assert_eq!(peer.recv()["stream_id"], "a");
+        peer.send_all(&[
+            created(Some("a"), "resp_a"),
+            delta(Some("a"), "msg_a", 1, "ay"),
+        ]);
+        // The second turn comes from the sender while the other task reads the first.
+        assert_eq!(peer.recv()["stream_id"], "b");
+        peer.send_all(&[
+            created(Some("b"), "resp_b"),
+            completed(Some("a"), "resp_a", 2, vec![message("msg_a", "ay")]),
+            delta(Some("b"), "msg_b", 1, "bee"),
+            completed(Some("b"), "resp_b", 2, vec![message("msg_b", "bee")]),
+        ]);
+        peer.expect_close();
+    });
+    let conn = Connection::connect(rt.config(&server.url())).await.unwrap();
+    let (sender, mut events) = conn.split();
+    let reader = rt.spawn(async move {
+        let mut done = Vec::new();
+        while done.len() < 2 {
+            let event = events.next().await.expect("events until both end").unwrap();
+            if let Some(SessionEvent::Completed { lane, response, .. }) = session(event) {
+                done.push((lane, response.all_output_text()));
+            }
+        }
+        (events, done)
+    });
+    sender.create(ask_on("a", "A?")).await.unwrap();
+    sender.create(ask_on("b", "B?")).await.unwrap();
+    let (mut events, done) = reader.await;
+    let lane = |name: &str| Lane::Named(name.into());
+    assert_eq!(
+        done,
+        [
+            (lane("a"), "ay".to_string()),
+            (lane("b"), "bee".to_string())
+        ]
+    );
+    // Closing through the sender ends the stream once its last events are out.
+    sender.close().await.unwrap();
+    while let Some(event) = events.next().await {
+        event.unwrap();
+    }
     server.join();
 }
 

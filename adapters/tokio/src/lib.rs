@@ -35,6 +35,6 @@
 #[cfg(feature = "mock")]
 pub mod mock;
 
-pub use responses_ws_futures::{runtime, Config, Connection, Events};
+pub use responses_ws_futures::{runtime, Config, Connection, EventStream, Events, Sender};
 
 pub use responses_ws_adapter::common::*;

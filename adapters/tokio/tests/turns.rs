@@ -1,6 +1,6 @@
 //! Turns over real loopback TCP against a scripted server: a plain text turn (and the close
-//! handshake), a tool loop with parallel calls, two lanes at once, the `Stream` view, and
-//! cancelled `next_event` calls losing nothing.
+//! handshake), a tool loop with parallel calls, two lanes at once, the `Stream` view,
+//! cancelled `next_event` calls losing nothing, and a split connection used from two tasks.
 
 mod common;
 
@@ -294,4 +294,48 @@ async fn cancelled_next_event_calls_lose_nothing() {
     assert!(cancelled > 0, "some calls were cancelled mid-wait");
     assert_eq!(deltas, pieces);
     assert_eq!(text, pieces.concat());
+}
+
+#[tokio::test]
+async fn a_split_connection_sends_from_one_task_while_another_reads() {
+    let server = Server::builder(|_, frame| match frame["stream_id"].as_str() {
+        Some("a") => vec![Turn::new(Some("a"), "resp_a").created()],
+        // Lane a ends only once lane b's turn came in from the sender.
+        Some("b") => {
+            let (mut a, mut b) = (
+                Turn::new(Some("a"), "resp_a"),
+                Turn::new(Some("b"), "resp_b"),
+            );
+            a.created(); // numbering: the server sent it already
+            vec![b.created(), a.completed_text("A"), b.completed_text("B")]
+        }
+        other => panic!("unexpected lane {other:?}"),
+    })
+    .start()
+    .await;
+    let conn = Connection::connect(Config::new(&server.url()).unwrap())
+        .await
+        .unwrap();
+    let (sender, mut events) = conn.split();
+    let reader = tokio::spawn(async move {
+        let mut done = Vec::new();
+        while done.len() < 2 {
+            let event = events.next().await.expect("an event").unwrap();
+            if let ClientEvent::Session(SessionEvent::Completed { response, .. }) = &event {
+                done.push(response.all_output_text());
+            }
+        }
+        (events, done)
+    });
+    sender.create(request(Some("a"), "first")).await.unwrap();
+    tokio::task::yield_now().await;
+    sender.create(request(Some("b"), "second")).await.unwrap();
+    let (events, done) = reader.await.unwrap();
+    assert_eq!(done, ["A", "B"]);
+    sender.close().await.unwrap();
+    let rest: Vec<String> = events
+        .map(|event| describe(&event.unwrap()))
+        .collect()
+        .await;
+    assert_eq!(rest, ["disconnected 1000"]);
 }

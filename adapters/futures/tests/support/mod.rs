@@ -43,6 +43,17 @@ impl Rt {
         }
     }
 
+    /// Runs `future` as a task of its own on this runtime.
+    pub fn spawn<T: Send + 'static>(
+        self,
+        future: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send>> {
+        match self {
+            Rt::AsyncStd => Box::pin(async_std::task::spawn(future)),
+            Rt::Smol => Box::pin(smol::spawn(future)),
+        }
+    }
+
     /// Sleeps on this runtime's timer.
     pub async fn sleep(self, duration: Duration) {
         let deadline = StdInstant::now() + duration;

@@ -110,3 +110,32 @@ fn default_runtime() -> Option<Arc<dyn Runtime>> {
     #[cfg(not(any(feature = "async-std", feature = "smol")))]
     return None;
 }
+
+#[cfg(all(test, feature = "tokio", feature = "async-std", feature = "smol"))]
+mod tests {
+    use super::RuntimeChoice;
+
+    fn chosen() -> String {
+        format!("{:?}", RuntimeChoice::default().resolve().unwrap())
+    }
+
+    #[test]
+    fn unset_the_runtime_is_tokio_inside_a_tokio_runtime_and_else_the_next_feature() {
+        assert_eq!(chosen(), "AsyncStd");
+        let tokio = ::tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(tokio.block_on(async { chosen() }), "Tokio");
+    }
+
+    #[test]
+    fn a_runtime_set_by_hand_wins() {
+        let mut choice = RuntimeChoice::default();
+        responses_ws_adapter::SetRuntime::set_runtime(&mut choice, super::Smol);
+        let tokio = ::tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let chosen = tokio.block_on(async { format!("{:?}", choice.resolve().unwrap()) });
+        assert_eq!(chosen, "Smol");
+    }
+}

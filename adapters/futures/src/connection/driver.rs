@@ -36,6 +36,14 @@ pub(crate) enum Link {
     Down,
 }
 
+/// What a write did when it was done.
+enum Written {
+    /// Everything the core had went out.
+    All,
+    /// The stream broke; the core was told (the connection ends).
+    Broke,
+}
+
 impl Link {
     /// A word for `Debug`.
     pub(crate) fn state(&self) -> &'static str {
@@ -116,6 +124,10 @@ impl Connection {
                 }
                 return Poll::Ready(Some(event));
             }
+            if let Poll::Ready(Written::Broke) = written {
+                // The core heard of it: its events come first.
+                continue;
+            }
             // Over: close the stream, giving up on a last write the peer does not take.
             if self.client.is_finished() || (socket.ended() && written.is_pending()) {
                 let _ = socket.poll_shutdown(cx);
@@ -138,15 +150,16 @@ impl Connection {
     /// Writes what the core has queued, as far as the stream takes it: `Ready` once all is
     /// out (or there is no stream to write to), `Pending` while the stream is full. A failed
     /// write is the end of the connection for the core.
-    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Written> {
         let Link::Up(socket) = &mut self.link else {
-            return Poll::Ready(());
+            return Poll::Ready(Written::All);
         };
         if let Err(_broken) = ready!(socket.poll_write_all(&mut self.client, cx)) {
             self.client
                 .handle_eof(Instant::from_elapsed(self.origin.elapsed()));
+            return Poll::Ready(Written::Broke);
         }
-        Poll::Ready(())
+        Poll::Ready(Written::All)
     }
 
     /// Fires the core's deadline once it has passed; registers the timer otherwise

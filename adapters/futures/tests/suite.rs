@@ -1,5 +1,5 @@
 //! The adapter over real loopback TCP against a scripted Responses server, every test body
-//! run twice: under async-std and under smol.
+//! run under every runtime: async-std, smol and tokio.
 
 mod support;
 
@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 use support::*;
 
 /// Instantiates each async test body once per runtime.
-macro_rules! on_both_runtimes {
+macro_rules! on_every_runtime {
     ($($name:ident),* $(,)?) => {
         mod async_std_runtime {
             $(#[test]
@@ -38,10 +38,17 @@ macro_rules! on_both_runtimes {
                 smol::block_on(super::$name(super::Rt::Smol));
             })*
         }
+        mod tokio_runtime {
+            $(#[test]
+            fn $name() {
+                let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+                runtime.unwrap().block_on(super::$name(super::Rt::Tokio));
+            })*
+        }
     };
 }
 
-on_both_runtimes!(
+on_every_runtime!(
     plain_text_turn,
     tool_loop_runs_parallel_calls_concurrently_over_three_steps,
     two_lanes_run_in_parallel,
@@ -912,18 +919,7 @@ async fn from_stream_runs_over_a_callers_stream(rt: Rt) {
         peer.expect_close();
     });
     let url = format!("ws://127.0.0.1:{}/custom/path?x=1", server.port);
-    let stream = match rt {
-        Rt::AsyncStd => Box::new(
-            async_std::net::TcpStream::connect(("127.0.0.1", server.port))
-                .await
-                .unwrap(),
-        ) as Box<dyn AsyncIo>,
-        Rt::Smol => Box::new(
-            smol::net::TcpStream::connect(("127.0.0.1", server.port))
-                .await
-                .unwrap(),
-        ),
-    };
+    let stream = rt.tcp(server.port).await;
     let mut conn = Connection::from_stream(stream, rt.config(&url))
         .await
         .unwrap();
@@ -1276,18 +1272,7 @@ async fn cancelled_partial_writes_are_finished_and_go_out_vectored(rt: Rt) {
         }
         peer.expect_close();
     });
-    let tcp: Box<dyn AsyncIo> = match rt {
-        Rt::AsyncStd => Box::new(
-            async_std::net::TcpStream::connect(("127.0.0.1", server.port))
-                .await
-                .unwrap(),
-        ),
-        Rt::Smol => Box::new(
-            smol::net::TcpStream::connect(("127.0.0.1", server.port))
-                .await
-                .unwrap(),
-        ),
-    };
+    let tcp = rt.tcp(server.port).await;
     let most_slices = Arc::new(AtomicUsize::new(0));
     let stream = Trickle {
         inner: tcp,

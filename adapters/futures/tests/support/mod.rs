@@ -16,7 +16,7 @@ use responses_ws_core::ws::{
     self, Closed, Connection as WsConnection, Event, Message, RequestHead,
 };
 use responses_ws_core::Instant;
-use responses_ws_futures::runtime::Runtime;
+use responses_ws_futures::runtime::{self, AsyncIo, Runtime};
 use responses_ws_futures::{responses_ws_core, Config};
 use serde_json::{json, Value};
 
@@ -28,18 +28,27 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 pub enum Rt {
     AsyncStd,
     Smol,
+    Tokio,
 }
 
 impl Rt {
-    /// A config for `url` that uses this runtime.
     /// A config on this runtime without retries (tests that retry set their own budget).
     pub fn config(self, url: &str) -> Config {
         let config = Config::new(url)
             .unwrap()
             .retry(responses_ws_futures::RetryPolicy::never());
         match self {
-            Rt::AsyncStd => config.runtime(responses_ws_futures::runtime::AsyncStd),
-            Rt::Smol => config.runtime(responses_ws_futures::runtime::Smol),
+            Rt::AsyncStd => config.runtime(runtime::AsyncStd),
+            Rt::Smol => config.runtime(runtime::Smol),
+            Rt::Tokio => config.runtime(runtime::Tokio),
+        }
+    }
+
+    fn runtime(self) -> Box<dyn Runtime> {
+        match self {
+            Rt::AsyncStd => Box::new(runtime::AsyncStd),
+            Rt::Smol => Box::new(runtime::Smol),
+            Rt::Tokio => Box::new(runtime::Tokio),
         }
     }
 
@@ -51,24 +60,25 @@ impl Rt {
         match self {
             Rt::AsyncStd => Box::pin(async_std::task::spawn(future)),
             Rt::Smol => Box::pin(smol::spawn(future)),
+            Rt::Tokio => {
+                let task = tokio::spawn(future);
+                Box::pin(async move { task.await.unwrap() })
+            }
         }
     }
 
     /// Sleeps on this runtime's timer.
     pub async fn sleep(self, duration: Duration) {
         let deadline = StdInstant::now() + duration;
-        match self {
-            Rt::AsyncStd => {
-                responses_ws_futures::runtime::AsyncStd
-                    .sleep_until(deadline)
-                    .await
-            }
-            Rt::Smol => {
-                responses_ws_futures::runtime::Smol
-                    .sleep_until(deadline)
-                    .await
-            }
-        }
+        self.runtime().sleep_until(deadline).await
+    }
+
+    /// A TCP stream to the test server on 127.0.0.1 at `port`, opened by this runtime.
+    pub async fn tcp(self, port: u16) -> Box<dyn AsyncIo> {
+        self.runtime()
+            .connect("127.0.0.1".into(), port)
+            .await
+            .unwrap()
     }
 }
 

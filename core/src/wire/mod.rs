@@ -20,6 +20,7 @@ mod client;
 mod content;
 mod error;
 mod events;
+mod fast;
 mod item;
 mod lenient;
 mod response;

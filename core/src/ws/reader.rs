@@ -206,16 +206,17 @@ impl FrameReader {
         if len > self.max_frame || len > self.max_message || header_len + len > self.filled {
             return None;
         }
-        self.consume(header_len);
-        let payload = &mut self.buf[..len];
+        let payload = &mut self.buf[header_len..header_len + len];
         if let Some(key) = key {
             apply_mask(payload, key);
         }
         if text && !utf8::is_valid(payload) {
             return Some(Err(ProtocolError::InvalidUtf8));
         }
-        let payload = self.buf.split_to(len).freeze();
-        self.filled -= len;
+        // Dropping the header from the frozen frame is cheaper than from the read buffer.
+        let mut payload = self.buf.split_to(header_len + len).freeze();
+        payload.advance(header_len);
+        self.filled -= header_len + len;
         Some(Ok(Inbound::Message(if text {
             Message::Text(Utf8Bytes::from_validated(payload))
         } else {

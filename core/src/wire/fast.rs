@@ -66,6 +66,19 @@ fn once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     }
 }
 
+/// The high bit of each byte of `word` that is `"`, `\` or below 0x20 may be set, and the lowest
+/// bit set is always the first such byte (little-endian order). Each test is the classic
+/// "has a zero byte" trick: its false positives only ever sit above a true one.
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+    quote | backslash | control
+}
+
 /// The delta event types this module reads.
 #[derive(Debug, Clone, Copy)]
 enum Hot {
@@ -195,12 +208,24 @@ impl<'a> Scan<'a> {
     /// character (which JSON does not allow in a string), or at the end.
     fn skip_plain_run(&mut self) {
         let bytes = self.text.as_bytes();
-        while let Some(&byte) = bytes.get(self.pos) {
+        let mut pos = self.pos;
+        // Eight bytes at a time while they last (SWAR: a byte-wise test on a `u64`).
+        while let Some(chunk) = bytes.get(pos..pos + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            let stops = special_bytes(word);
+            if stops != 0 {
+                self.pos = pos + (stops.trailing_zeros() / 8) as usize;
+                return;
+            }
+            pos += 8;
+        }
+        while let Some(&byte) = bytes.get(pos) {
             if byte == b'"' || byte == b'\\' || byte < 0x20 {
                 break;
             }
-            self.pos += 1;
+            pos += 1;
         }
+        self.pos = pos;
     }
 
     /// A string value with no escapes.
@@ -410,6 +435,16 @@ mod tests {
         };
         prop_assert_eq!(borrowed(&fast), borrowed(&slow), "{}", frame);
         Ok(true)
+    }
+
+    proptest! {
+        #[test]
+        fn the_word_test_finds_the_first_special_byte(bytes: [u8; 8]) {
+            let first = bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            let stops = special_bytes(u64::from_le_bytes(bytes));
+            let found = (stops != 0).then(|| (stops.trailing_zeros() / 8) as usize);
+            prop_assert_eq!(found, first);
+        }
     }
 
     #[test]

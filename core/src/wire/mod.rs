@@ -23,6 +23,7 @@ mod events;
 mod fast;
 mod item;
 mod lenient;
+mod raw;
 mod response;
 mod server;
 mod settings;
@@ -52,6 +53,7 @@ pub use item::{
     ItemReference, ItemStatus, McpApprovalRequest, McpApprovalResponse, Message, MessageContent,
     Phase, ReasoningItem, Role, ToolOutput,
 };
+pub use raw::RawJson;
 pub use response::{
     IncompleteDetails, IncompleteReason, InputTokensDetails, OutputTokensDetails, Response,
     ResponseStatus, Usage,

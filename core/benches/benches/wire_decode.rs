@@ -465,8 +465,50 @@ struct Case {
     decoders: Vec<(&'static str, Decoder)>,
 }
 
-fn cases() -> Vec<Case> {
+/// Every case that `wanted(group, corpus)` selects.
+fn cases(wanted: impl Fn(&str, &str) -> bool) -> Vec<Case> {
     let mut cases = Vec::new();
+    if wanted("wire_decode_mixed", "accepted") || wanted("wire_decode_mixed", "all") {
+        mixed_cases(&mut cases);
+    }
+    let mut maker = DeltaMaker::new(0x5EED_0004);
+    let text: Vec<String> = (0..DELTAS_LEN).map(|_| maker.text_delta()).collect();
+    let args: Vec<String> = (0..DELTAS_LEN).map(|_| maker.arguments_delta()).collect();
+    for (corpus, frames) in [("text", text), ("args", args)] {
+        if !wanted("wire_decode_deltas", corpus) {
+            continue;
+        }
+        check_ours(&frames);
+        let subset = accepted(corpus, &frames);
+        assert_eq!(
+            subset.len(),
+            frames.len(),
+            "async-openai rejects {corpus} deltas"
+        );
+        cases.push(Case {
+            group: "wire_decode_deltas",
+            corpus,
+            throughput: Throughput::Elements(frames.len() as u64),
+            decoders: decoders(frames, true),
+        });
+    }
+
+    if wanted("wire_decode_completed", "large") {
+        let completed = vec![large_completed()];
+        check_ours(&completed);
+        let subset = accepted("completed", &completed);
+        assert_eq!(subset.len(), 1, "async-openai rejects the large completed");
+        cases.push(Case {
+            group: "wire_decode_completed",
+            corpus: "large",
+            throughput: Throughput::Bytes(completed[0].len() as u64),
+            decoders: decoders(completed, true),
+        });
+    }
+    cases
+}
+
+fn mixed_cases(cases: &mut Vec<Case>) {
     let mixed = mixed_corpus();
     check_ours(&mixed);
     let mixed_accepted = accepted("mixed", &mixed);
@@ -491,41 +533,10 @@ fn cases() -> Vec<Case> {
             .push(("async-openai-ws", async_openai_ws(mixed.leak())));
     }
     cases.push(all);
-
-    let mut maker = DeltaMaker::new(0x5EED_0004);
-    let text: Vec<String> = (0..DELTAS_LEN).map(|_| maker.text_delta()).collect();
-    let args: Vec<String> = (0..DELTAS_LEN).map(|_| maker.arguments_delta()).collect();
-    for (corpus, frames) in [("text", text), ("args", args)] {
-        check_ours(&frames);
-        let subset = accepted(corpus, &frames);
-        assert_eq!(
-            subset.len(),
-            frames.len(),
-            "async-openai rejects {corpus} deltas"
-        );
-        cases.push(Case {
-            group: "wire_decode_deltas",
-            corpus,
-            throughput: Throughput::Elements(frames.len() as u64),
-            decoders: decoders(frames, true),
-        });
-    }
-
-    let completed = vec![large_completed()];
-    check_ours(&completed);
-    let subset = accepted("completed", &completed);
-    assert_eq!(subset.len(), 1, "async-openai rejects the large completed");
-    cases.push(Case {
-        group: "wire_decode_completed",
-        corpus: "large",
-        throughput: Throughput::Bytes(completed[0].len() as u64),
-        decoders: decoders(completed, true),
-    });
-    cases
 }
 
 fn decoding(c: &mut Criterion) {
-    for case in cases() {
+    for case in cases(|_, _| true) {
         let mut group = c.benchmark_group(case.group);
         group.throughput(case.throughput);
         for (decoder, mut decode) in case.decoders {
@@ -540,7 +551,7 @@ fn decoding(c: &mut Criterion) {
 fn main() {
     // `callgrind.sh` runs one case a fixed number of times instead of measuring with criterion.
     if let Some(run) = responses_ws_benches::FixedRun::from_env() {
-        for case in cases() {
+        for case in cases(|group, corpus| run.wants(group, corpus)) {
             for (decoder, decode) in case.decoders {
                 if run.selects(case.group, decoder, case.corpus) {
                     run.run(decode);

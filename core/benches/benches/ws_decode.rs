@@ -328,28 +328,31 @@ fn decoders(masked: bool, count: usize, data: &'static [u8]) -> Vec<(&'static st
     decoders
 }
 
-/// Every case: group name, label, messages per iteration, decoders.
-fn cases() -> impl Iterator<
-    Item = (
-        &'static str,
-        &'static str,
-        usize,
-        Vec<(&'static str, Decoder)>,
-    ),
-> {
-    [(false, "ws_decode_unmasked"), (true, "ws_decode_masked")]
-        .into_iter()
-        .flat_map(|(masked, group)| {
-            CASES.into_iter().map(move |(size, count, label)| {
+/// A case: group name, label, messages per iteration, decoders.
+type Case = (
+    &'static str,
+    &'static str,
+    usize,
+    Vec<(&'static str, Decoder)>,
+);
+
+/// Every case that `wanted(group, label)` selects.
+fn cases(wanted: impl Fn(&str, &str) -> bool) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (masked, group) in [(false, "ws_decode_unmasked"), (true, "ws_decode_masked")] {
+        for (size, count, label) in CASES {
+            if wanted(group, label) {
                 // Leaked so that every stream can hold it for the whole run.
                 let data: &'static [u8] = encode(size, count, masked).leak();
-                (group, label, count, decoders(masked, count, data))
-            })
-        })
+                cases.push((group, label, count, decoders(masked, count, data)));
+            }
+        }
+    }
+    cases
 }
 
 fn decoding(c: &mut Criterion) {
-    for (group_name, label, count, decoders) in cases() {
+    for (group_name, label, count, decoders) in cases(|_, _| true) {
         let mut group = c.benchmark_group(group_name);
         group.throughput(Throughput::Elements(count as u64));
         for (library, mut decode) in decoders {
@@ -362,7 +365,7 @@ fn decoding(c: &mut Criterion) {
 fn main() {
     // `callgrind.sh` runs one case a fixed number of times instead of measuring with criterion.
     if let Some(run) = responses_ws_benches::FixedRun::from_env() {
-        for (group, label, _, decoders) in cases() {
+        for (group, label, _, decoders) in cases(|group, label| run.wants(group, label)) {
             for (library, decode) in decoders {
                 if run.selects(group, library, label) {
                     run.run(decode);

@@ -25,6 +25,11 @@ impl FixedRun {
         Some(FixedRun { case, iterations })
     }
 
+    /// Whether the case to run is in `group` with `label` (so that only its inputs are built).
+    pub fn wants(&self, group: &str, label: &str) -> bool {
+        self.case.starts_with(&format!("{group}/")) && self.case.ends_with(&format!("/{label}"))
+    }
+
     /// Whether this is the case to run.
     pub fn selects(&self, group: &str, library: &str, label: &str) -> bool {
         self.case == format!("{group}/{library}/{label}")

@@ -37,12 +37,15 @@ pub(crate) fn function(name: &str, description: &str, properties: &[(&str, &str)
     Tool::Function(FunctionTool {
         name: name.into(),
         description: Some(description.into()),
-        parameters: Some(json!({
-            "type": "object",
-            "properties": props,
-            "required": required,
-            "additionalProperties": false,
-        })),
+        parameters: Some(
+            json!({
+                "type": "object",
+                "properties": props,
+                "required": required,
+                "additionalProperties": false,
+            })
+            .into(),
+        ),
         strict: Some(true),
     })
 }

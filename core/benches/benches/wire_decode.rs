@@ -36,7 +36,8 @@
 //! - `serde_json_value`: `serde_json::from_str::<serde_json::Value>`, a lower bound for any
 //!   decoder that builds owned data from the whole frame.
 //!
-//! Run with `cargo bench -p responses-ws-benches --bench wire_decode`.
+//! Run with `cargo bench -p responses-ws-benches --bench wire_decode`; `callgrind.sh` counts the
+//! instructions of one case (see `src/lib.rs`).
 
 #![allow(
     missing_docs,
@@ -47,9 +48,7 @@ use std::collections::BTreeMap;
 
 use async_openai::types::responses::websocket::ResponsesServerEvent;
 use async_openai::types::responses::ResponseStreamEvent;
-use criterion::{
-    black_box, criterion_group, criterion_main, BenchmarkGroup, BenchmarkId, Criterion, Throughput,
-};
+use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
 use responses_ws_core::wire::{EventKind, ServerEvent};
 
 const TRANSCRIPTS: &str = include_str!("../../src/wire/fixtures/transcripts.txt");
@@ -400,107 +399,169 @@ fn check_ours(frames: &[String]) {
     }
 }
 
-/// Every decoder on `frames`, each result dropped; `peers` adds the async-openai types.
-fn bench_decoders(
-    group: &mut BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    corpus: &str,
-    frames: &[String],
-    peers: bool,
-) {
-    group.bench_function(BenchmarkId::new("ours", corpus), |b| {
-        b.iter(|| {
+/// One iteration of one decoder: decodes every frame of a corpus once.
+type Decoder = Box<dyn FnMut()>;
+
+/// Every decoder on `frames`, each result dropped; `peers` adds `ours_owned` and the
+/// async-openai types.
+fn decoders(frames: Vec<String>, peers: bool) -> Vec<(&'static str, Decoder)> {
+    // Leaked so that every decoder can hold the frames for the whole run.
+    let frames: &'static [String] = frames.leak();
+    let mut decoders: Vec<(&'static str, Decoder)> = vec![(
+        "ours",
+        Box::new(move || {
             for frame in frames {
                 black_box(ServerEvent::from_str(black_box(frame)).expect("ours"));
             }
-        });
-    });
+        }),
+    )];
     if peers {
-        group.bench_function(BenchmarkId::new("ours_owned", corpus), |b| {
-            b.iter(|| {
+        decoders.push((
+            "ours_owned",
+            Box::new(move || {
                 for frame in frames {
                     let event = ServerEvent::from_str(black_box(frame)).expect("ours");
                     black_box(event.into_owned());
                 }
-            });
-        });
-        group.bench_function(BenchmarkId::new("async-openai", corpus), |b| {
-            b.iter(|| {
+            }),
+        ));
+        decoders.push((
+            "async-openai",
+            Box::new(move || {
                 for frame in frames {
                     let event = serde_json::from_str::<ResponseStreamEvent>(black_box(frame));
                     black_box(event.expect("accepted frame"));
                 }
-            });
-        });
-        group.bench_function(BenchmarkId::new("async-openai-ws", corpus), |b| {
-            b.iter(|| {
-                for frame in frames {
-                    let event = serde_json::from_str::<ResponsesServerEvent>(black_box(frame));
-                    black_box(event.expect("accepted frame"));
-                }
-            });
-        });
+            }),
+        ));
+        decoders.push(("async-openai-ws", async_openai_ws(frames)));
     }
-    group.bench_function(BenchmarkId::new("serde_json_value", corpus), |b| {
-        b.iter(|| {
+    decoders.push((
+        "serde_json_value",
+        Box::new(move || {
             for frame in frames {
                 let value = serde_json::from_str::<serde_json::Value>(black_box(frame));
                 black_box(value.expect("JSON"));
             }
-        });
-    });
+        }),
+    ));
+    decoders
 }
 
-fn decoding(c: &mut Criterion) {
+fn async_openai_ws(frames: &'static [String]) -> Decoder {
+    Box::new(move || {
+        for frame in frames {
+            let event = serde_json::from_str::<ResponsesServerEvent>(black_box(frame));
+            black_box(event.expect("accepted frame"));
+        }
+    })
+}
+
+/// One corpus in one group: its throughput and its decoders.
+struct Case {
+    group: &'static str,
+    corpus: &'static str,
+    throughput: Throughput,
+    decoders: Vec<(&'static str, Decoder)>,
+}
+
+/// Every case that `wanted(group, corpus)` selects.
+fn cases(wanted: impl Fn(&str, &str) -> bool) -> Vec<Case> {
+    let mut cases = Vec::new();
+    if wanted("wire_decode_mixed", "accepted") || wanted("wire_decode_mixed", "all") {
+        mixed_cases(&mut cases);
+    }
+    let mut maker = DeltaMaker::new(0x5EED_0004);
+    let text: Vec<String> = (0..DELTAS_LEN).map(|_| maker.text_delta()).collect();
+    let args: Vec<String> = (0..DELTAS_LEN).map(|_| maker.arguments_delta()).collect();
+    for (corpus, frames) in [("text", text), ("args", args)] {
+        if !wanted("wire_decode_deltas", corpus) {
+            continue;
+        }
+        check_ours(&frames);
+        let subset = accepted(corpus, &frames);
+        assert_eq!(
+            subset.len(),
+            frames.len(),
+            "async-openai rejects {corpus} deltas"
+        );
+        cases.push(Case {
+            group: "wire_decode_deltas",
+            corpus,
+            throughput: Throughput::Elements(frames.len() as u64),
+            decoders: decoders(frames, true),
+        });
+    }
+
+    if wanted("wire_decode_completed", "large") {
+        let completed = vec![large_completed()];
+        check_ours(&completed);
+        let subset = accepted("completed", &completed);
+        assert_eq!(subset.len(), 1, "async-openai rejects the large completed");
+        cases.push(Case {
+            group: "wire_decode_completed",
+            corpus: "large",
+            throughput: Throughput::Bytes(completed[0].len() as u64),
+            decoders: decoders(completed, true),
+        });
+    }
+    cases
+}
+
+fn mixed_cases(cases: &mut Vec<Case>) {
     let mixed = mixed_corpus();
     check_ours(&mixed);
     let mixed_accepted = accepted("mixed", &mixed);
-    let mut group = c.benchmark_group("wire_decode_mixed");
-    group.throughput(Throughput::Elements(mixed_accepted.len() as u64));
-    bench_decoders(&mut group, "accepted", &mixed_accepted, true);
-    group.throughput(Throughput::Elements(mixed.len() as u64));
-    bench_decoders(&mut group, "all", &mixed, false);
+    cases.push(Case {
+        group: "wire_decode_mixed",
+        corpus: "accepted",
+        throughput: Throughput::Elements(mixed_accepted.len() as u64),
+        decoders: decoders(mixed_accepted, true),
+    });
+    let mut all = Case {
+        group: "wire_decode_mixed",
+        corpus: "all",
+        throughput: Throughput::Elements(mixed.len() as u64),
+        decoders: decoders(mixed.clone(), false),
+    };
     // Its WebSocket type knows every event of the corpus; measure it on all of them when so.
     if mixed
         .iter()
         .all(|frame| serde_json::from_str::<ResponsesServerEvent>(frame).is_ok())
     {
-        group.bench_function(BenchmarkId::new("async-openai-ws", "all"), |b| {
-            b.iter(|| {
-                for frame in &mixed {
-                    let event = serde_json::from_str::<ResponsesServerEvent>(black_box(frame));
-                    black_box(event.expect("accepted frame"));
-                }
+        all.decoders
+            .push(("async-openai-ws", async_openai_ws(mixed.leak())));
+    }
+    cases.push(all);
+}
+
+fn decoding(c: &mut Criterion) {
+    for case in cases(|_, _| true) {
+        let mut group = c.benchmark_group(case.group);
+        group.throughput(case.throughput);
+        for (decoder, mut decode) in case.decoders {
+            group.bench_function(BenchmarkId::new(decoder, case.corpus), |b| {
+                b.iter(&mut decode)
             });
-        });
+        }
+        group.finish();
     }
-    group.finish();
+}
 
-    let mut maker = DeltaMaker::new(0x5EED_0004);
-    let text: Vec<String> = (0..DELTAS_LEN).map(|_| maker.text_delta()).collect();
-    let args: Vec<String> = (0..DELTAS_LEN).map(|_| maker.arguments_delta()).collect();
-    let mut group = c.benchmark_group("wire_decode_deltas");
-    for (label, frames) in [("text", text), ("args", args)] {
-        check_ours(&frames);
-        let subset = accepted(label, &frames);
-        assert_eq!(
-            subset.len(),
-            frames.len(),
-            "async-openai rejects {label} deltas"
-        );
-        group.throughput(Throughput::Elements(frames.len() as u64));
-        bench_decoders(&mut group, label, &frames, true);
+fn main() {
+    // `callgrind.sh` runs one case a fixed number of times instead of measuring with criterion.
+    if let Some(run) = responses_ws_benches::FixedRun::from_env() {
+        for case in cases(|group, corpus| run.wants(group, corpus)) {
+            for (decoder, decode) in case.decoders {
+                if run.selects(case.group, decoder, case.corpus) {
+                    run.run(decode);
+                }
+            }
+        }
+        return;
     }
-    group.finish();
-
-    let completed = vec![large_completed()];
-    check_ours(&completed);
-    let subset = accepted("completed", &completed);
-    assert_eq!(subset.len(), 1, "async-openai rejects the large completed");
-    let mut group = c.benchmark_group("wire_decode_completed");
-    group.throughput(Throughput::Bytes(completed[0].len() as u64));
-    bench_decoders(&mut group, "large", &completed, true);
-    group.finish();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
 }
 
 criterion_group!(benches, decoding);
-criterion_main!(benches);

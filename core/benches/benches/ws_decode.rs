@@ -25,17 +25,18 @@
 //!   and `Stream::poll_next`. Validates text with simdutf8.
 //!
 //! The async peers' futures are polled directly with a no-op waker (the stream is never pending),
-//! so no runtime overhead is measured. Our `std::str::from_utf8` against their simdutf8 is part of
-//! the comparison.
+//! so no runtime overhead is measured. Ours, fastwebsockets and tokio-websockets validate text
+//! with simdutf8, tungstenite with `std::str::from_utf8`.
 //!
-//! Run with `cargo bench -p responses-ws-benches --bench ws_decode`.
+//! Run with `cargo bench -p responses-ws-benches --bench ws_decode`; `callgrind.sh` counts the
+//! instructions of one case (see `src/lib.rs`).
 
 #![allow(
     missing_docs,
     reason = "criterion_group! generates an undocumented pub fn"
 )]
 
-use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{black_box, criterion_group, BenchmarkId, Criterion, Throughput};
 use responses_ws_core::ws::mask::apply_mask;
 use responses_ws_core::ws::{
     accept_key, Config, Connection, Event, FrameHeader, OpCode, Role, WsUrl, MAX_HEADER_LEN,
@@ -229,105 +230,152 @@ fn drain(conn: &mut Connection) -> usize {
     n
 }
 
-fn decoding(c: &mut Criterion) {
-    for (masked, group_name) in [(false, "ws_decode_unmasked"), (true, "ws_decode_masked")] {
-        // Decoding masked frames is the server's job.
-        let role = if masked { Role::Server } else { Role::Client };
-        let mut group = c.benchmark_group(group_name);
+/// One iteration of one library: decodes a buffer's worth of messages.
+type Decoder = Box<dyn FnMut()>;
+
+/// Every library's decoder of `count` frames of `data`, in the role that reads `masked` frames.
+fn decoders(masked: bool, count: usize, data: &'static [u8]) -> Vec<(&'static str, Decoder)> {
+    // Decoding masked frames is the server's job.
+    let role = if masked { Role::Server } else { Role::Client };
+    let mut decoders: Vec<(&'static str, Decoder)> = Vec::new();
+
+    let mut conn = open_ours(role);
+    decoders.push((
+        "ours_copy",
+        Box::new(move || {
+            conn.handle_input(black_box(data), NOW);
+            assert_eq!(drain(&mut conn), count);
+        }),
+    ));
+
+    let mut conn = open_ours(role);
+    let mut stream = Replay::new(data);
+    // Reads do not stop at the buffer's end: messages past `count` count for the next
+    // iteration.
+    let mut carry = 0;
+    decoders.push((
+        "ours_read",
+        Box::new(move || {
+            let mut got = carry;
+            while got < count {
+                let n = stream.read(conn.input_buffer()).expect("in-memory read");
+                conn.commit_input(n, NOW);
+                got += drain(&mut conn);
+            }
+            carry = got - count;
+        }),
+    ));
+
+    let tungstenite_role = if masked {
+        tungstenite::protocol::Role::Server
+    } else {
+        tungstenite::protocol::Role::Client
+    };
+    let mut ws = tungstenite::WebSocket::from_raw_socket(Replay::new(data), tungstenite_role, None);
+    decoders.push((
+        "tungstenite",
+        Box::new(move || {
+            for _ in 0..count {
+                match ws.read().expect("tungstenite read") {
+                    tungstenite::Message::Text(text) => black_box(text),
+                    other => panic!("unexpected message {other:?}"),
+                };
+            }
+        }),
+    ));
+
+    let fast_role = if masked {
+        fastwebsockets::Role::Server
+    } else {
+        fastwebsockets::Role::Client
+    };
+    let mut ws = fastwebsockets::WebSocket::after_handshake(Replay::new(data), fast_role);
+    ws.set_auto_close(false);
+    ws.set_auto_pong(false);
+    let mut ws = fastwebsockets::FragmentCollector::new(ws);
+    decoders.push((
+        "fastwebsockets",
+        Box::new(move || {
+            ready(async {
+                for _ in 0..count {
+                    let frame = ws.read_frame().await.expect("fastwebsockets read");
+                    assert_eq!(frame.opcode, fastwebsockets::OpCode::Text);
+                    black_box(frame.payload);
+                }
+            });
+        }),
+    ));
+
+    let mut ws = if masked {
+        tokio_websockets::ServerBuilder::new().serve(Replay::new(data))
+    } else {
+        tokio_websockets::ClientBuilder::new().take_over(Replay::new(data))
+    };
+    decoders.push((
+        "tokio-websockets",
+        Box::new(move || {
+            ready(async {
+                for _ in 0..count {
+                    let next =
+                        poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut ws), cx)).await;
+                    let message = next.expect("stream open").expect("tokio-websockets read");
+                    assert!(message.is_text());
+                    black_box(message);
+                }
+            });
+        }),
+    ));
+    decoders
+}
+
+/// A case: group name, label, messages per iteration, decoders.
+type Case = (
+    &'static str,
+    &'static str,
+    usize,
+    Vec<(&'static str, Decoder)>,
+);
+
+/// Every case that `wanted(group, label)` selects.
+fn cases(wanted: impl Fn(&str, &str) -> bool) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for (masked, group) in [(false, "ws_decode_unmasked"), (true, "ws_decode_masked")] {
         for (size, count, label) in CASES {
-            // Leaked so that every stream can hold it for the whole run.
-            let data: &'static [u8] = encode(size, count, masked).leak();
-            group.throughput(Throughput::Elements(count as u64));
+            if wanted(group, label) {
+                // Leaked so that every stream can hold it for the whole run.
+                let data: &'static [u8] = encode(size, count, masked).leak();
+                cases.push((group, label, count, decoders(masked, count, data)));
+            }
+        }
+    }
+    cases
+}
 
-            let mut conn = open_ours(role);
-            group.bench_function(BenchmarkId::new("ours_copy", label), |b| {
-                b.iter(|| {
-                    conn.handle_input(black_box(data), NOW);
-                    assert_eq!(drain(&mut conn), count);
-                });
-            });
-
-            let mut conn = open_ours(role);
-            let mut stream = Replay::new(data);
-            // Reads do not stop at the buffer's end: messages past `count` count for the next
-            // iteration.
-            let mut carry = 0;
-            group.bench_function(BenchmarkId::new("ours_read", label), |b| {
-                b.iter(|| {
-                    let mut got = carry;
-                    while got < count {
-                        let n = stream.read(conn.input_buffer()).expect("in-memory read");
-                        conn.commit_input(n, NOW);
-                        got += drain(&mut conn);
-                    }
-                    carry = got - count;
-                });
-            });
-
-            let tungstenite_role = if masked {
-                tungstenite::protocol::Role::Server
-            } else {
-                tungstenite::protocol::Role::Client
-            };
-            let mut ws =
-                tungstenite::WebSocket::from_raw_socket(Replay::new(data), tungstenite_role, None);
-            group.bench_function(BenchmarkId::new("tungstenite", label), |b| {
-                b.iter(|| {
-                    for _ in 0..count {
-                        match ws.read().expect("tungstenite read") {
-                            tungstenite::Message::Text(text) => black_box(text),
-                            other => panic!("unexpected message {other:?}"),
-                        };
-                    }
-                });
-            });
-
-            let fast_role = if masked {
-                fastwebsockets::Role::Server
-            } else {
-                fastwebsockets::Role::Client
-            };
-            let mut ws = fastwebsockets::WebSocket::after_handshake(Replay::new(data), fast_role);
-            ws.set_auto_close(false);
-            ws.set_auto_pong(false);
-            let mut ws = fastwebsockets::FragmentCollector::new(ws);
-            group.bench_function(BenchmarkId::new("fastwebsockets", label), |b| {
-                b.iter(|| {
-                    ready(async {
-                        for _ in 0..count {
-                            let frame = ws.read_frame().await.expect("fastwebsockets read");
-                            assert_eq!(frame.opcode, fastwebsockets::OpCode::Text);
-                            black_box(frame.payload);
-                        }
-                    });
-                });
-            });
-
-            let mut ws = if masked {
-                tokio_websockets::ServerBuilder::new().serve(Replay::new(data))
-            } else {
-                tokio_websockets::ClientBuilder::new().take_over(Replay::new(data))
-            };
-            group.bench_function(BenchmarkId::new("tokio-websockets", label), |b| {
-                b.iter(|| {
-                    ready(async {
-                        for _ in 0..count {
-                            let next = poll_fn(|cx| {
-                                futures_core::Stream::poll_next(Pin::new(&mut ws), cx)
-                            })
-                            .await;
-                            let message =
-                                next.expect("stream open").expect("tokio-websockets read");
-                            assert!(message.is_text());
-                            black_box(message);
-                        }
-                    });
-                });
-            });
+fn decoding(c: &mut Criterion) {
+    for (group_name, label, count, decoders) in cases(|_, _| true) {
+        let mut group = c.benchmark_group(group_name);
+        group.throughput(Throughput::Elements(count as u64));
+        for (library, mut decode) in decoders {
+            group.bench_function(BenchmarkId::new(library, label), |b| b.iter(&mut decode));
         }
         group.finish();
     }
 }
 
+fn main() {
+    // `callgrind.sh` runs one case a fixed number of times instead of measuring with criterion.
+    if let Some(run) = responses_ws_benches::FixedRun::from_env() {
+        for (group, label, _, decoders) in cases(|group, label| run.wants(group, label)) {
+            for (library, decode) in decoders {
+                if run.selects(group, library, label) {
+                    run.run(decode);
+                }
+            }
+        }
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
+
 criterion_group!(benches, decoding);
-criterion_main!(benches);

@@ -21,8 +21,10 @@ mod client;
 mod content;
 mod error;
 mod events;
+mod fast;
 mod item;
 mod lenient;
+mod raw;
 mod response;
 mod server;
 mod settings;
@@ -52,6 +54,7 @@ pub use item::{
     ItemReference, ItemStatus, McpApprovalRequest, McpApprovalResponse, Message, MessageContent,
     Phase, ReasoningItem, Role, ToolOutput,
 };
+pub use raw::RawJson;
 pub use response::{
     IncompleteDetails, IncompleteReason, InputTokensDetails, OutputTokensDetails, Response,
     ResponseStatus, Usage,

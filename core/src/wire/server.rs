@@ -2,6 +2,8 @@
 //! an [`EventKind`] (one variant per event type of the Responses stream, the WebSocket-only
 //! steering and inject events, `error`, and `Unknown` for everything else).
 //!
+//! Deltas, most of a stream, are read by a scanner of their flat shape (`fast.rs`); every other
+//! frame, and any delta the scanner does not take, goes through serde.
 //! Decoding reads the frame once, from the already validated `&str`: the `type` field is found
 //! first (see `tagged.rs`), then the rest of the object goes straight into the payload type of
 //! that event, with ids and deltas borrowed from the frame. An unknown `type` is a value, not an
@@ -20,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, DecodeError};
 use super::events::*;
+use super::fast;
 use super::lenient::{option_cow_str, to_json_string, CowStrSeed};
 use super::response::Response;
 use super::tagged::{self, TaggedVisitor};
@@ -272,6 +275,14 @@ impl<'a> ServerEvent<'a> {
     /// required fields give a [`DecodeError`]. See [`ServerEvent`] for an example.
     #[allow(clippy::should_implement_trait)] // `FromStr` cannot borrow from its input.
     pub fn from_str(text: &'a str) -> Result<Self, DecodeError> {
+        match fast::decode(text) {
+            Some(event) => Ok(event),
+            None => Self::from_str_with_serde(text),
+        }
+    }
+
+    /// The general decoder, for every frame the fast path of deltas does not take.
+    pub(super) fn from_str_with_serde(text: &'a str) -> Result<Self, DecodeError> {
         let mut event_type = None;
         let mut deserializer = serde_json::Deserializer::from_str(text);
         deserializer

@@ -2,12 +2,17 @@
 //!
 //! Function and custom tools are typed because the client runs them; hosted tools (web search,
 //! file search, MCP, code interpreter, …) are configured by the server and kept as raw JSON.
+//! A function's `parameters` schema is kept as its JSON text ([`RawJson`]): every response echoes
+//! the tools, and building a tree of each schema was most of the cost of decoding a
+//! `response.completed`.
 
 use alloc::string::String;
 
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{json, Value};
+
+use super::raw::RawJson;
 
 open_tagged_enum! {
     /// A tool the model may call.
@@ -27,9 +32,10 @@ pub struct FunctionTool {
     /// What the function does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    /// JSON Schema of the arguments.
+    /// JSON Schema of the arguments, as JSON text (parse it with [`RawJson::parse`] or
+    /// [`RawJson::to_value`]; build one with `RawJson::from(json!(…))`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
+    pub parameters: Option<RawJson>,
     /// Whether the arguments must match the schema exactly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,

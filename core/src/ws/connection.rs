@@ -392,6 +392,15 @@ impl Connection {
     /// This call may therefore queue output: drain [`poll_transmit`](Self::poll_transmit)
     /// after it.
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() && matches!(self.phase, Phase::Open) {
+            // The common case, a data message while open, goes to the caller without the queue.
+            match self.reader.next() {
+                Ok(Some(Inbound::Message(message))) => return Some(Event::Message(message)),
+                Ok(Some(item)) => self.on_inbound(item),
+                Ok(None) => return None,
+                Err(e) => self.fail(e),
+            }
+        }
         if self.events.is_empty() {
             self.process_frames(ReadUntil::OneEvent);
         }

@@ -2,7 +2,10 @@
 //! (so invalid text is refused as soon as the offending byte arrives, not when the message ends),
 //! and [`Utf8Bytes`], a `Bytes` buffer known to hold valid UTF-8.
 //!
-//! This module never copies payload bytes: validation reads them where they lie.
+//! Validation is simdutf8's SIMD validator (AVX2 or SSE4.2 detected at run time under `std`, the
+//! compile-time CPU features otherwise), which gives the same verdict and the same error position
+//! as `core::str::from_utf8`; the tests check that on every input they generate. This module never
+//! copies payload bytes: validation reads them where they lie.
 
 use bytes::Bytes;
 use core::fmt;
@@ -20,24 +23,54 @@ pub(crate) struct Utf8Validator {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct InvalidUtf8;
 
+/// Why a piece of text is not (yet) valid UTF-8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// A byte no valid text can have at its position.
+    Invalid,
+    /// Valid up to this offset, then a code point that the piece cuts short.
+    Incomplete(usize),
+}
+
+impl Stop {
+    fn new(valid_up_to: usize, error_len: Option<usize>) -> Stop {
+        match error_len {
+            Some(_) => Stop::Invalid,
+            None => Stop::Incomplete(valid_up_to),
+        }
+    }
+}
+
+/// Checks a piece of text with the SIMD validator.
+#[inline]
+fn check(piece: &[u8]) -> Result<(), Stop> {
+    simdutf8::compat::from_utf8(piece)
+        .map(drop)
+        .map_err(|e| Stop::new(e.valid_up_to(), e.error_len()))
+}
+
+/// Whether `text` is valid UTF-8 as a whole (the verdict of `core::str::from_utf8`, faster).
+#[inline]
+pub(crate) fn is_valid(text: &[u8]) -> bool {
+    simdutf8::basic::from_utf8(text).is_ok()
+}
+
 impl Utf8Validator {
     /// Accepts the next piece. Fails as soon as the bytes seen so far cannot begin valid UTF-8.
     pub(crate) fn feed(&mut self, mut piece: &[u8]) -> Result<(), InvalidUtf8> {
         if self.partial_len > 0 {
             piece = self.complete_partial(piece)?;
         }
-        match core::str::from_utf8(piece) {
-            Ok(_) => Ok(()),
-            Err(e) => match e.error_len() {
-                Some(_) => Err(InvalidUtf8),
-                None => {
-                    // The piece ends inside a code point whose prefix is valid so far.
-                    let tail = &piece[e.valid_up_to()..];
-                    self.partial[..tail.len()].copy_from_slice(tail);
-                    self.partial_len = tail.len() as u8;
-                    Ok(())
-                }
-            },
+        match check(piece) {
+            Ok(()) => Ok(()),
+            Err(Stop::Invalid) => Err(InvalidUtf8),
+            Err(Stop::Incomplete(valid_up_to)) => {
+                // The piece ends inside a code point whose prefix is valid so far.
+                let tail = &piece[valid_up_to..];
+                self.partial[..tail.len()].copy_from_slice(tail);
+                self.partial_len = tail.len() as u8;
+                Ok(())
+            }
         }
     }
 
@@ -228,7 +261,55 @@ mod tests {
         assert_eq!(v.finish(), Err(InvalidUtf8));
     }
 
+    /// The verdict of the standard library's validator, the reference for [`check`].
+    fn check_std(piece: &[u8]) -> Result<(), Stop> {
+        core::str::from_utf8(piece)
+            .map(drop)
+            .map_err(|e| Stop::new(e.valid_up_to(), e.error_len()))
+    }
+
+    /// Mostly valid text of every width, long enough for the SIMD loops, with a few bytes
+    /// overwritten by arbitrary ones.
+    fn long_text() -> impl Strategy<Value = alloc::vec::Vec<u8>> {
+        (
+            "[a-z\\u{e9}\\u{20ac}\\u{1f600}\"]{0,300}",
+            proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..3),
+        )
+            .prop_map(|(text, edits)| {
+                let mut bytes = text.into_bytes();
+                for (at, byte) in edits {
+                    if !bytes.is_empty() {
+                        let i = at.index(bytes.len());
+                        bytes[i] = byte;
+                    }
+                }
+                bytes
+            })
+    }
+
     proptest! {
+        #[test]
+        fn simd_agrees_with_std(bytes in prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..200),
+            long_text(),
+        ]) {
+            prop_assert_eq!(check(&bytes), check_std(&bytes));
+            prop_assert_eq!(is_valid(&bytes), core::str::from_utf8(&bytes).is_ok());
+            // Every prefix ends either in the middle of a code point or at a boundary.
+            for cut in [bytes.len() / 3, bytes.len() / 2, bytes.len().saturating_sub(1)] {
+                prop_assert_eq!(check(&bytes[..cut]), check_std(&bytes[..cut]));
+            }
+        }
+
+        #[test]
+        fn long_pieces_agree_with_whole_validation(bytes in long_text(),
+                                                   cuts in proptest::collection::vec(0usize..1300, 0..6)) {
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let whole = core::str::from_utf8(&bytes).is_ok();
+            prop_assert_eq!(feed_in_pieces(&bytes, &cuts).is_ok(), whole);
+        }
+
         #[test]
         fn pieces_agree_with_whole_validation(bytes in proptest::collection::vec(any::<u8>(), 0..64),
                                               cuts in proptest::collection::vec(0usize..64, 0..8)) {

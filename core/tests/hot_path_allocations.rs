@@ -1,0 +1,197 @@
+//! Heap allocations on the hot path of a stream, counted by a counting global allocator: frames
+//! of text and argument deltas arrive from the socket (read into the connection's own buffer),
+//! the WebSocket layer hands them out as messages, and the wire layer decodes them into
+//! `ServerEvent`s. The number of allocations per event is behaviour, asserted here; how long
+//! anything takes is for the benchmarks.
+//!
+//! What remains per event, and what the other frames of a response cost, is printed with
+//! `--nocapture` and recorded in BENCHMARKS.md.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use common::open;
+use responses_ws_core::wire::{EventKind, ServerEvent};
+use responses_ws_core::ws::{Config, Connection, Event, FrameHeader, Message, OpCode, Role};
+use responses_ws_core::Instant;
+
+/// Counts the allocations (and reallocations) of the calling thread; tests run in threads of one
+/// process under `cargo test`, so a global count would mix them.
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count_one() {
+    // `try_with`: the allocator may run while the thread's locals are being torn down.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; counting touches only a
+// thread-local `Cell` that never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count_one();
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's contract is passed on.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
+
+const NOW: Instant = Instant::ZERO;
+
+/// A server's unmasked text frame.
+fn text_frame(text: &str) -> Vec<u8> {
+    let header = FrameHeader {
+        fin: true,
+        opcode: OpCode::Text,
+        mask: None,
+        payload_len: text.len() as u64,
+    };
+    let mut head = [0; 14];
+    let len = header.write(&mut head);
+    [&head[..len], text.as_bytes()].concat()
+}
+
+fn text_delta(i: usize) -> String {
+    format!(
+        r#"{{"type":"response.output_text.delta","sequence_number":{i},"item_id":"msg_0f1e2d3c4b5a69788796a5b4c3d2e1f0","output_index":0,"content_index":0,"delta":" token{i}","logprobs":[],"obfuscation":"Zr2LmW1x"}}"#
+    )
+}
+
+fn argument_delta(i: usize, escaped: bool) -> String {
+    let delta = if escaped {
+        r#"{\"path\":\"src/"#
+    } else {
+        "lib.rs, line "
+    };
+    format!(
+        r#"{{"type":"response.function_call_arguments.delta","stream_id":"planner","sequence_number":{i},"item_id":"fc_0f1e2d3c4b5a69788796a5b4c3d2e1f0","output_index":1,"delta":"{delta}","obfuscation":"q8"}}"#
+    )
+}
+
+/// The client's read loop: each batch of frames arrives in one socket read into the
+/// connection's buffer; every message is decoded and dropped. Returns the allocations made
+/// from the socket read to the decoded event, per event, over `batches` batches.
+fn per_event(conn: &mut Connection, batch: &[u8], events_per_batch: usize, batches: usize) -> f64 {
+    let before = allocations();
+    for _ in 0..batches {
+        let mut rest = batch;
+        while !rest.is_empty() {
+            let space = conn.input_buffer();
+            let n = space.len().min(rest.len());
+            space[..n].copy_from_slice(&rest[..n]);
+            conn.commit_input(n, NOW);
+            rest = &rest[n..];
+            while let Some(event) = conn.poll_event() {
+                let Event::Message(Message::Text(text)) = event else {
+                    panic!("not a text message: {event:?}")
+                };
+                let event = ServerEvent::from_str(&text).expect("a delta");
+                assert!(matches!(
+                    event.kind,
+                    EventKind::OutputTextDelta(_) | EventKind::FunctionCallArgumentsDelta(_)
+                ));
+                std::hint::black_box(event);
+            }
+        }
+    }
+    (allocations() - before) as f64 / (batches * events_per_batch) as f64
+}
+
+/// Per event after warming up (the read buffer and queues reach their working size).
+fn steady_state(frames: &[String]) -> f64 {
+    let mut conn = open(Role::Client, Config::default());
+    let batch: Vec<u8> = frames.iter().flat_map(|f| text_frame(f)).collect();
+    per_event(&mut conn, &batch, frames.len(), 3);
+    per_event(&mut conn, &batch, frames.len(), 50)
+}
+
+#[test]
+fn text_deltas_allocate_nothing_from_socket_to_event() {
+    let frames: Vec<String> = (0..64).map(text_delta).collect();
+    assert_eq!(steady_state(&frames), 0.0);
+}
+
+#[test]
+fn argument_deltas_without_escapes_allocate_nothing() {
+    let frames: Vec<String> = (0..64).map(|i| argument_delta(i, false)).collect();
+    assert_eq!(steady_state(&frames), 0.0);
+}
+
+#[test]
+fn an_escaped_argument_delta_allocates_only_its_unescaped_text() {
+    // JSON fragments carry escaped quotes: the delta is unescaped into one owned string.
+    let frames: Vec<String> = (0..64).map(|i| argument_delta(i, true)).collect();
+    assert_eq!(steady_state(&frames), 1.0);
+}
+
+#[test]
+fn a_mixed_stream_allocates_only_for_escaped_argument_deltas() {
+    let frames: Vec<String> = (0..300)
+        .map(|i| match i % 10 {
+            0..=5 => text_delta(i),
+            6..=7 => argument_delta(i, false),
+            _ => argument_delta(i, true),
+        })
+        .collect();
+    let escaped = frames.iter().filter(|f| f.contains(r#"\""#)).count();
+    let expected = escaped as f64 / frames.len() as f64;
+    assert_eq!(steady_state(&frames), expected);
+}
+
+/// The allocations of decoding one frame (the frame is already a message).
+fn decoding(frame: &str) -> u64 {
+    let before = allocations();
+    std::hint::black_box(ServerEvent::from_str(frame).expect("a server event"));
+    allocations() - before
+}
+
+#[test]
+fn the_other_frames_of_a_response_and_what_they_allocate() {
+    // Printed for BENCHMARKS.md: the frames that are not deltas own what they carry.
+    let transcripts = include_str!("../src/wire/fixtures/transcripts.txt");
+    let mut by_type = std::collections::BTreeMap::<String, (u64, usize)>::new();
+    for frame in transcripts.lines().filter_map(|l| l.strip_prefix("<< ")) {
+        let event_type = ServerEvent::from_str(frame)
+            .unwrap()
+            .event_type()
+            .to_owned();
+        let allocated = decoding(frame);
+        if event_type.ends_with(".delta") && !frame.contains('\\') {
+            assert_eq!(allocated, 0, "{frame}");
+        }
+        let entry = by_type.entry(event_type).or_default();
+        entry.0 = entry.0.max(allocated);
+        entry.1 = entry.1.max(frame.len());
+    }
+    for (event_type, (allocated, len)) in by_type {
+        println!("{event_type}: at most {allocated} allocations (frames up to {len} B)");
+    }
+}

@@ -34,7 +34,7 @@ macro_rules! setters {
 /// let add = Tool::Function(FunctionTool {
 ///     name: "add".into(),
 ///     description: Some("Adds two integers.".into()),
-///     parameters: Some(serde_json::json!({"type": "object"})),
+///     parameters: Some(serde_json::json!({"type": "object"}).into()),
 ///     strict: None,
 /// });
 /// let request = ResponseCreate::new("gpt-5.5")

@@ -56,7 +56,7 @@ impl Session {
     /// `response_already_completed` the session keeps them for the lane's next request).
     ///
     /// Refused, with the input handed back, when the lane has no running response, or holds
-    /// [`max_queued`](SessionConfig::max_queued) injections without a verdict.
+    /// [`max_queued`](crate::session::SessionConfig::max_queued) injections without a verdict.
     pub fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Refused<Vec<Item>>> {
         let limit = self.config.max_queued;
         let state = self.lane_mut(lane);

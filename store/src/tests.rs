@@ -265,3 +265,19 @@ fn a_file_that_is_not_a_store_is_a_typed_error() {
         "{error:?}"
     );
 }
+
+#[test]
+fn a_stored_record_that_does_not_decode_is_a_typed_error() {
+    let (dir, store) = new_file();
+    let lease = store.acquire("conv", "a", 0, TTL).unwrap();
+    store.append(&lease, &[opened("conv")]).unwrap();
+    let other = rusqlite::Connection::open(dir.path().join("store.sqlite")).unwrap();
+    other
+        .execute("UPDATE records SET body = x'7b7d' WHERE seq = 0", [])
+        .unwrap();
+    let error = store.read("conv").unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Corrupt { conversation, .. } if conversation == "conv"),
+        "{error:?}"
+    );
+}

@@ -14,6 +14,7 @@
 //! - [`session`]: the conversation — lanes, response assembly, tool calls, the ledger.
 //! - [`http`]: HTTP/1.1 framing and server-sent events, for the HTTP transport and the mock.
 //! - [`client`]: [`ws`] and [`session`] as one machine, across reconnects: what adapters drive.
+//! - [`persist`]: write-ahead records of a conversation and their replay, for durable stores.
 //! - [`pool`]: many conversations on few connections — lanes, admission, dial rate,
 //!   rotation, moving conversations off a failed connection.
 //! - [`tool_loop`]: the tool loop's step — which request it follows, which calls to answer,
@@ -31,6 +32,7 @@ extern crate alloc;
 pub mod client;
 pub mod http;
 pub mod mock;
+pub mod persist;
 pub mod pool;
 pub mod retry;
 pub mod session;

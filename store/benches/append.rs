@@ -1,0 +1,52 @@
+//! The cost of making one record durable before the bytes it describes go out: one append of
+//! a tool output per iteration, in memory and in the SQLite file (fsync per append).
+//!
+//! Run with `cargo bench -p responses-ws-store --bench append`.
+#![allow(
+    missing_docs,
+    reason = "criterion_group! generates an undocumented pub fn"
+)]
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use responses_ws_core::persist::{Entry, Journal};
+use responses_ws_core::session::Lane;
+use responses_ws_core::wire::Item;
+use responses_ws_store::{FileStore, MemoryStore, Store};
+
+/// Appends one tool-output record per iteration to a fresh conversation in `store`.
+fn append_one_output(c: &mut Criterion, name: &str, store: &impl Store) {
+    let lease = store
+        .acquire("bench", "worker", 0, Duration::from_secs(3_600))
+        .expect("a fresh store grants the lease");
+    let mut journal = Journal::new("bench");
+    let opened = journal.record(Entry::Opened {
+        lane: Lane::Default,
+    });
+    store.append(&lease, &[opened]).expect("the first append");
+    let output = Item::function_call_output("call_1", "x".repeat(512));
+    c.bench_function(name, |b| {
+        b.iter(|| {
+            let record = journal.record(Entry::ToolOutputAccepted {
+                call_id: "call_1".into(),
+                output: output.clone(),
+            });
+            store.append(&lease, &[record]).expect("append");
+        })
+    });
+}
+
+fn appends(c: &mut Criterion) {
+    append_one_output(c, "append/memory", &MemoryStore::default());
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let file = FileStore::open(dir.path().join("bench.sqlite")).expect("open the store");
+    append_one_output(c, "append/sqlite_fsync", &file);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(20).measurement_time(Duration::from_secs(3));
+    targets = appends
+}
+criterion_main!(benches);

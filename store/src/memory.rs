@@ -1,0 +1,98 @@
+//! [`MemoryStore`]: records and leases in the process's memory, for tests and for a single
+//! process that only needs leases between its own tasks.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use responses_ws_core::persist::Record;
+
+use crate::{lease, records, Lease, Store, StoreError};
+
+/// A store that keeps everything in memory: nothing survives the process.
+///
+/// ```
+/// use std::time::Duration;
+/// use responses_ws_core::persist::{Entry, Journal};
+/// use responses_ws_core::session::Lane;
+/// use responses_ws_store::{MemoryStore, Store};
+///
+/// let store = MemoryStore::default();
+/// let lease = store.acquire("conv-1", "worker-a", 0, Duration::from_secs(30))?;
+/// let mut journal = Journal::new("conv-1");
+/// store.append(&lease, &[journal.record(Entry::Opened { lane: Lane::Default })])?;
+/// assert_eq!(store.read("conv-1")?.len(), 1);
+/// # Ok::<(), responses_ws_store::StoreError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    conversations: Mutex<HashMap<String, Conversation>>,
+}
+
+#[derive(Debug, Default)]
+struct Conversation {
+    lease: Option<Lease>,
+    records: Vec<Record>,
+}
+
+impl MemoryStore {
+    /// Every method holds the lock for its whole check-then-write: a panicking holder cannot
+    /// leave a half-made change, so a poisoned lock is safe to take.
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Conversation>> {
+        self.conversations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Store for MemoryStore {
+    fn acquire(
+        &self,
+        conversation: &str,
+        holder: &str,
+        now: u64,
+        ttl: Duration,
+    ) -> Result<Lease, StoreError> {
+        let mut all = self.lock();
+        let state = all.entry(conversation.into()).or_default();
+        let granted = lease::acquire(state.lease.as_ref(), conversation, holder, now, ttl)?;
+        state.lease = Some(granted.clone());
+        Ok(granted)
+    }
+
+    fn renew(&self, presented: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
+        let mut all = self.lock();
+        let state = all.entry(presented.conversation.clone()).or_default();
+        let renewed = lease::renew(state.lease.as_ref(), presented, now, ttl)?;
+        state.lease = Some(renewed.clone());
+        Ok(renewed)
+    }
+
+    fn release(&self, presented: &Lease) -> Result<(), StoreError> {
+        let mut all = self.lock();
+        let state = all.entry(presented.conversation.clone()).or_default();
+        state.lease = Some(lease::release(state.lease.as_ref(), presented)?);
+        Ok(())
+    }
+
+    fn append(&self, presented: &Lease, new: &[Record]) -> Result<(), StoreError> {
+        let mut all = self.lock();
+        let state = all.entry(presented.conversation.clone()).or_default();
+        lease::check(state.lease.as_ref(), presented)?;
+        records::continues(&presented.conversation, next_seq(&state.records), new)?;
+        state.records.extend_from_slice(new);
+        Ok(())
+    }
+
+    fn read(&self, conversation: &str) -> Result<Vec<Record>, StoreError> {
+        Ok(self
+            .lock()
+            .get(conversation)
+            .map(|state| state.records.clone())
+            .unwrap_or_default())
+    }
+}
+
+fn next_seq(records: &[Record]) -> u64 {
+    records.last().map_or(0, |record| record.seq + 1)
+}

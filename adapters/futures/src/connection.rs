@@ -26,7 +26,7 @@ use futures_rustls::TlsConnector;
 use responses_ws_core::client::{Client, ClientEvent};
 use responses_ws_core::session::{Lane, RequestId};
 
-use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
+use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
@@ -253,6 +253,18 @@ impl Connection {
         self.catch_up();
         self.room().await;
         self.client.steer(lane, input)?;
+        self.flush().await;
+        Ok(())
+    }
+
+    /// Commits `input` (outputs of client-owned tool calls) into the lane's running response
+    /// (`response.inject`, multi-agent beta: the upgrade needs the header
+    /// `OpenAI-Beta: responses_multi_agent=v1`). The verdict arrives as
+    /// `SessionEvent::InjectAccepted` or `SessionEvent::InjectFailed`; see
+    /// [`Session::inject`](responses_ws_core::session::Session::inject).
+    pub async fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Error> {
+        self.catch_up();
+        self.client.inject(lane, input)?;
         self.flush().await;
         Ok(())
     }

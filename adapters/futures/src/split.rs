@@ -19,7 +19,7 @@ use futures_util::lock::{Mutex, MutexGuard, OwnedMutexLockFuture};
 use futures_util::task::AtomicWaker;
 use responses_ws_core::client::ClientEvent;
 use responses_ws_core::session::{Lane, RequestId};
-use responses_ws_core::wire::{Input, ResponseCreate, ToolOutput};
+use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
 
 use crate::{Connection, Error};
 
@@ -135,6 +135,11 @@ impl Sender {
     pub async fn steer(&self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
         let input = input.into();
         self.turn().await.steer(lane, input).await
+    }
+
+    /// See [`Connection::inject`].
+    pub async fn inject(&self, lane: &Lane, input: Vec<Item>) -> Result<(), Error> {
+        self.turn().await.inject(lane, input).await
     }
 
     /// See [`Connection::close`]: the stream then ends once it has handed out every event.

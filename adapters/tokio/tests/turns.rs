@@ -1,6 +1,7 @@
 //! Turns over real loopback TCP against a scripted server: a plain text turn (and the close
 //! handshake), a tool loop with parallel calls, two lanes at once, the `Stream` view,
-//! cancelled `next_event` calls losing nothing, and a split connection used from two tasks.
+//! cancelled `next_event` calls losing nothing, a split connection used from two tasks, and a
+//! tool output injected into a running response (`response.inject`).
 
 mod common;
 
@@ -338,4 +339,90 @@ async fn a_split_connection_sends_from_one_task_while_another_reads() {
         .collect()
         .await;
     assert_eq!(rest, ["disconnected 1000"]);
+}
+
+#[tokio::test]
+async fn an_injected_tool_output_is_committed_into_the_running_response() {
+    let call = json!({"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "lookup",
+        "arguments": "{}", "status": "completed"});
+    let server = Server::builder(move |_, frame: &Value| {
+        let text = |event: Value| Reply::Text(event.to_string());
+        let response = |status: &str, output: Value| {
+            json!({"id": "resp_ma", "object": "response", "created_at": 1, "status": status,
+                "model": "m", "output": output})
+        };
+        match frame["type"].as_str() {
+            // The response makes a call and waits for its output, running.
+            Some("response.create") => vec![
+                text(json!({"type": "response.created", "sequence_number": 0,
+                    "response": response("in_progress", json!([]))})),
+                text(
+                    json!({"type": "response.output_item.done", "sequence_number": 1,
+                    "output_index": 0, "item": call}),
+                ),
+            ],
+            Some("response.inject") => {
+                assert_eq!(frame["response_id"], "resp_ma");
+                assert_eq!(frame["input"][0]["call_id"], "call_1");
+                let message = json!({"type": "message", "id": "msg_1", "status": "completed",
+                    "role": "assistant", "content": [{"type": "output_text", "text": "Found it.",
+                    "annotations": []}]});
+                vec![
+                    text(
+                        json!({"type": "response.inject.created", "sequence_number": 2,
+                        "response_id": "resp_ma"}),
+                    ),
+                    text(json!({"type": "response.completed", "sequence_number": 3,
+                        "response": response("completed", json!([call, message]))})),
+                ]
+            }
+            _ => Vec::new(),
+        }
+    })
+    .start()
+    .await;
+    let mut conn = Connection::connect(Config::new(&server.url()).unwrap())
+        .await
+        .unwrap();
+    conn.create(request(None, "Look it up.")).await.unwrap();
+    // The call arrives while the response runs.
+    loop {
+        if let ClientEvent::Session(SessionEvent::Stream { event, .. }) =
+            conn.next_event().await.unwrap().unwrap()
+        {
+            if event.event_type() == "response.output_item.done" {
+                break;
+            }
+        }
+    }
+    let output = responses_ws_core::wire::Item::function_call_output("call_1", "3 results");
+    conn.inject(&responses_ws_tokio::Lane::Default, vec![output])
+        .await
+        .unwrap();
+    let mut accepted = false;
+    let response = loop {
+        match conn.next_event().await.unwrap().unwrap() {
+            ClientEvent::Session(SessionEvent::InjectAccepted { response_id, .. }) => {
+                assert_eq!(response_id, "resp_ma");
+                accepted = true;
+            }
+            ClientEvent::Session(SessionEvent::ToolCalls { .. }) => {
+                panic!("the injected output answered the call")
+            }
+            ClientEvent::Session(SessionEvent::Completed { response, .. }) => break response,
+            _ => {}
+        }
+    };
+    assert!(accepted);
+    assert_eq!(response.all_output_text(), "Found it.");
+    let frames = server.frames();
+    let types: Vec<&str> = (frames.iter())
+        .map(|(_, frame)| frame["type"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        types,
+        ["response.create", "response.inject"],
+        "each sent once"
+    );
+    conn.close().await.unwrap();
 }

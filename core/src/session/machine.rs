@@ -433,37 +433,40 @@ impl Session {
     pub fn handle_text(&mut self, text: &str, now: Instant) {
         self.now = now;
         match ServerEvent::from_str(text) {
-            Ok(event) => {
-                self.count_received(&event, text.len());
-                self.handle_event(event)
-            }
+            Ok(event) => self.take_event(event, text.len()),
             Err(error) => self.events.push_back(SessionEvent::BadFrame { error }),
         }
         self.pump();
     }
 
-    /// Counts `size` bytes against the running response `event` belongs to; one that passes
-    /// `max_response_bytes` is given up with its connection (events still on their way are
-    /// then not assembled: they reach the application as `Unrouted`).
-    fn count_received(&mut self, event: &ServerEvent<'_>, size: usize) {
-        let limit = self.config.max_response_bytes;
-        let lane = Lane::from_stream_id(event.stream_id.as_deref());
-        let Some(Phase::Streaming(active, _)) = self.lanes.get_mut(&lane).map(|s| &mut s.phase)
-        else {
-            return;
-        };
-        active.received = active.received.saturating_add(size);
-        if active.received > limit && active.abandoned.is_none() {
-            active.abandoned = Some(Abandoned::TooLarge(limit));
-            self.retire(ReconnectReason::ResponseTooLarge { limit });
-        }
+    /// Handles a decoded server event. Its size is not known here, so it does not count
+    /// against `max_response_bytes` (events read with `handle_text` do).
+    pub fn handle_event(&mut self, event: ServerEvent<'_>) {
+        self.take_event(event, 0);
     }
 
-    /// Handles a decoded server event.
-    pub fn handle_event(&mut self, event: ServerEvent<'_>) {
+    /// Handles a server event of `size` bytes: its lane's running request heard from the
+    /// server now, and a running response is charged `size` against `max_response_bytes`; one
+    /// that passes it is given up with its connection (events still on their way are then
+    /// not assembled: they reach the application as `Unrouted`).
+    fn take_event(&mut self, event: ServerEvent<'_>, size: usize) {
         let lane = Lane::from_stream_id(event.stream_id.as_deref());
-        if let Some(active) = self.lanes.get_mut(&lane).and_then(LaneState::active_mut) {
-            active.last_event = self.now;
+        let limit = self.config.max_response_bytes;
+        let mut too_large = false;
+        if let Some(state) = self.lanes.get_mut(&lane) {
+            if let Phase::Streaming(active, _) = &mut state.phase {
+                active.received = active.received.saturating_add(size);
+                if active.received > limit && active.abandoned.is_none() {
+                    active.abandoned = Some(Abandoned::TooLarge(limit));
+                    too_large = true;
+                }
+            }
+            if let Some(active) = state.active_mut() {
+                active.last_event = self.now;
+            }
+        }
+        if too_large {
+            self.retire(ReconnectReason::ResponseTooLarge { limit });
         }
         if let Some(lane) = self.steer_event_lane(&event, &lane) {
             self.on_steer_event(lane, &event);

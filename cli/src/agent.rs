@@ -173,7 +173,9 @@ pub(crate) async fn run(
                     }
                 }
                 SessionEvent::FullContext { .. } => state.outcome.full_context_replays += 1,
-                SessionEvent::Stream { event, .. } => state.on_stream(&event, tools, observer),
+                SessionEvent::Stream { event, .. } => {
+                    state.on_stream(&event.decoded(), tools, observer)
+                }
                 SessionEvent::Completed { response, .. } => {
                     state.end_turn();
                     if ToolCall::from_response(&response).is_empty() {

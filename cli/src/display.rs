@@ -111,7 +111,7 @@ impl<W: Write> Observer for LivePrinter<W> {
                     };
                     self.line(&format!("(sending the full context: {why})"))
                 }
-                SessionEvent::Stream { event, .. } => self.stream(event),
+                SessionEvent::Stream { event, .. } => self.stream(&event.decoded()),
                 SessionEvent::Failed { error, .. } => self.line(&format!("(failed: {error})")),
                 _ => {}
             },
@@ -158,9 +158,8 @@ impl<W: Write> Observer for JsonPrinter<W> {
             return;
         };
         match event {
-            SessionEvent::Stream { event, .. } | SessionEvent::Unrouted { event } => {
-                self.line(&event.to_json())
-            }
+            SessionEvent::Stream { event, .. } => self.line(event.text()),
+            SessionEvent::Unrouted { event } => self.line(&event.to_json()),
             SessionEvent::Failed {
                 lane,
                 error: RequestError::Api(error),

@@ -583,7 +583,7 @@ impl Client {
                 self.session.connected(self.now);
             }
             ws::Event::Message(ws::Message::Text(text)) => {
-                self.session.handle_text(text.as_str(), self.now)
+                self.session.handle_frame(text, self.now)
             }
             ws::Event::Message(ws::Message::Binary(bytes)) => {
                 self.events

@@ -13,7 +13,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use common::open;
-use responses_ws_core::wire::{EventKind, ServerEvent};
+use responses_ws_core::session::{Session, SessionConfig, SessionEvent};
+use responses_ws_core::wire::{EventKind, ResponseCreate, ServerEvent};
 use responses_ws_core::ws::{Config, Connection, Event, FrameHeader, Message, OpCode, Role};
 use responses_ws_core::Instant;
 
@@ -164,6 +165,82 @@ fn a_mixed_stream_allocates_only_for_escaped_argument_deltas() {
     let escaped = frames.iter().filter(|f| f.contains(r#"\""#)).count();
     let expected = escaped as f64 / frames.len() as f64;
     assert_eq!(steady_state(&frames), expected);
+}
+
+/// The session's read loop: each batch arrives in one socket read and every message goes to
+/// a session whose request runs on the `planner` lane; each [`SessionEvent::Stream`] it hands
+/// out is decoded by the application and dropped. Returns the allocations made, per event.
+fn per_session_event(conn: &mut Connection, session: &mut Session, batches: &[Vec<u8>]) -> f64 {
+    let before = allocations();
+    let mut events = 0;
+    for batch in batches {
+        let mut rest = &batch[..];
+        while !rest.is_empty() {
+            let space = conn.input_buffer();
+            let n = space.len().min(rest.len());
+            space[..n].copy_from_slice(&rest[..n]);
+            conn.commit_input(n, NOW);
+            rest = &rest[n..];
+            while let Some(event) = conn.poll_event() {
+                let Event::Message(Message::Text(text)) = event else {
+                    panic!("not a text message: {event:?}")
+                };
+                session.handle_frame(text, NOW);
+                while let Some(event) = session.poll_event() {
+                    let SessionEvent::Stream { event, .. } = event else {
+                        panic!("not a stream event: {event:?}")
+                    };
+                    let event = event.decoded();
+                    assert!(matches!(
+                        event.kind,
+                        EventKind::FunctionCallArgumentsDelta(_)
+                    ));
+                    std::hint::black_box(event);
+                    events += 1;
+                }
+            }
+        }
+    }
+    (allocations() - before) as f64 / events as f64
+}
+
+#[test]
+fn deltas_reach_the_application_through_the_session_without_a_copy() {
+    // A request runs on the `planner` lane of a session and is streaming a function call.
+    let mut session = Session::new(SessionConfig::default());
+    session.connected(NOW);
+    let request = ResponseCreate::new("gpt-5.5")
+        .input("Read the file.")
+        .stream_id("planner");
+    session.create(request).unwrap();
+    while session.poll_transmit().is_some() {}
+    for frame in [
+        r#"{"type":"response.created","stream_id":"planner","sequence_number":0,"response":{"id":"resp_1","object":"response","created_at":1,"status":"in_progress","model":"gpt-5.5","output":[]}}"#,
+        r#"{"type":"response.output_item.added","stream_id":"planner","sequence_number":1,"output_index":0,"item":{"type":"message","id":"msg_1","role":"assistant","status":"in_progress","content":[]}}"#,
+        r#"{"type":"response.output_item.added","stream_id":"planner","sequence_number":2,"output_index":1,"item":{"type":"function_call","id":"fc_0f1e2d3c4b5a69788796a5b4c3d2e1f0","call_id":"call_1","name":"read","arguments":"","status":"in_progress"}}"#,
+    ] {
+        session.handle_text(frame, NOW);
+    }
+    while session.poll_event().is_some() {}
+
+    // Batches of 64 deltas, numbered on from the frames above.
+    let batches: Vec<Vec<u8>> = (0..53)
+        .map(|b| {
+            (0..64)
+                .flat_map(|i| text_frame(&argument_delta(3 + b * 64 + i, false)))
+                .collect()
+        })
+        .collect();
+    let (warm_up, measured) = batches.split_at(3);
+    let mut conn = open(Role::Client, Config::default());
+    per_session_event(&mut conn, &mut session, warm_up);
+    let per_event = per_session_event(&mut conn, &mut session, measured);
+    // What remains is the assembly's copy of the arguments growing (a string that doubles:
+    // a handful of reallocations over the whole stream), not a cost per event.
+    let deltas = measured.len() * 64;
+    let total = per_event * deltas as f64;
+    println!("{total} allocations over {deltas} deltas through the session");
+    assert!(total <= 4.0, "{total} allocations over {deltas} deltas");
 }
 
 /// The allocations of decoding one frame (the frame is already a message).

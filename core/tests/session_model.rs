@@ -273,7 +273,10 @@ impl World {
                     assert!(self.ended.insert(request), "{request} ended twice");
                 }
                 SessionEvent::Stream { lane, event, .. } => {
-                    assert_eq!(lane, Lane::from_stream_id(event.stream_id.as_deref()));
+                    assert_eq!(
+                        lane,
+                        Lane::from_stream_id(event.decoded().stream_id.as_deref())
+                    );
                 }
                 SessionEvent::Retrying {
                     request, attempt, ..

@@ -376,7 +376,7 @@ fn note(events: &mut VecDeque<String>, streamed: &mut usize, event: SessionEvent
     if let SessionEvent::Stream { lane, event, .. } = &event {
         assert_eq!(
             *lane,
-            Lane::from_stream_id(event.stream_id.as_deref()),
+            Lane::from_stream_id(event.decoded().stream_id.as_deref()),
             "stream event on the wrong lane"
         );
         *streamed += 1;

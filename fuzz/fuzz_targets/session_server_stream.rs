@@ -65,7 +65,7 @@ impl Run {
                             assert!(self.ended.insert(request.0), "{request} ended twice");
                         }
                         SessionEvent::Stream { lane, event, .. } => {
-                            assert_eq!(*lane, Lane::from_stream_id(event.stream_id.as_deref()));
+                            assert_eq!(*lane, Lane::from_stream_id(event.decoded().stream_id.as_deref()));
                         }
                         _ => {}
                     }

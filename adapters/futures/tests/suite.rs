@@ -111,11 +111,11 @@ fn describe_session(event: &SessionEvent) -> String {
         SessionEvent::Started {
             lane, response_id, ..
         } => format!("{lane}: started {response_id}"),
-        SessionEvent::Stream { lane, event, .. } => match &event.kind {
+        SessionEvent::Stream { lane, event, .. } => match &event.decoded().kind {
             EventKind::OutputTextDelta(delta) => {
                 format!("{lane}: delta {}", delta.delta)
             }
-            _ => format!("{lane}: {}", event.event_type()),
+            _ => format!("{lane}: {}", event.decoded().event_type()),
         },
         SessionEvent::Completed { lane, response, .. } => {
             format!(
@@ -695,7 +695,7 @@ async fn slow_consumer_stops_reading_the_socket(rt: Rt) {
     loop {
         match session(conn.next_event().await.unwrap().unwrap()) {
             Some(SessionEvent::Stream { event, .. })
-                if event.event_type() == "response.output_text.delta" =>
+                if event.decoded().event_type() == "response.output_text.delta" =>
             {
                 deltas += 1;
             }
@@ -891,7 +891,7 @@ async fn next_event_is_cancel_safe(rt: Rt) {
         };
         match session(event) {
             Some(SessionEvent::Stream { event, .. }) => {
-                if let EventKind::OutputTextDelta(delta) = &event.kind {
+                if let EventKind::OutputTextDelta(delta) = &event.decoded().kind {
                     numbers.push(delta.delta.parse::<u64>().unwrap());
                 }
             }

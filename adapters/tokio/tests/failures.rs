@@ -345,7 +345,7 @@ async fn a_slow_consumer_stops_reading_and_the_server_is_held_back() {
     let mut bytes = 0;
     let count = |event: &ClientEvent| {
         if let ClientEvent::Session(SessionEvent::Stream { event, .. }) = event {
-            if let EventKind::OutputTextDelta(delta) = &event.kind {
+            if let EventKind::OutputTextDelta(delta) = &event.decoded().kind {
                 assert_eq!(delta.delta.len(), DELTA);
                 return Some(delta.delta.len());
             }
@@ -638,7 +638,10 @@ async fn a_flood_while_a_write_waits_is_read_no_further_than_the_set_aside_limit
     let mut deltas = 0;
     while let Ok(Some(event)) = conn.next_event().await {
         if let ClientEvent::Session(SessionEvent::Stream { event, .. }) = event {
-            deltas += usize::from(matches!(event.kind, EventKind::OutputTextDelta(_)));
+            deltas += usize::from(matches!(
+                event.decoded().kind,
+                EventKind::OutputTextDelta(_)
+            ));
         }
     }
     // What was set aside, plus what one read buffer held when reading stopped.

@@ -282,7 +282,7 @@ async fn cancelled_next_event_calls_lose_nothing() {
         tokio::select! {
             event = conn.next_event() => match event.unwrap().expect("an event") {
                 ClientEvent::Session(SessionEvent::Stream { event, .. }) => {
-                    if let responses_ws_core::wire::EventKind::OutputTextDelta(delta) = &event.kind {
+                    if let responses_ws_core::wire::EventKind::OutputTextDelta(delta) = &event.decoded().kind {
                         deltas.push(delta.delta.to_string());
                     }
                 }
@@ -390,7 +390,7 @@ async fn an_injected_tool_output_is_committed_into_the_running_response() {
         if let ClientEvent::Session(SessionEvent::Stream { event, .. }) =
             conn.next_event().await.unwrap().unwrap()
         {
-            if event.event_type() == "response.output_item.done" {
+            if event.decoded().event_type() == "response.output_item.done" {
                 break;
             }
         }

@@ -42,7 +42,7 @@ impl LaneSlots {
 
     /// The lane of slot `index`.
     pub(crate) fn lane(index: usize) -> Lane {
-        Lane::Named(format!("{PREFIX}{index}"))
+        Lane::Named(format!("{PREFIX}{index}").into())
     }
 
     /// The slot of a lane of the pool.

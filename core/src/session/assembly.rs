@@ -567,21 +567,22 @@ impl ResponseAssembly {
         let Some(position) = self.locate(at) else {
             return;
         };
-        let (event_type, output_index) = (String::from(at.event_type), at.output_index);
+        // The anomaly's strings are made only when there is one: a delta allocates nothing.
+        let (event_type, output_index) = (at.event_type, at.output_index);
         let anomaly = match change(&mut self.response.output[position]) {
             Ok(None) => return,
             Ok(Some(field)) => Anomaly::DoneMismatch {
-                event_type,
+                event_type: event_type.into(),
                 output_index,
                 field,
             },
             Err(FieldError::WrongKind) => Anomaly::ItemKindMismatch {
-                event_type,
+                event_type: event_type.into(),
                 output_index,
                 item_type: self.response.output[position].kind().into(),
             },
             Err(FieldError::MissingPart(index)) => Anomaly::UnknownPart {
-                event_type,
+                event_type: event_type.into(),
                 output_index,
                 index,
             },

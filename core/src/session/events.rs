@@ -9,6 +9,7 @@ use core::fmt;
 use super::assembly::Anomaly;
 use super::lane::{InvalidLaneName, Lane};
 use super::ledger::FullContextReason;
+use super::stream_event::StreamEvent;
 use super::tools::{ToolCall, ToolOutputError};
 use crate::retry::{Failure, GaveUp, RetrySafety};
 use crate::wire::{ApiError, DecodeError, Input, Item, Response, ServerEvent};
@@ -92,8 +93,8 @@ pub enum SessionEvent {
         lane: Lane,
         /// The request.
         request: RequestId,
-        /// The event.
-        event: ServerEvent<'static>,
+        /// The event, as its frame: [`StreamEvent::decoded`] reads it.
+        event: StreamEvent,
     },
     /// The request ended with a response (`completed`, or `incomplete` with its reason).
     Completed {

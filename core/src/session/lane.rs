@@ -1,7 +1,11 @@
 //! Lane names: the default lane and the named `stream_id` lanes of one connection.
 
 use alloc::string::String;
+use alloc::sync::Arc;
+use core::borrow::Borrow;
+use core::cmp::Ordering;
 use core::fmt;
+use core::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -11,7 +15,9 @@ use crate::wire::is_valid_stream_id;
 ///
 /// The default lane sends no `stream_id`; a named lane sends its name as `stream_id`, and the
 /// server echoes it on every event of that lane. With serde a lane is its name, and the
-/// default lane the empty string (never a valid `stream_id`).
+/// default lane the empty string (never a valid `stream_id`). A lane compares, orders and
+/// hashes as that string too, so maps keyed by lanes can be searched with a `stream_id`
+/// (`&str`) without building a lane; a clone shares the name.
 ///
 /// ```
 /// use responses_ws_core::session::Lane;
@@ -22,13 +28,13 @@ use crate::wire::is_valid_stream_id;
 /// assert!(Lane::named("bad lane!").is_err());
 /// # Ok::<(), responses_ws_core::session::InvalidLaneName>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Debug, Clone, Default)]
 pub enum Lane {
     /// The lane of requests without a `stream_id`.
     #[default]
     Default,
     /// A lane named by its `stream_id` (1–256 characters of `A–Z a–z 0–9 _ . -`).
-    Named(String),
+    Named(Arc<str>),
 }
 
 /// A `stream_id` the server would refuse with `invalid_stream_id`.
@@ -52,7 +58,7 @@ impl Lane {
     pub fn named(name: impl Into<String>) -> Result<Lane, InvalidLaneName> {
         let name = name.into();
         if is_valid_stream_id(&name) {
-            Ok(Lane::Named(name))
+            Ok(Lane::Named(name.into()))
         } else {
             Err(InvalidLaneName(name))
         }
@@ -69,6 +75,40 @@ impl Lane {
             Lane::Default => None,
             Lane::Named(name) => Some(name),
         }
+    }
+}
+
+/// The key a lane is compared by: its `stream_id`, or `""` for the default lane (which no
+/// named lane can have, so the default lane sorts first and equals no named lane).
+impl Borrow<str> for Lane {
+    fn borrow(&self) -> &str {
+        self.stream_id().unwrap_or("")
+    }
+}
+
+impl PartialEq for Lane {
+    fn eq(&self, other: &Lane) -> bool {
+        Borrow::<str>::borrow(self) == Borrow::<str>::borrow(other)
+    }
+}
+
+impl Eq for Lane {}
+
+impl PartialOrd for Lane {
+    fn partial_cmp(&self, other: &Lane) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Lane {
+    fn cmp(&self, other: &Lane) -> Ordering {
+        Borrow::<str>::borrow(self).cmp(Borrow::<str>::borrow(other))
+    }
+}
+
+impl Hash for Lane {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        Borrow::<str>::borrow(self).hash(state)
     }
 }
 

@@ -10,6 +10,7 @@
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::mem;
 
@@ -20,6 +21,7 @@ use super::inject::Injections;
 use super::lane::Lane;
 use super::ledger::{settings_of, FullContextReason, LaneLedger, Ledger};
 use super::refused::Refused;
+use super::stream_event::StreamEvent;
 use super::tools::{PendingCalls, ToolCallKind, ToolOutputError};
 use crate::retry::{Failure, GaveUp, RetrySafety};
 use crate::time::Instant;
@@ -27,6 +29,7 @@ use crate::wire::{
     ApiError, ClientEvent, EventKind, IncompleteReason, Input, Item, ResponseCreate,
     ResponseStatus, ServerEvent, ToolOutput,
 };
+use crate::ws::Utf8Bytes;
 
 mod running;
 mod transfer;
@@ -86,7 +89,7 @@ enum Connection {
     /// Open since `since`; the named lanes it has seen count against the server's limit.
     Up {
         since: Instant,
-        named_lanes: BTreeSet<String>,
+        named_lanes: BTreeSet<Arc<str>>,
     },
     /// The session asked for a new connection and sends nothing more on this one.
     Retiring,
@@ -429,28 +432,41 @@ impl Session {
         }
     }
 
-    /// Reads one text frame from the server.
+    /// Reads one text frame from the server (copied; [`handle_frame`](Self::handle_frame)
+    /// takes a frame without copying it).
     pub fn handle_text(&mut self, text: &str, now: Instant) {
+        self.handle_frame(Utf8Bytes::from(text), now);
+    }
+
+    /// Reads one text frame from the server. Its events reach the application as
+    /// [`StreamEvent`]s that share the frame, so a delta is handed on without a copy.
+    pub fn handle_frame(&mut self, frame: Utf8Bytes, now: Instant) {
         self.now = now;
-        match ServerEvent::from_str(text) {
-            Ok(event) => self.take_event(event, text.len()),
+        match ServerEvent::from_str(frame.as_str()) {
+            Ok(event) => self.take_event(event, &frame),
             Err(error) => self.events.push_back(SessionEvent::BadFrame { error }),
         }
         self.pump();
     }
 
-    /// Handles a decoded server event. Its size is not known here, so it does not count
-    /// against `max_response_bytes` (events read with `handle_text` do).
+    /// Handles a decoded server event, as the frame [`ServerEvent::to_json`] writes.
     pub fn handle_event(&mut self, event: ServerEvent<'_>) {
-        self.take_event(event, 0);
+        self.handle_frame(Utf8Bytes::from(event.to_json()), self.now);
     }
 
-    /// Handles a server event of `size` bytes: its lane's running request heard from the
-    /// server now, and a running response is charged `size` against `max_response_bytes`; one
-    /// that passes it is given up with its connection (events still on their way are then
-    /// not assembled: they reach the application as `Unrouted`).
-    fn take_event(&mut self, event: ServerEvent<'_>, size: usize) {
-        let lane = Lane::from_stream_id(event.stream_id.as_deref());
+    /// Handles a server event decoded from `frame`: its lane's running request heard from
+    /// the server now, and a running response is charged the frame's size against
+    /// `max_response_bytes`; one that passes it is given up with its connection (events still
+    /// on their way are then not assembled: they reach the application as `Unrouted`).
+    fn take_event(&mut self, event: ServerEvent<'_>, frame: &Utf8Bytes) {
+        let size = frame.len();
+        // The lane as the session already holds it (a clone shares its name), found by the
+        // event's `stream_id` without building one.
+        let key = event.stream_id.as_deref().unwrap_or("");
+        let lane = match self.lanes.get_key_value(key) {
+            Some((lane, _)) => lane.clone(),
+            None => Lane::from_stream_id(event.stream_id.as_deref()),
+        };
         let limit = self.config.max_response_bytes;
         let mut too_large = false;
         if let Some(state) = self.lanes.get_mut(&lane) {
@@ -480,7 +496,7 @@ impl Session {
             EventKind::Error(error) => {
                 self.on_error(event.stream_id.is_some(), lane, error.clone())
             }
-            _ => self.on_response_event(lane, event),
+            _ => self.on_response_event(lane, event, frame),
         }
     }
 
@@ -589,9 +605,9 @@ impl Session {
             .filter_map(|(lane, _)| lane.stream_id())
             .collect();
         if let Connection::Up { named_lanes, .. } = &self.connection {
-            named.extend(named_lanes.iter().map(String::as_str));
+            named.extend(named_lanes.iter().map(|name| &**name));
         }
-        if named.contains(name.as_str()) || named.len() < self.config.max_named_lanes {
+        if named.contains(&**name) || named.len() < self.config.max_named_lanes {
             Ok(())
         } else {
             Err(SessionError::TooManyLanes {
@@ -738,7 +754,7 @@ impl Session {
 
     // --- Server events ----------------------------------------------------------------------
 
-    fn on_response_event(&mut self, lane: Lane, event: ServerEvent<'_>) {
+    fn on_response_event(&mut self, lane: Lane, event: ServerEvent<'_>, frame: &Utf8Bytes) {
         let state = self.lane_mut(&lane);
         let starts = matches!(
             event.kind,
@@ -747,11 +763,11 @@ impl Session {
         match mem::take(&mut state.phase) {
             Phase::Sent(active) => {
                 state.phase = Phase::Streaming(active, Box::default());
-                self.on_started(&lane, event)
+                self.on_started(&lane, event, frame)
             }
             Phase::Streaming(active, assembly) => {
                 state.phase = Phase::Streaming(active, assembly);
-                self.on_streaming(&lane, event)
+                self.on_streaming(&lane, event, frame)
             }
             phase @ (Phase::AwaitingSuccessor | Phase::AwaitingTools(_) | Phase::Idle)
                 if starts
@@ -767,7 +783,7 @@ impl Session {
                 let now = self.now;
                 let state = self.lane_mut(&lane);
                 state.phase = Phase::Streaming(Active::new(request, true, now), Box::default());
-                self.on_started(&lane, event)
+                self.on_started(&lane, event, frame)
             }
             phase => {
                 state.phase = phase;
@@ -780,7 +796,7 @@ impl Session {
 
     /// The first event of a request: it has started. Steering input the server held is now
     /// part of the conversation.
-    fn on_started(&mut self, lane: &Lane, event: ServerEvent<'_>) {
+    fn on_started(&mut self, lane: &Lane, event: ServerEvent<'_>, frame: &Utf8Bytes) {
         let state = self.lane_mut(lane);
         let applied = state.take_accepted_steers();
         let Phase::Streaming(active, _) = &state.phase else {
@@ -800,10 +816,10 @@ impl Session {
             request,
             response_id,
         });
-        self.on_streaming(lane, event);
+        self.on_streaming(lane, event, frame);
     }
 
-    fn on_streaming(&mut self, lane: &Lane, event: ServerEvent<'_>) {
+    fn on_streaming(&mut self, lane: &Lane, event: ServerEvent<'_>, frame: &Utf8Bytes) {
         let state = self.lane_mut(lane);
         let Phase::Streaming(active, assembly) = &mut state.phase else {
             return;
@@ -816,11 +832,10 @@ impl Session {
             self.release_fork(lane);
         }
         if self.config.stream_events {
-            let event = event.into_owned();
             self.events.push_back(SessionEvent::Stream {
                 lane: lane.clone(),
                 request,
-                event,
+                event: StreamEvent::from_frame(frame.clone()),
             });
         }
         if terminal {

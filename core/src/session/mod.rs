@@ -16,6 +16,7 @@ mod lane;
 mod ledger;
 mod machine;
 mod refused;
+mod stream_event;
 mod tools;
 
 pub use assembly::*;
@@ -25,4 +26,5 @@ pub use lane::{InvalidLaneName, Lane};
 pub use ledger::{FullContextReason, LaneLedger, Ledger};
 pub use machine::{LaneTransfer, Session};
 pub use refused::Refused;
+pub use stream_event::StreamEvent;
 pub use tools::{ToolCall, ToolCallKind, ToolOutputError};

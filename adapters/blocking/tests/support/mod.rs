@@ -286,7 +286,7 @@ fn session_summary(event: &SessionEvent) -> String {
             "stream {} #{} {}",
             lane_name(lane),
             request.0,
-            event.event_type()
+            event.decoded().event_type()
         ),
         SessionEvent::Completed {
             lane,

@@ -398,10 +398,12 @@ pub(crate) fn describe(event: &ClientEvent) -> String {
         }) => {
             format!("{} started {response_id}", lane(l))
         }
-        ClientEvent::Session(SessionEvent::Stream { lane: l, event, .. }) => match &event.kind {
-            EventKind::OutputTextDelta(delta) => format!("{} delta {}", lane(l), delta.delta),
-            _ => format!("{} {}", lane(l), event.event_type()),
-        },
+        ClientEvent::Session(SessionEvent::Stream { lane: l, event, .. }) => {
+            match &event.decoded().kind {
+                EventKind::OutputTextDelta(delta) => format!("{} delta {}", lane(l), delta.delta),
+                _ => format!("{} {}", lane(l), event.decoded().event_type()),
+            }
+        }
         ClientEvent::Session(SessionEvent::Completed {
             lane: l, response, ..
         }) => {

@@ -211,16 +211,79 @@ fn mask_wide(buf: &mut [u8], key: [u8; 4]) {
     mask_words(buf, key);
 }
 
-/// The x86_64 paths.
+/// The body every SIMD path shares, for buffers of at least one register, in three parts: the
+/// first register's worth of bytes (unaligned), an aligned body in a loop of two registers,
+/// and the last register's worth (unaligned). Head and tail are loaded before the loop stores
+/// anything and stored after it, masked with the key of their own offset, so where the parts
+/// overlap they store the same bytes. The overlapping head and tail replace byte loops at both
+/// ends, and aligning the body took a misaligned 16 KiB buffer from about 40 to about 85 GiB/s
+/// with AVX2 (a payload behind a 2 to 14 byte frame header is misaligned; unaligned 32-byte
+/// accesses split cache lines every other time).
 ///
-/// Each masks, for buffers of at least one register, in three parts: the first register's
-/// worth of bytes (unaligned), an aligned body in a loop of two registers, and the last
-/// register's worth (unaligned). Head and tail are loaded before the loop stores anything and
-/// stored after it, masked with the key of their own offset, so where the parts overlap they
-/// store the same bytes. The overlapping head and tail replace byte loops at both ends, and
-/// aligning the body took a misaligned 16 KiB buffer from about 40 to about 85 GiB/s with AVX2
-/// (a payload behind a 2 to 14 byte frame header is misaligned; unaligned 32-byte accesses
-/// split cache lines every other time).
+/// `$vector` is the register type of `$width` bytes; `$load`, `$store` and `$xor` are its
+/// unaligned load (from `*const $vector`), unaligned store (to `*mut $vector`) and XOR. The
+/// function it expands in must have the instruction set enabled (for the target, or by
+/// `#[target_feature]` after the caller checked the CPU).
+macro_rules! mask_simd {
+    ($buf:ident, $key:ident, $width:literal, $vector:ty, $load:ident, $store:ident, $xor:ident) => {{
+        const WIDTH: usize = $width;
+        let len = $buf.len();
+        if len < WIDTH {
+            super::mask_words($buf, $key);
+            return;
+        }
+        // Where the body starts: the first register boundary, or WIDTH if none is reachable.
+        let body_start = $buf.as_ptr().align_offset(WIDTH).min(WIDTH);
+        let tail_start = len - WIDTH;
+        let patterns = [
+            [$key; WIDTH / 4],
+            [super::rotate_key($key, tail_start); WIDTH / 4],
+            [super::rotate_key($key, body_start); WIDTH / 4],
+        ];
+        // SAFETY: each pattern is WIDTH initialised bytes, and `buf[..WIDTH]` and
+        // `buf[tail_start..]` are WIDTH readable bytes since `len >= WIDTH`; the loads accept
+        // any alignment; the instruction set is enabled (see the macro's contract).
+        let (head, tail, mask) = unsafe {
+            let head_mask = $load(patterns[0].as_ptr().cast::<$vector>());
+            let tail_mask = $load(patterns[1].as_ptr().cast::<$vector>());
+            let mask = $load(patterns[2].as_ptr().cast::<$vector>());
+            let head = $load($buf[..WIDTH].as_ptr().cast::<$vector>());
+            let tail = $load($buf[tail_start..].as_ptr().cast::<$vector>());
+            ($xor(head, head_mask), $xor(tail, tail_mask), mask)
+        };
+
+        let mut blocks = $buf[body_start..].chunks_exact_mut(2 * WIDTH);
+        for block in &mut blocks {
+            let p = block.as_mut_ptr();
+            // SAFETY: `block` is exactly two registers' worth of bytes we may read and write,
+            // so `p` and `p.add(WIDTH)` point to one register each; loads and stores accept
+            // any alignment; the instruction set is enabled.
+            unsafe {
+                let v0 = $xor($load(p.cast::<$vector>()), mask);
+                let v1 = $xor($load(p.add(WIDTH).cast::<$vector>()), mask);
+                $store(p.cast::<$vector>(), v0);
+                $store(p.add(WIDTH).cast::<$vector>(), v1);
+            }
+        }
+        if let Some(chunk) = blocks.into_remainder().get_mut(..WIDTH) {
+            let p = chunk.as_mut_ptr().cast::<$vector>();
+            // SAFETY: `chunk` is exactly one register's worth of bytes we may read and write;
+            // loads and stores accept any alignment; the instruction set is enabled.
+            unsafe { $store(p, $xor($load(p), mask)) };
+        }
+
+        // Where head, body and tail overlap, they hold the same bytes, each masked once from
+        // the original data, since head and tail were loaded before the loop wrote anything.
+        // SAFETY: the same two ranges as the loads above, which we may write; stores accept
+        // any alignment; the instruction set is enabled.
+        unsafe {
+            $store($buf[tail_start..].as_mut_ptr().cast::<$vector>(), tail);
+            $store($buf[..WIDTH].as_mut_ptr().cast::<$vector>(), head);
+        }
+    }};
+}
+
+/// The x86_64 paths.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     /// AVX2: 64 bytes per iteration.
@@ -234,67 +297,15 @@ mod x86 {
         use core::arch::x86_64::{
             __m256i, _mm256_loadu_si256, _mm256_storeu_si256, _mm256_xor_si256,
         };
-
-        use super::{mask_words, rotate_key};
-        const WIDTH: usize = 32;
-
-        let len = buf.len();
-        if len < WIDTH {
-            mask_words(buf, key);
-            return;
-        }
-        // Where the body starts: the first 32-byte boundary, or 32 if none is reachable.
-        let body_start = buf.as_ptr().align_offset(WIDTH).min(WIDTH);
-        let tail_start = len - WIDTH;
-        let patterns = [
-            [key; WIDTH / 4],
-            [rotate_key(key, tail_start); WIDTH / 4],
-            [rotate_key(key, body_start); WIDTH / 4],
-        ];
-        // SAFETY: each pattern is 32 initialised bytes, and `buf[..32]` and `buf[tail_start..]`
-        // are 32 readable bytes since `len >= 32`; `loadu` accepts any alignment; AVX2 is
-        // enabled for this function.
-        let (head, tail, mask) = unsafe {
-            let head_mask = _mm256_loadu_si256(patterns[0].as_ptr().cast::<__m256i>());
-            let tail_mask = _mm256_loadu_si256(patterns[1].as_ptr().cast::<__m256i>());
-            let mask = _mm256_loadu_si256(patterns[2].as_ptr().cast::<__m256i>());
-            let head = _mm256_loadu_si256(buf[..WIDTH].as_ptr().cast::<__m256i>());
-            let tail = _mm256_loadu_si256(buf[tail_start..].as_ptr().cast::<__m256i>());
-            (
-                _mm256_xor_si256(head, head_mask),
-                _mm256_xor_si256(tail, tail_mask),
-                mask,
-            )
-        };
-
-        let mut blocks = buf[body_start..].chunks_exact_mut(2 * WIDTH);
-        for block in &mut blocks {
-            let p = block.as_mut_ptr().cast::<__m256i>();
-            // SAFETY: `block` is exactly 64 bytes we may read and write, so `p` and `p.add(1)`
-            // point to 32 of them each; `loadu`/`storeu` accept any alignment; AVX2 is enabled
-            // for this function.
-            unsafe {
-                let v0 = _mm256_xor_si256(_mm256_loadu_si256(p), mask);
-                let v1 = _mm256_xor_si256(_mm256_loadu_si256(p.add(1)), mask);
-                _mm256_storeu_si256(p, v0);
-                _mm256_storeu_si256(p.add(1), v1);
-            }
-        }
-        if let Some(chunk) = blocks.into_remainder().get_mut(..WIDTH) {
-            let p = chunk.as_mut_ptr().cast::<__m256i>();
-            // SAFETY: `chunk` is exactly 32 bytes we may read and write; `loadu`/`storeu`
-            // accept any alignment; AVX2 is enabled for this function.
-            unsafe { _mm256_storeu_si256(p, _mm256_xor_si256(_mm256_loadu_si256(p), mask)) };
-        }
-
-        // Where head, body and tail overlap, they hold the same bytes, each masked once from the
-        // original data, since head and tail were loaded before the loop wrote anything.
-        // SAFETY: the same two 32-byte ranges as the loads above, which we may write;
-        // `storeu` accepts any alignment; AVX2 is enabled for this function.
-        unsafe {
-            _mm256_storeu_si256(buf[tail_start..].as_mut_ptr().cast::<__m256i>(), tail);
-            _mm256_storeu_si256(buf[..WIDTH].as_mut_ptr().cast::<__m256i>(), head);
-        }
+        mask_simd!(
+            buf,
+            key,
+            32,
+            __m256i,
+            _mm256_loadu_si256,
+            _mm256_storeu_si256,
+            _mm256_xor_si256
+        )
     }
 
     /// SSE2: 32 bytes per iteration. Safe to call: only compiled when SSE2 is enabled for the
@@ -302,133 +313,27 @@ mod x86 {
     #[cfg(all(target_feature = "sse2", any(test, not(target_feature = "avx2"))))]
     pub(super) fn mask_sse2(buf: &mut [u8], key: [u8; 4]) {
         use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_storeu_si128, _mm_xor_si128};
-
-        use super::{mask_words, rotate_key};
-        const WIDTH: usize = 16;
-
-        let len = buf.len();
-        if len < WIDTH {
-            mask_words(buf, key);
-            return;
-        }
-        // Where the body starts: the first 16-byte boundary, or 16 if none is reachable.
-        let body_start = buf.as_ptr().align_offset(WIDTH).min(WIDTH);
-        let tail_start = len - WIDTH;
-        let patterns = [
-            [key; WIDTH / 4],
-            [rotate_key(key, tail_start); WIDTH / 4],
-            [rotate_key(key, body_start); WIDTH / 4],
-        ];
-        // SAFETY: each pattern is 16 initialised bytes, and `buf[..16]` and `buf[tail_start..]`
-        // are 16 readable bytes since `len >= 16`; `loadu` accepts any alignment; SSE2 is
-        // enabled for the target.
-        let (head, tail, mask) = unsafe {
-            let head_mask = _mm_loadu_si128(patterns[0].as_ptr().cast::<__m128i>());
-            let tail_mask = _mm_loadu_si128(patterns[1].as_ptr().cast::<__m128i>());
-            let mask = _mm_loadu_si128(patterns[2].as_ptr().cast::<__m128i>());
-            let head = _mm_loadu_si128(buf[..WIDTH].as_ptr().cast::<__m128i>());
-            let tail = _mm_loadu_si128(buf[tail_start..].as_ptr().cast::<__m128i>());
-            (
-                _mm_xor_si128(head, head_mask),
-                _mm_xor_si128(tail, tail_mask),
-                mask,
-            )
-        };
-
-        let mut blocks = buf[body_start..].chunks_exact_mut(2 * WIDTH);
-        for block in &mut blocks {
-            let p = block.as_mut_ptr().cast::<__m128i>();
-            // SAFETY: `block` is exactly 32 bytes we may read and write, so `p` and `p.add(1)`
-            // point to 16 of them each; `loadu`/`storeu` accept any alignment; SSE2 is enabled
-            // for the target.
-            unsafe {
-                let v0 = _mm_xor_si128(_mm_loadu_si128(p), mask);
-                let v1 = _mm_xor_si128(_mm_loadu_si128(p.add(1)), mask);
-                _mm_storeu_si128(p, v0);
-                _mm_storeu_si128(p.add(1), v1);
-            }
-        }
-        if let Some(chunk) = blocks.into_remainder().get_mut(..WIDTH) {
-            let p = chunk.as_mut_ptr().cast::<__m128i>();
-            // SAFETY: `chunk` is exactly 16 bytes we may read and write; `loadu`/`storeu`
-            // accept any alignment; SSE2 is enabled for the target.
-            unsafe { _mm_storeu_si128(p, _mm_xor_si128(_mm_loadu_si128(p), mask)) };
-        }
-
-        // Where head, body and tail overlap, they hold the same bytes, each masked once from the
-        // original data, since head and tail were loaded before the loop wrote anything.
-        // SAFETY: the same two 16-byte ranges as the loads above, which we may write;
-        // `storeu` accepts any alignment; SSE2 is enabled for the target.
-        unsafe {
-            _mm_storeu_si128(buf[tail_start..].as_mut_ptr().cast::<__m128i>(), tail);
-            _mm_storeu_si128(buf[..WIDTH].as_mut_ptr().cast::<__m128i>(), head);
-        }
+        mask_simd!(
+            buf,
+            key,
+            16,
+            __m128i,
+            _mm_loadu_si128,
+            _mm_storeu_si128,
+            _mm_xor_si128
+        )
     }
 }
 
-/// The aarch64 path, in the same three parts as the x86_64 ones. `vld1q_u8`/`vst1q_u8` have no
-/// alignment requirement beyond a byte's.
+/// The aarch64 path. `vld1q_u8`/`vst1q_u8` have no alignment requirement beyond a byte's.
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
 mod neon {
-    use super::{mask_words, rotate_key};
     use core::arch::aarch64::{veorq_u8, vld1q_u8, vst1q_u8};
 
     /// NEON: 32 bytes per iteration. Safe to call: only compiled when NEON is enabled for the
     /// whole target.
     pub(super) fn mask_neon(buf: &mut [u8], key: [u8; 4]) {
-        const WIDTH: usize = 16;
-
-        let len = buf.len();
-        if len < WIDTH {
-            mask_words(buf, key);
-            return;
-        }
-        // Where the body starts: the first 16-byte boundary, or 16 if none is reachable.
-        let body_start = buf.as_ptr().align_offset(WIDTH).min(WIDTH);
-        let tail_start = len - WIDTH;
-        let patterns = [
-            [key; WIDTH / 4],
-            [rotate_key(key, tail_start); WIDTH / 4],
-            [rotate_key(key, body_start); WIDTH / 4],
-        ];
-        // SAFETY: each pattern is 16 initialised bytes, and `buf[..16]` and `buf[tail_start..]`
-        // are 16 readable bytes since `len >= 16`; NEON is enabled for the target.
-        let (head, tail, mask) = unsafe {
-            let head_mask = vld1q_u8(patterns[0].as_ptr().cast::<u8>());
-            let tail_mask = vld1q_u8(patterns[1].as_ptr().cast::<u8>());
-            let mask = vld1q_u8(patterns[2].as_ptr().cast::<u8>());
-            let head = vld1q_u8(buf[..WIDTH].as_ptr());
-            let tail = vld1q_u8(buf[tail_start..].as_ptr());
-            (veorq_u8(head, head_mask), veorq_u8(tail, tail_mask), mask)
-        };
-
-        let mut blocks = buf[body_start..].chunks_exact_mut(2 * WIDTH);
-        for block in &mut blocks {
-            let p = block.as_mut_ptr();
-            // SAFETY: `block` is exactly 32 bytes we may read and write, so `p` and
-            // `p.add(16)` point to 16 of them each; NEON is enabled for the target.
-            unsafe {
-                let v0 = veorq_u8(vld1q_u8(p), mask);
-                let v1 = veorq_u8(vld1q_u8(p.add(WIDTH)), mask);
-                vst1q_u8(p, v0);
-                vst1q_u8(p.add(WIDTH), v1);
-            }
-        }
-        if let Some(chunk) = blocks.into_remainder().get_mut(..WIDTH) {
-            let p = chunk.as_mut_ptr();
-            // SAFETY: `chunk` is exactly 16 bytes we may read and write; NEON is enabled for
-            // the target.
-            unsafe { vst1q_u8(p, veorq_u8(vld1q_u8(p), mask)) };
-        }
-
-        // Where head, body and tail overlap, they hold the same bytes, each masked once from the
-        // original data, since head and tail were loaded before the loop wrote anything.
-        // SAFETY: the same two 16-byte ranges as the loads above, which we may write; NEON is
-        // enabled for the target.
-        unsafe {
-            vst1q_u8(buf[tail_start..].as_mut_ptr(), tail);
-            vst1q_u8(buf[..WIDTH].as_mut_ptr(), head);
-        }
+        mask_simd!(buf, key, 16, u8, vld1q_u8, vst1q_u8, veorq_u8)
     }
 }
 

@@ -4,45 +4,14 @@
 mod support;
 
 use std::net::TcpListener;
-use std::sync::Arc;
 use std::thread;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
 use responses_ws_blocking::responses_ws_core::ws::CloseCode;
-use responses_ws_blocking::responses_ws_tls::rustls::{
-    self, pki_types::PrivatePkcs8KeyDer, ServerConfig, ServerConnection, StreamOwned,
-};
+use responses_ws_blocking::responses_ws_tls::rustls::{self, ServerConnection, StreamOwned};
 use responses_ws_blocking::{Config, ConnectError, Connection, ResponseCreate, TlsConfig};
+use responses_ws_tls::test_pki;
 use serde_json::json;
 use support::*;
-
-/// A test CA (PEM) and a rustls server configuration with a `localhost` certificate it signed.
-fn pki() -> (String, Arc<ServerConfig>) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.distinguished_name
-        .push(DnType::CommonName, "responses-ws test CA");
-    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = ca.self_signed(&ca_key).unwrap();
-
-    let server_key = KeyPair::generate().unwrap();
-    let server = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&server_key, &ca, &ca_key)
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![server.der().clone()],
-            PrivatePkcs8KeyDer::from(server_key.serialize_der()).into(),
-        )
-        .unwrap();
-    (ca.pem(), Arc::new(config))
-}
 
 fn wss_listen() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -52,7 +21,10 @@ fn wss_listen() -> (TcpListener, String) {
 
 #[test]
 fn a_turn_over_wss_with_a_private_ca() {
-    let (ca_pem, server_config) = pki();
+    let test_pki::TestPki {
+        ca_pem,
+        server_config,
+    } = test_pki::localhost();
     let (listener, url) = wss_listen();
     let server = thread::spawn(move || {
         let tcp = accept_tcp(&listener);
@@ -98,7 +70,7 @@ fn a_turn_over_wss_with_a_private_ca() {
 
 #[test]
 fn the_default_roots_refuse_a_private_ca() {
-    let (_, server_config) = pki();
+    let server_config = test_pki::localhost().server_config;
     let (listener, url) = wss_listen();
     let server = thread::spawn(move || {
         let mut tcp = accept_tcp(&listener);

@@ -714,34 +714,11 @@ async fn slow_consumer_stops_reading_the_socket(rt: Rt) {
 
 // --- TLS --------------------------------------------------------------------------------------
 
-/// A CA and a `localhost` certificate it signed: (CA PEM, server config).
-fn private_ca() -> (String, Arc<rustls::ServerConfig>) {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(vec!["localhost".to_string()])
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![cert.der().clone()],
-            rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
-        )
-        .unwrap();
-    (ca.pem(), Arc::new(config))
-}
-
 async fn tls_with_a_private_ca(rt: Rt) {
-    let (ca_pem, server_config) = private_ca();
+    let responses_ws_tls::test_pki::TestPki {
+        ca_pem,
+        server_config,
+    } = responses_ws_tls::test_pki::localhost();
     let server = Server::start(move |listener| {
         // First a client that does not trust the CA: its handshake fails.
         let tcp = accept_tcp(&listener);

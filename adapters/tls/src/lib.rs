@@ -32,6 +32,9 @@ use rustls_pki_types::{CertificateDer, ServerName};
 
 pub use rustls;
 
+#[cfg(feature = "test-pki")]
+pub mod test_pki;
+
 /// Which certificate authorities to trust.
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]

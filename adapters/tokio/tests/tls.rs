@@ -3,55 +3,19 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{describe, Server, Turn};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use responses_ws_tls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use responses_ws_tls::rustls::ServerConfig;
+use responses_ws_tls::test_pki;
 use responses_ws_tokio::{
     ClientEvent, Config, ConnectError, Connection, ResponseCreate, SessionEvent, TlsConfig,
 };
 use tokio_rustls::TlsAcceptor;
 
-/// A CA (PEM) and a server configuration with a `localhost` certificate it signed.
-fn test_pki() -> (String, Arc<ServerConfig>) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "responses-ws test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca, &ca_key)
-        .unwrap();
-
-    // The same crypto provider the client uses (whichever feature chose it).
-    let provider = Arc::clone(
-        TlsConfig::default()
-            .client_config()
-            .unwrap()
-            .crypto_provider(),
-    );
-    let server = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![leaf.der().clone()],
-            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-        )
-        .unwrap();
-    (ca.pem(), Arc::new(server))
-}
-
 #[tokio::test]
 async fn wss_with_a_private_ca_carries_a_turn() {
-    let (ca_pem, server_config) = test_pki();
+    let test_pki::TestPki {
+        ca_pem,
+        server_config,
+    } = test_pki::localhost();
     let server = Server::builder(|_, _| Turn::text(None, "resp_tls", &["Secure", " hello"]))
         .tls(TlsAcceptor::from(server_config))
         .start()

@@ -2,13 +2,9 @@
 //! rcgen at test time: the `wss://` variants of the scenarios go through it.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
-use responses_ws_tls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-use responses_ws_tls::rustls::ServerConfig;
-use responses_ws_tls::TlsConfig;
+use responses_ws_tls::{test_pki, TlsConfig};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 use tokio_rustls::TlsAcceptor;
@@ -25,7 +21,10 @@ pub(crate) struct TlsProxy {
 impl TlsProxy {
     /// Listens on 127.0.0.1 and forwards every decrypted connection to `backend`.
     pub(crate) fn start(backend: SocketAddr) -> TlsProxy {
-        let (ca_pem, config) = pki();
+        let test_pki::TestPki {
+            ca_pem,
+            server_config: config,
+        } = test_pki::localhost();
         let acceptor = TlsAcceptor::from(config);
         let (port_tx, port_rx) = std::sync::mpsc::channel();
         let (stop, stopped) = oneshot::channel();
@@ -88,34 +87,4 @@ async fn accept_loop(listener: TcpListener, acceptor: TlsAcceptor, backend: Sock
             let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
         });
     }
-}
-
-/// A CA (PEM) and a server configuration with a `localhost` certificate it signed.
-fn pki() -> (String, Arc<ServerConfig>) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "responses-ws scenario CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let leaf_key = KeyPair::generate().unwrap();
-    let leaf = CertificateParams::new(vec!["localhost".to_owned()])
-        .unwrap()
-        .signed_by(&leaf_key, &ca, &ca_key)
-        .unwrap();
-    let provider = Arc::clone(
-        TlsConfig::default()
-            .client_config()
-            .unwrap()
-            .crypto_provider(),
-    );
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
-    let server = ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.der().clone()], key)
-        .unwrap();
-    (ca.pem(), Arc::new(server))
 }

@@ -230,6 +230,28 @@ fn warm_up<A: Agent>() {
     server.shutdown();
 }
 
+/// Asks the three-call question over `agent`: the answer arrives and each call ran once.
+fn asks_which_is_warmer<A: Agent>(agent: &mut A) {
+    let calls = counter();
+    let response = agent
+        .tool_loop(turn(None, "Which is warmer?"), calls.clone())
+        .unwrap();
+    assert_eq!(response.all_output_text(), "Paris, by 5 degrees.");
+    assert_eq!(calls.load(Ordering::SeqCst), 3, "each call answered once");
+}
+
+/// Runs the three-call rollout of `script` on a mock server of its own, connected with
+/// `setup`; returns how many connections the server saw.
+pub(crate) fn three_call_rollout<A: Agent>(script: Script, setup: Setup) -> u64 {
+    let server = MockServer::start_in_thread(script).unwrap();
+    let mut agent = A::connect(&server.url(), setup).unwrap();
+    asks_which_is_warmer(&mut agent);
+    let connections = server.connections();
+    agent.close();
+    server.shutdown();
+    connections
+}
+
 /// A scripted failure of turn 1 ends the loop with an error; the retry (no new input) replays
 /// the context and reaches the answer, with every tool output sent.
 fn failed_turn_then_retry<A: Agent>(script: Script, setup: Setup, error_contains: &str) -> usize {
@@ -280,20 +302,10 @@ fn abrupt_close_mid_response<A: Agent>() {
 
 fn age_limit_in_reply<A: Agent>() {
     let script = three_calls().with_age_limit(AgeLimit::after_responses(1).in_reply());
-    let server = MockServer::start_in_thread(script).unwrap();
-    let mut agent = A::connect(&server.url(), reconnecting()).unwrap();
-    let calls = counter();
-    let response = agent
-        .tool_loop(turn(None, "Which is warmer?"), calls.clone())
-        .unwrap();
-    assert_eq!(response.all_output_text(), "Paris, by 5 degrees.");
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
     assert!(
-        server.connections() >= 2,
+        three_call_rollout::<A>(script, reconnecting()) >= 2,
         "the refused continuation went out on a new connection"
     );
-    agent.close();
-    server.shutdown();
 }
 
 fn age_limit_unprompted<A: Agent>() {
@@ -339,31 +351,18 @@ fn refused_upgrades<A: Agent>() {
 
 fn server_stops_reading<A: Agent>() {
     let script = three_calls().with_stop_reading(StopReading::after_frames(1).on_connection(0));
-    let server = MockServer::start_in_thread(script).unwrap();
     let mut ws = ws::Config::default();
     ws.keepalive_interval = Some(Duration::from_millis(200));
     ws.pong_timeout = Duration::from_millis(200);
-    let mut agent = A::connect(
-        &server.url(),
-        Setup {
-            ws: Some(ws),
-            ..reconnecting()
-        },
-    )
-    .unwrap();
-    let calls = counter();
-    let response = agent
-        .tool_loop(turn(None, "Which is warmer?"), calls.clone())
-        .unwrap();
-    assert_eq!(response.all_output_text(), "Paris, by 5 degrees.");
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let setup = Setup {
+        ws: Some(ws),
+        ..reconnecting()
+    };
     assert_eq!(
-        server.connections(),
+        three_call_rollout::<A>(script, setup),
         2,
         "the deaf server was found dead and replaced"
     );
-    agent.close();
-    server.shutdown();
 }
 
 fn slow_consumer<A: Agent>() {
@@ -403,12 +402,7 @@ fn tls_tool_loop<A: Agent>() {
         },
     )
     .unwrap();
-    let calls = counter();
-    let response = agent
-        .tool_loop(turn(None, "Which is warmer?"), calls.clone())
-        .unwrap();
-    assert_eq!(response.all_output_text(), "Paris, by 5 degrees.");
-    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    asks_which_is_warmer(&mut agent);
     agent.close();
     drop(proxy);
     server.shutdown();

@@ -16,7 +16,9 @@ use responses_ws_tokio::mock::{
 };
 
 use super::agents::{Agent, Setup};
-use super::{counter, fast_retries, reconnecting, texts, three_calls, turn, until_ended};
+use super::{
+    counter, fast_retries, reconnecting, texts, three_call_rollout, three_calls, turn, until_ended,
+};
 
 /// What a connection's events said until they ended.
 #[derive(Debug, Default)]
@@ -147,17 +149,7 @@ pub(crate) fn a_close_1011_before_the_response_starts_is_retried_once<A: Agent>(
         reason: "internal error".into(),
     };
     let script = three_calls().with_turn_fault(TurnFault::new(0, close).on_connection(0));
-    let server = MockServer::start_in_thread(script).unwrap();
-    let mut agent = A::connect(&server.url(), reconnecting()).unwrap();
-    let calls = counter();
-    let response = agent
-        .tool_loop(turn(None, "Which is warmer?"), calls.clone())
-        .unwrap();
-    assert_eq!(response.all_output_text(), "Paris, by 5 degrees.");
-    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
-    assert_eq!(server.connections(), 2);
-    agent.close();
-    server.shutdown();
+    assert_eq!(three_call_rollout::<A>(script, reconnecting()), 2);
 }
 
 pub(crate) fn a_sender_faster_than_the_socket_stays_under_the_outbound_limit<A: Agent>() {

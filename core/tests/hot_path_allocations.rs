@@ -15,7 +15,9 @@ use std::cell::Cell;
 use common::open;
 use responses_ws_core::session::{Session, SessionConfig, SessionEvent};
 use responses_ws_core::wire::{EventKind, ResponseCreate, ServerEvent};
-use responses_ws_core::ws::{Config, Connection, Event, FrameHeader, Message, OpCode, Role};
+use responses_ws_core::ws::{
+    Config, Connection, Event, FrameHeader, Message, OpCode, Role, Utf8Bytes,
+};
 use responses_ws_core::Instant;
 
 /// Counts the allocations (and reallocations) of the calling thread; tests run in threads of one
@@ -103,27 +105,35 @@ fn argument_delta(i: usize, escaped: bool) -> String {
 fn per_event(conn: &mut Connection, batch: &[u8], events_per_batch: usize, batches: usize) -> f64 {
     let before = allocations();
     for _ in 0..batches {
-        let mut rest = batch;
-        while !rest.is_empty() {
-            let space = conn.input_buffer();
-            let n = space.len().min(rest.len());
-            space[..n].copy_from_slice(&rest[..n]);
-            conn.commit_input(n, NOW);
-            rest = &rest[n..];
-            while let Some(event) = conn.poll_event() {
-                let Event::Message(Message::Text(text)) = event else {
-                    panic!("not a text message: {event:?}")
-                };
-                let event = ServerEvent::from_str(&text).expect("a delta");
-                assert!(matches!(
-                    event.kind,
-                    EventKind::OutputTextDelta(_) | EventKind::FunctionCallArgumentsDelta(_)
-                ));
-                std::hint::black_box(event);
-            }
-        }
+        read_batch(conn, batch, |text| {
+            let event = ServerEvent::from_str(&text).expect("a delta");
+            assert!(matches!(
+                event.kind,
+                EventKind::OutputTextDelta(_) | EventKind::FunctionCallArgumentsDelta(_)
+            ));
+            std::hint::black_box(event);
+        });
     }
     (allocations() - before) as f64 / (batches * events_per_batch) as f64
+}
+
+/// One socket read of `batch` into the connection's own buffer; each text message it holds
+/// is handed to `on_text`.
+fn read_batch(conn: &mut Connection, batch: &[u8], mut on_text: impl FnMut(Utf8Bytes)) {
+    let mut rest = batch;
+    while !rest.is_empty() {
+        let space = conn.input_buffer();
+        let n = space.len().min(rest.len());
+        space[..n].copy_from_slice(&rest[..n]);
+        conn.commit_input(n, NOW);
+        rest = &rest[n..];
+        while let Some(event) = conn.poll_event() {
+            let Event::Message(Message::Text(text)) = event else {
+                panic!("not a text message: {event:?}")
+            };
+            on_text(text);
+        }
+    }
 }
 
 /// Per event after warming up (the read buffer and queues reach their working size).
@@ -174,32 +184,21 @@ fn per_session_event(conn: &mut Connection, session: &mut Session, batches: &[Ve
     let before = allocations();
     let mut events = 0;
     for batch in batches {
-        let mut rest = &batch[..];
-        while !rest.is_empty() {
-            let space = conn.input_buffer();
-            let n = space.len().min(rest.len());
-            space[..n].copy_from_slice(&rest[..n]);
-            conn.commit_input(n, NOW);
-            rest = &rest[n..];
-            while let Some(event) = conn.poll_event() {
-                let Event::Message(Message::Text(text)) = event else {
-                    panic!("not a text message: {event:?}")
+        read_batch(conn, batch, |text| {
+            session.handle_frame(text, NOW);
+            while let Some(event) = session.poll_event() {
+                let SessionEvent::Stream { event, .. } = event else {
+                    panic!("not a stream event: {event:?}")
                 };
-                session.handle_frame(text, NOW);
-                while let Some(event) = session.poll_event() {
-                    let SessionEvent::Stream { event, .. } = event else {
-                        panic!("not a stream event: {event:?}")
-                    };
-                    let event = event.decoded();
-                    assert!(matches!(
-                        event.kind,
-                        EventKind::FunctionCallArgumentsDelta(_)
-                    ));
-                    std::hint::black_box(event);
-                    events += 1;
-                }
+                let event = event.decoded();
+                assert!(matches!(
+                    event.kind,
+                    EventKind::FunctionCallArgumentsDelta(_)
+                ));
+                std::hint::black_box(event);
+                events += 1;
             }
-        }
+        });
     }
     (allocations() - before) as f64 / events as f64
 }

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::io;
 
-/// Why a store refused or failed an operation. Nothing was written when it returns one.
+/// Why a store refused or failed an operation. Nothing was written when it returns one,
+/// except [`InDoubt`](StoreError::InDoubt), which says that it cannot tell.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -48,6 +49,10 @@ pub enum StoreError {
     ReadOnly(String),
     /// The store cannot be reached or is in use elsewhere (another process has the file).
     Unavailable(String),
+    /// The connection to the store was lost while a write was on its way, and the store
+    /// could not be reached again to see whether the write landed. Read the conversation
+    /// back once the store answers: its records say.
+    InDoubt(String),
     /// An I/O error of the backend.
     Io(io::Error),
 }
@@ -85,6 +90,9 @@ impl fmt::Display for StoreError {
             } => write!(f, "conversation {conversation:?}: stored data is corrupt: {reason}"),
             StoreError::ReadOnly(what) => write!(f, "the store is read-only: {what}"),
             StoreError::Unavailable(why) => write!(f, "the store is unavailable: {why}"),
+            StoreError::InDoubt(why) => {
+                write!(f, "a write may or may not have been stored: {why}")
+            }
             StoreError::Io(error) => write!(f, "store I/O error: {error}"),
         }
     }

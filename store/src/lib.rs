@@ -41,6 +41,8 @@ mod file;
 mod lease;
 mod memory;
 mod records;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::time::Duration;
 
@@ -48,6 +50,8 @@ pub use error::StoreError;
 pub use file::FileStore;
 pub use lease::Lease;
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::{RedisOptions, RedisStore};
 pub use responses_ws_core::persist::Record;
 
 /// A durable home for conversations' records and leases.

@@ -182,7 +182,7 @@ impl RedisStore {
         command(connection).map_err(|error| {
             if is_connection_failure(&error) {
                 *slot = None;
-                Failure::Lost(self.describe(&error))
+                Failure::Lost(self.describe(&error, self.options.io_timeout))
             } else {
                 Failure::Refused(refused(&error))
             }
@@ -278,19 +278,17 @@ impl RedisStore {
 
     fn connect_error(&self, error: &RedisError) -> StoreError {
         if error.is_io_error() {
-            StoreError::Unavailable(self.describe(error))
+            StoreError::Unavailable(self.describe(error, self.options.connect_timeout))
         } else {
             refused(error)
         }
     }
 
-    fn describe(&self, error: &RedisError) -> String {
+    /// A failed connection, said with the server's address and the timeout that ran out.
+    fn describe(&self, error: &RedisError, timeout: Duration) -> String {
         let address = self.client.get_connection_info().addr();
         if error.is_timeout() {
-            format!(
-                "redis at {address}: no answer within {:?} ({error})",
-                self.options.io_timeout
-            )
+            format!("redis at {address}: no answer within {timeout:?} ({error})")
         } else {
             format!("redis at {address}: {error}")
         }

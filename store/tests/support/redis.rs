@@ -115,12 +115,33 @@ impl RedisServer {
         self.port
     }
 
-    /// Kills the server with SIGKILL, by its PID, and waits for it to exit.
+    /// Kills the server with SIGKILL, by its PID, and waits for it to exit (a paused one
+    /// too: SIGKILL ends a stopped process).
     pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Stops the server with SIGSTOP (by its PID): connections stay open, nothing answers.
+    pub(crate) fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on with SIGCONT.
+    pub(crate) fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("a running redis-server");
+        let status = Command::new("kill")
+            .arg(signal)
+            .arg(child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {}", child.id());
     }
 
     /// Starts the server again on the same port and directory (with what it persisted).

@@ -5,7 +5,7 @@
 //! `RESPONSES_WS_SKIP_REDIS=1` allows them to skip (with a loud message): CI never sets it.
 #![allow(dead_code, reason = "each test target uses a part of the helper")]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// The variable that lets Redis tests skip when `redis-server` is not installed.
 pub(crate) const SKIP_VAR: &str = "RESPONSES_WS_SKIP_REDIS";
 
-/// How long a server may take to answer its first PING.
+/// How long a server may take to answer its first command.
 const STARTUP: Duration = Duration::from_secs(10);
 
 /// A running `redis-server`, killed when dropped.
@@ -91,14 +91,16 @@ impl RedisServer {
         let mut child = command.spawn().expect("redis-server starts");
         let deadline = Instant::now() + STARTUP;
         while Instant::now() < deadline {
-            if child.try_wait().expect("redis-server's status").is_some() {
-                return false;
+            match server_pid(self.port) {
+                Some(pid) if pid == child.id() => {
+                    self.child = Some(child);
+                    return true;
+                }
+                // Another server has the port: ours cannot bind it.
+                Some(_) => break,
+                None if child.try_wait().expect("redis-server's status").is_some() => break,
+                None => std::thread::sleep(Duration::from_millis(10)),
             }
-            if ping(self.port) {
-                self.child = Some(child);
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(10));
         }
         let _ = child.kill();
         let _ = child.wait();
@@ -173,14 +175,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Whether a server on `port` answers PING.
-fn ping(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
-    let mut reply = [0; 7];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut reply).is_ok()
-        && &reply == b"+PONG\r\n"
+/// The process id of the server answering on `port`, if one answers: a port found free may
+/// be taken by another test's server, which must not be mistaken for ours.
+fn server_pid(port: u16) -> Option<u32> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut reader = BufReader::new(stream);
+    let mut header = String::new();
+    reader.read_line(&mut header).ok()?;
+    let length: usize = header.strip_prefix('$')?.trim().parse().ok()?;
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    String::from_utf8(body)
+        .ok()?
+        .lines()
+        .find_map(|line| line.strip_prefix("process_id:"))?
+        .trim()
+        .parse()
+        .ok()
 }

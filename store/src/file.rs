@@ -227,3 +227,25 @@ fn sql_error(error: rusqlite::Error) -> StoreError {
         _ => StoreError::Io(io::Error::other(error)),
     }
 }
+
+#[cfg(test)]
+impl FileStore {
+    /// Caps the database at its current size, as a full disk would: SQLite then refuses
+    /// whatever needs a new page with the error a full disk gives (`SQLITE_FULL`).
+    pub(crate) fn fill_up(&self) {
+        let connection = self.lock();
+        let pages: i64 = connection
+            .query_row("PRAGMA page_count", [], |row| row.get(0))
+            .expect("the page count");
+        connection
+            .pragma_update(None, "max_page_count", pages)
+            .expect("a page limit");
+    }
+
+    /// Lifts the cap of [`fill_up`](FileStore::fill_up).
+    pub(crate) fn make_room(&self) {
+        self.lock()
+            .pragma_update(None, "max_page_count", i64::from(u32::MAX))
+            .expect("a page limit");
+    }
+}

@@ -297,3 +297,25 @@ fn a_stored_record_that_does_not_decode_is_a_typed_error() {
         "{error:?}"
     );
 }
+
+#[test]
+fn a_full_file_refuses_a_whole_batch_and_keeps_the_rest() {
+    let (_dir, store) = new_file();
+    let lease = store.acquire("conv", "a", 0, TTL).unwrap();
+    let big = |seq| input(seq, &"x".repeat(16 * 1024));
+    store.append(&lease, &[opened("conv"), big(1)]).unwrap();
+    store.fill_up();
+    let full = store.append(&lease, &[big(2), big(3)]).unwrap_err();
+    assert!(
+        matches!(&full, StoreError::Io(io) if io.kind() == std::io::ErrorKind::StorageFull),
+        "{full:?}"
+    );
+    assert_eq!(
+        store.read("conv").unwrap(),
+        [opened("conv"), big(1)],
+        "nothing of the refused batch"
+    );
+    store.make_room();
+    store.append(&lease, &[big(2), big(3)]).unwrap();
+    assert_eq!(store.read("conv").unwrap().len(), 4);
+}

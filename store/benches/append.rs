@@ -1,5 +1,8 @@
 //! The cost of making one record durable before the bytes it describes go out: one append of
-//! a tool output per iteration, in memory and in the SQLite file (fsync per append).
+//! a tool output per iteration, in memory, in the SQLite file (fsync per append) and in a
+//! Redis server on loopback (with `appendfsync always`, an fsync per append; and without
+//! persistence, the round trip and the script alone). The Redis server is the tests' own
+//! (`tests/support/redis.rs`): `redis-server` must be installed (`tests/redis/install.sh`).
 //!
 //! Run with `cargo bench -p responses-ws-store --bench append`.
 #![allow(
@@ -13,7 +16,10 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use responses_ws_core::persist::{Entry, Journal};
 use responses_ws_core::session::Lane;
 use responses_ws_core::wire::Item;
-use responses_ws_store::{FileStore, MemoryStore, Store};
+use responses_ws_store::{FileStore, MemoryStore, RedisStore, Store};
+
+#[path = "../tests/support/redis.rs"]
+mod redis_server;
 
 /// Appends one tool-output record per iteration to a fresh conversation in `store`.
 fn append_one_output(c: &mut Criterion, name: &str, store: &impl Store) {
@@ -42,6 +48,14 @@ fn appends(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let file = FileStore::open(dir.path().join("bench.sqlite")).expect("open the store");
     append_one_output(c, "append/sqlite_fsync", &file);
+    for (name, server) in [
+        ("append/redis_aof_always", redis_server::RedisServer::start_durable()),
+        ("append/redis_no_persistence", redis_server::RedisServer::start()),
+    ] {
+        let Some(server) = server else { continue };
+        let store = RedisStore::open(&server.url()).expect("open the Redis store");
+        append_one_output(c, name, &store);
+    }
 }
 
 criterion_group! {

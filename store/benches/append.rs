@@ -49,8 +49,14 @@ fn appends(c: &mut Criterion) {
     let file = FileStore::open(dir.path().join("bench.sqlite")).expect("open the store");
     append_one_output(c, "append/sqlite_fsync", &file);
     for (name, server) in [
-        ("append/redis_aof_always", redis_server::RedisServer::start_durable()),
-        ("append/redis_no_persistence", redis_server::RedisServer::start()),
+        (
+            "append/redis_aof_always",
+            redis_server::RedisServer::start_durable(),
+        ),
+        (
+            "append/redis_no_persistence",
+            redis_server::RedisServer::start(),
+        ),
     ] {
         let Some(server) = server else { continue };
         let store = RedisStore::open(&server.url()).expect("open the Redis store");

@@ -8,9 +8,34 @@
 //!   [`Fenced`](StoreError::Fenced) and must stop; nothing is written when an error returns.
 //! - [`MemoryStore`]: in memory, for tests.
 //! - [`FileStore`]: the embedded default, one SQLite file; nothing to run besides the worker.
+//! - `RedisStore` (feature `redis`, on by default): a Redis server, for workers on several
+//!   machines. Each check-then-write is one Lua script, atomic on the server.
 //!
 //! Time is an argument (milliseconds of the caller's clock, the same for every worker that
 //! shares a store): the store keeps no clock of its own.
+//!
+//! ## Which store
+//!
+//! - One process, or several on one machine (or sharing a local disk): [`FileStore`]. It
+//!   needs nothing else, survives power loss (WAL, fsync per append), and its processes
+//!   fence each other through the file.
+//! - Workers on several machines: `RedisStore`. A conversation moves to whichever worker
+//!   acquires it; durability is the server's, so run Redis with `appendonly yes` and
+//!   `appendfsync always` (an fsync before each acknowledgement; `everysec` risks the last
+//!   second of appends), or with replicas. Do not put a SQLite file on a network file
+//!   system instead: its locks are not reliable there.
+//! - Tests, or a conversation that needs leases between tasks but not durability:
+//!   [`MemoryStore`].
+//!
+//! Cost of one durable append (600-byte tool output), `cargo bench -p responses-ws-store`
+//! on a loaded 2-core virtual machine: about 2.5 µs in memory; 3.6–4.9 ms to the SQLite
+//! file and 3.6–5.3 ms to Redis with `appendfsync always` on the same disk (the fsync
+//! dominates both); 130–150 µs to Redis without persistence (the loopback round trip and the
+//! script). BENCHMARKS.md has the table.
+//!
+//! A Redis write whose connection fails on the way is checked against the stored list when
+//! the server answers again (one retry on a new connection); only when it cannot be checked
+//! is it [`StoreError::InDoubt`], the one error after which the records may hold the write.
 //!
 //! ## Why SQLite for the embedded store
 //!

@@ -319,3 +319,12 @@ fn a_full_file_refuses_a_whole_batch_and_keeps_the_rest() {
     store.append(&lease, &[big(2), big(3)]).unwrap();
     assert_eq!(store.read("conv").unwrap().len(), 4);
 }
+
+#[test]
+fn every_store_can_be_shared_between_threads() {
+    fn shared<T: Store + Send + Sync + 'static>() {}
+    shared::<MemoryStore>();
+    shared::<FileStore>();
+    #[cfg(feature = "redis")]
+    shared::<RedisStore>();
+}

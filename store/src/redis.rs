@@ -364,7 +364,11 @@ impl Store for RedisStore {
                     // Provably not stored: once more, on the new connection.
                     Ok(false) if !retried => retried = true,
                     Ok(false) => return Err(StoreError::Unavailable(why)),
-                    Err(_) => return Err(StoreError::InDoubt(why)),
+                    Err(unchecked) => {
+                        return Err(StoreError::InDoubt(format!(
+                            "{why}; whether it was stored could not be checked: {unchecked}"
+                        )))
+                    }
                 },
             }
         };

@@ -177,23 +177,26 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The process id of the server answering on `port`, if one answers: a port found free may
-/// be taken by another test's server, which must not be mistaken for ours.
+/// The process id of the server answering on `port`, once it has loaded its data (a
+/// restarted server answers INFO while it still loads its append-only file, and refuses
+/// other commands). A port found free may be taken by another test's server, which must
+/// not be mistaken for ours: hence the process id.
 fn server_pid(port: u16) -> Option<u32> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
-    stream.write_all(b"INFO server\r\n").ok()?;
+    stream.write_all(b"INFO\r\n").ok()?;
     let mut reader = BufReader::new(stream);
     let mut header = String::new();
     reader.read_line(&mut header).ok()?;
     let length: usize = header.strip_prefix('$')?.trim().parse().ok()?;
     let mut body = vec![0; length];
     reader.read_exact(&mut body).ok()?;
-    String::from_utf8(body)
-        .ok()?
-        .lines()
-        .find_map(|line| line.strip_prefix("process_id:"))?
-        .trim()
-        .parse()
-        .ok()
+    let info = String::from_utf8(body).ok()?;
+    let field = |name: &str| {
+        info.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+            .map(str::trim)
+    };
+    let pid = field("process_id")?.parse().ok()?;
+    (field("loading") == Some("0")).then_some(pid)
 }

@@ -9,7 +9,7 @@
 //! and when it refuses it returns that state, from which the same rules explain why.
 
 use std::fmt;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use redis::{Client, Connection, ErrorKind, RedisError, Script, ServerErrorKind};
@@ -149,12 +149,15 @@ impl RedisStore {
         Ok(store)
     }
 
-    /// A poisoned lock is safe to take: a panicking holder leaves at worst a connection in
-    /// the middle of a reply, which the next failed read replaces.
+    /// A holder that panicked may have left a reply unread on the connection: after a
+    /// poisoned lock the connection is dropped (the next call opens another).
     fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
-        self.connection
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.connection.lock().unwrap_or_else(|poisoned| {
+            self.connection.clear_poison();
+            let mut slot = poisoned.into_inner();
+            *slot = None;
+            slot
+        })
     }
 
     fn connect(&self) -> Result<Connection, StoreError> {
@@ -442,10 +445,13 @@ fn corrupt(conversation: &str, reason: &str) -> StoreError {
     }
 }
 
-/// A failure of the connection itself (after which it cannot be used), as opposed to an
-/// error the server answered with.
+/// A failure of the connection itself, after which it cannot be used (a reply that did not
+/// parse leaves the stream out of step), as opposed to an error the server answered with.
 fn is_connection_failure(error: &RedisError) -> bool {
-    error.is_io_error() || error.is_connection_dropped() || error.is_timeout()
+    error.is_io_error()
+        || error.is_connection_dropped()
+        || error.is_timeout()
+        || error.kind() == ErrorKind::Parse
 }
 
 /// Redis's answers, sorted into the store's errors: what a caller can act on gets its own

@@ -10,6 +10,8 @@
 //! - [`FileStore`]: the embedded default, one SQLite file; nothing to run besides the worker.
 //! - `RedisStore` (feature `redis`, on by default): a Redis server, for workers on several
 //!   machines. Each check-then-write is one Lua script, atomic on the server.
+//! - [`open`]: the store a string names (a Redis URL or a file path), as a command line
+//!   gives it.
 //!
 //! Time is an argument (milliseconds of the caller's clock, the same for every worker that
 //! shares a store): the store keeps no clock of its own.
@@ -65,6 +67,7 @@ mod error;
 mod file;
 mod lease;
 mod memory;
+mod open;
 mod records;
 #[cfg(feature = "redis")]
 mod redis;
@@ -75,6 +78,7 @@ pub use error::StoreError;
 pub use file::FileStore;
 pub use lease::Lease;
 pub use memory::MemoryStore;
+pub use open::open;
 #[cfg(feature = "redis")]
 pub use redis::{RedisOptions, RedisStore};
 pub use responses_ws_core::persist::Record;

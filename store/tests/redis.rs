@@ -261,3 +261,31 @@ fn two_deployments_share_a_server_under_their_own_prefixes() {
     staging.append(&other, &records(0, 1, 20)).unwrap();
     assert_eq!(store.read("conv").unwrap(), records(0, 1, 10));
 }
+
+#[test]
+fn a_redis_url_opens_a_redis_store_and_a_path_a_file() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let redis = responses_ws_store::open(&server.url()).unwrap();
+    let lease = redis.acquire("conv", "a", 0, TTL).unwrap();
+    redis.append(&lease, &records(0, 1, 10)).unwrap();
+    let again = RedisStore::open(&server.url()).unwrap();
+    assert_eq!(again.read("conv").unwrap(), records(0, 1, 10));
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.sqlite");
+    let file = responses_ws_store::open(path.to_str().unwrap()).unwrap();
+    let lease = file.acquire("conv", "a", 0, TTL).unwrap();
+    file.append(&lease, &records(0, 1, 10)).unwrap();
+    assert!(path.exists());
+    assert!(redis.read("other").unwrap().is_empty());
+
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let refused = responses_ws_store::open(&format!("redis://127.0.0.1:{closed}"));
+    assert!(matches!(refused, Err(StoreError::Unavailable(_))));
+}

@@ -396,9 +396,19 @@ impl Store for RedisStore {
                 .arg(-1)
                 .query(connection)
         })?;
-        bodies
-            .iter()
-            .map(|body| records::decode(conversation, body))
+        // A record's seq is its index: anything else was not written by this store.
+        (0..)
+            .zip(&bodies)
+            .map(|(index, body)| match records::decode(conversation, body)? {
+                record if record.seq == index && record.conversation == conversation => Ok(record),
+                record => Err(corrupt(
+                    conversation,
+                    &format!(
+                        "record {} of {:?} stored at index {index}",
+                        record.seq, record.conversation
+                    ),
+                )),
+            })
             .collect()
     }
 }

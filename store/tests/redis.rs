@@ -243,6 +243,17 @@ fn a_stored_record_that_does_not_decode_is_corrupt() {
         matches!(&error, StoreError::Corrupt { conversation, .. } if conversation == "conv"),
         "{error:?}"
     );
+    // A record that decodes but sits where it does not belong is no better.
+    let misplaced = String::from_utf8(serde_json::to_vec(&records(0, 1, 10)[0]).unwrap()).unwrap();
+    redis::cmd("LSET")
+        .arg(&["responses-ws:{conv}:records", "1", &misplaced])
+        .query::<()>(&mut raw(&server))
+        .unwrap();
+    let error = store.read("conv").unwrap_err();
+    assert!(
+        matches!(&error, StoreError::Corrupt { reason, .. } if reason.contains("index 1")),
+        "{error:?}"
+    );
 }
 
 #[test]

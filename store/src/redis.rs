@@ -89,6 +89,11 @@ impl Default for RedisOptions {
 /// survives the server's crash only as far as its persistence does. Run the server with
 /// `appendonly yes` and `appendfsync always` for an fsync before every acknowledgement
 /// (what the crate's tests and benchmark do), or `everysec` to risk the last second.
+/// Replicas do not add safety by themselves: Redis replicates asynchronously, so a failover
+/// can lose acknowledged writes — leases too, and a fencing token could then be granted
+/// twice. Point every worker at one primary with `appendfsync always`, or accept that
+/// window. Redis Cluster works (a conversation's keys share a hash slot) through a client
+/// that follows redirects, which this one does not: use a single node or a proxy.
 ///
 /// One connection per store, opened at [`open`](RedisStore::open) and opened again after a
 /// connection fails; calls on one store take turns on it. A call whose connection fails is

@@ -109,6 +109,52 @@ fn a_released_or_renewed_lease_moves_on_its_own_terms(store: &impl Store) {
 
 /// The contract's tests for one backend; `$new` makes a store and what must live as long as
 /// it (a directory, a server), or `None` to skip (Redis not installed, skipping allowed).
+/// Eight threads race through `handles` (thread `n` uses handle `n % len`: one store shared,
+/// or one handle, one connection, each, as separate processes would have).
+fn racing_workers_get_one_lease_and_racing_appends_land_once<S: Store + Sync>(handles: &[S]) {
+    let handle = |n: usize| &handles[n % handles.len()];
+    let store = handle(0);
+    let granted: Vec<Lease> = std::thread::scope(|scope| {
+        let racing: Vec<_> = (0..8)
+            .map(|n| scope.spawn(move || handle(n).acquire("conv", &format!("worker-{n}"), 0, TTL)))
+            .collect();
+        racing
+            .into_iter()
+            .filter_map(|race| match race.join().unwrap() {
+                Ok(lease) => Some(lease),
+                Err(StoreError::Held { .. }) => None,
+                Err(error) => panic!("{error:?}"),
+            })
+            .collect()
+    });
+    let [winner] = granted.as_slice() else {
+        panic!("one lease for eight racing workers, not {granted:?}");
+    };
+    store.append(winner, &[opened("conv")]).unwrap();
+    // Eight appends of the same next record under the one lease: one lands.
+    let stored = std::thread::scope(|scope| {
+        let racing: Vec<_> = (0..8)
+            .map(|n| {
+                scope.spawn(move || handle(n).append(winner, &[input(1, &format!("try {n}"))]))
+            })
+            .collect();
+        racing
+            .into_iter()
+            .map(|race| match race.join().unwrap() {
+                Ok(()) => 1,
+                Err(StoreError::Conflict {
+                    expected_seq: 2,
+                    found_seq: 1,
+                    ..
+                }) => 0,
+                Err(error) => panic!("{error:?}"),
+            })
+            .sum::<usize>()
+    });
+    assert_eq!(stored, 1);
+    assert_eq!(store.read("conv").unwrap().len(), 2);
+}
+
 macro_rules! contract {
     ($backend:ident, $new:expr) => {
         mod $backend {
@@ -124,6 +170,14 @@ macro_rules! contract {
             fn appends_continue_the_conversation_all_or_none() {
                 let Some((_guard, store)) = $new else { return };
                 super::appends_continue_the_conversation_all_or_none(&store);
+            }
+
+            #[test]
+            fn racing_workers_get_one_lease_and_racing_appends_land_once() {
+                let Some((_guard, store)) = $new else { return };
+                super::racing_workers_get_one_lease_and_racing_appends_land_once(
+                    std::slice::from_ref(&store),
+                );
             }
 
             #[test]
@@ -149,6 +203,25 @@ fn new_redis() -> Option<(redis_server::RedisServer, RedisStore)> {
     let server = redis_server::RedisServer::start()?;
     let store = RedisStore::open(&server.url()).unwrap();
     Some((server, store))
+}
+
+#[cfg(feature = "redis")]
+#[test]
+fn racing_connections_to_one_redis_get_one_lease_and_land_one_append() {
+    let Some((server, first)) = new_redis() else {
+        return;
+    };
+    let mut handles = vec![first];
+    handles.extend((1..8).map(|_| RedisStore::open(&server.url()).unwrap()));
+    racing_workers_get_one_lease_and_racing_appends_land_once(&handles);
+}
+
+#[test]
+fn racing_handles_on_one_file_get_one_lease_and_land_one_append() {
+    let (dir, first) = new_file();
+    let mut handles = vec![first];
+    handles.extend((1..8).map(|_| FileStore::open(dir.path().join("store.sqlite")).unwrap()));
+    racing_workers_get_one_lease_and_racing_appends_land_once(&handles);
 }
 
 fn new_file() -> (tempfile::TempDir, FileStore) {

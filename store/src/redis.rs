@@ -8,14 +8,16 @@
 //! a script only stores what they computed if the state they computed it from is unchanged,
 //! and when it refuses it returns that state, from which the same rules explain why.
 
+mod link;
+
 use std::fmt;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use redis::{Client, Connection, ErrorKind, RedisError, Script, ServerErrorKind};
+use redis::{Connection, Script};
 use responses_ws_core::persist::Record;
 
 use crate::{lease, records, Lease, Store, StoreError};
+use link::{Failure, Link};
 
 /// Appends records under a fencing token, all or none: only while the token is the current
 /// lease's and the list holds exactly the records before the first one offered.
@@ -114,20 +116,10 @@ impl Default for RedisOptions {
 /// # Ok::<(), responses_ws_store::StoreError>(())
 /// ```
 pub struct RedisStore {
-    client: Client,
+    link: Link,
     options: RedisOptions,
-    /// `None` after a connection failed: the next call connects again.
-    connection: Mutex<Option<Connection>>,
     append: Script,
     set_lease: Script,
-}
-
-/// Why a call to Redis did not return a reply.
-enum Failure {
-    /// The server answered with an error, or could not be reached: nothing was done.
-    Refused(StoreError),
-    /// The connection failed with the command sent or on its way: it may have run.
-    Lost(String),
 }
 
 impl RedisStore {
@@ -142,74 +134,11 @@ impl RedisStore {
 
     /// Connects to the server at `url` with `options`.
     pub fn open_with(url: &str, options: RedisOptions) -> Result<RedisStore, StoreError> {
-        let client = Client::open(url).map_err(|error| refused(&error))?;
-        let store = RedisStore {
-            client,
+        Ok(RedisStore {
+            link: Link::open(url, options.connect_timeout, options.io_timeout)?,
             options,
-            connection: Mutex::new(None),
             append: Script::new(APPEND),
             set_lease: Script::new(SET_LEASE),
-        };
-        store.call(|connection| redis::cmd("PING").query::<()>(connection))?;
-        Ok(store)
-    }
-
-    /// A holder that panicked may have left a reply unread on the connection: after a
-    /// poisoned lock the connection is dropped (the next call opens another).
-    fn lock(&self) -> MutexGuard<'_, Option<Connection>> {
-        self.connection.lock().unwrap_or_else(|poisoned| {
-            self.connection.clear_poison();
-            let mut slot = poisoned.into_inner();
-            *slot = None;
-            slot
-        })
-    }
-
-    fn connect(&self) -> Result<Connection, StoreError> {
-        let connection = self
-            .client
-            .get_connection_with_timeout(self.options.connect_timeout)
-            .map_err(|error| self.connect_error(&error))?;
-        for set in [Connection::set_read_timeout, Connection::set_write_timeout] {
-            set(&connection, Some(self.options.io_timeout)).map_err(|error| refused(&error))?;
-        }
-        Ok(connection)
-    }
-
-    /// Runs `command` on the connection (opened first if there is none); a connection that
-    /// fails under it is dropped.
-    fn attempt<T>(
-        &self,
-        command: &mut impl FnMut(&mut Connection) -> Result<T, RedisError>,
-    ) -> Result<T, Failure> {
-        let mut slot = self.lock();
-        let connection = match &mut *slot {
-            Some(connection) => connection,
-            None => slot.insert(self.connect().map_err(Failure::Refused)?),
-        };
-        command(connection).map_err(|error| {
-            if is_connection_failure(&error) {
-                *slot = None;
-                Failure::Lost(self.describe(&error, self.options.io_timeout))
-            } else {
-                Failure::Refused(refused(&error))
-            }
-        })
-    }
-
-    /// Runs a command that is safe to run twice, once more on a new connection if the first
-    /// one failed under it (a server restarted since the last call, say).
-    fn call<T>(
-        &self,
-        mut command: impl FnMut(&mut Connection) -> Result<T, RedisError>,
-    ) -> Result<T, StoreError> {
-        match self.attempt(&mut command) {
-            Err(Failure::Lost(_)) => self.attempt(&mut command),
-            first => first,
-        }
-        .map_err(|failure| match failure {
-            Failure::Refused(error) => error,
-            Failure::Lost(why) => StoreError::Unavailable(why),
         })
     }
 
@@ -219,7 +148,7 @@ impl RedisStore {
 
     fn load_lease(&self, conversation: &str) -> Result<Option<Lease>, StoreError> {
         let key = self.key(conversation, "lease");
-        let fields: Vec<Option<String>> = self.call(|connection| {
+        let fields: Vec<Option<String>> = self.link.call(|connection| {
             redis::cmd("HMGET")
                 .arg(&key)
                 .arg(&["holder", "token", "expires_at"])
@@ -249,7 +178,7 @@ impl RedisStore {
             let next = change(current.as_ref())?;
             let read = current.as_ref().map(fields).unwrap_or_default();
             let (swapped, holder, token, expires_at): (bool, String, String, String) =
-                self.call(|connection| {
+                self.link.call(|connection| {
                     self.set_lease
                         .key(&key)
                         .arg(&read)
@@ -279,27 +208,10 @@ impl RedisStore {
             return Ok(false);
         };
         let key = self.key(conversation, "records");
-        let stored: Option<Vec<u8>> =
-            self.call(|connection| redis::cmd("LINDEX").arg(&key).arg(first).query(connection))?;
+        let stored: Option<Vec<u8>> = self
+            .link
+            .call(|connection| redis::cmd("LINDEX").arg(&key).arg(first).query(connection))?;
         Ok(stored.as_ref() == Some(first_body))
-    }
-
-    fn connect_error(&self, error: &RedisError) -> StoreError {
-        if error.is_io_error() {
-            StoreError::Unavailable(self.describe(error, self.options.connect_timeout))
-        } else {
-            refused(error)
-        }
-    }
-
-    /// A failed connection, said with the server's address and the timeout that ran out.
-    fn describe(&self, error: &RedisError, timeout: Duration) -> String {
-        let address = self.client.get_connection_info().addr();
-        if error.is_timeout() {
-            format!("redis at {address}: no answer within {timeout:?} ({error})")
-        } else {
-            format!("redis at {address}: {error}")
-        }
     }
 }
 
@@ -307,7 +219,7 @@ impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // The address only: the URL may hold a password.
         f.debug_struct("RedisStore")
-            .field("address", &self.client.get_connection_info().addr())
+            .field("address", self.link.address())
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
@@ -364,7 +276,7 @@ impl Store for RedisStore {
         };
         let mut retried = false;
         let (stored, len, holder, token, expires_at) = loop {
-            match self.attempt(&mut run) {
+            match self.link.attempt(&mut run) {
                 Ok(reply) => break reply,
                 Err(Failure::Refused(error)) => return Err(error),
                 Err(Failure::Lost(why)) => match self.landed(conversation, first, &bodies) {
@@ -394,7 +306,7 @@ impl Store for RedisStore {
 
     fn read(&self, conversation: &str) -> Result<Vec<Record>, StoreError> {
         let key = self.key(conversation, "records");
-        let bodies: Vec<Vec<u8>> = self.call(|connection| {
+        let bodies: Vec<Vec<u8>> = self.link.call(|connection| {
             redis::cmd("LRANGE")
                 .arg(&key)
                 .arg(0)
@@ -457,43 +369,5 @@ fn corrupt(conversation: &str, reason: &str) -> StoreError {
     StoreError::Corrupt {
         conversation: conversation.into(),
         reason: reason.into(),
-    }
-}
-
-/// A failure of the connection itself, after which it cannot be used (a reply that did not
-/// parse leaves the stream out of step), as opposed to an error the server answered with.
-fn is_connection_failure(error: &RedisError) -> bool {
-    error.is_io_error()
-        || error.is_connection_dropped()
-        || error.is_timeout()
-        || error.kind() == ErrorKind::Parse
-}
-
-/// Redis's answers, sorted into the store's errors: what a caller can act on gets its own
-/// variant. Nothing was written when the server refused a command.
-fn refused(error: &RedisError) -> StoreError {
-    let other = |kind: std::io::ErrorKind| StoreError::Io(std::io::Error::new(kind, error.clone()));
-    match (error.kind(), error.code()) {
-        (ErrorKind::Server(ServerErrorKind::ReadOnly), _) => {
-            StoreError::ReadOnly(error.to_string())
-        }
-        (
-            ErrorKind::Server(
-                ServerErrorKind::BusyLoading
-                | ServerErrorKind::TryAgain
-                | ServerErrorKind::MasterDown
-                | ServerErrorKind::ClusterDown,
-            ),
-            _,
-        )
-        | (_, Some("BUSY" | "NOREPLICAS")) => StoreError::Unavailable(error.to_string()),
-        (_, Some("OOM")) => other(std::io::ErrorKind::StorageFull),
-        (_, Some("WRONGTYPE")) => other(std::io::ErrorKind::InvalidData),
-        (ErrorKind::AuthenticationFailed | ErrorKind::Server(ServerErrorKind::NoPerm), _) => {
-            other(std::io::ErrorKind::PermissionDenied)
-        }
-        (ErrorKind::InvalidClientConfig, _) => other(std::io::ErrorKind::InvalidInput),
-        _ if error.is_io_error() => StoreError::Unavailable(error.to_string()),
-        _ => other(std::io::ErrorKind::Other),
     }
 }

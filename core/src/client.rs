@@ -231,6 +231,15 @@ impl Client {
     /// A client that continues the conversations of a saved ledger.
     pub fn restore(config: ClientConfig, ledger: Ledger) -> Self {
         let session = Session::restore(config.session.clone(), ledger);
+        Client::from_session(config, session)
+    }
+
+    /// Continues `session` (from [`HttpClient::into_session`](crate::http_client::HttpClient::into_session),
+    /// say) over WebSocket: its lanes, ledger, queued requests and pending tool calls go on
+    /// as they were once [`connect`](Self::connect) opens a connection. The session takes
+    /// `config.session`.
+    pub fn from_session(config: ClientConfig, mut session: Session) -> Self {
+        session.set_config(config.session.clone());
         let mut budget = Budget::new(config.session.retry.clone());
         budget.set_refreshable(config.refreshable_credentials);
         Client {
@@ -273,6 +282,19 @@ impl Client {
         self.closing = None;
         self.gave_up = None;
         Ok(())
+    }
+
+    /// Ends the WebSocket transport and hands the session on (to
+    /// [`HttpClient::from_session`](crate::http_client::HttpClient::from_session), say, after an
+    /// upgrade refused with 426). A connection still open ends as if dropped (unstarted
+    /// requests go out again on the next transport, started ones fail as interrupted): close
+    /// its socket. Returns the session and the events not yet taken with
+    /// [`poll_event`](Self::poll_event); the tool handler stays behind.
+    pub fn into_session(mut self, now: Instant) -> (Session, Vec<ClientEvent>) {
+        if self.connection.take().is_some() {
+            self.session.disconnected(now);
+        }
+        (self.session, self.events.into())
     }
 
     /// When the adapter should open the next socket (then call [`connect`](Self::connect)):

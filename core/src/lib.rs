@@ -31,6 +31,7 @@ extern crate alloc;
 
 pub mod client;
 pub mod http;
+pub mod http_client;
 pub mod mock;
 pub mod persist;
 pub mod pool;

@@ -50,6 +50,13 @@ pub struct SessionConfig {
     /// connection is replaced, since a response cannot be cancelled: a server that streams
     /// without end cannot grow the assembled response without limit.
     pub max_response_bytes: usize,
+    /// Whether the transport keeps the responses of a connection for its next requests
+    /// (default `true`: WebSocket mode's connection-local cache). Over HTTP it is `false`
+    /// ([`HttpClient`](crate::http_client::HttpClient) sets it): a lane chains with
+    /// `previous_response_id` only from a response stored with `store: true`, and otherwise
+    /// sends its full context each turn (reported as
+    /// [`FullContextReason::NewConnection`](super::FullContextReason::NewConnection)).
+    pub connection_cache: bool,
 }
 
 impl Default for SessionConfig {
@@ -64,6 +71,7 @@ impl Default for SessionConfig {
             idle_timeout: Some(Duration::from_secs(300)),
             max_queued: 1024,
             max_response_bytes: 256 * 1024 * 1024,
+            connection_cache: true,
         }
     }
 }

@@ -298,6 +298,9 @@ pub enum SessionError {
         /// The limit (`ws::Config::max_outbound_queue`).
         limit: usize,
     },
+    /// The call exists only in WebSocket mode (`steer`, `inject`, a warm-up's `generate`)
+    /// and the session runs over HTTP. Nothing was queued.
+    WebSocketOnly(&'static str),
 }
 
 impl fmt::Display for SessionError {
@@ -328,6 +331,12 @@ impl fmt::Display for SessionError {
                 write!(f, "lane {lane} waits for no tool outputs")
             }
             SessionError::ToolOutput(error) => write!(f, "{error}"),
+            SessionError::WebSocketOnly(what) => {
+                write!(
+                    f,
+                    "`{what}` is available only in WebSocket mode, not over HTTP"
+                )
+            }
             SessionError::QueueFull { limit } => {
                 write!(f, "{limit} requests wait already; wait for some to end")
             }

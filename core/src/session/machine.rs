@@ -31,6 +31,7 @@ use crate::wire::{
 };
 use crate::ws::Utf8Bytes;
 
+mod http;
 mod running;
 mod transfer;
 pub use transfer::LaneTransfer;
@@ -878,6 +879,12 @@ impl Session {
         self.ledger
             .lane_mut(lane)
             .commit(&active.request.settings, &response, injected);
+        if !self.config.connection_cache {
+            // Nothing holds the response but the store (if `store: true`).
+            self.ledger
+                .lane_mut(lane)
+                .forget(FullContextReason::NewConnection);
+        }
         let steered = response
             .incomplete_details
             .as_ref()
@@ -983,49 +990,55 @@ impl Session {
         self.ledger.new_connection();
         let lanes: Vec<Lane> = self.lanes.keys().cloned().collect();
         for lane in lanes {
-            let state = self.lane_mut(&lane);
-            let steers = mem::take(&mut state.steers);
-            let phase = mem::take(&mut state.phase);
-            let phase = match phase {
-                Phase::Sent(active) => {
-                    self.release_fork_of(&active.request);
-                    if retry {
-                        self.retry_or_fail(&lane, active, RetrySafety::SentNotStarted, cause);
-                    } else {
-                        self.lane_mut(&lane).queue.push_front(active.request);
-                    }
-                    Phase::Idle
+            self.end_lane_traffic(&lane, cause, retry);
+        }
+    }
+
+    /// What [`end_connection`](Self::end_connection) does to one lane: its request in flight
+    /// goes back to the queue or fails, its held steers and injections are handed back.
+    fn end_lane_traffic(&mut self, lane: &Lane, cause: &Failure, retry: bool) {
+        let state = self.lane_mut(lane);
+        let steers = mem::take(&mut state.steers);
+        let phase = mem::take(&mut state.phase);
+        let phase = match phase {
+            Phase::Sent(active) => {
+                self.release_fork_of(&active.request);
+                if retry {
+                    self.retry_or_fail(lane, active, RetrySafety::SentNotStarted, cause);
+                } else {
+                    self.lane_mut(lane).queue.push_front(active.request);
                 }
-                Phase::Streaming(active, _) => {
-                    self.release_fork_of(&active.request);
-                    if retry && self.config.retry.retry_started && active.abandoned.is_none() {
-                        self.retry_or_fail(&lane, active, RetrySafety::Started, cause);
-                    } else {
-                        let error = active
-                            .abandoned
-                            .map_or(RequestError::Interrupted, Abandoned::error);
-                        self.events.push_back(SessionEvent::Failed {
-                            lane: lane.clone(),
-                            request: active.request.id,
-                            error,
-                        });
-                    }
-                    Phase::Idle
-                }
-                // A successor the server would have started is lost with the connection.
-                Phase::AwaitingSuccessor => Phase::Idle,
-                other => other,
-            };
-            self.lane_mut(&lane).phase = phase;
-            let injected = self.lane_mut(&lane).injections.abandon();
-            self.hand_back_injected(&lane, injected);
-            for steer in steers {
-                self.events.push_back(SessionEvent::SteerFailed {
-                    lane: lane.clone(),
-                    input: steer.input,
-                    error: None,
-                });
+                Phase::Idle
             }
+            Phase::Streaming(active, _) => {
+                self.release_fork_of(&active.request);
+                if retry && self.config.retry.retry_started && active.abandoned.is_none() {
+                    self.retry_or_fail(lane, active, RetrySafety::Started, cause);
+                } else {
+                    let error = active
+                        .abandoned
+                        .map_or(RequestError::Interrupted, Abandoned::error);
+                    self.events.push_back(SessionEvent::Failed {
+                        lane: lane.clone(),
+                        request: active.request.id,
+                        error,
+                    });
+                }
+                Phase::Idle
+            }
+            // A successor the server would have started is lost with the connection.
+            Phase::AwaitingSuccessor => Phase::Idle,
+            other => other,
+        };
+        self.lane_mut(lane).phase = phase;
+        let injected = self.lane_mut(lane).injections.abandon();
+        self.hand_back_injected(lane, injected);
+        for steer in steers {
+            self.events.push_back(SessionEvent::SteerFailed {
+                lane: lane.clone(),
+                input: steer.input,
+                error: None,
+            });
         }
     }
 

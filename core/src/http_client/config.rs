@@ -1,0 +1,103 @@
+//! What the HTTP client is told (where to send, limits, the session's settings) and what it
+//! tells its driver (sockets to open and close, the session's events).
+
+use alloc::format;
+use core::fmt;
+use core::time::Duration;
+
+use crate::http::{Header, Limits, Target};
+use crate::session::{SessionConfig, SessionEvent};
+
+/// Where requests go and with which limits.
+///
+/// ```
+/// use responses_ws_core::http::Target;
+/// use responses_ws_core::http_client::HttpClientConfig;
+///
+/// let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses")).api_key("sk-test");
+/// assert!(!format!("{config:?}").contains("sk-test"));
+/// assert_eq!(config.max_idle_sockets, 4);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpClientConfig {
+    /// The `Host`, the path (`/v1/responses`) and the headers of every request.
+    pub target: Target,
+    /// HTTP limits (heads, bodies, events).
+    pub limits: Limits,
+    /// The session's limits and timings, the retry policy among them. The client adjusts
+    /// what has no meaning over HTTP: no connection-local cache, no connection age, no
+    /// per-connection lane limit.
+    pub session: SessionConfig,
+    /// Sockets kept open between requests for reuse (keep-alive); more are closed (default 4).
+    pub max_idle_sockets: usize,
+}
+
+impl HttpClientConfig {
+    /// Defaults for `target`.
+    pub fn new(target: Target) -> Self {
+        HttpClientConfig {
+            target,
+            limits: Limits::default(),
+            session: SessionConfig::default(),
+            max_idle_sockets: 4,
+        }
+    }
+
+    /// Adds `Authorization: Bearer <key>` to every request.
+    pub fn api_key(mut self, key: &str) -> Self {
+        let header = Header::new("Authorization", format!("Bearer {key}"));
+        self.target = self.target.with_header(header);
+        self
+    }
+
+    /// The session's configuration as the HTTP transport runs it.
+    pub(crate) fn session_config(&self) -> SessionConfig {
+        let mut session = self.session.clone();
+        session.connection_cache = false;
+        session.max_named_lanes = usize::MAX;
+        session.max_age = Duration::MAX;
+        session.rotate_after = Duration::MAX;
+        session
+    }
+}
+
+/// One transport socket of the client, named by the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketId(pub(crate) u64);
+
+impl SocketId {
+    /// The number behind the id (unique within a client).
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for SocketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "socket {}", self.0)
+    }
+}
+
+/// What the HTTP client reports.
+#[derive(Debug)]
+#[non_exhaustive]
+// Nearly every event is a session event: boxing it would cost an allocation per event.
+#[allow(clippy::large_enum_variant)]
+pub enum HttpClientEvent {
+    /// Open a new connection (TCP, TLS) to the target under this id; write what
+    /// [`poll_transmit`](super::HttpClient::poll_transmit) gives for it once it is open, or
+    /// report [`dial_failed`](super::HttpClient::dial_failed).
+    Dial {
+        /// The new socket.
+        socket: SocketId,
+    },
+    /// Close this socket once what was taken from `poll_transmit` is written; the id is not
+    /// used again.
+    Close {
+        /// The socket.
+        socket: SocketId,
+    },
+    /// What the session reports.
+    Session(SessionEvent),
+}

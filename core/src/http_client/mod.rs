@@ -1,0 +1,574 @@
+//! [`HttpClient`]: the HTTP + SSE transport of a [`Session`], sans-IO. Each request the
+//! session sends becomes an [`Exchange`] (`POST /v1/responses` with `stream: true`) on a
+//! socket of its own — an idle kept-alive one when there is one, a new one otherwise — so that
+//! lanes run as concurrent requests, one exchange per lane at a time. It owns the transport's
+//! decisions: which socket carries what, which lane an event belongs to (HTTP events name no
+//! `stream_id`), and what a refusal or a cut exchange means for that lane's request under the
+//! session's retry policy. The conversation itself (ledger, chaining, tool calls) stays the
+//! session's: over HTTP it chains with `previous_response_id` only from stored responses.
+//!
+//! A session moves between transports whole: [`Client::into_session`](crate::client::Client::into_session)
+//! then [`HttpClient::from_session`], and [`HttpClient::into_session`] then
+//! [`Client::from_session`](crate::client::Client::from_session) to go back.
+//!
+//! Invariants: a socket carries at most one exchange; a lane has at most one exchange (or one
+//! request held for a retry delay) at a time, since the session sends a lane's next request
+//! only after the last one ended; an idle socket is one whose last exchange ended by its own
+//! framing on a kept-alive connection.
+
+mod config;
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use bytes::Bytes;
+
+pub use config::{HttpClientConfig, HttpClientEvent, SocketId};
+
+use crate::client::ToolHandler;
+use crate::http::{Exchange, ExchangeError, ExchangeEvent, Header};
+use crate::retry::{Budget, Failure, FailureClass, Verdict};
+use crate::session::{
+    Lane, Ledger, Refused, RequestId, Session, SessionError, SessionEvent, ToolCall, ToolCallKind,
+};
+use crate::time::Instant;
+use crate::wire::{
+    ApiError, ClientEvent, EventKind, Input, Item, ResponseCreate, ServerEvent, ToolOutput,
+};
+use crate::ws::HttpResponse;
+
+/// The session over HTTP + SSE: create responses on lanes, answer tool calls; one socket per
+/// request in flight.
+///
+/// Drive it as any machine of the core: after each call, drain
+/// [`poll_event`](Self::poll_event) (open a socket on [`HttpClientEvent::Dial`], close one on
+/// [`HttpClientEvent::Close`]), then [`poll_transmit`](Self::poll_transmit) for each open
+/// socket; feed what a socket reads to [`handle_input`](Self::handle_input) and its end to
+/// [`handle_eof`](Self::handle_eof); call [`handle_timeout`](Self::handle_timeout) at
+/// [`poll_timeout`](Self::poll_timeout). Connect timeouts are the driver's
+/// ([`dial_failed`](Self::dial_failed) with [`Failure::ConnectTimeout`]).
+///
+/// ```
+/// use responses_ws_core::http::Target;
+/// use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+/// use responses_ws_core::wire::ResponseCreate;
+/// use responses_ws_core::Instant;
+///
+/// let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses")).api_key("sk-test");
+/// let mut client = HttpClient::new(config, Instant::ZERO);
+/// client.create(ResponseCreate { model: Some("gpt-5.5".into()), input: Some("Hi".into()), ..Default::default() })?;
+/// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+/// let request = client.poll_transmit(socket).expect("the request");
+/// assert!(request.starts_with(b"POST /v1/responses HTTP/1.1\r\nHost: api.openai.com\r\n"));
+/// // Steering exists only in WebSocket mode.
+/// let lane = responses_ws_core::session::Lane::Default;
+/// assert!(client.steer(&lane, "faster").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct HttpClient {
+    config: HttpClientConfig,
+    session: Session,
+    /// Failed exchanges since the last completed response, judged by the retry policy.
+    budget: Budget,
+    tool_handler: Option<ToolHandler>,
+    /// Every open socket: the exchange it carries, or `None` while idle.
+    sockets: BTreeMap<SocketId, Option<Carried>>,
+    /// Idle sockets, the most recently used last.
+    idle: Vec<SocketId>,
+    /// Requests waiting out a retry delay before their exchange starts.
+    held: Vec<Held>,
+    /// Lanes whose next request waits until then (after a failure the budget judged).
+    hold_until: BTreeMap<Lane, Instant>,
+    events: VecDeque<HttpClientEvent>,
+    next_socket: u64,
+    now: Instant,
+}
+
+/// An exchange and the lane it carries a request of.
+#[derive(Debug)]
+struct Carried {
+    lane: Lane,
+    exchange: Exchange,
+}
+
+/// How an exchange ended without its response.
+enum Ending {
+    /// The server refused the request.
+    Refused(Box<ApiError>),
+    /// The exchange broke.
+    Broke(ExchangeError),
+}
+
+/// A request waiting for its retry delay.
+#[derive(Debug)]
+struct Held {
+    lane: Lane,
+    create: ResponseCreate,
+    at: Instant,
+}
+
+impl fmt::Debug for HttpClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClient")
+            .field("config", &self.config)
+            .field("session", &self.session)
+            .field("budget", &self.budget)
+            .field("tool_handler", &self.tool_handler.as_ref().map(|_| "…"))
+            .field("sockets", &self.sockets)
+            .field("idle", &self.idle)
+            .field("held", &self.held)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpClient {
+    /// A client with no conversation yet.
+    pub fn new(config: HttpClientConfig, now: Instant) -> Self {
+        HttpClient::restore(config, Ledger::default(), now)
+    }
+
+    /// A client that continues the conversations of a saved ledger.
+    pub fn restore(config: HttpClientConfig, ledger: Ledger, now: Instant) -> Self {
+        let session = Session::restore(config.session.clone(), ledger);
+        HttpClient::from_session(config, session, now)
+    }
+
+    /// Continues `session` over HTTP: its lanes, ledger, queued requests and pending tool
+    /// calls go on as they were; requests waiting for a connection go out now, each lane with
+    /// its full context unless its last response was stored. Events the session had not
+    /// reported yet come first from [`poll_event`](Self::poll_event).
+    ///
+    /// The session takes `config.session`, adjusted for HTTP.
+    pub fn from_session(config: HttpClientConfig, mut session: Session, now: Instant) -> Self {
+        session.set_config(config.session_config());
+        let budget = Budget::new(config.session.retry.clone());
+        let mut client = HttpClient {
+            config,
+            session,
+            budget,
+            tool_handler: None,
+            sockets: BTreeMap::new(),
+            idle: Vec::new(),
+            held: Vec::new(),
+            hold_until: BTreeMap::new(),
+            events: VecDeque::new(),
+            next_socket: 0,
+            now,
+        };
+        client.session.connected(now);
+        client.take_session_output();
+        client
+    }
+
+    /// Ends the HTTP transport and hands the session on (to
+    /// [`Client::from_session`](crate::client::Client::from_session), say). Exchanges in
+    /// flight end as with a lost connection (unstarted requests go out again on the next
+    /// transport, started ones fail as interrupted); close every socket. Returns the
+    /// session and the events not yet taken with [`poll_event`](Self::poll_event); the tool
+    /// handler stays behind.
+    pub fn into_session(mut self, now: Instant) -> (Session, Vec<HttpClientEvent>) {
+        self.now = now;
+        for socket in core::mem::take(&mut self.sockets).into_keys() {
+            self.events.push_back(HttpClientEvent::Close { socket });
+        }
+        self.session.disconnected(now);
+        (self.session, self.events.into())
+    }
+
+    /// The session: its ledger, pending tool calls, in-flight count.
+    pub fn session(&self) -> &Session {
+        &self.session
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HttpClientConfig {
+        &self.config
+    }
+
+    /// Open sockets (idle ones included).
+    pub fn sockets(&self) -> impl Iterator<Item = SocketId> + '_ {
+        self.sockets.keys().copied()
+    }
+
+    /// See [`Session::create`]. A request with `generate` is refused with
+    /// [`SessionError::WebSocketOnly`].
+    pub fn create(
+        &mut self,
+        request: ResponseCreate,
+    ) -> Result<RequestId, Refused<ResponseCreate>> {
+        if request.generate.is_some() {
+            return Err(Refused::new(
+                SessionError::WebSocketOnly("generate"),
+                request,
+            ));
+        }
+        self.take(|session| session.create(request))
+    }
+
+    /// See [`Session::fork`].
+    pub fn fork(
+        &mut self,
+        from: &Lane,
+        request: ResponseCreate,
+    ) -> Result<RequestId, Refused<ResponseCreate>> {
+        if request.generate.is_some() {
+            return Err(Refused::new(
+                SessionError::WebSocketOnly("generate"),
+                request,
+            ));
+        }
+        self.take(|session| session.fork(from, request))
+    }
+
+    /// Refused: a warm-up (`generate: false`) exists only in WebSocket mode.
+    pub fn warm_up(
+        &mut self,
+        request: ResponseCreate,
+    ) -> Result<RequestId, Refused<ResponseCreate>> {
+        Err(Refused::new(
+            SessionError::WebSocketOnly("generate"),
+            request,
+        ))
+    }
+
+    /// Refused: steering exists only in WebSocket mode; the input is handed back.
+    pub fn steer(&mut self, _lane: &Lane, input: impl Into<Input>) -> Result<(), Refused<Input>> {
+        Err(Refused::new(
+            SessionError::WebSocketOnly("response.steer"),
+            input.into(),
+        ))
+    }
+
+    /// Refused: `response.inject` exists only in WebSocket mode; the items are handed back.
+    pub fn inject(&mut self, _lane: &Lane, input: Vec<Item>) -> Result<(), Refused<Vec<Item>>> {
+        Err(Refused::new(
+            SessionError::WebSocketOnly("response.inject"),
+            input,
+        ))
+    }
+
+    /// See [`Session::submit_tool_output`].
+    pub fn submit_tool_output(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: impl Into<ToolOutput>,
+    ) -> Result<(), SessionError> {
+        self.take(|session| session.submit_tool_output(lane, call_id, output))
+    }
+
+    /// See [`Session::submit_approval`].
+    pub fn submit_approval(
+        &mut self,
+        lane: &Lane,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), SessionError> {
+        self.take(|session| session.submit_approval(lane, request_id, approve, reason))
+    }
+
+    /// Answers every function and custom tool call with `handler`'s output as soon as a
+    /// response asks for it, as [`Client::set_tool_handler`](crate::client::Client::set_tool_handler) does.
+    pub fn set_tool_handler(&mut self, handler: ToolHandler) {
+        self.tool_handler = Some(handler);
+    }
+
+    // --- Driving ----------------------------------------------------------------------------
+
+    /// The next event: sockets to open or close, and what the session reports.
+    pub fn poll_event(&mut self) -> Option<HttpClientEvent> {
+        self.events.pop_front()
+    }
+
+    /// The next bytes to write to `socket` (the request of the exchange it carries).
+    pub fn poll_transmit(&mut self, socket: SocketId) -> Option<Bytes> {
+        let carried = self.sockets.get_mut(&socket)?.as_mut()?;
+        carried.exchange.poll_transmit()
+    }
+
+    /// `socket` read `bytes`.
+    pub fn handle_input(&mut self, socket: SocketId, bytes: &[u8], now: Instant) {
+        self.now = now;
+        match self.sockets.get_mut(&socket) {
+            Some(Some(carried)) => {
+                carried.exchange.handle_input(bytes);
+                self.after_exchange_input(socket);
+            }
+            // An idle socket that speaks out of turn cannot be trusted with a request.
+            Some(None) => self.close(socket),
+            None => {}
+        }
+    }
+
+    /// `socket` reached its end (the peer closed it, or it broke).
+    pub fn handle_eof(&mut self, socket: SocketId, now: Instant) {
+        self.now = now;
+        match self.sockets.get_mut(&socket) {
+            Some(Some(carried)) => {
+                carried.exchange.handle_eof();
+                self.after_exchange_input(socket);
+            }
+            Some(None) => self.close(socket),
+            None => {}
+        }
+    }
+
+    /// `socket` could not be opened (DNS, TCP, TLS, connect timeout): its request fails or
+    /// goes out again, as for a cut exchange.
+    pub fn dial_failed(&mut self, socket: SocketId, cause: Failure, now: Instant) {
+        self.now = now;
+        if let Some(Some(carried)) = self.sockets.remove(&socket) {
+            self.idle.retain(|idle| *idle != socket);
+            self.lost(&carried.lane, cause);
+            self.take_session_output();
+        }
+    }
+
+    /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let held = self.held.iter().map(|held| held.at).min();
+        [held, self.session.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Time has reached `now`: held requests whose delay is over start, and the session's
+    /// idle timeouts run.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
+        let (due, waiting): (Vec<Held>, Vec<Held>) = core::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|held| held.at <= now);
+        self.held = waiting;
+        for held in due {
+            self.hold_until.remove(&held.lane);
+            self.start(held.lane, held.create);
+        }
+        self.session.handle_timeout(now);
+        self.take_session_output();
+    }
+
+    // --- Exchanges --------------------------------------------------------------------------
+
+    /// Runs a session call, then takes what it produced.
+    fn take<T, E>(&mut self, f: impl FnOnce(&mut Session) -> Result<T, E>) -> Result<T, E> {
+        let result = f(&mut self.session);
+        self.take_session_output();
+        result
+    }
+
+    /// Starts the session's requests (or holds them for their lane's retry delay) and passes
+    /// its events on, answering tool calls when a handler is set.
+    fn take_session_output(&mut self) {
+        loop {
+            while let Some(frame) = self.session.poll_transmit() {
+                self.send(&frame);
+            }
+            let Some(event) = self.session.poll_event() else {
+                break;
+            };
+            match &event {
+                SessionEvent::ToolCalls { lane, calls, .. } => {
+                    let (lane, calls) = (lane.clone(), calls.clone());
+                    self.answer_automatically(&lane, &calls);
+                }
+                SessionEvent::Completed { .. } => self.budget.succeeded(),
+                SessionEvent::Reconnect { .. } => self.replace_transport(),
+                _ => {}
+            }
+            self.events.push_back(HttpClientEvent::Session(event));
+        }
+    }
+
+    /// One frame of the session: over HTTP only `response.create` exists (`steer` and
+    /// `inject` are refused before they reach the session).
+    fn send(&mut self, frame: &str) {
+        let Ok(ClientEvent::Create(create)) = ClientEvent::from_str(frame) else {
+            return;
+        };
+        let lane = Lane::from_stream_id(create.stream_id.as_deref());
+        match self.hold_until.get(&lane) {
+            Some(&at) if at > self.now => self.held.push(Held {
+                lane,
+                create: *create,
+                at,
+            }),
+            _ => {
+                self.hold_until.remove(&lane);
+                self.start(lane, *create);
+            }
+        }
+    }
+
+    /// Starts the exchange of `lane`'s request on an idle socket, or on a new one.
+    fn start(&mut self, lane: Lane, create: ResponseCreate) {
+        let config = &self.config;
+        let exchange = match Exchange::with_limits(&config.target, &create, config.limits) {
+            Ok(exchange) => exchange,
+            Err(error) => {
+                // A request HTTP cannot carry (a header the target cannot send): final.
+                let cause = Failure::Transport {
+                    message: error.to_string(),
+                    transient: false,
+                };
+                self.lost(&lane, cause);
+                return;
+            }
+        };
+        let socket = match self.idle.pop() {
+            Some(socket) => socket,
+            None => {
+                let socket = SocketId(self.next_socket);
+                self.next_socket += 1;
+                self.events.push_back(HttpClientEvent::Dial { socket });
+                socket
+            }
+        };
+        self.sockets
+            .insert(socket, Some(Carried { lane, exchange }));
+    }
+
+    /// Hands the events of `socket`'s exchange to the session, then settles the socket once
+    /// the exchange is over.
+    fn after_exchange_input(&mut self, socket: SocketId) {
+        let Some(Some(carried)) = self.sockets.get_mut(&socket) else {
+            return;
+        };
+        let lane = carried.lane.clone();
+        let mut ending = None;
+        while let Some(event) = carried.exchange.poll_event() {
+            match event {
+                ExchangeEvent::Event(event) => self.session.handle_event_on(&lane, event, self.now),
+                ExchangeEvent::Rejected(error) => ending = Some(Ending::Refused(error)),
+                ExchangeEvent::Failed(error) => ending = Some(Ending::Broke(error)),
+            }
+        }
+        let finished = carried.exchange.is_finished();
+        let reusable = carried.exchange.is_reusable();
+        if finished {
+            self.sockets.remove(&socket);
+            if reusable && self.idle.len() < self.config.max_idle_sockets {
+                self.sockets.insert(socket, None);
+                self.idle.push(socket);
+            } else {
+                self.events.push_back(HttpClientEvent::Close { socket });
+            }
+        }
+        match ending {
+            Some(Ending::Refused(error)) => self.refused(&lane, error),
+            Some(Ending::Broke(error)) => self.lost(&lane, failure_of(&error)),
+            None => {}
+        }
+        self.take_session_output();
+    }
+
+    /// The server refused `lane`'s request. A refusal worth another attempt (408, 429, 5xx)
+    /// gets one after the budget's delay (`Retry-After` honoured) while the budget lasts;
+    /// any other, or one past the budget, fails the request with the server's error as over
+    /// WebSocket ([`RequestError::Api`](crate::session::RequestError::Api), with the status
+    /// and headers; `previous_response_not_found` gets the session's full-context replay).
+    fn refused(&mut self, lane: &Lane, error: Box<ApiError>) {
+        let cause = Failure::Refused(Box::new(response_of(&error)));
+        if cause.class() == FailureClass::Transient {
+            if let Verdict::Retry { delay, .. } = self.budget.failed(cause.clone(), self.now) {
+                self.hold_until.insert(lane.clone(), self.now + delay);
+                self.session.exchange_lost(lane, &cause, true, self.now);
+                return;
+            }
+        }
+        let event = ServerEvent {
+            stream_id: None,
+            sequence_number: None,
+            kind: EventKind::Error(error),
+        };
+        self.session.handle_event_on(lane, event, self.now);
+    }
+
+    /// `lane`'s exchange ended before its response did: another attempt after the budget's
+    /// delay, or the request fails.
+    fn lost(&mut self, lane: &Lane, cause: Failure) {
+        let retry = match self.budget.failed(cause.clone(), self.now) {
+            Verdict::Retry { delay, .. } => {
+                self.hold_until.insert(lane.clone(), self.now + delay);
+                true
+            }
+            _ => false,
+        };
+        self.session.exchange_lost(lane, &cause, retry, self.now);
+    }
+
+    /// The session gave up its "connection" (a response idle for too long, or too large):
+    /// every exchange in flight ends with its socket, and the transport is up again at once
+    /// (the session replans the requests).
+    fn replace_transport(&mut self) {
+        let carrying: Vec<SocketId> = self
+            .sockets
+            .iter()
+            .filter(|(_, carried)| carried.is_some())
+            .map(|(socket, _)| *socket)
+            .collect();
+        for socket in carrying {
+            self.close(socket);
+        }
+        self.held.clear();
+        self.session.connected(self.now);
+    }
+
+    /// Forgets `socket` and tells the driver to close it.
+    fn close(&mut self, socket: SocketId) {
+        if self.sockets.remove(&socket).is_some() {
+            self.idle.retain(|idle| *idle != socket);
+            self.events.push_back(HttpClientEvent::Close { socket });
+        }
+    }
+
+    /// Runs the tool handler, if any, on every function and custom tool call of `calls`.
+    fn answer_automatically(&mut self, lane: &Lane, calls: &[ToolCall]) {
+        let Some(handler) = &mut self.tool_handler else {
+            return;
+        };
+        for call in calls
+            .iter()
+            .filter(|call| !matches!(call.kind, ToolCallKind::McpApproval { .. }))
+        {
+            let output = handler(lane, call);
+            // The calls were just reported as pending on this lane, so this cannot fail.
+            let _ = self.session.submit_tool_output(lane, &call.call_id, output);
+        }
+    }
+}
+
+/// What a broken exchange means for retrying: a stream cut short is a dropped transport
+/// (worth another attempt); bytes that break HTTP or the event stream are final.
+fn failure_of(error: &ExchangeError) -> Failure {
+    match error {
+        ExchangeError::Truncated | ExchangeError::Http(crate::http::HttpError::UnexpectedEof) => {
+            Failure::Dropped
+        }
+        other => Failure::Transport {
+            message: other.to_string(),
+            transient: false,
+        },
+    }
+}
+
+/// A refusal as the retry policy reads refusals: status and headers (`Retry-After`).
+fn response_of(error: &ApiError) -> HttpResponse {
+    let status = error.status.unwrap_or(500);
+    HttpResponse {
+        status,
+        reason: crate::http::reason_phrase(status).into(),
+        headers: error
+            .headers
+            .iter()
+            .map(|(name, value)| Header::new(name.as_str(), value.as_str()))
+            .collect(),
+        body: Bytes::from(error.message.clone()),
+        body_truncated: false,
+    }
+}

@@ -1,0 +1,642 @@
+//! Deterministic simulation of the HTTP + SSE transport: the whole `HttpClient` (session,
+//! exchanges, sockets) against the mock's HTTP side (`HttpConnection` + `HttpMock`, one per
+//! socket as a server behind a load balancer would be), in memory, with a simulated clock.
+//! Scenarios: a tool-call rollout, two lanes at once, `store: false` (full context) against
+//! `store: true` (chaining), a cut exchange retried, refusals (429 retried, 500 past the
+//! budget, 400 at once, `Retry-After` honoured), WebSocket-only calls refused, and a
+//! conversation carried from the WebSocket `Client` to the `HttpClient` mid-rollout with no
+//! tool output lost or repeated — asserted from what the mock received.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+use responses_ws_core::http::Target;
+use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent, SocketId};
+use responses_ws_core::mock::{
+    Action, DropFault, HttpConnection, HttpEvent, HttpMock, MockConnection, ResponseStore, Script,
+    ScriptedCall, Turn, TurnFault, Upgrade,
+};
+use responses_ws_core::retry::RetryPolicy;
+use responses_ws_core::session::{Lane, RequestError, SessionError, SessionEvent};
+use responses_ws_core::wire::{Item, ResponseCreate, ToolOutput};
+use responses_ws_core::ws::{self, Connection, WsUrl};
+use responses_ws_core::Instant;
+use serde_json::Value;
+
+/// The server side of one socket: its own HTTP connection and responder.
+struct ServerSocket {
+    http: HttpConnection,
+    mock: HttpMock,
+}
+
+/// An `HttpClient`, the mock behind every socket it opens, and what both saw.
+struct Sim {
+    script: Script,
+    store: ResponseStore,
+    client: HttpClient,
+    sockets: BTreeMap<SocketId, ServerSocket>,
+    now: Instant,
+    dials: u32,
+    /// Every request body the mock received, in order.
+    bodies: Vec<Value>,
+    events: Vec<SessionEvent>,
+}
+
+impl Sim {
+    fn new(script: Script) -> Sim {
+        Sim::with_config(script, config())
+    }
+
+    fn with_config(script: Script, config: HttpClientConfig) -> Sim {
+        let mut client = HttpClient::new(config, Instant::ZERO);
+        client.set_tool_handler(Box::new(|_, call| {
+            ToolOutput::Text(format!("result of {} {}", call.name, call.arguments))
+        }));
+        Sim::around(script, client)
+    }
+
+    fn around(script: Script, client: HttpClient) -> Sim {
+        Sim {
+            script,
+            store: ResponseStore::new(1024),
+            client,
+            sockets: BTreeMap::new(),
+            now: Instant::ZERO,
+            dials: 0,
+            bodies: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    fn create(&mut self, request: ResponseCreate) {
+        self.client.create(request).unwrap();
+        self.pump();
+    }
+
+    /// Moves events and bytes until nothing moves.
+    fn pump(&mut self) {
+        while self.step() {}
+    }
+
+    fn step(&mut self) -> bool {
+        let mut moved = false;
+        while let Some(event) = self.client.poll_event() {
+            moved = true;
+            match event {
+                HttpClientEvent::Dial { socket } => {
+                    let mock = HttpMock::new(self.script.clone(), self.dials)
+                        .with_store(self.store.clone());
+                    self.dials += 1;
+                    let http = HttpConnection::new();
+                    self.sockets.insert(socket, ServerSocket { http, mock });
+                }
+                HttpClientEvent::Close { socket } => self.server_gone(socket),
+                HttpClientEvent::Session(SessionEvent::Stream { .. }) => {}
+                HttpClientEvent::Session(event) => self.events.push(event),
+                _ => {}
+            }
+        }
+        let ids: Vec<SocketId> = self.sockets.keys().copied().collect();
+        for socket in ids {
+            while let Some(bytes) = self.client.poll_transmit(socket) {
+                moved = true;
+                self.sockets
+                    .get_mut(&socket)
+                    .unwrap()
+                    .http
+                    .handle_input(&bytes);
+            }
+            let server = self.sockets.get_mut(&socket).unwrap();
+            while let Some(event) = server.http.poll_event() {
+                moved = true;
+                let HttpEvent::Create { body } = event else {
+                    panic!("not a create request: {event:?}");
+                };
+                self.bodies.push(serde_json::from_str(&body).unwrap());
+                let reply = server.mock.respond(&body, self.now);
+                server.http.answer(reply, self.now);
+            }
+            let mut answer = Vec::new();
+            while let Some(bytes) = server.http.poll_transmit() {
+                answer.extend_from_slice(&bytes);
+            }
+            let finished = server.http.is_finished();
+            if !answer.is_empty() {
+                moved = true;
+                self.client.handle_input(socket, &answer, self.now);
+            }
+            if finished {
+                moved = true;
+                self.server_gone(socket);
+                self.client.handle_eof(socket, self.now);
+            }
+        }
+        moved
+    }
+
+    fn server_gone(&mut self, socket: SocketId) {
+        if let Some(server) = self.sockets.remove(&socket) {
+            self.store.merge(server.mock.store());
+        }
+    }
+
+    /// Runs the clock until the session is idle or `limit` of simulated time has passed.
+    fn run(&mut self, limit: Duration) {
+        let end = self.now + limit;
+        loop {
+            self.pump();
+            if self.client.session().is_idle() || self.now >= end {
+                return;
+            }
+            let servers = self.sockets.values().filter_map(|s| s.http.poll_timeout());
+            let Some(next) = servers.chain(self.client.poll_timeout()).min() else {
+                return;
+            };
+            self.now = self.now.max(next).min(end);
+            self.client.handle_timeout(self.now);
+            for server in self.sockets.values_mut() {
+                server.http.handle_timeout(self.now);
+            }
+        }
+    }
+
+    fn completed_texts(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Completed { response, .. } => Some(response.all_output_text()),
+                _ => None,
+            })
+            .filter(|text| !text.is_empty())
+            .collect()
+    }
+
+    fn count(&self, pick: impl Fn(&SessionEvent) -> bool) -> usize {
+        self.events.iter().filter(|e| pick(e)).count()
+    }
+
+    fn failures(&self) -> Vec<&RequestError> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                SessionEvent::Failed { error, .. } => Some(error),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+fn config() -> HttpClientConfig {
+    HttpClientConfig::new(Target::new("mock.test", "/v1/responses")).api_key("sk-test")
+}
+
+fn turn(lane: Option<&str>, text: &str, store: bool) -> ResponseCreate {
+    ResponseCreate {
+        stream_id: lane.map(String::from),
+        model: Some("mock-model".into()),
+        store: Some(store),
+        input: Some(vec![Item::user_message(text)].into()),
+        ..ResponseCreate::default()
+    }
+}
+
+/// Three turns of two parallel calls each, then the final answer.
+fn six_calls() -> Script {
+    let mut script = Script::new();
+    for step in 0..3 {
+        script = script.turn(Turn::tool_calls([
+            ScriptedCall::new("get_weather", format!(r#"{{"city":"c{step}"}}"#)).with_deltas(3),
+            ScriptedCall::new("add", format!(r#"{{"a":{step},"b":1}}"#)),
+        ]));
+    }
+    script
+        .text("All six calls done.", 5)
+        .with_delta_delay(Duration::from_millis(10))
+}
+
+/// The `call_id`s of the `function_call_output` items of a request body.
+fn outputs_in(body: &Value) -> Vec<String> {
+    body["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| item["type"] == "function_call_output")
+        .map(|item| item["call_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The `call_id`s of the `function_call` items of a request body.
+fn calls_in(body: &Value) -> Vec<String> {
+    body["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| item["type"] == "function_call")
+        .map(|item| item["call_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_tool_call_rollout_over_http_sends_full_context_on_one_kept_alive_socket() {
+    let mut sim = Sim::new(six_calls());
+    sim.create(turn(None, "Go.", false));
+    sim.run(Duration::from_secs(60));
+
+    assert_eq!(sim.completed_texts(), ["All six calls done."]);
+    assert!(sim.failures().is_empty(), "{:?}", sim.events);
+    assert_eq!(sim.bodies.len(), 4);
+    for body in &sim.bodies {
+        assert_eq!(body["stream"], true, "every request streams");
+        assert!(body.get("stream_id").is_none(), "no lane over HTTP: {body}");
+        assert!(
+            body.get("previous_response_id").is_none(),
+            "store:false never chains"
+        );
+    }
+    // Full context: every request repeats every call and every output so far, once each.
+    for (n, body) in sim.bodies.iter().enumerate() {
+        let (calls, outputs) = (calls_in(body), outputs_in(body));
+        assert_eq!(calls.len(), 2 * n, "request {n}");
+        assert_eq!(outputs, calls, "request {n}: one output per call, in order");
+    }
+    // The requests followed each other on one socket kept alive.
+    assert_eq!(sim.dials, 1);
+    assert_eq!(sim.client.sockets().count(), 1);
+}
+
+#[test]
+fn store_true_chains_with_previous_response_id_and_only_the_new_items() {
+    let mut sim = Sim::new(six_calls());
+    sim.create(turn(None, "Go.", true));
+    sim.run(Duration::from_secs(60));
+
+    assert_eq!(sim.completed_texts(), ["All six calls done."]);
+    assert_eq!(sim.bodies.len(), 4);
+    assert!(sim.bodies[0].get("previous_response_id").is_none());
+    for body in &sim.bodies[1..] {
+        assert!(body["previous_response_id"].is_string(), "{body}");
+        assert!(
+            calls_in(body).is_empty(),
+            "the stored response holds the calls"
+        );
+        assert_eq!(outputs_in(body).len(), 2, "only the new outputs: {body}");
+    }
+}
+
+#[test]
+fn two_lanes_run_as_two_concurrent_requests_on_two_sockets() {
+    let script = Script::new()
+        .text("Hello from a lane.", 4)
+        .with_delta_delay(Duration::from_millis(20));
+    let mut sim = Sim::new(script);
+    sim.client.create(turn(Some("a"), "One.", false)).unwrap();
+    sim.client.create(turn(Some("b"), "Two.", false)).unwrap();
+    assert_eq!(
+        sim.client.session().in_flight(),
+        2,
+        "both lanes in flight at once"
+    );
+    sim.pump();
+    assert_eq!(sim.dials, 2, "one socket per request in flight");
+    assert_eq!(sim.bodies.len(), 2);
+    sim.run(Duration::from_secs(60));
+
+    let lanes: Vec<&Lane> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Completed { lane, .. } => Some(lane),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lanes.len(), 2);
+    assert!(lanes.contains(&&Lane::named("a").unwrap()));
+    assert!(lanes.contains(&&Lane::named("b").unwrap()));
+    assert!(sim
+        .bodies
+        .iter()
+        .all(|body| body.get("stream_id").is_none()));
+    // Both sockets went back to the idle set; the next turn of a lane reuses one.
+    assert_eq!(sim.client.sockets().count(), 2);
+    sim.create(turn(Some("a"), "Again.", false));
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.dials, 2);
+    assert_eq!(sim.completed_texts().len(), 3);
+}
+
+#[test]
+fn a_cut_exchange_is_retried_on_a_new_socket_with_nothing_lost() {
+    // The first socket's stream is cut after three events, in the middle of the response.
+    let script = six_calls().with_drop(DropFault::after_events(3).on_connection(0));
+    let mut config = config();
+    config.session.retry.retry_started = true;
+    let mut sim = Sim::with_config(script, config);
+    sim.create(turn(None, "Go.", false));
+    sim.run(Duration::from_secs(120));
+
+    assert_eq!(sim.completed_texts(), ["All six calls done."]);
+    assert_eq!(
+        sim.count(|e| matches!(e, SessionEvent::Retrying { .. })),
+        1,
+        "{:?}",
+        sim.events
+    );
+    assert_eq!(sim.dials, 2, "the cut socket was not reused");
+    // The retried request is the same request, sent again whole.
+    assert_eq!(sim.bodies[0], sim.bodies[1]);
+    let last = sim.bodies.last().unwrap();
+    assert_eq!(outputs_in(last), calls_in(last));
+    assert_eq!(calls_in(last).len(), 6);
+}
+
+#[test]
+fn a_cut_exchange_fails_only_its_own_lane_when_started_requests_are_not_retried() {
+    let script = Script::new()
+        .text("Hello from a lane.", 6)
+        .with_delta_delay(Duration::from_millis(20))
+        .with_drop(DropFault::after_events(3).on_connection(0));
+    let mut sim = Sim::new(script);
+    sim.client.create(turn(Some("a"), "One.", false)).unwrap();
+    sim.client.create(turn(Some("b"), "Two.", false)).unwrap();
+    sim.run(Duration::from_secs(60));
+
+    let failed: Vec<(&Lane, &RequestError)> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Failed { lane, error, .. } => Some((lane, error)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", sim.events);
+    assert_eq!(failed[0].0, &Lane::named("a").unwrap());
+    assert!(matches!(failed[0].1, RequestError::Interrupted));
+    assert_eq!(
+        sim.completed_texts(),
+        ["Hello from a lane."],
+        "lane b went on"
+    );
+}
+
+#[test]
+fn a_429_is_retried_after_the_backoff_on_the_kept_alive_socket() {
+    let script = Script::new()
+        .text("Done.", 1)
+        .with_turn_fault(TurnFault::error(0, 429, "rate_limit_exceeded", "Slow down.").times(1));
+    let mut sim = Sim::new(script);
+    sim.create(turn(None, "Hi.", false));
+    assert_eq!(sim.bodies.len(), 1);
+    assert!(
+        sim.client.poll_timeout().unwrap() > sim.now,
+        "the retry waits"
+    );
+    sim.run(Duration::from_secs(60));
+
+    assert_eq!(sim.completed_texts(), ["Done."]);
+    assert_eq!(sim.count(|e| matches!(e, SessionEvent::Retrying { .. })), 1);
+    assert_eq!(sim.bodies.len(), 2);
+    assert!(
+        sim.now > Instant::ZERO,
+        "the second attempt came after a delay"
+    );
+    assert_eq!(
+        sim.dials, 1,
+        "a refusal with a framed body keeps the socket"
+    );
+}
+
+#[test]
+fn a_500_past_the_retry_budget_fails_the_request_with_the_status() {
+    let script = Script::new()
+        .text("Never.", 1)
+        .with_turn_fault(TurnFault::error(0, 500, "server_error", "Broken."));
+    let mut config = config();
+    config.session.retry = RetryPolicy::default().with_max_attempts(2);
+    let mut sim = Sim::with_config(script, config);
+    sim.create(turn(None, "Hi.", false));
+    sim.run(Duration::from_secs(60));
+
+    assert_eq!(sim.bodies.len(), 2, "one retry, then the budget is spent");
+    let failures = sim.failures();
+    assert_eq!(failures.len(), 1);
+    let RequestError::Api(error) = failures[0] else {
+        panic!("not an API error: {:?}", failures[0]);
+    };
+    assert_eq!(error.status, Some(500));
+    assert_eq!(error.code.as_deref(), Some("server_error"));
+    assert!(sim.client.session().is_idle());
+}
+
+#[test]
+fn a_400_fails_at_once_and_leaves_the_input_in_the_ledger() {
+    let script = Script::new()
+        .text("Never.", 1)
+        .with_turn_fault(TurnFault::error(0, 400, "invalid_value", "No."));
+    let mut sim = Sim::new(script);
+    sim.create(turn(None, "Hi.", false));
+    sim.run(Duration::from_secs(60));
+
+    assert_eq!(sim.bodies.len(), 1);
+    let failures = sim.failures();
+    assert!(
+        matches!(failures[..], [RequestError::Api(ref e)] if e.status == Some(400)),
+        "{failures:?}"
+    );
+    let ledger = sim.client.session().ledger().lane(&Lane::Default).unwrap();
+    assert_eq!(ledger.unsent(), [Item::user_message("Hi.")]);
+}
+
+#[test]
+fn retry_after_sets_the_delay_of_the_next_attempt() {
+    let mut client = HttpClient::new(config(), Instant::ZERO);
+    client.create(turn(None, "Hi.", false)).unwrap();
+    let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else {
+        panic!("no dial");
+    };
+    assert!(client.poll_transmit(socket).is_some());
+    let body =
+        r#"{"error":{"type":"rate_limit_error","code":"rate_limit_exceeded","message":"Later."}}"#;
+    let answer = format!(
+        "HTTP/1.1 429 Too Many Requests\r\nretry-after: 7\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    client.handle_input(socket, answer.as_bytes(), Instant::ZERO);
+    let events: Vec<HttpClientEvent> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, HttpClientEvent::Session(SessionEvent::Retrying { .. }))),
+        "{events:?}"
+    );
+    let at = Instant::ZERO + Duration::from_secs(7);
+    assert_eq!(
+        client.poll_timeout(),
+        Some(at),
+        "Retry-After: 7 is the delay"
+    );
+    client.handle_timeout(Instant::ZERO + Duration::from_millis(6_999));
+    assert!(
+        client.poll_transmit(socket).is_none(),
+        "not before the delay"
+    );
+    client.handle_timeout(at);
+    let again = client
+        .poll_transmit(socket)
+        .expect("the second attempt, same socket");
+    assert!(again.starts_with(b"POST /v1/responses HTTP/1.1\r\n"));
+}
+
+#[test]
+fn websocket_only_calls_are_refused_with_a_typed_error_and_handed_back() {
+    let mut client = HttpClient::new(config(), Instant::ZERO);
+    let lane = Lane::Default;
+    let (error, _) = client.steer(&lane, "faster").unwrap_err().into_parts();
+    assert_eq!(error, SessionError::WebSocketOnly("response.steer"));
+    let items = vec![Item::function_call_output("call_1", "42")];
+    let (error, handed_back) = client
+        .inject(&lane, items.clone())
+        .unwrap_err()
+        .into_parts();
+    assert_eq!(error, SessionError::WebSocketOnly("response.inject"));
+    assert_eq!(handed_back, items);
+    let (error, _) = client
+        .warm_up(turn(None, "Prepare.", false))
+        .unwrap_err()
+        .into_parts();
+    assert_eq!(error, SessionError::WebSocketOnly("generate"));
+    assert!(client.poll_event().is_none(), "nothing was sent");
+}
+
+/// Runs a WebSocket `Client` against the WebSocket mock, the clock jumping to the mock's next
+/// deadline (its streaming pace), until no request is in flight.
+fn ws_run(
+    client: &mut Client,
+    server: &mut Connection,
+    mock: &mut MockConnection,
+    script: &Script,
+) {
+    let mut now = Instant::ZERO;
+    loop {
+        ws_pump(client, server, mock, script, now);
+        if client.session().in_flight() == 0 {
+            return;
+        }
+        let Some(next) = mock.poll_timeout() else {
+            return;
+        };
+        now = now.max(next);
+        mock.handle_timeout(now);
+    }
+}
+
+/// Moves the WebSocket side's bytes and frames until nothing moves.
+fn ws_pump(
+    client: &mut Client,
+    server: &mut Connection,
+    mock: &mut MockConnection,
+    script: &Script,
+    now: Instant,
+) {
+    loop {
+        let mut moved = false;
+        while let Some(event) = client.poll_event() {
+            moved = true;
+            if let ClientEvent::Session(SessionEvent::Failed { error, .. }) = &event {
+                panic!("failed over WebSocket: {error}");
+            }
+        }
+        while let Some(bytes) = client.poll_transmit() {
+            moved = true;
+            server.handle_input(&bytes, now);
+        }
+        while let Some(event) = server.poll_event() {
+            moved = true;
+            match event {
+                ws::Event::Request(_) => match script.upgrade(0) {
+                    Upgrade::Accept => server.accept(&[]).unwrap(),
+                    other => panic!("{other:?}"),
+                },
+                ws::Event::Message(ws::Message::Text(text)) => mock.handle_text(text.as_str(), now),
+                _ => {}
+            }
+        }
+        while let Some(frame) = mock.poll_transmit() {
+            moved = true;
+            server.send_text(frame).unwrap();
+        }
+        assert!(mock
+            .poll_action()
+            .is_none_or(|a| !matches!(a, Action::Drop)));
+        while let Some(bytes) = server.poll_transmit() {
+            moved = true;
+            client.handle_input(&bytes, now);
+        }
+        if !moved {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_conversation_moves_from_websocket_to_http_mid_rollout_with_no_tool_output_lost_or_repeated() {
+    // Over WebSocket: the first response asks for two calls; one is answered there.
+    let script = six_calls();
+    let url = WsUrl::parse("ws://mock.test/v1/responses").unwrap();
+    let mut ws_client = Client::new(ClientConfig::new(url));
+    let mut server = Connection::server(ws::Config::default(), [0; 32], Instant::ZERO);
+    let mut mock = MockConnection::new(script.clone(), 0, Instant::ZERO);
+    ws_client.connect([1; 32], Instant::ZERO).unwrap();
+    ws_client.create(turn(None, "Go.", false)).unwrap();
+    ws_run(&mut ws_client, &mut server, &mut mock, &script);
+    let pending = ws_client.session().pending_tool_calls(&Lane::Default);
+    assert_eq!(pending.len(), 2);
+    ws_client
+        .submit_tool_output(&Lane::Default, &pending[0].call_id, "answered over ws")
+        .unwrap();
+    ws_run(&mut ws_client, &mut server, &mut mock, &script);
+    assert_eq!(
+        mock.traffic().frames_received,
+        1,
+        "one call still open: nothing sent"
+    );
+
+    // The transport changes (as after a 426): the session moves, with its pending call.
+    let (session, left) = ws_client.into_session(Instant::ZERO);
+    assert!(left.is_empty());
+    let mut client = HttpClient::from_session(config(), session, Instant::ZERO);
+    client.set_tool_handler(Box::new(|_, call| {
+        ToolOutput::Text(format!("result of {} {}", call.name, call.arguments))
+    }));
+    let mut sim = Sim::around(script, client);
+    sim.client
+        .submit_tool_output(&Lane::Default, &pending[1].call_id, "answered over http")
+        .unwrap();
+    sim.run(Duration::from_secs(60));
+
+    assert_eq!(sim.completed_texts(), ["All six calls done."]);
+    assert!(sim.failures().is_empty(), "{:?}", sim.events);
+    // From the HTTP mock's view: the first request carries the whole conversation from the
+    // WebSocket side, both outputs once each, and every later request repeats each exactly once.
+    let first = &sim.bodies[0];
+    assert_eq!(
+        outputs_in(first),
+        [pending[0].call_id.clone(), pending[1].call_id.clone()]
+    );
+    let outputs: Vec<&Value> = first["input"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| item["type"] == "function_call_output")
+        .collect();
+    assert_eq!(outputs[0]["output"], "answered over ws");
+    assert_eq!(outputs[1]["output"], "answered over http");
+    for body in &sim.bodies {
+        let mut outputs = outputs_in(body);
+        let total = outputs.len();
+        outputs.dedup();
+        assert_eq!(outputs.len(), total, "no output repeated: {body}");
+        assert_eq!(outputs, calls_in(body), "no output lost: {body}");
+    }
+    assert_eq!(sim.bodies.len(), 3);
+}

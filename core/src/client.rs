@@ -39,6 +39,24 @@ pub struct ClientConfig {
     /// ([`ClientEvent::Reconnecting`] with `refresh_credentials`). Default `false`: a 401 is
     /// final.
     pub refreshable_credentials: bool,
+    /// When the client hands its session to the HTTP + SSE transport instead of failing its
+    /// requests ([`ClientEvent::UseHttp`]; default [`HttpFallback::Never`]).
+    pub http_fallback: HttpFallback,
+}
+
+/// When a [`Client`] gives WebSocket mode up for HTTP + SSE ([`ClientEvent::UseHttp`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpFallback {
+    /// Never: a refused upgrade and a spent retry budget fail the waiting requests
+    /// ([`ClientEvent::GaveUp`]).
+    #[default]
+    Never,
+    /// When the server refuses the upgrade with `426 Upgrade Required` (WebSocket mode is
+    /// not offered to this key or endpoint).
+    OnUpgradeRequired,
+    /// After a 426, and also whenever the retry budget is spent.
+    AlsoAfterGivingUp,
 }
 
 impl ClientConfig {
@@ -50,6 +68,7 @@ impl ClientConfig {
             ws: ws::Config::default(),
             session: SessionConfig::default(),
             refreshable_credentials: false,
+            http_fallback: HttpFallback::Never,
         }
     }
 
@@ -97,6 +116,7 @@ impl fmt::Debug for ClientConfig {
             .field("ws", &self.ws)
             .field("session", &self.session)
             .field("refreshable_credentials", &self.refreshable_credentials)
+            .field("http_fallback", &self.http_fallback)
             .finish()
     }
 }
@@ -144,6 +164,16 @@ pub enum ClientEvent {
     /// has failed with [`RequestError::GaveUp`](crate::session::RequestError::GaveUp)
     /// (reported just before). [`Client::connect`] starts a new streak by hand.
     GaveUp(Box<GaveUp>),
+    /// WebSocket mode is given up for HTTP + SSE, as [`ClientConfig::http_fallback`] asks,
+    /// instead of [`GaveUp`](Self::GaveUp): no request failed and no connection will be
+    /// opened. Move the session over with [`Client::into_session`] and
+    /// [`HttpClient::from_session`](crate::http_client::HttpClient::from_session) (sticky: a
+    /// [`TransportChoice`](crate::http_client::TransportChoice) says when to try WebSocket
+    /// mode again).
+    UseHttp {
+        /// Why: a 426, or the last failure of a spent budget.
+        cause: Failure,
+    },
 }
 
 /// Answers tool calls for [`Client::set_tool_handler`]: the lane, the call, and the output.
@@ -666,6 +696,13 @@ impl Client {
                     refresh_credentials,
                 });
             }
+            Verdict::GiveUp { cause, .. } if self.falls_back(&cause) => {
+                self.next_dial = None;
+                // Nothing fails: the session keeps every request for the HTTP transport.
+                self.session.connection_lost(&cause, self.now);
+                self.take_session_output();
+                self.events.push_back(ClientEvent::UseHttp { cause });
+            }
             Verdict::GiveUp { cause, attempts } => {
                 self.next_dial = None;
                 self.session.give_up(&cause, attempts);
@@ -675,6 +712,15 @@ impl Client {
                 self.events
                     .push_back(ClientEvent::GaveUp(Box::new(gave_up)));
             }
+        }
+    }
+
+    /// Whether giving up after `cause` hands the session to HTTP instead.
+    fn falls_back(&self, cause: &Failure) -> bool {
+        match self.config.http_fallback {
+            HttpFallback::Never => false,
+            HttpFallback::OnUpgradeRequired => cause.status() == Some(426),
+            HttpFallback::AlsoAfterGivingUp => true,
         }
     }
 

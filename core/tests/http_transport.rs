@@ -10,12 +10,14 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+use responses_ws_core::client::{Client, ClientConfig, ClientEvent, HttpFallback};
 use responses_ws_core::http::Target;
-use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent, SocketId};
+use responses_ws_core::http_client::{
+    HttpClient, HttpClientConfig, HttpClientEvent, SocketId, Transport, TransportChoice,
+};
 use responses_ws_core::mock::{
-    Action, DropFault, HttpConnection, HttpEvent, HttpMock, MockConnection, ResponseStore, Script,
-    ScriptedCall, Turn, TurnFault, Upgrade,
+    Action, DropFault, HttpConnection, HttpEvent, HttpMock, MockConnection, Refusal, ResponseStore,
+    Script, ScriptedCall, Turn, TurnFault, Upgrade, UpgradeFault,
 };
 use responses_ws_core::retry::RetryPolicy;
 use responses_ws_core::session::{Lane, RequestError, SessionError, SessionEvent};
@@ -508,135 +510,273 @@ fn websocket_only_calls_are_refused_with_a_typed_error_and_handed_back() {
     assert!(client.poll_event().is_none(), "nothing was sent");
 }
 
-/// Runs a WebSocket `Client` against the WebSocket mock, the clock jumping to the mock's next
-/// deadline (its streaming pace), until no request is in flight.
-fn ws_run(
-    client: &mut Client,
-    server: &mut Connection,
-    mock: &mut MockConnection,
-    script: &Script,
-) {
-    let mut now = Instant::ZERO;
-    loop {
-        ws_pump(client, server, mock, script, now);
-        if client.session().in_flight() == 0 {
-            return;
+/// The WebSocket side: a `Client`, one server connection with the WebSocket mock behind it,
+/// and what the mock received.
+struct WsSim {
+    script: Script,
+    client: Client,
+    server: Connection,
+    mock: MockConnection,
+    now: Instant,
+    /// Every `response.create` the mock received.
+    bodies: Vec<Value>,
+    events: Vec<ClientEvent>,
+}
+
+impl WsSim {
+    /// `client` dials connection `index` of the mock at `now`.
+    fn connect(script: &Script, mut client: Client, index: u32, now: Instant) -> WsSim {
+        client.connect([index as u8; 32], now).unwrap();
+        WsSim {
+            script: script.clone(),
+            client,
+            server: Connection::server(ws::Config::default(), [0; 32], now),
+            mock: MockConnection::new(script.clone(), index, now),
+            now,
+            bodies: Vec::new(),
+            events: Vec::new(),
         }
-        let Some(next) = mock.poll_timeout() else {
-            return;
-        };
-        now = now.max(next);
-        mock.handle_timeout(now);
+    }
+
+    /// Runs until no request is in flight, the clock jumping to the mock's next deadline
+    /// (its streaming pace).
+    fn run(&mut self) {
+        loop {
+            self.pump();
+            if self.client.session().in_flight() == 0 {
+                return;
+            }
+            let Some(next) = self.mock.poll_timeout() else {
+                return;
+            };
+            self.now = self.now.max(next);
+            self.mock.handle_timeout(self.now);
+        }
+    }
+
+    /// Moves bytes and frames until nothing moves.
+    fn pump(&mut self) {
+        let now = self.now;
+        loop {
+            let mut moved = false;
+            while let Some(event) = self.client.poll_event() {
+                moved = true;
+                if let ClientEvent::Session(SessionEvent::Failed { error, .. }) = &event {
+                    panic!("failed over WebSocket: {error}");
+                }
+                self.events.push(event);
+            }
+            while let Some(bytes) = self.client.poll_transmit() {
+                moved = true;
+                self.server.handle_input(&bytes, now);
+            }
+            while let Some(event) = self.server.poll_event() {
+                moved = true;
+                match event {
+                    ws::Event::Request(_) => {
+                        match self.script.upgrade(self.mock.connection_index()) {
+                            Upgrade::Accept => self.server.accept(&[]).unwrap(),
+                            Upgrade::Refuse(answer) => self
+                                .server
+                                .reject(answer.status, &answer.headers, answer.body.as_bytes())
+                                .unwrap(),
+                            other => panic!("{other:?}"),
+                        }
+                    }
+                    ws::Event::Message(ws::Message::Text(text)) => {
+                        self.bodies
+                            .push(serde_json::from_str(text.as_str()).unwrap());
+                        self.mock.handle_text(text.as_str(), now)
+                    }
+                    _ => {}
+                }
+            }
+            while let Some(frame) = self.mock.poll_transmit() {
+                moved = true;
+                self.server.send_text(frame).unwrap();
+            }
+            assert!(self
+                .mock
+                .poll_action()
+                .is_none_or(|a| !matches!(a, Action::Drop)));
+            while let Some(bytes) = self.server.poll_transmit() {
+                moved = true;
+                self.client.handle_input(&bytes, now);
+            }
+            if !moved {
+                return;
+            }
+        }
     }
 }
 
-/// Moves the WebSocket side's bytes and frames until nothing moves.
-fn ws_pump(
-    client: &mut Client,
-    server: &mut Connection,
-    mock: &mut MockConnection,
-    script: &Script,
-    now: Instant,
-) {
-    loop {
-        let mut moved = false;
-        while let Some(event) = client.poll_event() {
-            moved = true;
-            if let ClientEvent::Session(SessionEvent::Failed { error, .. }) = &event {
-                panic!("failed over WebSocket: {error}");
-            }
-        }
-        while let Some(bytes) = client.poll_transmit() {
-            moved = true;
-            server.handle_input(&bytes, now);
-        }
-        while let Some(event) = server.poll_event() {
-            moved = true;
-            match event {
-                ws::Event::Request(_) => match script.upgrade(0) {
-                    Upgrade::Accept => server.accept(&[]).unwrap(),
-                    other => panic!("{other:?}"),
-                },
-                ws::Event::Message(ws::Message::Text(text)) => mock.handle_text(text.as_str(), now),
-                _ => {}
-            }
-        }
-        while let Some(frame) = mock.poll_transmit() {
-            moved = true;
-            server.send_text(frame).unwrap();
-        }
-        assert!(mock
-            .poll_action()
-            .is_none_or(|a| !matches!(a, Action::Drop)));
-        while let Some(bytes) = server.poll_transmit() {
-            moved = true;
-            client.handle_input(&bytes, now);
-        }
-        if !moved {
-            return;
-        }
-    }
+fn ws_config() -> ClientConfig {
+    ClientConfig::new(WsUrl::parse("ws://mock.test/v1/responses").unwrap())
+}
+
+fn answering(client: &mut HttpClient) {
+    client.set_tool_handler(Box::new(|_, call| {
+        ToolOutput::Text(format!("result of {} {}", call.name, call.arguments))
+    }));
+}
+
+/// Checks a request body from the mock's view: every call in its context has exactly one
+/// output, in order.
+fn no_output_lost_or_repeated(body: &Value) {
+    assert_eq!(outputs_in(body), calls_in(body), "{body}");
+}
+
+/// The `output` of each `function_call_output` of a request body.
+fn output_texts(body: &Value) -> Vec<&str> {
+    body["input"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|item| item["type"] == "function_call_output")
+        .map(|item| item["output"].as_str().unwrap())
+        .collect()
 }
 
 #[test]
 fn a_conversation_moves_from_websocket_to_http_mid_rollout_with_no_tool_output_lost_or_repeated() {
     // Over WebSocket: the first response asks for two calls; one is answered there.
     let script = six_calls();
-    let url = WsUrl::parse("ws://mock.test/v1/responses").unwrap();
-    let mut ws_client = Client::new(ClientConfig::new(url));
-    let mut server = Connection::server(ws::Config::default(), [0; 32], Instant::ZERO);
-    let mut mock = MockConnection::new(script.clone(), 0, Instant::ZERO);
-    ws_client.connect([1; 32], Instant::ZERO).unwrap();
-    ws_client.create(turn(None, "Go.", false)).unwrap();
-    ws_run(&mut ws_client, &mut server, &mut mock, &script);
-    let pending = ws_client.session().pending_tool_calls(&Lane::Default);
+    let mut ws = WsSim::connect(&script, Client::new(ws_config()), 0, Instant::ZERO);
+    ws.client.create(turn(None, "Go.", false)).unwrap();
+    ws.run();
+    let pending = ws.client.session().pending_tool_calls(&Lane::Default);
     assert_eq!(pending.len(), 2);
-    ws_client
-        .submit_tool_output(&Lane::Default, &pending[0].call_id, "answered over ws")
+    let lane = Lane::Default;
+    ws.client
+        .submit_tool_output(&lane, &pending[0].call_id, "answered over ws")
         .unwrap();
-    ws_run(&mut ws_client, &mut server, &mut mock, &script);
-    assert_eq!(
-        mock.traffic().frames_received,
-        1,
-        "one call still open: nothing sent"
-    );
+    ws.run();
+    assert_eq!(ws.bodies.len(), 1, "one call still open: nothing sent");
 
-    // The transport changes (as after a 426): the session moves, with its pending call.
-    let (session, left) = ws_client.into_session(Instant::ZERO);
+    // The transport changes: the session moves, with its half-answered calls.
+    let (session, left) = ws.client.into_session(ws.now);
     assert!(left.is_empty());
-    let mut client = HttpClient::from_session(config(), session, Instant::ZERO);
-    client.set_tool_handler(Box::new(|_, call| {
-        ToolOutput::Text(format!("result of {} {}", call.name, call.arguments))
-    }));
+    let mut client = HttpClient::from_session(config(), session, ws.now);
+    answering(&mut client);
     let mut sim = Sim::around(script, client);
+    sim.now = ws.now;
     sim.client
-        .submit_tool_output(&Lane::Default, &pending[1].call_id, "answered over http")
+        .submit_tool_output(&lane, &pending[1].call_id, "answered over http")
         .unwrap();
     sim.run(Duration::from_secs(60));
 
     assert_eq!(sim.completed_texts(), ["All six calls done."]);
     assert!(sim.failures().is_empty(), "{:?}", sim.events);
-    // From the HTTP mock's view: the first request carries the whole conversation from the
-    // WebSocket side, both outputs once each, and every later request repeats each exactly once.
+    // From the HTTP mock's view: its first request carries the conversation from the
+    // WebSocket side with both outputs once each; no later request loses or repeats one.
     let first = &sim.bodies[0];
     assert_eq!(
         outputs_in(first),
         [pending[0].call_id.clone(), pending[1].call_id.clone()]
     );
-    let outputs: Vec<&Value> = first["input"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|item| item["type"] == "function_call_output")
-        .collect();
-    assert_eq!(outputs[0]["output"], "answered over ws");
-    assert_eq!(outputs[1]["output"], "answered over http");
-    for body in &sim.bodies {
-        let mut outputs = outputs_in(body);
-        let total = outputs.len();
-        outputs.dedup();
-        assert_eq!(outputs.len(), total, "no output repeated: {body}");
-        assert_eq!(outputs, calls_in(body), "no output lost: {body}");
-    }
+    assert_eq!(
+        output_texts(first),
+        ["answered over ws", "answered over http"]
+    );
+    sim.bodies.iter().for_each(no_output_lost_or_repeated);
     assert_eq!(sim.bodies.len(), 3);
+}
+
+#[test]
+fn a_426_moves_the_conversation_to_http_and_a_later_probe_brings_it_back_with_nothing_lost() {
+    let script = six_calls()
+        .with_upgrade_refusal(UpgradeFault::new(Refusal::UpgradeRequired).on_connection(0));
+    let mut ws_config = ws_config();
+    ws_config.http_fallback = HttpFallback::OnUpgradeRequired;
+    let mut choice = TransportChoice::new(Duration::from_secs(600));
+    let lane = Lane::Default;
+
+    // The upgrade is refused with 426: nothing fails, the client hands over.
+    let mut client = Client::new(ws_config.clone());
+    client.create(turn(None, "Go.", false)).unwrap();
+    let mut ws = WsSim::connect(&script, client, 0, Instant::ZERO);
+    ws.pump();
+    let cause = ws.events.iter().find_map(|event| match event {
+        ClientEvent::UseHttp { cause } => Some(cause.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        cause.and_then(|cause| cause.status()),
+        Some(426),
+        "{:?}",
+        ws.events
+    );
+    assert!(ws.client.next_dial().is_none());
+    choice.fell_back(ws.now);
+    assert_eq!(choice.transport(), Transport::Http);
+
+    // Over HTTP: the request goes out; its response asks for two calls, one answered here.
+    let (session, _) = ws.client.into_session(ws.now);
+    let mut sim = Sim::around(
+        script.clone(),
+        HttpClient::from_session(config(), session, ws.now),
+    );
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.bodies.len(), 1);
+    let pending = sim.client.session().pending_tool_calls(&lane);
+    assert_eq!(pending.len(), 2);
+    sim.client
+        .submit_tool_output(&lane, &pending[0].call_id, "answered over http")
+        .unwrap();
+    assert_eq!(
+        choice.switch(sim.now, sim.client.session().in_flight()),
+        None,
+        "too soon"
+    );
+
+    // The interval is over and nothing is in flight: WebSocket mode again, on a connection
+    // that accepts the upgrade.
+    let later = choice.poll_timeout().unwrap();
+    assert_eq!(
+        choice.switch(later, sim.client.session().in_flight()),
+        Some(Transport::WebSocket)
+    );
+    let Sim { client, .. } = sim;
+    let (session, _) = client.into_session(later);
+    let mut client = Client::from_session(ws_config, session);
+    client.set_tool_handler(Box::new(|_, call| {
+        ToolOutput::Text(format!("result of {} {}", call.name, call.arguments))
+    }));
+    client
+        .submit_tool_output(&lane, &pending[1].call_id, "answered over ws")
+        .unwrap();
+    let mut ws = WsSim::connect(&script, client, 1, later);
+    ws.run();
+
+    assert!(ws.client.session().is_idle());
+    let texts: Vec<String> = ws
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            ClientEvent::Session(SessionEvent::Completed { response, .. }) => {
+                Some(response.all_output_text())
+            }
+            _ => None,
+        })
+        .filter(|text| !text.is_empty())
+        .collect();
+    assert_eq!(texts, ["All six calls done."]);
+    // From the WebSocket mock's view: the conversation arrives whole (no cache holds it on a
+    // new connection), both outputs once each; the later turns chain on the connection's
+    // cache, each with the outputs of its own calls: six outputs in all, none twice.
+    let first = &ws.bodies[0];
+    assert!(first.get("previous_response_id").is_none());
+    assert_eq!(
+        output_texts(first),
+        ["answered over http", "answered over ws"]
+    );
+    no_output_lost_or_repeated(first);
+    assert_eq!(ws.bodies.len(), 3);
+    assert!(ws.bodies[1..]
+        .iter()
+        .all(|body| body["previous_response_id"].is_string()));
+    let mut sent: Vec<String> = ws.bodies.iter().flat_map(outputs_in).collect();
+    sent.sort();
+    sent.dedup();
+    assert_eq!(sent.len(), 6);
 }

@@ -9,13 +9,15 @@
 //!
 //! A session moves between transports whole: [`Client::into_session`](crate::client::Client::into_session)
 //! then [`HttpClient::from_session`], and [`HttpClient::into_session`] then
-//! [`Client::from_session`](crate::client::Client::from_session) to go back.
+//! [`Client::from_session`](crate::client::Client::from_session) to go back; a
+//! [`TransportChoice`] says when (after a 426, sticky, re-probed after an interval).
 //!
 //! Invariants: a socket carries at most one exchange; a lane has at most one exchange (or one
 //! request held for a retry delay) at a time, since the session sends a lane's next request
 //! only after the last one ended; an idle socket is one whose last exchange ended by its own
 //! framing on a kept-alive connection.
 
+mod choice;
 mod config;
 
 use alloc::boxed::Box;
@@ -26,6 +28,7 @@ use core::fmt;
 
 use bytes::Bytes;
 
+pub use choice::{Transport, TransportChoice};
 pub use config::{HttpClientConfig, HttpClientEvent, SocketId};
 
 use crate::client::ToolHandler;

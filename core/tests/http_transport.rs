@@ -780,3 +780,100 @@ fn a_426_moves_the_conversation_to_http_and_a_later_probe_brings_it_back_with_no
     sent.dedup();
     assert_eq!(sent.len(), 6);
 }
+
+/// One SSE event as a chunk of a chunked body.
+fn sse_chunk(data: &str) -> String {
+    let event = format!("data: {data}\n\n");
+    format!("{:x}\r\n{event}\r\n", event.len())
+}
+
+#[test]
+fn an_idle_exchange_fails_its_own_lane_and_the_others_go_on() {
+    let mut config = config();
+    config.session.idle_timeout = Some(Duration::from_secs(5));
+    let mut client = HttpClient::new(config, Instant::ZERO);
+    client.create(turn(Some("a"), "One.", false)).unwrap();
+    client.create(turn(Some("b"), "Two.", false)).unwrap();
+    let sockets: Vec<SocketId> = std::iter::from_fn(|| client.poll_event())
+        .filter_map(|event| match event {
+            HttpClientEvent::Dial { socket } => Some(socket),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sockets.len(), 2);
+    let request = |client: &mut HttpClient, socket| {
+        String::from_utf8(client.poll_transmit(socket).unwrap().to_vec()).unwrap()
+    };
+    let (a, b) = match request(&mut client, sockets[0]).contains("One.") {
+        true => (sockets[0], sockets[1]),
+        false => (sockets[1], sockets[0]),
+    };
+    let _ = request(&mut client, if a == sockets[0] { b } else { a });
+    let head =
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+    let created = |id: &str| {
+        sse_chunk(&format!(
+            r#"{{"type":"response.created","sequence_number":0,"response":{{"id":"{id}","object":"response","status":"in_progress","output":[]}}}}"#
+        ))
+    };
+    let completed = sse_chunk(
+        r#"{"type":"response.completed","sequence_number":1,"response":{"id":"resp_b","object":"response","status":"completed","output":[]}}"#,
+    );
+    // Lane a starts and then goes silent; lane b completes.
+    client.handle_input(
+        a,
+        format!("{head}{}", created("resp_a")).as_bytes(),
+        Instant::ZERO,
+    );
+    let at = Instant::ZERO + Duration::from_secs(1);
+    client.handle_input(
+        b,
+        format!("{head}{}{completed}0\r\n\r\n", created("resp_b")).as_bytes(),
+        at,
+    );
+    let events: Vec<HttpClientEvent> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(events.iter().any(|e| matches!(
+        e,
+        HttpClientEvent::Session(SessionEvent::Completed { lane, .. }) if *lane == Lane::named("b").unwrap()
+    )));
+
+    let deadline = Instant::ZERO + Duration::from_secs(5);
+    assert_eq!(client.poll_timeout(), Some(deadline));
+    client.handle_timeout(deadline);
+    let events: Vec<HttpClientEvent> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, HttpClientEvent::Close { socket } if *socket == a)),
+        "{events:?}"
+    );
+    let failed: Vec<(&Lane, &RequestError)> = events
+        .iter()
+        .filter_map(|e| match e {
+            HttpClientEvent::Session(SessionEvent::Failed { lane, error, .. }) => {
+                Some((lane, error))
+            }
+            _ => None,
+        })
+        .collect();
+    assert!(
+        matches!(failed[..], [(lane, RequestError::IdleTimeout)] if *lane == Lane::named("a").unwrap()),
+        "{events:?}"
+    );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, HttpClientEvent::Session(SessionEvent::Reconnect { .. }))),
+        "only the idle exchange ended"
+    );
+    // Lane b's socket is idle and kept; lane a goes on there, after the retry policy's
+    // backoff for the failure (as a WebSocket client redials after one).
+    assert_eq!(client.sockets().collect::<Vec<_>>(), [b]);
+    client.create(turn(Some("a"), "Again.", false)).unwrap();
+    assert!(client.poll_transmit(b).is_none(), "not before the backoff");
+    let backoff = client.poll_timeout().unwrap();
+    assert!(backoff > deadline && backoff <= deadline + Duration::from_secs(1));
+    client.handle_timeout(backoff);
+    assert!(client.poll_event().is_none(), "no new socket");
+    assert!(client.poll_transmit(b).is_some());
+}

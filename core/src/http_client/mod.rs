@@ -95,6 +95,8 @@ pub struct HttpClient {
 struct Carried {
     lane: Lane,
     exchange: Exchange,
+    /// When it started or last delivered an event: its idle timeout counts from here.
+    last_event: Instant,
 }
 
 /// How an exchange ended without its response.
@@ -334,16 +336,34 @@ impl HttpClient {
     /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let held = self.held.iter().map(|held| held.at).min();
-        [held, self.session.poll_timeout()]
+        let idle = self.config.session.idle_timeout.and_then(|idle| {
+            self.carried()
+                .map(|(_, carried)| carried.last_event + idle)
+                .min()
+        });
+        [held, idle, self.session.poll_timeout()]
             .into_iter()
             .flatten()
             .min()
     }
 
-    /// Time has reached `now`: held requests whose delay is over start, and the session's
-    /// idle timeouts run.
+    /// Time has reached `now`: an exchange without an event for the idle timeout ends (its
+    /// lane's request fails as [`RequestError::IdleTimeout`](crate::session::RequestError::IdleTimeout),
+    /// or goes out again if it had not started; the other lanes go on), and held requests
+    /// whose delay is over start.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
+        if let Some(idle) = self.config.session.idle_timeout {
+            let idle: Vec<(SocketId, Lane)> = self
+                .carried()
+                .filter(|(_, carried)| now >= carried.last_event + idle)
+                .map(|(socket, carried)| (socket, carried.lane.clone()))
+                .collect();
+            for (socket, lane) in idle {
+                self.close(socket);
+                self.lost(&lane, Failure::IdleTimeout);
+            }
+        }
         let (due, waiting): (Vec<Held>, Vec<Held>) = core::mem::take(&mut self.held)
             .into_iter()
             .partition(|held| held.at <= now);
@@ -432,8 +452,13 @@ impl HttpClient {
                 socket
             }
         };
-        self.sockets
-            .insert(socket, Some(Carried { lane, exchange }));
+        let last_event = self.now;
+        let carried = Carried {
+            lane,
+            exchange,
+            last_event,
+        };
+        self.sockets.insert(socket, Some(carried));
     }
 
     /// Hands the events of `socket`'s exchange to the session, then settles the socket once
@@ -446,7 +471,10 @@ impl HttpClient {
         let mut ending = None;
         while let Some(event) = carried.exchange.poll_event() {
             match event {
-                ExchangeEvent::Event(event) => self.session.handle_event_on(&lane, event, self.now),
+                ExchangeEvent::Event(event) => {
+                    carried.last_event = self.now;
+                    self.session.handle_event_on(&lane, event, self.now)
+                }
                 ExchangeEvent::Rejected(error) => ending = Some(Ending::Refused(error)),
                 ExchangeEvent::Failed(error) => ending = Some(Ending::Broke(error)),
             }
@@ -509,17 +537,19 @@ impl HttpClient {
     /// every exchange in flight ends with its socket, and the transport is up again at once
     /// (the session replans the requests).
     fn replace_transport(&mut self) {
-        let carrying: Vec<SocketId> = self
-            .sockets
-            .iter()
-            .filter(|(_, carried)| carried.is_some())
-            .map(|(socket, _)| *socket)
-            .collect();
+        let carrying: Vec<SocketId> = self.carried().map(|(socket, _)| socket).collect();
         for socket in carrying {
             self.close(socket);
         }
         self.held.clear();
         self.session.connected(self.now);
+    }
+
+    /// The sockets carrying an exchange, with it.
+    fn carried(&self) -> impl Iterator<Item = (SocketId, &Carried)> + '_ {
+        self.sockets
+            .iter()
+            .filter_map(|(socket, carried)| Some((*socket, carried.as_ref()?)))
     }
 
     /// Forgets `socket` and tells the driver to close it.

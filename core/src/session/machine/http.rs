@@ -19,9 +19,17 @@ impl Session {
     /// connection: while it has attempts left, and a started one only with
     /// [`RetryPolicy::retry_started`](crate::retry::RetryPolicy::retry_started)); without,
     /// it fails — with [`RequestError::GaveUp`] if it had not started,
-    /// [`RequestError::Interrupted`] if it had. Its input stays in the ledger either way.
+    /// [`RequestError::Interrupted`] if it had. A started request lost to
+    /// [`Failure::IdleTimeout`] fails with [`RequestError::IdleTimeout`] and is not retried.
+    /// Its input stays in the ledger either way.
     pub fn exchange_lost(&mut self, lane: &Lane, cause: &Failure, retry: bool, now: Instant) {
         self.now = now;
+        if let Failure::IdleTimeout = cause {
+            // As over WebSocket: a started response that went idle fails as such.
+            if let Some(active) = self.lane_mut(lane).active_mut() {
+                active.abandoned = Some(Abandoned::IdleTimeout);
+            }
+        }
         let unstarted = matches!(
             self.lanes.get(lane).map(|state| &state.phase),
             Some(Phase::Sent(_))

@@ -877,3 +877,44 @@ fn an_idle_exchange_fails_its_own_lane_and_the_others_go_on() {
     assert!(client.poll_event().is_none(), "no new socket");
     assert!(client.poll_transmit(b).is_some());
 }
+
+#[test]
+fn a_spent_budget_hands_over_to_http_only_when_asked() {
+    let run = |fallback: HttpFallback| {
+        let mut config = ws_config();
+        config.session.retry = RetryPolicy::default().with_max_attempts(1);
+        config.http_fallback = fallback;
+        let mut client = Client::new(config);
+        client.create(turn(None, "Hi.", false)).unwrap();
+        client.connect([3; 32], Instant::ZERO).unwrap();
+        client.dial_failed(
+            responses_ws_core::retry::Failure::ConnectTimeout,
+            Instant::ZERO,
+        );
+        let events: Vec<ClientEvent> = std::iter::from_fn(|| client.poll_event()).collect();
+        (client, events)
+    };
+    let (_, events) = run(HttpFallback::Never);
+    assert!(events.iter().any(|e| matches!(e, ClientEvent::GaveUp(_))));
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, ClientEvent::Session(SessionEvent::Failed { .. }))));
+
+    // 426 only: a connect timeout is not a reason to leave WebSocket mode.
+    let (_, events) = run(HttpFallback::OnUpgradeRequired);
+    assert!(events.iter().any(|e| matches!(e, ClientEvent::GaveUp(_))));
+
+    let (client, events) = run(HttpFallback::AlsoAfterGivingUp);
+    assert!(
+        matches!(events[..], [ClientEvent::UseHttp { .. }]),
+        "nothing failed: {events:?}"
+    );
+    // The request waits in the session and goes out on the HTTP transport.
+    let (session, _) = client.into_session(Instant::ZERO);
+    let mut sim = Sim::around(
+        Script::new().text("Over HTTP.", 2),
+        HttpClient::from_session(config(), session, Instant::ZERO),
+    );
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.completed_texts(), ["Over HTTP."]);
+}

@@ -918,3 +918,14 @@ fn a_spent_budget_hands_over_to_http_only_when_asked() {
     sim.run(Duration::from_secs(60));
     assert_eq!(sim.completed_texts(), ["Over HTTP."]);
 }
+
+#[test]
+fn an_idle_http_client_asks_for_no_timer_a_clock_cannot_hold() {
+    let client = HttpClient::new(config(), Instant::ZERO);
+    let far = Instant::ZERO + Duration::from_secs(200 * 365 * 24 * 3600);
+    assert!(client.poll_timeout().is_none_or(|at| at < far));
+    // A driver adds the deadline to its own clock without overflow.
+    if let Some(at) = client.poll_timeout() {
+        let _ = std::time::Instant::now() + (at - Instant::ZERO);
+    }
+}

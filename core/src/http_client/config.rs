@@ -8,6 +8,10 @@ use core::time::Duration;
 use crate::http::{Header, Limits, Target};
 use crate::session::{SessionConfig, SessionEvent};
 
+/// The "connection age" of a transport without connections: far enough never to come, near
+/// enough that a driver adding it to a clock does not overflow (a century).
+const NO_AGE_LIMIT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 /// Where requests go and with which limits.
 ///
 /// ```
@@ -56,8 +60,8 @@ impl HttpClientConfig {
         let mut session = self.session.clone();
         session.connection_cache = false;
         session.max_named_lanes = usize::MAX;
-        session.max_age = Duration::MAX;
-        session.rotate_after = Duration::MAX;
+        session.max_age = NO_AGE_LIMIT;
+        session.rotate_after = NO_AGE_LIMIT;
         session
     }
 }

@@ -929,3 +929,54 @@ fn an_idle_http_client_asks_for_no_timer_a_clock_cannot_hold() {
         let _ = std::time::Instant::now() + (at - Instant::ZERO);
     }
 }
+
+#[test]
+fn a_kept_alive_socket_the_server_closed_costs_a_retry_not_the_request() {
+    let mut client = HttpClient::new(config(), Instant::ZERO);
+    client.create(turn(None, "One.", false)).unwrap();
+    let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else {
+        panic!("no dial");
+    };
+    assert!(client.poll_transmit(socket).is_some());
+    let completed = sse_chunk(
+        r#"{"type":"response.completed","sequence_number":0,"response":{"id":"resp_1","object":"response","status":"completed","output":[]}}"#,
+    );
+    let answer = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n{completed}0\r\n\r\n"
+    );
+    client.handle_input(socket, answer.as_bytes(), Instant::ZERO);
+    while client.poll_event().is_some() {}
+
+    // The next turn goes on the idle socket, which the server had closed meanwhile.
+    client.create(turn(None, "Two.", false)).unwrap();
+    let events: Vec<HttpClientEvent> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, HttpClientEvent::Dial { .. })),
+        "the kept-alive socket is reused: {events:?}"
+    );
+    assert!(client.poll_transmit(socket).is_some());
+    client.handle_eof(socket, Instant::ZERO);
+    let events: Vec<HttpClientEvent> = std::iter::from_fn(|| client.poll_event()).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, HttpClientEvent::Close { socket: s } if *s == socket)),
+        "{events:?}"
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, HttpClientEvent::Session(SessionEvent::Retrying { .. }))));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, HttpClientEvent::Session(SessionEvent::Failed { .. }))));
+    let at = client.poll_timeout().unwrap();
+    client.handle_timeout(at);
+    let Some(HttpClientEvent::Dial { socket: fresh }) = client.poll_event() else {
+        panic!("no new socket");
+    };
+    assert_ne!(fresh, socket);
+    let again = client.poll_transmit(fresh).unwrap();
+    assert!(String::from_utf8_lossy(&again).contains("Two."));
+}

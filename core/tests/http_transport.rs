@@ -980,3 +980,20 @@ fn a_kept_alive_socket_the_server_closed_costs_a_retry_not_the_request() {
     let again = client.poll_transmit(fresh).unwrap();
     assert!(String::from_utf8_lossy(&again).contains("Two."));
 }
+
+#[test]
+fn idle_sockets_past_the_limit_are_closed() {
+    let mut config = config();
+    config.max_idle_sockets = 1;
+    let script = Script::new()
+        .text("Hello from a lane.", 4)
+        .with_delta_delay(Duration::from_millis(20));
+    let mut sim = Sim::with_config(script, config);
+    sim.client.create(turn(Some("a"), "One.", false)).unwrap();
+    sim.client.create(turn(Some("b"), "Two.", false)).unwrap();
+    sim.run(Duration::from_secs(60));
+    assert_eq!(sim.completed_texts().len(), 2);
+    assert_eq!(sim.dials, 2);
+    assert_eq!(sim.client.sockets().count(), 1, "one kept, one closed");
+    assert_eq!(sim.sockets.len(), 1, "the mock saw the other one close");
+}

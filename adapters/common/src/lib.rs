@@ -10,11 +10,13 @@
 //!
 //! Files: `attempts` ([`Attempts`]: what a driver remembers across connection attempts),
 //! `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `error` ([`ConnectError`],
-//! [`Error`]).
+//! [`Error`]), `mailboxes` (what a pool driver keeps per conversation, for the async and the
+//! blocking pools).
 
 mod attempts;
 mod config;
 mod error;
+pub mod mailboxes;
 
 pub use attempts::{Attempts, Establishing};
 pub use config::{

@@ -15,7 +15,8 @@ use responses_ws_core::pool::{ConvId, PoolError, Rejected, TurnId};
 use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall, ToolCallKind};
 use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
 
-use super::shared::TurnSlot;
+use responses_ws_adapter::mailboxes::{Admission, Next};
+
 use super::{Error, PoolInner};
 
 /// One conversation (one agent) of a [`Pool`](super::Pool): its context lives in the pool
@@ -55,7 +56,9 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let conv = self.conv;
-        self.pool.lock.with(|shared, _| shared.release(conv));
+        self.pool
+            .lock
+            .with(|shared, _| shared.mailboxes.release(&mut shared.pool, conv));
     }
 }
 
@@ -119,8 +122,7 @@ impl Conversation {
                 true => shared.pool.turn(conv, request, now)?,
                 false => shared.pool.try_turn(conv, request, now)?,
             };
-            let entry = shared.convs.entry(conv).or_default();
-            entry.turn = Some(TurnSlot::new(turn));
+            shared.mailboxes.start(conv, turn);
             Ok(turn)
         })
     }
@@ -229,28 +231,18 @@ impl Waiting<'_> {
         let conv = self.conversation.id();
         let mut shared = self.conversation.pool().lock.lock();
         let gone = shared.driver_gone;
-        let Some(slot) = shared.turn_slot(conv, turn) else {
-            self.turn = None;
-            return Poll::Ready(Err(Error::DriverGone));
+        let admission = shared
+            .mailboxes
+            .admission(conv, turn, || cx.waker().clone());
+        let result = match admission {
+            Admission::Waiting if !gone => return Poll::Pending,
+            Admission::Admitted => Ok(Turn::new(self.conversation.clone(), turn)),
+            Admission::Ended(Err(error)) => Err(Error::Turn(error)),
+            Admission::Ended(Ok(())) => Err(Error::NoResponse),
+            _ => Err(Error::DriverGone),
         };
-        if slot.admitted {
-            self.turn = None;
-            return Poll::Ready(Ok(Turn::new(self.conversation.clone(), turn)));
-        }
-        if let Some(result) = slot.ended.take() {
-            shared.drop_turn(conv, turn);
-            self.turn = None;
-            return Poll::Ready(match result {
-                Err(error) => Err(Error::Turn(error)),
-                Ok(()) => Err(Error::NoResponse),
-            });
-        }
-        if gone {
-            self.turn = None;
-            return Poll::Ready(Err(Error::DriverGone));
-        }
-        slot.waker = Some(cx.waker().clone());
-        Poll::Pending
+        self.turn = None;
+        Poll::Ready(result)
     }
 }
 
@@ -262,27 +254,11 @@ impl Drop for Waiting<'_> {
         let conv = self.conversation.id();
         self.conversation.pool().lock.with(|shared, _| {
             if shared.pool.cancel_turn(turn).is_some() {
-                shared.drop_turn(conv, turn);
+                shared.mailboxes.cancelled(conv, turn);
             } else {
-                detach(shared, conv, turn);
+                shared.mailboxes.detach(conv, turn);
             }
         });
-    }
-}
-
-/// Nobody listens to `turn` any more: its events are dropped, its slot goes at its end.
-fn detach(shared: &mut super::shared::Shared, conv: ConvId, turn: TurnId) {
-    let ended = match shared.turn_slot(conv, turn) {
-        Some(slot) => {
-            slot.detached = true;
-            slot.events.clear();
-            slot.waker = None;
-            slot.ended.is_some()
-        }
-        None => false,
-    };
-    if ended {
-        shared.drop_turn(conv, turn);
     }
 }
 
@@ -352,27 +328,25 @@ impl Stream for Turn {
         let conv = this.conversation.id();
         let mut shared = this.conversation.pool().lock.lock();
         let gone = shared.driver_gone;
-        let Some(slot) = shared.turn_slot(conv, this.id) else {
-            this.over = true;
-            return Poll::Ready(Some(Err(Error::DriverGone)));
-        };
-        std::mem::swap(&mut slot.events, &mut this.batch);
-        if let Some(event) = this.batch.pop_front() {
-            return Poll::Ready(Some(Ok(event)));
+        let next = shared
+            .mailboxes
+            .take_events(conv, this.id, &mut this.batch, |kept| {
+                if !kept.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *kept = Some(cx.waker().clone());
+                }
+            });
+        match next {
+            Next::Events => Poll::Ready(this.batch.pop_front().map(Ok)),
+            Next::Waiting if !gone => Poll::Pending,
+            Next::Ended(result) => {
+                this.over = true;
+                Poll::Ready(result.err().map(|error| Err(Error::Turn(error))))
+            }
+            _ => {
+                this.over = true;
+                Poll::Ready(Some(Err(Error::DriverGone)))
+            }
         }
-        if let Some(result) = slot.ended.take() {
-            shared.drop_turn(conv, this.id);
-            this.over = true;
-            return Poll::Ready(result.err().map(|error| Err(Error::Turn(error))));
-        }
-        if gone {
-            this.over = true;
-            return Poll::Ready(Some(Err(Error::DriverGone)));
-        }
-        if !slot.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            slot.waker = Some(cx.waker().clone());
-        }
-        Poll::Pending
     }
 }
 
@@ -381,7 +355,7 @@ impl Drop for Turn {
         if !self.over {
             let (conv, turn) = (self.conversation.id(), self.id);
             let mut shared = self.conversation.pool().lock.lock();
-            detach(&mut shared, conv, turn);
+            shared.mailboxes.detach(conv, turn);
         }
     }
 }

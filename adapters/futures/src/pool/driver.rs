@@ -158,11 +158,7 @@ impl Drop for PoolDriver {
         let mut shared = self.lock.lock();
         shared.driver_gone = true;
         let mut wakes: Vec<Waker> = std::mem::take(&mut shared.closers);
-        for conv in shared.convs.values_mut() {
-            if let Some(slot) = &mut conv.turn {
-                wakes.extend(slot.waker.take());
-            }
-        }
+        wakes.append(&mut shared.mailboxes.take_all_wakers());
         drop(shared);
         wakes.into_iter().for_each(Waker::wake);
     }

@@ -1,17 +1,17 @@
 //! [`Shared`]: what the pool's handles ([`Pool`](super::Pool), [`Conversation`](super::Conversation),
-//! [`Turn`](super::Turn)) and its driver share behind one lock — the core's pool, each
-//! conversation's mailbox, each connection's waker — and [`Shared::dispatch`], which runs
-//! after every input: it drains the core's events into the mailboxes, and collects the
-//! wakers to call (each waiting conversation and each connection with bytes to write once per
-//! batch, however many events it got), to be woken after the lock is let go.
+//! [`Turn`](super::Turn)) and its driver share behind one lock — the core's pool, the
+//! conversations' mailboxes, each connection's waker — and [`Shared::dispatch`], which runs
+//! after every input: the mailboxes take the core's events, and the wakers to call (each
+//! waiting conversation and each connection with bytes to write once per batch, however many
+//! events it got) are collected, to be woken after the lock is let go.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::Instant as StdInstant;
 
-use responses_ws_core::pool::{ConnId, ConvId, Pool as CorePool, PoolEvent, TurnError, TurnId};
-use responses_ws_core::session::SessionEvent;
+use responses_ws_adapter::mailboxes::{Dispatched, Mailboxes};
+use responses_ws_core::pool::{ConnId, Pool as CorePool};
 use responses_ws_core::Instant;
 
 #[cfg(feature = "tracing")]
@@ -51,9 +51,9 @@ impl Lock {
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) pool: CorePool,
+    pub(crate) mailboxes: Mailboxes<Waker>,
     /// The origin of the core's clock.
     pub(crate) origin: StdInstant,
-    pub(crate) convs: HashMap<ConvId, ConvSlot>,
     pub(crate) conns: HashMap<ConnId, ConnSlot>,
     /// Connections the core asked to dial, for the driver.
     pub(crate) dials: Vec<ConnId>,
@@ -65,49 +65,10 @@ pub(crate) struct Shared {
     pub(crate) closers: Vec<Waker>,
     /// The driver was dropped: nothing moves any more.
     pub(crate) driver_gone: bool,
+    /// A dispatch's outputs, kept to reuse their memory.
+    out: Dispatched<Waker>,
     #[cfg(feature = "tracing")]
     pub(crate) traces: Traces,
-}
-
-/// One conversation's mailbox.
-#[derive(Debug, Default)]
-pub(crate) struct ConvSlot {
-    pub(crate) turn: Option<TurnSlot>,
-    /// Every handle of the conversation was dropped during a turn: it is closed when the
-    /// turn ends.
-    pub(crate) orphan: bool,
-}
-
-/// The current turn of a conversation, as its waiter sees it.
-///
-/// Invariant: `events` only grows while somebody listens (`detached` is false); `ended` is set
-/// once, by the core's `TurnEnded`.
-#[derive(Debug)]
-pub(crate) struct TurnSlot {
-    pub(crate) id: TurnId,
-    pub(crate) admitted: bool,
-    pub(crate) events: VecDeque<SessionEvent>,
-    pub(crate) ended: Option<Result<(), TurnError>>,
-    pub(crate) waker: Option<Waker>,
-    /// Nobody listens any more: events are dropped and the slot goes at the turn's end.
-    pub(crate) detached: bool,
-}
-
-impl TurnSlot {
-    pub(crate) fn new(id: TurnId) -> TurnSlot {
-        TurnSlot {
-            id,
-            admitted: false,
-            events: VecDeque::new(),
-            ended: None,
-            waker: None,
-            detached: false,
-        }
-    }
-
-    fn wake(&mut self, wakes: &mut Vec<Waker>) {
-        wakes.extend(self.waker.take());
-    }
 }
 
 /// One connection's task, as the core's outputs reach it.
@@ -123,14 +84,15 @@ impl Shared {
     pub(crate) fn new(pool: CorePool) -> Shared {
         Shared {
             pool,
+            mailboxes: Mailboxes::default(),
             origin: StdInstant::now(),
-            convs: HashMap::new(),
             conns: HashMap::new(),
             dials: Vec::new(),
             driver: None,
             armed: None,
             closers: Vec::new(),
             driver_gone: false,
+            out: Dispatched::default(),
             #[cfg(feature = "tracing")]
             traces: Traces::default(),
         }
@@ -141,85 +103,38 @@ impl Shared {
         Instant::from_elapsed(self.origin.elapsed())
     }
 
-    /// The turn slot of `conv` if it is `turn`'s.
-    pub(crate) fn turn_slot(&mut self, conv: ConvId, turn: TurnId) -> Option<&mut TurnSlot> {
-        self.convs
-            .get_mut(&conv)?
-            .turn
-            .as_mut()
-            .filter(|slot| slot.id == turn)
-    }
-
-    /// Forgets `conv`'s turn slot if it is `turn`'s.
-    pub(crate) fn drop_turn(&mut self, conv: ConvId, turn: TurnId) {
-        if let Some(entry) = self.convs.get_mut(&conv) {
-            if entry.turn.as_ref().is_some_and(|slot| slot.id == turn) {
-                entry.turn = None;
-            }
-        }
-    }
-
-    /// The last handle of `conv` is gone: it closes now, or when its turn ends.
-    pub(crate) fn release(&mut self, conv: ConvId) {
-        match self.pool.close_conversation(conv) {
-            Ok(()) => {
-                self.convs.remove(&conv);
-            }
-            Err(_) => {
-                let entry = self.convs.entry(conv).or_default();
-                entry.orphan = true;
-                if let Some(slot) = &mut entry.turn {
-                    slot.detached = true;
-                    slot.events.clear();
-                }
-            }
-        }
-    }
-
     /// Drains the core's outputs after an input: events to the mailboxes, dials to the
-    /// driver, ready connections to their tasks, and a new earlier deadline to the driver's
-    /// timer. Wakers to call are pushed to `wakes`, each at most once.
+    /// driver, ready and closed connections to their tasks, and a new earlier deadline to
+    /// the driver's timer. Wakers to call are pushed to `wakes`, each at most once.
     pub(crate) fn dispatch(&mut self, wakes: &mut Vec<Waker>) {
-        while let Some(event) = self.pool.poll_event() {
-            #[cfg(feature = "tracing")]
-            self.traces.on_event(&event, &self.pool);
-            match event {
-                PoolEvent::Dial { conn } => {
-                    self.dials.push(conn);
-                    self.conns.insert(conn, ConnSlot::default());
-                    wakes.extend(self.driver.take());
-                }
-                PoolEvent::Close { conn } => {
-                    if let Some(slot) = self.conns.get_mut(&conn) {
-                        slot.closed = true;
-                        wakes.extend(slot.waker.take());
-                    }
-                }
-                PoolEvent::TurnAdmitted { conv, turn, .. } => {
-                    if let Some(slot) = self.turn_slot(conv, turn) {
-                        slot.admitted = true;
-                        slot.wake(wakes);
-                    }
-                }
-                PoolEvent::Conversation { conv, turn, event } => {
-                    if let Some(slot) = self.turn_slot(conv, turn) {
-                        if !slot.detached {
-                            slot.events.push_back(event);
-                            slot.wake(wakes);
-                        }
-                    }
-                }
-                PoolEvent::TurnEnded { conv, turn, result } => {
-                    self.on_ended(conv, turn, result, wakes)
-                }
-                _ => {}
+        let mut out = std::mem::take(&mut self.out);
+        #[cfg(feature = "tracing")]
+        let traces = &mut self.traces;
+        self.mailboxes
+            .dispatch(&mut self.pool, &mut out, |_event, _pool| {
+                #[cfg(feature = "tracing")]
+                traces.on_event(_event, _pool);
+            });
+        wakes.append(&mut out.wake);
+        if !out.dial.is_empty() {
+            for &conn in &out.dial {
+                self.conns.insert(conn, ConnSlot::default());
+            }
+            self.dials.append(&mut out.dial);
+            wakes.extend(self.driver.take());
+        }
+        for conn in out.close.drain(..) {
+            if let Some(slot) = self.conns.get_mut(&conn) {
+                slot.closed = true;
+                wakes.extend(slot.waker.take());
             }
         }
-        while let Some(conn) = self.pool.poll_ready() {
+        for conn in out.ready.drain(..) {
             if let Some(slot) = self.conns.get_mut(&conn) {
                 wakes.extend(slot.waker.take());
             }
         }
+        self.out = out;
         let deadline = self.pool.poll_timeout();
         if deadline.is_some_and(|at| self.armed.is_none_or(|armed| at < armed)) {
             wakes.extend(self.driver.take());
@@ -227,32 +142,6 @@ impl Shared {
         if self.pool.is_closed() {
             wakes.append(&mut self.closers);
             wakes.extend(self.driver.take());
-        }
-    }
-
-    fn on_ended(
-        &mut self,
-        conv: ConvId,
-        turn: TurnId,
-        result: Result<(), TurnError>,
-        wakes: &mut Vec<Waker>,
-    ) {
-        let Some(entry) = self.convs.get_mut(&conv) else {
-            return;
-        };
-        let orphan = entry.orphan;
-        match &mut entry.turn {
-            Some(slot) if slot.id == turn && !slot.detached => {
-                slot.ended = Some(result);
-                slot.wake(wakes);
-            }
-            Some(slot) if slot.id == turn => entry.turn = None,
-            _ => {}
-        }
-        if orphan {
-            self.convs.remove(&conv);
-            // The turn is over: the conversation has none now.
-            let _ = self.pool.close_conversation(conv);
         }
     }
 }

@@ -15,7 +15,7 @@ use responses_ws_core::pool::{ConvId, PoolError, Rejected, TurnId};
 use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall, ToolCallKind};
 use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
 
-use responses_ws_adapter::mailboxes::{Admission, Next};
+use responses_ws_adapter::pool::mailboxes::{Admission, Next};
 
 use super::{Error, PoolInner};
 

@@ -24,7 +24,8 @@
 //!
 //! Files: `shared` (the state behind the lock and the dispatch of the core's outputs),
 //! `driver` (the driver future and one task per connection), `conversation` (the handles),
-//! `error`, `trace` (feature `tracing`).
+//! `trace` (feature `tracing`). The conversations' mailboxes and [`Error`] are shared with the
+//! blocking pool (`responses_ws_adapter::pool`).
 //!
 //! ```no_run
 //! use responses_ws_futures::pool::Pool;
@@ -48,7 +49,6 @@
 
 mod conversation;
 mod driver;
-mod error;
 mod shared;
 #[cfg(feature = "tracing")]
 mod trace;
@@ -64,7 +64,7 @@ use responses_ws_core::session::LaneLedger;
 
 pub use conversation::{Conversation, Turn};
 pub use driver::PoolDriver;
-pub use error::Error;
+pub use responses_ws_adapter::pool::Error;
 pub use responses_ws_core::pool::{
     ConnId, ConnectionPhase, ConnectionStats, ConvId, PoolError, Rejected, Stats, TurnError, TurnId,
 };

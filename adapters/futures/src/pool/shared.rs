@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::Instant as StdInstant;
 
-use responses_ws_adapter::mailboxes::{Dispatched, Mailboxes};
+use responses_ws_adapter::pool::mailboxes::{Dispatched, Mailboxes};
 use responses_ws_core::pool::{ConnId, Pool as CorePool};
 use responses_ws_core::Instant;
 

@@ -6,7 +6,8 @@ use responses_ws_core::pool::{PoolError, Rejected, TurnError};
 use responses_ws_core::session::ToolCall;
 use responses_ws_core::wire::ResponseCreate;
 
-/// Why a [`Conversation`](super::Conversation) call or turn did not succeed.
+/// Why a pool conversation's call or turn did not succeed (the same in the async and the
+/// blocking pool).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -25,7 +26,8 @@ pub enum Error {
     ApprovalRequired(Vec<ToolCall>),
     /// The turn ended without a response (it did not get a lane).
     NoResponse,
-    /// The pool's driver was dropped (or its runtime shut down): nothing moves any more.
+    /// The pool's driver was dropped (or its runtime shut down, or its thread ended):
+    /// nothing moves any more.
     DriverGone,
 }
 

@@ -85,7 +85,7 @@ async fn a_turns_events_stream_to_its_end(rt: Rt) {
     while let Some(event) = turn.next().await {
         match event.unwrap() {
             SessionEvent::Stream { event, .. } => {
-                if let EventKind::OutputTextDelta(delta) = &event.kind {
+                if let EventKind::OutputTextDelta(delta) = &event.decoded().kind {
                     text.push_str(&delta.delta);
                 }
             }

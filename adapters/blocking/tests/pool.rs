@@ -1,7 +1,10 @@
 //! The blocking pool over real loopback TCP against the mock server: many agent threads on
 //! few connections (limits asserted from the mock's connection log), a 429 storm at upgrade
 //! probed one connection at a time, a connection killed under waiting tool calls (its
-//! conversations move, each output once), and the pool's refusals.
+//! conversations move, each output once), the pool's refusals, and concurrent agents over
+//! `wss://` (the TLS session shared by a connection's reader and writers).
+
+mod support;
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -12,10 +15,14 @@ use std::thread;
 use std::time::Duration;
 
 use responses_ws_blocking::pool::{Pool, PoolBuilder};
-use responses_ws_blocking::{Config, ResponseCreate, RetryPolicy, ToolCall};
+use responses_ws_blocking::responses_ws_core::ws::CloseCode;
+use responses_ws_blocking::responses_ws_tls::rustls::{ServerConnection, StreamOwned};
+use responses_ws_blocking::{Config, ResponseCreate, RetryPolicy, TlsConfig, ToolCall};
+use responses_ws_tls::test_pki;
 use responses_ws_tokio::mock::{
     ConnectionRecord, MockServer, MockServerThread, Refusal, Script, ScriptedCall, UpgradeFault,
 };
+use support::{accept_tcp, completed, created, message, Peer};
 
 fn tool_round() -> Script {
     Script::new()
@@ -242,6 +249,60 @@ fn a_full_pool_hands_the_request_back_and_a_closed_pool_takes_no_turn() {
     pool.close();
     assert!(second.turn(ask("late")).is_err());
     server.shutdown();
+}
+
+#[test]
+fn concurrent_agents_share_one_wss_connection() {
+    let test_pki::TestPki {
+        ca_pem,
+        server_config,
+    } = test_pki::localhost();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let tcp = accept_tcp(&listener);
+        let tls = ServerConnection::new(server_config).unwrap();
+        let (mut peer, _) = Peer::accept(StreamOwned::new(tls, tcp));
+        let mut inputs = Vec::new();
+        for i in 0..8 {
+            let create = peer.recv();
+            let lane = create["stream_id"].as_str().expect("the pool names lanes");
+            let on_lane =
+                |event: String| event.replacen('{', &format!(r#"{{"stream_id":"{lane}","#), 1);
+            let id = format!("resp_{i}");
+            let answer = format!(
+                "[{}]",
+                message(&format!("msg_{i}"), &format!("Answer {i}."))
+            );
+            peer.send_all(&[on_lane(created(&id)), on_lane(completed(&id, &answer))]);
+            inputs.push(create["input"].to_string());
+        }
+        (inputs, peer.expect_closed().code)
+    });
+    let config = Config::new(&format!("wss://localhost:{port}/v1/responses"))
+        .unwrap()
+        .tls(TlsConfig::with_ca_pem(ca_pem));
+    let pool = Pool::builder(config).max_connections(1).build().unwrap();
+    let agents: Vec<_> = (0..8)
+        .map(|i| {
+            let agent = pool.conversation().unwrap();
+            thread::spawn(move || agent.turn(ask(&format!("Agent {i}"))).unwrap().finish())
+        })
+        .collect();
+    let mut answers: Vec<String> = agents
+        .into_iter()
+        .map(|agent| agent.join().unwrap().unwrap().all_output_text())
+        .collect();
+    answers.sort();
+    assert_eq!(answers.len(), 8);
+    assert!(
+        answers.iter().all(|a| a.starts_with("Answer ")),
+        "{answers:?}"
+    );
+    pool.close();
+    let (inputs, code) = server.join().unwrap();
+    assert_eq!(inputs.len(), 8);
+    assert_eq!(code, CloseCode::NORMAL);
 }
 
 /// A TCP proxy in front of the mock whose connections can be killed.

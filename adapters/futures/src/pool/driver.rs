@@ -191,11 +191,17 @@ impl Future for ConnTask {
                 Poll::Pending => {
                     // Bytes for it wait in the core until the socket is up.
                     let mut shared = this.lock.lock();
-                    if shared.conns.get(&conn).is_none_or(|slot| slot.closed) {
-                        shared.conns.remove(&conn);
-                        return Poll::Ready(());
+                    match shared.conns.get_mut(&conn) {
+                        Some(slot) if !slot.closed => {
+                            // A close while the socket opens must end the wait.
+                            slot.waker = Some(cx.waker().clone());
+                            return Poll::Pending;
+                        }
+                        _ => {
+                            shared.conns.remove(&conn);
+                            return Poll::Ready(());
+                        }
                     }
-                    return Poll::Pending;
                 }
                 Poll::Ready(Ok(io)) => this.state = State::Up(Socket::new(io)),
                 Poll::Ready(Err(error)) => {

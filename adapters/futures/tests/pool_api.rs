@@ -50,6 +50,7 @@ on_every_runtime!(
     a_waiting_turn_dropped_leaves_the_queue,
     fork_starts_from_the_context_and_steer_needs_a_running_response,
     a_dropped_driver_fails_the_waiters,
+    an_unreachable_server_fails_the_waiting_turns_with_the_cause,
 );
 
 fn builder(rt: Rt, url: &str) -> PoolBuilder {
@@ -240,4 +241,33 @@ async fn a_dropped_driver_fails_the_waiters(rt: Rt) {
     assert!(matches!(waiter.await, Err(Error::DriverGone)));
     pool.close().await;
     server.shutdown();
+}
+
+async fn an_unreachable_server_fails_the_waiting_turns_with_the_cause(rt: Rt) {
+    // A port nobody listens on: every dial fails, the pool backs off, the turn times out.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/v1/responses");
+    let (pool, driver) = builder(rt, &url)
+        .max_wait(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    spawn(rt, driver);
+    let agent = pool.conversation().unwrap();
+    let error = match agent.turn(ask("Hello?")).await {
+        Ok(turn) => turn.finish().await.unwrap_err(),
+        Err(error) => error,
+    };
+    let stats = pool.stats();
+    assert!(stats.connections_failed_total >= 1, "{stats:?}");
+    assert!(stats.throttled, "the pool backs off: {stats:?}");
+    let text = error.to_string();
+    assert!(
+        text.contains("127.0.0.1"),
+        "the cause names the address: {text}"
+    );
+    pool.close().await;
 }

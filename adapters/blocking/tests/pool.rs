@@ -305,6 +305,27 @@ fn concurrent_agents_share_one_wss_connection() {
     assert_eq!(code, CloseCode::NORMAL);
 }
 
+#[test]
+fn an_unreachable_server_fails_the_turn_with_the_cause_instead_of_hanging() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let pool = pool(&format!("ws://127.0.0.1:{port}/v1/responses"))
+        .max_wait(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let agent = pool.conversation().unwrap();
+    let error = match agent.turn(ask("Hello?")) {
+        Ok(turn) => turn.finish().unwrap_err(),
+        Err(error) => error,
+    };
+    assert!(error.to_string().contains("127.0.0.1"), "{error}");
+    assert!(pool.stats().connections_failed_total >= 1);
+    pool.close();
+}
+
 /// A TCP proxy in front of the mock whose connections can be killed.
 struct Proxy {
     port: u16,

@@ -2,7 +2,7 @@
 //!
 //! The blocking adapter of responses-ws: the OpenAI Responses API in WebSocket mode over a
 //! `std::net::TcpStream` (inside `rustls` for `wss://`), driven by the calling thread. No async
-//! runtime, no background thread.
+//! runtime; a [`Connection`] runs no background thread (the [`pool`] runs a few).
 //!
 //! The sans-IO core ([`responses_ws_core::client::Client`]) makes every protocol decision:
 //! handshake, framing, lanes, the ledger that replays full context, tool-call sequencing, when
@@ -42,12 +42,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Many agents on few connections: [`pool::Pool`], a [`pool::Conversation`] per agent thread.
+//!
 //! Features: `ring` (default) or `aws-lc-rs` pick the rustls crypto provider; `native-roots`
 //! trusts the platform's certificates (see `responses-ws-tls`).
 
 mod connection;
 mod events;
 mod outbound;
+pub mod pool;
 mod random;
 mod tool_loop;
 mod transport;

@@ -10,11 +10,13 @@
 //!
 //! Files: `attempts` ([`Attempts`]: what a driver remembers across connection attempts),
 //! `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `error` ([`ConnectError`],
-//! [`Error`]).
+//! [`Error`]), `pool` (what the async and the blocking pool drivers share: the conversations'
+//! mailboxes and the pool's error).
 
 mod attempts;
 mod config;
 mod error;
+pub mod pool;
 
 pub use attempts::{Attempts, Establishing};
 pub use config::{

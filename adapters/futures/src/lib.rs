@@ -50,12 +50,18 @@
 //! # }
 //! ```
 //!
+//! Many agents: [`pool::Pool`] multiplexes thousands of conversations on a few connections
+//! (lanes, admission under spikes, rotation, moves off failed connections), driven by one
+//! [`pool::PoolDriver`] future spawned on any runtime.
+//!
 //! Files: `connection` (the public calls; `connection/driver` the read → core → write loop
 //! and the waits, `connection/tool_loop` the tool loop), `runtime` (the trait and one file per
 //! runtime), `transport` (TCP, TLS, connect timeout), `socket` (a stream and its write
-//! batch), `split` (a connection as a sender and an event stream), `timer` (the one timer).
+//! batch), `split` (a connection as a sender and an event stream), `timer` (the one timer), `pool` (the
+//! pool's driver and handles).
 
 mod connection;
+pub mod pool;
 pub mod runtime;
 mod socket;
 mod split;

@@ -2,7 +2,7 @@
 //! written to it. Writes are vectored when several chunks wait; a chunk partly written stays
 //! here, its written part cut off, and is finished first by the next call (so a cancelled
 //! write loses nothing). Reads go straight into the core's buffer: a read lands there or not
-//! at all.
+//! at all. A socket serves a [`Wire`]: one connection's client, or one connection of a pool.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -12,6 +12,7 @@ use std::task::{ready, Context, Poll};
 use bytes::{Buf, Bytes};
 use futures_io::{AsyncRead, AsyncWrite};
 use responses_ws_core::client::Client;
+use responses_ws_core::pool::{ConnId, Pool};
 use responses_ws_core::Instant;
 
 use crate::runtime::AsyncIo;
@@ -19,6 +20,55 @@ use crate::runtime::AsyncIo;
 /// Chunks taken from the core ahead of the socket, at most: the rest waits in the core's
 /// bounded queue, so the core's backpressure (`QueueFull`) still holds.
 const MAX_CHUNKS: usize = 16;
+
+/// The machine a socket feeds and drains: a connection's [`Client`], or one connection of
+/// a [`Pool`].
+pub(crate) trait Wire {
+    /// The next bytes to write.
+    fn poll_transmit(&mut self) -> Option<Bytes>;
+    /// Free space to read into.
+    fn input_buffer(&mut self) -> &mut [u8];
+    /// `n` bytes were read into the input buffer.
+    fn commit_input(&mut self, n: usize, now: Instant);
+    /// The stream ended or failed.
+    fn handle_eof(&mut self, now: Instant);
+}
+
+impl Wire for Client {
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        Client::poll_transmit(self)
+    }
+    fn input_buffer(&mut self) -> &mut [u8] {
+        Client::input_buffer(self)
+    }
+    fn commit_input(&mut self, n: usize, now: Instant) {
+        Client::commit_input(self, n, now)
+    }
+    fn handle_eof(&mut self, now: Instant) {
+        Client::handle_eof(self, now)
+    }
+}
+
+/// One connection of a pool, as a [`Wire`].
+pub(crate) struct PoolWire<'a> {
+    pub(crate) pool: &'a mut Pool,
+    pub(crate) conn: ConnId,
+}
+
+impl Wire for PoolWire<'_> {
+    fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.pool.poll_transmit(self.conn)
+    }
+    fn input_buffer(&mut self) -> &mut [u8] {
+        self.pool.input_buffer(self.conn)
+    }
+    fn commit_input(&mut self, n: usize, now: Instant) {
+        self.pool.commit_input(self.conn, n, now)
+    }
+    fn handle_eof(&mut self, now: Instant) {
+        self.pool.handle_eof(self.conn, now)
+    }
+}
 
 /// What a read did.
 pub(crate) enum ReadOutcome {
@@ -75,7 +125,7 @@ impl Socket {
     /// tells the core the connection is lost; output is dropped from then on).
     pub(crate) fn poll_write_all(
         &mut self,
-        client: &mut Client,
+        client: &mut impl Wire,
         cx: &mut Context<'_>,
     ) -> Poll<io::Result<()>> {
         loop {
@@ -103,7 +153,7 @@ impl Socket {
         }
     }
 
-    fn take_output(&mut self, client: &mut Client) {
+    fn take_output(&mut self, client: &mut impl Wire) {
         while self.chunks.len() < MAX_CHUNKS {
             match client.poll_transmit() {
                 Some(chunk) if chunk.is_empty() => {}
@@ -168,7 +218,7 @@ impl Socket {
     /// read). The end of the stream or a read error is reported to the core as end of file.
     pub(crate) fn poll_read(
         &mut self,
-        client: &mut Client,
+        client: &mut impl Wire,
         now: impl Fn() -> Instant,
         cx: &mut Context<'_>,
     ) -> Poll<ReadOutcome> {

@@ -30,11 +30,14 @@
 //! # }
 //! ```
 //!
+//! Many agents on few connections: [`pool::Pool`] (`Pool::builder(config).spawn()` starts
+//! its driver on the current tokio runtime).
+//!
 //! The connection needs a tokio runtime with IO and time enabled (`enable_all`).
 
 #[cfg(feature = "mock")]
 pub mod mock;
 
-pub use responses_ws_futures::{runtime, Config, Connection, EventStream, Events, Sender};
+pub use responses_ws_futures::{pool, runtime, Config, Connection, EventStream, Events, Sender};
 
 pub use responses_ws_adapter::common::*;

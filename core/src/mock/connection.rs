@@ -109,6 +109,9 @@ pub struct MockConnection {
     lanes: BTreeMap<LaneKey, Lane>,
     /// Distinct named lanes seen on this connection.
     named_lanes: usize,
+    /// The most responses generating at once, and creates waiting at once, so far.
+    peak_in_flight: usize,
+    peak_queued: usize,
     cache: LaneCache,
     /// Frames ready to send, before any further streamed event.
     outbox: VecDeque<String>,
@@ -118,6 +121,18 @@ pub struct MockConnection {
     last_served: Option<LaneKey>,
     traffic: Traffic,
     state: State,
+}
+
+/// How full a [`MockConnection`] got ([`MockConnection::occupancy`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Occupancy {
+    /// The most responses generating at once.
+    pub peak_in_flight: usize,
+    /// The most creates waiting for a free in-flight slot at once.
+    pub peak_queued: usize,
+    /// Distinct named lanes (`stream_id`s) seen.
+    pub named_lanes: usize,
 }
 
 impl MockConnection {
@@ -130,6 +145,8 @@ impl MockConnection {
             now,
             lanes: BTreeMap::new(),
             named_lanes: 0,
+            peak_in_flight: 0,
+            peak_queued: 0,
             cache: LaneCache::default(),
             outbox: VecDeque::new(),
             arrivals: 0,
@@ -148,6 +165,18 @@ impl MockConnection {
     /// The `store: true` responses known to this connection.
     pub fn store(&self) -> &ResponseStore {
         &self.model.store
+    }
+
+    /// How full the connection got so far: the most responses generating at once (the
+    /// server's limit is [`Limits::max_in_flight`](super::Limits)), the most creates waiting
+    /// for a free slot at once, and the distinct named lanes (limit
+    /// [`Limits::max_named_lanes`](super::Limits)).
+    pub fn occupancy(&self) -> Occupancy {
+        Occupancy {
+            peak_in_flight: self.peak_in_flight,
+            peak_queued: self.peak_queued,
+            named_lanes: self.named_lanes,
+        }
     }
 
     /// The index given to [`new`](Self::new).
@@ -312,6 +341,8 @@ impl MockConnection {
             state.queue.push_back(Queued { arrival, request });
         }
         self.start_queued();
+        let queued = self.lanes.values().map(|lane| lane.queue.len()).sum();
+        self.peak_queued = self.peak_queued.max(queued);
     }
 
     /// Starts waiting creates, oldest first, while lanes and in-flight slots are free.
@@ -324,6 +355,7 @@ impl MockConnection {
                 return;
             };
             self.start(lane, queued.request);
+            self.peak_in_flight = self.peak_in_flight.max(self.in_flight());
         }
     }
 

@@ -49,7 +49,8 @@ pub(crate) struct Continuation {
 }
 
 /// Places a request continuing `parent` (if any) with `input`; fails like HTTP's 400 when a
-/// function call of the parent or of `input` has no output in `input`.
+/// function call of the parent or of `input` has no output in `input`, or when an output
+/// answers no call of either or a call answered already.
 pub(crate) fn continue_from(
     parent: Option<&Conversation>,
     input: Option<&Input>,
@@ -60,6 +61,9 @@ pub(crate) fn continue_from(
     };
     if let Some(call_id) = first_unanswered(parent, items) {
         return Err(errors::missing_tool_output(call_id));
+    }
+    if let Some(call_id) = first_stray_output(parent, items) {
+        return Err(errors::stray_tool_output(call_id));
     }
     let context = parent.map_or(0, |parent| parent.context_tokens);
     let input_bytes = input.map_or(0, json_len);
@@ -130,6 +134,29 @@ fn first_unanswered<'a>(parent: Option<&'a Conversation>, items: &'a [Item]) -> 
         .find(|call_id| !answered.contains(call_id))
 }
 
+/// The first output (in `items`) that answers no call of the parent or of `items`, or a call
+/// an earlier output answered.
+fn first_stray_output<'a>(parent: Option<&'a Conversation>, items: &'a [Item]) -> Option<&'a str> {
+    let mut open: BTreeSet<&str> = parent
+        .into_iter()
+        .flat_map(|parent| &parent.pending)
+        .map(|call| call.call_id.as_str())
+        .collect();
+    for item in items {
+        match item {
+            Item::FunctionCall(_) | Item::CustomToolCall(_) => open.extend(item.call_id()),
+            Item::FunctionCallOutput(_) | Item::CustomToolCallOutput(_) => {
+                let call_id = item.call_id()?;
+                if !open.remove(call_id) {
+                    return Some(call_id);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,6 +202,34 @@ mod tests {
         ]"#,
         );
         assert_eq!(continue_from(None, Some(&replayed)).unwrap().turn, 2);
+    }
+
+    #[test]
+    fn an_output_of_no_call_or_a_second_output_of_one_is_refused() {
+        let parent = Conversation {
+            id: "resp_1".into(),
+            turns: 1,
+            pending: vec![PendingCall {
+                call_id: "call_x".into(),
+                name: "w".into(),
+            }],
+            context_tokens: 10,
+        };
+        let twice = parse(
+            r#"[{"type":"function_call_output","call_id":"call_x","output":"1"},
+                {"type":"function_call_output","call_id":"call_x","output":"2"}]"#,
+        );
+        let error = continue_from(Some(&parent), Some(&twice)).unwrap_err();
+        assert_eq!(
+            error.message,
+            "No tool call found for function call output with call_id call_x."
+        );
+        let unknown = parse(
+            r#"[{"type":"function_call_output","call_id":"call_x","output":"1"},
+                {"type":"function_call_output","call_id":"call_y","output":"2"}]"#,
+        );
+        assert!(continue_from(Some(&parent), Some(&unknown)).is_err());
+        assert!(continue_from(None, Some(&parse(REPLAYED))).is_ok());
     }
 
     #[test]

@@ -80,6 +80,16 @@ pub(crate) fn missing_tool_output(call_id: &str) -> Rejection {
     )
 }
 
+/// A tool output for a call the conversation does not have, or a second output for one
+/// call (HTTP's wording).
+pub(crate) fn stray_tool_output(call_id: &str) -> Rejection {
+    invalid_request(
+        None,
+        format!("No tool call found for function call output with call_id {call_id}."),
+        Some("input"),
+    )
+}
+
 /// A client frame that is not a client event. Mock choice: code `invalid_json` for text that is
 /// not JSON, `invalid_event` for JSON that is not a known client event.
 pub(crate) fn bad_frame(error: &DecodeError) -> Rejection {

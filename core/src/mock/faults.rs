@@ -273,6 +273,9 @@ pub struct UpgradeFault {
     /// Only on this connection index.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connection: Option<u32>,
+    /// Only on the connections with an index below this one (a storm that passes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first: Option<u32>,
 }
 
 impl UpgradeFault {
@@ -281,12 +284,20 @@ impl UpgradeFault {
         UpgradeFault {
             refusal,
             connection: None,
+            first: None,
         }
     }
 
     /// Refuses only connection `index`.
     pub fn on_connection(mut self, index: u32) -> Self {
         self.connection = Some(index);
+        self
+    }
+
+    /// Refuses only the first `count` connections (indices `0..count`); later ones are
+    /// accepted.
+    pub fn first(mut self, count: u32) -> Self {
+        self.first = Some(count);
         self
     }
 }

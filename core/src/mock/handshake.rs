@@ -38,10 +38,20 @@ impl Script {
     /// assert!(answer.headers.contains(&("retry-after".into(), "2".into())));
     /// assert!(answer.body.contains(r#""code":"rate_limit_exceeded""#));
     /// assert_eq!(script.upgrade(1), Upgrade::Accept);
+    ///
+    /// // A storm that passes: the first two connections are refused.
+    /// let storm = Script::new().with_upgrade_refusal(
+    ///     UpgradeFault::new(Refusal::ServiceUnavailable { retry_after_secs: 1 }).first(2),
+    /// );
+    /// assert!(matches!(storm.upgrade(1), Upgrade::Refuse(answer) if answer.status == 503));
+    /// assert_eq!(storm.upgrade(2), Upgrade::Accept);
     /// ```
     pub fn upgrade(&self, connection_index: u32) -> Upgrade {
         match &self.faults.refuse_upgrade {
-            Some(fault) if on_connection(fault.connection, connection_index) => {
+            Some(fault)
+                if on_connection(fault.connection, connection_index)
+                    && fault.first.is_none_or(|count| connection_index < count) =>
+            {
                 refusal_answer(&fault.refusal).map_or(Upgrade::Ignore, Upgrade::Refuse)
             }
             _ => Upgrade::Accept,

@@ -40,7 +40,7 @@ mod steer;
 mod traffic;
 
 pub use cache::ResponseStore;
-pub use connection::{Action, MockConnection};
+pub use connection::{Action, MockConnection, Occupancy};
 pub use cost::ServerCost;
 pub use faults::{
     AgeLimit, AgeNotice, BreakKind, DropFault, FaultOutcome, Faults, ProtocolBreak, Refusal,

@@ -40,7 +40,9 @@ pub struct PoolConfig {
     /// [`PoolError::Overloaded`](super::PoolError::Overloaded).
     pub max_waiting: usize,
     /// How long a turn may wait for a lane before it fails, its request handed back
-    /// (default 60 s).
+    /// (default 60 s); also how long a running turn may keep moving off connections that
+    /// never open (an unreachable or refusing server) before it gives up. Moves off
+    /// connections that had opened count against the request's retry budget instead.
     pub max_wait: Duration,
     /// Connections opening at once (default 4).
     pub max_opening: usize,

@@ -5,6 +5,7 @@ use alloc::boxed::Box;
 
 use super::ids::{ConnId, TurnId};
 use crate::session::{LaneTransfer, RequestError};
+use crate::time::Instant;
 
 /// Where a conversation's context is.
 #[derive(Debug)]
@@ -34,6 +35,12 @@ pub(crate) struct Turn {
     /// The error of its last failed request, cleared by a completed response: the turn's
     /// result when its lane comes to rest.
     pub(crate) error: Option<RequestError>,
+    /// Moves off a lost connection that had opened, since a response of the turn last
+    /// started: at the client's `retry.max_attempts` the turn gives up.
+    pub(crate) moves: u32,
+    /// Since when the turn moves without a response starting: moved off connections that
+    /// never opened (refused, unreachable) for `max_wait`, it gives up.
+    pub(crate) moving_since: Option<Instant>,
 }
 
 /// One conversation.

@@ -14,7 +14,7 @@ use super::machine::Pool;
 use super::member::ConnectionPhase;
 use super::slots::LaneSlots;
 use crate::client::ClientEvent;
-use crate::retry::Failure;
+use crate::retry::{Failure, GaveUp, RetrySafety};
 use crate::session::{Lane, RequestError, SessionEvent};
 use crate::time::Instant;
 
@@ -40,7 +40,7 @@ impl Pool {
         }
         let lost = self.members.get(&conn).is_some_and(|m| m.lost.is_some());
         if lost {
-            self.remove_member(conn);
+            self.remove_member(conn, now);
         } else {
             self.end_resting_turns(conn, now);
         }
@@ -91,6 +91,10 @@ impl Pool {
             return;
         };
         match &event {
+            SessionEvent::Started { .. } => {
+                turn.moves = 0;
+                turn.moving_since = None;
+            }
             SessionEvent::Retrying { .. } => self.totals.retries_total += 1,
             SessionEvent::FullContext { .. } => self.totals.replays_total += 1,
             SessionEvent::Completed { .. } => turn.error = None,
@@ -161,7 +165,7 @@ impl Pool {
 
     /// `conn` ended: every conversation on it is parked with its context; a running turn
     /// with requests or tool calls still open resumes elsewhere, one at rest ends.
-    fn remove_member(&mut self, conn: ConnId) {
+    fn remove_member(&mut self, conn: ConnId, now: Instant) {
         let Some(mut member) = self.members.remove(&conn) else {
             return;
         };
@@ -172,6 +176,12 @@ impl Pool {
             .occupied()
             .map(|(slot, conv, _)| (slot, conv))
             .collect();
+        let cause = member.lost.clone().unwrap_or(Failure::Dropped);
+        let opened = member.opened_at.is_some();
+        let (budget, max_wait) = (
+            self.config.client.session.retry.max_attempts,
+            self.config.max_wait,
+        );
         for (slot, conv) in occupied {
             let exported = member.client.export_lane(&LaneSlots::lane(slot));
             let Some(entry) = self.convs.get_mut(&conv) else {
@@ -191,10 +201,26 @@ impl Pool {
             if turn.phase != TurnPhase::Running {
                 continue;
             }
+            // A turn's requests are retried on other connections within the request's retry
+            // budget (connections that had opened), or for `max_wait` (connections that never
+            // opened: a refused or unreachable server, while the pool backs off).
+            turn.moves += u32::from(opened);
+            let since = *turn.moving_since.get_or_insert(now);
+            let spent = turn.moves >= budget || (!opened && now - since >= max_wait);
             if stuck {
                 self.end_turn(conv, Some(TurnError::Request(RequestError::Interrupted)));
             } else if idle {
                 self.end_turn(conv, None);
+            } else if spent {
+                // Connection after connection ended before a response of the turn started:
+                // the request's retry budget is spent. Its unsent requests are dropped; a tool
+                // call still open can be answered.
+                if let Home::Parked(transfer) = &mut entry.home {
+                    transfer.drop_queued();
+                }
+                let gave_up = GaveUp::new(cause.clone(), turn.moves, RetrySafety::SentNotStarted);
+                let error = RequestError::GaveUp(Box::new(gave_up));
+                self.end_turn(conv, Some(TurnError::Request(error)));
             } else {
                 turn.phase = TurnPhase::Resuming;
                 self.admission.resume(conv);

@@ -238,6 +238,8 @@ impl Pool {
             id: turn,
             phase: TurnPhase::Waiting,
             error: None,
+            moves: 0,
+            moving_since: None,
         });
         match place {
             Some((conn, slot)) => self.place(conv, conn, slot, Some(request), now),

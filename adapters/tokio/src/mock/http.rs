@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant as TokioInstant};
 
+use super::log::Entry;
 use super::shared::{install_http_store, Shared, StoreLink, TrafficMeter};
 use super::websocket::WsDriver;
 use super::write::write_chunks;
@@ -34,6 +35,8 @@ pub(super) struct HttpDriver {
     stream: TcpStream,
     http: HttpConnection,
     shared: Arc<Shared>,
+    /// Its record in the connection log.
+    entry: Entry,
     /// The responder of this connection, made at its first `POST`.
     responder: Option<HttpMachine>,
     /// One read's bytes, handed to the connection at once.
@@ -42,11 +45,12 @@ pub(super) struct HttpDriver {
 }
 
 impl HttpDriver {
-    pub(super) fn new(stream: TcpStream, shared: Arc<Shared>) -> Self {
+    pub(super) fn new(stream: TcpStream, shared: Arc<Shared>, entry: Entry) -> Self {
         HttpDriver {
             stream,
             http: HttpConnection::new(),
             shared,
+            entry,
             responder: None,
             buf: BytesMut::with_capacity(READ_CHUNK),
             outgoing: VecDeque::new(),
@@ -67,7 +71,9 @@ impl HttpDriver {
                     }
                     HttpEvent::Upgrade { received } => {
                         self.flush().await?;
-                        return WsDriver::new(self.stream, self.shared).run(&received).await;
+                        return WsDriver::new(self.stream, self.shared, self.entry)
+                            .run(&received)
+                            .await;
                     }
                     _ => {}
                 }

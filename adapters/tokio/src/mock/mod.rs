@@ -43,6 +43,7 @@
 //! works. The server's WebSocket layer sends no keepalive pings (clients ping if they wish).
 
 mod http;
+mod log;
 mod shared;
 mod websocket;
 mod write;
@@ -66,9 +67,11 @@ use tokio::time::sleep;
 
 use shared::Shared;
 
+pub use log::{ConnectionRecord, MAX_RECORDS};
+
 pub use responses_ws_core::mock::{
-    AgeLimit, BreakKind, DropFault, FaultOutcome, Faults, Limits, ProtocolBreak, Refusal, Script,
-    ScriptedCall, StopReading, Traffic, Turn, TurnFault, UpgradeFault,
+    AgeLimit, BreakKind, DropFault, FaultOutcome, Faults, Limits, Occupancy, ProtocolBreak,
+    Refusal, Script, ScriptedCall, StopReading, Traffic, Turn, TurnFault, UpgradeFault,
 };
 
 /// Pause after a failed `accept` (out of file descriptors, say) before the next one.
@@ -218,6 +221,13 @@ impl MockServer {
         self.shared.connections.load(Ordering::Relaxed)
     }
 
+    /// The connection log: what the server saw of each connection (accepted, upgrade answer,
+    /// closed, occupancy, errors sent), in the order they were accepted; the first
+    /// [`MAX_RECORDS`].
+    pub fn connection_log(&self) -> Vec<ConnectionRecord> {
+        self.shared.log.records()
+    }
+
     /// Stops the server and waits until it is over: the listener is closed (the port refuses
     /// connections) and every connection task has ended, its socket closed without a close
     /// frame. Dropping the server does the same without waiting.
@@ -278,6 +288,11 @@ impl MockServerThread {
     /// See [`MockServer::connections`].
     pub fn connections(&self) -> u64 {
         self.server.connections()
+    }
+
+    /// See [`MockServer::connection_log`].
+    pub fn connection_log(&self) -> Vec<ConnectionRecord> {
+        self.server.connection_log()
     }
 
     /// Stops the server and joins its thread: the port refuses connections and every
@@ -376,7 +391,14 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
 /// Every connection starts as HTTP; a WebSocket upgrade hands it over to the WebSocket driver.
 async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let _ = http::HttpDriver::new(stream, shared).serve().await;
+    let entry = shared.log.open(shared.now().elapsed());
+    let _ = http::HttpDriver::new(stream, Arc::clone(&shared), entry)
+        .serve()
+        .await;
+    let closed = shared.now().elapsed();
+    shared
+        .log
+        .update(entry, |record| record.closed = Some(closed));
 }
 
 #[cfg(test)]

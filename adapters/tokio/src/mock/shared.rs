@@ -21,6 +21,8 @@ pub(super) struct Shared {
     next_index: AtomicU32,
     pub(super) traffic: Counters,
     store: Mutex<SharedStore>,
+    /// Every connection, as the server saw it.
+    pub(super) log: super::log::Log,
 }
 
 impl Shared {
@@ -36,6 +38,7 @@ impl Shared {
             next_index: AtomicU32::new(0),
             traffic: Counters::default(),
             store: Mutex::new(store),
+            log: Default::default(),
         }
     }
 

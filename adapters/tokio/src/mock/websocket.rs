@@ -9,13 +9,14 @@ use std::pin::{pin, Pin};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use responses_ws_core::mock::{Action, MockConnection, Upgrade};
+use responses_ws_core::mock::{Action, MockConnection, Occupancy, Upgrade};
 use responses_ws_core::ws;
 use responses_ws_core::Instant;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{sleep_until, Instant as TokioInstant, Sleep};
 
+use super::log::Entry;
 use super::shared::{install_store, Shared, StoreLink, TrafficMeter};
 use super::write::write_chunks;
 /// The WebSocket settings of the server side: the defaults, without keepalive pings.
@@ -40,6 +41,12 @@ pub(super) struct WsDriver {
     ws: ws::Connection,
     mock: MockConnection,
     shared: Arc<Shared>,
+    /// Its record in the connection log.
+    entry: Entry,
+    /// `error` events sent.
+    errors_sent: u64,
+    /// What the log has of it: (occupancy, errors sent).
+    recorded: (Occupancy, u64),
     index: u32,
     link: StoreLink,
     meter: TrafficMeter,
@@ -52,7 +59,7 @@ pub(super) struct WsDriver {
 }
 
 impl WsDriver {
-    pub(super) fn new(stream: TcpStream, shared: Arc<Shared>) -> Self {
+    pub(super) fn new(stream: TcpStream, shared: Arc<Shared>, entry: Entry) -> Self {
         let now = shared.now();
         let index = shared.next_index();
         let mut link = StoreLink::new(&shared);
@@ -65,6 +72,9 @@ impl WsDriver {
             ws: ws::Connection::server(server_config(), [0; 32], now),
             mock,
             shared,
+            entry,
+            errors_sent: 0,
+            recorded: Default::default(),
             index,
             link,
             meter: TrafficMeter::default(),
@@ -83,6 +93,7 @@ impl WsDriver {
         let _ = self.link.push(&self.shared, self.mock.store(), true);
         self.meter
             .publish(self.mock.traffic(), &self.shared.traffic);
+        self.record();
         let closed = self.stream.shutdown().await;
         served.and(closed)
     }
@@ -153,14 +164,24 @@ impl WsDriver {
 
     /// Accepts, refuses or ignores the upgrade as the script says.
     fn answer_upgrade(&mut self) -> io::Result<()> {
+        let at = self.shared.now().elapsed();
         let answered = match self.shared.script.upgrade(self.index) {
             Upgrade::Refuse(answer) => {
+                let status = answer.status;
+                self.shared
+                    .log
+                    .update(self.entry, |record| record.upgrade = Some((at, status)));
                 self.ws
                     .reject(answer.status, &answer.headers, answer.body.as_bytes())
             }
             // Silent until the client leaves (or the handshake timeout ends it).
             Upgrade::Ignore => Ok(()),
-            _ => self.ws.accept(&[]),
+            _ => {
+                self.shared
+                    .log
+                    .update(self.entry, |record| record.upgrade = Some((at, 101)));
+                self.ws.accept(&[])
+            }
         };
         answered.map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))
     }
@@ -169,9 +190,28 @@ impl WsDriver {
         let mut moved = false;
         while let Some(frame) = self.mock.poll_transmit() {
             moved = true;
+            if frame.starts_with(r#"{"type":"error""#) {
+                self.errors_sent += 1;
+            }
             self.send_text(frame).await?;
         }
+        if moved {
+            self.record();
+        }
         Ok(moved)
+    }
+
+    /// Brings the connection's record up to date (when it changed).
+    fn record(&mut self) {
+        let (occupancy, errors_sent) = (self.mock.occupancy(), self.errors_sent);
+        if self.recorded == (occupancy, errors_sent) {
+            return;
+        }
+        self.recorded = (occupancy, errors_sent);
+        self.shared.log.update(self.entry, |record| {
+            record.occupancy = occupancy;
+            record.errors_sent = errors_sent;
+        });
     }
 
     /// Queues one mock frame as a text message, writing the queue out first if it is full. A

@@ -68,6 +68,12 @@ impl LaneTransfer {
         self.pending.is_none() && self.queue.is_empty()
     }
 
+    /// Drops the requests that wait to be sent (their inputs stay in the ledger), for a
+    /// turn given up while it moved between connections.
+    pub(crate) fn drop_queued(&mut self) {
+        self.queue.clear();
+    }
+
     /// The tool calls that still wait for an output.
     pub fn pending_tool_calls(&self) -> Vec<ToolCall> {
         self.pending

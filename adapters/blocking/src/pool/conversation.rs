@@ -1,0 +1,269 @@
+//! [`Conversation`]: one agent's handle on the blocking pool, and [`Turn`]: the events of
+//! its running turn as an [`Iterator`]. A waiting thread sleeps on its conversation's own
+//! condition variable, woken once per batch of events.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, PoisonError};
+
+use responses_ws_adapter::pool::mailboxes::{Admission, Next};
+use responses_ws_core::pool::{ConvId, PoolError, Rejected, TurnId};
+use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall, ToolCallKind};
+use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
+
+use super::{Error, PoolInner};
+
+/// One conversation (one agent) of a blocking [`Pool`](super::Pool). `Clone + Send + Sync`;
+/// the last clone dropped closes it (once its running turn, if any, has ended).
+#[derive(Clone, Debug)]
+pub struct Conversation {
+    handle: Arc<Handle>,
+}
+
+#[derive(Debug)]
+struct Handle {
+    pool: Arc<PoolInner>,
+    conv: ConvId,
+    /// Where this conversation's waiting thread sleeps.
+    ready: Arc<Condvar>,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let conv = self.conv;
+        self.pool
+            .hub
+            .with(|state, _| state.mailboxes.release(&mut state.pool, conv));
+    }
+}
+
+impl Conversation {
+    pub(crate) fn new(pool: Arc<PoolInner>, conv: ConvId) -> Conversation {
+        let ready = Arc::new(Condvar::new());
+        Conversation {
+            handle: Arc::new(Handle { pool, conv, ready }),
+        }
+    }
+
+    /// The pool's id of this conversation.
+    pub fn id(&self) -> ConvId {
+        self.handle.conv
+    }
+
+    fn pool(&self) -> &PoolInner {
+        &self.handle.pool
+    }
+
+    /// Starts a turn with `request` (new input only) and blocks until it has a lane: at once
+    /// when one is free, else in the pool's queue, first come first served, for at most the
+    /// pool's `max_wait`. Fails as the async pool's `turn` does.
+    pub fn turn(&self, request: ResponseCreate) -> Result<Turn, Error> {
+        let turn = self.start(request, true)?;
+        let conv = self.id();
+        let mut state = self.pool().hub.lock();
+        loop {
+            let gone = state.driver_gone;
+            let ready = &self.handle.ready;
+            match state.mailboxes.admission(conv, turn, || Arc::clone(ready)) {
+                Admission::Waiting if !gone => {
+                    state = ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+                }
+                Admission::Admitted => return Ok(Turn::new(self.clone(), turn)),
+                Admission::Ended(Err(error)) => return Err(Error::Turn(error)),
+                Admission::Ended(Ok(())) => return Err(Error::NoResponse),
+                _ => return Err(Error::DriverGone),
+            }
+        }
+    }
+
+    /// [`turn`](Self::turn) without waiting: refused with [`PoolError::Overloaded`] (the
+    /// request handed back) unless a lane is free now and no turn waits before it.
+    pub fn try_turn(&self, request: ResponseCreate) -> Result<Turn, Rejected<ResponseCreate>> {
+        let turn = self.start(request, false)?;
+        Ok(Turn::new(self.clone(), turn))
+    }
+
+    fn start(
+        &self,
+        request: ResponseCreate,
+        may_wait: bool,
+    ) -> Result<TurnId, Rejected<ResponseCreate>> {
+        let conv = self.id();
+        self.pool().hub.with(|state, now| {
+            if state.driver_gone {
+                return Err(Rejected::new(PoolError::Closed, request));
+            }
+            let turn = match may_wait {
+                true => state.pool.turn(conv, request, now)?,
+                false => state.pool.try_turn(conv, request, now)?,
+            };
+            state.mailboxes.start(conv, turn);
+            Ok(turn)
+        })
+    }
+
+    /// Creates a turn with `request` and drives it to its final answer: each response's
+    /// function and custom tool calls go to `handler` in order, their outputs back to the
+    /// pool (each call answered exactly once, also across a move to another connection).
+    /// Returns the last response. MCP approval requests end the loop with
+    /// [`Error::ApprovalRequired`] (the other calls are answered first).
+    pub fn run_tool_loop<F, O>(
+        &self,
+        request: ResponseCreate,
+        mut handler: F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(&ToolCall) -> O,
+        O: Into<ToolOutput>,
+    {
+        let mut last = None;
+        for event in self.turn(request)? {
+            match event? {
+                SessionEvent::Completed { response, .. } => last = Some(response),
+                SessionEvent::ToolCalls { calls, .. } => {
+                    let (approvals, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
+                        .into_iter()
+                        .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
+                    for call in &calls {
+                        let output = handler(call);
+                        self.submit_tool_output(&call.call_id, output)?;
+                    }
+                    if !approvals.is_empty() {
+                        return Err(Error::ApprovalRequired(approvals));
+                    }
+                }
+                _ => {}
+            }
+        }
+        last.map(|response| *response).ok_or(Error::NoResponse)
+    }
+
+    /// Answers tool call `call_id` of the running turn (written before this returns).
+    pub fn submit_tool_output(
+        &self,
+        call_id: &str,
+        output: impl Into<ToolOutput>,
+    ) -> Result<(), Error> {
+        let conv = self.id();
+        let output = output.into();
+        self.pool()
+            .hub
+            .with(|state, now| state.pool.submit_tool_output(conv, call_id, output, now))
+            .map_err(Error::Pool)
+    }
+
+    /// Steers the running response of the turn with more user input.
+    pub fn steer(&self, input: impl Into<Input>) -> Result<(), Rejected<Input>> {
+        let conv = self.id();
+        let input = input.into();
+        self.pool()
+            .hub
+            .with(|state, now| state.pool.steer(conv, input, now))
+    }
+
+    /// A new conversation from this one's context as it is now. Refused while this one has a
+    /// turn.
+    pub fn fork(&self) -> Result<Conversation, Error> {
+        let conv = self.id();
+        let fork = self
+            .pool()
+            .hub
+            .with(|state, _| state.pool.fork_conversation(conv))
+            .map_err(Error::Pool)?;
+        Ok(Conversation::new(Arc::clone(&self.handle.pool), fork))
+    }
+
+    /// A copy of the conversation's context.
+    pub fn ledger(&self) -> Option<LaneLedger> {
+        self.pool().hub.lock().pool.ledger(self.id()).cloned()
+    }
+}
+
+/// The running turn of a [`Conversation`]: an [`Iterator`] of its session events, ending
+/// when the turn does (with an `Err` item first if it failed). Dropping it before the end
+/// stops listening; the turn runs on.
+#[derive(Debug)]
+pub struct Turn {
+    conversation: Conversation,
+    id: TurnId,
+    batch: VecDeque<SessionEvent>,
+    over: bool,
+}
+
+impl Turn {
+    fn new(conversation: Conversation, id: TurnId) -> Turn {
+        Turn {
+            conversation,
+            id,
+            batch: VecDeque::new(),
+            over: false,
+        }
+    }
+
+    /// The pool's id of this turn.
+    pub fn id(&self) -> TurnId {
+        self.id
+    }
+
+    /// Reads the turn to its end and returns its last response.
+    pub fn finish(self) -> Result<Response, Error> {
+        let mut last = None;
+        for event in self {
+            if let SessionEvent::Completed { response, .. } = event? {
+                last = Some(response);
+            }
+        }
+        last.map(|response| *response).ok_or(Error::NoResponse)
+    }
+}
+
+impl Iterator for Turn {
+    type Item = Result<SessionEvent, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(event) = self.batch.pop_front() {
+            return Some(Ok(event));
+        }
+        if self.over {
+            return None;
+        }
+        let conv = self.conversation.id();
+        let ready = &self.conversation.handle.ready;
+        let mut state = self.conversation.pool().hub.lock();
+        loop {
+            let gone = state.driver_gone;
+            let next = state
+                .mailboxes
+                .take_events(conv, self.id, &mut self.batch, |kept| {
+                    *kept = Some(Arc::clone(ready))
+                });
+            match next {
+                Next::Events => return self.batch.pop_front().map(Ok),
+                Next::Waiting if !gone => {
+                    state = ready.wait(state).unwrap_or_else(PoisonError::into_inner);
+                }
+                Next::Ended(result) => {
+                    self.over = true;
+                    return result.err().map(|error| Err(Error::Turn(error)));
+                }
+                _ => {
+                    self.over = true;
+                    return Some(Err(Error::DriverGone));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if !self.over {
+            let (conv, turn) = (self.conversation.id(), self.id);
+            self.conversation
+                .pool()
+                .hub
+                .lock()
+                .mailboxes
+                .detach(conv, turn);
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! What the pool drivers share (the async one in `responses-ws-futures`, the blocking one in
+//! `responses-ws-blocking`): [`Mailboxes`](mailboxes::Mailboxes), what a driver keeps per
+//! conversation, and [`Error`], why a conversation's call or turn did not succeed.
+
+pub mod mailboxes;
+
+mod error;
+
+pub use error::Error;

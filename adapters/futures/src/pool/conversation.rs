@@ -1,0 +1,361 @@
+//! [`Conversation`]: one agent's handle on the pool (many tasks may hold clones), and
+//! [`Turn`]: the events of its running turn as a [`Stream`]. The tool loop runs the handler
+//! on each response's calls; the core's pool decides when the turn is over (its lane at rest),
+//! also when the conversation moved to another connection in between.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use futures_core::Stream;
+use futures_util::future::join_all;
+use futures_util::StreamExt;
+use responses_ws_core::pool::{ConvId, PoolError, Rejected, TurnId};
+use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall, ToolCallKind};
+use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
+
+use responses_ws_adapter::pool::mailboxes::{Admission, Next};
+
+use super::{Error, PoolInner};
+
+/// One conversation (one agent) of a [`Pool`](super::Pool): its context lives in the pool
+/// across turns and connections. `Clone + Send + Sync`: hand clones to the tasks that steer
+/// it or answer its tools. When the last clone is dropped the conversation is closed (once
+/// its running turn, if any, has ended).
+///
+/// ```no_run
+/// use responses_ws_futures::pool::Pool;
+/// use responses_ws_futures::{Config, ResponseCreate, ToolCall};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let (pool, driver) = Pool::new(Config::new("ws://127.0.0.1:8080/v1/responses")?)?;
+/// smol::spawn(driver).detach();
+/// let agent = pool.conversation()?;
+/// let answer = agent
+///     .run_tool_loop(ResponseCreate::new("gpt-5.5").input("Weather?"), |call: ToolCall| async move {
+///         format!("sunny ({})", call.arguments)
+///     })
+///     .await?;
+/// println!("{}", answer.all_output_text());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Conversation {
+    handle: Arc<Handle>,
+}
+
+/// What every clone of a conversation shares; the last one closes it.
+#[derive(Debug)]
+struct Handle {
+    pool: Arc<PoolInner>,
+    conv: ConvId,
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        let conv = self.conv;
+        self.pool
+            .lock
+            .with(|shared, _| shared.mailboxes.release(&mut shared.pool, conv));
+    }
+}
+
+impl Conversation {
+    pub(crate) fn new(pool: Arc<PoolInner>, conv: ConvId) -> Conversation {
+        Conversation {
+            handle: Arc::new(Handle { pool, conv }),
+        }
+    }
+
+    /// The pool's id of this conversation (for logs; no call takes it).
+    pub fn id(&self) -> ConvId {
+        self.handle.conv
+    }
+
+    fn pool(&self) -> &PoolInner {
+        &self.handle.pool
+    }
+
+    /// Starts a turn with `request` (new input only: the pool adds the lane and the
+    /// context; `stream_id` and `previous_response_id` must be unset) and waits until it
+    /// has a lane: at once when one is free, else in the pool's queue, first come first
+    /// served, for at most the pool's `max_wait`. The [`Turn`] gives its events.
+    ///
+    /// Fails with [`Error::Rejected`] (the request handed back) when the pool's queue is
+    /// full, the conversation has a turn already or the pool is closing, and with
+    /// [`Error::Turn`] when it waited too long or the pool closed meanwhile (the request is
+    /// in the [`TurnError`](responses_ws_core::pool::TurnError)).
+    ///
+    /// Cancel-safe: dropping the future while the turn waits takes it out of the queue;
+    /// nothing was sent.
+    pub async fn turn(&self, request: ResponseCreate) -> Result<Turn, Error> {
+        let turn = self.start(request, true)?;
+        let mut waiting = Waiting {
+            conversation: self,
+            turn: Some(turn),
+        };
+        poll_fn(|cx| waiting.poll_admitted(cx)).await
+    }
+
+    /// [`turn`](Self::turn) without waiting: refused with
+    /// [`PoolError::Overloaded`] (the request handed back) unless a lane is free now and no
+    /// turn waits before it.
+    pub fn try_turn(&self, request: ResponseCreate) -> Result<Turn, Rejected<ResponseCreate>> {
+        let turn = self.start(request, false)?;
+        Ok(Turn::new(self.clone(), turn))
+    }
+
+    /// Asks the core for a turn; returns its id.
+    fn start(
+        &self,
+        request: ResponseCreate,
+        may_wait: bool,
+    ) -> Result<TurnId, Rejected<ResponseCreate>> {
+        let conv = self.id();
+        self.pool().lock.with(|shared, now| {
+            if shared.driver_gone {
+                return Err(Rejected::new(PoolError::Closed, request));
+            }
+            let turn = match may_wait {
+                true => shared.pool.turn(conv, request, now)?,
+                false => shared.pool.try_turn(conv, request, now)?,
+            };
+            shared.mailboxes.start(conv, turn);
+            Ok(turn)
+        })
+    }
+
+    /// Creates a turn with `request` and drives it to its final answer: each response's
+    /// function and custom tool calls go to `handler` together and run concurrently; their
+    /// outputs go back in call order, and the pool sends the continuation (also after the
+    /// conversation moved to another connection: each call is answered exactly once).
+    /// Returns the last response, the one that made no call.
+    ///
+    /// Fails as [`turn`](Self::turn) does, with [`Error::Turn`] when a request of the turn
+    /// failed, and with [`Error::ApprovalRequired`] for MCP approval requests (the pool does
+    /// not answer approvals; the other calls are answered first).
+    pub async fn run_tool_loop<F, Fut, O>(
+        &self,
+        request: ResponseCreate,
+        mut handler: F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
+    {
+        let mut turn = self.turn(request).await?;
+        let mut last = None;
+        while let Some(event) = turn.next().await {
+            match event? {
+                SessionEvent::Completed { response, .. } => last = Some(response),
+                SessionEvent::ToolCalls { calls, .. } => {
+                    let (approvals, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
+                        .into_iter()
+                        .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
+                    let outputs = join_all(calls.iter().cloned().map(&mut handler)).await;
+                    for (call, output) in calls.iter().zip(outputs) {
+                        self.submit_tool_output(&call.call_id, output)?;
+                    }
+                    if !approvals.is_empty() {
+                        return Err(Error::ApprovalRequired(approvals));
+                    }
+                }
+                _ => {}
+            }
+        }
+        last.map(|response| *response).ok_or(Error::NoResponse)
+    }
+
+    /// Answers tool call `call_id` of the running turn; the continuation goes out once
+    /// every call of the response has its output. Each call takes exactly one output, also
+    /// while the conversation moves between connections. Returns at once: the pool's
+    /// driver writes.
+    pub fn submit_tool_output(
+        &self,
+        call_id: &str,
+        output: impl Into<ToolOutput>,
+    ) -> Result<(), Error> {
+        let conv = self.id();
+        let output = output.into();
+        self.pool()
+            .lock
+            .with(|shared, now| shared.pool.submit_tool_output(conv, call_id, output, now))
+            .map_err(Error::Pool)
+    }
+
+    /// Steers the running response of the turn with more user input. Refused, the input
+    /// handed back, when no response of the conversation is running.
+    pub fn steer(&self, input: impl Into<Input>) -> Result<(), Rejected<Input>> {
+        let conv = self.id();
+        let input = input.into();
+        self.pool()
+            .lock
+            .with(|shared, now| shared.pool.steer(conv, input, now))
+    }
+
+    /// A new conversation that starts from this one's context as it is now; the two go on
+    /// independently. Refused while this one has a turn.
+    pub fn fork(&self) -> Result<Conversation, Error> {
+        let conv = self.id();
+        let fork = self
+            .pool()
+            .lock
+            .with(|shared, _| shared.pool.fork_conversation(conv))
+            .map_err(Error::Pool)?;
+        Ok(Conversation::new(Arc::clone(&self.handle.pool), fork))
+    }
+
+    /// A copy of the conversation's context (every item, in order), to save or restore with
+    /// [`Pool::restore`](super::Pool::restore).
+    pub fn ledger(&self) -> Option<LaneLedger> {
+        let shared = self.pool().lock.lock();
+        shared.pool.ledger(self.id()).cloned()
+    }
+}
+
+/// A turn waiting for its lane; dropped before it has one, it leaves the queue.
+struct Waiting<'a> {
+    conversation: &'a Conversation,
+    /// Cleared once the turn is handed on (or over).
+    turn: Option<TurnId>,
+}
+
+impl Waiting<'_> {
+    fn poll_admitted(&mut self, cx: &mut Context<'_>) -> Poll<Result<Turn, Error>> {
+        let Some(turn) = self.turn else {
+            return Poll::Ready(Err(Error::NoResponse));
+        };
+        let conv = self.conversation.id();
+        let mut shared = self.conversation.pool().lock.lock();
+        let gone = shared.driver_gone;
+        let admission = shared
+            .mailboxes
+            .admission(conv, turn, || cx.waker().clone());
+        let result = match admission {
+            Admission::Waiting if !gone => return Poll::Pending,
+            Admission::Admitted => Ok(Turn::new(self.conversation.clone(), turn)),
+            Admission::Ended(Err(error)) => Err(Error::Turn(error)),
+            Admission::Ended(Ok(())) => Err(Error::NoResponse),
+            _ => Err(Error::DriverGone),
+        };
+        self.turn = None;
+        Poll::Ready(result)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    /// The waiter gave up: a turn still queued leaves the queue (its request is dropped);
+    /// one that got its lane meanwhile runs to its end unheard.
+    fn drop(&mut self) {
+        let Some(turn) = self.turn else { return };
+        let conv = self.conversation.id();
+        self.conversation.pool().lock.with(|shared, _| {
+            if shared.pool.cancel_turn(turn).is_some() {
+                shared.mailboxes.cancelled(conv, turn);
+            } else {
+                shared.mailboxes.detach(conv, turn);
+            }
+        });
+    }
+}
+
+/// The running turn of a [`Conversation`]: a [`Stream`] of its session events (started,
+/// deltas, completed responses, tool calls to answer with
+/// [`Conversation::submit_tool_output`], retries, replays) that ends when the turn does — with
+/// an `Err` item first if it failed. The events' `lane` is the pool's.
+///
+/// Events are taken from the pool in batches: one lock per batch, not per event. Dropping a
+/// turn before its end stops listening; the turn itself runs on (a sent request cannot be
+/// taken back), and its pending tool calls can still be answered through the conversation.
+#[derive(Debug)]
+pub struct Turn {
+    conversation: Conversation,
+    id: TurnId,
+    /// A batch taken from the pool, handed out before the next lock.
+    batch: std::collections::VecDeque<SessionEvent>,
+    /// The end was seen (and handed out).
+    over: bool,
+}
+
+impl Turn {
+    fn new(conversation: Conversation, id: TurnId) -> Turn {
+        Turn {
+            conversation,
+            id,
+            batch: Default::default(),
+            over: false,
+        }
+    }
+
+    /// The pool's id of this turn.
+    pub fn id(&self) -> TurnId {
+        self.id
+    }
+
+    /// The conversation.
+    pub fn conversation(&self) -> &Conversation {
+        &self.conversation
+    }
+
+    /// Reads the turn to its end and returns its last response. For turns that make no
+    /// tool call (or whose calls another task answers); see
+    /// [`Conversation::run_tool_loop`] otherwise.
+    pub async fn finish(mut self) -> Result<Response, Error> {
+        let mut last = None;
+        while let Some(event) = self.next().await {
+            if let SessionEvent::Completed { response, .. } = event? {
+                last = Some(response);
+            }
+        }
+        last.map(|response| *response).ok_or(Error::NoResponse)
+    }
+}
+
+impl Stream for Turn {
+    type Item = Result<SessionEvent, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if let Some(event) = this.batch.pop_front() {
+            return Poll::Ready(Some(Ok(event)));
+        }
+        if this.over {
+            return Poll::Ready(None);
+        }
+        let conv = this.conversation.id();
+        let mut shared = this.conversation.pool().lock.lock();
+        let gone = shared.driver_gone;
+        let next = shared
+            .mailboxes
+            .take_events(conv, this.id, &mut this.batch, |kept| {
+                if !kept.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    *kept = Some(cx.waker().clone());
+                }
+            });
+        match next {
+            Next::Events => Poll::Ready(this.batch.pop_front().map(Ok)),
+            Next::Waiting if !gone => Poll::Pending,
+            Next::Ended(result) => {
+                this.over = true;
+                Poll::Ready(result.err().map(|error| Err(Error::Turn(error))))
+            }
+            _ => {
+                this.over = true;
+                Poll::Ready(Some(Err(Error::DriverGone)))
+            }
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if !self.over {
+            let (conv, turn) = (self.conversation.id(), self.id);
+            let mut shared = self.conversation.pool().lock.lock();
+            shared.mailboxes.detach(conv, turn);
+        }
+    }
+}

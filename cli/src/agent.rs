@@ -125,12 +125,13 @@ impl From<responses_ws_tokio::Error> for AgentError {
     }
 }
 
-/// Runs `request` and its tool calls to a final answer.
-pub(crate) async fn run(
+/// Runs `request` and its tool calls to a final answer. Generic, so that the future is `Send`
+/// when the tools and the observer are (`load` spawns it on the multi-thread runtime).
+pub(crate) async fn run<T: Toolbox + ?Sized, O: Observer + ?Sized>(
     conn: &mut Connection,
     request: ResponseCreate,
-    tools: &mut dyn Toolbox,
-    observer: &mut dyn Observer,
+    tools: &mut T,
+    observer: &mut O,
     limits: Limits,
 ) -> Result<Outcome, AgentError> {
     let started = Instant::now();
@@ -238,11 +239,11 @@ struct State {
 }
 
 impl State {
-    fn on_stream(
+    fn on_stream<T: Toolbox + ?Sized, O: Observer + ?Sized>(
         &mut self,
         event: &ServerEvent<'_>,
-        tools: &mut dyn Toolbox,
-        observer: &mut dyn Observer,
+        tools: &mut T,
+        observer: &mut O,
     ) {
         match &event.kind {
             EventKind::OutputTextDelta(_) | EventKind::FunctionCallArgumentsDelta(_)

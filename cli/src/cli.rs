@@ -1,4 +1,5 @@
-//! The command line, as clap derive types: `demo` (the default), `bench`, `mock` and `run`.
+//! The command line, as clap derive types: `demo` (the default), `bench`, `mock`, `run` and
+//! `load`.
 //! Only parsing lives here (and what the retry flags mean to a `Config`); each command's
 //! module does the work.
 
@@ -6,8 +7,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use responses_ws_tokio::{Config, RetryPolicy};
+use serde::Serialize;
 
 /// The model the live demo and `run` ask for unless told otherwise.
 pub(crate) const DEFAULT_MODEL: &str = "gpt-5.5";
@@ -33,6 +35,9 @@ pub(crate) enum Command {
     Mock(MockArgs),
     /// Run an agent against any WebSocket endpoint, answering get_weather and add calls.
     Run(RunArgs),
+    /// Many agents at once against the mock in another process: turns/s, latency, CPU and
+    /// memory, for our connections and the official Python client.
+    Load(LoadArgs),
 }
 
 /// `demo`.
@@ -157,6 +162,101 @@ pub(crate) struct MockArgs {
     /// trip-planning agent.
     #[arg(long, value_name = "FILE.json")]
     pub(crate) script: Option<PathBuf>,
+    /// Worker threads of the server's runtime (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) threads: Option<u16>,
+}
+
+/// A client `load` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum LoadClient {
+    /// (b) One of our tokio `Connection`s per agent.
+    Connections,
+    /// (c) The official OpenAI Python client's `responses.connect()`, one socket per agent
+    /// under asyncio.
+    OpenaiPython,
+}
+
+impl LoadClient {
+    /// Every client, in the order a comparison runs them.
+    pub(crate) const ALL: [LoadClient; 2] = [LoadClient::Connections, LoadClient::OpenaiPython];
+
+    /// Its name in tables.
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            LoadClient::Connections => "connections",
+            LoadClient::OpenaiPython => "openai-python",
+        }
+    }
+}
+
+/// `load`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LoadArgs {
+    /// Agents (conversations), each with its own task.
+    #[arg(long, default_value_t = 100, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) agents: u32,
+    /// Turns per agent in a burst.
+    #[arg(long, default_value_t = 10, value_name = "K",
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) turns: u32,
+    /// Every agent at once, its turns back to back (the default without --rate).
+    #[arg(long, conflicts_with_all = ["rate", "duration"])]
+    pub(crate) burst: bool,
+    /// Sustained load: start this many turns per second, round-robin over the agents (open
+    /// loop: a turn that starts late counts its wait).
+    #[arg(long, value_name = "TURNS_PER_S", requires = "duration", value_parser = positive_rate)]
+    pub(crate) rate: Option<f64>,
+    /// Seconds of sustained load.
+    #[arg(long, value_name = "SECS", requires = "rate", value_parser = positive_secs)]
+    pub(crate) duration: Option<f64>,
+    /// The clients to run, in order (comma-separated).
+    #[arg(
+        long = "client",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "connections",
+        conflicts_with = "compare"
+    )]
+    pub(crate) client: Vec<LoadClient>,
+    /// Run every client, one after the other, and print their ratios.
+    #[arg(long)]
+    pub(crate) compare: bool,
+    /// Load this server (ws://…/responses) instead of starting a mock process per client.
+    #[arg(long)]
+    pub(crate) url: Option<String>,
+    /// Worker threads of each mock process (`responses-ws mock --threads`).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub(crate) mock_threads: Option<u16>,
+    /// Idle connections each client opens to measure its memory per idle connection (0: skip).
+    #[arg(long, default_value_t = 500, value_name = "M",
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub(crate) idle_connections: u32,
+    /// The python with `openai[realtime]` (default: the interop venv, tests/.peers/openai-venv).
+    #[arg(long, env = "RESPONSES_WS_PYTHON", value_name = "PATH")]
+    pub(crate) python: Option<PathBuf>,
+    /// Print the report as JSON (no progress bar).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl LoadArgs {
+    /// The clients to run, in order, each once.
+    pub(crate) fn clients(&self) -> Vec<LoadClient> {
+        let asked: &[LoadClient] = match self.compare {
+            true => &LoadClient::ALL,
+            false => &self.client,
+        };
+        let mut clients: Vec<LoadClient> = Vec::new();
+        for client in asked {
+            if !clients.contains(client) {
+                clients.push(*client);
+            }
+        }
+        clients
+    }
 }
 
 /// `run`.
@@ -216,10 +316,22 @@ fn non_negative_secs(text: &str) -> Result<f64, String> {
     }
 }
 
+/// Parses a rate of turns per second: positive, finite, at most a million.
+fn positive_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of turns per second"))?;
+    match rate.is_finite() && rate > 0.0 && rate <= 1e6 {
+        true => Ok(rate),
+        false => Err(format!("`{text}` must be more than 0 and at most 1000000")),
+    }
+}
+
 /// Parses a positive, finite number of seconds (at most a day).
 fn positive_secs(text: &str) -> Result<f64, String> {
     match non_negative_secs(text)? {
-        0.0 => Err("the connect timeout must be more than 0 seconds".into()),
+        0.0 => Err("must be more than 0 seconds".into()),
         secs => Ok(secs),
     }
 }
@@ -236,6 +348,38 @@ mod tests {
         assert!(non_negative_secs("-1").is_err());
         assert!(positive_secs("0").is_err());
         assert_eq!(positive_secs("0.2"), Ok(0.2));
+        assert_eq!(positive_rate("1000"), Ok(1000.0));
+        for bad in ["0", "-3", "NaN", "inf", "2e6", "many"] {
+            assert!(positive_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn load_runs_each_client_once_in_order() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from([&["responses-ws", "load"], args].concat()).unwrap();
+            match cli.command {
+                Some(Command::Load(args)) => args,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(parse(&[]).clients(), [LoadClient::Connections]);
+        assert_eq!(
+            parse(&["--client", "openai-python,connections,openai-python"]).clients(),
+            [LoadClient::OpenaiPython, LoadClient::Connections]
+        );
+        assert_eq!(parse(&["--compare"]).clients(), LoadClient::ALL);
+        let sustained = parse(&["--rate", "100", "--duration", "2"]);
+        assert_eq!(
+            (sustained.rate, sustained.duration),
+            (Some(100.0), Some(2.0))
+        );
+        for bad in [
+            &["--rate", "5"][..],
+            &["--burst", "--rate", "5", "--duration", "1"],
+        ] {
+            assert!(Cli::try_parse_from([&["responses-ws", "load"], bad].concat()).is_err());
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //!   delay proxy.
 //! - `mock`: the scripted mock server on its own.
 //! - `run`: an agent with two built-in tools against any endpoint.
+//! - `load`: many agents at once against a mock process: throughput, latency, CPU, memory.
 //!
 //! This file parses the command line, runs the command on a tokio runtime and turns an error
 //! into one line on stderr and an exit status.
@@ -17,6 +18,7 @@ mod cli;
 mod demo;
 mod display;
 mod error;
+mod load;
 mod mock_cmd;
 mod run;
 mod stats;
@@ -26,7 +28,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, MockArgs};
 use error::CliError;
 
 fn main() -> ExitCode {
@@ -35,10 +37,15 @@ fn main() -> ExitCode {
         eprintln!("error: internal error (a bug in responses-ws): {info}");
     }));
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(Command::Mock(MockArgs {
+        threads: Some(threads),
+        ..
+    })) = &cli.command
     {
+        builder.worker_threads(usize::from(*threads));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -65,5 +72,6 @@ async fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Bench(args) => bench::bench(args).await,
         Command::Mock(args) => mock_cmd::mock(args).await,
         Command::Run(args) => run::run(args).await,
+        Command::Load(args) => load::load(args).await,
     }
 }

@@ -1,0 +1,183 @@
+//! `responses-ws load`: N agents × K turns (or a turn rate for a duration) against the mock
+//! server in a separate process, by up to three clients in one run: (a) the pool, (b) one of
+//! our connections per agent, (c) the official Python client, one socket per agent. Each
+//! client gets a fresh mock process (unless `--url` names a server), so the mock's CPU time
+//! per turn is measured alongside the client's and shows whether the mock was the limit.
+//! Then memory per idle connection, and the ratios between the clients.
+//!
+//! Files: `workload` (the turns, the script, when turns start), `connections` (client b),
+//! `python` (client c, `cli/load/openai_agents.py`), `mock_process`, `meter` (progress and
+//! peak memory), `usage` (getrusage, RSS), `summary` (figures, JSON, table).
+
+mod connections;
+mod meter;
+mod mock_process;
+mod python;
+mod summary;
+mod usage;
+mod workload;
+
+use std::time::Duration;
+
+use crate::cli::{LoadArgs, LoadClient};
+use crate::error::CliError;
+
+use meter::Meter;
+use mock_process::MockProcess;
+use summary::{IdleMemory, Ratio, Report, Summary};
+use usage::Usage;
+use workload::Plan;
+
+/// Runs the load and prints the report (a table, or JSON with `--json`). Fails when a turn
+/// did not complete.
+pub(crate) async fn load(args: LoadArgs) -> Result<(), CliError> {
+    let plan = plan(&args)?;
+    let clients = args.clients();
+    let python = args.python.clone().unwrap_or_else(python::default_python);
+    if !args.json {
+        println!(
+            "responses-ws load · {} · clients: {}",
+            describe(&plan),
+            clients
+                .iter()
+                .map(|client| client.label())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut runs = Vec::new();
+    for &client in &clients {
+        let (mock, url) = server(&args, plan.turns_per_agent()).await?;
+        let meter = Meter::start(plan.total_turns(), client.label(), args.json);
+        let before = Usage::this_process();
+        let result = match client {
+            LoadClient::Connections => connections::run(&url, plan, meter.counter()).await,
+            LoadClient::OpenaiPython => python::run(&python, &url, plan, meter.counter()).await,
+        };
+        let cpu = Usage::this_process().cpu_since(&before);
+        let peak_rss = meter.finish();
+        let mock_use = match mock {
+            Some(mock) => {
+                let threads = mock.threads();
+                Some((threads, mock.stop().await?))
+            }
+            None => None,
+        };
+        let mut measured = result?;
+        // The Python client measures itself (after its imports); ours is this process.
+        if client != LoadClient::OpenaiPython {
+            measured.cpu = cpu;
+            measured.peak_rss = peak_rss;
+        }
+        runs.push(Summary::new(client, &plan, measured, mock_use));
+    }
+    let mut idle_memory = Vec::new();
+    if args.idle_connections > 0 {
+        for &client in &clients {
+            idle_memory.push(idle(&args, client, &python).await?);
+        }
+    }
+    let report = Report {
+        plan,
+        cores: std::thread::available_parallelism().map_or(1, usize::from),
+        ratios: Ratio::all(&runs),
+        runs,
+        idle_memory,
+    };
+    match args.json {
+        true => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ),
+        false => report.print(),
+    }
+    let incomplete: Vec<&str> = report
+        .runs
+        .iter()
+        .filter(|run| !run.complete())
+        .map(|run| run.client.label())
+        .collect();
+    match incomplete.is_empty() {
+        true => Ok(()),
+        false => Err(CliError::Bench(format!(
+            "not every turn completed: {}",
+            incomplete.join(", ")
+        ))),
+    }
+}
+
+/// Memory per idle connection of `client`, against its own mock (or `--url`).
+async fn idle(
+    args: &LoadArgs,
+    client: LoadClient,
+    python: &std::path::Path,
+) -> Result<IdleMemory, CliError> {
+    let (mock, url) = server(args, 1).await?;
+    let count = u64::from(args.idle_connections);
+    let result = match client {
+        LoadClient::Connections => connections::idle_memory(&url, count).await,
+        LoadClient::OpenaiPython => python::idle_memory(python, &url, count).await,
+    };
+    if let Some(mock) = mock {
+        mock.stop().await?;
+    }
+    let (before, after) = result?;
+    Ok(IdleMemory::new(client, count, before, after))
+}
+
+/// The server to load: `--url`, or a fresh mock process playing conversations of `turns`
+/// turns.
+async fn server(args: &LoadArgs, turns: u32) -> Result<(Option<MockProcess>, String), CliError> {
+    match &args.url {
+        Some(url) => Ok((None, url.clone())),
+        None => {
+            let mock =
+                MockProcess::start(&workload::script(turns), args.mock_threads.map(usize::from))
+                    .await?;
+            let url = mock.url().to_owned();
+            Ok((Some(mock), url))
+        }
+    }
+}
+
+/// The plan the arguments ask for.
+fn plan(args: &LoadArgs) -> Result<Plan, CliError> {
+    match (args.rate, args.duration) {
+        (Some(rate), Some(duration)) => {
+            let plan = Plan::Sustained {
+                agents: args.agents,
+                rate,
+                duration: Duration::from_secs_f64(duration),
+            };
+            match plan.total_turns() {
+                0 => Err(CliError::Usage(
+                    "--rate × --duration must start at least one turn".into(),
+                )),
+                _ => Ok(plan),
+            }
+        }
+        _ => Ok(Plan::Burst {
+            agents: args.agents,
+            turns: args.turns,
+        }),
+    }
+}
+
+/// The header's words for `plan`.
+fn describe(plan: &Plan) -> String {
+    match *plan {
+        Plan::Burst { agents, turns } => format!(
+            "burst: {agents} agents × {turns} turns at once ({} turns)",
+            plan.total_turns()
+        ),
+        Plan::Sustained {
+            agents,
+            rate,
+            duration,
+        } => format!(
+            "sustained: {rate} turns/s for {} s over {agents} agents ({} turns)",
+            duration.as_secs_f64(),
+            plan.total_turns()
+        ),
+    }
+}

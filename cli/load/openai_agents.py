@@ -10,7 +10,8 @@ on stdin:
 
 Each turn is what the Rust modes do: a user message, the model's tool call answered with a
 `function_call_output` chained by `previous_response_id`, then the model's short text answer.
-Turn latency runs from the turn's start (burst) or its scheduled start (rate: open loop, so a
+Before the clock starts, one extra agent runs one turn (not counted): the SDK builds its event
+types on first use, which costs seconds once per process. Turn latency runs from the turn's start (burst) or its scheduled start (rate: open loop, so a
 late start counts) to the text answer's `response.completed`.
 
 Prints `progress N` lines (turns completed) while running, then one JSON line:
@@ -136,6 +137,12 @@ async def progress(run: Run) -> None:
 
 async def load(args) -> dict:
     client = AsyncOpenAI(api_key="sk-load", base_url=args.base, max_retries=0)
+    # One turn first, not counted: the SDK builds its event types on first use (seconds).
+    warm_up = Run()
+    await agent(client, warm_up, args.agents, [None])
+    if warm_up.failed:
+        return {"turns": 0, "failed": 1, "latencies_us": [], "wall_s": 0.0, "cpu_s": 0.0, "max_rss_kib": 0,
+                "connections_opened": 0, "retries": 0, "errors": warm_up.errors}
     run = Run()
     before = resource.getrusage(resource.RUSAGE_SELF)
     began = time.perf_counter()

@@ -27,11 +27,25 @@ pub(crate) fn config(url: &str) -> Result<Config, CliError> {
         .api_key("sk-load"))
 }
 
-/// Runs `plan` with one connection per agent. A burst's clock starts before the agents
-/// connect; a sustained run connects every agent first and then starts its clock.
+/// Runs `plan` with one connection per agent, after one warm-up turn that is not counted. A
+/// burst's clock starts before the agents connect; a sustained run connects every agent first
+/// and then starts its clock.
 pub(crate) async fn run(url: &str, plan: Plan, counter: Counter) -> Result<Measured, CliError> {
     let config = config(url)?;
     let agents = plan.agents();
+    // One turn first on a connection of its own, not counted, as the Python client does.
+    let warm_up = run_agent(
+        agents,
+        None,
+        config.clone(),
+        Instant::now(),
+        vec![None],
+        Counter::detached(),
+    )
+    .await;
+    if let Some(error) = warm_up.errors.into_iter().next() {
+        return Err(CliError::Bench(format!("warm-up: {error}")));
+    }
     let mut connections = Vec::with_capacity(agents as usize);
     let mut measured = Measured::default();
     let started = Instant::now();

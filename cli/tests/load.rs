@@ -1,0 +1,113 @@
+//! `responses-ws load` runs a short burst and a short sustained load against its own mock
+//! processes and reports every turn done, in JSON. Its summary is checked, not its speed.
+//! The comparison with the official Python client needs `tests/interop/install.sh` (it puts
+//! `openai[realtime]` in `tests/.peers/openai-venv`).
+
+mod common;
+
+use std::time::Duration;
+
+use common::run;
+use serde_json::Value;
+
+/// Runs `load` with `args` and `--json`; returns the report.
+async fn load(args: &[&str]) -> Value {
+    let args = [&["load", "--json"], args].concat();
+    let output = run(&args, Duration::from_secs(120)).await;
+    assert_eq!(output.code, Some(0), "{}\n{}", output.stdout, output.stderr);
+    serde_json::from_str(&output.stdout).unwrap_or_else(|error| {
+        panic!("not JSON ({error}): {}", output.stdout);
+    })
+}
+
+/// Checks a client's run: every turn done, no agent failed, the figures filled in.
+fn check_run(run: &Value, client: &str, turns: u64, connections: u64) {
+    assert_eq!(run["client"], client, "{run}");
+    assert_eq!(run["turns_planned"], turns, "{run}");
+    assert_eq!(run["turns_completed"], turns, "{run}");
+    assert_eq!(run["agents_failed"], 0, "{run}");
+    assert_eq!(run["connections_opened"], connections, "{run}");
+    assert_eq!(run["errors"], Value::Array(vec![]), "{run}");
+    for field in ["wall_s", "turns_per_s", "cpu_s", "cpu_per_turn_us"] {
+        assert!(run[field].as_f64().unwrap() > 0.0, "{field}: {run}");
+    }
+    let latency = &run["latency_ms"];
+    let p = |name: &str| latency[name].as_f64().unwrap();
+    assert!(p("p50") > 0.0, "{run}");
+    assert!(p("p50") <= p("p90") && p("p90") <= p("p99") && p("p99") <= p("max"));
+    assert!(run["peak_rss_bytes"].as_u64().unwrap() > 1 << 20, "{run}");
+    assert!(run["retries"].is_u64(), "{run}");
+    let mock = &run["mock"];
+    assert!(mock["cpu_per_turn_us"].as_f64().unwrap() > 0.0, "{run}");
+    assert!(mock["busy_cores"].as_f64().unwrap() > 0.0, "{run}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_burst_completes_every_turn_with_one_connection_per_agent() {
+    let report = load(&[
+        "--agents",
+        "8",
+        "--turns",
+        "3",
+        "--idle-connections",
+        "20",
+        "--mock-threads",
+        "1",
+    ])
+    .await;
+    assert_eq!(report["plan"]["kind"], "burst", "{report}");
+    assert_eq!(report["plan"]["agents"], 8);
+    assert!(report["cores"].as_u64().unwrap() >= 1);
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{report}");
+    check_run(&runs[0], "connections", 24, 8);
+    assert_eq!(runs[0]["mock"]["threads"], 1);
+    let idle = &report["idle_memory"][0];
+    assert_eq!(idle["client"], "connections");
+    assert_eq!(idle["connections"], 20);
+    assert!(idle["bytes_per_connection"].as_f64().unwrap() >= 0.0);
+    assert_eq!(report["ratios"], Value::Array(vec![]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_sustained_load_compares_with_the_official_python_client() {
+    let report = load(&[
+        "--agents",
+        "5",
+        "--rate",
+        "20",
+        "--duration",
+        "1",
+        "--compare",
+        "--idle-connections",
+        "10",
+    ])
+    .await;
+    assert_eq!(report["plan"]["kind"], "sustained", "{report}");
+    assert_eq!(report["plan"]["rate"], 20.0);
+    assert_eq!(report["plan"]["duration_s"], 1.0);
+    let runs = report["runs"].as_array().unwrap();
+    let clients: Vec<&str> = runs
+        .iter()
+        .map(|run| run["client"].as_str().unwrap())
+        .collect();
+    assert_eq!(clients, ["connections", "openai-python"], "{report}");
+    for run in runs {
+        check_run(run, run["client"].as_str().unwrap(), 20, 5);
+        // Open loop: 20 turns started over one second take at least most of it.
+        assert!(run["wall_s"].as_f64().unwrap() >= 0.9, "{run}");
+    }
+    let idle: Vec<&str> = report["idle_memory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|idle| idle["client"].as_str().unwrap())
+        .collect();
+    assert_eq!(idle, ["connections", "openai-python"]);
+    let ratio = &report["ratios"][0];
+    assert_eq!(ratio["client"], "connections");
+    assert_eq!(ratio["versus"], "openai-python");
+    for field in ["turns_per_s", "p99_latency", "cpu_per_turn"] {
+        assert!(ratio[field].as_f64().unwrap() > 0.0, "{ratio}");
+    }
+}

@@ -171,6 +171,9 @@ pub(crate) struct MockArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum LoadClient {
+    /// (a) One pool (`responses_ws_tokio::pool::Pool`) for every agent: a conversation each,
+    /// multiplexed on lanes of at most `--max-connections` connections.
+    Pool,
     /// (b) One of our tokio `Connection`s per agent.
     Connections,
     /// (c) The official OpenAI Python client's `responses.connect()`, one socket per agent
@@ -180,11 +183,16 @@ pub(crate) enum LoadClient {
 
 impl LoadClient {
     /// Every client, in the order a comparison runs them.
-    pub(crate) const ALL: [LoadClient; 2] = [LoadClient::Connections, LoadClient::OpenaiPython];
+    pub(crate) const ALL: [LoadClient; 3] = [
+        LoadClient::Pool,
+        LoadClient::Connections,
+        LoadClient::OpenaiPython,
+    ];
 
     /// Its name in tables.
     pub(crate) fn label(self) -> &'static str {
         match self {
+            LoadClient::Pool => "pool",
             LoadClient::Connections => "connections",
             LoadClient::OpenaiPython => "openai-python",
         }
@@ -217,7 +225,7 @@ pub(crate) struct LoadArgs {
         long = "client",
         value_enum,
         value_delimiter = ',',
-        default_value = "connections",
+        default_value = "pool",
         conflicts_with = "compare"
     )]
     pub(crate) client: Vec<LoadClient>,
@@ -227,6 +235,13 @@ pub(crate) struct LoadArgs {
     /// Load this server (ws://…/responses) instead of starting a mock process per client.
     #[arg(long)]
     pub(crate) url: Option<String>,
+    /// The pool's most connections at once.
+    #[arg(long, default_value_t = 320, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub(crate) max_connections: u32,
+    /// The pool's shortest time between two dials, in milliseconds.
+    #[arg(long, default_value_t = 5.0, value_name = "MS", value_parser = non_negative_ms)]
+    pub(crate) dial_interval_ms: f64,
     /// Worker threads of each mock process (`responses-ws mock --threads`).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
     pub(crate) mock_threads: Option<u16>,
@@ -363,7 +378,7 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
-        assert_eq!(parse(&[]).clients(), [LoadClient::Connections]);
+        assert_eq!(parse(&[]).clients(), [LoadClient::Pool]);
         assert_eq!(
             parse(&["--client", "openai-python,connections,openai-python"]).clients(),
             [LoadClient::OpenaiPython, LoadClient::Connections]

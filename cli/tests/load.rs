@@ -20,13 +20,18 @@ async fn load(args: &[&str]) -> Value {
     })
 }
 
-/// Checks a client's run: every turn done, no agent failed, the figures filled in.
-fn check_run(run: &Value, client: &str, turns: u64, connections: u64) {
+/// Checks a client's run: every turn done, no agent failed, the figures filled in; one
+/// connection per agent, or for the pool at least one and at most `--max-connections`.
+fn check_run(run: &Value, client: &str, turns: u64, agents: u64, max_connections: u64) {
     assert_eq!(run["client"], client, "{run}");
     assert_eq!(run["turns_planned"], turns, "{run}");
     assert_eq!(run["turns_completed"], turns, "{run}");
     assert_eq!(run["agents_failed"], 0, "{run}");
-    assert_eq!(run["connections_opened"], connections, "{run}");
+    let connections = run["connections_opened"].as_u64().unwrap();
+    match client {
+        "pool" => assert!((1..=max_connections).contains(&connections), "{run}"),
+        _ => assert_eq!(connections, agents, "{run}"),
+    }
     assert_eq!(run["errors"], Value::Array(vec![]), "{run}");
     for field in ["wall_s", "turns_per_s", "cpu_s", "cpu_per_turn_us"] {
         assert!(run[field].as_f64().unwrap() > 0.0, "{field}: {run}");
@@ -43,10 +48,14 @@ fn check_run(run: &Value, client: &str, turns: u64, connections: u64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_short_burst_completes_every_turn_with_one_connection_per_agent() {
+async fn a_short_burst_completes_every_turn_on_the_pool_and_on_a_connection_per_agent() {
     let report = load(&[
+        "--client",
+        "pool,connections",
+        "--max-connections",
+        "2",
         "--agents",
-        "8",
+        "40",
         "--turns",
         "3",
         "--idle-connections",
@@ -56,17 +65,26 @@ async fn a_short_burst_completes_every_turn_with_one_connection_per_agent() {
     ])
     .await;
     assert_eq!(report["plan"]["kind"], "burst", "{report}");
-    assert_eq!(report["plan"]["agents"], 8);
+    assert_eq!(report["plan"]["agents"], 40);
     assert!(report["cores"].as_u64().unwrap() >= 1);
     let runs = report["runs"].as_array().unwrap();
-    assert_eq!(runs.len(), 1, "{report}");
-    check_run(&runs[0], "connections", 24, 8);
+    assert_eq!(runs.len(), 2, "{report}");
+    check_run(&runs[0], "pool", 120, 40, 2);
+    check_run(&runs[1], "connections", 120, 40, 2);
     assert_eq!(runs[0]["mock"]["threads"], 1);
-    let idle = &report["idle_memory"][0];
-    assert_eq!(idle["client"], "connections");
-    assert_eq!(idle["connections"], 20);
-    assert!(idle["bytes_per_connection"].as_f64().unwrap() >= 0.0);
-    assert_eq!(report["ratios"], Value::Array(vec![]));
+    let idle = report["idle_memory"].as_array().unwrap();
+    assert_eq!(idle[0]["client"], "pool");
+    assert!((1..=20).contains(&idle[0]["connections"].as_u64().unwrap()));
+    assert_eq!(idle[1]["client"], "connections");
+    assert_eq!(idle[1]["connections"], 20);
+    for idle in idle {
+        assert!(idle["bytes_per_connection"].as_f64().unwrap() >= 0.0);
+    }
+    let ratio = &report["ratios"][0];
+    assert_eq!(
+        (&ratio["client"], &ratio["versus"]),
+        (&"pool".into(), &"connections".into())
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,9 +109,13 @@ async fn a_short_sustained_load_compares_with_the_official_python_client() {
         .iter()
         .map(|run| run["client"].as_str().unwrap())
         .collect();
-    assert_eq!(clients, ["connections", "openai-python"], "{report}");
+    assert_eq!(
+        clients,
+        ["pool", "connections", "openai-python"],
+        "{report}"
+    );
     for run in runs {
-        check_run(run, run["client"].as_str().unwrap(), 20, 5);
+        check_run(run, run["client"].as_str().unwrap(), 20, 5, 320);
         // Open loop: 20 turns started over one second take at least most of it.
         assert!(run["wall_s"].as_f64().unwrap() >= 0.9, "{run}");
     }
@@ -103,11 +125,14 @@ async fn a_short_sustained_load_compares_with_the_official_python_client() {
         .iter()
         .map(|idle| idle["client"].as_str().unwrap())
         .collect();
-    assert_eq!(idle, ["connections", "openai-python"]);
-    let ratio = &report["ratios"][0];
-    assert_eq!(ratio["client"], "connections");
-    assert_eq!(ratio["versus"], "openai-python");
-    for field in ["turns_per_s", "p99_latency", "cpu_per_turn"] {
-        assert!(ratio[field].as_f64().unwrap() > 0.0, "{ratio}");
+    assert_eq!(idle, ["pool", "connections", "openai-python"]);
+    let ratios = report["ratios"].as_array().unwrap();
+    assert_eq!(ratios.len(), 2, "{report}");
+    for (ratio, versus) in ratios.iter().zip(["connections", "openai-python"]) {
+        assert_eq!(ratio["client"], "pool");
+        assert_eq!(ratio["versus"], versus);
+        for field in ["turns_per_s", "p99_latency", "cpu_per_turn"] {
+            assert!(ratio[field].as_f64().unwrap() > 0.0, "{ratio}");
+        }
     }
 }

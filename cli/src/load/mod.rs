@@ -5,13 +5,15 @@
 //! per turn is measured alongside the client's and shows whether the mock was the limit.
 //! Then memory per idle connection, and the ratios between the clients.
 //!
-//! Files: `workload` (the turns, the script, when turns start), `connections` (client b),
+//! Files: `workload` (the turns, the script, when turns start), `pool` (client a),
+//! `connections` (client b),
 //! `python` (client c, `cli/load/openai_agents.py`), `mock_process`, `meter` (progress and
 //! peak memory), `usage` (getrusage, RSS), `summary` (figures, JSON, table).
 
 mod connections;
 mod meter;
 mod mock_process;
+mod pool;
 mod python;
 mod summary;
 mod usage;
@@ -51,6 +53,7 @@ pub(crate) async fn load(args: LoadArgs) -> Result<(), CliError> {
         let meter = Meter::start(plan.total_turns(), client.label(), args.json);
         let before = Usage::this_process();
         let result = match client {
+            LoadClient::Pool => pool::run(&url, plan, pool_limits(&args), meter.counter()).await,
             LoadClient::Connections => connections::run(&url, plan, meter.counter()).await,
             LoadClient::OpenaiPython => python::run(&python, &url, plan, meter.counter()).await,
         };
@@ -115,14 +118,19 @@ async fn idle(
     let (mock, url) = server(args, 1).await?;
     let count = u64::from(args.idle_connections);
     let result = match client {
-        LoadClient::Connections => connections::idle_memory(&url, count).await,
-        LoadClient::OpenaiPython => python::idle_memory(python, &url, count).await,
+        LoadClient::Pool => pool::idle_memory(&url, count).await,
+        LoadClient::Connections => connections::idle_memory(&url, count)
+            .await
+            .map(|(before, after)| (before, after, count)),
+        LoadClient::OpenaiPython => python::idle_memory(python, &url, count)
+            .await
+            .map(|(before, after)| (before, after, count)),
     };
     if let Some(mock) = mock {
         mock.stop().await?;
     }
-    let (before, after) = result?;
-    Ok(IdleMemory::new(client, count, before, after))
+    let (before, after, opened) = result?;
+    Ok(IdleMemory::new(client, opened, before, after))
 }
 
 /// The server to load: `--url`, or a fresh mock process playing conversations of `turns`
@@ -137,6 +145,14 @@ async fn server(args: &LoadArgs, turns: u32) -> Result<(Option<MockProcess>, Str
             let url = mock.url().to_owned();
             Ok((Some(mock), url))
         }
+    }
+}
+
+/// The pool's limits the arguments ask for.
+fn pool_limits(args: &LoadArgs) -> pool::PoolLimits {
+    pool::PoolLimits {
+        max_connections: args.max_connections as usize,
+        dial_interval: Duration::from_secs_f64(args.dial_interval_ms / 1000.0),
     }
 }
 

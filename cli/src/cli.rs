@@ -252,6 +252,10 @@ pub(crate) struct LoadArgs {
     /// The python with `openai[realtime]` (default: the interop venv, tests/.peers/openai-venv).
     #[arg(long, env = "RESPONSES_WS_PYTHON", value_name = "PATH")]
     pub(crate) python: Option<PathBuf>,
+    /// Internal: measure memory per idle connection of the one client given, against
+    /// `--url`, in this fresh process, and print `[before, after, connections]`.
+    #[arg(long, hide = true, requires = "url")]
+    pub(crate) idle_probe: bool,
     /// Print the report as JSON (no progress bar).
     #[arg(long)]
     pub(crate) json: bool,

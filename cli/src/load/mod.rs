@@ -6,11 +6,12 @@
 //! Then memory per idle connection, and the ratios between the clients.
 //!
 //! Files: `workload` (the turns, the script, when turns start), `pool` (client a),
-//! `connections` (client b),
+//! `connections` (client b), `idle` (memory per idle connection, in a fresh process),
 //! `python` (client c, `cli/load/openai_agents.py`), `mock_process`, `meter` (progress and
 //! peak memory), `usage` (getrusage, RSS), `summary` (figures, JSON, table).
 
 mod connections;
+mod idle;
 mod meter;
 mod mock_process;
 mod pool;
@@ -26,7 +27,7 @@ use crate::error::CliError;
 
 use meter::Meter;
 use mock_process::MockProcess;
-use summary::{IdleMemory, Ratio, Report, Summary};
+use summary::{Ratio, Report, Summary};
 use usage::Usage;
 use workload::Plan;
 
@@ -35,6 +36,9 @@ use workload::Plan;
 pub(crate) async fn load(args: LoadArgs) -> Result<(), CliError> {
     let plan = plan(&args)?;
     let clients = args.clients();
+    if args.idle_probe {
+        return idle::probe(&args, &clients).await;
+    }
     let python = args.python.clone().unwrap_or_else(python::default_python);
     if !args.json {
         println!(
@@ -77,7 +81,12 @@ pub(crate) async fn load(args: LoadArgs) -> Result<(), CliError> {
     let mut idle_memory = Vec::new();
     if args.idle_connections > 0 {
         for &client in &clients {
-            idle_memory.push(idle(&args, client, &python).await?);
+            let (mock, url) = server(&args, 1).await?;
+            let measured = idle::measure(client, &url, &args, &python).await;
+            if let Some(mock) = mock {
+                mock.stop().await?;
+            }
+            idle_memory.push(measured?);
         }
     }
     let report = Report {
@@ -109,33 +118,12 @@ pub(crate) async fn load(args: LoadArgs) -> Result<(), CliError> {
     }
 }
 
-/// Memory per idle connection of `client`, against its own mock (or `--url`).
-async fn idle(
-    args: &LoadArgs,
-    client: LoadClient,
-    python: &std::path::Path,
-) -> Result<IdleMemory, CliError> {
-    let (mock, url) = server(args, 1).await?;
-    let count = u64::from(args.idle_connections);
-    let result = match client {
-        LoadClient::Pool => pool::idle_memory(&url, count).await,
-        LoadClient::Connections => connections::idle_memory(&url, count)
-            .await
-            .map(|(before, after)| (before, after, count)),
-        LoadClient::OpenaiPython => python::idle_memory(python, &url, count)
-            .await
-            .map(|(before, after)| (before, after, count)),
-    };
-    if let Some(mock) = mock {
-        mock.stop().await?;
-    }
-    let (before, after, opened) = result?;
-    Ok(IdleMemory::new(client, opened, before, after))
-}
-
 /// The server to load: `--url`, or a fresh mock process playing conversations of `turns`
 /// turns.
-async fn server(args: &LoadArgs, turns: u32) -> Result<(Option<MockProcess>, String), CliError> {
+pub(crate) async fn server(
+    args: &LoadArgs,
+    turns: u32,
+) -> Result<(Option<MockProcess>, String), CliError> {
     match &args.url {
         Some(url) => Ok((None, url.clone())),
         None => {

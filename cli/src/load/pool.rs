@@ -116,20 +116,27 @@ async fn run_agent(
     measured
 }
 
-/// Memory per idle connection of the pool: a pool that runs one turn per connection, warmed
-/// up with one turn; the resident set is measured, then `count` conversations run one turn
-/// each at once (so the pool opens about `count` more connections), are dropped, and the
-/// resident set is measured again with the connections idle. Returns the two figures and the
-/// connections opened between them.
-pub(crate) async fn idle_memory(url: &str, count: u64) -> Result<(u64, u64, u64), CliError> {
+/// For memory per idle connection of the pool: a pool of at most `max_connections`
+/// connections that runs one turn per connection at a time, warmed up with one turn; the
+/// resident set is measured, then `count` conversations run one turn each at once and are
+/// dropped, and the resident set is measured again with the connections idle. Returns the two
+/// figures and the connections opened between them. Run once with one connection and once
+/// with many, the difference is what the extra connections cost, the conversations' share
+/// being the same in both.
+pub(crate) async fn idle_memory(
+    url: &str,
+    count: u64,
+    max_connections: usize,
+) -> Result<(u64, u64, u64), CliError> {
     let count = usize::try_from(count).unwrap_or(usize::MAX);
     let pool = Pool::builder(config(url)?)
-        .max_connections(count + 1)
+        .max_connections(max_connections)
         .max_turns_per_connection(1)
         .max_opening(16)
         .dial_interval(Duration::ZERO)
         .max_conversations(count + 1)
         .max_waiting(count + 1)
+        .max_wait(Duration::from_secs(600))
         .spawn()
         .map_err(|error| CliError::Bench(format!("the pool: {error}")))?;
     let turn = |agent: u32| {

@@ -232,9 +232,14 @@ pub(crate) struct LoadArgs {
     /// Run every client, one after the other, and print their ratios.
     #[arg(long)]
     pub(crate) compare: bool,
-    /// Load this server (ws://…/responses) instead of starting a mock process per client.
+    /// Load this server (ws://…/responses) instead of starting a mock process per client. A
+    /// mock must play the load's script (see --save-script), or turns will not match.
     #[arg(long)]
     pub(crate) url: Option<String>,
+    /// Write the mock script of this load (one tool call then a short answer per turn) to
+    /// FILE and exit, for `responses-ws mock --script FILE` and `--url`.
+    #[arg(long, value_name = "FILE.json")]
+    pub(crate) save_script: Option<PathBuf>,
     /// The pool's most connections at once.
     #[arg(long, default_value_t = 320, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -9,6 +9,25 @@ use std::time::Duration;
 
 use common::run;
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Child;
+
+/// The WebSocket URL a `responses-ws mock` child prints.
+async fn mock_url(mock: &mut Child) -> String {
+    let stdout = mock.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let find = async {
+        while let Some(line) = lines.next_line().await.expect("the mock's stdout") {
+            if let Some(url) = line.trim().strip_prefix("WebSocket:") {
+                return url.trim().to_owned();
+            }
+        }
+        panic!("the mock printed no URL");
+    };
+    tokio::time::timeout(Duration::from_secs(30), find)
+        .await
+        .expect("the mock prints its URL")
+}
 
 /// Runs `load` with `args` and `--json`; returns the report.
 async fn load(args: &[&str]) -> Value {
@@ -135,4 +154,48 @@ async fn a_short_sustained_load_compares_with_the_official_python_client() {
             assert!(ratio[field].as_f64().unwrap() > 0.0, "{ratio}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_runs_against_a_mock_given_by_url_playing_its_saved_script() {
+    let path = std::env::temp_dir().join(format!("responses-ws-load-{}.json", std::process::id()));
+    let path_arg = path.to_string_lossy().into_owned();
+    let saved = run(
+        &["load", "--turns", "3", "--save-script", &path_arg],
+        Duration::from_secs(30),
+    )
+    .await;
+    assert_eq!(saved.code, Some(0), "{}", saved.stderr);
+    let mut mock = common::binary(&[
+        "mock",
+        "--port",
+        "0",
+        "--threads",
+        "1",
+        "--script",
+        &path_arg,
+    ])
+    .spawn()
+    .expect("the mock starts");
+    let url = mock_url(&mut mock).await;
+    let report = load(&[
+        "--url",
+        &url,
+        "--client",
+        "connections",
+        "--agents",
+        "4",
+        "--turns",
+        "3",
+        "--idle-connections",
+        "0",
+    ])
+    .await;
+    let _ = mock.start_kill();
+    let _ = mock.wait().await;
+    let _ = std::fs::remove_file(&path);
+    let run = &report["runs"][0];
+    assert_eq!(run["turns_completed"], 12, "{report}");
+    assert_eq!(run["agents_failed"], 0, "{report}");
+    assert_eq!(run["mock"], Value::Null, "not ours to measure: {report}");
 }

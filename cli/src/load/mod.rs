@@ -39,6 +39,11 @@ pub(crate) async fn load(args: LoadArgs) -> Result<(), CliError> {
     if args.idle_probe {
         return idle::probe(&args, &clients).await;
     }
+    if let Some(path) = &args.save_script {
+        let json = workload::script(plan.turns_per_agent()).to_json();
+        return std::fs::write(path, json)
+            .map_err(|error| CliError::io(format!("writing {}", path.display()), error));
+    }
     let python = args.python.clone().unwrap_or_else(python::default_python);
     if !args.json {
         println!(

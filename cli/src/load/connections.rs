@@ -129,6 +129,13 @@ async fn run_agent(
         };
         let request = workload::request(agent, turn as u32);
         match agent::run(&mut conn, request, &mut OrderTool, &mut Quiet, limits).await {
+            Ok(outcome) if outcome.final_text.is_empty() || outcome.tool_calls != 1 => {
+                measured.fail(format!(
+                    "agent {agent} turn {turn}: {} tool calls and the answer {:?}",
+                    outcome.tool_calls, outcome.final_text
+                ));
+                break;
+            }
             Ok(outcome) => {
                 measured.latencies.push(began.elapsed());
                 measured.connections_opened += u64::from(outcome.reconnects);

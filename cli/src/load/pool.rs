@@ -103,6 +103,10 @@ async fn run_agent(
             })
             .await;
         match answered {
+            Ok(answer) if answer.all_output_text().is_empty() => {
+                measured.fail(format!("agent {agent} turn {turn}: an answer without text"));
+                break;
+            }
             Ok(_) => {
                 measured.latencies.push(began.elapsed());
                 counter.turn_done();

@@ -90,6 +90,16 @@ pub struct Resumed {
     pub started: bool,
 }
 
+/// How [`Durable::start`] found a conversation.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Start {
+    /// The store had no record of it: it is new, journaled from now on.
+    New,
+    /// The store had it: resumed.
+    Resumed(Resumed),
+}
+
 impl Durable {
     /// Journals to `store` as `worker` (the name its leases carry).
     pub fn new(store: SharedStore, worker: impl Into<String>) -> Durable {
@@ -167,6 +177,21 @@ impl Durable {
             finished,
             started,
         })
+    }
+
+    /// Opens conversation `conversation` on `lane`: a new one ([`open`](Self::open)) when
+    /// the store has no record of it, else the stored one ([`resume`](Self::resume)).
+    pub fn start(
+        &mut self,
+        client: &mut Client,
+        lane: &Lane,
+        conversation: &str,
+    ) -> Result<Start, Error> {
+        if self.store.read(conversation)?.is_empty() {
+            self.open(client, lane, conversation)?;
+            return Ok(Start::New);
+        }
+        self.resume(client, lane, conversation).map(Start::Resumed)
     }
 
     /// Stores every record the core has, in order, before the driver writes a byte: one

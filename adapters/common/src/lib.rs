@@ -23,7 +23,7 @@ pub use config::{
     Config, ConfigParts, Credentials, SetRuntime, StoreConfig, DEFAULT_CONNECT_TIMEOUT,
     MAX_SET_ASIDE_EVENTS,
 };
-pub use durable::{Durable, Resumed, SharedStore, DEFAULT_LEASE_TTL};
+pub use durable::{Durable, Resumed, SharedStore, Start, DEFAULT_LEASE_TTL};
 pub use error::{ConnectError, Error};
 
 pub use common::*;

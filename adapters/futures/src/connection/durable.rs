@@ -6,7 +6,7 @@
 
 use std::future::Future;
 
-use responses_ws_adapter::{Durable, Resumed};
+use responses_ws_adapter::{Durable, Resumed, Start};
 use responses_ws_core::session::{Lane, ToolCall};
 use responses_ws_core::tool_loop::{Calls, ToolLoop};
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
@@ -79,14 +79,13 @@ impl Connection {
         O: Into<ToolOutput>,
     {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let stored = Durable::required(&mut self.durable)?
-            .store()
-            .read(conversation)?;
-        if stored.is_empty() {
-            self.journal(&lane, conversation)?;
+        self.catch_up();
+        let durable = Durable::required(&mut self.durable)?;
+        let Start::Resumed(resumed) = durable.start(&mut self.client, &lane, conversation)? else {
             return self.run_tool_loop(request, handler).await;
-        }
-        let resumed = self.resume(&lane, conversation).await?;
+        };
+        self.flush().await;
+        self.store_result()?;
         if let Some(response) = resumed.finished {
             return Ok(*response);
         }

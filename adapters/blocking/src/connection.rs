@@ -290,10 +290,11 @@ impl Connection {
     /// as needed.
     pub(crate) fn next_from_core(&mut self) -> Result<Option<ClientEvent>, Error> {
         loop {
-            self.store_result()?;
             if let Some(event) = self.pull_event() {
                 return Ok(Some(event));
             }
+            // The store refused what would have gone out: say so before waiting to read.
+            self.store_result()?;
             if self.io.is_some() {
                 self.read_once();
             } else if let Some(at) = self.client.next_dial() {

@@ -43,6 +43,9 @@ impl Connection {
     /// response without sending anything. `request`'s input is sent only if it never was
     /// stored.
     ///
+    /// When it returns its final response, the lease is released: another worker may take
+    /// the conversation on at once.
+    ///
     /// **At-least-once**: a handler may see a call twice when the process died after the
     /// handler ran and before its output was stored; make tools idempotent by `call_id`.
     ///
@@ -59,6 +62,24 @@ impl Connection {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn run_durable<F, O>(
+        &mut self,
+        conversation: &str,
+        request: ResponseCreate,
+        handler: F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(&ToolCall) -> O,
+        O: Into<ToolOutput>,
+    {
+        let response = self.drive_durable(conversation, request, handler)?;
+        self.flush();
+        self.store_result()?;
+        Durable::required(&mut self.durable)?.release(conversation)?;
+        Ok(response)
+    }
+
+    /// [`run_durable`](Self::run_durable) up to its final response.
+    fn drive_durable<F, O>(
         &mut self,
         conversation: &str,
         request: ResponseCreate,

@@ -46,6 +46,9 @@ impl Connection {
     /// finished conversation returns its final response without sending anything.
     /// `request`'s input is sent only if it never was stored.
     ///
+    /// When it returns its final response, the lease is released: another worker may take
+    /// the conversation on at once.
+    ///
     /// **At-least-once**: a handler may see a call twice when the process died after the
     /// handler ran and before its output was stored; make tools idempotent by `call_id`.
     /// Every output stored reaches the server in exactly one continuation per response.
@@ -68,6 +71,25 @@ impl Connection {
     /// # }
     /// ```
     pub async fn run_durable<F, Fut, O>(
+        &mut self,
+        conversation: &str,
+        request: ResponseCreate,
+        handler: F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
+    {
+        let response = self.drive_durable(conversation, request, handler).await?;
+        self.flush().await;
+        self.store_result()?;
+        Durable::required(&mut self.durable)?.release(conversation)?;
+        Ok(response)
+    }
+
+    /// [`run_durable`](Self::run_durable) up to its final response.
+    async fn drive_durable<F, Fut, O>(
         &mut self,
         conversation: &str,
         request: ResponseCreate,

@@ -16,6 +16,7 @@ mod bench;
 mod cli;
 mod demo;
 mod display;
+mod durable;
 mod error;
 mod mock_cmd;
 mod run;

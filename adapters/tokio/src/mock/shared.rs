@@ -21,6 +21,8 @@ pub(super) struct Shared {
     next_index: AtomicU32,
     pub(super) traffic: Counters,
     store: Mutex<SharedStore>,
+    /// The client frames received, when recording (`MockServer::record_requests`).
+    requests: Mutex<Option<Vec<String>>>,
 }
 
 impl Shared {
@@ -36,7 +38,29 @@ impl Shared {
             next_index: AtomicU32::new(0),
             traffic: Counters::default(),
             store: Mutex::new(store),
+            requests: Mutex::new(None),
         }
+    }
+
+    /// Starts keeping every client frame received from now on.
+    pub(super) fn record_requests(&self) {
+        self.requests().get_or_insert_with(Vec::new);
+    }
+
+    /// Keeps `text`, a client frame, if recording.
+    pub(super) fn received(&self, text: &str) {
+        if let Some(requests) = self.requests().as_mut() {
+            requests.push(text.into());
+        }
+    }
+
+    /// The client frames kept so far.
+    pub(super) fn recorded(&self) -> Vec<String> {
+        self.requests().clone().unwrap_or_default()
+    }
+
+    fn requests(&self) -> MutexGuard<'_, Option<Vec<String>>> {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The core's time now.

@@ -151,7 +151,7 @@ fn a_worker_whose_lease_was_taken_over_is_fenced() {
     let config = Config::new(&server.url()).unwrap();
     let config = config
         .store(store.clone(), "w1")
-        .lease_ttl(Duration::from_millis(100));
+        .lease_ttl(Duration::from_secs(1));
     let mut first = Connection::connect(config).unwrap();
     first.journal(&Default::default(), "conv").unwrap();
     // While its lease runs, no other worker gets the conversation.
@@ -159,7 +159,7 @@ fn a_worker_whose_lease_was_taken_over_is_fenced() {
     let held = second.run_durable("conv", request(), |_| "never".to_string());
     assert!(matches!(held, Err(Error::Store(StoreError::Held { .. }))));
     // The first worker stalls past its lease; the second takes the conversation over.
-    std::thread::sleep(Duration::from_millis(150));
+    std::thread::sleep(Duration::from_millis(1100));
     let response = second
         .run_durable("conv", request(), |call| format!("ran {}", call.call_id))
         .unwrap_or_else(|error| panic!("{error}"));

@@ -183,11 +183,11 @@ pub(crate) struct RunArgs {
     /// Retrying and timeouts.
     #[command(flatten)]
     pub(crate) retry: RetryArgs,
-    /// Make the run a durable conversation in this store (a SQLite file, created if
-    /// missing): every input, response and tool output is written before it is sent, and a
+    /// Make the run a durable conversation in this store (the path of a SQLite file,
+    /// created if missing, or a Redis URL such as redis://127.0.0.1:6379/0): every input, response and tool output is written before it is sent, and a
     /// run killed at any point continues with --resume. Prints the final answer (no live
     /// text).
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH|URL")]
     pub(crate) store: Option<String>,
     /// The durable conversation's id (default: a new one, printed on stderr); continued if
     /// the store has it.

@@ -4,37 +4,30 @@
 //! run again, the others run again (at least once), and the model's next request goes out
 //! with the whole conversation.
 //!
-//! The store is one SQLite file ([`FileStore`]). `redis://` URLs are recognised and refused
-//! until the Redis backend is built in: [`open_store`] is where it plugs in.
+//! The store is a SQLite file, or a Redis server for workers on several machines
+//! ([`responses_ws_store::open`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use responses_ws_core::session::ToolCall;
 use responses_ws_core::wire::{ResponseCreate, ToolOutput};
-use responses_ws_tokio::{Connection, FileStore, SharedStore, Store};
+use responses_ws_tokio::{Connection, SharedStore, Store};
 use serde::Serialize;
 
 use crate::agent::AgentError;
 use crate::error::CliError;
 use crate::tools::Toolbox;
 
-/// Opens the store named by `--store`: a path to a SQLite file (created if missing).
+/// Opens the store named by `--store`: a Redis URL (`redis://host:6379/0`) or the path of a
+/// SQLite file (created if missing).
 pub(crate) fn open_store(spec: &str) -> Result<SharedStore, CliError> {
-    if spec.starts_with("redis://") || spec.starts_with("rediss://") {
-        return Err(CliError::Usage(format!(
-            "--store {spec}: this build has no Redis store; give a file path"
-        )));
-    }
-    let path = Path::new(spec);
-    let store = FileStore::open(path).map_err(|error| CliError::BadInput {
-        path: path.to_owned(),
+    responses_ws_store::open(spec).map_err(|error| CliError::BadInput {
+        path: PathBuf::from(spec),
         why: error.to_string(),
-    })?;
-    Ok(Arc::new(store))
+    })
 }
 
 /// Which conversation a run is: `--resume ID` (must be in the store), `--conversation ID`

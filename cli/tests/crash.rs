@@ -13,9 +13,12 @@
 //!   (checked against the store read between the kill and the resume); those cases are
 //!   counted and printed.
 //!
-//! A backend is one [`Backend`] value; adding one (Redis) is one more `#[tokio::test]` line.
+//! A backend is one [`Backend`] value and one `#[tokio::test]`: the SQLite file and Redis (a
+//! `redis-server` of the test's own with `appendfsync always`, as `store/tests` start it).
 
 mod common;
+#[path = "../../store/tests/support/redis.rs"]
+mod redis_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -23,6 +26,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::binary;
+use redis_support::RedisServer;
 use responses_ws_core::mock::{Script, ScriptedCall};
 use responses_ws_core::persist::{replay, Entry};
 use responses_ws_core::wire::Item;
@@ -54,12 +58,31 @@ impl Backend {
             spec,
         }
     }
+
+    /// A Redis server of the test's own that fsyncs every write (`appendfsync always`).
+    fn redis(server: &RedisServer) -> Backend {
+        let spec = server.url();
+        Backend {
+            name: "redis",
+            store: responses_ws_store::open(&spec).expect("the Redis store"),
+            spec,
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_resume_to_the_final_answer_on_the_file_store() {
     let dir = tempfile::tempdir().unwrap();
     crash_and_resume(Backend::file(dir.path()), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_runs_resume_to_the_final_answer_on_redis() {
+    let Some(server) = RedisServer::start_durable() else {
+        return; // RESPONSES_WS_SKIP_REDIS=1 without redis-server: the helper says so
+    };
+    let dir = tempfile::tempdir().unwrap();
+    crash_and_resume(Backend::redis(&server), dir.path()).await;
 }
 
 /// The 20-call rollout: `add` and `get_weather` calls, arguments streamed in pieces.

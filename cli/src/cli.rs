@@ -307,8 +307,32 @@ pub(crate) struct RunArgs {
     /// Retrying and timeouts.
     #[command(flatten)]
     pub(crate) retry: RetryArgs,
-    /// The user's prompt (several words are joined with spaces).
-    #[arg(required = true, value_name = "PROMPT")]
+    /// Make the run a durable conversation in this store (the path of a SQLite file,
+    /// created if missing, or a Redis URL such as redis://127.0.0.1:6379/0): every input, response and tool output is written before it is sent, and a
+    /// run killed at any point continues with --resume. Prints the final answer (no live
+    /// text).
+    #[arg(long, value_name = "PATH|URL")]
+    pub(crate) store: Option<String>,
+    /// The durable conversation's id (default: a new one, printed on stderr); continued if
+    /// the store has it.
+    #[arg(long, value_name = "ID", requires = "store", conflicts_with = "resume")]
+    pub(crate) conversation: Option<String>,
+    /// Continue the durable conversation ID from --store: tools whose outputs were stored
+    /// do not run again, the others run again (at least once), and the model gets the
+    /// whole conversation.
+    #[arg(long, value_name = "ID", requires = "store")]
+    pub(crate) resume: Option<String>,
+    /// The worker name in the store's leases. A run with the same name takes a
+    /// conversation over at once (the older one is fenced off); with another name it waits
+    /// for the lease to expire.
+    #[arg(long, value_name = "NAME", default_value = "responses-ws-cli")]
+    pub(crate) worker: String,
+    /// Append one JSON line per tool run to this file (call_id, name, arguments, output,
+    /// pid), before the output is handed back.
+    #[arg(long, value_name = "PATH", requires = "store")]
+    pub(crate) tool_log: Option<std::path::PathBuf>,
+    /// The user's prompt (several words are joined with spaces); optional with --resume.
+    #[arg(required_unless_present = "resume", value_name = "PROMPT")]
     pub(crate) prompt: Vec<String>,
 }
 

@@ -17,6 +17,7 @@ mod bench;
 mod cli;
 mod demo;
 mod display;
+mod durable;
 mod error;
 mod load;
 mod mock_cmd;

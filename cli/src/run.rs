@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::agent::{self, Limits, Observer, Outcome};
 use crate::cli::RunArgs;
 use crate::display::{JsonPrinter, LivePrinter};
+use crate::durable::{self, ToolLog};
 use crate::error::CliError;
 use crate::stats;
 use crate::tools::{RunTools, Toolbox};
@@ -61,6 +62,26 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         config = config.api_key(key);
     }
     let config = args.retry.configure(config);
+    let durable = match &args.store {
+        Some(spec) => {
+            let store = durable::open_store(spec)?;
+            let id = durable::conversation_id(
+                &*store,
+                spec,
+                args.resume.as_deref(),
+                args.conversation.as_deref(),
+            )?;
+            if args.resume.is_none() && args.conversation.is_none() {
+                eprintln!("conversation {id} (continue it with --store {spec} --resume {id})");
+            }
+            Some((store, id))
+        }
+        None => None,
+    };
+    let config = match &durable {
+        Some((store, _)) => config.store(store.clone(), &args.worker),
+        None => config,
+    };
     let mut conn = Connection::connect(config)
         .await
         .map_err(|error| CliError::connect(&args.url, error))?;
@@ -74,6 +95,12 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         store: Some(false),
         ..ResponseCreate::default()
     };
+    if let Some((_, id)) = &durable {
+        let log = args.tool_log.as_deref().map(ToolLog::open).transpose()?;
+        let result = durable::run(&mut conn, id, request, &mut tools, log, args.json).await;
+        let _ = conn.close().await;
+        return result;
+    }
     let limits = Limits {
         max_turns: args.max_turns,
         retries: RETRIES,

@@ -411,6 +411,27 @@ impl Client {
         self.take(|session| session.submit_tool_output(lane, call_id, output))
     }
 
+    /// See [`Session::journal`]: the conversation of `lane` is journaled as `conversation`;
+    /// its write-ahead records come out of [`poll_record`](Self::poll_record).
+    ///
+    /// With a journaled lane, answer its tool calls from the events (or an adapter's tool
+    /// loop), not with [`set_tool_handler`](Self::set_tool_handler): that handler runs
+    /// before the driver has stored the records of the calls.
+    pub fn journal(
+        &mut self,
+        lane: &Lane,
+        conversation: impl Into<String>,
+    ) -> Result<(), SessionError> {
+        self.take(|session| session.journal(lane, conversation))
+    }
+
+    /// The next write-ahead record of a journaled lane ([`Session::poll_record`]). Drain it
+    /// before [`poll_transmit`](Self::poll_transmit) and store what it gives first: the
+    /// frames that a record describes are held until it was taken.
+    pub fn poll_record(&mut self) -> Option<crate::persist::Record> {
+        self.session.poll_record()
+    }
+
     /// See [`Session::export_lane`]: the lane's conversation leaves this client.
     pub fn export_lane(&mut self, lane: &Lane) -> Result<LaneTransfer, SessionError> {
         self.take(|session| session.export_lane(lane))
@@ -586,8 +607,10 @@ impl Client {
         }
     }
 
-    /// The next bytes to write to the socket.
+    /// The next bytes to write to the socket. Nothing of a frame whose write-ahead records
+    /// wait in [`poll_record`](Self::poll_record).
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
+        self.take_session_frames();
         self.flush_outbox();
         let bytes = self.connection.as_mut()?.poll_transmit()?;
         self.bytes_sent += bytes.len() as u64;
@@ -728,9 +751,7 @@ impl Client {
     /// session that gave up on the connection gets it closed.
     fn take_session_output(&mut self) {
         loop {
-            while let Some(frame) = self.session.poll_transmit() {
-                self.outbox.push_back(frame);
-            }
+            self.take_session_frames();
             let Some(event) = self.session.poll_event() else {
                 break;
             };
@@ -752,6 +773,13 @@ impl Client {
             self.events.push_back(ClientEvent::Session(event));
         }
         self.flush_outbox();
+    }
+
+    /// Moves the session's frames to the outbox (none while its records wait to be taken).
+    fn take_session_frames(&mut self) {
+        while let Some(frame) = self.session.poll_transmit() {
+            self.outbox.push_back(frame);
+        }
     }
 
     /// Runs the tool handler, if any, on every function and custom tool call of `calls`.

@@ -95,7 +95,29 @@ pub struct Calls {
     pub approvals: Vec<ToolCall>,
 }
 
+impl Calls {
+    /// `calls` split into the handler's and the approvals.
+    pub fn split(calls: Vec<ToolCall>) -> Calls {
+        let (approvals, calls) = calls
+            .into_iter()
+            .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
+        Calls { calls, approvals }
+    }
+}
+
 impl ToolLoop {
+    /// A loop on a lane that was resumed (imported from stored records): it follows the
+    /// lane's next request, the one the lane owes or the continuation of the calls it
+    /// waits for (answer those with [`submit`](Self::submit) and [`Calls::split`] of the
+    /// lane's pending calls).
+    pub fn resumed(lane: Lane) -> ToolLoop {
+        ToolLoop {
+            lane,
+            following: Following::Next,
+            awaiting_calls: false,
+        }
+    }
+
     /// A loop on `lane` whose first request is `request` (what `create` returned).
     pub fn new(lane: Lane, request: RequestId) -> ToolLoop {
         ToolLoop {
@@ -120,10 +142,7 @@ impl ToolLoop {
                 if self.awaiting_calls && lane == self.lane =>
             {
                 self.awaiting_calls = false;
-                let (approvals, calls) = calls
-                    .into_iter()
-                    .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
-                Step::Answer(Calls { calls, approvals })
+                Step::Answer(Calls::split(calls))
             }
             session => match self.follows(&session) {
                 true => self.on_followed(session),

@@ -24,7 +24,7 @@ use crate::random;
 use crate::transport::{is_timeout, Transport};
 use crate::Config;
 use crate::{ConnectError, Error, MAX_SET_ASIDE_EVENTS};
-use responses_ws_adapter::{Attempts, Establishing};
+use responses_ws_adapter::{Attempts, Durable, Establishing, StoreConfig, StoreError};
 
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
 /// thread.
@@ -64,7 +64,7 @@ use responses_ws_adapter::{Attempts, Establishing};
 /// ```
 #[derive(Debug)]
 pub struct Connection {
-    client: Client,
+    pub(crate) client: Client,
     /// The socket, while there is one.
     io: Option<Transport>,
     /// The socket reached end of file: nothing more to read from it.
@@ -83,6 +83,10 @@ pub struct Connection {
     io_error: Option<(String, io::Error)>,
     /// The origin of the core's clock.
     origin: StdInstant,
+    /// Where journaled conversations are written before their bytes go out, if anywhere.
+    pub(crate) durable: Option<Durable>,
+    /// The store's last failure, for the next call to return.
+    store_error: Option<StoreError>,
 }
 
 impl Connection {
@@ -111,6 +115,8 @@ impl Connection {
             set_aside: VecDeque::new(),
             io_error: None,
             origin: StdInstant::now(),
+            durable: config.store.map(StoreConfig::into_durable),
+            store_error: None,
         };
         conn.reconnect()?;
         Ok(conn)
@@ -137,6 +143,7 @@ impl Connection {
         self.room()?;
         let id = self.client.create(request)?;
         self.flush();
+        self.store_result()?;
         Ok(id)
     }
 
@@ -146,6 +153,7 @@ impl Connection {
         self.room()?;
         let id = self.client.fork(from, request)?;
         self.flush();
+        self.store_result()?;
         Ok(id)
     }
 
@@ -160,6 +168,7 @@ impl Connection {
         self.catch_up();
         self.client.submit_tool_output(lane, call_id, output)?;
         self.flush();
+        self.store_result()?;
         Ok(())
     }
 
@@ -175,6 +184,7 @@ impl Connection {
         self.client
             .submit_approval(lane, request_id, approve, reason)?;
         self.flush();
+        self.store_result()?;
         Ok(())
     }
 
@@ -184,6 +194,7 @@ impl Connection {
         self.room()?;
         self.client.steer(lane, input)?;
         self.flush();
+        self.store_result()?;
         Ok(())
     }
 
@@ -196,6 +207,7 @@ impl Connection {
         self.catch_up();
         self.client.inject(lane, input)?;
         self.flush();
+        self.store_result()?;
         Ok(())
     }
 
@@ -214,6 +226,7 @@ impl Connection {
     /// sleeps it, dials and goes on (its first event is the new [`ClientEvent::Connected`]).
     /// When the budget is spent the last event is [`ClientEvent::GaveUp`].
     pub fn next_event(&mut self) -> Result<Option<ClientEvent>, Error> {
+        self.store_result()?;
         match self.set_aside.pop_front() {
             Some(event) => Ok(Some(event)),
             None => self.next_from_core(),
@@ -280,6 +293,8 @@ impl Connection {
             if let Some(event) = self.pull_event() {
                 return Ok(Some(event));
             }
+            // The store refused what would have gone out: say so before waiting to read.
+            self.store_result()?;
             if self.io.is_some() {
                 self.read_once();
             } else if let Some(at) = self.client.next_dial() {
@@ -291,18 +306,62 @@ impl Connection {
         }
     }
 
-    /// Hands the tool loop's outputs to the core (see [`ToolLoop::submit`]) and writes them
-    /// out; the approval requests left to the application come back.
-    pub(crate) fn submit_outputs<O: Into<ToolOutput>>(
+    /// Answers the tool loop's calls with `handler` (see [`ToolLoop::submit`]) and writes the
+    /// outputs out; the approval requests left to the application come back.
+    ///
+    /// Each call goes to `handler` in turn and its output to the core at once; with a store,
+    /// the calls' records are stored before the first handler runs and each output before
+    /// the next handler runs.
+    pub(crate) fn answer<F, O>(
         &mut self,
         tool_loop: &mut ToolLoop,
         calls: Calls,
-        outputs: Vec<O>,
-    ) -> Result<Vec<ToolCall>, Error> {
-        let now = self.now();
-        let approvals = tool_loop.submit(&mut self.client, now, calls, outputs)?;
+        handler: &mut F,
+    ) -> Result<Vec<ToolCall>, Error>
+    where
+        F: FnMut(&ToolCall) -> O,
+        O: Into<ToolOutput>,
+    {
+        self.persist();
+        self.store_result()?;
+        for call in &calls.calls {
+            let output = handler(call);
+            let now = self.now();
+            tool_loop.submit(
+                &mut self.client,
+                now,
+                Calls::split(vec![call.clone()]),
+                [output],
+            )?;
+            self.persist();
+            self.store_result()?;
+        }
         self.flush();
-        Ok(approvals)
+        self.store_result()?;
+        Ok(calls.approvals)
+    }
+
+    /// Stores the core's write-ahead records, if the connection has a store: `false` (the
+    /// error kept for the caller, the records kept for the next try) when the store failed.
+    pub(crate) fn persist(&mut self) -> bool {
+        let Some(durable) = &mut self.durable else {
+            return true;
+        };
+        match durable.persist(&mut self.client) {
+            Ok(()) => true,
+            Err(error) => {
+                self.store_error = Some(error);
+                false
+            }
+        }
+    }
+
+    /// The store's failure since the last call, if any, as the call's error.
+    pub(crate) fn store_result(&mut self) -> Result<(), Error> {
+        match self.store_error.take() {
+            Some(error) => Err(Error::Store(error)),
+            None => Ok(()),
+        }
     }
 
     /// Sets an event aside for [`next_event`](Self::next_event).
@@ -441,7 +500,13 @@ impl Connection {
 
     /// Writes everything the core has queued, then closes the socket if the core is done
     /// with it. Blocks while the socket takes no more (the core's deadlines still fire).
-    fn flush(&mut self) {
+    ///
+    /// Write-ahead: the core's records are stored first, and nothing is written while any
+    /// is not (the store's error waits for the caller).
+    pub(crate) fn flush(&mut self) {
+        if !self.persist() {
+            return;
+        }
         loop {
             while !self.outbound.is_full() {
                 match self.client.poll_transmit() {

@@ -48,6 +48,7 @@
 //! trusts the platform's certificates (see `responses-ws-tls`).
 
 mod connection;
+mod durable;
 mod events;
 mod outbound;
 pub mod pool;

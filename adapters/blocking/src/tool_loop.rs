@@ -14,8 +14,8 @@ impl Connection {
     /// Creates `request` on its lane (its `stream_id`), then drives the lane until one of its
     /// responses makes no tool call, and returns that response. Each response's function and
     /// custom tool calls go to `handler` (one after the other, in output order, as this is
-    /// the blocking adapter; the async adapters run them concurrently); the outputs are
-    /// submitted together, and the continuation goes out on its own.
+    /// the blocking adapter; the async adapters run them concurrently); each output is
+    /// submitted as its handler returns, and the continuation goes out on its own.
     ///
     /// Fails with [`Error::Request`] when a request of the lane fails (a request that had
     /// started when the connection dropped fails as `Interrupted`; one that had not is
@@ -53,14 +53,28 @@ impl Connection {
     pub fn run_tool_loop<F, O>(
         &mut self,
         request: ResponseCreate,
-        mut handler: F,
+        handler: F,
     ) -> Result<Response, Error>
     where
         F: FnMut(&ToolCall) -> O,
         O: Into<ToolOutput>,
     {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let mut tool_loop = ToolLoop::new(lane, self.create(request)?);
+        let tool_loop = ToolLoop::new(lane, self.create(request)?);
+        self.drive_tool_loop(tool_loop, handler)
+    }
+
+    /// Drives `tool_loop` to its final response, answering each response's calls with
+    /// `handler`.
+    pub(crate) fn drive_tool_loop<F, O>(
+        &mut self,
+        mut tool_loop: ToolLoop,
+        mut handler: F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(&ToolCall) -> O,
+        O: Into<ToolOutput>,
+    {
         loop {
             let Some(event) = self.next_from_core()? else {
                 return Err(Error::ConnectionClosed);
@@ -68,8 +82,7 @@ impl Connection {
             match tool_loop.step(event) {
                 Step::Other(event) => self.set_aside(event),
                 Step::Answer(calls) => {
-                    let outputs: Vec<O> = calls.calls.iter().map(&mut handler).collect();
-                    let approvals = self.submit_outputs(&mut tool_loop, calls, outputs)?;
+                    let approvals = self.answer(&mut tool_loop, calls, &mut handler)?;
                     Error::approvals_left(tool_loop.lane(), approvals)?;
                 }
                 Step::Done(response) => return Ok(*response),

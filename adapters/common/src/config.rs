@@ -14,7 +14,7 @@ use responses_ws_core::session::SessionConfig;
 use responses_ws_core::ws::{self, WsUrl};
 use responses_ws_tls::TlsConfig;
 
-use crate::ConnectError;
+use crate::{ConnectError, Durable, SharedStore, DEFAULT_LEASE_TTL};
 
 /// The default time allowed for DNS, the TCP connection, the TLS handshake and the WebSocket
 /// upgrade together.
@@ -57,7 +57,36 @@ pub struct Config<X = ()> {
     connect_timeout: Duration,
     tls: TlsConfig,
     credentials: Option<Credentials>,
+    store: Option<StoreConfig>,
     extra: X,
+}
+
+/// Where a connection writes its journaled conversations ([`Config::store`]): the store and
+/// the worker's name in its leases.
+#[derive(Clone)]
+pub struct StoreConfig {
+    /// The store.
+    pub store: SharedStore,
+    /// The worker's name in its leases.
+    pub worker: String,
+    /// How long a lease lasts unless renewed.
+    pub lease_ttl: Duration,
+}
+
+impl StoreConfig {
+    /// The driver's [`Durable`] for it.
+    pub fn into_durable(self) -> Durable {
+        Durable::new(self.store, self.worker).lease_ttl(self.lease_ttl)
+    }
+}
+
+impl fmt::Debug for StoreConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreConfig")
+            .field("worker", &self.worker)
+            .field("lease_ttl", &self.lease_ttl)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where fresh credentials come from after a `401` ([`Config::credentials`]): a function that
@@ -93,6 +122,8 @@ pub struct ConfigParts<X = ()> {
     pub tls: TlsConfig,
     /// Where fresh credentials come from after a `401`, if anywhere.
     pub credentials: Option<Credentials>,
+    /// Where journaled conversations are written, if anywhere.
+    pub store: Option<StoreConfig>,
     /// The adapter's own settings.
     pub extra: X,
 }
@@ -204,6 +235,28 @@ impl<X> Config<X> {
         self
     }
 
+    /// Makes conversations durable: the connection writes the write-ahead records of the
+    /// conversations it journals (`Connection::run_durable`, `journal`, `resume`) to
+    /// `store`, under leases held as `worker` (a name unique among the processes sharing the
+    /// store), **before** the bytes they describe are sent. Without it nothing is journaled.
+    pub fn store(mut self, store: SharedStore, worker: &str) -> Self {
+        self.store = Some(StoreConfig {
+            store,
+            worker: worker.into(),
+            lease_ttl: DEFAULT_LEASE_TTL,
+        });
+        self
+    }
+
+    /// How long the store's leases last unless renewed (default 30 s): a worker that dies
+    /// holds its conversations this long. No effect without [`store`](Self::store).
+    pub fn lease_ttl(mut self, ttl: Duration) -> Self {
+        if let Some(store) = &mut self.store {
+            store.lease_ttl = ttl;
+        }
+        self
+    }
+
     /// The endpoint.
     pub fn url(&self) -> &WsUrl {
         &self.client.url
@@ -224,6 +277,7 @@ impl<X> Config<X> {
             connect_timeout: self.connect_timeout,
             tls: self.tls,
             credentials: self.credentials,
+            store: self.store,
             extra: self.extra,
         }
     }
@@ -237,6 +291,7 @@ impl<X: Default> From<ClientConfig> for Config<X> {
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
             tls: TlsConfig::default(),
             credentials: None,
+            store: None,
             extra: X::default(),
         }
     }

@@ -7,9 +7,11 @@ use std::fmt;
 use std::io;
 use std::time::Duration;
 
+use responses_ws_core::persist::ReplayError;
 use responses_ws_core::retry::Failure;
 use responses_ws_core::session::{Lane, Refused, RequestError, SessionError, ToolCall};
 use responses_ws_core::ws::{self, HandshakeError, HttpResponse, UrlError};
+use responses_ws_store::StoreError;
 use responses_ws_tls::TlsError;
 
 /// Why a connection could not be opened.
@@ -272,6 +274,12 @@ pub enum Error {
     /// retry budget is spent: see [`ClientEvent::GaveUp`](responses_ws_core::client::ClientEvent::GaveUp)),
     /// so the loop cannot finish.
     ConnectionClosed,
+    /// The durable store failed or refused (fenced: another worker took the conversation
+    /// over). The records it did not take are kept and nothing they describe was sent; a
+    /// later call tries again.
+    Store(StoreError),
+    /// A conversation's stored records do not replay (`resume`).
+    Replay(ReplayError),
 }
 
 impl Error {
@@ -301,6 +309,8 @@ impl fmt::Display for Error {
             Error::ConnectionClosed => {
                 f.write_str("the connection is over and will not be reconnected")
             }
+            Error::Store(error) => write!(f, "durable store: {error}"),
+            Error::Replay(error) => write!(f, "the stored conversation does not replay: {error}"),
         }
     }
 }
@@ -310,8 +320,16 @@ impl std::error::Error for Error {
         match self {
             Error::Session(error) => Some(error),
             Error::Request { error, .. } => Some(error),
+            Error::Store(error) => Some(error),
+            Error::Replay(error) => Some(error),
             Error::ApprovalRequired { .. } | Error::ConnectionClosed => None,
         }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(error: StoreError) -> Self {
+        Error::Store(error)
     }
 }
 

@@ -9,19 +9,23 @@
 //! needs this crate directly.
 //!
 //! Files: `attempts` ([`Attempts`]: what a driver remembers across connection attempts),
-//! `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `error` ([`ConnectError`],
-//! [`Error`]), `pool` (what the async and the blocking pool drivers share: the conversations'
-//! mailboxes and the pool's error).
+//! `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `durable`
+//! ([`Durable`]: the store a driver writes journaled conversations to before it sends),
+//! `error` ([`ConnectError`], [`Error`]), `pool` (what the async and the blocking pool drivers
+//! share: the conversations' mailboxes and the pool's error).
 
 mod attempts;
 mod config;
+mod durable;
 mod error;
 pub mod pool;
 
 pub use attempts::{Attempts, Establishing};
 pub use config::{
-    Config, ConfigParts, Credentials, SetRuntime, DEFAULT_CONNECT_TIMEOUT, MAX_SET_ASIDE_EVENTS,
+    Config, ConfigParts, Credentials, SetRuntime, StoreConfig, DEFAULT_CONNECT_TIMEOUT,
+    MAX_SET_ASIDE_EVENTS,
 };
+pub use durable::{Durable, Resumed, SharedStore, Start, DEFAULT_LEASE_TTL};
 pub use error::{ConnectError, Error};
 
 pub use common::*;
@@ -31,13 +35,17 @@ pub use common::*;
 /// the TLS settings, and the core and TLS crates themselves. `Config` is not among them: each
 /// adapter names its own (see [`Config`]).
 pub mod common {
-    pub use crate::{ConnectError, Error, DEFAULT_CONNECT_TIMEOUT, MAX_SET_ASIDE_EVENTS};
+    pub use crate::{
+        ConnectError, Durable, Error, Resumed, SharedStore, DEFAULT_CONNECT_TIMEOUT,
+        MAX_SET_ASIDE_EVENTS,
+    };
 
     pub use responses_ws_core;
     pub use responses_ws_core::client::ClientEvent;
     pub use responses_ws_core::retry::{Failure, GaveUp, RetryPolicy, RetrySafety};
     pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
     pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
+    pub use responses_ws_store::{self, FileStore, MemoryStore, Store, StoreError};
     pub use responses_ws_tls::{self, TlsConfig};
 }
 

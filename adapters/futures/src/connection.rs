@@ -12,6 +12,7 @@
 //! 3. else wait for the core's deadline, or for the time of the next dial.
 
 mod driver;
+mod durable;
 mod tool_loop;
 
 use std::collections::VecDeque;
@@ -35,7 +36,7 @@ use crate::runtime::{AsyncIo, Runtime};
 use crate::timer::Timer;
 use crate::Config;
 use crate::{ConnectError, Error};
-use responses_ws_adapter::{Attempts, Establishing};
+use responses_ws_adapter::{Attempts, Durable, Establishing, StoreConfig, StoreError};
 
 use driver::Link;
 
@@ -77,6 +78,10 @@ pub struct Connection {
     /// Events taken while an operation drove the connection for its own purpose (the tool
     /// loop, the upgrade, close), kept for [`next_event`](Self::next_event).
     deferred: VecDeque<ClientEvent>,
+    /// Where journaled conversations are written before their bytes go out, if anywhere.
+    durable: Option<Durable>,
+    /// The store's last failure, for the next call to return.
+    store_error: Option<StoreError>,
 }
 
 /// What opening a stream needs beyond the core's configuration.
@@ -146,6 +151,8 @@ impl Connection {
             attempts: Attempts::new(config.credentials),
             origin: StdInstant::now(),
             deferred: VecDeque::new(),
+            durable: config.store.map(StoreConfig::into_durable),
+            store_error: None,
         })
     }
 
@@ -207,6 +214,7 @@ impl Connection {
         self.room().await;
         let id = self.client.create(request)?;
         self.flush().await;
+        self.store_result()?;
         Ok(id)
     }
 
@@ -216,6 +224,7 @@ impl Connection {
         self.room().await;
         let id = self.client.fork(from, request)?;
         self.flush().await;
+        self.store_result()?;
         Ok(id)
     }
 
@@ -230,6 +239,7 @@ impl Connection {
         self.catch_up();
         self.client.submit_tool_output(lane, call_id, output)?;
         self.flush().await;
+        self.store_result()?;
         Ok(())
     }
 
@@ -245,6 +255,7 @@ impl Connection {
         self.client
             .submit_approval(lane, request_id, approve, reason)?;
         self.flush().await;
+        self.store_result()?;
         Ok(())
     }
 
@@ -254,6 +265,7 @@ impl Connection {
         self.room().await;
         self.client.steer(lane, input)?;
         self.flush().await;
+        self.store_result()?;
         Ok(())
     }
 
@@ -266,6 +278,7 @@ impl Connection {
         self.catch_up();
         self.client.inject(lane, input)?;
         self.flush().await;
+        self.store_result()?;
         Ok(())
     }
 
@@ -328,10 +341,26 @@ impl Connection {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<ClientEvent>, Error>> {
+        self.store_result()?;
         if let Some(event) = self.deferred.pop_front() {
             return Poll::Ready(Ok(Some(event)));
         }
-        self.poll_drive(cx, false).map(Ok)
+        let polled = self.poll_drive(cx, false);
+        if let Some(error) = self.store_error.take() {
+            if let Poll::Ready(Some(event)) = polled {
+                self.deferred.push_front(event);
+            }
+            return Poll::Ready(Err(Error::Store(error)));
+        }
+        polled.map(Ok)
+    }
+
+    /// The store's failure since the last call, if any, as the call's error.
+    fn store_result(&mut self) -> Result<(), Error> {
+        match self.store_error.take() {
+            Some(error) => Err(Error::Store(error)),
+            None => Ok(()),
+        }
     }
 
     /// The client machine: its session (ledger, pending tool calls), configuration, byte

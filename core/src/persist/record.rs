@@ -45,6 +45,13 @@ pub enum Entry {
         /// The lane the conversation runs on.
         lane: Lane,
     },
+    /// The settings the conversation's requests go out with from now on (model, tools,
+    /// instructions …; no input): written before the first request that carries them, and
+    /// again whenever they change.
+    Settings {
+        /// The request without input, `previous_response_id` or `stream_id`.
+        settings: Box<ResponseCreate>,
+    },
     /// New input joined the conversation (written before the request carrying it is sent).
     InputAppended {
         /// The input items.

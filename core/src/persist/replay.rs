@@ -7,7 +7,7 @@ use core::fmt;
 
 use super::record::{Entry, Journal, Record};
 use crate::session::{Lane, LaneLedger, ToolCall};
-use crate::wire::{Item, ResponseCreate};
+use crate::wire::{Item, Response, ResponseCreate};
 
 /// A tool call the conversation waits for, with its output if one is durable.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,8 +28,11 @@ pub struct Replayed {
     pub lane: Lane,
     /// Its context: inputs, completed responses and acknowledged tool outputs.
     pub ledger: LaneLedger,
-    /// The settings of its last completed request (for the continuation).
+    /// The settings of its last request (for the continuation, or the request it owes).
     pub settings: Option<ResponseCreate>,
+    /// Its last completed response (the final answer, when the conversation is
+    /// [finished](Self::is_finished)).
+    pub last_response: Option<Response>,
     /// The tool calls it waits for, in call order (empty when it waits for none).
     pub calls: Vec<AwaitedCall>,
     /// The response the server created for the last acknowledged request, when no completed
@@ -53,6 +56,19 @@ impl Replayed {
         self.calls
             .iter()
             .filter_map(|awaited| Some((&awaited.call, awaited.output.as_ref()?)))
+    }
+
+    /// Whether the conversation owes a request: input (or acknowledged tool outputs) that no
+    /// completed response has answered yet, and no tool call waiting. The worker died
+    /// before the request went out, or while it ran; a resumed lane sends it again.
+    pub fn owes_request(&self) -> bool {
+        self.calls.is_empty() && !self.ledger.unsent().is_empty()
+    }
+
+    /// Whether the conversation is at rest after a completed response: it owes no request
+    /// and waits for no tool output (its last response is the answer to its last input).
+    pub fn is_finished(&self) -> bool {
+        self.last_response.is_some() && self.calls.is_empty() && !self.owes_request()
     }
 
     /// The journal that continues the conversation's records.
@@ -196,6 +212,7 @@ pub fn replay<'a>(records: impl IntoIterator<Item = &'a Record>) -> Result<Repla
         lane: lane.clone(),
         ledger: LaneLedger::default(),
         settings: None,
+        last_response: None,
         calls: Vec::new(),
         in_flight: None,
         next_seq: seq + 1,
@@ -219,6 +236,7 @@ pub fn replay<'a>(records: impl IntoIterator<Item = &'a Record>) -> Result<Repla
         state.next_seq = seq + 1;
         match &record.entry {
             Entry::Opened { .. } => return Err(ReplayError::OpenedTwice { seq }),
+            Entry::Settings { settings } => state.settings = Some(ResponseCreate::clone(settings)),
             Entry::InputAppended { items } => state.ledger.push_input(items.iter().cloned()),
             Entry::ResponseCompleted {
                 settings,
@@ -229,6 +247,7 @@ pub fn replay<'a>(records: impl IntoIterator<Item = &'a Record>) -> Result<Repla
                 state.ledger.commit(settings, response, injected.clone());
                 state.settings = Some(ResponseCreate::clone(settings));
                 state.in_flight = None;
+                state.last_response = Some(Response::clone(response));
                 last_calls = Some((response.id.clone(), ToolCall::from_response(response)));
             }
             Entry::ToolCallsSeen {

@@ -32,8 +32,10 @@ use crate::wire::{
 use crate::ws::Utf8Bytes;
 
 mod http;
+mod journal;
 mod running;
 mod transfer;
+use journal::JournaledLane;
 pub use transfer::LaneTransfer;
 
 /// The error code of the connection age limit.
@@ -80,6 +82,10 @@ pub struct Session {
     next_request: u64,
     outbox: VecDeque<String>,
     events: VecDeque<SessionEvent>,
+    /// The lanes whose conversations are journaled (`journal`).
+    journals: BTreeMap<Lane, JournaledLane>,
+    /// Write-ahead records not yet taken; while any waits, `outbox` is held.
+    records: VecDeque<crate::persist::Record>,
 }
 
 /// The connection the session is using, as far as the session knows.
@@ -184,6 +190,8 @@ struct Request {
     input: Vec<Item>,
     /// Whether `input` is in the ledger already.
     in_ledger: bool,
+    /// Whether `input` holds tool outputs (journaled one by one as they were accepted).
+    answers: bool,
     /// Whether the one automatic full-context replay after `previous_response_not_found`
     /// has been used.
     replayed: bool,
@@ -200,6 +208,7 @@ impl Request {
             settings,
             input,
             in_ledger,
+            answers: false,
             replayed: false,
             fork_of: None,
             attempts: 0,
@@ -235,6 +244,8 @@ impl Session {
             next_request: 0,
             outbox: VecDeque::new(),
             events: VecDeque::new(),
+            journals: BTreeMap::new(),
+            records: VecDeque::new(),
         }
     }
 
@@ -546,7 +557,13 @@ impl Session {
 
     /// The next text frame to send. Non-empty after `create`, `fork`, the last tool output of
     /// a response, `steer`, `connected`, and after server events that end a request.
+    ///
+    /// Empty while a write-ahead record waits in [`poll_record`](Self::poll_record): the
+    /// records that describe a frame are handed out before it (see [`journal`](Self::journal)).
     pub fn poll_transmit(&mut self) -> Option<String> {
+        if !self.records.is_empty() {
+            return None;
+        }
         self.outbox.pop_front()
     }
 
@@ -655,7 +672,10 @@ impl Session {
             return Err(SessionError::NoPendingCalls(lane.clone()));
         };
         pending.answer(call_id, answer)?;
-        if pending.is_complete() {
+        let complete = pending.is_complete();
+        let output = pending.answer_of(call_id).cloned();
+        self.journal_output(lane, call_id, output.as_ref());
+        if complete {
             self.continue_after_tools(lane);
         }
         Ok(())
@@ -671,7 +691,8 @@ impl Session {
         let settings = state.settings.clone().unwrap_or_default();
         let id = RequestId(self.next_request);
         self.next_request += 1;
-        let continuation = Request::new(id, settings, pending.into_answers(), false);
+        let mut continuation = Request::new(id, settings, pending.into_answers(), false);
+        continuation.answers = true;
         self.lane_mut(lane).queue.push_front(continuation);
         self.pump();
     }
@@ -716,6 +737,9 @@ impl Session {
         let Some(mut request) = state.queue.pop_front() else {
             return;
         };
+        // Write-ahead: the records of what this request carries are queued before its frame.
+        let input = (!request.in_ledger && !request.answers).then_some(request.input.as_slice());
+        self.journal_dispatch(lane, &request.settings, input);
         let ledger = self.ledger.lane_mut(lane);
         if !request.in_ledger {
             ledger.push_input(mem::take(&mut request.input));
@@ -808,10 +832,9 @@ impl Session {
             .response()
             .map(|response| response.id.clone())
             .unwrap_or_default();
-        let ledger = self.ledger.lane_mut(lane);
-        for input in applied {
-            ledger.push_input(input_items(input));
-        }
+        let steered: Vec<Item> = applied.into_iter().flat_map(input_items).collect();
+        self.journal_started(lane, &response_id, &steered);
+        self.ledger.lane_mut(lane).push_input(steered);
         self.events.push_back(SessionEvent::Started {
             lane: lane.clone(),
             request,
@@ -876,6 +899,8 @@ impl Session {
             return;
         }
         let pending = PendingCalls::of(&response).and_then(|calls| calls.without(&injected));
+        let settings = &active.request.settings;
+        self.journal_completed(lane, settings, &response, &injected, pending.as_ref());
         self.ledger
             .lane_mut(lane)
             .commit(&active.request.settings, &response, injected);
@@ -988,6 +1013,9 @@ impl Session {
         }
         self.connection = Connection::Down;
         self.ledger.new_connection();
+        // Frames held for their records were meant for this connection: their requests are
+        // replanned below (and their records stay valid: they describe the conversation).
+        self.outbox.clear();
         let lanes: Vec<Lane> = self.lanes.keys().cloned().collect();
         for lane in lanes {
             self.end_lane_traffic(&lane, cause, retry);

@@ -193,6 +193,26 @@ impl PendingCalls {
         })
     }
 
+    /// Calls of `response_id` with the answers given so far (`answers[i]` answers
+    /// `calls[i]`), as a resumed conversation had them; `None` when there is no call.
+    pub(crate) fn resumed(
+        response_id: String,
+        calls: Vec<ToolCall>,
+        answers: Vec<Option<Item>>,
+    ) -> Option<PendingCalls> {
+        (!calls.is_empty() && calls.len() == answers.len()).then_some(PendingCalls {
+            response_id,
+            calls,
+            answers,
+        })
+    }
+
+    /// The answer given for `call_id`, if any.
+    pub(crate) fn answer_of(&self, call_id: &str) -> Option<&Item> {
+        let index = self.calls.iter().position(|call| call.call_id == call_id)?;
+        self.answers[index].as_ref()
+    }
+
     /// These calls less the ones `answered` already holds an output for (outputs committed
     /// by `response.inject`); `None` when none is left.
     pub(crate) fn without(mut self, answered: &[Item]) -> Option<PendingCalls> {

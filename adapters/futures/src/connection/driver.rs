@@ -42,6 +42,9 @@ enum Written {
     All,
     /// The stream broke; the core was told (the connection ends).
     Broke,
+    /// Nothing was written: the store did not take the records of what would have gone
+    /// out (the error waits in `store_error`).
+    Held,
 }
 
 impl Link {
@@ -150,7 +153,13 @@ impl Connection {
     /// Writes what the core has queued, as far as the stream takes it: `Ready` once all is
     /// out (or there is no stream to write to), `Pending` while the stream is full. A failed
     /// write is the end of the connection for the core.
+    ///
+    /// Write-ahead: the core's records are stored first (inline: one durable append, about a
+    /// millisecond on the file store), and nothing is written while any is not.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Written> {
+        if !self.persist() {
+            return Poll::Ready(Written::Held);
+        }
         let Link::Up(socket) = &mut self.link else {
             return Poll::Ready(Written::All);
         };
@@ -160,6 +169,21 @@ impl Connection {
             return Poll::Ready(Written::Broke);
         }
         Poll::Ready(Written::All)
+    }
+
+    /// Stores the core's write-ahead records, if the connection has a store: `false` (the
+    /// error kept for the caller, the records kept for the next try) when the store failed.
+    pub(crate) fn persist(&mut self) -> bool {
+        let Some(durable) = &mut self.durable else {
+            return true;
+        };
+        match durable.persist(&mut self.client) {
+            Ok(()) => true,
+            Err(error) => {
+                self.store_error = Some(error);
+                false
+            }
+        }
     }
 
     /// Fires the core's deadline once it has passed; registers the timer otherwise

@@ -9,9 +9,10 @@
 use std::future::{poll_fn, Future};
 use std::pin::pin;
 
-use futures_util::future::{join_all, select, Either};
+use futures_util::future::{select, Either};
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use responses_ws_core::session::{Lane, ToolCall};
-use responses_ws_core::tool_loop::{Step, ToolLoop};
+use responses_ws_core::tool_loop::{Calls, Step, ToolLoop};
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use super::Connection;
@@ -62,7 +63,7 @@ impl Connection {
     pub async fn run_tool_loop<F, Fut, O>(
         &mut self,
         request: ResponseCreate,
-        mut handler: F,
+        handler: F,
     ) -> Result<Response, Error>
     where
         F: FnMut(ToolCall) -> Fut,
@@ -70,7 +71,22 @@ impl Connection {
         O: Into<ToolOutput>,
     {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let mut tool_loop = ToolLoop::new(lane, self.create(request).await?);
+        let tool_loop = ToolLoop::new(lane, self.create(request).await?);
+        self.drive_tool_loop(tool_loop, handler).await
+    }
+
+    /// Drives `tool_loop` to its final response: each response's calls to `handler`
+    /// (concurrently), their outputs back in call order.
+    pub(crate) async fn drive_tool_loop<F, Fut, O>(
+        &mut self,
+        mut tool_loop: ToolLoop,
+        mut handler: F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
+    {
         // Set-aside events before this index were looked at and are not the loop's.
         let mut seen = 0;
         loop {
@@ -86,22 +102,60 @@ impl Connection {
                     self.deferred.insert(seen, event);
                     seen += 1;
                 }
-                Step::Answer(calls) => {
-                    let outputs = join_all(calls.calls.iter().cloned().map(&mut handler));
-                    let aside = poll_fn(|cx| self.poll_aside(cx));
-                    let outputs = match select(pin!(outputs), pin!(aside)).await {
-                        Either::Left((outputs, _)) => outputs,
-                        Either::Right((never, _)) => match never {},
-                    };
-                    let now = self.now();
-                    let approvals = tool_loop.submit(&mut self.client, now, calls, outputs)?;
-                    self.flush().await;
-                    Error::approvals_left(tool_loop.lane(), approvals)?;
-                }
+                Step::Answer(calls) => self.answer(&mut tool_loop, calls, &mut handler).await?,
                 Step::Done(response) => return Ok(*response),
                 Step::Failed { lane, error } => return Err(Error::Request { lane, error }),
                 _ => {}
             }
         }
+    }
+
+    /// Runs `handler` on `calls` concurrently (the connection driven meanwhile) and submits
+    /// each output as its handler returns. With a store, the calls' records are stored
+    /// before any handler runs, and each output is stored as soon as its handler returns
+    /// (before the next one is awaited): a crash re-runs only the handlers that had not
+    /// returned.
+    pub(crate) async fn answer<F, Fut, O>(
+        &mut self,
+        tool_loop: &mut ToolLoop,
+        calls: Calls,
+        handler: &mut F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
+    {
+        if !self.persist() {
+            self.store_result()?;
+        }
+        let mut running: FuturesUnordered<_> = calls
+            .calls
+            .iter()
+            .cloned()
+            .map(|call| {
+                let output = handler(call.clone());
+                async move { (call, output.await) }
+            })
+            .collect();
+        loop {
+            let next = running.next();
+            let aside = poll_fn(|cx| self.poll_aside(cx));
+            let done = match select(pin!(next), pin!(aside)).await {
+                Either::Left((done, _)) => done,
+                Either::Right((never, _)) => match never {},
+            };
+            let Some((call, output)) = done else {
+                break;
+            };
+            let now = self.now();
+            tool_loop.submit(&mut self.client, now, Calls::split(vec![call]), [output])?;
+            if !self.persist() {
+                self.store_result()?;
+            }
+        }
+        self.flush().await;
+        self.store_result()?;
+        Error::approvals_left(tool_loop.lane(), calls.approvals)
     }
 }

@@ -228,6 +228,18 @@ impl MockServer {
         self.shared.log.records()
     }
 
+    /// Starts keeping every WebSocket text frame the server receives (off by default, so
+    /// that a long-running server keeps nothing): [`requests`](Self::requests) gives them.
+    pub fn record_requests(&self) {
+        self.shared.record_requests();
+    }
+
+    /// The WebSocket text frames received since [`record_requests`](Self::record_requests),
+    /// in the order the server read them (frames of concurrent connections interleave).
+    pub fn requests(&self) -> Vec<String> {
+        self.shared.recorded()
+    }
+
     /// Stops the server and waits until it is over: the listener is closed (the port refuses
     /// connections) and every connection task has ended, its socket closed without a close
     /// frame. Dropping the server does the same without waiting.

@@ -23,6 +23,8 @@ pub(super) struct Shared {
     store: Mutex<SharedStore>,
     /// Every connection, as the server saw it.
     pub(super) log: super::log::Log,
+    /// The client frames received, when recording (`MockServer::record_requests`).
+    requests: Mutex<Option<Vec<String>>>,
 }
 
 impl Shared {
@@ -39,7 +41,29 @@ impl Shared {
             traffic: Counters::default(),
             store: Mutex::new(store),
             log: Default::default(),
+            requests: Mutex::new(None),
         }
+    }
+
+    /// Starts keeping every client frame received from now on.
+    pub(super) fn record_requests(&self) {
+        self.requests().get_or_insert_with(Vec::new);
+    }
+
+    /// Keeps `text`, a client frame, if recording.
+    pub(super) fn received(&self, text: &str) {
+        if let Some(requests) = self.requests().as_mut() {
+            requests.push(text.into());
+        }
+    }
+
+    /// The client frames kept so far.
+    pub(super) fn recorded(&self) -> Vec<String> {
+        self.requests().clone().unwrap_or_default()
+    }
+
+    fn requests(&self) -> MutexGuard<'_, Option<Vec<String>>> {
+        self.requests.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The core's time now.

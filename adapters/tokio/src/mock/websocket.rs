@@ -154,6 +154,7 @@ impl WsDriver {
                 if let Some(store) = self.link.pull(&self.shared, self.mock.store()) {
                     install_store(&mut self.mock, store);
                 }
+                self.shared.received(text.as_str());
                 self.mock.handle_text(text.as_str(), now);
             }
             ws::Event::Message(ws::Message::Binary(data)) => self.mock.handle_binary(&data, now),

@@ -38,13 +38,15 @@ use crate::session::tools::ToolCall;
 /// ```
 #[derive(Debug, Default)]
 pub struct LaneTransfer {
-    ledger: LaneLedger,
+    pub(super) ledger: LaneLedger,
     /// The settings of the lane's last request, reused by tool continuations.
-    settings: Option<ResponseCreate>,
+    pub(super) settings: Option<ResponseCreate>,
     /// The calls the lane waits for, with the answers given so far.
-    pending: Option<PendingCalls>,
+    pub(super) pending: Option<PendingCalls>,
     /// Requests not sent yet (or to send again), oldest first.
-    queue: VecDeque<Request>,
+    pub(super) queue: VecDeque<Request>,
+    /// The lane's write-ahead journal, if it is journaled: it goes on where it moves.
+    pub(super) journal: Option<JournaledLane>,
 }
 
 impl From<LaneLedger> for LaneTransfer {
@@ -135,6 +137,7 @@ impl Session {
             settings: state.settings,
             pending,
             queue: state.queue,
+            journal: self.take_journal(lane),
         })
     }
 
@@ -160,7 +163,9 @@ impl Session {
             settings,
             pending,
             mut queue,
+            journal,
         } = transfer;
+        self.put_journal(lane, journal);
         ledger.forget(FullContextReason::NewConnection);
         *self.ledger.lane_mut(lane) = ledger;
         for request in &mut queue {
@@ -187,7 +192,7 @@ impl Session {
                 || state.injections.len() > 0
                 || state.forks_pending > 0
         });
-        if active || self.ledger.lane(lane).is_some() {
+        if active || self.ledger.lane(lane).is_some() || self.journals.contains_key(lane) {
             return Err(SessionError::LaneInUse(lane.clone()));
         }
         self.check_lane_budget(lane)?;

@@ -1,0 +1,263 @@
+//! [`Durable`]: what a driver needs to make its journaled conversations outlive the process —
+//! a [`Store`], the worker's name, its leases — and the two things every driver does with
+//! it: store the core's write-ahead records **before** the bytes they describe are written
+//! ([`Durable::persist`]), and rebuild a conversation from its records
+//! ([`Durable::resume`]). Written once here for the async and the blocking driver.
+//!
+//! The store's calls are synchronous (an append to the file store is one fsync, about a
+//! millisecond): the drivers call them inline, in the step that would write the bytes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use responses_ws_core::client::Client;
+use responses_ws_core::persist::{replay, Record};
+use responses_ws_core::session::{Lane, LaneTransfer, ToolCall};
+use responses_ws_core::wire::Response;
+use responses_ws_store::{Lease, Store, StoreError};
+
+use crate::Error;
+
+/// How long a lease lasts unless renewed (default). A worker renews it as it writes; one
+/// that died holds its conversations this long at most.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(30);
+
+/// A store shared by threads and tasks.
+pub type SharedStore = Arc<dyn Store + Send + Sync>;
+
+/// A driver's durable store: journaled conversations are written to `store` under leases
+/// held by `worker`.
+///
+/// Records taken from the core and not yet stored stay here (a store error loses nothing):
+/// the driver writes no byte while any waits.
+///
+/// ```
+/// use std::sync::Arc;
+/// use responses_ws_adapter::Durable;
+/// use responses_ws_adapter::responses_ws_core::client::{Client, ClientConfig};
+/// use responses_ws_adapter::responses_ws_core::session::Lane;
+/// use responses_ws_adapter::responses_ws_core::wire::ResponseCreate;
+/// use responses_ws_adapter::responses_ws_core::ws::WsUrl;
+/// use responses_ws_store::{MemoryStore, Store};
+///
+/// let store = Arc::new(MemoryStore::default());
+/// let mut durable = Durable::new(store.clone(), "worker-a");
+/// let mut client = Client::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1:1/v1/responses")?));
+/// durable.open(&mut client, &Lane::Default, "conv-1")?;
+/// assert_eq!(store.read("conv-1")?.len(), 1); // opened
+/// // No connection yet: the request waits, and its records come when it is dispatched.
+/// client.create(ResponseCreate::new("m").input("Hi"))?;
+/// durable.persist(&mut client)?; // what a driver does before it writes any byte
+/// assert!(durable.is_clear());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Durable {
+    store: SharedStore,
+    worker: String,
+    ttl: Duration,
+    /// The lease of each conversation this worker journals.
+    leases: BTreeMap<String, Lease>,
+    /// Records taken from the core, not stored yet, oldest first.
+    unstored: Vec<Record>,
+}
+
+impl fmt::Debug for Durable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Durable")
+            .field("worker", &self.worker)
+            .field("ttl", &self.ttl)
+            .field("leases", &self.leases)
+            .field("unstored", &self.unstored.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A conversation rebuilt from its records by [`Durable::resume`] and put on its lane.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// Calls whose output was not durable: hand them to the tool handler again (they may
+    /// have run before: at-least-once, so tools should be idempotent by `call_id`).
+    pub rerun: Vec<ToolCall>,
+    /// Calls whose output was durable: they do not run again.
+    pub skipped: Vec<ToolCall>,
+    /// The final response, when the conversation had finished: nothing goes out.
+    pub finished: Option<Box<Response>>,
+    /// Whether its first input was stored. `false`: the worker died before, nothing of the
+    /// conversation went out; send the first request again.
+    pub started: bool,
+}
+
+/// How [`Durable::start`] found a conversation.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Start {
+    /// The store had no record of it: it is new, journaled from now on.
+    New,
+    /// The store had it: resumed.
+    Resumed(Resumed),
+}
+
+impl Durable {
+    /// Journals to `store` as `worker` (the name its leases carry).
+    pub fn new(store: SharedStore, worker: impl Into<String>) -> Durable {
+        Durable {
+            store,
+            worker: worker.into(),
+            ttl: DEFAULT_LEASE_TTL,
+            leases: BTreeMap::new(),
+            unstored: Vec::new(),
+        }
+    }
+
+    /// The driver's store, or [`Error::Store`] saying none is configured.
+    pub fn required(slot: &mut Option<Durable>) -> Result<&mut Durable, Error> {
+        slot.as_mut().ok_or_else(|| {
+            Error::Store(StoreError::Unavailable(
+                "no store is configured (Config::store)".into(),
+            ))
+        })
+    }
+
+    /// Sets how long a lease lasts unless renewed.
+    pub fn lease_ttl(mut self, ttl: Duration) -> Durable {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// Starts the conversation `conversation` on `lane` (which must be new): takes its lease
+    /// and journals the lane. Fails with [`StoreError::Held`] while another worker holds it.
+    pub fn open(
+        &mut self,
+        client: &mut Client,
+        lane: &Lane,
+        conversation: &str,
+    ) -> Result<(), Error> {
+        let lease = self.acquire(conversation)?;
+        client.journal(lane, conversation)?;
+        self.leases.insert(conversation.into(), lease);
+        self.persist(client)?;
+        Ok(())
+    }
+
+    /// Takes conversation `conversation` over (its lease: [`StoreError::Held`] while another
+    /// worker's runs), reads and replays its records and puts it on `lane` of `client`: its
+    /// next request goes out with the full context on the connection (the one it owed, or
+    /// the continuation once the calls to [`rerun`](Resumed::rerun) are answered).
+    pub fn resume(
+        &mut self,
+        client: &mut Client,
+        lane: &Lane,
+        conversation: &str,
+    ) -> Result<Resumed, Error> {
+        let lease = self.acquire(conversation)?;
+        let records = self.store.read(conversation).map_err(Error::Store)?;
+        let replayed = replay(&records).map_err(Error::Replay)?;
+        let started = !replayed.ledger.items().is_empty();
+        let finished = replayed
+            .is_finished()
+            .then(|| replayed.last_response.clone().map(Box::new))
+            .flatten();
+        let skipped = replayed
+            .durable_outputs()
+            .map(|(call, _)| call.clone())
+            .collect();
+        client.import_lane(lane, LaneTransfer::from(replayed))?;
+        self.leases.insert(conversation.into(), lease);
+        Ok(Resumed {
+            rerun: client.session().pending_tool_calls(lane),
+            skipped,
+            finished,
+            started,
+        })
+    }
+
+    /// Opens conversation `conversation` on `lane`: a new one ([`open`](Self::open)) when
+    /// the store has no record of it, else the stored one ([`resume`](Self::resume)).
+    pub fn start(
+        &mut self,
+        client: &mut Client,
+        lane: &Lane,
+        conversation: &str,
+    ) -> Result<Start, Error> {
+        if self.store.read(conversation)?.is_empty() {
+            self.open(client, lane, conversation)?;
+            return Ok(Start::New);
+        }
+        self.resume(client, lane, conversation).map(Start::Resumed)
+    }
+
+    /// Stores every record the core has, in order, before the driver writes a byte: one
+    /// append (one durable write) per conversation per call. On an error the records stay
+    /// here and the next call tries again; the driver writes nothing meanwhile
+    /// ([`is_clear`](Self::is_clear)).
+    pub fn persist(&mut self, client: &mut Client) -> Result<(), StoreError> {
+        self.unstored
+            .extend(std::iter::from_fn(|| client.poll_record()));
+        while let Some(first) = self.unstored.first() {
+            let conversation = first.conversation.clone();
+            let run = self
+                .unstored
+                .iter()
+                .take_while(|record| record.conversation == conversation)
+                .count();
+            let lease = self.current_lease(&conversation)?;
+            self.store.append(&lease, &self.unstored[..run])?;
+            self.unstored.drain(..run);
+        }
+        Ok(())
+    }
+
+    /// Whether every record taken from the core is stored: bytes may be written.
+    pub fn is_clear(&self) -> bool {
+        self.unstored.is_empty()
+    }
+
+    /// Ends the lease of `conversation` (another worker may take it at once).
+    pub fn release(&mut self, conversation: &str) -> Result<(), StoreError> {
+        match self.leases.remove(conversation) {
+            Some(lease) => self.store.release(&lease),
+            None => Ok(()),
+        }
+    }
+
+    fn acquire(&self, conversation: &str) -> Result<Lease, Error> {
+        self.store
+            .acquire(conversation, &self.worker, now_ms(), self.ttl)
+            .map_err(Error::Store)
+    }
+
+    /// The lease to write `conversation` under, renewed once half of it has run.
+    fn current_lease(&mut self, conversation: &str) -> Result<Lease, StoreError> {
+        let Some(lease) = self.leases.get(conversation) else {
+            return Err(StoreError::Fenced {
+                conversation: conversation.into(),
+                token: 0,
+                current: 0,
+            });
+        };
+        let now = now_ms();
+        let half = u64::try_from(self.ttl.as_millis() / 2).unwrap_or(u64::MAX);
+        if now.saturating_add(half) < lease.expires_at {
+            return Ok(lease.clone());
+        }
+        let renewed = self.store.renew(lease, now, self.ttl)?;
+        self.leases.insert(conversation.into(), renewed.clone());
+        Ok(renewed)
+    }
+}
+
+/// Milliseconds of the wall clock, the clock every worker sharing a store passes.
+fn now_ms() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+}

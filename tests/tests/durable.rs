@@ -1,0 +1,176 @@
+//! Durable conversations over a real socket (the blocking driver against the mock server in
+//! a thread): a finished conversation is not sent again, a store that is down stops the turn
+//! with a typed error and loses nothing, and a worker whose lease was taken over is fenced.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use responses_ws_blocking::{
+    Config, Connection, Error, FileStore, MemoryStore, ResponseCreate, Store, StoreError,
+};
+use responses_ws_core::mock::{Script, ScriptedCall};
+use responses_ws_core::persist::{replay, Record};
+use responses_ws_store::Lease;
+use responses_ws_tokio::mock::MockServer;
+
+fn script() -> Script {
+    Script::new()
+        .tool_calls([ScriptedCall::new("add", r#"{"a":1,"b":2}"#)])
+        .tool_calls([
+            ScriptedCall::new("add", r#"{"a":3,"b":4}"#),
+            ScriptedCall::new("add", r#"{"a":5,"b":6}"#),
+        ])
+        .text("Sums done.", 2)
+}
+
+fn request() -> ResponseCreate {
+    ResponseCreate::new("m").input("Add up.")
+}
+
+fn connect(url: &str, store: Arc<dyn Store + Send + Sync>, worker: &str) -> Connection {
+    let config = Config::new(url).unwrap().store(store, worker);
+    Connection::connect(config).unwrap()
+}
+
+#[test]
+fn a_finished_conversation_is_answered_from_the_store_without_a_frame() {
+    let server = MockServer::start_in_thread(script()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(FileStore::open(dir.path().join("c.sqlite")).unwrap());
+    let mut conn = connect(&server.url(), store.clone(), "w1");
+    let mut runs = 0;
+    let response = conn
+        .run_durable("conv", request(), |call| {
+            runs += 1;
+            format!("ran {}", call.call_id)
+        })
+        .unwrap();
+    assert_eq!(response.all_output_text(), "Sums done.");
+    assert_eq!(runs, 3);
+    let frames = server.traffic().frames_received;
+    assert_eq!(frames, 3, "the request and two continuations");
+    assert!(replay(&store.read("conv").unwrap()).unwrap().is_finished());
+
+    // Another process (another connection, the same file) asks again: nothing runs or goes out.
+    let reopened = Arc::new(FileStore::open(dir.path().join("c.sqlite")).unwrap());
+    let mut again = connect(&server.url(), reopened, "w2");
+    let response = again
+        .run_durable("conv", request(), |_| -> String { panic!("ran again") })
+        .unwrap();
+    assert_eq!(response.all_output_text(), "Sums done.");
+    assert_eq!(server.traffic().frames_received, frames);
+    server.shutdown();
+}
+
+/// A memory store that can be taken down.
+#[derive(Debug, Default)]
+struct Flaky {
+    inner: MemoryStore,
+    down: AtomicBool,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), StoreError> {
+        match self.down.load(Ordering::SeqCst) {
+            true => Err(StoreError::Unavailable("down for the test".into())),
+            false => Ok(()),
+        }
+    }
+}
+
+impl Store for Flaky {
+    fn acquire(&self, c: &str, h: &str, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
+        self.inner.acquire(c, h, now, ttl)
+    }
+    fn renew(&self, lease: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
+        self.inner.renew(lease, now, ttl)
+    }
+    fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.inner.release(lease)
+    }
+    fn append(&self, lease: &Lease, records: &[Record]) -> Result<(), StoreError> {
+        self.check()?;
+        self.inner.append(lease, records)
+    }
+    fn read(&self, conversation: &str) -> Result<Vec<Record>, StoreError> {
+        self.inner.read(conversation)
+    }
+}
+
+#[test]
+fn a_store_that_is_down_holds_the_turn_and_loses_nothing() {
+    let server = MockServer::start_in_thread(script()).unwrap();
+    let store = Arc::new(Flaky::default());
+    let mut conn = connect(&server.url(), store.clone(), "w1");
+    conn.journal(&Default::default(), "conv").unwrap();
+    store.down.store(true, Ordering::SeqCst);
+    let error = conn.create(request()).unwrap_err();
+    assert!(
+        matches!(error, Error::Store(StoreError::Unavailable(_))),
+        "{error}"
+    );
+    assert_eq!(server.traffic().frames_received, 0, "nothing went out");
+    assert!(matches!(conn.next_event(), Err(Error::Store(_))));
+    assert_eq!(server.traffic().frames_received, 0);
+
+    // Back up: the held records are stored, then the request goes out and the turn goes on.
+    store.down.store(false, Ordering::SeqCst);
+    let mut outputs = 0;
+    loop {
+        match conn.next_event().unwrap() {
+            Some(responses_ws_blocking::ClientEvent::Session(
+                responses_ws_blocking::SessionEvent::ToolCalls { lane, calls, .. },
+            )) => {
+                for call in calls {
+                    outputs += 1;
+                    conn.submit_tool_output(&lane, &call.call_id, "ok").unwrap();
+                }
+            }
+            Some(responses_ws_blocking::ClientEvent::Session(
+                responses_ws_blocking::SessionEvent::Completed { response, .. },
+            )) if response.tool_calls().next().is_none() => break,
+            Some(_) => {}
+            None => panic!("the connection ended"),
+        }
+    }
+    assert_eq!(outputs, 3);
+    let replayed = replay(&store.read("conv").unwrap()).unwrap();
+    assert!(replayed.is_finished());
+    assert_eq!(
+        replayed.ledger.items()[0],
+        responses_ws_core::wire::Item::user_message("Add up.")
+    );
+    server.shutdown();
+}
+
+#[test]
+fn a_worker_whose_lease_was_taken_over_is_fenced() {
+    let server = MockServer::start_in_thread(script()).unwrap();
+    let store = Arc::new(MemoryStore::default());
+    let config = Config::new(&server.url()).unwrap();
+    let config = config
+        .store(store.clone(), "w1")
+        .lease_ttl(Duration::from_secs(1));
+    let mut first = Connection::connect(config).unwrap();
+    first.journal(&Default::default(), "conv").unwrap();
+    // While its lease runs, no other worker gets the conversation.
+    let mut second = connect(&server.url(), store.clone(), "w2");
+    let held = second.run_durable("conv", request(), |_| "never".to_string());
+    assert!(matches!(held, Err(Error::Store(StoreError::Held { .. }))));
+    // The first worker stalls past its lease; the second takes the conversation over.
+    std::thread::sleep(Duration::from_millis(1100));
+    let response = second
+        .run_durable("conv", request(), |call| format!("ran {}", call.call_id))
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(response.all_output_text(), "Sums done.");
+    let frames = server.traffic().frames_received;
+    // The stalled worker wakes up: its writes are refused, so nothing of it goes out.
+    let error = first.create(request()).unwrap_err();
+    assert!(
+        matches!(error, Error::Store(StoreError::Fenced { .. })),
+        "{error}"
+    );
+    assert_eq!(server.traffic().frames_received, frames);
+    server.shutdown();
+}

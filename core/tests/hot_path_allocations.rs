@@ -73,6 +73,7 @@ const NOW: Instant = Instant::ZERO;
 fn text_frame(text: &str) -> Vec<u8> {
     let header = FrameHeader {
         fin: true,
+        rsv1: false,
         opcode: OpCode::Text,
         mask: None,
         payload_len: text.len() as u64,

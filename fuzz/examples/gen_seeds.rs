@@ -15,7 +15,7 @@ use std::path::Path;
 /// A frame; masked with a fixed key when `masked` (client to server).
 fn frame(masked: bool, fin: bool, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
     let mask = masked.then_some([0x37, 0xfa, 0x21, 0x3d]);
-    let header = FrameHeader { fin, opcode, mask, payload_len: payload.len() as u64 };
+    let header = FrameHeader { fin, rsv1: false, opcode, mask, payload_len: payload.len() as u64 };
     let mut head = [0u8; MAX_HEADER_LEN];
     let len = header.write(&mut head);
     let mut out = head[..len].to_vec();

@@ -123,7 +123,7 @@ impl Run {
     /// One server frame (text when UTF-8, else binary), unmasked as a server sends it.
     fn serve(&mut self, payload: &[u8]) {
         let opcode = if std::str::from_utf8(payload).is_ok() { OpCode::Text } else { OpCode::Binary };
-        let header = FrameHeader { fin: true, opcode, mask: None, payload_len: payload.len() as u64 };
+        let header = FrameHeader { fin: true, rsv1: false, opcode, mask: None, payload_len: payload.len() as u64 };
         let mut head = [0u8; MAX_HEADER_LEN];
         let len = header.write(&mut head);
         self.client.handle_input(&head[..len], self.now);

@@ -80,6 +80,7 @@ fn encode(size: usize, count: usize, masked: bool) -> Vec<u8> {
         let mask = masked.then(|| i.wrapping_mul(0x9E37_79B9).wrapping_add(1).to_le_bytes());
         let header = FrameHeader {
             fin: true,
+            rsv1: false,
             opcode: OpCode::Text,
             mask,
             payload_len: size as u64,

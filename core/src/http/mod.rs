@@ -59,4 +59,4 @@ pub use request::RequestHead;
 pub use response::{reason_phrase, ResponseHead};
 pub use sse::{SseEvent, SseParser};
 
-pub(crate) use header::has_token;
+pub(crate) use header::{has_token, tokens};

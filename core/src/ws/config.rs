@@ -1,5 +1,6 @@
 //! Connection settings: every limit and timer of the WebSocket layer, each with a default.
 
+use super::deflate::DeflateConfig;
 use core::time::Duration;
 
 /// Limits and timers of a WebSocket connection. Start from [`Config::default`] and change fields.
@@ -43,6 +44,10 @@ pub struct Config {
     pub pong_timeout: Duration,
     /// Time the peer has to answer our close frame. Default 5 s.
     pub close_timeout: Duration,
+    /// permessage-deflate (RFC 7692): offered by a client and accepted by a server by default
+    /// (with the crate's `deflate` feature). A compressed message is bounded by
+    /// `max_message_size` once decompressed.
+    pub deflate: DeflateConfig,
 }
 
 impl Default for Config {
@@ -59,6 +64,7 @@ impl Default for Config {
             keepalive_interval: Some(Duration::from_secs(30)),
             pong_timeout: Duration::from_secs(15),
             close_timeout: Duration::from_secs(5),
+            deflate: DeflateConfig::default(),
         }
     }
 }

@@ -19,6 +19,9 @@
 
 use super::close::{CloseCode, CloseFrame};
 use super::config::Config;
+#[cfg(feature = "deflate")]
+use super::deflate::codec::Deflater;
+use super::deflate::{negotiate, DeflateParams};
 use super::error::{Error, ProtocolError, SendError};
 use super::frame::{OpCode, MAX_CONTROL_PAYLOAD};
 use super::handshake::client::{ClientHandshake, ResponseLimits, ResponseProgress};
@@ -184,6 +187,11 @@ pub struct Connection {
     close_deadline: Option<Instant>,
     sent_close: Option<CloseCode>,
     keepalive_pings: u64,
+    /// The permessage-deflate parameters agreed in the handshake.
+    deflate: Option<DeflateParams>,
+    /// Compresses the data messages we send, once permessage-deflate is agreed.
+    #[cfg(feature = "deflate")]
+    deflater: Option<Deflater>,
 }
 
 impl Connection {
@@ -205,7 +213,8 @@ impl Connection {
             max_headers: config.max_handshake_headers,
             max_body: config.max_refusal_body,
         };
-        let (handshake, request) = ClientHandshake::start(url, headers, rng.nonce(), limits)?;
+        let (handshake, request) =
+            ClientHandshake::start(url, headers, rng.nonce(), limits, &config.deflate)?;
         let mut conn = Connection::new(
             Role::Client,
             config,
@@ -249,6 +258,9 @@ impl Connection {
             close_deadline: None,
             sent_close: None,
             keepalive_pings: 0,
+            deflate: None,
+            #[cfg(feature = "deflate")]
+            deflater: None,
         }
     }
 
@@ -267,6 +279,12 @@ impl Connection {
             Phase::CloseSent => State::CloseSent,
             Phase::Closed => State::Closed,
         }
+    }
+
+    /// The permessage-deflate parameters agreed in the handshake; `None` when messages are not
+    /// compressed (not offered, declined, or the handshake is not done).
+    pub fn deflate(&self) -> Option<DeflateParams> {
+        self.deflate
     }
 
     /// Whether the connection is closed and every queued byte has been taken: the driver may
@@ -434,8 +452,11 @@ impl Connection {
                 "no upgrade request is waiting for a decision",
             ));
         };
-        let answer = server::accept_response(request, headers)?;
+        let deflate = negotiate::accept(&request.headers, &self.config.deflate);
+        let extensions = deflate.as_ref().map(|(_, answer)| answer.as_str());
+        let answer = server::accept_response(request, extensions, headers)?;
         self.writer.push_raw(answer);
+        self.start_deflate(deflate.map(|(params, _)| params));
         self.open(Vec::new());
         self.process_input();
         Ok(())
@@ -476,8 +497,20 @@ impl Connection {
             Message::Binary(b) => (OpCode::Binary, b),
         };
         self.check_room(payload.len())?;
-        self.writer.push_frame(true, opcode, payload);
+        self.push_data(true, opcode, payload);
         Ok(())
+    }
+
+    /// Queues a data frame, compressed when permessage-deflate is agreed (RSV1 on a message's
+    /// first frame only).
+    fn push_data(&mut self, fin: bool, opcode: OpCode, payload: Bytes) {
+        #[cfg(feature = "deflate")]
+        if let Some(deflater) = &mut self.deflater {
+            let compressed = deflater.compress(&payload, fin);
+            let first = opcode != OpCode::Continuation;
+            return self.writer.push_data_frame(fin, first, opcode, compressed);
+        }
+        self.writer.push_frame(fin, opcode, payload);
     }
 
     /// Queues a text message.
@@ -524,7 +557,7 @@ impl Connection {
         if fin {
             self.outgoing = None;
         }
-        self.writer.push_frame(fin, opcode, payload);
+        self.push_data(fin, opcode, payload);
         Ok(())
     }
 
@@ -591,8 +624,13 @@ impl Connection {
             match &mut self.phase {
                 Phase::ClientHandshake(hs) => match hs.read_response(self.reader.buffered()) {
                     Ok(ResponseProgress::Incomplete) => return,
-                    Ok(ResponseProgress::Upgraded { head_len, headers }) => {
+                    Ok(ResponseProgress::Upgraded {
+                        head_len,
+                        headers,
+                        deflate,
+                    }) => {
                         self.reader.consume(head_len);
+                        self.start_deflate(deflate);
                         self.open(headers);
                     }
                     Ok(ResponseProgress::Refused(response)) => {
@@ -690,6 +728,30 @@ impl Connection {
             self.send_close(frame);
         }
         self.finish(None, Some(Error::Protocol(error)));
+    }
+
+    /// Sets up the codec for the agreed permessage-deflate parameters, if any.
+    fn start_deflate(&mut self, params: Option<DeflateParams>) {
+        self.deflate = params;
+        #[cfg(feature = "deflate")]
+        if let Some(params) = params {
+            let (window_bits, no_context_takeover) = match self.role {
+                Role::Client => (
+                    params.client_max_window_bits,
+                    params.client_no_context_takeover,
+                ),
+                Role::Server => (
+                    params.server_max_window_bits,
+                    params.server_no_context_takeover,
+                ),
+            };
+            self.deflater = Some(Deflater::new(
+                self.config.deflate.level,
+                window_bits,
+                no_context_takeover,
+            ));
+            self.reader.inflate_messages();
+        }
     }
 
     fn open(&mut self, headers: Vec<Header>) {

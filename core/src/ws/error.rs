@@ -9,7 +9,8 @@ use core::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolError {
-    /// An RSV bit was set, but no extension was negotiated.
+    /// An RSV bit that no negotiated extension gives a meaning: RSV2, RSV3, or RSV1 without
+    /// permessage-deflate, on a control frame or on a continuation frame.
     ReservedBits,
     /// An opcode reserved for future use.
     ReservedOpcode(u8),
@@ -29,6 +30,8 @@ pub enum ProtocolError {
     ExpectedContinuation,
     /// Text (or a close reason) that is not UTF-8.
     InvalidUtf8,
+    /// A compressed message whose DEFLATE data is invalid (permessage-deflate).
+    InvalidCompressedData,
     /// A close payload of one byte.
     CloseFrameTooShort,
     /// A close code that may not be sent on the wire.
@@ -53,7 +56,9 @@ impl ProtocolError {
     /// The close code this violation earns.
     pub fn close_code(&self) -> CloseCode {
         match self {
-            ProtocolError::InvalidUtf8 => CloseCode::INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
@@ -66,7 +71,10 @@ impl fmt::Display for ProtocolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ProtocolError::ReservedBits => {
-                f.write_str("reserved bits set without a negotiated extension")
+                f.write_str("reserved bits set without a negotiated meaning")
+            }
+            ProtocolError::InvalidCompressedData => {
+                f.write_str("compressed message holds invalid DEFLATE data")
             }
             ProtocolError::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
             ProtocolError::InvalidLength => {

@@ -1,6 +1,8 @@
 //! Frame headers (RFC 6455 §5.2): the opcode set, parsing a header from the front of a buffer and
-//! writing one. The header rules that need no connection state — reserved opcodes and bits,
-//! control-frame size and fragmentation, the 64-bit length's top bit — are enforced here.
+//! writing one. The header rules that need no connection state — reserved opcodes, RSV2/RSV3,
+//! control-frame size, fragmentation and RSV1, the 64-bit length's top bit — are enforced here.
+//! Whether RSV1 (permessage-deflate's "compressed" bit) is allowed on a data frame depends on the
+//! handshake, so the reader decides.
 //!
 //! Payloads are not touched: they stay in the caller's buffer.
 
@@ -66,6 +68,8 @@ pub const MAX_HEADER_LEN: usize = 14;
 pub struct FrameHeader {
     /// Whether this is the final frame of its message.
     pub fin: bool,
+    /// RSV1: with permessage-deflate, the message this frame starts is compressed.
+    pub rsv1: bool,
     /// The frame's opcode.
     pub opcode: OpCode,
     /// The masking key, present on frames a client sends.
@@ -78,22 +82,25 @@ impl FrameHeader {
     /// Parses a header from the front of `buf`.
     ///
     /// Returns `Ok(None)` when `buf` does not yet hold the whole header, otherwise the header and
-    /// its length in bytes. Extensions are never negotiated, so any RSV bit is an error.
+    /// its length in bytes. RSV2 and RSV3 are errors (no extension uses them), and so is RSV1 on a
+    /// control frame.
     ///
     /// ```
     /// use responses_ws_core::ws::{FrameHeader, OpCode};
     ///
     /// let (header, len) = FrameHeader::parse(&[0x81, 0x05, b'h']).unwrap().unwrap();
     /// assert_eq!((header.opcode, header.fin, header.payload_len, len), (OpCode::Text, true, 5, 2));
+    /// assert!(FrameHeader::parse(&[0xC1, 0x05]).unwrap().unwrap().0.rsv1);
     /// assert_eq!(FrameHeader::parse(&[0x81]).unwrap(), None);
     /// ```
     pub fn parse(buf: &[u8]) -> Result<Option<(FrameHeader, usize)>, ProtocolError> {
         let [b0, b1, ..] = *buf else {
             return Ok(None);
         };
-        if b0 & 0x70 != 0 {
+        if b0 & 0x30 != 0 {
             return Err(ProtocolError::ReservedBits);
         }
+        let rsv1 = b0 & 0x40 != 0;
         let opcode =
             OpCode::from_bits(b0 & 0x0F).ok_or(ProtocolError::ReservedOpcode(b0 & 0x0F))?;
         let fin = b0 & 0x80 != 0;
@@ -118,6 +125,9 @@ impl FrameHeader {
             short => (u64::from(short), 0),
         };
         if opcode.is_control() {
+            if rsv1 {
+                return Err(ProtocolError::ReservedBits);
+            }
             if !fin {
                 return Err(ProtocolError::FragmentedControlFrame);
             }
@@ -138,6 +148,7 @@ impl FrameHeader {
         Ok(Some((
             FrameHeader {
                 fin,
+                rsv1,
                 opcode,
                 mask,
                 payload_len,
@@ -152,13 +163,13 @@ impl FrameHeader {
     /// ```
     /// use responses_ws_core::ws::{FrameHeader, OpCode};
     ///
-    /// let header = FrameHeader { fin: true, opcode: OpCode::Binary, mask: None, payload_len: 300 };
+    /// let header = FrameHeader { fin: true, rsv1: false, opcode: OpCode::Binary, mask: None, payload_len: 300 };
     /// let mut buf = [0u8; 14];
     /// let len = header.write(&mut buf);
     /// assert_eq!(&buf[..len], &[0x82, 126, 0x01, 0x2C]);
     /// ```
     pub fn write(&self, dst: &mut [u8; MAX_HEADER_LEN]) -> usize {
-        dst[0] = (u8::from(self.fin) << 7) | self.opcode.bits();
+        dst[0] = (u8::from(self.fin) << 7) | (u8::from(self.rsv1) << 6) | self.opcode.bits();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
         let mut len = 2;
         match self.payload_len {
@@ -190,7 +201,11 @@ mod tests {
     #[test]
     fn refuses_reserved_bits_and_opcodes() {
         assert_eq!(
-            FrameHeader::parse(&[0xC1, 0x00]),
+            FrameHeader::parse(&[0xA1, 0x00]),
+            Err(ProtocolError::ReservedBits)
+        );
+        assert_eq!(
+            FrameHeader::parse(&[0xC9, 0x00]),
             Err(ProtocolError::ReservedBits)
         );
         assert_eq!(
@@ -230,6 +245,7 @@ mod tests {
     fn waits_for_every_header_byte() {
         let header = FrameHeader {
             fin: false,
+            rsv1: true,
             opcode: OpCode::Text,
             mask: Some([1, 2, 3, 4]),
             payload_len: 70_000,
@@ -245,9 +261,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn write_then_parse_round_trips(fin: bool, op in 0usize..3, mask: Option<[u8; 4]>, payload_len in prop_oneof![0u64..=125, 126u64..=0xFFFF, 0x10000u64..(1 << 63)]) {
+        fn write_then_parse_round_trips(fin: bool, rsv1: bool, op in 0usize..3, mask: Option<[u8; 4]>, payload_len in prop_oneof![0u64..=125, 126u64..=0xFFFF, 0x10000u64..(1 << 63)]) {
             let opcode = [OpCode::Continuation, OpCode::Text, OpCode::Binary][op];
-            let header = FrameHeader { fin, opcode, mask, payload_len };
+            let header = FrameHeader { fin, rsv1, opcode, mask, payload_len };
             let mut buf = [0u8; MAX_HEADER_LEN];
             let len = header.write(&mut buf);
             prop_assert_eq!(FrameHeader::parse(&buf[..len]), Ok(Some((header, len))));

@@ -6,6 +6,10 @@
 //! Control frames may arrive between the fragments of a message. Frame and message size limits
 //! are checked on the header, before any payload is buffered.
 //!
+//! A compressed message (permessage-deflate, RSV1 on its first frame) is inflated frame by frame
+//! as each frame completes, into the message being assembled, with the message size limit
+//! applied to the inflated bytes; its text is validated after inflation.
+//!
 //! Most frames of this protocol are small, unfragmented text frames that arrive whole in one
 //! read; [`FrameReader::next`] takes those in one step (`whole_message`): header, unmasking,
 //! validation and hand-out without the per-frame state of the step-by-step path. It accepts
@@ -14,6 +18,8 @@
 //! property test checks that both give the same items.
 
 use super::close::CloseFrame;
+#[cfg(feature = "deflate")]
+use super::deflate::codec::Inflater;
 use super::error::ProtocolError;
 use super::frame::{FrameHeader, OpCode};
 use super::mask::{apply_mask, rotate_key};
@@ -45,6 +51,15 @@ struct PartialFrame {
     text: bool,
 }
 
+/// A fragmented (or compressed) message being assembled.
+#[derive(Debug)]
+struct Assembly {
+    kind: MessageKind,
+    /// The payload so far; inflated when `compressed`.
+    data: BytesMut,
+    compressed: bool,
+}
+
 /// Turns received bytes into [`Inbound`] items.
 #[derive(Debug)]
 pub(crate) struct FrameReader {
@@ -53,8 +68,11 @@ pub(crate) struct FrameReader {
     filled: usize,
     /// Invariant: `current` is the frame at the front of `buf`, its header already consumed.
     current: Option<PartialFrame>,
-    /// The fragmented message in progress: its kind and the payload so far.
-    assembly: Option<(MessageKind, BytesMut)>,
+    /// The fragmented message in progress.
+    assembly: Option<Assembly>,
+    /// Decompresses messages once permessage-deflate is agreed.
+    #[cfg(feature = "deflate")]
+    inflater: Option<Inflater>,
     /// Validates the text message in progress (one frame or many).
     text: Utf8Validator,
     /// Frames from this role are expected (the peer's role).
@@ -70,11 +88,27 @@ impl FrameReader {
             filled: 0,
             current: None,
             assembly: None,
+            #[cfg(feature = "deflate")]
+            inflater: None,
             text: Utf8Validator::default(),
             peer,
             max_frame,
             max_message,
         }
+    }
+
+    /// permessage-deflate was agreed: RSV1 marks compressed messages from now on.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflate_messages(&mut self) {
+        self.inflater = Some(Inflater::new());
+    }
+
+    /// Whether compressed messages are allowed.
+    fn inflates(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.inflater.is_some();
+        #[cfg(not(feature = "deflate"))]
+        false
     }
 
     /// Free space to read into: at least `MIN_READ` bytes, or the rest of the frame in progress.
@@ -237,25 +271,39 @@ impl FrameReader {
                 limit: self.max_frame,
             });
         }
-        let so_far = match (header.opcode, &self.assembly) {
+        let (so_far, compressed) = match (header.opcode, &self.assembly) {
             (OpCode::Continuation, None) => return Err(ProtocolError::UnexpectedContinuation),
             (OpCode::Text | OpCode::Binary, Some(_)) => {
                 return Err(ProtocolError::ExpectedContinuation)
             }
-            (OpCode::Continuation, Some((_, data))) => data.len() as u64,
-            _ => 0,
+            // RSV1 belongs on a message's first frame only (RFC 7692 §6.1).
+            (OpCode::Continuation, Some(_)) if header.rsv1 => {
+                return Err(ProtocolError::ReservedBits)
+            }
+            (OpCode::Continuation, Some(a)) => (a.data.len() as u64, a.compressed),
+            (_, None) if header.rsv1 && !self.inflates() => {
+                return Err(ProtocolError::ReservedBits)
+            }
+            _ => (0, header.rsv1),
         };
-        if !header.opcode.is_control() && so_far + header.payload_len > self.max_message as u64 {
+        // A compressed message is measured as it inflates.
+        if !header.opcode.is_control()
+            && !compressed
+            && so_far + header.payload_len > self.max_message as u64
+        {
             return Err(ProtocolError::MessageTooLarge {
                 len: so_far + header.payload_len,
                 limit: self.max_message,
             });
         }
-        Ok(match header.opcode {
-            OpCode::Text => true,
-            OpCode::Continuation => matches!(self.assembly, Some((MessageKind::Text, _))),
-            _ => false,
-        })
+        Ok(!compressed
+            && match header.opcode {
+                OpCode::Text => true,
+                OpCode::Continuation => {
+                    matches!(&self.assembly, Some(a) if a.kind == MessageKind::Text)
+                }
+                _ => false,
+            })
     }
 
     /// Interprets a complete frame; `None` when it was a non-final fragment.
@@ -270,29 +318,69 @@ impl FrameReader {
             OpCode::Close => return Ok(Some(Inbound::Close(CloseFrame::parse(&payload)?))),
             OpCode::Text => MessageKind::Text,
             OpCode::Binary => MessageKind::Binary,
-            OpCode::Continuation => {
-                let Some((kind, data)) = &mut self.assembly else {
-                    return Err(ProtocolError::UnexpectedContinuation);
-                };
-                data.extend_from_slice(&payload);
+            OpCode::Continuation => match &self.assembly {
+                Some(a) => a.kind,
+                None => return Err(ProtocolError::UnexpectedContinuation),
+            },
+        };
+        #[cfg(feature = "deflate")]
+        if header.rsv1 || self.assembly.as_ref().is_some_and(|a| a.compressed) {
+            return self.inflate_frame(kind, header.fin, &payload);
+        }
+        let whole = match self.assembly.take() {
+            None if header.fin => payload,
+            None => {
+                self.assembly = Some(Assembly {
+                    kind,
+                    data: BytesMut::from(&payload[..]),
+                    compressed: false,
+                });
+                return Ok(None);
+            }
+            Some(mut assembly) => {
+                assembly.data.extend_from_slice(&payload);
                 if !header.fin {
+                    self.assembly = Some(assembly);
                     return Ok(None);
                 }
-                let kind = *kind;
-                let whole = self
-                    .assembly
-                    .take()
-                    .map(|(_, data)| data.freeze())
-                    .unwrap_or_default();
-                return self.finish_message(kind, whole).map(Some);
+                assembly.data.freeze()
             }
         };
-        if header.fin {
-            self.finish_message(kind, payload).map(Some)
-        } else {
-            self.assembly = Some((kind, BytesMut::from(&payload[..])));
-            Ok(None)
+        self.finish_message(kind, whole).map(Some)
+    }
+
+    /// Inflates a frame of a compressed message onto the message so far; the whole message
+    /// once `fin`.
+    #[cfg(feature = "deflate")]
+    fn inflate_frame(
+        &mut self,
+        kind: MessageKind,
+        fin: bool,
+        payload: &[u8],
+    ) -> Result<Option<Inbound>, ProtocolError> {
+        let Some(inflater) = &mut self.inflater else {
+            return Err(ProtocolError::ReservedBits);
+        };
+        let mut data = self.assembly.take().map(|a| a.data).unwrap_or_default();
+        let start = data.len();
+        inflater.inflate(payload, &mut data, self.max_message)?;
+        if fin {
+            inflater.finish(&mut data, self.max_message)?;
         }
+        if kind == MessageKind::Text {
+            self.text
+                .feed(&data[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        if fin {
+            return self.finish_message(kind, data.freeze()).map(Some);
+        }
+        self.assembly = Some(Assembly {
+            kind,
+            data,
+            compressed: true,
+        });
+        Ok(None)
     }
 
     fn finish_message(
@@ -321,6 +409,7 @@ mod tests {
     fn frame_bytes(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
         let header = FrameHeader {
             fin,
+            rsv1: false,
             opcode: OpCode::from_bits(opcode).unwrap_or(OpCode::Binary),
             mask,
             payload_len: payload.len() as u64,

@@ -79,6 +79,18 @@ impl FrameWriter {
 
     /// Queues one frame. Ignored after a close frame.
     pub(crate) fn push_frame(&mut self, fin: bool, opcode: OpCode, payload: Bytes) {
+        self.push_data_frame(fin, false, opcode, payload);
+    }
+
+    /// Queues one frame with RSV1 as given (a compressed message's first frame). Ignored after a
+    /// close frame.
+    pub(crate) fn push_data_frame(
+        &mut self,
+        fin: bool,
+        rsv1: bool,
+        opcode: OpCode,
+        payload: Bytes,
+    ) {
         if self.close_queued {
             return;
         }
@@ -89,6 +101,7 @@ impl FrameWriter {
         let mask = (self.role == Role::Client).then(|| self.rng.mask_key());
         let header = FrameHeader {
             fin,
+            rsv1,
             opcode,
             mask,
             payload_len: payload.len() as u64,

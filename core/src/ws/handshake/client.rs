@@ -5,6 +5,7 @@
 use super::{
     accept_key, find_header, header_has_token, http_error, HandshakeError, Header, HttpResponse,
 };
+use crate::ws::deflate::{negotiate, DeflateConfig, DeflateParams};
 use crate::ws::url::WsUrl;
 use alloc::boxed::Box;
 use alloc::string::String;
@@ -31,6 +32,8 @@ pub(crate) enum ResponseProgress {
     Upgraded {
         head_len: usize,
         headers: Vec<Header>,
+        /// The permessage-deflate parameters, if the server accepted the offer.
+        deflate: Option<DeflateParams>,
     },
     /// The server refused; here is its whole answer.
     Refused(Box<HttpResponse>),
@@ -56,6 +59,8 @@ enum BodyFraming {
 pub(crate) struct ClientHandshake {
     key: String,
     offered_protocols: Vec<String>,
+    /// The permessage-deflate settings offered, if any.
+    offered_deflate: Option<DeflateConfig>,
     max_head: usize,
     max_headers: usize,
     max_body: usize,
@@ -72,13 +77,18 @@ pub(crate) struct ResponseLimits {
 
 impl ClientHandshake {
     /// Writes the upgrade request for `url` with the caller's `headers` and a key made of the
-    /// 16 random bytes `nonce`.
+    /// 16 random bytes `nonce`, offering permessage-deflate when `deflate` is enabled.
     pub(crate) fn start(
         url: &WsUrl,
         headers: &[(String, String)],
         nonce: [u8; 16],
         limits: ResponseLimits,
+        deflate: &DeflateConfig,
     ) -> Result<(ClientHandshake, Bytes), HandshakeError> {
+        let offered_deflate = deflate.active().then(|| deflate.clone());
+        if let Some(config) = &offered_deflate {
+            negotiate::check_config(config).map_err(HandshakeError::Extension)?;
+        }
         let key = base64::engine::general_purpose::STANDARD.encode(nonce);
         let mut req = BytesMut::with_capacity(256);
         let mut line = |parts: &[&str]| {
@@ -93,6 +103,9 @@ impl ClientHandshake {
         line(&["Connection: Upgrade"]);
         line(&["Sec-WebSocket-Key: ", &key]);
         line(&["Sec-WebSocket-Version: 13"]);
+        if let Some(config) = &offered_deflate {
+            line(&["Sec-WebSocket-Extensions: ", &negotiate::offer(config)]);
+        }
         let mut offered_protocols = Vec::new();
         for (name, value) in headers {
             check_request_header(name, value)?;
@@ -105,6 +118,7 @@ impl ClientHandshake {
         let handshake = ClientHandshake {
             key,
             offered_protocols,
+            offered_deflate,
             max_head: limits.max_head,
             max_headers: limits.max_headers,
             max_body: limits.max_body,
@@ -132,8 +146,12 @@ impl ClientHandshake {
         let status = parsed.code.unwrap_or(0);
         let headers: Vec<Header> = parsed.headers.iter().map(Header::from_httparse).collect();
         if status == 101 {
-            self.check_upgrade(&headers)?;
-            return Ok(ResponseProgress::Upgraded { head_len, headers });
+            let deflate = self.check_upgrade(&headers)?;
+            return Ok(ResponseProgress::Upgraded {
+                head_len,
+                headers,
+                deflate,
+            });
         }
         let body = body_framing(&headers);
         let response = HttpResponse {
@@ -192,7 +210,9 @@ impl ClientHandshake {
         ResponseProgress::Refused(Box::new(response))
     }
 
-    fn check_upgrade(&self, headers: &[Header]) -> Result<(), HandshakeError> {
+    /// Checks a `101` against RFC 6455 §4.1 and RFC 7692; returns the agreed permessage-deflate
+    /// parameters, if any.
+    fn check_upgrade(&self, headers: &[Header]) -> Result<Option<DeflateParams>, HandshakeError> {
         if !find_header(headers, "upgrade")
             .is_some_and(|v| v.trim().eq_ignore_ascii_case("websocket"))
         {
@@ -212,11 +232,8 @@ impl ClientHandshake {
                 "missing or wrong `Sec-WebSocket-Accept`",
             ));
         }
-        if find_header(headers, "sec-websocket-extensions").is_some_and(|v| !v.trim().is_empty()) {
-            return Err(HandshakeError::InvalidUpgrade(
-                "server chose an extension that was not offered",
-            ));
-        }
+        let deflate = negotiate::check_answer(headers, self.offered_deflate.as_ref())
+            .map_err(HandshakeError::Extension)?;
         if let Some(protocol) = find_header(headers, "sec-websocket-protocol") {
             if !self.offered_protocols.iter().any(|p| p == protocol.trim()) {
                 return Err(HandshakeError::InvalidUpgrade(
@@ -224,7 +241,7 @@ impl ClientHandshake {
                 ));
             }
         }
-        Ok(())
+        Ok(deflate)
     }
 }
 
@@ -299,7 +316,7 @@ mod tests {
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect();
-        ClientHandshake::start(&url, &headers, [7; 16], LIMITS)
+        ClientHandshake::start(&url, &headers, [7; 16], LIMITS, &DeflateConfig::disabled())
     }
 
     fn upgrade_response(hs: &ClientHandshake) -> String {
@@ -357,7 +374,11 @@ mod tests {
             );
         }
         match hs.read_response(bytes).unwrap() {
-            ResponseProgress::Upgraded { head_len, headers } => {
+            ResponseProgress::Upgraded {
+                head_len,
+                headers,
+                deflate: None,
+            } => {
                 assert_eq!(head_len, head_end);
                 assert_eq!(find_header(&headers, "X-Request-Id"), Some("abc"));
             }
@@ -387,7 +408,7 @@ mod tests {
                     "x-request-id: abc",
                     "Sec-WebSocket-Extensions: permessage-deflate",
                 ),
-                "server chose an extension that was not offered",
+                "the server chose an extension that was not offered",
             ),
             (
                 good.replace("x-request-id: abc", "Sec-WebSocket-Protocol: chat"),
@@ -395,9 +416,11 @@ mod tests {
             ),
         ];
         for (response, why) in cases {
-            assert_eq!(
-                hs.read_response(response.as_bytes()).unwrap_err(),
-                HandshakeError::InvalidUpgrade(why)
+            let error = hs.read_response(response.as_bytes()).unwrap_err();
+            assert!(
+                error == HandshakeError::InvalidUpgrade(why)
+                    || error == HandshakeError::Extension(why),
+                "{error:?}"
             );
         }
     }

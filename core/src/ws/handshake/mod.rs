@@ -83,6 +83,9 @@ pub enum HandshakeError {
     /// A caller-supplied header the client cannot send (bad name or value, or one the handshake
     /// owns such as `Sec-WebSocket-Key`).
     InvalidHeader(String),
+    /// permessage-deflate could not be agreed: the server's `101` chose it with parameters that
+    /// break RFC 7692 or were not offered, or the client's own settings are out of range.
+    Extension(&'static str),
     /// The server role refused a request and answered with this status.
     RequestRefused {
         /// Status sent (400, 426 …).
@@ -117,6 +120,9 @@ impl fmt::Display for HandshakeError {
             HandshakeError::HeadTooLarge { limit } => write!(f, "HTTP head exceeds {limit} bytes"),
             HandshakeError::TooManyHeaders => f.write_str("too many HTTP headers"),
             HandshakeError::UnexpectedEof => f.write_str("connection closed during the handshake"),
+            HandshakeError::Extension(why) => {
+                write!(f, "permessage-deflate negotiation failed: {why}")
+            }
             HandshakeError::InvalidHeader(name) => {
                 write!(f, "header {name:?} cannot be sent in the handshake")
             }

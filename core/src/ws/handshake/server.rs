@@ -106,15 +106,22 @@ pub(crate) fn read_request(
     Ok(Some((head, head_len)))
 }
 
-/// Writes the `101 Switching Protocols` answer to `request`, with the application's headers.
+/// Writes the `101 Switching Protocols` answer to `request`, with the chosen `extensions` (the
+/// `Sec-WebSocket-Extensions` value, if any) and the application's headers.
 pub(crate) fn accept_response(
     request: &RequestHead,
+    extensions: Option<&str>,
     headers: &[(String, String)],
 ) -> Result<Bytes, HandshakeError> {
     let mut out = BytesMut::with_capacity(160);
     out.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
     out.put_slice(accept_key(&request.key).as_bytes());
     out.put_slice(b"\r\n");
+    if let Some(extensions) = extensions {
+        out.put_slice(b"Sec-WebSocket-Extensions: ");
+        out.put_slice(extensions.as_bytes());
+        out.put_slice(b"\r\n");
+    }
     put_headers(&mut out, headers)?;
     out.put_slice(b"\r\n");
     Ok(out.freeze())
@@ -198,7 +205,7 @@ mod tests {
             (head.path.as_str(), len, head.header("authorization")),
             ("/v1/responses", bytes.len(), Some("Bearer sk"))
         );
-        let answer = accept_response(&head, &[]).unwrap();
+        let answer = accept_response(&head, None, &[]).unwrap();
         assert_eq!(
             &answer[..],
             b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"

@@ -1,0 +1,90 @@
+//! permessage-deflate (RFC 7692): the settings ([`DeflateConfig`]), the parameters both ends
+//! agreed on ([`DeflateParams`]), the negotiation in the opening handshake (`negotiate`) and,
+//! with the `deflate` feature, the codec (`codec`).
+//!
+//! Without the `deflate` feature the client offers nothing and the server declines every offer,
+//! so a compressed frame is a protocol error as in plain RFC 6455.
+
+#[cfg(feature = "deflate")]
+pub(crate) mod codec;
+pub(crate) mod negotiate;
+
+/// permessage-deflate settings, in [`Config::deflate`](super::Config::deflate).
+///
+/// The parameters carry RFC 7692's names and meanings in both roles: a client *asks* for them
+/// in its offer, a server *imposes* them in its answer.
+///
+/// ```
+/// use responses_ws_core::ws::{Config, DeflateConfig};
+///
+/// let mut config = Config::default();
+/// assert_eq!(config.deflate.enabled, cfg!(feature = "deflate"));
+/// // Keep no compression state between messages on either side: less memory, larger frames.
+/// config.deflate.server_no_context_takeover = true;
+/// config.deflate.client_no_context_takeover = true;
+/// // Or switch compression off.
+/// config.deflate = DeflateConfig::disabled();
+/// assert!(!config.deflate.enabled);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeflateConfig {
+    /// Client: offer permessage-deflate. Server: accept an offer. Default: on when the crate's
+    /// `deflate` feature is (it is a default feature); without the feature it has no effect.
+    pub enabled: bool,
+    /// The client's LZ77 window, 8 to 15 bits. Client: `Some(15)` (the default) offers
+    /// `client_max_window_bits` without a value, so a server may ask for a smaller window;
+    /// `Some(n)` with `n < 15` promises at most `n`; `None` leaves the parameter out.
+    /// Server: the largest window it lets a client use, when the client's offer allows a limit.
+    pub client_max_window_bits: Option<u8>,
+    /// The client starts every message with an empty window. Default `false`: keeping the
+    /// window is what makes the small, similar events of this protocol compress well.
+    pub client_no_context_takeover: bool,
+    /// The server starts every message with an empty window. Default `false`.
+    pub server_no_context_takeover: bool,
+    /// Compression level of the messages we send, 0 (stored, no compression) to 10. Default 1
+    /// (the fast path of the codec; see BENCHMARKS.md for what higher levels cost).
+    pub level: u8,
+}
+
+impl DeflateConfig {
+    /// Whether to offer (client) or accept (server): enabled, and the codec is built in.
+    pub(crate) fn active(&self) -> bool {
+        self.enabled && cfg!(feature = "deflate")
+    }
+
+    /// permessage-deflate switched off: nothing is offered or accepted.
+    pub fn disabled() -> DeflateConfig {
+        DeflateConfig {
+            enabled: false,
+            ..DeflateConfig::default()
+        }
+    }
+}
+
+impl Default for DeflateConfig {
+    fn default() -> Self {
+        DeflateConfig {
+            enabled: cfg!(feature = "deflate"),
+            client_max_window_bits: Some(15),
+            client_no_context_takeover: false,
+            server_no_context_takeover: false,
+            level: 1,
+        }
+    }
+}
+
+/// The permessage-deflate parameters both ends agreed on in the handshake
+/// ([`Connection::deflate`](super::Connection::deflate)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct DeflateParams {
+    /// The server compresses every message with an empty window.
+    pub server_no_context_takeover: bool,
+    /// The client compresses every message with an empty window.
+    pub client_no_context_takeover: bool,
+    /// The server's LZ77 window, in bits.
+    pub server_max_window_bits: u8,
+    /// The client's LZ77 window, in bits.
+    pub client_max_window_bits: u8,
+}

@@ -23,7 +23,9 @@
 //!   the budget per request and per streak of connections, retry-safety classes.
 //! - [`mock`]: a scripted mock Responses server, sans-IO, for tests and benchmarks.
 //!
-//! The crate is `no_std` + `alloc` when built without the default `std` feature.
+//! The crate is `no_std` + `alloc` when built without the default `std` feature. `std` turns on
+//! the `deflate` feature (permessage-deflate, [`ws::DeflateConfig`]), which also builds alone
+//! without `std`.
 #![cfg_attr(not(feature = "std"), no_std)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

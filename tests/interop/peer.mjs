@@ -1,8 +1,10 @@
 // Node interop peer for tests/tests/interop.rs, built on the `ws` package.
 //
-// Modes and output are those of peer.py (read its module doc): `echo-server PORT_FILE` and
-// `client URL`, the same `please-*` commands, the same scripted sequence, the same lines. Unlike
-// the Python client, this one also pings between the fragments of the binary message.
+// Modes and output are those of peer.py (read its module doc): `echo-server PORT_FILE [deflate]`
+// and `client URL`, the same `please-*` commands, the same scripted sequence, the same lines.
+// Unlike the Python client, this one also pings between the fragments of the binary message. With
+// permessage-deflate (the client always offers it, `ws`'s default), `ws` compresses only messages
+// of 1 KiB or more, so both kinds of frame are exercised.
 import { writeFileSync, renameSync } from 'node:fs';
 import WebSocket, { WebSocketServer } from 'ws';
 
@@ -63,8 +65,8 @@ function statusOf(err) {
   return sym ? err[sym] : err.code;
 }
 
-function echoServer(portFile) {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MAX_SIZE, perMessageDeflate: false });
+function echoServer(portFile, deflate) {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, maxPayload: MAX_SIZE, perMessageDeflate: deflate });
   wss.on('listening', () => {
     writeFileSync(`${portFile}.tmp`, `${wss.address().port}\n`);
     renameSync(`${portFile}.tmp`, portFile);
@@ -182,9 +184,9 @@ async function client(url) {
   console.log('PASS');
 }
 
-const [mode, arg] = process.argv.slice(2);
-if (mode === 'echo-server' && arg) {
-  echoServer(arg);
+const [mode, arg, flag, ...rest] = process.argv.slice(2);
+if (mode === 'echo-server' && arg && (flag === undefined || flag === 'deflate') && rest.length === 0) {
+  echoServer(arg, flag === 'deflate');
 } else if (mode === 'client' && arg) {
   setTimeout(() => process.exit(3), LIFETIME_MS).unref();
   client(arg).then(
@@ -195,6 +197,6 @@ if (mode === 'echo-server' && arg) {
     },
   );
 } else {
-  console.error('usage: peer.mjs echo-server PORT_FILE | client URL');
+  console.error('usage: peer.mjs echo-server PORT_FILE [deflate] | client URL');
   process.exit(2);
 }

@@ -1,8 +1,11 @@
 """Python interop peer for tests/tests/interop.rs, built on the `websockets` package (sync API).
 
 Modes:
-  echo-server PORT_FILE  Listen on 127.0.0.1, port 0; write the port to PORT_FILE; echo every
-                         data message (up to 2 MiB) and obey the `please-*` commands below. After
+  echo-server PORT_FILE [deflate]
+                         Listen on 127.0.0.1, port 0; write the port to PORT_FILE; echo every
+                         data message (up to 2 MiB) and obey the `please-*` commands below;
+                         accept permessage-deflate only with `deflate` (the client, like the
+                         `websockets` default, always offers it). After
                          each connection, print one line: `closed rcvd=CODE` (the code received
                          from the other end, 1006 for none) or `failed sent=CODE` (this library
                          failed the connection with CODE). Exits by itself after LIFETIME seconds.
@@ -107,8 +110,10 @@ def handle(ws):
     print(describe(ws, initiated), flush=True)
 
 
-def echo_server(port_file):
-    with serve(handle, "127.0.0.1", 0, max_size=MAX_SIZE, ping_interval=None, compression=None) as server:
+def echo_server(port_file, compression=None):
+    with serve(
+        handle, "127.0.0.1", 0, max_size=MAX_SIZE, ping_interval=None, compression=compression
+    ) as server:
         port = server.socket.getsockname()[1]
         with open(port_file + ".tmp", "w") as f:
             f.write(f"{port}\n")
@@ -170,10 +175,11 @@ def client(url):
 
 
 def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("echo-server", "client"):
-        sys.exit("usage: peer.py echo-server PORT_FILE | client URL")
-    if sys.argv[1] == "echo-server":
-        echo_server(sys.argv[2])
+    args = sys.argv[1:]
+    if args[:1] == ["echo-server"] and len(args) in (2, 3) and args[2:] in ([], ["deflate"]):
+        echo_server(args[1], "deflate" if args[2:] else None)
+    elif args[:1] != ["client"] or len(args) != 2:
+        sys.exit("usage: peer.py echo-server PORT_FILE [deflate] | client URL")
     else:
         # Stop by ourselves if the test runner forgot us.
         stop = threading.Timer(LIFETIME, lambda: os._exit(3))

@@ -16,6 +16,11 @@
 //!
 //! Both ends are checked: the events and [`Closed`] our core reports, and the line the peer prints
 //! for each connection (`closed rcvd=CODE` or `failed sent=CODE`).
+//!
+//! permessage-deflate: both peers' clients offer it (their default) and our server accepts it, so
+//! every message from them to our server is compressed; their echo servers run once without it
+//! (our client's offer is declined: plain frames) and once with it (every message compressed both
+//! ways; Node's `ws` leaves messages under 1 KiB uncompressed, so frames of both kinds mix).
 
 use bytes::Bytes;
 use responses_ws_core::ws::{
@@ -50,12 +55,22 @@ const INVALID_FROM_CLIENT: [u8; 8] = [0x81, 0x82, 0, 0, 0, 0, 0xff, 0xfe];
 
 #[test]
 fn python_echo_server_with_our_client() {
-    our_client_against(Peer::Python);
+    our_client_against(Peer::Python, false);
 }
 
 #[test]
 fn node_echo_server_with_our_client() {
-    our_client_against(Peer::Node);
+    our_client_against(Peer::Node, false);
+}
+
+#[test]
+fn python_deflate_echo_server_with_our_client() {
+    our_client_against(Peer::Python, true);
+}
+
+#[test]
+fn node_deflate_echo_server_with_our_client() {
+    our_client_against(Peer::Node, true);
 }
 
 #[test]
@@ -70,18 +85,31 @@ fn node_client_with_our_server() {
 
 // ------------------------------------------------------------------------------------- scenarios
 
-fn our_client_against(peer: Peer) {
+/// Our client against the peer's echo server, which accepts permessage-deflate if `deflate`.
+fn our_client_against(peer: Peer, deflate: bool) {
     let port_file = std::env::temp_dir().join(format!(
-        "responses-ws-interop-{}-{peer:?}.port",
+        "responses-ws-interop-{}-{peer:?}-{deflate}.port",
         std::process::id()
     ));
     let _ = std::fs::remove_file(&port_file);
-    let mut server = PeerProcess::spawn(peer, "echo-server", port_file.to_str().unwrap());
+    let port_arg = port_file.to_str().unwrap();
+    let args: &[&str] = if deflate {
+        &["echo-server", port_arg, "deflate"]
+    } else {
+        &["echo-server", port_arg]
+    };
+    let mut server = PeerProcess::spawn(peer, args);
     let url = format!("ws://127.0.0.1:{}/", server.wait_port(&port_file));
     let _ = std::fs::remove_file(&port_file);
     let connect = || {
-        WsStream::connect(&url, &[], Config::default())
-            .unwrap_or_else(|e| panic!("connect to {peer:?}: {e}"))
+        let mut ws = WsStream::connect(&url, &[], Config::default())
+            .unwrap_or_else(|e| panic!("connect to {peer:?}: {e}"));
+        assert_eq!(
+            ws.connection().deflate().is_some(),
+            deflate,
+            "permessage-deflate agreed"
+        );
+        ws
     };
 
     let mut ws = connect();
@@ -113,7 +141,7 @@ fn our_client_against(peer: Peer) {
 fn our_server_against(peer: Peer) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
-    let mut client = PeerProcess::spawn(peer, "client", &url);
+    let mut client = PeerProcess::spawn(peer, &["client", &url]);
 
     let expected = script().chain([
         fragmented(MessageKind::Text, &FRAG_TEXT),
@@ -201,6 +229,10 @@ struct Served {
 /// echoes it, obeys the `please-*` commands, and returns when the connection is closed.
 fn serve(tcp: TcpStream, mut expected: impl Iterator<Item = Message>) -> Served {
     let mut ws = WsStream::accept(tcp, Config::default()).expect("handshake with the peer client");
+    assert!(
+        ws.connection().deflate().is_some(),
+        "the peer's client offers permessage-deflate and our server accepts it"
+    );
     let (mut echoed, mut pings, mut pending_ping) = (0, Vec::new(), None);
     loop {
         match next(&mut ws) {
@@ -449,10 +481,10 @@ struct PeerProcess {
 }
 
 impl PeerProcess {
-    fn spawn(peer: Peer, mode: &str, arg: &str) -> PeerProcess {
+    fn spawn(peer: Peer, args: &[&str]) -> PeerProcess {
         let mut child = peer
             .command()
-            .args([mode, arg])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()

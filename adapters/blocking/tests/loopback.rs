@@ -612,7 +612,9 @@ fn a_slow_consumer_pushes_back_on_the_server() {
         peer.expect_closed().code
     });
 
-    let mut conn = Connection::connect(Config::new(&url).unwrap()).unwrap();
+    // Uncompressed: the flood must fill TCP's buffers, which permessage-deflate would shrink
+    // to almost nothing.
+    let mut conn = Connection::connect(Config::new(&url).unwrap().deflate(false)).unwrap();
     conn.create(turn("Flood me.")).unwrap();
     events_until(&mut conn, |line| line.starts_with("started"));
     // The application stops consuming; the server must soon be unable to write.

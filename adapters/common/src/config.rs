@@ -212,7 +212,29 @@ impl<X> Config<X> {
         self
     }
 
-    /// Limits and timers of the WebSocket layer (message size, outbound queue, keepalive …).
+    /// permessage-deflate (RFC 7692): offered by default (as codex does; Python `websockets`
+    /// and Node `ws` offer it too); `false` leaves it out of the upgrade request. The server
+    /// decides whether messages are compressed; finer settings are in
+    /// [`ws::DeflateConfig`], through [`ws`](Self::ws).
+    ///
+    /// ```
+    /// type Config = responses_ws_adapter::Config;
+    ///
+    /// let config = Config::new("wss://api.openai.com/v1/responses")?.deflate(false);
+    /// assert!(!config.client_config().ws.deflate.enabled);
+    /// # Ok::<(), responses_ws_adapter::ConnectError>(())
+    /// ```
+    pub fn deflate(mut self, enabled: bool) -> Self {
+        self.client.ws.deflate = if enabled {
+            ws::DeflateConfig::default()
+        } else {
+            ws::DeflateConfig::disabled()
+        };
+        self
+    }
+
+    /// Limits and timers of the WebSocket layer (message size, outbound queue, keepalive,
+    /// permessage-deflate …).
     pub fn ws(mut self, ws: ws::Config) -> Self {
         self.client.ws = ws;
         self

@@ -662,7 +662,10 @@ async fn slow_consumer_stops_reading_the_socket(rt: Rt) {
         ));
         peer.expect_close();
     });
-    let mut conn = Connection::connect(rt.config(&server.url())).await.unwrap();
+    // Uncompressed: the flood must fill TCP's buffers, which permessage-deflate would shrink
+    // to almost nothing.
+    let config = rt.config(&server.url()).deflate(false);
+    let mut conn = Connection::connect(config).await.unwrap();
     conn.create(ask("Flood me.")).await.unwrap();
     events_until(&mut conn, "(default lane): delta").await;
 

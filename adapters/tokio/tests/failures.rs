@@ -417,7 +417,9 @@ async fn a_write_cancelled_half_way_is_finished_by_the_next_call() {
     let input: String = (0..BIG)
         .map(|i| char::from(b'0' + (i % 10) as u8))
         .collect();
-    let mut conn = Connection::connect(Config::new(&server.url()).unwrap())
+    // Uncompressed: 12 MiB of digits must fill the socket, which permessage-deflate would
+    // shrink to almost nothing.
+    let mut conn = Connection::connect(Config::new(&server.url()).unwrap().deflate(false))
         .await
         .unwrap();
     conn.create(request(None, "small")).await.unwrap();
@@ -619,6 +621,9 @@ async fn a_flood_while_a_write_waits_is_read_no_further_than_the_set_aside_limit
     ws.max_outbound_queue = 1 << 20;
     ws.keepalive_interval = Some(Duration::from_millis(200));
     ws.pong_timeout = Duration::from_millis(200);
+    // Uncompressed: the flood and the filler must fill the sockets, which permessage-deflate
+    // would shrink to almost nothing.
+    ws.deflate = ws::DeflateConfig::disabled();
     let mut conn = Connection::connect(once(&server.url()).ws(ws))
         .await
         .unwrap();

@@ -44,10 +44,12 @@ impl core::fmt::Debug for Deflater {
 impl Deflater {
     /// A compressor at `level` (0 to 10) whose back-references stay within `2^window_bits`.
     pub(crate) fn new(level: u8, window_bits: u8, no_context_takeover: bool) -> Deflater {
-        let strategy = if window_bits < 15 {
-            CompressionStrategy::RLE
-        } else {
-            CompressionStrategy::Default
+        let (level, strategy) = match (level, window_bits) {
+            (_, 15) => (level, CompressionStrategy::Default),
+            // miniz_oxide 0.9 takes its fast path at level 1 even when asked for runs only,
+            // and that path searches the whole window: level 2 keeps the runs-only search.
+            (0, _) => (0, CompressionStrategy::RLE),
+            (level, _) => (level.max(2), CompressionStrategy::RLE),
         };
         // Negative window bits: a raw DEFLATE stream, no zlib header.
         let flags = create_comp_flags_from_zip_params(i32::from(level), -15, strategy as i32);
@@ -235,6 +237,34 @@ mod tests {
             assert!(
                 round_trip(&mut deflater, &mut inflater, &data) == data,
                 "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_limited_window_never_reaches_back_further() {
+        // 3 000 random bytes three times: with the full window the repeats cost a few bytes,
+        // with any smaller one they cannot be referenced at all.
+        let mut x = 7u64;
+        let block: Vec<u8> = (0..3000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let data = block.repeat(3);
+        for level in 0..=10 {
+            let full = Deflater::new(level, 15, false).compress(&data, true).len();
+            let limited = Deflater::new(level, 11, false).compress(&data, true).len();
+            assert!(
+                limited > 8000,
+                "level {level}: {limited} bytes with an 11-bit window"
+            );
+            assert!(
+                level == 0 || full < 4000,
+                "level {level}: {full} bytes with the full window"
             );
         }
     }

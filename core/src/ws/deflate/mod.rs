@@ -30,7 +30,7 @@ pub(crate) mod negotiate;
 #[non_exhaustive]
 pub struct DeflateConfig {
     /// Client: offer permessage-deflate. Server: accept an offer. Default: on when the crate's
-    /// `deflate` feature is (it is a default feature); without the feature it has no effect.
+    /// `deflate` feature is (`std` turns it on); without the feature it has no effect.
     pub enabled: bool,
     /// The client's LZ77 window, 8 to 15 bits. Client: `Some(15)` (the default) offers
     /// `client_max_window_bits` without a value, so a server may ask for a smaller window;

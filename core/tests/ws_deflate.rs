@@ -276,13 +276,13 @@ fn invalid_compressed_data_gets_1007() {
 
 #[test]
 fn a_deflate_bomb_gets_1009_without_growing_past_the_limit() {
-    // 16 MiB of zeros compress to a few KiB.
+    // 16 MiB of zeros compress to about 100 KiB (fixed Huffman codes: 13 bits per 258 bytes).
     let bomb = {
         let mut pair = Pair::connected(deflate_config(|d| d.level = 10));
         pair.server.send_binary(vec![0u8; 16 << 20]).unwrap();
         transmitted(&mut pair.server)
     };
-    assert!(bomb.len() < 40_000, "{}", bomb.len());
+    assert!(bomb.len() < 120_000, "{}", bomb.len());
     let mut small = Config::default();
     small.max_message_size = 1 << 20;
     let mut conn = open_with(Role::Client, small, "permessage-deflate");

@@ -5,9 +5,14 @@
 //! receiver appends those four bytes back before the last inflate call. With context takeover the
 //! LZ77 window carries over from message to message on both sides.
 //!
+//! Blocks use the fixed Huffman codes of DEFLATE: the events of this protocol are short, and for a
+//! short message the code tables of a dynamic block cost more bytes than they save, and more time
+//! to build on both sides (measured in BENCHMARKS.md: a fifth fewer bytes and a third of the
+//! compression time on an event stream than dynamic blocks).
+//!
 //! miniz_oxide's compressor always searches a 32 KiB window. When the peer limits our window
 //! below 15 bits, the compressor only looks for runs of the previous byte (distance 1), which
-//! fits any window, and keeps Huffman coding. The inflater always keeps a 32 KiB window, which
+//! fits any window, with dynamic Huffman codes (which then do most of the compression). The inflater always keeps a 32 KiB window, which
 //! reads every valid stream whatever window the peer used.
 
 use crate::ws::error::ProtocolError;
@@ -45,7 +50,7 @@ impl Deflater {
     /// A compressor at `level` (0 to 10) whose back-references stay within `2^window_bits`.
     pub(crate) fn new(level: u8, window_bits: u8, no_context_takeover: bool) -> Deflater {
         let (level, strategy) = match (level, window_bits) {
-            (_, 15) => (level, CompressionStrategy::Default),
+            (_, 15) => (level, CompressionStrategy::Fixed),
             // miniz_oxide 0.9 takes its fast path at level 1 even when asked for runs only,
             // and that path searches the whole window: level 2 keeps the runs-only search.
             (0, _) => (0, CompressionStrategy::RLE),
@@ -282,7 +287,7 @@ mod tests {
         let mut d = Deflater::new(10, 15, false);
         let zeros = alloc::vec![0u8; 1 << 20];
         let wire = d.compress(&zeros, true);
-        assert!(wire.len() < 2000, "{}", wire.len());
+        assert!(wire.len() < 8000, "{}", wire.len());
         let mut inflater = Inflater::new();
         let mut out = BytesMut::new();
         let error = inflater.inflate(&wire, &mut out, 4096).unwrap_err();

@@ -42,8 +42,9 @@ pub struct DeflateConfig {
     pub client_no_context_takeover: bool,
     /// The server starts every message with an empty window. Default `false`.
     pub server_no_context_takeover: bool,
-    /// Compression level of the messages we send, 0 (stored, no compression) to 10. Default 1
-    /// (the fast path of the codec; see BENCHMARKS.md for what higher levels cost).
+    /// Compression level of the messages we send, 0 (stored, no compression) to 10: how hard the
+    /// compressor searches for matches. Default 1, the codec's fast path: with the window kept
+    /// from message to message, most of an event is found at once (BENCHMARKS.md).
     pub level: u8,
 }
 

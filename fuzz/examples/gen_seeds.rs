@@ -8,8 +8,9 @@
 //! Frames are encoded with the core's own `FrameHeader::write` and masking.
 
 use responses_ws_core::ws::mask::apply_mask;
-use responses_ws_core::ws::{FrameHeader, OpCode, MAX_HEADER_LEN};
-use responses_ws_fuzz::REQUEST;
+use responses_ws_core::ws::{CloseCode, Config, Connection, Event, FrameHeader, MessageKind, OpCode, WsUrl, MAX_HEADER_LEN};
+use responses_ws_core::Instant;
+use responses_ws_fuzz::{deflate_request, upgrade_response_with, DEFLATE_SETS, REQUEST, URL};
 use std::path::Path;
 
 /// A frame; masked with a fixed key when `masked` (client to server).
@@ -126,6 +127,90 @@ fn handshake_request_seeds() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// Everything a connection queued, as one byte string.
+fn drain(conn: &mut Connection) -> Vec<u8> {
+    std::iter::from_fn(|| conn.poll_transmit()).flat_map(|b| b.to_vec()).collect()
+}
+
+/// The peer of a `ws_deflate_frames` harness: a server when the harness is a client, and the
+/// other way round, past a handshake with the parameters of `set`. Its frames are what the
+/// harness must read, compressed as the agreed parameters say.
+fn deflate_peer(harness_is_server: bool, set: usize) -> Connection {
+    let (offer, answer) = DEFLATE_SETS[set];
+    let t0 = Instant::ZERO;
+    let mut peer = if harness_is_server {
+        let url = WsUrl::parse(URL).unwrap();
+        let mut peer = Connection::client(&url, &[], Config::default(), [3; 32], t0).unwrap();
+        let request = String::from_utf8(drain(&mut peer)).unwrap();
+        let key = request.split("\r\n").find_map(|l| l.strip_prefix("Sec-WebSocket-Key: ")).unwrap().to_owned();
+        peer.handle_input(&upgrade_response_with(&key, &format!("Sec-WebSocket-Extensions: {answer}\r\n")), t0);
+        peer
+    } else {
+        let mut peer = Connection::server(Config::default(), [3; 32], t0);
+        peer.handle_input(&deflate_request(offer), t0);
+        assert!(matches!(peer.poll_event(), Some(Event::Request(_))));
+        peer.accept(&[]).unwrap();
+        drain(&mut peer);
+        peer
+    };
+    assert!(matches!(peer.poll_event(), Some(Event::Open { .. })));
+    assert!(peer.deflate().is_some());
+    peer
+}
+
+/// Seeds for `ws_deflate_frames`: compressed frames from a real peer for each role and parameter
+/// set, plus broken ones (corrupted DEFLATE data, RSV1 on a continuation, a bomb for the small
+/// limits).
+fn deflate_seeds() -> Vec<(String, Vec<u8>)> {
+    let events = [
+        r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","status":"in_progress"}}"#,
+        r#"{"type":"response.output_text.delta","sequence_number":1,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hello"}"#,
+        r#"{"type":"response.output_text.delta","sequence_number":2,"item_id":"msg_1","output_index":0,"content_index":0,"delta":" world"}"#,
+    ];
+    let mut seeds = Vec::new();
+    for harness_is_server in [false, true] {
+        let role = if harness_is_server { "server" } else { "client" };
+        for set in 0..DEFLATE_SETS.len() {
+            let flags = (set as u8) << 6 | u8::from(harness_is_server) << 5;
+            let mut peer = deflate_peer(harness_is_server, set);
+            for event in events {
+                peer.send_text(event).unwrap();
+            }
+            let stream = drain(&mut peer);
+            seeds.push((format!("{role}-set{set}-events"), seed(flags, &[], &stream)));
+            seeds.push((format!("{role}-set{set}-events-bytewise"), seed(flags, &[0x00], &stream)));
+            if set != 0 {
+                continue;
+            }
+            let mut peer = deflate_peer(harness_is_server, set);
+            peer.send_fragment(MessageKind::Text, "fragmented tëxt, ".repeat(20), false).unwrap();
+            peer.send_ping(&b"mid"[..]).unwrap();
+            peer.send_fragment(MessageKind::Text, "end".repeat(10), true).unwrap();
+            peer.send_binary(vec![0u8; 20_000]).unwrap();
+            peer.close(CloseCode::NORMAL, "bye", Instant::ZERO).unwrap();
+            let stream = drain(&mut peer);
+            seeds.push((format!("{role}-fragments-zeros-close"), seed(flags, &[], &stream)));
+            // The 20 000 zeros inflate past the 1 KiB of the small limits.
+            seeds.push((format!("{role}-bomb-small-limits"), seed(flags | 2, &[], &stream)));
+            // Sends between chunks compress our own messages too.
+            seeds.push((format!("{role}-sends-between-chunks"), seed(flags, &[0xA0 | 7, 0xA0 | 7, 0x1F], &stream)));
+            let mut corrupt = stream.clone();
+            let at = corrupt.len() / 3;
+            corrupt[at] ^= 0x5A;
+            seeds.push((format!("{role}-corrupted"), seed(flags, &[], &corrupt)));
+            let masked = harness_is_server;
+            let bad = [frame(masked, false, OpCode::Text, b"a"), {
+                let mut f = frame(masked, true, OpCode::Continuation, b"\x00");
+                f[0] |= 0x40;
+                f
+            }]
+            .concat();
+            seeds.push((format!("{role}-rsv1-on-continuation"), seed(flags, &[], &bad)));
+        }
+    }
+    seeds
+}
+
 /// Seeds for `session_server_stream`: each session transcript of `core/tests/transcripts/` as
 /// steps (server frames as they are, application lines as `!` calls), plus one raw stream.
 fn session_seeds() -> Vec<(String, Vec<u8>)> {
@@ -185,12 +270,13 @@ fn main() {
         }
         println!("{target}: {} seeds", seeds.len());
     }
-    let dir = root.join("session_server_stream");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let seeds = session_seeds();
-    for (name, bytes) in &seeds {
-        std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+    for (target, seeds) in [("session_server_stream", session_seeds()), ("ws_deflate_frames", deflate_seeds())] {
+        let dir = root.join(target);
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in &seeds {
+            std::fs::write(dir.join(format!("seed-{name}")), bytes).unwrap();
+        }
+        println!("{target}: {} seeds", seeds.len());
     }
-    println!("session_server_stream: {} seeds", seeds.len());
 }

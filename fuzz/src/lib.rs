@@ -7,7 +7,9 @@
 //!
 //! ```text
 //! byte 0    flags: bit 0 auto_pong off, bit 1 small limits, bit 2 no keepalive,
-//!           bit 3 no handshake timeout, bit 4 handshake_request rejects instead of accepting
+//!           bit 3 no handshake timeout, bit 4 handshake_request rejects instead of accepting;
+//!           `ws_deflate_frames` only: bit 5 server role (else client), bits 6–7 the
+//!           permessage-deflate parameters ([`DEFLATE_SETS`])
 //! byte 1    n = byte & 0x0F: the number of step bytes that follow
 //! n bytes   steps, used in turn (cycling) for each chunk of the stream
 //! the rest  the bytes the peer sends
@@ -96,11 +98,40 @@ Authorization: Bearer sk-fuzz\r\n\r\n";
 
 /// The `101` answer to a client request whose key is `key`.
 pub fn upgrade_response(key: &str) -> Vec<u8> {
+    upgrade_response_with(key, "")
+}
+
+/// The `101` answer to a client request whose key is `key`, with `headers` (each ending in CRLF).
+pub fn upgrade_response_with(key: &str, headers: &str) -> Vec<u8> {
     format!(
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\r\n",
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n{headers}\r\n",
         accept_key(key)
     )
     .into_bytes()
+}
+
+/// The permessage-deflate parameter sets of `ws_deflate_frames`, chosen by flag bits 6–7: a
+/// client's offer and a server's answer (context takeover, window limits, both).
+pub const DEFLATE_SETS: [(&str, &str); 4] = [
+    ("permessage-deflate; client_max_window_bits", "permessage-deflate"),
+    (
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    ),
+    (
+        "permessage-deflate; server_max_window_bits=10; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits=10; client_max_window_bits=9",
+    ),
+    (
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits",
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9",
+    ),
+];
+
+/// [`REQUEST`] offering permessage-deflate with `offer`.
+pub fn deflate_request(offer: &str) -> Vec<u8> {
+    let head = &REQUEST[..REQUEST.len() - 2];
+    [head, b"Sec-WebSocket-Extensions: ", offer.as_bytes(), b"\r\n\r\n"].concat()
 }
 
 /// Drives one connection and checks it.
@@ -173,6 +204,25 @@ impl Harness {
         h.feed(REQUEST);
         assert!(h.opened && h.conn.state() == State::Open, "a valid request opens the server");
         h.on_request = OnRequest::Unexpected;
+        h
+    }
+
+    /// A connection that agreed to permessage-deflate with the parameter set of `flags` bits
+    /// 6–7, in the server role if bit 5 is set, else the client role.
+    pub fn open_deflate(flags: u8, config: Config) -> Harness {
+        let (offer, answer) = DEFLATE_SETS[usize::from(flags >> 6)];
+        let h = if flags & 0x20 != 0 {
+            let mut h = Harness::server(config, OnRequest::Accept);
+            h.feed(&deflate_request(offer));
+            h.on_request = OnRequest::Unexpected;
+            h
+        } else {
+            let (mut h, key) = Harness::client(config);
+            h.feed(&upgrade_response_with(&key, &format!("Sec-WebSocket-Extensions: {answer}\r\n")));
+            h
+        };
+        assert!(h.opened && h.conn.state() == State::Open, "the handshake opens the connection");
+        assert!(h.conn.deflate().is_some(), "permessage-deflate is agreed");
         h
     }
 

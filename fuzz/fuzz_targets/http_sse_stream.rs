@@ -48,7 +48,13 @@ fn read(pieces: &[&[u8]], kind: BodyKind, limits: &Limits) -> Outcome {
                 assert!(outcome.body.len() as u64 <= limits.max_body, "body past its limit");
                 let mut data = &data[..];
                 while let Some(event) = parser.next_event(&mut data)? {
-                    let size = event.event_type.len() + event.data.len();
+                    // The limit covers what the stream sent: an event that named no type
+                    // is handed out as "message", which it did not send.
+                    let sent_type = match event.event_type.as_str() {
+                        "message" => 0,
+                        named => named.len(),
+                    };
+                    let size = sent_type + event.data.len();
                     assert!(size <= limits.max_sse_event, "event past its limit");
                     outcome.events.push(event);
                 }

@@ -1,15 +1,20 @@
 //! What durability costs per turn: the 20-call rollout (13 responses) run by the blocking
-//! driver against the mock on loopback, with no store, the memory store and the file store
-//! (SQLite, one fsync per append). Prints the median time per turn of each over `RUNS`
-//! rollouts, and what the store adds.
+//! driver against the mock on loopback, with no store, the memory store, the file store
+//! (SQLite, one fsync per append) and Redis (a `redis-server` of the bench's own on loopback,
+//! `appendfsync always`: one fsync per write). Prints the median time per turn of each over
+//! `RUNS` rollouts.
 //!
 //! `cargo bench -p responses-ws-tests --bench durability`
+
+#[path = "../../store/tests/support/redis.rs"]
+mod redis_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use responses_ws_blocking::{Config, Connection, FileStore, MemoryStore, ResponseCreate};
 use responses_ws_core::mock::{Script, ScriptedCall};
+use responses_ws_store::RedisStore;
 use responses_ws_tokio::mock::MockServer;
 
 const RUNS: usize = 30;
@@ -64,12 +69,16 @@ fn main() {
         Arc::new(FileStore::open(dir.path().join("bench.sqlite")).unwrap());
     let memory: Arc<dyn responses_ws_blocking::Store + Send + Sync> =
         Arc::new(MemoryStore::default());
+    let redis_server = redis_support::RedisServer::start_durable().expect("redis-server");
+    let redis: Arc<dyn responses_ws_blocking::Store + Send + Sync> =
+        Arc::new(RedisStore::open(&redis_server.url()).unwrap());
     // Each store twice, interleaved, so that a change of load shows as a difference between
     // the two passes of one store rather than as a cost.
     let stores = [
         ("none", None),
         ("memory", Some(memory)),
         ("file", Some(file)),
+        ("redis", Some(redis)),
     ];
     let mut results: Vec<(&str, Vec<Duration>)> = Vec::new();
     for pass in 0..2 {

@@ -10,6 +10,12 @@
 //! to build on both sides (measured in BENCHMARKS.md: a fifth fewer bytes and a third of the
 //! compression time on an event stream than dynamic blocks).
 //!
+//! The codec's state is allocated when it is first used — the compressor at the first message
+//! compressed, the inflater's window at the first compressed frame — and can be given back
+//! between messages ([`Deflater::release`], [`Inflater::release`]): most of a connection's
+//! memory once permessage-deflate is agreed (BENCHMARKS.md), and none of it is needed by a
+//! connection that sends or receives nothing compressed.
+//!
 //! miniz_oxide's compressor always searches a 32 KiB window. When the peer limits our window
 //! below 15 bits, the compressor only looks for runs of the previous byte (distance 1), which
 //! fits any window, with dynamic Huffman codes (which then do most of the compression). The inflater always keeps a 32 KiB window, which
@@ -33,21 +39,30 @@ const MAX_INFLATE_CHUNK: usize = 256 << 10;
 
 /// Compresses outgoing messages.
 pub(crate) struct Deflater {
-    compressor: Box<CompressorOxide>,
+    /// miniz_oxide's compressor (about 300 KiB): built at the first message compressed, dropped
+    /// by [`release`](Self::release).
+    compressor: Option<Box<CompressorOxide>>,
+    /// The compressor's parameters.
+    flags: u32,
     /// Start every message with an empty window (our `*_no_context_takeover`).
     no_context_takeover: bool,
+    /// A message is partly compressed: its last fragment is still to come.
+    mid_message: bool,
 }
 
 impl core::fmt::Debug for Deflater {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Deflater")
+            .field("allocated", &self.compressor.is_some())
             .field("no_context_takeover", &self.no_context_takeover)
+            .field("mid_message", &self.mid_message)
             .finish_non_exhaustive()
     }
 }
 
 impl Deflater {
-    /// A compressor at `level` (0 to 10) whose back-references stay within `2^window_bits`.
+    /// A compressor at `level` (0 to 10) whose back-references stay within `2^window_bits`;
+    /// nothing is allocated until the first message.
     pub(crate) fn new(level: u8, window_bits: u8, no_context_takeover: bool) -> Deflater {
         let (level, strategy) = match (level, window_bits) {
             (_, 15) => (level, CompressionStrategy::Fixed),
@@ -59,14 +74,38 @@ impl Deflater {
         // Negative window bits: a raw DEFLATE stream, no zlib header.
         let flags = create_comp_flags_from_zip_params(i32::from(level), -15, strategy as i32);
         Deflater {
-            compressor: Box::new(CompressorOxide::new(flags)),
+            compressor: None,
+            flags,
             no_context_takeover,
+            mid_message: false,
         }
+    }
+
+    /// Drops the compressor between messages; the next message builds a new one. Always
+    /// allowed by RFC 7692, whatever was agreed: every message ends on a flush at a byte
+    /// boundary, and a message that starts with an empty window simply refers to nothing
+    /// before it (the peer's window is unaffected). The cost is that message's compression
+    /// (no context to refer to) and the allocation.
+    pub(crate) fn release(&mut self) {
+        if !self.mid_message {
+            self.compressor = None;
+        }
+    }
+
+    /// Whether the compressor is allocated.
+    #[cfg(test)]
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.compressor.is_some()
     }
 
     /// Compresses one frame's worth of a message; `fin` marks the message's last. The output of
     /// the last one has the trailer removed.
     pub(crate) fn compress(&mut self, input: &[u8], fin: bool) -> Bytes {
+        let flags = self.flags;
+        let compressor = self
+            .compressor
+            .get_or_insert_with(|| Box::new(CompressorOxide::new(flags)));
+        self.mid_message = !fin;
         let flush = if fin && self.no_context_takeover {
             MZFlush::Full
         } else {
@@ -79,12 +118,8 @@ impl Deflater {
             // Room for the worst case (stored blocks), so that one call normally does it all.
             let chunk = rest.len() + rest.len() / 1024 * 5 + 64;
             out.resize(start + chunk, 0);
-            let result = miniz_oxide::deflate::stream::deflate(
-                &mut self.compressor,
-                rest,
-                &mut out[start..],
-                flush,
-            );
+            let result =
+                miniz_oxide::deflate::stream::deflate(compressor, rest, &mut out[start..], flush);
             out.truncate(start + result.bytes_written);
             rest = &rest[result.bytes_consumed..];
             // A call that filled its space may have returned before the flush itself; the
@@ -104,7 +139,9 @@ impl Deflater {
 
 /// Decompresses incoming messages.
 pub(crate) struct Inflater {
-    state: Box<InflateState>,
+    /// miniz_oxide's state with its 32 KiB window (about 43 KiB): built at the first compressed
+    /// frame, dropped by [`release`](Self::release).
+    state: Option<Box<InflateState>>,
     /// The message in progress ended its DEFLATE stream with a final block.
     ended: bool,
 }
@@ -112,17 +149,34 @@ pub(crate) struct Inflater {
 impl core::fmt::Debug for Inflater {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Inflater")
+            .field("allocated", &self.state.is_some())
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
 }
 
 impl Inflater {
+    /// An inflater; nothing is allocated until the first compressed frame.
     pub(crate) fn new() -> Inflater {
         Inflater {
-            state: InflateState::new_boxed(DataFormat::Raw),
+            state: None,
             ended: false,
         }
+    }
+
+    /// Drops the window between messages; the next compressed frame builds a new one. The
+    /// caller makes sure no message is in progress and the peer starts every message with an
+    /// empty window (its `*_no_context_takeover`): otherwise its next message may refer to the
+    /// bytes dropped here.
+    pub(crate) fn release(&mut self) {
+        self.state = None;
+        self.ended = false;
+    }
+
+    /// Whether the window is allocated.
+    #[cfg(test)]
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.state.is_some()
     }
 
     /// Decompresses one frame's payload onto `out`. `out` never grows past `limit + 1` bytes:
@@ -152,8 +206,11 @@ impl Inflater {
             let room = limit + 1 - start;
             let chunk = (input.len() * 4).clamp(MIN_INFLATE_CHUNK, MAX_INFLATE_CHUNK);
             out.resize(start + chunk.min(room), 0);
+            let state = self
+                .state
+                .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
             let result = miniz_oxide::inflate::stream::inflate(
-                &mut self.state,
+                state,
                 input,
                 &mut out[start..],
                 MZFlush::None,
@@ -178,7 +235,9 @@ impl Inflater {
             self.inflate(&TRAILER, out, limit)?;
         }
         if self.ended {
-            self.state.reset(DataFormat::Raw);
+            if let Some(state) = &mut self.state {
+                state.reset(DataFormat::Raw);
+            }
             self.ended = false;
         }
         Ok(())
@@ -223,6 +282,47 @@ mod tests {
         i2.inflate(&a, &mut out, 1000).unwrap();
         i2.finish(&mut out, 1000).unwrap();
         assert_eq!(&out[..], &event[..]);
+    }
+
+    #[test]
+    fn the_codec_is_allocated_at_first_use_and_can_be_given_back_between_messages() {
+        let event = br#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hello"}"#;
+        let (mut d, mut i) = (Deflater::new(1, 15, false), Inflater::new());
+        assert!(!d.is_allocated() && !i.is_allocated());
+        assert_eq!(round_trip(&mut d, &mut i, event), event);
+        assert!(d.is_allocated() && i.is_allocated());
+        let warm = d.compress(event, true);
+        let mut out = BytesMut::new();
+        i.inflate(&warm, &mut out, 1000).unwrap();
+        i.finish(&mut out, 1000).unwrap();
+        // A released compressor starts the next message with an empty window: longer, and
+        // still read by the peer's inflater, whose window carries on.
+        d.release();
+        assert!(!d.is_allocated());
+        let cold = d.compress(event, true);
+        assert!(cold.len() > warm.len(), "{} vs {}", cold.len(), warm.len());
+        assert_eq!(round_trip(&mut d, &mut i, b""), b"");
+        let mut out = BytesMut::new();
+        i.inflate(&cold, &mut out, 1000).unwrap();
+        i.finish(&mut out, 1000).unwrap();
+        assert_eq!(&out[..], &event[..]);
+        // Not in the middle of a message.
+        let first = d.compress(&event[..40], false);
+        d.release();
+        assert!(d.is_allocated());
+        let last = d.compress(&event[40..], true);
+        let mut out = BytesMut::new();
+        i.inflate(&first, &mut out, 1000).unwrap();
+        i.inflate(&last, &mut out, 1000).unwrap();
+        i.finish(&mut out, 1000).unwrap();
+        assert_eq!(&out[..], &event[..]);
+        // A peer that compresses every message alone: the inflater's window can go too.
+        let mut alone = Deflater::new(1, 15, true);
+        for _ in 0..3 {
+            i.release();
+            assert!(!i.is_allocated());
+            assert_eq!(round_trip(&mut alone, &mut i, event), event);
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@ on stdin:
     python - --base http://127.0.0.1:PORT/v1 --agents N --turns K
     python - --base ... --agents N --rate R --duration D
     python - --base ... --idle M
+    (any of them with --deflate: the client offers permessage-deflate, `compression="deflate"`;
+    the SDK's own default offers nothing)
 
 Each turn is what the Rust modes do: a user message, the model's tool call answered with a
 `function_call_output` chained by `previous_response_id`, then the model's short text answer.
@@ -17,11 +19,15 @@ late start counts) to the text answer's `response.completed`.
 Prints `progress N` lines (turns completed) while running, then one JSON line:
 {"turns": N, "failed": N, "latencies_us": [...], "wall_s": s, "cpu_s": s, "max_rss_kib": n,
  "connections_opened": n, "retries": 0, "errors": [...]}
-or, with --idle, {"idle_connections": M, "rss_before_bytes": n, "rss_after_bytes": n}.
+or, with --idle (M connections, one turn on each, then left idle; the resident set read after
+`gc.collect()` and glibc's `malloc_trim`, as the Rust probe reads its own),
+{"idle_connections": M, "rss_before_bytes": n, "rss_after_bytes": n}.
 """
 
 import argparse
 import asyncio
+import ctypes
+import ctypes.util
 import gc
 import json
 import os
@@ -49,12 +55,25 @@ def tool_output(arguments: str) -> str:
 
 
 def rss_bytes() -> int:
+    """The resident set once the garbage and the allocator's cached free memory are given back."""
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        trim = getattr(ctypes.CDLL(libc), "malloc_trim", None)
+        if trim is not None:
+            trim(0)
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def connect(client, deflate: bool):
+    """`responses.connect()`, offering permessage-deflate when `deflate`."""
+    return client.responses.connect(websocket_connection_options={"compression": "deflate" if deflate else None})
+
+
 class Run:
-    def __init__(self) -> None:
+    def __init__(self, deflate: bool = False) -> None:
+        self.deflate = deflate
         self.latencies_us: list[int] = []
         self.failed = 0
         self.errors: list[str] = []
@@ -110,7 +129,7 @@ async def one_turn(connection, previous_id, agent: int, turn: int):
 async def agent(client, run: Run, index: int, starts) -> None:
     """Runs the turns whose start times `starts` yields (None: at once)."""
     try:
-        async with client.responses.connect() as connection:
+        async with connect(client, run.deflate) as connection:
             run.connections += 1
             previous_id = None
             for turn, start in enumerate(starts):
@@ -138,12 +157,12 @@ async def progress(run: Run) -> None:
 async def load(args) -> dict:
     client = AsyncOpenAI(api_key="sk-load", base_url=args.base, max_retries=0)
     # One turn first, not counted: the SDK builds its event types on first use (seconds).
-    warm_up = Run()
+    warm_up = Run(args.deflate)
     await agent(client, warm_up, args.agents, [None])
     if warm_up.failed:
         return {"turns": 0, "failed": 1, "latencies_us": [], "wall_s": 0.0, "cpu_s": 0.0, "max_rss_kib": 0,
                 "connections_opened": 0, "retries": 0, "errors": warm_up.errors}
-    run = Run()
+    run = Run(args.deflate)
     before = resource.getrusage(resource.RUSAGE_SELF)
     began = time.perf_counter()
     if args.rate:
@@ -174,12 +193,16 @@ async def load(args) -> dict:
 
 async def idle(args) -> dict:
     client = AsyncOpenAI(api_key="sk-load", base_url=args.base, max_retries=0)
-    # One connection first, so that imports and first-use allocations are not counted.
-    first = await client.responses.connect().enter()
-    gc.collect()
+
+    async def connect_and_turn(agent: int):
+        connection = await connect(client, args.deflate).enter()
+        await one_turn(connection, None, agent, 0)
+        return connection
+
+    # One connection and turn first, so that imports and first-use allocations are not counted.
+    first = await connect_and_turn(0)
     before = rss_bytes()
-    connections = [await client.responses.connect().enter() for _ in range(args.idle)]
-    gc.collect()
+    connections = [await connect_and_turn(agent) for agent in range(1, args.idle + 1)]
     after = rss_bytes()
     for connection in connections + [first]:
         await connection.close()
@@ -194,6 +217,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=0.0)
     parser.add_argument("--duration", type=float, default=0.0)
     parser.add_argument("--idle", type=int, default=0)
+    parser.add_argument("--deflate", action="store_true")
     args = parser.parse_args()
     summary = asyncio.run(idle(args) if args.idle else load(args))
     print(json.dumps(summary), flush=True)

@@ -254,6 +254,11 @@ pub(crate) struct LoadArgs {
     #[arg(long, default_value_t = 500, value_name = "M",
           value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub(crate) idle_connections: u32,
+    /// Offer no permessage-deflate from any client (ours and the Python client). Without it
+    /// every client offers it (the mock accepts): our library's default, and the Python
+    /// client's with `compression="deflate"`.
+    #[arg(long)]
+    pub(crate) no_deflate: bool,
     /// The python with `openai[realtime]` (default: the interop venv, tests/.peers/openai-venv).
     #[arg(long, env = "RESPONSES_WS_PYTHON", value_name = "PATH")]
     pub(crate) python: Option<PathBuf>,

@@ -607,6 +607,37 @@ impl Client {
         }
     }
 
+    /// A read found nothing to read: while the session has nothing in flight, queued or
+    /// awaiting tool outputs, the connection gives back its empty read buffer (16 KiB), so
+    /// that an idle connection holds none; the next [`input_buffer`](Self::input_buffer)
+    /// allocates it again. While a turn runs the buffer is kept for the reads to come.
+    pub fn release_input_buffer(&mut self) {
+        if let Some(connection) = &mut self.connection {
+            if self.session.is_idle() {
+                connection.release_input_buffer();
+            }
+        }
+    }
+
+    /// A response ended: once the session is idle (nothing in flight, queued or awaiting tool
+    /// outputs), gives back what the next turn can rebuild — the connection's buffers and
+    /// compression state ([`Connection::release_idle_memory`]) and the spare capacity of the
+    /// empty queues. A driver that stops reading here (the application took its answer and
+    /// waits) leaves the connection holding none of it.
+    fn release_when_idle(&mut self) {
+        if !self.outbox.is_empty() || !self.session.is_idle() {
+            return;
+        }
+        if let Some(connection) = &mut self.connection {
+            connection.release_idle_memory();
+        }
+        if self.events.is_empty() {
+            self.events.shrink_to_fit();
+        }
+        self.outbox.shrink_to_fit();
+        self.session.release_idle_memory();
+    }
+
     /// The next bytes to write to the socket. Nothing of a frame whose write-ahead records
     /// wait in [`poll_record`](Self::poll_record).
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
@@ -750,11 +781,16 @@ impl Client {
     /// Moves the session's frames to the outbox and its events to the client's queue; a
     /// session that gave up on the connection gets it closed.
     fn take_session_output(&mut self) {
+        let mut ended = false;
         loop {
             self.take_session_frames();
             let Some(event) = self.session.poll_event() else {
                 break;
             };
+            ended |= matches!(
+                event,
+                SessionEvent::Completed { .. } | SessionEvent::Failed { .. }
+            );
             if let SessionEvent::ToolCalls { lane, calls, .. } = &event {
                 self.answer_automatically(lane, calls);
             }
@@ -773,6 +809,9 @@ impl Client {
             self.events.push_back(ClientEvent::Session(event));
         }
         self.flush_outbox();
+        if ended {
+            self.release_when_idle();
+        }
     }
 
     /// Moves the session's frames to the outbox (none while its records wait to be taken).

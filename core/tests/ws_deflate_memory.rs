@@ -1,6 +1,7 @@
 //! Memory a connection holds for permessage-deflate, counted by a global allocator that tracks
 //! the live heap bytes of the calling thread: a client with and without the extension agreed,
-//! after the handshake and after a stream of events. Printed with `--nocapture` and recorded in
+//! after the handshake, after a stream of events, and once it gave back what an idle
+//! connection can rebuild (`Connection::release_idle_memory`). Printed with `--nocapture` and recorded in
 //! BENCHMARKS.md; the bounds asserted here are what the docs promise.
 #![cfg(feature = "deflate")]
 
@@ -60,9 +61,10 @@ fn live() -> isize {
 
 const EVENT: &str = r#"{"type":"response.output_text.delta","sequence_number":17,"item_id":"msg_67ccd3acc8d48190a77525dc6de64b4104becb25c1d2d4a1","output_index":0,"content_index":0,"delta":" the"}"#;
 
-/// Live heap bytes of a connected pair (both ends), after the handshake and after 1000 events
-/// each way.
-fn pair_bytes(config: Config) -> (isize, isize) {
+/// Live heap bytes of a connected pair (both ends): after the handshake, after 1000 events
+/// each way, and after both ends gave back what an idle connection can rebuild
+/// (`release_idle_memory`).
+fn pair_bytes(config: Config) -> (isize, isize, isize) {
     let before = live();
     let mut pair = Pair::connected(config);
     let connected = live() - before;
@@ -76,34 +78,60 @@ fn pair_bytes(config: Config) -> (isize, isize) {
     pair.server.handle_input(&up, T0);
     assert_eq!(events(&mut pair.client).len(), 1000);
     assert_eq!(events(&mut pair.server).len(), 1000);
+    drop((down, up));
     let streamed = live() - before;
+    pair.client.release_idle_memory();
+    pair.server.release_idle_memory();
+    let released = live() - before;
+    // What was given back is built again: the connection goes on as before.
+    pair.server.send_text(EVENT).unwrap();
+    let down = transmitted(&mut pair.server);
+    pair.client.handle_input(&down, T0);
+    assert_eq!(events(&mut pair.client).len(), 1);
     drop(pair);
-    (connected, streamed)
+    (connected, streamed, released)
 }
 
 #[test]
 fn what_a_connection_holds_for_deflate() {
     let mut plain = Config::default();
     plain.deflate = DeflateConfig::disabled();
-    let (plain_connected, plain_streamed) = pair_bytes(plain);
-    let (deflate_connected, deflate_streamed) = pair_bytes(Config::default());
+    let (plain_connected, plain_streamed, plain_released) = pair_bytes(plain);
+    let (connected, streamed, released) = pair_bytes(Config::default());
+    let mut alone = Config::default();
+    alone.deflate.server_no_context_takeover = true;
+    alone.deflate.client_no_context_takeover = true;
+    let (_, alone_streamed, alone_released) = pair_bytes(alone);
     // Per connection: half of the pair's difference.
-    let per_connection = (deflate_connected - plain_connected) / 2;
+    let kept = (released - plain_released) / 2;
+    let kept_alone = (alone_released - plain_released) / 2;
     println!(
         "live heap of a client + server pair: plain {plain_connected} B after the handshake, \
-         {plain_streamed} B after 1000 events each way; deflate {deflate_connected} B / \
-         {deflate_streamed} B; permessage-deflate adds {per_connection} B per connection"
+         {plain_streamed} B after 1000 events each way, {plain_released} B once released; \
+         deflate {connected} / {streamed} / {released} B; without context takeover \
+         {alone_streamed} / {alone_released} B. Per connection the codec keeps {kept} B once \
+         released with context takeover, {kept_alone} B without"
     );
-    // A compressor (miniz_oxide's 32 KiB window, hash chains and output buffer) and an
-    // inflater (32 KiB window) per connection; the messages themselves add nothing lasting.
+    // Nothing of the codec is allocated before a message needs it.
     assert!(
-        (32 << 10..512 << 10).contains(&per_connection),
-        "{per_connection} B per connection"
+        (connected - plain_connected).abs() < 1024,
+        "deflate adds {} B after the handshake",
+        connected - plain_connected
+    );
+    // Released: the compressor goes (a fresh one refers to nothing, always allowed); the
+    // inflater's window stays while the peer keeps its context, and goes when it does not.
+    assert!(
+        (32 << 10..64 << 10).contains(&kept),
+        "{kept} B kept with context takeover"
     );
     assert!(
-        deflate_streamed - deflate_connected <= plain_streamed - plain_connected + (64 << 10),
-        "streaming kept {} B with deflate, {} B without",
-        deflate_streamed - deflate_connected,
-        plain_streamed - plain_connected
+        kept_alone < 1024,
+        "{kept_alone} B kept without context takeover"
+    );
+    // The read and write buffers go too: a released pair holds what it held after the
+    // handshake, or less.
+    assert!(
+        plain_released <= plain_connected,
+        "{plain_released} B released vs {plain_connected} B after the handshake"
     );
 }

@@ -2,7 +2,7 @@
 //! written to it. Writes are vectored when several chunks wait; a chunk partly written stays
 //! here, its written part cut off, and is finished first by the next call (so a cancelled
 //! write loses nothing). Reads go straight into the core's buffer: a read lands there or not
-//! at all. A socket serves a [`Wire`]: one connection's client, or one connection of a pool.
+//! at all; a read that would wait lets the core give that buffer back while it is idle. A socket serves a [`Wire`]: one connection's client, or one connection of a pool.
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -28,6 +28,8 @@ pub(crate) trait Wire {
     fn poll_transmit(&mut self) -> Option<Bytes>;
     /// Free space to read into.
     fn input_buffer(&mut self) -> &mut [u8];
+    /// A read found nothing to read: the buffer may be given back while the wire is idle.
+    fn release_input_buffer(&mut self);
     /// `n` bytes were read into the input buffer.
     fn commit_input(&mut self, n: usize, now: Instant);
     /// The stream ended or failed.
@@ -40,6 +42,9 @@ impl Wire for Client {
     }
     fn input_buffer(&mut self) -> &mut [u8] {
         Client::input_buffer(self)
+    }
+    fn release_input_buffer(&mut self) {
+        Client::release_input_buffer(self)
     }
     fn commit_input(&mut self, n: usize, now: Instant) {
         Client::commit_input(self, n, now)
@@ -61,6 +66,9 @@ impl Wire for PoolWire<'_> {
     }
     fn input_buffer(&mut self) -> &mut [u8] {
         self.pool.input_buffer(self.conn)
+    }
+    fn release_input_buffer(&mut self) {
+        self.pool.release_input_buffer(self.conn)
     }
     fn commit_input(&mut self, n: usize, now: Instant) {
         self.pool.commit_input(self.conn, n, now)
@@ -223,7 +231,12 @@ impl Socket {
         cx: &mut Context<'_>,
     ) -> Poll<ReadOutcome> {
         loop {
-            let result = ready!(Pin::new(&mut self.io).poll_read(cx, client.input_buffer()));
+            let Poll::Ready(result) = Pin::new(&mut self.io).poll_read(cx, client.input_buffer())
+            else {
+                // Nothing to read: an idle connection holds no read buffer while it waits.
+                client.release_input_buffer();
+                return Poll::Pending;
+            };
             match result {
                 Ok(0) => {}
                 Ok(n) => {

@@ -20,18 +20,24 @@ const RESPONSES_PER_TURN: u32 = 4;
 /// Interrupted requests an agent sends again per turn.
 const RETRIES_PER_TURN: u32 = 2;
 
-/// The client's configuration for `url`.
-pub(crate) fn config(url: &str) -> Result<Config, CliError> {
+/// The client's configuration for `url`, offering permessage-deflate when `deflate`.
+pub(crate) fn config(url: &str, deflate: bool) -> Result<Config, CliError> {
     Ok(Config::new(url)
         .map_err(|error| CliError::connect(url, error))?
-        .api_key("sk-load"))
+        .api_key("sk-load")
+        .deflate(deflate))
 }
 
 /// Runs `plan` with one connection per agent, after one warm-up turn that is not counted. A
 /// burst's clock starts before the agents connect; a sustained run connects every agent first
 /// and then starts its clock.
-pub(crate) async fn run(url: &str, plan: Plan, counter: Counter) -> Result<Measured, CliError> {
-    let config = config(url)?;
+pub(crate) async fn run(
+    url: &str,
+    deflate: bool,
+    plan: Plan,
+    counter: Counter,
+) -> Result<Measured, CliError> {
+    let config = config(url, deflate)?;
     let agents = plan.agents();
     // One turn first on a connection of its own, not counted, as the Python client does.
     let warm_up = run_agent(
@@ -152,23 +158,39 @@ async fn run_agent(
     measured
 }
 
-/// Opens one connection (so first-use allocations are not counted), measures the resident
-/// set, opens `count` more and leaves them idle, measures again; returns both, then closes
-/// them all.
-pub(crate) async fn idle_memory(url: &str, count: u64) -> Result<(u64, u64), CliError> {
-    let config = config(url)?;
-    let connect = |config: Config| async move {
-        Connection::connect(config)
-            .await
-            .map_err(|error| CliError::Bench(format!("idle connection: {error}")))
+/// Opens one connection and runs a turn on it (so first-use allocations are not counted),
+/// measures the resident set, opens `count` more, runs one turn on each and leaves them idle
+/// (an agent's connection between turns), measures again; returns both, then closes them all.
+pub(crate) async fn idle_memory(
+    url: &str,
+    deflate: bool,
+    count: u64,
+) -> Result<(u64, u64), CliError> {
+    let config = config(url, deflate)?;
+    let limits = Limits {
+        max_turns: RESPONSES_PER_TURN,
+        retries: RETRIES_PER_TURN,
     };
-    let first = connect(config.clone()).await?;
-    let before = usage::rss_now().unwrap_or(0);
+    let connect_and_turn = |agent: u32| {
+        let config = config.clone();
+        async move {
+            let mut conn = Connection::connect(config)
+                .await
+                .map_err(|error| CliError::Bench(format!("idle connection: {error}")))?;
+            let request = workload::request(agent, 0);
+            agent::run(&mut conn, request, &mut OrderTool, &mut Quiet, limits)
+                .await
+                .map_err(|error| CliError::Bench(format!("idle connection's turn: {error}")))?;
+            Ok::<_, CliError>(conn)
+        }
+    };
+    let first = connect_and_turn(0).await?;
+    let before = usage::settled_rss().unwrap_or(0);
     let mut idle = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        idle.push(connect(config.clone()).await?);
+    for agent in 1..=count {
+        idle.push(connect_and_turn(agent as u32).await?);
     }
-    let after = usage::rss_now().unwrap_or(0);
+    let after = usage::settled_rss().unwrap_or(0);
     for mut conn in idle.into_iter().chain([first]) {
         let _ = conn.close().await;
     }

@@ -1,5 +1,7 @@
 //! Client memory per idle connection: the resident set before and after a client opens M
-//! connections and leaves them idle. The pool opens connections only for turns, so its
+//! connections, runs one turn on each and leaves them idle; both read once the allocator has
+//! returned the free memory it caches (`malloc_trim`), so that the figure is what the idle
+//! connections hold, not what the turns' peak left in the allocator. The pool opens connections only for turns, so its
 //! figure is the difference between the same M one-turn conversations run on one connection
 //! and spread over as many as the pool opens, divided by the extra connections. Our clients are measured in a fresh process (this
 //! executable with `load --idle-probe`), so that memory freed by an earlier run in the same
@@ -25,15 +27,15 @@ pub(crate) async fn measure(
     let count = u64::from(args.idle_connections);
     let (before, after, opened) = match client {
         LoadClient::OpenaiPython => {
-            let (before, after) = python::idle_memory(python, url, count).await?;
+            let (before, after) = python::idle_memory(python, url, !args.no_deflate, count).await?;
             (before, after, count)
         }
-        LoadClient::Connections => in_fresh_process(client, url, count, 1).await?,
+        LoadClient::Connections => in_fresh_process(client, url, args, count, 1).await?,
         LoadClient::Pool => {
             // The same conversations on one connection, then on as many as the pool opens.
-            let (_, one, opened_one) = in_fresh_process(client, url, count, 1).await?;
+            let (_, one, opened_one) = in_fresh_process(client, url, args, count, 1).await?;
             let many = usize::try_from(count).unwrap_or(usize::MAX);
-            let (_, spread, opened) = in_fresh_process(client, url, count, many).await?;
+            let (_, spread, opened) = in_fresh_process(client, url, args, count, many).await?;
             (one, spread, opened.saturating_sub(opened_one))
         }
     };
@@ -44,6 +46,7 @@ pub(crate) async fn measure(
 async fn in_fresh_process(
     client: LoadClient,
     url: &str,
+    args: &LoadArgs,
     count: u64,
     max_connections: usize,
 ) -> Result<(u64, u64, u64), CliError> {
@@ -60,6 +63,7 @@ async fn in_fresh_process(
         ])
         .args(["--idle-connections", &count.to_string()])
         .args(["--max-connections", &max_connections.to_string()])
+        .args(args.no_deflate.then_some("--no-deflate"))
         .stdin(Stdio::null())
         .kill_on_drop(true)
         .output()
@@ -83,12 +87,13 @@ async fn in_fresh_process(
 pub(crate) async fn probe(args: &LoadArgs, clients: &[LoadClient]) -> Result<(), CliError> {
     let url = args.url.as_deref().unwrap_or_default();
     let count = u64::from(args.idle_connections);
+    let deflate = !args.no_deflate;
     let figures = match clients.first() {
         Some(LoadClient::Pool) => {
-            pool::idle_memory(url, count, args.max_connections as usize).await?
+            pool::idle_memory(url, deflate, count, args.max_connections as usize).await?
         }
         Some(LoadClient::Connections) => {
-            let (before, after) = connections::idle_memory(url, count).await?;
+            let (before, after) = connections::idle_memory(url, deflate, count).await?;
             (before, after, count)
         }
         _ => {

@@ -63,8 +63,12 @@ pub(crate) async fn load(args: LoadArgs) -> Result<(), CliError> {
         let before = Usage::this_process();
         let result = match client {
             LoadClient::Pool => pool::run(&url, plan, pool_limits(&args), meter.counter()).await,
-            LoadClient::Connections => connections::run(&url, plan, meter.counter()).await,
-            LoadClient::OpenaiPython => python::run(&python, &url, plan, meter.counter()).await,
+            LoadClient::Connections => {
+                connections::run(&url, !args.no_deflate, plan, meter.counter()).await
+            }
+            LoadClient::OpenaiPython => {
+                python::run(&python, &url, !args.no_deflate, plan, meter.counter()).await
+            }
         };
         let cpu = Usage::this_process().cpu_since(&before);
         let peak_rss = meter.finish();
@@ -146,6 +150,7 @@ fn pool_limits(args: &LoadArgs) -> pool::PoolLimits {
     pool::PoolLimits {
         max_connections: args.max_connections as usize,
         dial_interval: Duration::from_secs_f64(args.dial_interval_ms / 1000.0),
+        deflate: !args.no_deflate,
     }
 }
 

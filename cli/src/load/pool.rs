@@ -20,6 +20,8 @@ pub(crate) struct PoolLimits {
     pub(crate) max_connections: usize,
     /// The shortest time between two dials.
     pub(crate) dial_interval: Duration,
+    /// Offer permessage-deflate.
+    pub(crate) deflate: bool,
 }
 
 /// Runs `plan` on one pool, after one warm-up turn that is not counted. A burst's clock
@@ -31,7 +33,7 @@ pub(crate) async fn run(
     counter: Counter,
 ) -> Result<Measured, CliError> {
     let agents = plan.agents() as usize;
-    let pool = Pool::builder(config(url)?)
+    let pool = Pool::builder(config(url, limits.deflate)?)
         .max_connections(limits.max_connections)
         .dial_interval(limits.dial_interval)
         .max_opening(limits.max_connections.min(16))
@@ -129,11 +131,12 @@ async fn run_agent(
 /// being the same in both.
 pub(crate) async fn idle_memory(
     url: &str,
+    deflate: bool,
     count: u64,
     max_connections: usize,
 ) -> Result<(u64, u64, u64), CliError> {
     let count = usize::try_from(count).unwrap_or(usize::MAX);
-    let pool = Pool::builder(config(url)?)
+    let pool = Pool::builder(config(url, deflate)?)
         .max_connections(max_connections)
         .max_turns_per_connection(1)
         .max_opening(16)
@@ -159,7 +162,7 @@ pub(crate) async fn idle_memory(
     };
     let result = async {
         turn(0).await?;
-        let before = super::usage::rss_now().unwrap_or(0);
+        let before = super::usage::settled_rss().unwrap_or(0);
         let opened = pool.stats().connections_dialed_total;
         let mut set = JoinSet::new();
         for agent in 1..=count {
@@ -168,7 +171,7 @@ pub(crate) async fn idle_memory(
         while let Some(joined) = set.join_next().await {
             joined.map_err(|error| CliError::Bench(error.to_string()))??;
         }
-        let after = super::usage::rss_now().unwrap_or(0);
+        let after = super::usage::settled_rss().unwrap_or(0);
         let opened = pool.stats().connections_dialed_total.saturating_sub(opened);
         Ok((before, after, opened))
     }

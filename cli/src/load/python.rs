@@ -69,6 +69,7 @@ pub(crate) fn http_base(url: &str) -> Result<String, CliError> {
 pub(crate) async fn run(
     python: &Path,
     url: &str,
+    deflate: bool,
     plan: Plan,
     counter: Counter,
 ) -> Result<Measured, CliError> {
@@ -78,6 +79,7 @@ pub(crate) async fn run(
         "--agents".into(),
         plan.agents().to_string(),
     ];
+    args.extend(deflate.then(|| "--deflate".to_owned()));
     match plan {
         Plan::Burst { turns, .. } => args.extend(["--turns".into(), turns.to_string()]),
         Plan::Sustained { rate, duration, .. } => args.extend([
@@ -106,18 +108,21 @@ pub(crate) async fn run(
     })
 }
 
-/// Opens `count` idle connections with the Python client; the resident set before and after.
+/// Opens `count` connections with the Python client, one turn on each, and leaves them idle;
+/// the resident set before and after.
 pub(crate) async fn idle_memory(
     python: &Path,
     url: &str,
+    deflate: bool,
     count: u64,
 ) -> Result<(u64, u64), CliError> {
-    let args = [
+    let mut args = vec![
         "--base".to_owned(),
         http_base(url)?,
         "--idle".into(),
         count.to_string(),
     ];
+    args.extend(deflate.then(|| "--deflate".to_owned()));
     let line = run_script(python, &args, |_| {}).await?;
     let line: IdleLine = serde_json::from_str(&line)
         .map_err(|error| CliError::Bench(format!("the Python client's summary: {error}")))?;

@@ -54,6 +54,19 @@ fn rusage(who: libc::c_int) -> Usage {
     }
 }
 
+/// This process's resident set once the allocator has given back the free memory it caches
+/// (`malloc_trim`, glibc): what the live allocations hold, not what an earlier peak left
+/// behind.
+pub(crate) fn settled_rss() -> Option<u64> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `malloc_trim` only returns free pages of the allocator's heaps to the OS; it
+    // takes no pointer and touches no live allocation.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+    rss_now()
+}
+
 /// This process's resident set now, in bytes.
 pub(crate) fn rss_now() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;

@@ -22,6 +22,15 @@ impl Pool {
         }
     }
 
+    /// A read of `conn`'s socket found nothing to read: an idle connection gives back its
+    /// read buffer ([`Client::release_input_buffer`]) until the next
+    /// [`input_buffer`](Self::input_buffer).
+    pub fn release_input_buffer(&mut self, conn: ConnId) {
+        if let Some(member) = self.members.get_mut(&conn) {
+            member.client.release_input_buffer();
+        }
+    }
+
     /// `n` bytes were read into [`input_buffer`](Self::input_buffer).
     pub fn commit_input(&mut self, conn: ConnId, n: usize, now: Instant) {
         if let Some(member) = self.members.get_mut(&conn) {

@@ -163,18 +163,20 @@ impl LaneLedger {
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Ledger {
-    lanes: BTreeMap<Lane, LaneLedger>,
+    /// Boxed: a B-tree leaf has room for 11 entries, and a ledger of one or two lanes would
+    /// otherwise hold 11 `LaneLedger`s' worth of memory (about 10 KiB).
+    lanes: BTreeMap<Lane, Box<LaneLedger>>,
 }
 
 impl Ledger {
     /// One lane's conversation.
     pub fn lane(&self, lane: &Lane) -> Option<&LaneLedger> {
-        self.lanes.get(lane)
+        self.lanes.get(lane).map(|ledger| &**ledger)
     }
 
     /// Every lane with its conversation.
     pub fn lanes(&self) -> impl Iterator<Item = (&Lane, &LaneLedger)> {
-        self.lanes.iter()
+        self.lanes.iter().map(|(lane, ledger)| (lane, &**ledger))
     }
 
     pub(crate) fn lane_mut(&mut self, lane: &Lane) -> &mut LaneLedger {
@@ -183,7 +185,7 @@ impl Ledger {
 
     /// Removes one lane's conversation (it moves to another session).
     pub(crate) fn take_lane(&mut self, lane: &Lane) -> Option<LaneLedger> {
-        self.lanes.remove(lane)
+        self.lanes.remove(lane).map(|ledger| *ledger)
     }
 
     /// A new connection: no lane's last response is cached any more.

@@ -76,7 +76,9 @@ const ALREADY_COMPLETED: &str = "response_already_completed";
 pub struct Session {
     config: SessionConfig,
     ledger: Ledger,
-    lanes: BTreeMap<Lane, LaneState>,
+    /// Boxed: a B-tree leaf has room for 11 entries, and a connection with one or two lanes
+    /// would otherwise hold 11 `LaneState`s' worth of memory (about 21 KiB).
+    lanes: BTreeMap<Lane, Box<LaneState>>,
     connection: Connection,
     now: Instant,
     next_request: u64,
@@ -520,7 +522,11 @@ impl Session {
                 self.retire(ReconnectReason::ConnectionLimit);
             } else if let Some(idle) = self.config.idle_timeout {
                 let mut any = false;
-                for active in self.lanes.values_mut().filter_map(LaneState::active_mut) {
+                for active in self
+                    .lanes
+                    .values_mut()
+                    .filter_map(|state| state.active_mut())
+                {
                     if now >= active.last_event + idle {
                         active.abandoned = Some(Abandoned::IdleTimeout);
                         any = true;
@@ -548,7 +554,7 @@ impl Session {
         let idle = self.config.idle_timeout.and_then(|idle| {
             self.lanes
                 .values()
-                .filter_map(LaneState::active)
+                .filter_map(|state| state.active())
                 .map(|active| active.last_event + idle)
                 .min()
         });
@@ -597,6 +603,26 @@ impl Session {
         self.lanes
             .values()
             .all(|state| matches!(state.phase, Phase::Idle) && state.queue.is_empty())
+    }
+
+    /// Gives back the spare capacity of the queues that are empty: what an idle session kept
+    /// from its busiest moment (a connection's events, frames, records; a lane's requests and
+    /// steers). The next turn grows them again.
+    pub(crate) fn release_idle_memory(&mut self) {
+        fn release<T>(queue: &mut VecDeque<T>) {
+            if queue.is_empty() {
+                queue.shrink_to_fit();
+            }
+        }
+        release(&mut self.outbox);
+        release(&mut self.events);
+        release(&mut self.records);
+        for state in self.lanes.values_mut() {
+            release(&mut state.queue);
+            if state.steers.is_empty() {
+                state.steers.shrink_to_fit();
+            }
+        }
     }
 
     // --- Requests ---------------------------------------------------------------------------

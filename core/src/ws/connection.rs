@@ -315,6 +315,39 @@ impl Connection {
         self.received(data.len(), now);
     }
 
+    /// Gives back the read buffer when it holds no received byte; the next
+    /// [`input_buffer`](Self::input_buffer) allocates one again. A driver calls it when a read
+    /// finds nothing to read, so that a connection waiting for the peer holds no read buffer
+    /// (at least 16 KiB).
+    pub fn release_input_buffer(&mut self) {
+        self.reader.release_buffer();
+    }
+
+    /// Gives back the memory a quiet connection can rebuild when it is next needed: the read
+    /// buffer when it holds no received byte, the permessage-deflate compressor between
+    /// messages (the next message we send is then compressed without reference to earlier
+    /// ones, which RFC 7692 always allows), the inflater's window when the peer agreed to
+    /// compress every message alone (its `*_no_context_takeover`) and no message is arriving,
+    /// and the write buffers when nothing waits to be written.
+    /// Nothing else changes: call it whenever the connection goes quiet.
+    pub fn release_idle_memory(&mut self) {
+        self.reader.release_buffer();
+        self.writer.release();
+        #[cfg(feature = "deflate")]
+        if let Some(params) = self.deflate {
+            if let Some(deflater) = &mut self.deflater {
+                deflater.release();
+            }
+            let peer_compresses_alone = match self.role {
+                Role::Client => params.server_no_context_takeover,
+                Role::Server => params.client_no_context_takeover,
+            };
+            if peer_compresses_alone {
+                self.reader.release_inflater();
+            }
+        }
+    }
+
     fn received(&mut self, n: usize, now: Instant) {
         self.now = now;
         if n > 0 {

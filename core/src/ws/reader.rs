@@ -103,6 +103,24 @@ impl FrameReader {
         self.inflater = Some(Inflater::new());
     }
 
+    /// Gives the read buffer back when it holds no received byte; the next
+    /// [`spare`](Self::spare) allocates a new one. A frame whose header is read and whose
+    /// payload has not started (`current` with nothing buffered) needs no byte of it either.
+    pub(crate) fn release_buffer(&mut self) {
+        if self.filled == 0 {
+            self.buf = BytesMut::new();
+        }
+    }
+
+    /// Gives the inflater's window back when no compressed message is arriving. The caller
+    /// knows the peer compresses every message alone (RFC 7692 `*_no_context_takeover`).
+    #[cfg(feature = "deflate")]
+    pub(crate) fn release_inflater(&mut self) {
+        if let (Some(inflater), None) = (&mut self.inflater, &self.assembly) {
+            inflater.release();
+        }
+    }
+
     /// Whether compressed messages are allowed.
     fn inflates(&self) -> bool {
         #[cfg(feature = "deflate")]
@@ -493,6 +511,30 @@ mod tests {
             prop_assert_eq!(&whole, &read_all(peer, &wire, &pieces));
             prop_assert_eq!(&whole, &read_all(peer, &wire, &[1]));
         }
+    }
+
+    #[test]
+    fn the_buffer_is_given_back_only_when_it_holds_nothing() {
+        let mut reader = FrameReader::new(Role::Server, 1 << 20, 1 << 20);
+        let wire = frame_bytes(true, 1, None, "héllo".as_bytes());
+        // Half a frame: its header is read, its first payload bytes are kept.
+        reader.extend(&wire[..4]);
+        assert_eq!(reader.next(), Ok(None));
+        reader.release_buffer();
+        assert_eq!(reader.buffered().len(), 2);
+        let spare = reader.spare();
+        spare[..wire.len() - 4].copy_from_slice(&wire[4..]);
+        reader.commit(wire.len() - 4);
+        assert_eq!(
+            reader.next(),
+            Ok(Some(Inbound::Message(Message::Text("héllo".into()))))
+        );
+        // Empty: the buffer goes, and the next read gets a new one.
+        reader.release_buffer();
+        assert_eq!(reader.buf.capacity(), 0);
+        assert!(reader.spare().len() >= MIN_READ);
+        reader.commit(0);
+        assert_eq!(reader.next(), Ok(None));
     }
 
     #[test]

@@ -140,6 +140,14 @@ impl FrameWriter {
         self.close_queued = true;
     }
 
+    /// Gives the buffers' memory back when nothing waits to be written (an idle connection).
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() {
+            self.queue = VecDeque::new();
+            self.packing = BytesMut::new();
+        }
+    }
+
     /// The next chunk to write.
     pub(crate) fn poll(&mut self) -> Option<Bytes> {
         self.write_pending_pong();

@@ -376,6 +376,36 @@ fn play(ops: Vec<Op>) {
         net.run(Duration::from_secs(60), |net| net.pool.is_closed(), |_| {});
         assert!(net.pool.is_closed() && net.server_conns().is_empty());
     }
+    // A turn that gave up (its connections kept failing past the retry budget) leaves the
+    // outputs answered since with its conversation: they go out with the next turn.
+    let owing: Vec<ConvId> = model
+        .convs
+        .iter()
+        .copied()
+        .filter(|&conv| owes_outputs(&net, conv))
+        .collect();
+    for &conv in &owing {
+        assert!(
+            net.ended_order.contains(&conv)
+                && net
+                    .ended
+                    .values()
+                    .any(|(c, result)| *c == conv && result.is_err()),
+            "{conv} owes outputs but no turn of it failed"
+        );
+    }
+    if model.shut {
+        model.convs.retain(|conv| !owing.contains(conv));
+    } else {
+        for &conv in &owing {
+            net.pool.turn(conv, ask("Go on"), net.now).unwrap();
+        }
+        net.run(
+            Duration::from_secs(60),
+            |net| net.pool.stats().turns_in_flight + net.pool.stats().turns_waiting == 0,
+            |net| check_limits(net, &config),
+        );
+    }
     for &conv in &model.convs {
         let ledger = net.pool.ledger(conv).unwrap();
         for (call, outputs) in outputs_per_call(ledger.items()) {
@@ -387,6 +417,12 @@ fn play(ops: Vec<Op>) {
     }
 }
 
+/// Whether a call in `conv`'s context has no output there yet.
+fn owes_outputs(net: &Net, conv: ConvId) -> bool {
+    let ledger = net.pool.ledger(conv).unwrap();
+    outputs_per_call(ledger.items()).values().any(|&n| n == 0)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
@@ -396,4 +432,22 @@ proptest! {
     ) {
         play(ops);
     }
+}
+
+/// Found by the property test: a turn whose connections keep failing gives up while its tool
+/// call waits; the output answered afterwards stays with the conversation and goes out with
+/// its next turn, once.
+#[test]
+fn an_output_answered_after_its_turn_gave_up_goes_out_with_the_next_turn() {
+    use Op::*;
+    play(vec![
+        Turn(0),
+        Run(5),
+        Kill(0),
+        Kill(0),
+        Jump(40),
+        Kill(0),
+        Storm(1, false),
+        Run(50),
+    ]);
 }

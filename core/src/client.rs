@@ -23,6 +23,18 @@ use crate::wire::{Input, Item, ResponseCreate, ToolOutput};
 use crate::ws::{self, CloseCode, Closed, Connection, HandshakeError, Header, SendError, WsUrl};
 
 /// Where to connect and with which limits.
+///
+/// ```
+/// # use responses_ws_core::client::ClientConfig;
+/// # use responses_ws_core::ws::WsUrl;
+/// let config = ClientConfig::new(WsUrl::parse("wss://api.openai.com/v1/responses")?)
+///     .api_key("sk-test")
+///     .header("OpenAI-Beta", "responses_websockets=2026-02-06");
+/// assert_eq!(config.headers.len(), 2);
+/// // Debug output never shows the key.
+/// assert!(!format!("{config:?}").contains("sk-test"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
@@ -45,6 +57,24 @@ pub struct ClientConfig {
 }
 
 /// When a [`Client`] gives WebSocket mode up for HTTP + SSE ([`ClientEvent::UseHttp`]).
+///
+/// ```
+/// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent, HttpFallback};
+/// # use responses_ws_core::mock::{MockPeer, Script};
+/// # use responses_ws_core::ws::WsUrl;
+/// # use responses_ws_core::Instant;
+/// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+/// # use responses_ws_core::mock::{Refusal, UpgradeFault};
+/// let mut config = ClientConfig::new(url);
+/// config.http_fallback = HttpFallback::OnUpgradeRequired;
+/// let mut client = Client::new(config);
+/// let refusing = Script::new().with_upgrade_refusal(UpgradeFault::new(Refusal::UpgradeRequired));
+/// let mut server = MockPeer::new(refusing, 0, Instant::ZERO);
+/// client.connect([1; 32], Instant::ZERO)?;
+/// let events = server.exchange(&mut client, Instant::ZERO);
+/// assert!(events.iter().any(|event| matches!(event, ClientEvent::UseHttp { .. })));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HttpFallback {
@@ -61,6 +91,17 @@ pub enum HttpFallback {
 
 impl ClientConfig {
     /// Defaults for `url`, with an inbound message limit large enough for whole responses.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{ClientConfig, HttpFallback};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let config = ClientConfig::new(WsUrl::parse("wss://api.openai.com/v1/responses")?);
+    /// assert_eq!(config.url.host(), "api.openai.com");
+    /// assert!(config.headers.is_empty());
+    /// assert_eq!(config.http_fallback, HttpFallback::Never);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(url: WsUrl) -> Self {
         ClientConfig {
             url,
@@ -73,6 +114,15 @@ impl ClientConfig {
     }
 
     /// Adds `Authorization: Bearer <key>`.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let config = ClientConfig::new(url).api_key("sk-test");
+    /// assert_eq!(config.headers, [("Authorization".to_string(), "Bearer sk-test".to_string())]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn api_key(mut self, key: &str) -> Self {
         self.headers
             .push(("Authorization".into(), alloc::format!("Bearer {key}")));
@@ -80,12 +130,31 @@ impl ClientConfig {
     }
 
     /// Adds an upgrade header.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let config = ClientConfig::new(url).header("OpenAI-Beta", "responses_multi_agent=v1");
+    /// assert_eq!(config.headers[0].0, "OpenAI-Beta");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
         self
     }
 
     /// Replaces the `Authorization` header with `Bearer <key>` (fresh credentials).
+    ///
+    /// ```
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut config = ClientConfig::new(url).api_key("sk-old");
+    /// config.set_api_key("sk-new");
+    /// assert_eq!(config.headers, [("Authorization".to_string(), "Bearer sk-new".to_string())]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_api_key(&mut self, key: &str) {
         self.headers
             .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
@@ -122,6 +191,31 @@ impl fmt::Debug for ClientConfig {
 }
 
 /// What the client reports.
+///
+/// ```
+/// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+/// # use responses_ws_core::mock::{MockPeer, Script};
+/// # use responses_ws_core::session::SessionEvent;
+/// # use responses_ws_core::wire::ResponseCreate;
+/// # use responses_ws_core::ws::WsUrl;
+/// # use responses_ws_core::Instant;
+/// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+/// # let mut client = Client::new(ClientConfig::new(url.clone()));
+/// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+/// # client.connect([1; 32], Instant::ZERO)?;
+/// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+/// for event in server.exchange(&mut client, Instant::ZERO) {
+///     match event {
+///         ClientEvent::Connected { .. } => println!("connected"),
+///         ClientEvent::Session(SessionEvent::Completed { response, .. }) => {
+///             assert_eq!(response.all_output_text(), "Hello!");
+///         }
+///         ClientEvent::Disconnected { closed } => println!("disconnected: {closed:?}"),
+///         _ => {}
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 // Nearly every event is a session event: boxing it would cost an allocation per event.
@@ -254,11 +348,43 @@ impl fmt::Debug for Client {
 
 impl Client {
     /// A client with no conversation yet.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let client = Client::new(ClientConfig::new(url));
+    /// assert!(client.session().is_idle());
+    /// assert!(!client.is_open());
+    /// assert_eq!(client.next_dial(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(config: ClientConfig) -> Self {
         Client::restore(config, Ledger::default())
     }
 
     /// A client that continues the conversations of a saved ledger.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// let saved = client.session().ledger().clone();
+    ///
+    /// // Later, in another process: the conversation goes on from the saved ledger.
+    /// let restored = Client::restore(ClientConfig::new(url), saved);
+    /// assert!(restored.session().ledger().lane(&Lane::Default).is_some_and(|lane| lane.last_response_id().is_some()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restore(config: ClientConfig, ledger: Ledger) -> Self {
         let session = Session::restore(config.session.clone(), ledger);
         Client::from_session(config, session)
@@ -268,6 +394,25 @@ impl Client {
     /// say) over WebSocket: its lanes, ledger, queued requests and pending tool calls go on
     /// as they were once [`connect`](Self::connect) opens a connection. The session takes
     /// `config.session`.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// let (session, _events) = client.into_session(Instant::ZERO);
+    /// let moved = Client::from_session(ClientConfig::new(url), session);
+    /// assert!(moved.session().ledger().lane(&Lane::Default).is_some_and(|lane| lane.last_response_id().is_some()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_session(config: ClientConfig, mut session: Session) -> Self {
         session.set_config(config.session.clone());
         let mut budget = Budget::new(config.session.retry.clone());
@@ -297,6 +442,18 @@ impl Client {
     ///
     /// Called by hand (not because [`next_dial`](Self::next_dial) said so), it also ends a
     /// give-up: retrying starts again.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url).api_key("sk-test"));
+    /// client.connect([7; 32], Instant::ZERO)?;
+    /// let upgrade = client.poll_transmit().unwrap();
+    /// assert!(upgrade.starts_with(b"GET /v1/responses HTTP/1.1\r\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(&mut self, seed: [u8; 32], now: Instant) -> Result<(), HandshakeError> {
         self.now = now;
         if self.connection.take().is_some() {
@@ -320,6 +477,21 @@ impl Client {
     /// requests go out again on the next transport, started ones fail as interrupted): close
     /// its socket. Returns the session and the events not yet taken with
     /// [`poll_event`](Self::poll_event); the tool handler stays behind.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// let (session, events) = client.into_session(Instant::ZERO);
+    /// assert!(session.is_idle());
+    /// assert!(events.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_session(mut self, now: Instant) -> (Session, Vec<ClientEvent>) {
         if self.connection.take().is_some() {
             self.session.disconnected(now);
@@ -331,6 +503,22 @@ impl Client {
     /// after a failure the retry budget allows another attempt for, or right away for a
     /// planned rotation. `None` while a connection is current, after the application closed,
     /// and once retrying gave up.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::retry::Failure;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// let refused = Failure::Transport { message: "connection refused".into(), transient: true };
+    /// client.dial_failed(refused, Instant::ZERO);
+    /// let due = client.next_dial().expect("a retry is due");
+    /// assert!(due > Instant::ZERO);
+    /// client.connect([2; 32], due)?; // the adapter dials again at `due`
+    /// assert_eq!(client.next_dial(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn next_dial(&self) -> Option<Instant> {
         self.next_dial
     }
@@ -338,6 +526,20 @@ impl Client {
     /// The socket for the next connection could not be opened (DNS, TCP, TLS, or the connect
     /// timeout): the budget decides whether another attempt follows
     /// ([`ClientEvent::Reconnecting`]) or retrying is over ([`ClientEvent::GaveUp`]).
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::retry::Failure;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// let untrusted = Failure::Transport { message: "untrusted certificate".into(), transient: false };
+    /// client.dial_failed(untrusted, Instant::ZERO);
+    /// assert!(matches!(client.poll_event(), Some(ClientEvent::GaveUp(_))));
+    /// assert_eq!(client.next_dial(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dial_failed(&mut self, cause: Failure, now: Instant) {
         self.now = now;
         self.next_dial = None;
@@ -346,33 +548,112 @@ impl Client {
     }
 
     /// How retrying ended, if it did (also reported as [`ClientEvent::GaveUp`]).
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::retry::Failure;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// assert!(client.gave_up().is_none());
+    /// client.dial_failed(Failure::Transport { message: "bad certificate".into(), transient: false }, Instant::ZERO);
+    /// assert_eq!(client.gave_up().unwrap().attempts, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn gave_up(&self) -> Option<&GaveUp> {
         self.gave_up.as_ref()
     }
 
     /// Replaces the API key sent with the next upgrade (after
     /// [`ClientEvent::Reconnecting`] asked for fresh credentials).
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url).api_key("sk-old"));
+    /// client.set_api_key("sk-new");
+    /// assert!(client.config().headers.iter().any(|(_, value)| value == "Bearer sk-new"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_api_key(&mut self, key: &str) {
         self.config.set_api_key(key);
     }
 
     /// Failed connections in the current streak (reset by a completed response).
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::retry::Failure;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// client.dial_failed(Failure::ConnectTimeout, Instant::ZERO);
+    /// assert_eq!(client.failures(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn failures(&self) -> u32 {
         self.budget.failures()
     }
 
     /// The session: its ledger, pending tool calls, in-flight count.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// assert!(!client.session().is_idle()); // waits for the upgrade
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// assert!(client.session().is_idle());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn session(&self) -> &Session {
         &self.session
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let client = Client::new(ClientConfig::new(url));
+    /// assert_eq!(client.config().url.host(), "127.0.0.1");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn config(&self) -> &ClientConfig {
         &self.config
     }
 
     /// See [`Session::create`]. Refused with [`SessionError::Backpressure`] while
     /// [`has_room`](Self::has_room) is false; a refused request is handed back whole.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::SessionEvent;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// let request = client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let events = server.exchange(&mut client, Instant::ZERO);
+    /// assert!(events.iter().any(|event| matches!(event,
+    ///     ClientEvent::Session(SessionEvent::Completed { request: done, .. }) if *done == request)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(
         &mut self,
         request: ResponseCreate,
@@ -382,6 +663,24 @@ impl Client {
     }
 
     /// See [`Session::warm_up`]. Refused like [`create`](Self::create) when full.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::SessionEvent;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// // Prepares the conversation (instructions, tools) without generating anything.
+    /// client.warm_up(ResponseCreate::new("gpt-5.5").instructions("Be brief."))?;
+    /// let events = server.exchange(&mut client, Instant::ZERO);
+    /// assert!(events.iter().any(|event| matches!(event, ClientEvent::Session(SessionEvent::Completed { .. }))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn warm_up(
         &mut self,
         request: ResponseCreate,
@@ -391,6 +690,29 @@ impl Client {
     }
 
     /// See [`Session::fork`]. Refused like [`create`](Self::create) when full.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::{Lane, SessionEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Plan a trip"))?;
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// // A new lane continues from the default lane's last response.
+    /// let fork = ResponseCreate::new("gpt-5.5").stream_id("alternative").input("Cheaper, please");
+    /// client.fork(&Lane::Default, fork)?;
+    /// let events = server.exchange(&mut client, Instant::ZERO);
+    /// let alternative = Lane::named("alternative")?;
+    /// assert!(events.iter().any(|event| matches!(event,
+    ///     ClientEvent::Session(SessionEvent::Completed { lane, .. }) if *lane == alternative)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fork(
         &mut self,
         from: &Lane,
@@ -402,6 +724,33 @@ impl Client {
 
     /// See [`Session::submit_tool_output`]. Never refused for lack of room: the outputs are
     /// bounded by the calls the server made, and refusing one could lose it.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::mock::{MockPeer, Script, ScriptedCall};
+    /// # use responses_ws_core::session::{Lane, SessionEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url));
+    /// let script = Script::new().tool_calls([ScriptedCall::new("add", r#"{"a":1,"b":2}"#)]).text("It is 3.", 1);
+    /// let mut server = MockPeer::new(script, 0, Instant::ZERO);
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("What is 1 + 2?"))?;
+    /// let events = server.exchange(&mut client, Instant::ZERO);
+    /// let calls = events.into_iter().find_map(|event| match event {
+    ///     ClientEvent::Session(SessionEvent::ToolCalls { calls, .. }) => Some(calls),
+    ///     _ => None,
+    /// }).unwrap();
+    /// let answer: serde_json::Value = calls[0].parse_arguments()?;
+    /// let sum = answer["a"].as_i64().unwrap() + answer["b"].as_i64().unwrap();
+    /// client.submit_tool_output(&Lane::Default, &calls[0].call_id, sum.to_string())?;
+    /// let events = server.exchange(&mut client, Instant::ZERO);
+    /// assert!(events.iter().any(|event| matches!(event,
+    ///     ClientEvent::Session(SessionEvent::Completed { response, .. }) if response.all_output_text() == "It is 3.")));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn submit_tool_output(
         &mut self,
         lane: &Lane,
@@ -417,6 +766,27 @@ impl Client {
     /// With a journaled lane, answer its tool calls from the events (or an adapter's tool
     /// loop), not with [`set_tool_handler`](Self::set_tool_handler): that handler runs
     /// before the driver has stored the records of the calls.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.journal(&Lane::Default, "conv-1")?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Pay the bill"))?;
+    /// let mut stored = Vec::new();
+    /// while let Some(record) = client.poll_record() {
+    ///     stored.push(record); // a real driver writes it to its store first
+    /// }
+    /// assert!(!stored.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn journal(
         &mut self,
         lane: &Lane,
@@ -428,16 +798,79 @@ impl Client {
     /// The next write-ahead record of a journaled lane ([`Session::poll_record`]). Drain it
     /// before [`poll_transmit`](Self::poll_transmit) and store what it gives first: the
     /// frames that a record describes are held until it was taken.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.journal(&Lane::Default, "conv-1")?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// # client.poll_transmit(); // the upgrade
+    /// // The request waits until its records are taken (and stored).
+    /// assert!(client.poll_transmit().is_none());
+    /// let records: Vec<_> = std::iter::from_fn(|| client.poll_record()).collect();
+    /// assert!(!records.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn poll_record(&mut self) -> Option<crate::persist::Record> {
         self.session.poll_record()
     }
 
     /// See [`Session::export_lane`]: the lane's conversation leaves this client.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// let transfer = client.export_lane(&Lane::Default)?;
+    /// assert!(client.session().ledger().lane(&Lane::Default).is_none());
+    /// let mut other = Client::new(ClientConfig::new(url));
+    /// other.import_lane(&Lane::Default, transfer)?;
+    /// assert!(other.session().ledger().lane(&Lane::Default).is_some_and(|lane| lane.last_response_id().is_some()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn export_lane(&mut self, lane: &Lane) -> Result<LaneTransfer, SessionError> {
         self.take(|session| session.export_lane(lane))
     }
 
     /// See [`Session::import_lane`]: a conversation from another client continues on `lane`.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// let transfer = client.export_lane(&Lane::Default)?;
+    /// let mut other = Client::new(ClientConfig::new(url));
+    /// let planner = Lane::named("planner")?;
+    /// other.import_lane(&planner, transfer)?;
+    /// assert!(other.session().ledger().lane(&planner).is_some_and(|lane| lane.last_response_id().is_some()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn import_lane(
         &mut self,
         lane: &Lane,
@@ -447,6 +880,31 @@ impl Client {
     }
 
     /// Answers every pending call of `lane` with `handler` (a synchronous tool loop step).
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::mock::{MockPeer, Script, ScriptedCall};
+    /// # use responses_ws_core::session::{Lane, SessionEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url));
+    /// let script = Script::new().tool_calls([ScriptedCall::new("add", r#"{"a":1,"b":2}"#)]).text("It is 3.", 1);
+    /// let mut server = MockPeer::new(script, 0, Instant::ZERO);
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("What is 1 + 2?"))?;
+    /// let events = server.exchange(&mut client, Instant::ZERO);
+    /// let calls = events.into_iter().find_map(|event| match event {
+    ///     ClientEvent::Session(SessionEvent::ToolCalls { calls, .. }) => Some(calls),
+    ///     _ => None,
+    /// }).unwrap();
+    /// assert_eq!(calls[0].name, "add");
+    /// client.answer_tool_calls(&Lane::Default, |call| call.arguments.len().to_string().into())?;
+    /// let events = server.exchange(&mut client, Instant::ZERO);
+    /// assert!(events.iter().any(|event| matches!(event, ClientEvent::Session(SessionEvent::Completed { .. }))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn answer_tool_calls(
         &mut self,
         lane: &Lane,
@@ -484,6 +942,18 @@ impl Client {
     }
 
     /// See [`Session::submit_approval`].
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// // Only an approval the server asked for can be answered.
+    /// let unknown = client.submit_approval(&Lane::Default, "mcpr_unknown", true, None);
+    /// assert!(unknown.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn submit_approval(
         &mut self,
         lane: &Lane,
@@ -496,6 +966,29 @@ impl Client {
 
     /// See [`Session::steer`]. Refused like [`create`](Self::create) when full; the input
     /// is handed back.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # use std::time::Duration;
+    /// # let mut client = Client::new(ClientConfig::new(url));
+    /// let script = Script::new().text("A long answer", 5).with_delta_delay(Duration::from_millis(50)).with_steering();
+    /// let mut server = MockPeer::new(script, 0, Instant::ZERO);
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Tell me a story"))?;
+    /// server.exchange(&mut client, Instant::ZERO); // started, still streaming
+    /// client.steer(&Lane::Default, "Make it short")?;
+    /// // Without a running response the input is handed back.
+    /// let idle = Lane::named("idle")?;
+    /// let refused = client.steer(&idle, "Hello?").unwrap_err();
+    /// assert!(matches!(refused.into_request(), responses_ws_core::wire::Input::Text(text) if text == "Hello?"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Refused<Input>> {
         let input = self.with_room(input.into())?;
         self.take(|session| session.steer(lane, input))
@@ -503,6 +996,20 @@ impl Client {
 
     /// See [`Session::inject`]. Never refused for lack of room: like tool outputs, injected
     /// outputs answer calls the server waits on.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # use responses_ws_core::wire::Item;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// let output = vec![Item::function_call_output("call_1", "42")];
+    /// // Nothing runs on the lane: the items are handed back, not lost.
+    /// let refused = client.inject(&Lane::Default, output).unwrap_err();
+    /// assert_eq!(refused.into_request().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Refused<Vec<Item>>> {
         self.take(|session| session.inject(lane, input))
     }
@@ -510,6 +1017,24 @@ impl Client {
     /// Whether calls that queue new frames (`create`, `fork`, `warm_up`, `steer`) are taken:
     /// the bytes waiting to be written are under `ws.max_outbound_queue`. Adapters wait for
     /// room (by writing) before such a call.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut config = ClientConfig::new(url);
+    /// config.ws.max_outbound_queue = 16;
+    /// let mut client = Client::new(config);
+    /// client.connect([1; 32], Instant::ZERO)?; // the upgrade request is queued
+    /// assert!(!client.has_room());
+    /// let refused = client.create(ResponseCreate::new("gpt-5.5").input("Hi")).unwrap_err();
+    /// assert!(refused.is_backpressure());
+    /// client.poll_transmit(); // written to the socket
+    /// assert!(client.has_room());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn has_room(&self) -> bool {
         self.queued_bytes() < self.config.ws.max_outbound_queue
     }
@@ -529,6 +1054,24 @@ impl Client {
 
     /// Starts the close handshake of the current connection (code 1000). No reconnect
     /// follows; requests that were waiting stay queued for a later [`connect`](Self::connect).
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// client.close(Instant::ZERO);
+    /// let events = server.exchange(&mut client, Instant::ZERO);
+    /// assert!(matches!(events.last(), Some(ClientEvent::Disconnected { .. })));
+    /// assert!(client.is_finished());
+    /// assert_eq!(client.next_dial(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&mut self, now: Instant) {
         self.now = now;
         self.next_dial = None;
@@ -543,6 +1086,27 @@ impl Client {
 
     /// Free space to read socket bytes into; report them with [`commit_input`](Self::commit_input).
     /// Empty without a connection.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # use responses_ws_core::ws::{self, Connection};
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// let mut server = Connection::server(ws::Config::default(), [2; 32], Instant::ZERO);
+    /// server.handle_input(&client.poll_transmit().unwrap(), Instant::ZERO);
+    /// # assert!(matches!(server.poll_event(), Some(ws::Event::Request(_))));
+    /// server.accept(&[])?;
+    /// let answer = server.poll_transmit().unwrap();
+    /// // Read from the socket straight into the client's buffer.
+    /// let buffer = client.input_buffer();
+    /// buffer[..answer.len()].copy_from_slice(&answer);
+    /// client.commit_input(answer.len(), Instant::ZERO);
+    /// assert!(matches!(client.poll_event(), Some(ClientEvent::Connected { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn input_buffer(&mut self) -> &mut [u8] {
         match &mut self.connection {
             Some(connection) => connection.input_buffer(),
@@ -551,6 +1115,26 @@ impl Client {
     }
 
     /// `n` bytes were read into [`input_buffer`](Self::input_buffer).
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # use responses_ws_core::ws::{self, Connection};
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// let mut server = Connection::server(ws::Config::default(), [2; 32], Instant::ZERO);
+    /// server.handle_input(&client.poll_transmit().unwrap(), Instant::ZERO);
+    /// # assert!(matches!(server.poll_event(), Some(ws::Event::Request(_))));
+    /// server.accept(&[])?;
+    /// let answer = server.poll_transmit().unwrap();
+    /// let n = answer.len();
+    /// client.input_buffer()[..n].copy_from_slice(&answer);
+    /// client.commit_input(n, Instant::ZERO);
+    /// assert!(client.is_open() || matches!(client.poll_event(), Some(ClientEvent::Connected { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn commit_input(&mut self, n: usize, now: Instant) {
         self.now = now;
         self.bytes_received += n as u64;
@@ -560,6 +1144,25 @@ impl Client {
     }
 
     /// Copies socket bytes in.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # use responses_ws_core::ws::{self, Connection};
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// let mut server = Connection::server(ws::Config::default(), [2; 32], Instant::ZERO);
+    /// server.handle_input(&client.poll_transmit().unwrap(), Instant::ZERO);
+    /// # assert!(matches!(server.poll_event(), Some(ws::Event::Request(_))));
+    /// server.accept(&[])?;
+    /// let answer = server.poll_transmit().unwrap();
+    /// client.handle_input(&answer, Instant::ZERO);
+    /// assert!(matches!(client.poll_event(), Some(ClientEvent::Connected { .. })));
+    /// assert!(client.is_open());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_input(&mut self, data: &[u8], now: Instant) {
         self.now = now;
         self.bytes_received += data.len() as u64;
@@ -569,6 +1172,24 @@ impl Client {
     }
 
     /// The socket reached end of file.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::retry::Failure;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// client.handle_eof(Instant::ZERO); // the peer went away without a close frame
+    /// let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
+    /// assert!(matches!(events[0], ClientEvent::Disconnected { .. }));
+    /// assert!(matches!(events[1], ClientEvent::Reconnecting { cause: Some(Failure::Dropped), .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_eof(&mut self, now: Instant) {
         self.now = now;
         if let Some(connection) = &mut self.connection {
@@ -577,6 +1198,21 @@ impl Client {
     }
 
     /// Time has reached `now`.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// client.poll_transmit(); // the upgrade goes out, and no answer comes
+    /// let deadline = client.poll_timeout().unwrap();
+    /// client.handle_timeout(deadline);
+    /// let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
+    /// assert!(events.iter().any(|event| matches!(event, ClientEvent::Reconnecting { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         if let Some(connection) = &mut self.connection {
@@ -587,6 +1223,20 @@ impl Client {
     }
 
     /// The next deadline of the connection or the session.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// assert_eq!(client.poll_timeout(), None);
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// // The upgrade must finish within the handshake timeout.
+    /// let timeout = client.config().ws.handshake_timeout.unwrap();
+    /// assert_eq!(client.poll_timeout(), Some(Instant::ZERO + timeout));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
         let connection = self.connection.as_ref().and_then(Connection::poll_timeout);
         [connection, self.session.poll_timeout()]
@@ -597,6 +1247,30 @@ impl Client {
 
     /// The next event. Reads the connection's frames (one message at a time) and runs them
     /// through the session; may queue output, so drain `poll_transmit` after it.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # use responses_ws_core::ws::{self, Connection};
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// let mut server = Connection::server(ws::Config::default(), [2; 32], Instant::ZERO);
+    /// server.handle_input(&client.poll_transmit().unwrap(), Instant::ZERO);
+    /// # assert!(matches!(server.poll_event(), Some(ws::Event::Request(_))));
+    /// server.accept(&[])?;
+    /// let answer = server.poll_transmit().unwrap();
+    /// client.handle_input(&answer, Instant::ZERO);
+    /// while let Some(event) = client.poll_event() {
+    ///     println!("{event:?}");
+    ///     while let Some(bytes) = client.poll_transmit() {
+    ///         server.handle_input(&bytes, Instant::ZERO);
+    ///     }
+    /// }
+    /// assert!(client.is_open());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         loop {
             if let Some(event) = self.events.pop_front() {
@@ -640,6 +1314,20 @@ impl Client {
 
     /// The next bytes to write to the socket. Nothing of a frame whose write-ahead records
     /// wait in [`poll_record`](Self::poll_record).
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// assert!(client.poll_transmit().is_none());
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// let upgrade = client.poll_transmit().unwrap();
+    /// assert!(upgrade.ends_with(b"\r\n\r\n"));
+    /// assert_eq!(client.byte_counts().0, upgrade.len() as u64);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn poll_transmit(&mut self) -> Option<Bytes> {
         self.take_session_frames();
         self.flush_outbox();
@@ -650,11 +1338,38 @@ impl Client {
 
     /// Whether the current connection is over and its last bytes are written: close the
     /// socket. True without a connection.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// assert!(client.is_finished());
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// assert!(!client.is_finished());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.connection.as_ref().is_none_or(Connection::is_finished)
     }
 
     /// Whether the upgrade is done and the connection open.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// assert!(!client.is_open());
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// assert!(client.is_open());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_open(&self) -> bool {
         self.connection
             .as_ref()
@@ -663,12 +1378,42 @@ impl Client {
 
     /// Bytes waiting to be written: the connection's outbound queue plus session frames that
     /// did not fit in it yet.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// let mut client = Client::new(ClientConfig::new(url));
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// assert!(client.queued_bytes() > 0);
+    /// client.poll_transmit();
+    /// assert_eq!(client.queued_bytes(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn queued_bytes(&self) -> usize {
         let connection = self.connection.as_ref().map_or(0, Connection::queued_bytes);
         connection + self.outbox.iter().map(String::len).sum::<usize>()
     }
 
     /// Bytes written to and read from sockets, over every connection.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// let (sent, received) = client.byte_counts();
+    /// assert!(sent > 0 && received > sent);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn byte_counts(&self) -> (u64, u64) {
         (self.bytes_sent, self.bytes_received)
     }

@@ -34,6 +34,7 @@ mod http_connection;
 mod ids;
 mod lanes;
 mod model;
+mod peer;
 mod plan;
 mod script;
 mod steer;
@@ -49,6 +50,7 @@ pub use faults::{
 pub use handshake::Upgrade;
 pub use http::{HttpAnswer, HttpMock, HttpReply, SseEvent, SseStream};
 pub use http_connection::{HttpConnection, HttpEvent};
+pub use peer::MockPeer;
 pub use script::{
     Limits, Script, ScriptedCall, ScriptedCommentary, ScriptedReasoning, Turn, DEFAULT_FINAL_TEXT,
     DEFAULT_MODEL,

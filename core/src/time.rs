@@ -24,16 +24,38 @@ impl Instant {
     pub const ZERO: Instant = Instant(Duration::ZERO);
 
     /// The instant `elapsed` after the origin.
+    ///
+    /// ```
+    /// # use core::time::Duration;
+    /// # use responses_ws_core::Instant;
+    /// let at = Instant::from_elapsed(Duration::from_millis(250));
+    /// assert_eq!(at, Instant::ZERO + Duration::from_millis(250));
+    /// ```
     pub const fn from_elapsed(elapsed: Duration) -> Self {
         Instant(elapsed)
     }
 
     /// Time elapsed since the origin.
+    ///
+    /// ```
+    /// # use core::time::Duration;
+    /// # use responses_ws_core::Instant;
+    /// let at = Instant::ZERO + Duration::from_secs(2);
+    /// assert_eq!(at.elapsed(), Duration::from_secs(2));
+    /// ```
     pub const fn elapsed(self) -> Duration {
         self.0
     }
 
     /// `self - earlier`, or zero if `earlier` is later.
+    ///
+    /// ```
+    /// # use core::time::Duration;
+    /// # use responses_ws_core::Instant;
+    /// let (early, late) = (Instant::ZERO, Instant::ZERO + Duration::from_secs(1));
+    /// assert_eq!(late.saturating_duration_since(early), Duration::from_secs(1));
+    /// assert_eq!(early.saturating_duration_since(late), Duration::ZERO);
+    /// ```
     pub fn saturating_duration_since(self, earlier: Instant) -> Duration {
         self.0.saturating_sub(earlier.0)
     }

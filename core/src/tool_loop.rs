@@ -59,6 +59,39 @@ enum Following {
 }
 
 /// What one event means to the loop.
+///
+/// ```
+/// # use responses_ws_core::client::{Client, ClientConfig};
+/// # use responses_ws_core::mock::{MockPeer, Script, ScriptedCall};
+/// # use responses_ws_core::session::Lane;
+/// # use responses_ws_core::tool_loop::{Step, ToolLoop};
+/// # use responses_ws_core::wire::ResponseCreate;
+/// # use responses_ws_core::ws::WsUrl;
+/// # use responses_ws_core::Instant;
+/// # let mut client = Client::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?));
+/// let script = Script::new().tool_calls([ScriptedCall::new("clock", "{}")]).text("It is noon.", 1);
+/// let mut server = MockPeer::new(script, 0, Instant::ZERO);
+/// client.connect([1; 32], Instant::ZERO)?;
+/// let first = client.create(ResponseCreate::new("gpt-5.5").input("What time is it?"))?;
+/// let mut tool_loop = ToolLoop::new(Lane::Default, first);
+/// let mut pending = server.exchange(&mut client, Instant::ZERO);
+/// let answer = loop {
+///     let event = pending.remove(0);
+///     match tool_loop.step(event) {
+///         Step::Answer(calls) => {
+///             let outputs: Vec<String> = calls.calls.iter().map(|_| "12:00".to_string()).collect();
+///             tool_loop.submit(&mut client, Instant::ZERO, calls, outputs)?;
+///             pending.extend(server.exchange(&mut client, Instant::ZERO));
+///         }
+///         Step::Done(response) => break response.all_output_text(),
+///         Step::Failed { error, .. } => panic!("{error:?}"),
+///         Step::Consumed | Step::Other(_) => {}
+///         _ => {}
+///     }
+/// };
+/// assert_eq!(answer, "It is noon.");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 // Short-lived and moved on at once: boxing the event would cost an allocation per event.
@@ -85,6 +118,16 @@ pub enum Step {
 }
 
 /// The calls of one response, as the loop splits them.
+///
+/// ```
+/// # use responses_ws_core::session::{ToolCall, ToolCallKind};
+/// # use responses_ws_core::tool_loop::Calls;
+/// let call = |id: &str, kind| ToolCall { call_id: id.into(), name: "t".into(), kind, arguments: "{}".into() };
+/// let calls = Calls::split(vec![call("call_1", ToolCallKind::Function), call("mcpr_1", ToolCallKind::McpApproval { server_label: "docs".into() })]);
+/// assert_eq!(calls.calls.len(), 1);
+/// assert_eq!(calls.approvals[0].call_id, "mcpr_1");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Calls {
@@ -97,6 +140,16 @@ pub struct Calls {
 
 impl Calls {
     /// `calls` split into the handler's and the approvals.
+    ///
+    /// ```
+    /// # use responses_ws_core::session::{ToolCall, ToolCallKind};
+    /// # use responses_ws_core::tool_loop::Calls;
+    /// let call = |id: &str, kind| ToolCall { call_id: id.into(), name: "t".into(), kind, arguments: "{}".into() };
+    /// let calls = Calls::split(vec![call("call_1", ToolCallKind::Function), call("call_2", ToolCallKind::Custom)]);
+    /// assert_eq!(calls.calls.len(), 2);
+    /// assert!(calls.approvals.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn split(calls: Vec<ToolCall>) -> Calls {
         let (approvals, calls) = calls
             .into_iter()
@@ -110,6 +163,15 @@ impl ToolLoop {
     /// lane's next request, the one the lane owes or the continuation of the calls it
     /// waits for (answer those with [`submit`](Self::submit) and [`Calls::split`] of the
     /// lane's pending calls).
+    ///
+    /// ```
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::tool_loop::ToolLoop;
+    /// // After a restart the lane's next request is followed, whatever its id.
+    /// let tool_loop = ToolLoop::resumed(Lane::named("agent")?);
+    /// assert_eq!(tool_loop.lane().stream_id(), Some("agent"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resumed(lane: Lane) -> ToolLoop {
         ToolLoop {
             lane,
@@ -119,6 +181,14 @@ impl ToolLoop {
     }
 
     /// A loop on `lane` whose first request is `request` (what `create` returned).
+    ///
+    /// ```
+    /// # use responses_ws_core::session::{Lane, RequestId};
+    /// # use responses_ws_core::tool_loop::ToolLoop;
+    /// let tool_loop = ToolLoop::new(Lane::Default, RequestId(1));
+    /// assert!(matches!(tool_loop.lane(), Lane::Default));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(lane: Lane, request: RequestId) -> ToolLoop {
         ToolLoop {
             lane,
@@ -128,11 +198,52 @@ impl ToolLoop {
     }
 
     /// The lane the loop runs on.
+    ///
+    /// ```
+    /// # use responses_ws_core::session::{Lane, RequestId};
+    /// # use responses_ws_core::tool_loop::ToolLoop;
+    /// let tool_loop = ToolLoop::new(Lane::named("planner")?, RequestId(3));
+    /// assert_eq!(tool_loop.lane().stream_id(), Some("planner"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn lane(&self) -> &Lane {
         &self.lane
     }
 
     /// Sorts one event of the client.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script, ScriptedCall};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::tool_loop::{Step, ToolLoop};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut client = Client::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?));
+    /// let script = Script::new().tool_calls([ScriptedCall::new("clock", "{}")]).text("It is noon.", 1);
+    /// let mut server = MockPeer::new(script, 0, Instant::ZERO);
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// let first = client.create(ResponseCreate::new("gpt-5.5").input("What time is it?"))?;
+    /// let mut tool_loop = ToolLoop::new(Lane::Default, first);
+    /// let mut pending = server.exchange(&mut client, Instant::ZERO);
+    /// let answer = loop {
+    ///     let event = pending.remove(0);
+    ///     match tool_loop.step(event) {
+    ///         Step::Answer(calls) => {
+    ///             let outputs: Vec<String> = calls.calls.iter().map(|_| "12:00".to_string()).collect();
+    ///             tool_loop.submit(&mut client, Instant::ZERO, calls, outputs)?;
+    ///             pending.extend(server.exchange(&mut client, Instant::ZERO));
+    ///         }
+    ///         Step::Done(response) => break response.all_output_text(),
+    ///         Step::Failed { error, .. } => panic!("{error:?}"),
+    ///         Step::Consumed | Step::Other(_) => {}
+    ///         _ => {}
+    ///     }
+    /// };
+    /// assert_eq!(answer, "It is noon.");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn step(&mut self, event: ClientEvent) -> Step {
         let ClientEvent::Session(session) = event else {
             return Step::Other(event);
@@ -200,6 +311,39 @@ impl ToolLoop {
     ///
     /// Returns the approval requests left to the application (empty when there are none):
     /// the loop cannot go on until they are answered.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script, ScriptedCall};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::tool_loop::{Step, ToolLoop};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut client = Client::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?));
+    /// let script = Script::new().tool_calls([ScriptedCall::new("clock", "{}")]).text("It is noon.", 1);
+    /// let mut server = MockPeer::new(script, 0, Instant::ZERO);
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// let first = client.create(ResponseCreate::new("gpt-5.5").input("What time is it?"))?;
+    /// let mut tool_loop = ToolLoop::new(Lane::Default, first);
+    /// let mut pending = server.exchange(&mut client, Instant::ZERO);
+    /// let answer = loop {
+    ///     let event = pending.remove(0);
+    ///     match tool_loop.step(event) {
+    ///         Step::Answer(calls) => {
+    ///             let outputs: Vec<String> = calls.calls.iter().map(|_| "12:00".to_string()).collect();
+    ///             tool_loop.submit(&mut client, Instant::ZERO, calls, outputs)?;
+    ///             pending.extend(server.exchange(&mut client, Instant::ZERO));
+    ///         }
+    ///         Step::Done(response) => break response.all_output_text(),
+    ///         Step::Failed { error, .. } => panic!("{error:?}"),
+    ///         Step::Consumed | Step::Other(_) => {}
+    ///         _ => {}
+    ///     }
+    /// };
+    /// assert_eq!(answer, "It is noon.");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn submit<O: Into<ToolOutput>>(
         &mut self,
         client: &mut Client,

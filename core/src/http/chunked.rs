@@ -30,6 +30,14 @@ pub fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
 }
 
 /// Appends the last chunk, without trailers: the end of the body.
+///
+/// ```
+/// # use responses_ws_core::http::chunked;
+/// let mut out = Vec::new();
+/// chunked::write_last(&mut out);
+/// assert_eq!(out, b"0\r\n\r\n");
+/// # Ok::<(), responses_ws_core::http::HttpError>(())
+/// ```
 pub fn write_last(out: &mut Vec<u8>) {
     out.extend_from_slice(b"0\r\n\r\n");
 }
@@ -77,6 +85,17 @@ pub struct ChunkedDecoder {
 
 impl ChunkedDecoder {
     /// A decoder at the start of a body, bounded by `limits`.
+    ///
+    /// ```
+    /// # use bytes::BytesMut;
+    /// # use responses_ws_core::http::{ChunkedDecoder, Limits};
+    /// let mut limits = Limits::default();
+    /// limits.max_chunk_line = 8;
+    /// let mut decoder = ChunkedDecoder::new(&limits);
+    /// // A chunk-size line longer than the limit is refused.
+    /// assert!(decoder.decode(&mut BytesMut::from(&b"000000000005\r\nhello"[..])).is_err());
+    /// # Ok::<(), responses_ws_core::http::HttpError>(())
+    /// ```
     pub fn new(limits: &Limits) -> Self {
         ChunkedDecoder {
             state: State::Size,
@@ -87,6 +106,17 @@ impl ChunkedDecoder {
     }
 
     /// Whether the last chunk and the trailers have been read.
+    ///
+    /// ```
+    /// # use bytes::BytesMut;
+    /// # use responses_ws_core::http::{BodyPart, ChunkedDecoder, Limits};
+    /// let mut decoder = ChunkedDecoder::new(&Limits::default());
+    /// let mut input = BytesMut::from(&b"0\r\n\r\n"[..]);
+    /// assert!(!decoder.is_done());
+    /// assert_eq!(decoder.decode(&mut input)?, Some(BodyPart::End));
+    /// assert!(decoder.is_done());
+    /// # Ok::<(), responses_ws_core::http::HttpError>(())
+    /// ```
     pub fn is_done(&self) -> bool {
         self.state == State::Done
     }
@@ -95,6 +125,21 @@ impl ChunkedDecoder {
     /// once when the body is over, or `None` when it needs more bytes (or is done). Call it
     /// until it returns `None`. After an error the body cannot be trusted: drop the
     /// connection.
+    ///
+    /// ```
+    /// # use bytes::BytesMut;
+    /// # use responses_ws_core::http::{BodyPart, ChunkedDecoder, Limits};
+    /// let mut decoder = ChunkedDecoder::new(&Limits::default());
+    /// let mut input = BytesMut::from(&b"2\r\nhi\r\n0\r\n\r\n"[..]);
+    /// let mut body = Vec::new();
+    /// while let Some(part) = decoder.decode(&mut input)? {
+    ///     if let BodyPart::Data(data) = part {
+    ///         body.extend_from_slice(&data);
+    ///     }
+    /// }
+    /// assert_eq!(body, b"hi");
+    /// # Ok::<(), responses_ws_core::http::HttpError>(())
+    /// ```
     pub fn decode(&mut self, input: &mut BytesMut) -> Result<Option<BodyPart>, HttpError> {
         self.decode_at_most(input, usize::MAX)
     }

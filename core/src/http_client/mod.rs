@@ -131,11 +131,50 @@ impl fmt::Debug for HttpClient {
 
 impl HttpClient {
     /// A client with no conversation yet.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let client = HttpClient::new(config, Instant::ZERO);
+    /// assert!(client.session().is_idle());
+    /// assert_eq!(client.sockets().count(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(config: HttpClientConfig, now: Instant) -> Self {
         HttpClient::restore(config, Ledger::default(), now)
     }
 
     /// A client that continues the conversations of a saved ledger.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::mock::{HttpConnection, HttpEvent, HttpMock, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// # // The mock's HTTP side answers what the client wrote to `socket`.
+    /// # fn serve(client: &mut HttpClient, socket: responses_ws_core::http_client::SocketId) -> Vec<u8> {
+    /// #     let (mut http, mut mock) = (HttpConnection::new(), HttpMock::new(Script::new().text("Hello!", 2), 0));
+    /// #     while let Some(bytes) = client.poll_transmit(socket) { http.handle_input(&bytes); }
+    /// #     let Some(HttpEvent::Create { body }) = http.poll_event() else { panic!("no request") };
+    /// #     http.answer(mock.respond(&body, Instant::ZERO), Instant::ZERO);
+    /// #     while let Some(at) = http.poll_timeout() { http.handle_timeout(at); }
+    /// #     std::iter::from_fn(|| http.poll_transmit()).flat_map(|bytes| bytes.to_vec()).collect()
+    /// # }
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// let answer = serve(&mut client, socket);
+    /// client.handle_input(socket, &answer, Instant::ZERO);
+    /// let saved = client.session().ledger().clone();
+    /// let restored = HttpClient::restore(client.config().clone(), saved, Instant::ZERO);
+    /// assert_eq!(restored.session().ledger().lane(&Lane::Default).unwrap().items().len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restore(config: HttpClientConfig, ledger: Ledger, now: Instant) -> Self {
         let session = Session::restore(config.session.clone(), ledger);
         HttpClient::from_session(config, session, now)
@@ -147,6 +186,23 @@ impl HttpClient {
     /// reported yet come first from [`poll_event`](Self::poll_event).
     ///
     /// The session takes `config.session`, adjusted for HTTP.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// let mut ws = Client::new(ClientConfig::new(WsUrl::parse("wss://api.openai.com/v1/responses")?));
+    /// ws.create(ResponseCreate::new("gpt-5.5").input("Hi"))?; // waits for a connection
+    /// let (session, _) = ws.into_session(Instant::ZERO);
+    /// // Over HTTP the waiting request goes out at once.
+    /// let mut client = HttpClient::from_session(config, session, Instant::ZERO);
+    /// assert!(matches!(client.poll_event(), Some(HttpClientEvent::Dial { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_session(config: HttpClientConfig, mut session: Session, now: Instant) -> Self {
         session.set_config(config.session_config());
         let budget = Budget::new(config.session.retry.clone());
@@ -174,6 +230,22 @@ impl HttpClient {
     /// transport, started ones fail as interrupted); close every socket. Returns the
     /// session and the events not yet taken with [`poll_event`](Self::poll_event); the tool
     /// handler stays behind.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// let (session, events) = client.into_session(Instant::ZERO);
+    /// // The socket is to be closed; the request waits for the next transport.
+    /// assert!(matches!(events.last(), Some(HttpClientEvent::Close { .. })));
+    /// assert!(!session.is_idle());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_session(mut self, now: Instant) -> (Session, Vec<HttpClientEvent>) {
         self.now = now;
         for socket in core::mem::take(&mut self.sockets).into_keys() {
@@ -184,22 +256,72 @@ impl HttpClient {
     }
 
     /// The session: its ledger, pending tool calls, in-flight count.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// assert_eq!(client.session().in_flight(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn session(&self) -> &Session {
         &self.session
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let client = HttpClient::new(config.api_key("sk-test"), Instant::ZERO);
+    /// assert!(!format!("{:?}", client.config()).contains("sk-test"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn config(&self) -> &HttpClientConfig {
         &self.config
     }
 
     /// Open sockets (idle ones included).
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// assert_eq!(client.sockets().collect::<Vec<_>>(), [socket]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn sockets(&self) -> impl Iterator<Item = SocketId> + '_ {
         self.sockets.keys().copied()
     }
 
     /// See [`Session::create`]. A request with `generate` is refused with
     /// [`SessionError::WebSocketOnly`].
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// assert!(matches!(client.poll_event(), Some(HttpClientEvent::Dial { .. })));
+    /// // `generate` exists only in WebSocket mode.
+    /// assert!(client.create(ResponseCreate::new("gpt-5.5").generate(false)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn create(
         &mut self,
         request: ResponseCreate,
@@ -214,6 +336,20 @@ impl HttpClient {
     }
 
     /// See [`Session::fork`].
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// // Like a warm-up, `generate` exists only in WebSocket mode.
+    /// let fork = ResponseCreate::new("gpt-5.5").stream_id("b").generate(false);
+    /// assert!(client.fork(&Lane::Default, fork).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn fork(
         &mut self,
         from: &Lane,
@@ -229,6 +365,18 @@ impl HttpClient {
     }
 
     /// Refused: a warm-up (`generate: false`) exists only in WebSocket mode.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// let refused = client.warm_up(ResponseCreate::new("gpt-5.5")).unwrap_err();
+    /// assert_eq!(refused.into_request().model.as_deref(), Some("gpt-5.5"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn warm_up(
         &mut self,
         request: ResponseCreate,
@@ -240,6 +388,18 @@ impl HttpClient {
     }
 
     /// Refused: steering exists only in WebSocket mode; the input is handed back.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// let refused = client.steer(&Lane::Default, "faster").unwrap_err();
+    /// assert!(matches!(refused.into_request(), responses_ws_core::wire::Input::Text(text) if text == "faster"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn steer(&mut self, _lane: &Lane, input: impl Into<Input>) -> Result<(), Refused<Input>> {
         Err(Refused::new(
             SessionError::WebSocketOnly("response.steer"),
@@ -248,6 +408,19 @@ impl HttpClient {
     }
 
     /// Refused: `response.inject` exists only in WebSocket mode; the items are handed back.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::Item;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// let refused = client.inject(&Lane::Default, vec![Item::function_call_output("call_1", "42")]).unwrap_err();
+    /// assert_eq!(refused.into_request().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn inject(&mut self, _lane: &Lane, input: Vec<Item>) -> Result<(), Refused<Vec<Item>>> {
         Err(Refused::new(
             SessionError::WebSocketOnly("response.inject"),
@@ -256,6 +429,18 @@ impl HttpClient {
     }
 
     /// See [`Session::submit_tool_output`].
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// // Only a call the model made can be answered.
+    /// assert!(client.submit_tool_output(&Lane::Default, "call_unknown", "42").is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn submit_tool_output(
         &mut self,
         lane: &Lane,
@@ -266,6 +451,17 @@ impl HttpClient {
     }
 
     /// See [`Session::submit_approval`].
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// assert!(client.submit_approval(&Lane::Default, "mcpr_unknown", false, Some("not now".into())).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn submit_approval(
         &mut self,
         lane: &Lane,
@@ -278,6 +474,17 @@ impl HttpClient {
 
     /// Answers every function and custom tool call with `handler`'s output as soon as a
     /// response asks for it, as [`Client::set_tool_handler`](crate::client::Client::set_tool_handler) does.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// # use responses_ws_core::wire::ToolOutput;
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.set_tool_handler(Box::new(|_lane, call| ToolOutput::Text(format!("no tool named {}", call.name))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_tool_handler(&mut self, handler: ToolHandler) {
         self.tool_handler = Some(handler);
     }
@@ -285,17 +492,95 @@ impl HttpClient {
     // --- Driving ----------------------------------------------------------------------------
 
     /// The next event: sockets to open or close, and what the session reports.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::mock::{HttpConnection, HttpEvent, HttpMock, Script};
+    /// # use responses_ws_core::session::SessionEvent;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// # // The mock's HTTP side answers what the client wrote to `socket`.
+    /// # fn serve(client: &mut HttpClient, socket: responses_ws_core::http_client::SocketId) -> Vec<u8> {
+    /// #     let (mut http, mut mock) = (HttpConnection::new(), HttpMock::new(Script::new().text("Hello!", 2), 0));
+    /// #     while let Some(bytes) = client.poll_transmit(socket) { http.handle_input(&bytes); }
+    /// #     let Some(HttpEvent::Create { body }) = http.poll_event() else { panic!("no request") };
+    /// #     http.answer(mock.respond(&body, Instant::ZERO), Instant::ZERO);
+    /// #     while let Some(at) = http.poll_timeout() { http.handle_timeout(at); }
+    /// #     std::iter::from_fn(|| http.poll_transmit()).flat_map(|bytes| bytes.to_vec()).collect()
+    /// # }
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// let answer = serve(&mut client, socket);
+    /// client.handle_input(socket, &answer, Instant::ZERO);
+    /// let completed = std::iter::from_fn(|| client.poll_event()).find_map(|event| match event {
+    ///     HttpClientEvent::Session(SessionEvent::Completed { response, .. }) => Some(response.all_output_text()),
+    ///     _ => None,
+    /// });
+    /// assert_eq!(completed.as_deref(), Some("Hello!"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn poll_event(&mut self) -> Option<HttpClientEvent> {
         self.events.pop_front()
     }
 
     /// The next bytes to write to `socket` (the request of the exchange it carries).
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// let request = client.poll_transmit(socket).unwrap();
+    /// assert!(request.starts_with(b"POST /v1/responses HTTP/1.1\r\n"));
+    /// assert!(client.poll_transmit(socket).is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn poll_transmit(&mut self, socket: SocketId) -> Option<Bytes> {
         let carried = self.sockets.get_mut(&socket)?.as_mut()?;
         carried.exchange.poll_transmit()
     }
 
     /// `socket` read `bytes`.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::mock::{HttpConnection, HttpEvent, HttpMock, Script};
+    /// # use responses_ws_core::session::SessionEvent;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// # // The mock's HTTP side answers what the client wrote to `socket`.
+    /// # fn serve(client: &mut HttpClient, socket: responses_ws_core::http_client::SocketId) -> Vec<u8> {
+    /// #     let (mut http, mut mock) = (HttpConnection::new(), HttpMock::new(Script::new().text("Hello!", 2), 0));
+    /// #     while let Some(bytes) = client.poll_transmit(socket) { http.handle_input(&bytes); }
+    /// #     let Some(HttpEvent::Create { body }) = http.poll_event() else { panic!("no request") };
+    /// #     http.answer(mock.respond(&body, Instant::ZERO), Instant::ZERO);
+    /// #     while let Some(at) = http.poll_timeout() { http.handle_timeout(at); }
+    /// #     std::iter::from_fn(|| http.poll_transmit()).flat_map(|bytes| bytes.to_vec()).collect()
+    /// # }
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// let answer = serve(&mut client, socket);
+    /// // Bytes may arrive cut anywhere.
+    /// let (head, tail) = answer.split_at(answer.len() / 2);
+    /// client.handle_input(socket, head, Instant::ZERO);
+    /// client.handle_input(socket, tail, Instant::ZERO);
+    /// let completed = std::iter::from_fn(|| client.poll_event()).find_map(|event| match event {
+    ///     HttpClientEvent::Session(SessionEvent::Completed { response, .. }) => Some(response.all_output_text()),
+    ///     _ => None,
+    /// });
+    /// assert_eq!(completed.as_deref(), Some("Hello!"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_input(&mut self, socket: SocketId, bytes: &[u8], now: Instant) {
         self.now = now;
         match self.sockets.get_mut(&socket) {
@@ -310,6 +595,25 @@ impl HttpClient {
     }
 
     /// `socket` reached its end (the peer closed it, or it broke).
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// client.poll_transmit(socket);
+    /// # use responses_ws_core::session::SessionEvent;
+    /// client.handle_eof(socket, Instant::ZERO); // closed before any answer
+    /// let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
+    /// // The request had not started: it is retried, after a delay, on a new socket.
+    /// assert!(events.iter().any(|event| matches!(event,
+    ///     HttpClientEvent::Session(SessionEvent::Retrying { attempt: 2, .. }))));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_eof(&mut self, socket: SocketId, now: Instant) {
         self.now = now;
         match self.sockets.get_mut(&socket) {
@@ -324,6 +628,24 @@ impl HttpClient {
 
     /// `socket` could not be opened (DNS, TCP, TLS, connect timeout): its request fails or
     /// goes out again, as for a cut exchange.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::retry::Failure;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// client.dial_failed(socket, Failure::Transport { message: "connection refused".into(), transient: true }, Instant::ZERO);
+    /// // It goes out again after the retry delay.
+    /// let retry_at = client.poll_timeout().unwrap();
+    /// client.handle_timeout(retry_at);
+    /// assert!(std::iter::from_fn(|| client.poll_event()).any(|event| matches!(event, HttpClientEvent::Dial { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dial_failed(&mut self, socket: SocketId, cause: Failure, now: Instant) {
         self.now = now;
         if let Some(Some(carried)) = self.sockets.remove(&socket) {
@@ -334,6 +656,21 @@ impl HttpClient {
     }
 
     /// The next moment [`handle_timeout`](Self::handle_timeout) has something to do.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// // An exchange in flight ends if no event arrives for the idle timeout.
+    /// let idle = client.config().session.idle_timeout.unwrap();
+    /// assert_eq!(client.poll_timeout(), Some(Instant::ZERO + idle));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
         let held = self.held.iter().map(|held| held.at).min();
         let idle = self.config.session.idle_timeout.and_then(|idle| {
@@ -351,6 +688,23 @@ impl HttpClient {
     /// lane's request fails as [`RequestError::IdleTimeout`](crate::session::RequestError::IdleTimeout),
     /// or goes out again if it had not started; the other lanes go on), and held requests
     /// whose delay is over start.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// client.poll_transmit(socket); // sent, and the server stays silent
+    /// let idle_deadline = client.poll_timeout().unwrap();
+    /// client.handle_timeout(idle_deadline);
+    /// let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
+    /// assert!(events.iter().any(|event| matches!(event, HttpClientEvent::Close { socket: closed } if *closed == socket)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = now;
         if let Some(idle) = self.config.session.idle_timeout {

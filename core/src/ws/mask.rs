@@ -50,6 +50,18 @@ pub fn apply_mask(buf: &mut [u8], key: [u8; 4]) {
 /// XOR `buf` in place with `key`, one byte at a time, as if `buf` began at payload offset 0.
 ///
 /// The reference implementation that [`apply_mask`] is tested against; prefer [`apply_mask`].
+///
+/// ```
+/// # use responses_ws_core::ws::mask::{apply_mask, apply_mask_scalar};
+/// let key = [0x12, 0x34, 0x56, 0x78];
+/// let mut slow = b"Hello, WebSocket".to_vec();
+/// let mut fast = slow.clone();
+/// apply_mask_scalar(&mut slow, key);
+/// apply_mask(&mut fast, key);
+/// assert_eq!(slow, fast);
+/// apply_mask_scalar(&mut slow, key); // masking twice gives the payload back
+/// assert_eq!(slow, b"Hello, WebSocket");
+/// ```
 #[inline]
 pub fn apply_mask_scalar(buf: &mut [u8], key: [u8; 4]) {
     for (i, byte) in buf.iter_mut().enumerate() {

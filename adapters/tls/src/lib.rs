@@ -36,6 +36,17 @@ pub use rustls;
 pub mod test_pki;
 
 /// Which certificate authorities to trust.
+///
+/// ```
+/// # use responses_ws_tls::{Roots, TlsConfig, TlsError};
+/// // A private CA's certificates, already in DER form.
+/// # let der = responses_ws_tls::rustls::pki_types::CertificateDer::from(Vec::new());
+/// let mut tls = TlsConfig::default();
+/// tls.roots = Roots::Der(vec![der]);
+/// // An empty certificate is refused when the configuration is built, not at connect time.
+/// assert!(matches!(tls.client_config(), Err(TlsError::BadCertificate(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub enum Roots {
@@ -52,6 +63,14 @@ pub enum Roots {
 }
 
 /// Which crypto implementation rustls uses.
+///
+/// ```
+/// # use responses_ws_tls::{Provider, TlsConfig};
+/// let mut tls = TlsConfig::default();
+/// tls.provider = Provider::default();
+/// assert!(tls.client_config().is_ok());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Provider {
@@ -84,6 +103,15 @@ impl Provider {
 }
 
 /// TLS settings of a `wss://` connection.
+///
+/// ```
+/// # use responses_ws_tls::{Roots, TlsConfig};
+/// let tls = TlsConfig::default();
+/// assert!(matches!(tls.roots, Roots::WebPki));
+/// let config = tls.client_config()?;
+/// assert!(!config.alpn_protocols.iter().any(|protocol| protocol == b"h2"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TlsConfig {
@@ -94,6 +122,14 @@ pub struct TlsConfig {
 }
 
 /// Why a TLS configuration could not be built.
+///
+/// ```
+/// # use responses_ws_tls::{TlsConfig, TlsError};
+/// let error = TlsConfig::with_ca_pem("").client_config().unwrap_err();
+/// assert!(matches!(error, TlsError::NoCertificates));
+/// assert_eq!(error.to_string(), "the PEM text holds no certificate");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TlsError {
@@ -129,6 +165,14 @@ impl std::error::Error for TlsError {}
 
 impl TlsConfig {
     /// Trusts only the CA certificates of `pem`.
+    ///
+    /// ```
+    /// # use responses_ws_tls::{Roots, TlsConfig};
+    /// let tls = TlsConfig::with_ca_pem("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+    /// assert!(matches!(tls.roots, Roots::Pem(_)));
+    /// assert!(tls.client_config().is_err()); // not a certificate
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_ca_pem(pem: impl Into<Vec<u8>>) -> Self {
         TlsConfig {
             roots: Roots::Pem(pem.into()),
@@ -138,6 +182,14 @@ impl TlsConfig {
 
     /// The rustls client configuration: certificates verified against the roots, TLS 1.2 and
     /// 1.3 with the chosen provider's safe defaults.
+    ///
+    /// ```
+    /// # use responses_ws_tls::TlsConfig;
+    /// let config = TlsConfig::default().client_config()?;
+    /// assert!(config.alpn_protocols.is_empty()); // a plain HTTP/1.1 upgrade
+/// assert!(config.enable_sni);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsError> {
         let roots = self.root_store()?;
         let config = ClientConfig::builder_with_provider(Arc::new(self.provider.crypto()))
@@ -190,6 +242,15 @@ fn add_all(store: &mut RootCertStore, certs: Vec<CertificateDer<'static>>) -> Re
 }
 
 /// The TLS server name of a URL's host (a DNS name or an IP literal, brackets removed).
+///
+/// ```
+/// # use responses_ws_tls::server_name;
+/// use responses_ws_tls::rustls::pki_types::ServerName;
+/// assert!(matches!(server_name("api.openai.com")?, ServerName::DnsName(_)));
+/// assert!(matches!(server_name("[::1]")?, ServerName::IpAddress(_)));
+/// assert!(server_name("not a host!").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     ServerName::try_from(host.to_owned()).map_err(|_| TlsError::InvalidServerName(host.into()))

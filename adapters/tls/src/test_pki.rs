@@ -13,6 +13,30 @@ use rustls::ServerConfig;
 use crate::TlsConfig;
 
 /// A CA and a server configuration with a `localhost` certificate it signed.
+///
+/// ```
+/// use std::sync::Arc;
+/// use responses_ws_tls::rustls::{ClientConnection, ServerConnection};
+/// use responses_ws_tls::{server_name, test_pki, TlsConfig};
+///
+/// // A whole TLS handshake in memory: the client trusts the test CA and accepts `localhost`.
+/// let pki = test_pki::localhost();
+/// let client_config = TlsConfig::with_ca_pem(pki.ca_pem.clone()).client_config()?;
+/// let mut client = ClientConnection::new(client_config, server_name("localhost")?)?;
+/// let mut server = ServerConnection::new(Arc::clone(&pki.server_config))?;
+/// while client.is_handshaking() || server.is_handshaking() {
+///     let mut wire = Vec::new();
+///     client.write_tls(&mut wire)?;
+///     server.read_tls(&mut wire.as_slice())?;
+///     server.process_new_packets()?;
+///     wire.clear();
+///     server.write_tls(&mut wire)?;
+///     client.read_tls(&mut wire.as_slice())?;
+///     client.process_new_packets()?;
+/// }
+/// assert!(client.peer_certificates().is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct TestPki {
     /// The CA's certificate, PEM: what a client must trust.

@@ -87,10 +87,43 @@ pub use responses_ws_core::persist::Record;
 ///
 /// Every write is checked against the conversation's current lease: only its holder writes,
 /// and its records continue the conversation one `seq` at a time from 0.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use responses_ws_core::session::{Lane, Session, SessionConfig};
+/// # use responses_ws_store::{MemoryStore, Store};
+/// # let store = MemoryStore::default();
+/// # let ttl = Duration::from_secs(30);
+/// # let mut session = Session::new(SessionConfig::default());
+/// # session.journal(&Lane::Default, "conv-1")?;
+/// # let records: Vec<_> = std::iter::from_fn(|| session.poll_record()).collect();
+/// // A worker takes the conversation, writes, and lets go.
+/// let lease = store.acquire("conv-1", "worker-a", 0, ttl)?;
+/// store.append(&lease, &records)?;
+/// store.release(&lease)?;
+/// // Another worker continues it from the stored records.
+/// let lease = store.acquire("conv-1", "worker-b", 1_000, ttl)?;
+/// assert_eq!(store.read("conv-1")?.len(), records.len());
+/// # store.release(&lease)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Store {
     /// Grants `holder` the conversation at `now` until `now + ttl`, with a fencing token
     /// greater than any before. Refused with [`StoreError::Held`] while another worker's
     /// lease has not expired.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use responses_ws_store::{MemoryStore, Store, StoreError};
+    /// # let store = MemoryStore::default();
+    /// # let ttl = Duration::from_secs(30);
+    /// let a = store.acquire("conv-1", "worker-a", 0, ttl)?;
+    /// // Held: another worker must wait for the lease to expire.
+    /// assert!(matches!(store.acquire("conv-1", "worker-b", 1_000, ttl), Err(StoreError::Held { .. })));
+    /// let b = store.acquire("conv-1", "worker-b", 31_000, ttl)?;
+    /// assert!(b.token > a.token);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn acquire(
         &self,
         conversation: &str,
@@ -100,18 +133,75 @@ pub trait Store {
     ) -> Result<Lease, StoreError>;
 
     /// Extends `lease` to `now + ttl`; [`StoreError::Fenced`] if it is no longer current.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use responses_ws_store::{MemoryStore, Store};
+    /// # let store = MemoryStore::default();
+    /// # let ttl = Duration::from_secs(30);
+    /// let lease = store.acquire("conv-1", "worker-a", 0, ttl)?;
+    /// let renewed = store.renew(&lease, 20_000, ttl)?;
+    /// // Still held at 40 s: the renewal moved the expiry to 50 s.
+    /// assert!(store.acquire("conv-1", "worker-b", 40_000, ttl).is_err());
+    /// # let _ = renewed;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn renew(&self, lease: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError>;
 
     /// Ends `lease` now (any worker may acquire next); [`StoreError::Fenced`] if it is no
     /// longer current.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use responses_ws_store::{MemoryStore, Store, StoreError};
+    /// # let store = MemoryStore::default();
+    /// # let ttl = Duration::from_secs(30);
+    /// let lease = store.acquire("conv-1", "worker-a", 0, ttl)?;
+    /// store.release(&lease)?;
+    /// store.acquire("conv-1", "worker-b", 1, ttl)?; // free at once
+    /// assert!(matches!(store.release(&lease), Err(StoreError::Fenced { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn release(&self, lease: &Lease) -> Result<(), StoreError>;
 
     /// Appends `records` (all of `lease`'s conversation, numbered on from the last stored
     /// one) durably, all or none. [`StoreError::Fenced`] if `lease` is no longer current,
     /// [`StoreError::Conflict`] if the records do not continue the conversation.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use responses_ws_core::session::{Lane, Session, SessionConfig};
+    /// # use responses_ws_store::{MemoryStore, Store, StoreError};
+    /// # let store = MemoryStore::default();
+    /// # let ttl = Duration::from_secs(30);
+    /// # let mut session = Session::new(SessionConfig::default());
+    /// # session.journal(&Lane::Default, "conv-1")?;
+    /// # let records: Vec<_> = std::iter::from_fn(|| session.poll_record()).collect();
+    /// let lease = store.acquire("conv-1", "worker-a", 0, ttl)?;
+    /// store.append(&lease, &records)?;
+    /// // The same records again do not continue the conversation.
+    /// assert!(matches!(store.append(&lease, &records), Err(StoreError::Conflict { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn append(&self, lease: &Lease, records: &[Record]) -> Result<(), StoreError>;
 
     /// The conversation's records, oldest first (none for an unknown conversation).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use responses_ws_core::session::{Lane, Session, SessionConfig};
+    /// # use responses_ws_store::{MemoryStore, Store};
+    /// # let store = MemoryStore::default();
+    /// # let ttl = Duration::from_secs(30);
+    /// # let mut session = Session::new(SessionConfig::default());
+    /// # session.journal(&Lane::Default, "conv-1")?;
+    /// # let records: Vec<_> = std::iter::from_fn(|| session.poll_record()).collect();
+    /// assert!(store.read("conv-1")?.is_empty());
+    /// let lease = store.acquire("conv-1", "worker-a", 0, ttl)?;
+    /// store.append(&lease, &records)?;
+    /// assert_eq!(store.read("conv-1")?, records);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn read(&self, conversation: &str) -> Result<Vec<Record>, StoreError>;
 }
 

@@ -126,12 +126,39 @@ pub struct MockServer {
 impl MockServer {
     /// Starts a server for `script` on `127.0.0.1` and a free port. Must be called within a
     /// tokio runtime with IO and time enabled.
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # use responses_ws_tokio::{Config, Connection, ResponseCreate};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new().text("Hello!", 2)).await?;
+    /// let mut conn = Connection::connect(Config::new(&server.url())?).await?;
+    /// let request = ResponseCreate::new("gpt-5.5").input("Hi");
+    /// let response = conn.run_tool_loop(request, |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// conn.close().await?;
+    /// server.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn start(script: Script) -> io::Result<MockServer> {
         MockServer::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), script).await
     }
 
     /// Starts a server for `script` on `addr` (port 0 picks a free port). Must be called within
     /// a tokio runtime with IO and time enabled.
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::bind("127.0.0.1:0".parse()?, Script::new()).await?;
+    /// assert!(server.addr().ip().is_loopback());
+    /// assert_ne!(server.addr().port(), 0);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn bind(addr: SocketAddr, script: Script) -> io::Result<MockServer> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -169,6 +196,14 @@ impl MockServer {
     }
 
     /// Like [`start_in_thread`](Self::start_in_thread), on `addr`.
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::bind_in_thread("127.0.0.1:0".parse()?, Script::new())?;
+    /// assert!(server.url().starts_with("ws://127.0.0.1:"));
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bind_in_thread(addr: SocketAddr, script: Script) -> io::Result<MockServerThread> {
         let (ready, started) = sync_channel(1);
         let thread = thread::Builder::new()
@@ -194,17 +229,52 @@ impl MockServer {
     }
 
     /// The address the server listens on.
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new()).await?;
+    /// let tcp = tokio::net::TcpStream::connect(server.addr()).await?;
+    /// assert_eq!(tcp.peer_addr()?, server.addr());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The WebSocket endpoint: `ws://127.0.0.1:PORT/v1/responses`.
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # use responses_ws_tokio::{Config, Connection, ResponseCreate};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new().text("Hello!", 2)).await?;
+    /// let mut conn = Connection::connect(Config::new(&server.url())?).await?;
+    /// let request = ResponseCreate::new("gpt-5.5").input("Hi");
+    /// let response = conn.run_tool_loop(request, |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn url(&self) -> String {
         format!("ws://{}/v1/responses", connectable(self.addr))
     }
 
     /// The HTTP base URL as SDKs take it: `http://127.0.0.1:PORT/v1` (requests go to
     /// `{http_base}/responses`).
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new()).await?;
+    /// assert_eq!(server.http_base(), format!("http://{}/v1", server.addr()));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn http_base(&self) -> String {
         format!("http://{}/v1", connectable(self.addr))
     }
@@ -212,11 +282,42 @@ impl MockServer {
     /// What the mock received and sent so far, summed over every connection (WebSocket frames
     /// and HTTP bodies or SSE events, without framing or HTTP headers; see [`Traffic`]).
     /// Updated as connections make progress.
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # use responses_ws_tokio::{Config, Connection, ResponseCreate};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new().text("Hello!", 2)).await?;
+    /// let mut conn = Connection::connect(Config::new(&server.url())?).await?;
+    /// let request = ResponseCreate::new("gpt-5.5").input("Hi");
+    /// let response = conn.run_tool_loop(request, |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// assert_eq!(server.traffic().frames_received, 1); // one response.create
+    /// assert!(server.traffic().frames_sent > 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn traffic(&self) -> Traffic {
         self.shared.traffic.total()
     }
 
     /// TCP connections accepted so far (WebSocket and HTTP alike; refused upgrades included).
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # use responses_ws_tokio::{Config, Connection, ResponseCreate};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new().text("Hello!", 2)).await?;
+    /// let mut conn = Connection::connect(Config::new(&server.url())?).await?;
+    /// let request = ResponseCreate::new("gpt-5.5").input("Hi");
+    /// let response = conn.run_tool_loop(request, |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// assert_eq!(server.connections(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::Relaxed)
     }
@@ -224,18 +325,63 @@ impl MockServer {
     /// The connection log: what the server saw of each connection (accepted, upgrade answer,
     /// closed, occupancy, errors sent), in the order they were accepted; the first
     /// [`MAX_RECORDS`].
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # use responses_ws_tokio::{Config, Connection, ResponseCreate};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new().text("Hello!", 2)).await?;
+    /// let mut conn = Connection::connect(Config::new(&server.url())?).await?;
+    /// let request = ResponseCreate::new("gpt-5.5").input("Hi");
+    /// let response = conn.run_tool_loop(request, |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// let log = server.connection_log();
+    /// assert_eq!(log[0].upgrade.map(|(_, status)| status), Some(101));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn connection_log(&self) -> Vec<ConnectionRecord> {
         self.shared.log.records()
     }
 
     /// Starts keeping every WebSocket text frame the server receives (off by default, so
     /// that a long-running server keeps nothing): [`requests`](Self::requests) gives them.
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # use responses_ws_tokio::{Config, Connection, ResponseCreate};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new().text("Hello!", 2)).await?;
+    /// server.record_requests();
+    /// let mut conn = Connection::connect(Config::new(&server.url())?).await?;
+    /// conn.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert!(server.requests()[0].contains(r#""type":"response.create""#));
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn record_requests(&self) {
         self.shared.record_requests();
     }
 
     /// The WebSocket text frames received since [`record_requests`](Self::record_requests),
     /// in the order the server read them (frames of concurrent connections interleave).
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # use responses_ws_tokio::{Config, Connection, ResponseCreate};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new().text("Hello!", 2)).await?;
+    /// assert!(server.requests().is_empty()); // nothing is kept until asked
+    /// server.record_requests();
+    /// let mut conn = Connection::connect(Config::new(&server.url())?).await?;
+    /// conn.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert_eq!(server.requests().len(), 1);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn requests(&self) -> Vec<String> {
         self.shared.recorded()
     }
@@ -243,6 +389,18 @@ impl MockServer {
     /// Stops the server and waits until it is over: the listener is closed (the port refuses
     /// connections) and every connection task has ended, its socket closed without a close
     /// frame. Dropping the server does the same without waiting.
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = MockServer::start(Script::new()).await?;
+    /// let addr = server.addr();
+    /// server.shutdown().await;
+    /// assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn shutdown(mut self) {
         self.signal_stop();
         if let Some(task) = self.task.take() {
@@ -270,6 +428,24 @@ impl Drop for MockServer {
 
 /// A [`MockServer`] running on its own thread (see [`MockServer::start_in_thread`]). Shutting
 /// it down or dropping it stops the server and joins the thread.
+///
+/// ```
+/// # use responses_ws_tokio::mock::{MockServer, Script};
+/// # // One hand-written HTTP request for the JSON answer.
+/// # fn post(addr: std::net::SocketAddr) -> std::io::Result<String> {
+/// #     use std::io::{Read as _, Write as _};
+/// #     let mut tcp = std::net::TcpStream::connect(addr)?;
+/// #     let body = r#"{"input":"Hello"}"#;
+/// #     write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+/// #     let mut answer = String::new();
+/// #     tcp.read_to_string(&mut answer)?;
+/// #     Ok(answer)
+/// # }
+/// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+/// assert!(post(server.addr())?.contains(r#""status":"completed""#));
+/// server.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct MockServerThread {
     server: MockServer,
@@ -278,37 +454,164 @@ pub struct MockServerThread {
 
 impl MockServerThread {
     /// See [`MockServer::addr`].
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # // One hand-written HTTP request for the JSON answer.
+    /// # fn post(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    /// #     use std::io::{Read as _, Write as _};
+    /// #     let mut tcp = std::net::TcpStream::connect(addr)?;
+    /// #     let body = r#"{"input":"Hello"}"#;
+    /// #     write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    /// #     let mut answer = String::new();
+    /// #     tcp.read_to_string(&mut answer)?;
+    /// #     Ok(answer)
+    /// # }
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// assert!(post(server.addr())?.starts_with("HTTP/1.1 200 OK\r\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
     }
 
     /// See [`MockServer::url`].
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # // One hand-written HTTP request for the JSON answer.
+    /// # fn post(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    /// #     use std::io::{Read as _, Write as _};
+    /// #     let mut tcp = std::net::TcpStream::connect(addr)?;
+    /// #     let body = r#"{"input":"Hello"}"#;
+    /// #     write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    /// #     let mut answer = String::new();
+    /// #     tcp.read_to_string(&mut answer)?;
+    /// #     Ok(answer)
+    /// # }
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// assert_eq!(server.url(), format!("ws://{}/v1/responses", server.addr()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn url(&self) -> String {
         self.server.url()
     }
 
     /// See [`MockServer::http_base`].
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # // One hand-written HTTP request for the JSON answer.
+    /// # fn post(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    /// #     use std::io::{Read as _, Write as _};
+    /// #     let mut tcp = std::net::TcpStream::connect(addr)?;
+    /// #     let body = r#"{"input":"Hello"}"#;
+    /// #     write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    /// #     let mut answer = String::new();
+    /// #     tcp.read_to_string(&mut answer)?;
+    /// #     Ok(answer)
+    /// # }
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// assert_eq!(server.http_base(), format!("http://{}/v1", server.addr()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn http_base(&self) -> String {
         self.server.http_base()
     }
 
     /// See [`MockServer::traffic`].
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # // One hand-written HTTP request for the JSON answer.
+    /// # fn post(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    /// #     use std::io::{Read as _, Write as _};
+    /// #     let mut tcp = std::net::TcpStream::connect(addr)?;
+    /// #     let body = r#"{"input":"Hello"}"#;
+    /// #     write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    /// #     let mut answer = String::new();
+    /// #     tcp.read_to_string(&mut answer)?;
+    /// #     Ok(answer)
+    /// # }
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// post(server.addr())?;
+    /// assert_eq!(server.traffic().frames_received, 1); // the request body
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn traffic(&self) -> Traffic {
         self.server.traffic()
     }
 
     /// See [`MockServer::connections`].
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # // One hand-written HTTP request for the JSON answer.
+    /// # fn post(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    /// #     use std::io::{Read as _, Write as _};
+    /// #     let mut tcp = std::net::TcpStream::connect(addr)?;
+    /// #     let body = r#"{"input":"Hello"}"#;
+    /// #     write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    /// #     let mut answer = String::new();
+    /// #     tcp.read_to_string(&mut answer)?;
+    /// #     Ok(answer)
+    /// # }
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// post(server.addr())?;
+    /// post(server.addr())?;
+    /// assert_eq!(server.connections(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connections(&self) -> u64 {
         self.server.connections()
     }
 
     /// See [`MockServer::connection_log`].
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # // One hand-written HTTP request for the JSON answer.
+    /// # fn post(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    /// #     use std::io::{Read as _, Write as _};
+    /// #     let mut tcp = std::net::TcpStream::connect(addr)?;
+    /// #     let body = r#"{"input":"Hello"}"#;
+    /// #     write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    /// #     let mut answer = String::new();
+    /// #     tcp.read_to_string(&mut answer)?;
+    /// #     Ok(answer)
+    /// # }
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// post(server.addr())?;
+    /// let log = server.connection_log();
+    /// assert_eq!(log.len(), 1);
+    /// assert!(log[0].upgrade.is_none()); // plain HTTP, no WebSocket upgrade
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connection_log(&self) -> Vec<ConnectionRecord> {
         self.server.connection_log()
     }
 
     /// Stops the server and joins its thread: the port refuses connections and every
     /// connection is closed when this returns. A panic of the server thread is resumed here.
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # // One hand-written HTTP request for the JSON answer.
+    /// # fn post(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    /// #     use std::io::{Read as _, Write as _};
+    /// #     let mut tcp = std::net::TcpStream::connect(addr)?;
+    /// #     let body = r#"{"input":"Hello"}"#;
+    /// #     write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    /// #     let mut answer = String::new();
+    /// #     tcp.read_to_string(&mut answer)?;
+    /// #     Ok(answer)
+    /// # }
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// let addr = server.addr();
+    /// server.shutdown();
+    /// assert!(std::net::TcpStream::connect(addr).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(mut self) {
         if let Err(panic) = self.stop_and_join() {
             std::panic::resume_unwind(panic);

@@ -28,6 +28,22 @@ pub use self::tokio::Tokio;
 /// A byte stream the connection runs over: TCP, TLS over TCP, or anything a user brings.
 ///
 /// Implemented for every `AsyncRead + AsyncWrite + Send + Unpin` type.
+///
+/// ```
+/// use responses_ws_futures::{Config, Connection, ResponseCreate};
+/// use responses_ws_tokio::mock::{MockServer, Script};
+///
+/// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+/// smol::block_on(async {
+///     // Any AsyncRead + AsyncWrite stream will do: here a TCP stream opened by hand.
+///     let tcp = smol::net::TcpStream::connect(server.addr()).await?;
+///     let mut conn = Connection::from_stream(tcp, Config::new(&server.url())?).await?;
+///     let response = conn.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hello"), |_| async { String::new() }).await?;
+///     assert_eq!(response.all_output_text(), "Hi!");
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait AsyncIo: AsyncRead + AsyncWrite + Send + Unpin {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + ?Sized> AsyncIo for T {}
@@ -66,9 +82,36 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + ?Sized> AsyncIo for T {}
 pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     /// Opens a TCP connection to `host:port` (a name to resolve or an IP literal), with
     /// `TCP_NODELAY` set.
+    ///
+    /// ```
+    /// use responses_ws_futures::runtime::{Runtime, Smol};
+    ///
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    /// let port = listener.local_addr()?.port();
+    /// smol::block_on(async {
+    ///     let stream = Smol.connect("127.0.0.1".into(), port).await?;
+    ///     # let _ = stream;
+    ///     // A port nobody listens on is refused, as an error.
+    ///     drop(listener);
+    ///     assert!(Smol.connect("127.0.0.1".into(), port).await.is_err());
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Box<dyn AsyncIo>>>;
 
     /// A future that completes at `deadline` (at once if it has passed).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use responses_ws_futures::runtime::{Runtime, Smol};
+    ///
+    /// let deadline = Instant::now() + Duration::from_millis(20);
+    /// smol::block_on(Smol.sleep_until(deadline));
+    /// assert!(Instant::now() >= deadline);
+    /// smol::block_on(Smol.sleep_until(deadline)); // passed: completes at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn sleep_until(&self, deadline: StdInstant) -> BoxFuture<'static, ()>;
 }
 
@@ -81,6 +124,17 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
 /// else `Smol` when `smol` is; with none of them,
 /// [`Connection::connect`](crate::Connection::connect) fails with
 /// [`ConnectError::NoRuntime`](crate::ConnectError::NoRuntime).
+///
+/// ```
+/// use responses_ws_futures::runtime::{AsyncStd, Smol};
+/// use responses_ws_futures::Config;
+///
+/// // Pick the runtime by hand; unset, the connection picks one of the enabled features'.
+/// let on_smol = Config::new("ws://127.0.0.1:8080/v1/responses")?.runtime(Smol);
+/// let on_async_std = Config::new("ws://127.0.0.1:8080/v1/responses")?.runtime(AsyncStd);
+/// # let _ = (on_smol, on_async_std);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct RuntimeChoice(Option<Arc<dyn Runtime>>);
 

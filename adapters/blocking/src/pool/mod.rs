@@ -57,6 +57,23 @@ use hub::{Dialing, Hub};
 /// Many conversations on few connections (see the [module documentation](self)).
 /// `Clone + Send + Sync`; once every clone and every conversation is dropped, the pool
 /// closes (without waiting).
+///
+/// ```
+/// # use responses_ws_blocking::pool::Pool;
+/// # use responses_ws_blocking::{Config, ResponseCreate};
+/// # use responses_ws_tokio::mock::{MockServer, Script};
+/// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+/// let pool = Pool::new(Config::new(&server.url())?)?;
+/// let workers: Vec<_> = (0..4).map(|i| {
+///     let agent = pool.conversation().unwrap();
+///     std::thread::spawn(move || agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input(format!("Task {i}")), |_call| String::new()))
+/// }).collect();
+/// for worker in workers {
+///     assert_eq!(worker.join().unwrap()?.all_output_text(), "Hello!");
+/// }
+/// pool.close();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Pool {
     inner: Arc<PoolInner>,
@@ -76,11 +93,35 @@ impl Drop for PoolInner {
 
 impl Pool {
     /// A pool with the default limits (see [`PoolBuilder`]); its driver thread is running.
+    ///
+    /// ```
+    /// # use responses_ws_blocking::pool::Pool;
+    /// # use responses_ws_blocking::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let pool = Pool::new(Config::new(&server.url())?)?;
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| String::new())?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(config: Config) -> Result<Pool, ConnectError> {
         Pool::builder(config).build()
     }
 
     /// A pool for connections made with `config`, with limits to set.
+    ///
+    /// ```
+    /// # use responses_ws_blocking::pool::Pool;
+    /// # use responses_ws_blocking::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let pool = Pool::builder(Config::new(&server.url())?).max_connections(2).build()?;
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| String::new())?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(config: Config) -> PoolBuilder {
         let parts = config.into_parts();
         PoolBuilder {
@@ -90,6 +131,19 @@ impl Pool {
     }
 
     /// A new conversation. Refused beyond the pool's `max_conversations`.
+    ///
+    /// ```
+    /// # use responses_ws_blocking::pool::Pool;
+    /// # use responses_ws_blocking::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let pool = Pool::builder(Config::new(&server.url())?).max_conversations(1).build()?;
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| String::new())?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// assert!(pool.conversation().is_err()); // one open at most
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn conversation(&self) -> Result<Conversation, Error> {
         let conv = self
             .inner
@@ -100,6 +154,24 @@ impl Pool {
     }
 
     /// A conversation that continues `context` (a saved [`Conversation::ledger`]).
+    ///
+    /// ```
+    /// # use responses_ws_blocking::pool::Pool;
+    /// # use responses_ws_blocking::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let pool = Pool::new(Config::new(&server.url())?)?;
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| String::new())?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// let saved = agent.ledger().expect("a conversation");
+    /// drop(agent);
+    /// // Later: the conversation continues where it stopped.
+    /// let agent = pool.restore(saved)?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("More"), |_call| String::new())?;
+    /// assert_eq!(response.all_output_text(), "Again!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restore(&self, context: LaneLedger) -> Result<Conversation, Error> {
         let conv = self
             .inner
@@ -110,11 +182,38 @@ impl Pool {
     }
 
     /// What the pool holds and has done (see [`Stats`]).
+    ///
+    /// ```
+    /// # use responses_ws_blocking::pool::Pool;
+    /// # use responses_ws_blocking::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let pool = Pool::new(Config::new(&server.url())?)?;
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| String::new())?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.conversations, stats.turns_completed_total), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.inner.hub.lock().pool.stats()
     }
 
     /// Every connection, in id order.
+    ///
+    /// ```
+    /// # use responses_ws_blocking::pool::Pool;
+    /// # use responses_ws_blocking::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let pool = Pool::new(Config::new(&server.url())?)?;
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| String::new())?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// assert_eq!(pool.connections().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connections(&self) -> Vec<ConnectionStats> {
         self.inner.hub.lock().pool.connections().collect()
     }
@@ -122,6 +221,20 @@ impl Pool {
     /// Closes the pool gracefully and blocks until it is over: no new turn is taken; turns
     /// still waiting end with [`TurnError::Closed`]; running turns run to their end, then
     /// every connection closes.
+    ///
+    /// ```
+    /// # use responses_ws_blocking::pool::Pool;
+    /// # use responses_ws_blocking::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let pool = Pool::new(Config::new(&server.url())?)?;
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| String::new())?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// pool.close();
+    /// assert!(agent.turn(ResponseCreate::new("gpt-5.5").input("Hi")).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         self.inner.hub.with(|state, now| state.pool.close(now));
         self.inner.hub.wait_closed();
@@ -130,51 +243,41 @@ impl Pool {
 
 /// The limits of a [`Pool`], each with a default (those of
 /// [`responses_ws_core::pool::PoolConfig`]); [`build`](Self::build) makes the pool.
+///
+/// ```
+/// # use responses_ws_blocking::pool::Pool;
+/// # use responses_ws_blocking::{Config, ResponseCreate};
+/// # use responses_ws_tokio::mock::{MockServer, Script};
+/// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+/// let pool = Pool::builder(Config::new(&server.url())?)
+///     .max_connections(2)
+///     .max_wait(std::time::Duration::from_secs(5))
+///     .build()?;
+/// let agent = pool.conversation()?;
+/// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| String::new())?;
+/// assert_eq!(response.all_output_text(), "Hello!");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct PoolBuilder {
     parts: responses_ws_adapter::ConfigParts,
     limits: PoolConfig,
 }
 
-macro_rules! limit {
-    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(mut self, value: $ty) -> Self {
-                self.limits.$name = value;
-                self
-            }
-        )*
-    };
-}
-
 impl PoolBuilder {
-    limit! {
-        /// Connections at once, in every state (default 16).
-        max_connections: usize;
-        /// Turns running at once on one connection (default 16, the server's in-flight limit).
-        max_turns_per_connection: usize;
-        /// Lanes (`stream_id`s) a connection uses over its life (default 32, the server's limit).
-        lanes_per_connection: usize;
-        /// Conversations open at once (default 10 000).
-        max_conversations: usize;
-        /// Turns waiting for a lane (default 1024); one more is refused as overloaded.
-        max_waiting: usize;
-        /// How long a turn may wait for a lane (default 60 s).
-        max_wait: Duration;
-        /// Connections opening at once (default 4).
-        max_opening: usize;
-        /// The shortest time between two dials (default 50 ms).
-        dial_interval: Duration;
-        /// Age at which a connection stops taking turns and is replaced (default 50 min).
-        rotate_after: Duration;
-        /// An open connection with no turn for this long is closed (default 5 min).
-        idle_ttl: Duration;
-        /// The pool's backoff after a refused or failed upgrade (429, 503 …).
-        upgrade_backoff: RetryPolicy;
-    }
+    responses_ws_adapter::pool_limit_setters!("responses_ws_blocking");
 
     /// The limits as set so far.
+    ///
+    /// ```
+    /// # use responses_ws_blocking::pool::Pool;
+    /// # use responses_ws_blocking::Config;
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let builder = Pool::builder(Config::new(&server.url())?);
+    /// assert_eq!(builder.limits().max_connections, 16); // the default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn limits(&self) -> &PoolConfig {
         &self.limits
     }
@@ -182,6 +285,18 @@ impl PoolBuilder {
     /// The pool, its driver thread started. Fails with [`ConnectError::Tls`] for TLS
     /// settings that do not make a configuration, [`ConnectError::Random`] when the OS
     /// random source fails, [`ConnectError::Io`] when the thread cannot start.
+    ///
+    /// ```
+    /// # use responses_ws_blocking::pool::Pool;
+    /// # use responses_ws_blocking::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let pool = Pool::builder(Config::new(&server.url())?).build()?;
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| String::new())?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<Pool, ConnectError> {
         let url = self.parts.client.url.clone();
         let tls = match url.is_secure() {

@@ -5,5 +5,6 @@
 pub mod mailboxes;
 
 mod error;
+mod limits;
 
 pub use error::Error;

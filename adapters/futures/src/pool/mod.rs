@@ -76,6 +76,31 @@ use shared::{Lock, Shared};
 /// Many conversations on few connections (see the [module documentation](self)).
 /// `Clone + Send + Sync`; once every clone and every conversation is dropped, the pool
 /// closes as [`close`](Self::close) does.
+///
+/// ```
+/// # use responses_ws_futures::pool::Pool;
+/// # use responses_ws_futures::runtime::Smol;
+/// # use responses_ws_futures::{Config, ResponseCreate};
+/// # use responses_ws_tokio::mock::{MockServer, Script};
+/// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+/// let config = Config::new(&server.url())?.runtime(Smol);
+/// smol::block_on(async {
+/// let (pool, driver) = Pool::new(config)?;
+/// smol::spawn(driver).detach();
+/// let turns: Vec<_> = (0..4).map(|i| {
+///     let agent = pool.conversation().unwrap();
+///     smol::spawn(async move {
+///         agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input(format!("Task {i}")), |_call| async { String::new() }).await
+///     })
+/// }).collect();
+/// for turn in turns {
+///     assert_eq!(turn.await?.all_output_text(), "Hello!");
+/// }
+/// pool.close().await;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Pool {
     inner: Arc<PoolInner>,
@@ -96,12 +121,48 @@ impl Drop for PoolInner {
 impl Pool {
     /// A pool with the default limits (16 connections, 16 turns each, 1024 turns waiting at
     /// most 60 s …: see [`PoolBuilder`]) and its driver, to spawn.
+    ///
+    /// ```
+    /// # use responses_ws_futures::pool::Pool;
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let config = Config::new(&server.url())?.runtime(Smol);
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::new(config)?;
+    /// smol::spawn(driver).detach();
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(config: Config) -> Result<(Pool, PoolDriver), ConnectError> {
         Pool::builder(config).build()
     }
 
     /// A pool for connections made with `config` (URL, API key, TLS, connect timeout,
     /// runtime; its retry policy is the per-request budget), with limits to set.
+    ///
+    /// ```
+    /// # use responses_ws_futures::pool::Pool;
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let config = Config::new(&server.url())?.runtime(Smol);
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::builder(config).max_connections(2).build()?;
+    /// smol::spawn(driver).detach();
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn builder(config: Config) -> PoolBuilder {
         let parts = config.into_parts();
         PoolBuilder {
@@ -111,6 +172,25 @@ impl Pool {
     }
 
     /// A new conversation. Refused beyond the pool's `max_conversations`.
+    ///
+    /// ```
+    /// # use responses_ws_futures::pool::Pool;
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let config = Config::new(&server.url())?.runtime(Smol);
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::builder(config).max_conversations(1).build()?;
+    /// smol::spawn(driver).detach();
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// assert!(pool.conversation().is_err()); // one open at most
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn conversation(&self) -> Result<Conversation, Error> {
         let conv = self
             .inner
@@ -123,6 +203,30 @@ impl Pool {
     /// A conversation that continues `context` (a saved [`Conversation::ledger`]): its
     /// first turn sends the whole context, or chains from its last response when that was
     /// stored (`store: true`).
+    ///
+    /// ```
+    /// # use responses_ws_futures::pool::Pool;
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let config = Config::new(&server.url())?.runtime(Smol);
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::new(config)?;
+    /// smol::spawn(driver).detach();
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// let saved = agent.ledger().expect("a conversation");
+    /// drop(agent);
+    /// // Later: the conversation continues where it stopped.
+    /// let agent = pool.restore(saved)?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("More"), |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Again!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restore(&self, context: LaneLedger) -> Result<Conversation, Error> {
         let conv = self
             .inner
@@ -135,11 +239,50 @@ impl Pool {
     /// What the pool holds and has done: connections open, opening and draining,
     /// conversations, turns in flight and waiting, and counters (dials, failures, retries,
     /// replays, moves, turns completed and failed). A rate is the difference of two snapshots.
+    ///
+    /// ```
+    /// # use responses_ws_futures::pool::Pool;
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let config = Config::new(&server.url())?.runtime(Smol);
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::new(config)?;
+    /// smol::spawn(driver).detach();
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// let stats = pool.stats();
+    /// assert_eq!((stats.conversations, stats.turns_completed_total), (1, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> Stats {
         self.inner.lock.lock().pool.stats()
     }
 
     /// Every connection, in id order.
+    ///
+    /// ```
+    /// # use responses_ws_futures::pool::Pool;
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let config = Config::new(&server.url())?.runtime(Smol);
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::new(config)?;
+    /// smol::spawn(driver).detach();
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// assert_eq!(pool.connections().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connections(&self) -> Vec<ConnectionStats> {
         self.inner.lock.lock().pool.connections().collect()
     }
@@ -147,6 +290,26 @@ impl Pool {
     /// Closes the pool gracefully and waits for the end: no new turn is taken; turns still
     /// waiting end with [`TurnError::Closed`] (their requests handed back); running turns
     /// run to their end, then every connection closes. Returns at once if the driver is gone.
+    ///
+    /// ```
+    /// # use responses_ws_futures::pool::Pool;
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let config = Config::new(&server.url())?.runtime(Smol);
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::new(config)?;
+    /// smol::spawn(driver).detach();
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// pool.close().await;
+    /// assert!(agent.turn(ResponseCreate::new("gpt-5.5").input("Hi")).await.is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn close(&self) {
         self.inner.lock.with(|shared, now| shared.pool.close(now));
         poll_fn(|cx| {
@@ -181,45 +344,25 @@ pub struct PoolBuilder {
     limits: PoolConfig,
 }
 
-macro_rules! limit {
-    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(mut self, value: $ty) -> Self {
-                self.limits.$name = value;
-                self
-            }
-        )*
-    };
-}
-
 impl PoolBuilder {
-    limit! {
-        /// Connections at once, in every state (default 16).
-        max_connections: usize;
-        /// Turns running at once on one connection (default 16, the server's in-flight limit).
-        max_turns_per_connection: usize;
-        /// Lanes (`stream_id`s) a connection uses over its life (default 32, the server's limit).
-        lanes_per_connection: usize;
-        /// Conversations open at once (default 10 000).
-        max_conversations: usize;
-        /// Turns waiting for a lane (default 1024); one more is refused as overloaded.
-        max_waiting: usize;
-        /// How long a turn may wait for a lane (default 60 s).
-        max_wait: Duration;
-        /// Connections opening at once (default 4).
-        max_opening: usize;
-        /// The shortest time between two dials (default 50 ms).
-        dial_interval: Duration;
-        /// Age at which a connection stops taking turns and is replaced (default 50 min).
-        rotate_after: Duration;
-        /// An open connection with no turn for this long is closed (default 5 min).
-        idle_ttl: Duration;
-        /// The pool's backoff after a refused or failed upgrade (429, 503 …).
-        upgrade_backoff: RetryPolicy;
-    }
+    responses_ws_adapter::pool_limit_setters!("responses_ws_futures");
 
     /// The limits as set so far.
+    ///
+    /// ```
+    /// # use responses_ws_futures::pool::Pool;
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::Config;
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let config = Config::new(&server.url())?.runtime(Smol);
+    /// smol::block_on(async {
+    /// let builder = Pool::builder(config);
+    /// assert_eq!(builder.limits().max_connections, 16); // the default
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn limits(&self) -> &PoolConfig {
         &self.limits
     }
@@ -227,6 +370,24 @@ impl PoolBuilder {
     /// The pool and its driver: spawn the driver on the runtime of your choice. Fails with
     /// [`ConnectError::NoRuntime`] when no runtime was set or can be chosen, and with
     /// [`ConnectError::Random`] when the OS random source fails.
+    ///
+    /// ```
+    /// # use responses_ws_futures::pool::Pool;
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2).text("Again!", 1))?;
+    /// let config = Config::new(&server.url())?.runtime(Smol);
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::builder(config).build()?;
+    /// smol::spawn(driver).detach(); // or any runtime's spawn
+    /// let agent = pool.conversation()?;
+    /// let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Hello!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn build(self) -> Result<(Pool, PoolDriver), ConnectError> {
         let runtime = self.parts.extra.resolve().ok_or(ConnectError::NoRuntime)?;
         let mut seed = [0u8; 32];
@@ -246,6 +407,23 @@ impl PoolBuilder {
 
     /// Builds the pool and spawns its driver on the current tokio runtime (feature
     /// `tokio`; panics outside one, as `tokio::spawn` does).
+    ///
+    /// ```
+    /// use responses_ws_futures::pool::Pool;
+    /// use responses_ws_futures::{Config, ResponseCreate};
+    /// use responses_ws_tokio::mock::{MockServer, Script};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let server = MockServer::start(Script::new().text("Hello!", 2)).await?;
+    ///     let pool = Pool::builder(Config::new(&server.url())?).spawn()?;
+    ///     let agent = pool.conversation()?;
+    ///     let response = agent.run_tool_loop(ResponseCreate::new("gpt-5.5").input("Hi"), |_call| async { String::new() }).await?;
+    ///     assert_eq!(response.all_output_text(), "Hello!");
+    ///     pool.close().await;
+    ///     Ok(())
+    /// }
+    /// ```
     #[cfg(feature = "tokio")]
     pub fn spawn(self) -> Result<Pool, ConnectError> {
         let (pool, driver) = self.build()?;

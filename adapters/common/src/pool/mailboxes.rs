@@ -11,6 +11,28 @@ use responses_ws_core::pool::{ConnId, ConvId, Pool, PoolEvent, TurnError, TurnId
 use responses_ws_core::session::SessionEvent;
 
 /// The conversations' mailboxes; `W` wakes a waiting agent.
+///
+/// ```
+/// # use responses_ws_adapter::pool::mailboxes::{Admission, Dispatched, Mailboxes};
+/// # use responses_ws_core::client::ClientConfig;
+/// # use responses_ws_core::pool::{Pool, PoolConfig};
+/// # use responses_ws_core::wire::ResponseCreate;
+/// # use responses_ws_core::ws::WsUrl;
+/// # use responses_ws_core::Instant;
+/// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+/// // The wake handle of this example is the agent's name.
+/// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+/// let conv = pool.open_conversation()?;
+/// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+/// mailboxes.start(conv, turn);
+/// assert!(matches!(mailboxes.admission(conv, turn, || "agent-1"), Admission::Waiting));
+/// let mut out = Dispatched::default();
+/// mailboxes.dispatch(&mut pool, &mut out, |_, _| {});
+/// // The pool dialed a connection and gave the turn a lane on it: its agent is woken.
+/// assert_eq!(out.wake, ["agent-1"]);
+/// assert!(matches!(mailboxes.admission(conv, turn, || "agent-1"), Admission::Admitted));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Mailboxes<W> {
     convs: HashMap<ConvId, Mailbox<W>>,
@@ -58,6 +80,26 @@ struct TurnSlot<W> {
 }
 
 /// What a dispatch asks of the driver, besides the agents it wakes.
+///
+/// ```
+/// # use responses_ws_adapter::pool::mailboxes::{Dispatched, Mailboxes};
+/// # use responses_ws_core::client::ClientConfig;
+/// # use responses_ws_core::pool::{Pool, PoolConfig};
+/// # use responses_ws_core::wire::ResponseCreate;
+/// # use responses_ws_core::ws::WsUrl;
+/// # use responses_ws_core::Instant;
+/// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+/// // The wake handle of this example is the agent's name.
+/// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+/// let conv = pool.open_conversation()?;
+/// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+/// mailboxes.start(conv, turn);
+/// let mut out = Dispatched::default();
+/// mailboxes.dispatch(&mut pool, &mut out, |_, _| {});
+/// assert_eq!(out.dial.len(), 1); // the turn needs a connection: the driver opens one
+/// assert!(out.wake.is_empty()); // nobody has news yet
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Dispatched<W> {
     /// Wake handles of the agents with news, each once.
@@ -82,6 +124,24 @@ impl<W> Default for Dispatched<W> {
 }
 
 /// Where a waiting turn stands ([`Mailboxes::admission`]).
+///
+/// ```
+/// # use responses_ws_adapter::pool::mailboxes::{Admission, Mailboxes};
+/// # use responses_ws_core::client::ClientConfig;
+/// # use responses_ws_core::pool::{Pool, PoolConfig};
+/// # use responses_ws_core::wire::ResponseCreate;
+/// # use responses_ws_core::ws::WsUrl;
+/// # use responses_ws_core::Instant;
+/// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+/// // The wake handle of this example is the agent's name.
+/// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+/// let conv = pool.open_conversation()?;
+/// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+/// mailboxes.start(conv, turn);
+/// assert!(matches!(mailboxes.admission(conv, turn, || "agent-1"), Admission::Waiting));
+/// assert!(matches!(mailboxes.admission(conv, responses_ws_core::pool::TurnId(99), || "agent-1"), Admission::Gone));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Admission {
@@ -96,6 +156,28 @@ pub enum Admission {
 }
 
 /// What a turn's listener gets next ([`Mailboxes::take_events`]).
+///
+/// ```
+/// # use std::collections::VecDeque;
+/// # use responses_ws_adapter::pool::mailboxes::{Mailboxes, Next};
+/// # use responses_ws_core::client::ClientConfig;
+/// # use responses_ws_core::pool::{Pool, PoolConfig};
+/// # use responses_ws_core::wire::ResponseCreate;
+/// # use responses_ws_core::ws::WsUrl;
+/// # use responses_ws_core::Instant;
+/// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+/// // The wake handle of this example is the agent's name.
+/// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+/// let conv = pool.open_conversation()?;
+/// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+/// mailboxes.start(conv, turn);
+/// let mut batch = VecDeque::new();
+/// assert!(matches!(mailboxes.take_events(conv, turn, &mut batch, |waker| *waker = Some("agent-1")), Next::Waiting));
+/// pool.cancel_turn(turn);
+/// mailboxes.cancelled(conv, turn);
+/// assert!(matches!(mailboxes.take_events(conv, turn, &mut batch, |_| {}), Next::Gone));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Next {
@@ -111,6 +193,23 @@ pub enum Next {
 
 impl<W> Mailboxes<W> {
     /// `conv` starts `turn` (just taken by the core).
+    ///
+    /// ```
+    /// # use responses_ws_adapter::pool::mailboxes::{Admission, Mailboxes};
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::pool::{Pool, PoolConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+    /// // The wake handle of this example is the agent's name.
+    /// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+    /// let conv = pool.open_conversation()?;
+    /// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+    /// mailboxes.start(conv, turn);
+    /// assert!(matches!(mailboxes.admission(conv, turn, || "agent-1"), Admission::Waiting));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn start(&mut self, conv: ConvId, turn: TurnId) {
         self.convs.entry(conv).or_default().turn = Some(TurnSlot {
             id: turn,
@@ -141,6 +240,25 @@ impl<W> Mailboxes<W> {
 
     /// Whether `turn` of `conv` has its lane; keeps `waker` (made only when needed) while it
     /// waits.
+    ///
+    /// ```
+    /// # use responses_ws_adapter::pool::mailboxes::{Admission, Dispatched, Mailboxes};
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::pool::{Pool, PoolConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+    /// // The wake handle of this example is the agent's name.
+    /// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+    /// let conv = pool.open_conversation()?;
+    /// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+    /// mailboxes.start(conv, turn);
+    /// assert!(matches!(mailboxes.admission(conv, turn, || "agent-1"), Admission::Waiting));
+    /// mailboxes.dispatch(&mut pool, &mut Dispatched::default(), |_, _| {});
+    /// assert!(matches!(mailboxes.admission(conv, turn, || "agent-1"), Admission::Admitted));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn admission(
         &mut self,
         conv: ConvId,
@@ -163,6 +281,26 @@ impl<W> Mailboxes<W> {
 
     /// Moves `turn`'s events to `batch` (one swap, however many), or says it is over; keeps
     /// `waker` while nothing is there.
+    ///
+    /// ```
+    /// # use std::collections::VecDeque;
+    /// # use responses_ws_adapter::pool::mailboxes::{Mailboxes, Next};
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::pool::{Pool, PoolConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+    /// // The wake handle of this example is the agent's name.
+    /// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+    /// let conv = pool.open_conversation()?;
+    /// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+    /// mailboxes.start(conv, turn);
+    /// let mut batch = VecDeque::new();
+    /// let next = mailboxes.take_events(conv, turn, &mut batch, |waker| *waker = Some("agent-1"));
+    /// assert!(matches!(next, Next::Waiting) && batch.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn take_events(
         &mut self,
         conv: ConvId,
@@ -187,6 +325,28 @@ impl<W> Mailboxes<W> {
 
     /// Nobody listens to `turn` any more (its waiter or listener was dropped): its events
     /// are dropped, its slot goes at its end.
+    ///
+    /// ```
+    /// # use responses_ws_adapter::pool::mailboxes::{Admission, Dispatched, Mailboxes};
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::pool::{Pool, PoolConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+    /// // The wake handle of this example is the agent's name.
+    /// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+    /// let conv = pool.open_conversation()?;
+    /// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+    /// mailboxes.start(conv, turn);
+    /// assert!(matches!(mailboxes.admission(conv, turn, || "agent-1"), Admission::Waiting));
+    /// mailboxes.detach(conv, turn); // the agent stopped listening
+    /// pool.close(Instant::ZERO);
+    /// let mut out = Dispatched::default();
+    /// mailboxes.dispatch(&mut pool, &mut out, |_, _| {});
+    /// assert!(out.wake.is_empty()); // nobody to wake
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn detach(&mut self, conv: ConvId, turn: TurnId) {
         let ended = match self.slot(conv, turn) {
             Some(slot) => {
@@ -203,11 +363,53 @@ impl<W> Mailboxes<W> {
     }
 
     /// A waiting `turn` was taken out of the core's queue: its slot goes.
+    ///
+    /// ```
+    /// # use responses_ws_adapter::pool::mailboxes::{Admission, Mailboxes};
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::pool::{Pool, PoolConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+    /// // The wake handle of this example is the agent's name.
+    /// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+    /// let conv = pool.open_conversation()?;
+    /// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+    /// mailboxes.start(conv, turn);
+    /// pool.cancel_turn(turn); // taken out of the queue before it got a lane
+    /// mailboxes.cancelled(conv, turn);
+    /// assert!(matches!(mailboxes.admission(conv, turn, || "agent-1"), Admission::Gone));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cancelled(&mut self, conv: ConvId, turn: TurnId) {
         self.drop_turn(conv, turn);
     }
 
     /// The last handle of `conv` is gone: it closes now, or when its turn ends.
+    ///
+    /// ```
+    /// # use responses_ws_adapter::pool::mailboxes::Mailboxes;
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::pool::{Pool, PoolConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+    /// // The wake handle of this example is the agent's name.
+    /// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+    /// let conv = pool.open_conversation()?;
+    /// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+    /// mailboxes.start(conv, turn);
+    /// // Dropped while its turn runs: the conversation closes only at the turn's end.
+    /// mailboxes.release(&mut pool, conv);
+    /// assert_eq!(pool.stats().conversations, 1);
+    /// // Without a turn it closes at once.
+    /// let idle = pool.open_conversation()?;
+    /// mailboxes.release(&mut pool, idle);
+    /// assert_eq!(pool.stats().conversations, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release(&mut self, pool: &mut Pool, conv: ConvId) {
         match pool.close_conversation(conv) {
             Ok(()) => {
@@ -225,6 +427,25 @@ impl<W> Mailboxes<W> {
     }
 
     /// Every wake handle kept (the driver is gone: the waiters must hear it).
+    ///
+    /// ```
+    /// # use responses_ws_adapter::pool::mailboxes::{Admission, Mailboxes};
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::pool::{Pool, PoolConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+    /// // The wake handle of this example is the agent's name.
+    /// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+    /// let conv = pool.open_conversation()?;
+    /// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+    /// mailboxes.start(conv, turn);
+    /// assert!(matches!(mailboxes.admission(conv, turn, || "agent-1"), Admission::Waiting));
+    /// // The driver stopped: every waiting agent must hear it.
+    /// assert_eq!(mailboxes.take_all_wakers(), ["agent-1"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn take_all_wakers(&mut self) -> Vec<W> {
         self.convs
             .values_mut()
@@ -234,6 +455,27 @@ impl<W> Mailboxes<W> {
 
     /// Drains the core's events and ready connections after an input into the mailboxes and
     /// `out`; `observe` sees every event first (for tracing).
+    ///
+    /// ```
+    /// # use responses_ws_adapter::pool::mailboxes::{Dispatched, Mailboxes};
+    /// # use responses_ws_core::client::ClientConfig;
+    /// # use responses_ws_core::pool::{Pool, PoolConfig};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut pool = Pool::new(PoolConfig::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?)), [1; 32]);
+    /// // The wake handle of this example is the agent's name.
+    /// let mut mailboxes: Mailboxes<&str> = Mailboxes::default();
+    /// let conv = pool.open_conversation()?;
+    /// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+    /// mailboxes.start(conv, turn);
+    /// let mut out = Dispatched::default();
+    /// let mut seen = 0;
+    /// mailboxes.dispatch(&mut pool, &mut out, |_event, _pool| seen += 1);
+    /// assert!(seen > 0);
+    /// assert_eq!(out.dial.len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dispatch(
         &mut self,
         pool: &mut Pool,

@@ -187,7 +187,7 @@ impl TlsConfig {
     /// # use responses_ws_tls::TlsConfig;
     /// let config = TlsConfig::default().client_config()?;
     /// assert!(config.alpn_protocols.is_empty()); // a plain HTTP/1.1 upgrade
-/// assert!(config.enable_sni);
+    /// assert!(config.enable_sni);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, TlsError> {

@@ -4,7 +4,9 @@
 //! Events that stream (deltas, their `.done` counterparts, per-item progress) borrow their ids
 //! and text from the frame (`Cow<'a, str>`), so decoding a delta allocates nothing when its
 //! strings have no escapes. Events that carry whole objects (responses, items, errors) own them.
-//! Events of the same shape share one payload type.
+//! Events of the same shape share one payload type. The borrowed payloads are declared through
+//! `borrowed_payloads!`, which writes their serde attributes and their `IntoOwned` from the
+//! field list alone.
 
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
@@ -41,16 +43,55 @@ macro_rules! already_owned {
     };
 }
 
-/// `IntoOwned` for borrowed payloads: lists the `Cow` fields, the `Option<Cow>` fields and the
-/// fields that are moved as they are.
-macro_rules! borrowed_payload {
-    ($payload:ident { cow: [$($cow:ident),*], option_cow: [$($option_cow:ident),*], moved: [$($moved:ident),*] }) => {
-        impl IntoOwned for $payload<'_> {
-            type Owned = $payload<'static>;
-            fn into_owned(self) -> $payload<'static> {
-                $payload {
-                    $($cow: Cow::Owned(self.$cow.into_owned()),)*
-                    $($option_cow: self.$option_cow.map(|text| Cow::Owned(text.into_owned())),)*
+/// Declares payloads that borrow from the frame, each written as a struct whose fields are
+/// `Text` (a string borrowed when it has no escapes: `Cow<'a, str>`), `Option<Text>` (the same,
+/// absent or `null` read as `None`, left out when writing) or any owned type, moved as it is;
+/// attributes on an owned field are kept. Each struct gets `<'a>`, its derives, its serde
+/// attributes and its [`IntoOwned`], which copies the `Text` fields and moves the rest.
+///
+/// The fields are sorted one at a time into the struct body and the three field lists of
+/// `IntoOwned` (a token muncher), because a field's kind decides its attributes.
+macro_rules! borrowed_payloads {
+    ($($(#[$meta:meta])* pub struct $name:ident { $($fields:tt)* })*) => {
+        $(borrowed_payloads!(@field [$(#[$meta])*] $name [] [] [] [] $($fields)*);)*
+    };
+    // A borrowed string.
+    (@field $meta:tt $name:ident [$($body:tt)*] [$($text:ident)*] [$($option:ident)*] [$($moved:ident)*]
+        $(#[doc = $doc:literal])* $field:ident: Text, $($rest:tt)*) => {
+        borrowed_payloads!(@field $meta $name
+            [$($body)* $(#[doc = $doc])* #[serde(borrow)] pub $field: Cow<'a, str>,]
+            [$($text)* $field] [$($option)*] [$($moved)*] $($rest)*);
+    };
+    // An optional borrowed string.
+    (@field $meta:tt $name:ident [$($body:tt)*] [$($text:ident)*] [$($option:ident)*] [$($moved:ident)*]
+        $(#[doc = $doc:literal])* $field:ident: Option<Text>, $($rest:tt)*) => {
+        borrowed_payloads!(@field $meta $name
+            [$($body)* $(#[doc = $doc])*
+                #[serde(default, borrow, deserialize_with = "option_cow_str", skip_serializing_if = "Option::is_none")]
+                pub $field: Option<Cow<'a, str>>,]
+            [$($text)*] [$($option)* $field] [$($moved)*] $($rest)*);
+    };
+    // Anything else, owned.
+    (@field $meta:tt $name:ident [$($body:tt)*] [$($text:ident)*] [$($option:ident)*] [$($moved:ident)*]
+        $(#[$field_meta:meta])* $field:ident: $ty:ty, $($rest:tt)*) => {
+        borrowed_payloads!(@field $meta $name
+            [$($body)* $(#[$field_meta])* pub $field: $ty,]
+            [$($text)*] [$($option)*] [$($moved)* $field] $($rest)*);
+    };
+    // Every field sorted: the struct and its `IntoOwned`.
+    (@field [$(#[$meta:meta])*] $name:ident [$($body:tt)*] [$($text:ident)*] [$($option:ident)*] [$($moved:ident)*]) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        pub struct $name<'a> {
+            $($body)*
+        }
+
+        impl IntoOwned for $name<'_> {
+            type Owned = $name<'static>;
+            fn into_owned(self) -> $name<'static> {
+                $name {
+                    $($text: Cow::Owned(self.$text.into_owned()),)*
+                    $($option: self.$option.map(|text| Cow::Owned(text.into_owned())),)*
                     $($moved: self.$moved,)*
                 }
             }
@@ -75,302 +116,243 @@ pub struct OutputItemEvent {
     pub item: Item,
 }
 
-/// `response.content_part.added` / `.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContentPartEvent<'a> {
-    /// The message item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the part in the item's content.
-    pub content_index: u32,
-    /// The part: empty when added, final when done.
-    pub part: ContentPart,
-}
+borrowed_payloads! {
+    /// `response.content_part.added` / `.done`.
+    pub struct ContentPartEvent {
+        /// The message item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the part in the item's content.
+        content_index: u32,
+        /// The part: empty when added, final when done.
+        part: ContentPart,
+    }
 
-/// A piece of text: `response.output_text.delta`, `response.refusal.delta`,
-/// `response.reasoning_text.delta`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TextDelta<'a> {
-    /// The item the text belongs to.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the part in the item's content.
-    #[serde(default)]
-    pub content_index: u32,
-    /// The new text.
-    #[serde(borrow)]
-    pub delta: Cow<'a, str>,
-    /// Log probabilities of the new tokens (empty unless requested).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub logprobs: Vec<LogProb>,
-}
+    /// A piece of text: `response.output_text.delta`, `response.refusal.delta`,
+    /// `response.reasoning_text.delta`.
+    pub struct TextDelta {
+        /// The item the text belongs to.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the part in the item's content.
+        #[serde(default)]
+        content_index: u32,
+        /// The new text.
+        delta: Text,
+        /// Log probabilities of the new tokens (empty unless requested).
+        #[serde(default, deserialize_with = "null_as_default")]
+        logprobs: Vec<LogProb>,
+    }
 
-/// The full text of a part: `response.output_text.done`, `response.reasoning_text.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TextDone<'a> {
-    /// The item the text belongs to.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the part in the item's content.
-    #[serde(default)]
-    pub content_index: u32,
-    /// The whole text.
-    #[serde(borrow)]
-    pub text: Cow<'a, str>,
-    /// Log probabilities of all its tokens (empty unless requested).
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub logprobs: Vec<LogProb>,
-}
+    /// The full text of a part: `response.output_text.done`, `response.reasoning_text.done`.
+    pub struct TextDone {
+        /// The item the text belongs to.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the part in the item's content.
+        #[serde(default)]
+        content_index: u32,
+        /// The whole text.
+        text: Text,
+        /// Log probabilities of all its tokens (empty unless requested).
+        #[serde(default, deserialize_with = "null_as_default")]
+        logprobs: Vec<LogProb>,
+    }
 
-/// `response.refusal.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RefusalDone<'a> {
-    /// The message item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the part in the item's content.
-    #[serde(default)]
-    pub content_index: u32,
-    /// The whole refusal.
-    #[serde(borrow)]
-    pub refusal: Cow<'a, str>,
-}
+    /// `response.refusal.done`.
+    pub struct RefusalDone {
+        /// The message item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the part in the item's content.
+        #[serde(default)]
+        content_index: u32,
+        /// The whole refusal.
+        refusal: Text,
+    }
 
-/// `response.output_text.annotation.added`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AnnotationAdded<'a> {
-    /// The message item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the part in the item's content.
-    #[serde(default)]
-    pub content_index: u32,
-    /// Position of the annotation in the part's annotations.
-    #[serde(default)]
-    pub annotation_index: u32,
-    /// The annotation.
-    #[serde(default)]
-    pub annotation: Option<Annotation>,
-}
+    /// `response.output_text.annotation.added`.
+    pub struct AnnotationAdded {
+        /// The message item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the part in the item's content.
+        #[serde(default)]
+        content_index: u32,
+        /// Position of the annotation in the part's annotations.
+        #[serde(default)]
+        annotation_index: u32,
+        /// The annotation.
+        #[serde(default)]
+        annotation: Option<Annotation>,
+    }
 
-/// A fragment of tool input: `response.function_call_arguments.delta`,
-/// `response.custom_tool_call_input.delta`, `response.mcp_call_arguments.delta`,
-/// `response.code_interpreter_call_code.delta`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ItemDelta<'a> {
-    /// The call item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// The new fragment.
-    #[serde(borrow)]
-    pub delta: Cow<'a, str>,
-}
+    /// A fragment of tool input: `response.function_call_arguments.delta`,
+    /// `response.custom_tool_call_input.delta`, `response.mcp_call_arguments.delta`,
+    /// `response.code_interpreter_call_code.delta`.
+    pub struct ItemDelta {
+        /// The call item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// The new fragment.
+        delta: Text,
+    }
 
-/// Complete call arguments: `response.function_call_arguments.done` (with `name`) and
-/// `response.mcp_call_arguments.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ArgumentsDone<'a> {
-    /// The call item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Function name (function calls).
-    #[serde(
-        default,
-        borrow,
-        deserialize_with = "option_cow_str",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub name: Option<Cow<'a, str>>,
-    /// The arguments as one JSON string.
-    #[serde(borrow)]
-    pub arguments: Cow<'a, str>,
-}
+    /// Complete call arguments: `response.function_call_arguments.done` (with `name`) and
+    /// `response.mcp_call_arguments.done`.
+    pub struct ArgumentsDone {
+        /// The call item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Function name (function calls).
+        name: Option<Text>,
+        /// The arguments as one JSON string.
+        arguments: Text,
+    }
 
-/// `response.custom_tool_call_input.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CustomToolCallInputDone<'a> {
-    /// The call item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// The whole input.
-    #[serde(borrow)]
-    pub input: Cow<'a, str>,
-}
+    /// `response.custom_tool_call_input.done`.
+    pub struct CustomToolCallInputDone {
+        /// The call item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// The whole input.
+        input: Text,
+    }
 
-/// `response.code_interpreter_call_code.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CodeDone<'a> {
-    /// The code interpreter call item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// The whole code.
-    #[serde(borrow)]
-    pub code: Cow<'a, str>,
-}
+    /// `response.code_interpreter_call_code.done`.
+    pub struct CodeDone {
+        /// The code interpreter call item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// The whole code.
+        code: Text,
+    }
 
-/// `response.reasoning_summary_part.added` / `.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SummaryPartEvent<'a> {
-    /// The reasoning item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the part in the item's summary.
-    pub summary_index: u32,
-    /// The part: empty when added, final when done.
-    pub part: SummaryPart,
-    /// `incomplete` when the part was cut short (done only).
-    #[serde(
-        default,
-        borrow,
-        deserialize_with = "option_cow_str",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub status: Option<Cow<'a, str>>,
-}
+    /// `response.reasoning_summary_part.added` / `.done`.
+    pub struct SummaryPartEvent {
+        /// The reasoning item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the part in the item's summary.
+        summary_index: u32,
+        /// The part: empty when added, final when done.
+        part: SummaryPart,
+        /// `incomplete` when the part was cut short (done only).
+        status: Option<Text>,
+    }
 
-/// `response.reasoning_summary_text.delta`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SummaryTextDelta<'a> {
-    /// The reasoning item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the part in the item's summary.
-    pub summary_index: u32,
-    /// The new text.
-    #[serde(borrow)]
-    pub delta: Cow<'a, str>,
-}
+    /// `response.reasoning_summary_text.delta`.
+    pub struct SummaryTextDelta {
+        /// The reasoning item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the part in the item's summary.
+        summary_index: u32,
+        /// The new text.
+        delta: Text,
+    }
 
-/// `response.reasoning_summary_text.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SummaryTextDone<'a> {
-    /// The reasoning item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the part in the item's summary.
-    pub summary_index: u32,
-    /// The whole text.
-    #[serde(borrow)]
-    pub text: Cow<'a, str>,
-}
+    /// `response.reasoning_summary_text.done`.
+    pub struct SummaryTextDone {
+        /// The reasoning item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the part in the item's summary.
+        summary_index: u32,
+        /// The whole text.
+        text: Text,
+    }
 
-/// Progress of a hosted tool call (`response.web_search_call.searching`, …).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ItemProgress<'a> {
-    /// The call item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-}
+    /// Progress of a hosted tool call (`response.web_search_call.searching`, …).
+    pub struct ItemProgress {
+        /// The call item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+    }
 
-/// `response.image_generation_call.partial_image`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PartialImage<'a> {
-    /// The image generation call item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// 0-based index of this partial image.
-    pub partial_image_index: u32,
-    /// The image, base64.
-    #[serde(borrow)]
-    pub partial_image_b64: Cow<'a, str>,
-    /// Image size, e.g. `1024x1024`.
-    #[serde(
-        default,
-        borrow,
-        deserialize_with = "option_cow_str",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub size: Option<Cow<'a, str>>,
-    /// Image quality.
-    #[serde(
-        default,
-        borrow,
-        deserialize_with = "option_cow_str",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub quality: Option<Cow<'a, str>>,
-    /// Background (`transparent`, `opaque`).
-    #[serde(
-        default,
-        borrow,
-        deserialize_with = "option_cow_str",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub background: Option<Cow<'a, str>>,
-    /// Image format, e.g. `png`.
-    #[serde(
-        default,
-        borrow,
-        deserialize_with = "option_cow_str",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub output_format: Option<Cow<'a, str>>,
-}
+    /// `response.image_generation_call.partial_image`.
+    pub struct PartialImage {
+        /// The image generation call item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// 0-based index of this partial image.
+        partial_image_index: u32,
+        /// The image, base64.
+        partial_image_b64: Text,
+        /// Image size, e.g. `1024x1024`.
+        size: Option<Text>,
+        /// Image quality.
+        quality: Option<Text>,
+        /// Background (`transparent`, `opaque`).
+        background: Option<Text>,
+        /// Image format, e.g. `png`.
+        output_format: Option<Text>,
+    }
 
-/// `response.shell_call_command.added` / `.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShellCommand<'a> {
-    /// Position of the shell call item in `response.output`.
-    pub output_index: u32,
-    /// Position of the command in the call.
-    pub command_index: u32,
-    /// The command so far (added) or whole (done).
-    #[serde(borrow)]
-    pub command: Cow<'a, str>,
-}
+    /// `response.shell_call_command.added` / `.done`.
+    pub struct ShellCommand {
+        /// Position of the shell call item in `response.output`.
+        output_index: u32,
+        /// Position of the command in the call.
+        command_index: u32,
+        /// The command so far (added) or whole (done).
+        command: Text,
+    }
 
-/// `response.shell_call_command.delta`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShellCommandDelta<'a> {
-    /// Position of the shell call item in `response.output`.
-    pub output_index: u32,
-    /// Position of the command in the call.
-    pub command_index: u32,
-    /// The new text of the command.
-    #[serde(borrow)]
-    pub delta: Cow<'a, str>,
-}
+    /// `response.shell_call_command.delta`.
+    pub struct ShellCommandDelta {
+        /// Position of the shell call item in `response.output`.
+        output_index: u32,
+        /// Position of the command in the call.
+        command_index: u32,
+        /// The new text of the command.
+        delta: Text,
+    }
 
-/// `response.shell_call_output_content.delta`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShellOutputDelta<'a> {
-    /// The shell call output item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the command in the call.
-    pub command_index: u32,
-    /// New output.
-    pub delta: ShellOutputChunk,
+    /// `response.shell_call_output_content.delta`.
+    pub struct ShellOutputDelta {
+        /// The shell call output item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the command in the call.
+        command_index: u32,
+        /// New output.
+        delta: ShellOutputChunk,
+    }
+
+    /// `response.shell_call_output_content.done`.
+    pub struct ShellOutputDone {
+        /// The shell call output item.
+        item_id: Text,
+        /// Position of the item in `response.output`.
+        output_index: u32,
+        /// Position of the command in the call.
+        command_index: u32,
+        /// The outputs, each `{stdout, stderr, outcome, created_by}`.
+        #[serde(default, deserialize_with = "null_as_default")]
+        output: Vec<Value>,
+    }
+
+    /// `response.audio.delta` and `response.audio.transcript.delta`.
+    pub struct AudioDelta {
+        /// Audio (base64) or transcript text.
+        delta: Text,
+    }
 }
 
 /// A piece of a shell command's output.
@@ -382,29 +364,6 @@ pub struct ShellOutputChunk {
     /// Standard error.
     #[serde(default)]
     pub stderr: String,
-}
-
-/// `response.shell_call_output_content.done`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ShellOutputDone<'a> {
-    /// The shell call output item.
-    #[serde(borrow)]
-    pub item_id: Cow<'a, str>,
-    /// Position of the item in `response.output`.
-    pub output_index: u32,
-    /// Position of the command in the call.
-    pub command_index: u32,
-    /// The outputs, each `{stdout, stderr, outcome, created_by}`.
-    #[serde(default, deserialize_with = "null_as_default")]
-    pub output: Vec<Value>,
-}
-
-/// `response.audio.delta` and `response.audio.transcript.delta`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AudioDelta<'a> {
-    /// Audio (base64) or transcript text.
-    #[serde(borrow)]
-    pub delta: Cow<'a, str>,
 }
 
 /// `response.audio.done` and `response.audio.transcript.done`: nothing besides the envelope.
@@ -498,99 +457,3 @@ already_owned!(
     InjectFailed,
     Box<ApiError>,
 );
-
-borrowed_payload!(ContentPartEvent {
-    cow: [item_id],
-    option_cow: [],
-    moved: [output_index, content_index, part]
-});
-borrowed_payload!(TextDelta {
-    cow: [item_id, delta],
-    option_cow: [],
-    moved: [output_index, content_index, logprobs]
-});
-borrowed_payload!(TextDone {
-    cow: [item_id, text],
-    option_cow: [],
-    moved: [output_index, content_index, logprobs]
-});
-borrowed_payload!(RefusalDone {
-    cow: [item_id, refusal],
-    option_cow: [],
-    moved: [output_index, content_index]
-});
-borrowed_payload!(AnnotationAdded {
-    cow: [item_id],
-    option_cow: [],
-    moved: [output_index, content_index, annotation_index, annotation]
-});
-borrowed_payload!(ItemDelta {
-    cow: [item_id, delta],
-    option_cow: [],
-    moved: [output_index]
-});
-borrowed_payload!(ArgumentsDone {
-    cow: [item_id, arguments],
-    option_cow: [name],
-    moved: [output_index]
-});
-borrowed_payload!(CustomToolCallInputDone {
-    cow: [item_id, input],
-    option_cow: [],
-    moved: [output_index]
-});
-borrowed_payload!(CodeDone {
-    cow: [item_id, code],
-    option_cow: [],
-    moved: [output_index]
-});
-borrowed_payload!(SummaryPartEvent {
-    cow: [item_id],
-    option_cow: [status],
-    moved: [output_index, summary_index, part]
-});
-borrowed_payload!(SummaryTextDelta {
-    cow: [item_id, delta],
-    option_cow: [],
-    moved: [output_index, summary_index]
-});
-borrowed_payload!(SummaryTextDone {
-    cow: [item_id, text],
-    option_cow: [],
-    moved: [output_index, summary_index]
-});
-borrowed_payload!(ItemProgress {
-    cow: [item_id],
-    option_cow: [],
-    moved: [output_index]
-});
-borrowed_payload!(PartialImage {
-    cow: [item_id, partial_image_b64],
-    option_cow: [size, quality, background, output_format],
-    moved: [output_index, partial_image_index]
-});
-borrowed_payload!(ShellCommand {
-    cow: [command],
-    option_cow: [],
-    moved: [output_index, command_index]
-});
-borrowed_payload!(ShellCommandDelta {
-    cow: [delta],
-    option_cow: [],
-    moved: [output_index, command_index]
-});
-borrowed_payload!(ShellOutputDelta {
-    cow: [item_id],
-    option_cow: [],
-    moved: [output_index, command_index, delta]
-});
-borrowed_payload!(ShellOutputDone {
-    cow: [item_id],
-    option_cow: [],
-    moved: [output_index, command_index, output]
-});
-borrowed_payload!(AudioDelta {
-    cow: [delta],
-    option_cow: [],
-    moved: []
-});

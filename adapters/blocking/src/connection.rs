@@ -18,7 +18,6 @@ use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 use responses_ws_tls::rustls::ClientConfig;
 
-use crate::events::Events;
 use crate::outbound::Outbound;
 use crate::random;
 use crate::transport::{is_timeout, Transport};
@@ -231,12 +230,6 @@ impl Connection {
             Some(event) => Ok(Some(event)),
             None => self.next_from_core(),
         }
-    }
-
-    /// The events as an iterator of `Result`s; it ends where [`next_event`](Self::next_event)
-    /// returns `None`.
-    pub fn events(&mut self) -> Events<'_> {
-        Events::new(self)
     }
 
     /// Starts the close handshake (code 1000) and waits until the connection is over: the

@@ -1,4 +1,6 @@
-//! [`Events`]: a connection's events as an [`Iterator`], for `for` loops and adapters.
+//! [`Events`]: a connection's events as an [`Iterator`], for `for` loops and adapters, and
+//! [`Connection::events`], which makes it (here, so that this module depends on the
+//! connection and not the other way round).
 
 use responses_ws_core::client::ClientEvent;
 
@@ -30,9 +32,11 @@ pub struct Events<'a> {
     conn: &'a mut Connection,
 }
 
-impl<'a> Events<'a> {
-    pub(crate) fn new(conn: &'a mut Connection) -> Self {
-        Events { conn }
+impl Connection {
+    /// The events as an iterator of `Result`s; it ends where [`next_event`](Self::next_event)
+    /// returns `None`.
+    pub fn events(&mut self) -> Events<'_> {
+        Events { conn: self }
     }
 }
 

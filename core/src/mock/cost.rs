@@ -26,8 +26,6 @@ use core::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::duration_ms;
-use super::plan::Planned;
-use crate::wire::EventKind;
 
 /// Bytes in a KiB, the unit of [`ServerCost::per_input_kib`].
 const KIB: u128 = 1024;
@@ -94,38 +92,17 @@ impl ServerCost {
     }
 
     /// The time to resolve a parent found where `found` says.
-    fn lookup(&self, found: Option<Found>) -> Duration {
+    pub(crate) fn lookup(&self, found: Option<Found>) -> Duration {
         match found {
             Some(Found::Store) => self.stored_lookup,
             Some(Found::Cache) | None => Duration::ZERO,
         }
     }
-
-    /// Adds the charges to `events` (a plan, `response.created` first): the lookup before the
-    /// first event, the input before the first event after the lifecycle ones.
-    pub(crate) fn charge(&self, events: &mut [Planned], input_bytes: usize, found: Option<Found>) {
-        if let Some(first) = events.first_mut() {
-            first.delay = first.delay.saturating_add(self.lookup(found));
-        }
-        let working = events
-            .iter()
-            .position(|event| !is_lifecycle(&event.kind))
-            .or(events.len().checked_sub(1));
-        if let Some(event) = working.and_then(|index| events.get_mut(index)) {
-            event.delay = event.delay.saturating_add(self.input(input_bytes));
-        }
-    }
-}
-
-/// `response.created` and `response.in_progress`, which precede the model's work.
-fn is_lifecycle(kind: &EventKind<'_>) -> bool {
-    matches!(kind, EventKind::Created(_) | EventKind::InProgress(_))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mock::Script;
 
     fn ms(ms: u64) -> Duration {
         Duration::from_millis(ms)
@@ -139,22 +116,5 @@ mod tests {
         assert_eq!(cost.input(256), Duration::from_micros(500));
         let huge = ServerCost::new(Duration::MAX, Duration::ZERO);
         assert_eq!(huge.input(usize::MAX), Duration::from_nanos(u64::MAX));
-    }
-
-    #[test]
-    fn json_is_milliseconds_with_fractions() {
-        let cost = ServerCost::new(Duration::from_micros(500), ms(20));
-        let script = Script::new().with_server_cost(cost);
-        let json = script.to_json();
-        assert!(
-            json.contains(r#""server_cost":{"per_input_kib_ms":0.5,"stored_lookup_ms":20}"#),
-            "{json}"
-        );
-        assert_eq!(Script::from_json(&json).unwrap(), script);
-        let partial = Script::from_json(r#"{"server_cost":{"stored_lookup_ms":7}}"#).unwrap();
-        assert_eq!(partial.server_cost, ServerCost::new(Duration::ZERO, ms(7)));
-        assert!(Script::from_json(r#"{"server_cost":{"stored_lookup_ms":-1}}"#).is_err());
-        assert!(Script::from_json("{}").unwrap().server_cost.is_zero());
-        assert!(!Script::new().to_json().contains("server_cost"));
     }
 }

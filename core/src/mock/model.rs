@@ -171,8 +171,12 @@ impl Model {
         if stalls {
             events.truncate(1);
         }
-        let cost = self.script.server_cost;
-        cost.charge(&mut events, placed.input_bytes, found);
+        plan::charge(
+            &mut events,
+            &self.script.server_cost,
+            placed.input_bytes,
+            found,
+        );
         Ok(Begun {
             id,
             events,

@@ -15,6 +15,7 @@ use alloc::vec::Vec;
 use core::time::Duration;
 
 use super::conversation::{tokens, Continuation, PendingCall};
+use super::cost::{Found, ServerCost};
 use super::ids::IdGen;
 use super::script::{ScriptedCall, ScriptedReasoning, Step, DEFAULT_MODEL};
 use crate::wire::{
@@ -331,6 +332,32 @@ impl Builder<'_> {
             output_tokens,
         }
     }
+}
+
+/// Adds `cost`'s charges to `events` (a plan, `response.created` first): the lookup of a parent
+/// found where `found` says before the first event, the processing of `input_bytes` before the
+/// first event after the lifecycle ones.
+pub(crate) fn charge(
+    events: &mut [Planned],
+    cost: &ServerCost,
+    input_bytes: usize,
+    found: Option<Found>,
+) {
+    if let Some(first) = events.first_mut() {
+        first.delay = first.delay.saturating_add(cost.lookup(found));
+    }
+    let working = events
+        .iter()
+        .position(|event| !is_lifecycle(&event.kind))
+        .or(events.len().checked_sub(1));
+    if let Some(event) = working.and_then(|index| events.get_mut(index)) {
+        event.delay = event.delay.saturating_add(cost.input(input_bytes));
+    }
+}
+
+/// `response.created` and `response.in_progress`, which precede the model's work.
+fn is_lifecycle(kind: &EventKind<'_>) -> bool {
+    matches!(kind, EventKind::Created(_) | EventKind::InProgress(_))
 }
 
 fn now(kind: EventKind<'static>) -> Planned {

@@ -508,6 +508,26 @@ pub(crate) enum Step<'s> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn server_cost_json_is_milliseconds_with_fractions() {
+        let cost = ServerCost::new(Duration::from_micros(500), Duration::from_millis(20));
+        let script = Script::new().with_server_cost(cost);
+        let json = script.to_json();
+        assert!(
+            json.contains(r#""server_cost":{"per_input_kib_ms":0.5,"stored_lookup_ms":20}"#),
+            "{json}"
+        );
+        assert_eq!(Script::from_json(&json).unwrap(), script);
+        let partial = Script::from_json(r#"{"server_cost":{"stored_lookup_ms":7}}"#).unwrap();
+        assert_eq!(
+            partial.server_cost,
+            ServerCost::new(Duration::ZERO, Duration::from_millis(7))
+        );
+        assert!(Script::from_json(r#"{"server_cost":{"stored_lookup_ms":-1}}"#).is_err());
+        assert!(Script::from_json("{}").unwrap().server_cost.is_zero());
+        assert!(!Script::new().to_json().contains("server_cost"));
+    }
+
     fn call(name: &str) -> ScriptedCall {
         ScriptedCall::new(name, "{}")
     }

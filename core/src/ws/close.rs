@@ -1,5 +1,6 @@
 //! Close codes and close-frame payloads (RFC 6455 §5.5.1, §7.4): which codes may travel on the
-//! wire, and parsing and writing the code-plus-reason payload.
+//! wire, which code each [`ProtocolError`] fails a connection with, and parsing and writing
+//! the code-plus-reason payload.
 
 use super::error::ProtocolError;
 use super::utf8::Utf8Bytes;
@@ -64,6 +65,21 @@ impl fmt::Display for CloseCode {
 impl From<u16> for CloseCode {
     fn from(code: u16) -> Self {
         CloseCode(code)
+    }
+}
+
+impl ProtocolError {
+    /// The close code this violation earns.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
+            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
+                CloseCode::MESSAGE_TOO_BIG
+            }
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
     }
 }
 

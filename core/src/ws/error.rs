@@ -1,11 +1,11 @@
 //! The errors of the WebSocket layer: protocol violations by the peer (each with the close code
 //! it earns), handshake failures, send refusals and the reasons a connection ended.
 
-use super::close::CloseCode;
 use super::handshake::HandshakeError;
 use core::fmt;
 
-/// The peer broke RFC 6455. The connection is failed with [`ProtocolError::close_code`].
+/// The peer broke RFC 6455. The connection is failed with [`ProtocolError::close_code`]
+/// (written with the close codes, in `close.rs`: this module names no close code).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolError {
@@ -50,21 +50,6 @@ pub enum ProtocolError {
         /// The limit.
         limit: usize,
     },
-}
-
-impl ProtocolError {
-    /// The close code this violation earns.
-    pub fn close_code(&self) -> CloseCode {
-        match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
-                CloseCode::INVALID_PAYLOAD
-            }
-            ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
-                CloseCode::MESSAGE_TOO_BIG
-            }
-            _ => CloseCode::PROTOCOL_ERROR,
-        }
-    }
 }
 
 impl fmt::Display for ProtocolError {

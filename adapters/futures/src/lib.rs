@@ -69,7 +69,7 @@ mod timer;
 mod transport;
 
 pub use connection::{Connection, Events};
-pub use split::{EventStream, Sender};
+pub use split::{EventStream, ReuniteError, ReuniteRefusal, Sender};
 
 pub use responses_ws_adapter::common::*;
 

@@ -7,7 +7,13 @@
 //! only inside their awaits. A sender's call that drives the connection (waiting for room or
 //! for a write) may read events and take over the socket's wake-up: it keeps those events for
 //! the stream and wakes the stream's task when it lets go, so no event waits unseen.
+//!
+//! [`Sender::reunite`] (or [`EventStream::reunite`]) puts the two halves of one connection
+//! back into the [`Connection`], events kept for the stream included; halves of two
+//! connections, or a sender whose clones are still alive, are refused with a
+//! [`ReuniteError`] that hands both halves back.
 
+use std::fmt;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
@@ -40,11 +46,88 @@ pub struct EventStream {
     locking: Option<OwnedMutexLockFuture<Connection>>,
 }
 
-impl std::fmt::Debug for EventStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventStream").finish_non_exhaustive()
     }
 }
+
+/// Why [`Sender::reunite`] gave no [`Connection`]; both halves are handed back as they were.
+///
+/// ```
+/// # use responses_ws_futures::{runtime::Smol, Config, Connection, ResponseCreate};
+/// # use responses_ws_tokio::mock::{MockServer, Script};
+/// # let server = MockServer::start_in_thread(Script::new().text("Hello!", 1).text("Again!", 1))?;
+/// # let config = Config::new(&server.url())?.runtime(Smol);
+/// # smol::block_on(async {
+/// # use responses_ws_futures::ReuniteRefusal;
+/// let (sender_a, events_a) = Connection::connect(config.clone()).await?.split();
+/// let (sender_b, events_b) = Connection::connect(config).await?.split();
+/// let refused = sender_a.reunite(events_b).unwrap_err();
+/// assert_eq!(refused.reason, ReuniteRefusal::DifferentConnections);
+/// // Nothing is lost: each half goes back with its own partner.
+/// let a = refused.sender.reunite(events_a)?;
+/// let b = refused.events.reunite(sender_b)?;
+/// # let _ = (a, b);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct ReuniteError {
+    /// Why.
+    pub reason: ReuniteRefusal,
+    /// The sending half, unchanged.
+    pub sender: Sender,
+    /// The event half, unchanged (events kept for it are still there).
+    pub events: EventStream,
+}
+
+/// What kept two halves apart ([`ReuniteError::reason`]).
+///
+/// ```
+/// # use responses_ws_futures::{runtime::Smol, Config, Connection, ResponseCreate};
+/// # use responses_ws_tokio::mock::{MockServer, Script};
+/// # let server = MockServer::start_in_thread(Script::new().text("Hello!", 1).text("Again!", 1))?;
+/// # let config = Config::new(&server.url())?.runtime(Smol);
+/// # smol::block_on(async {
+/// # use responses_ws_futures::ReuniteRefusal;
+/// let (sender, events) = Connection::connect(config).await?.split();
+/// let clone = sender.clone();
+/// let refused = sender.reunite(events).unwrap_err();
+/// assert_eq!(refused.reason, ReuniteRefusal::SenderStillShared);
+/// drop(clone);
+/// let conn = refused.sender.reunite(refused.events)?;
+/// # let _ = conn;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReuniteRefusal {
+    /// The halves come from two different connections.
+    DifferentConnections,
+    /// Another clone of the sender is still alive (drop it, or let its call end, and try
+    /// again).
+    SenderStillShared,
+}
+
+impl fmt::Display for ReuniteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.reason {
+            ReuniteRefusal::DifferentConnections => {
+                "cannot reunite halves of two different connections"
+            }
+            ReuniteRefusal::SenderStillShared => {
+                "cannot reunite while another clone of the sender is alive"
+            }
+        })
+    }
+}
+
+impl std::error::Error for ReuniteError {}
 
 impl Connection {
     /// Splits the connection into a [`Sender`] and an [`EventStream`], to send from one task
@@ -86,6 +169,60 @@ impl Connection {
 }
 
 impl Sender {
+    /// Puts this sender and `events`, the halves of one [`split`](Connection::split), back
+    /// into their [`Connection`]; events that sender calls kept for the stream come out of
+    /// the connection next. Refused, with both halves handed back, when they come from two
+    /// connections or another clone of this sender is alive.
+    ///
+    /// ```
+    /// # use responses_ws_futures::{runtime::Smol, Config, Connection, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # let server = MockServer::start_in_thread(Script::new().text("Hello!", 1).text("Again!", 1))?;
+    /// # let config = Config::new(&server.url())?.runtime(Smol);
+    /// # smol::block_on(async {
+    /// let conn = Connection::connect(config).await?;
+    /// let (sender, mut events) = conn.split();
+    /// sender.create(ResponseCreate::new("gpt-5.5").input("Hi")).await?;
+    /// let mut conn = sender.reunite(events)?;
+    /// // The first response's events come from the connection now, then the next turn.
+    /// # while conn.next_event().await?.is_some_and(|event| !matches!(event, responses_ws_futures::ClientEvent::Session(responses_ws_futures::SessionEvent::Completed { .. }))) {}
+    /// let response = conn.run_tool_loop(ResponseCreate::new("gpt-5.5").input("More"), |_| async { String::new() }).await?;
+    /// assert_eq!(response.all_output_text(), "Again!");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reunite(self, events: EventStream) -> Result<Connection, ReuniteError> {
+        if !Arc::ptr_eq(&self.conn, &events.conn) {
+            return Err(ReuniteError {
+                reason: ReuniteRefusal::DifferentConnections,
+                sender: self,
+                events,
+            });
+        }
+        let Sender {
+            conn,
+            events: waker,
+        } = self;
+        // A lock the stream was waiting for holds a reference: give it up first.
+        drop(events);
+        match Arc::try_unwrap(conn) {
+            Ok(conn) => Ok(conn.into_inner()),
+            Err(conn) => Err(ReuniteError {
+                reason: ReuniteRefusal::SenderStillShared,
+                sender: Sender {
+                    conn: Arc::clone(&conn),
+                    events: Arc::clone(&waker),
+                },
+                events: EventStream {
+                    conn,
+                    events: waker,
+                    locking: None,
+                },
+            }),
+        }
+    }
+
     /// The connection, for one call; the stream's task is woken when it is let go.
     async fn turn(&self) -> Turn<'_> {
         Turn {
@@ -172,6 +309,28 @@ impl DerefMut for Turn<'_> {
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
         self.events.wake();
+    }
+}
+
+impl EventStream {
+    /// [`Sender::reunite`] from the other side: `sender` and this stream back into their
+    /// [`Connection`].
+    ///
+    /// ```
+    /// # use responses_ws_futures::{runtime::Smol, Config, Connection, ResponseCreate};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// # let server = MockServer::start_in_thread(Script::new().text("Hello!", 1).text("Again!", 1))?;
+    /// # let config = Config::new(&server.url())?.runtime(Smol);
+    /// # smol::block_on(async {
+    /// let (sender, events) = Connection::connect(config).await?.split();
+    /// let conn = events.reunite(sender)?;
+    /// assert!(conn.is_open());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reunite(self, sender: Sender) -> Result<Connection, ReuniteError> {
+        sender.reunite(self)
     }
 }
 

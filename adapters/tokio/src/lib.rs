@@ -38,6 +38,8 @@
 #[cfg(feature = "mock")]
 pub mod mock;
 
-pub use responses_ws_futures::{pool, runtime, Config, Connection, EventStream, Events, Sender};
+pub use responses_ws_futures::{
+    pool, runtime, Config, Connection, EventStream, Events, ReuniteError, ReuniteRefusal, Sender,
+};
 
 pub use responses_ws_adapter::common::*;

@@ -1285,6 +1285,24 @@ impl Client {
     /// awaiting tool outputs, the connection gives back its empty read buffer (16 KiB), so
     /// that an idle connection holds none; the next [`input_buffer`](Self::input_buffer)
     /// allocates it again. While a turn runs the buffer is kept for the reads to come.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let url = WsUrl::parse("ws://127.0.0.1/v1/responses")?;
+    /// # let mut client = Client::new(ClientConfig::new(url.clone()));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # client.connect([1; 32], Instant::ZERO)?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// server.exchange(&mut client, Instant::ZERO);
+    /// // Idle, and the socket has nothing to read: the buffer goes until the next read.
+    /// client.release_input_buffer();
+    /// assert!(!client.input_buffer().is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release_input_buffer(&mut self) {
         if let Some(connection) = &mut self.connection {
             if self.session.is_idle() {

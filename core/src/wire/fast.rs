@@ -200,6 +200,28 @@ fn special_bytes(word: u64) -> u64 {
     quote | backslash | control
 }
 
+/// The position of the first byte at or after `from` that a JSON string cannot hold as it is
+/// (`"`, `\\` or below 0x20), or the length of `bytes`.
+pub(super) fn plain_run(bytes: &[u8], from: usize) -> usize {
+    let mut pos = from;
+    // Eight bytes at a time while they last (SWAR: a byte-wise test on a `u64`).
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let stops = special_bytes(word);
+        if stops != 0 {
+            return pos + (stops.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while let Some(&byte) = bytes.get(pos) {
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            break;
+        }
+        pos += 1;
+    }
+    pos
+}
+
 /// The delta event types this module reads.
 #[derive(Debug, Clone, Copy)]
 enum Hot {
@@ -389,25 +411,7 @@ impl<'a> Scan<'a, '_> {
     /// Skips the bytes of a string that need no unescaping; stops at `"`, `\` or a control
     /// character (which JSON does not allow in a string), or at the end.
     fn skip_plain_run(&mut self) {
-        let bytes = self.text.as_bytes();
-        let mut pos = self.pos;
-        // Eight bytes at a time while they last (SWAR: a byte-wise test on a `u64`).
-        while let Some(chunk) = bytes.get(pos..pos + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            let stops = special_bytes(word);
-            if stops != 0 {
-                self.pos = pos + (stops.trailing_zeros() / 8) as usize;
-                return;
-            }
-            pos += 8;
-        }
-        while let Some(&byte) = bytes.get(pos) {
-            if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                break;
-            }
-            pos += 1;
-        }
-        self.pos = pos;
+        self.pos = plain_run(self.text.as_bytes(), self.pos);
     }
 
     /// A string value with no escapes.

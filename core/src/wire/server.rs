@@ -26,6 +26,7 @@ use super::fast;
 use super::lenient::{option_cow_str, CowStrSeed};
 use super::response::Response;
 use super::tagged::{self, TaggedVisitor};
+use super::write;
 
 /// One event received from the server.
 ///
@@ -100,6 +101,9 @@ macro_rules! server_events {
 
             /// Serialises the event with its envelope; unknown events are their raw frame.
             fn to_json_with(&self, stream_id: Option<&str>, sequence_number: Option<u64>) -> String {
+                if let Some(frame) = write::delta(self, stream_id, sequence_number) {
+                    return frame;
+                }
                 match self {
                     $( EventKind::$variant(payload) => framed_json($wire, stream_id, sequence_number, payload), )+
                     EventKind::Unknown(unknown) => unknown.raw.clone().into_owned(),
@@ -108,7 +112,7 @@ macro_rules! server_events {
 
             /// [`to_json_with`](Self::to_json_with) as serde writes it, for the tests.
             #[cfg(test)]
-            fn to_json_with_serde(&self, stream_id: Option<&str>, sequence_number: Option<u64>) -> String {
+            pub(super) fn to_json_with_serde(&self, stream_id: Option<&str>, sequence_number: Option<u64>) -> String {
                 match self {
                     $( EventKind::$variant(payload) => serde_json::to_string(&Framed {
                         event_type: $wire,
@@ -400,17 +404,9 @@ fn framed_json<P: Serialize>(
     sequence_number: Option<u64>,
     payload: &P,
 ) -> String {
-    let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(b"{\"type\":");
-    write_json(&mut out, event_type);
-    if let Some(stream_id) = stream_id {
-        out.extend_from_slice(b",\"stream_id\":");
-        write_json(&mut out, stream_id);
-    }
-    if let Some(sequence_number) = sequence_number {
-        out.extend_from_slice(b",\"sequence_number\":");
-        write_json(&mut out, &sequence_number);
-    }
+    let mut envelope = String::with_capacity(256);
+    write::envelope(&mut envelope, event_type, stream_id, sequence_number);
+    let mut out = envelope.into_bytes();
     let payload_at = out.len();
     write_json(&mut out, payload);
     // The payload is an object (`Framed` flattens it): its fields go on after the envelope's.

@@ -27,7 +27,6 @@ use serde::{Deserialize, Serialize};
 
 use super::duration_ms;
 use super::plan::Planned;
-use crate::wire::EventKind;
 
 /// Bytes in a KiB, the unit of [`ServerCost::per_input_kib`].
 const KIB: u128 = 1024;
@@ -109,17 +108,12 @@ impl ServerCost {
         }
         let working = events
             .iter()
-            .position(|event| !is_lifecycle(&event.kind))
+            .position(|event| !event.is_lifecycle())
             .or(events.len().checked_sub(1));
         if let Some(event) = working.and_then(|index| events.get_mut(index)) {
             event.delay = event.delay.saturating_add(self.input(input_bytes));
         }
     }
-}
-
-/// `response.created` and `response.in_progress`, which precede the model's work.
-fn is_lifecycle(kind: &EventKind<'_>) -> bool {
-    matches!(kind, EventKind::Created(_) | EventKind::InProgress(_))
 }
 
 #[cfg(test)]

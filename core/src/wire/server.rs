@@ -100,7 +100,7 @@ macro_rules! server_events {
             }
 
             /// Serialises the event with its envelope; unknown events are their raw frame.
-            fn to_json_with(&self, stream_id: Option<&str>, sequence_number: Option<u64>) -> String {
+            pub(crate) fn to_json_with(&self, stream_id: Option<&str>, sequence_number: Option<u64>) -> String {
                 if let Some(frame) = write::delta(self, stream_id, sequence_number) {
                     return frame;
                 }

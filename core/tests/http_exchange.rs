@@ -70,11 +70,11 @@ fn read(exchange: &mut Exchange, wire: &[u8], closed: bool, piece: usize) -> Vec
     events
 }
 
-fn server_events(events: &[ExchangeEvent]) -> Vec<&ServerEvent<'static>> {
+fn server_events(events: &[ExchangeEvent]) -> Vec<ServerEvent<'_>> {
     events
         .iter()
         .map(|event| match event {
-            ExchangeEvent::Event(event) => event,
+            ExchangeEvent::Event(text) => ServerEvent::from_str(text).expect("a server event"),
             other => panic!("not an event: {other:?}"),
         })
         .collect()
@@ -97,7 +97,7 @@ fn a_streamed_answer_gives_the_events_the_mock_planned() {
     let got: Vec<String> = server_events(&events).iter().map(|e| e.to_json()).collect();
     let want: Vec<String> = planned.events.iter().map(|e| e.data.clone()).collect();
     assert_eq!(got, want);
-    let last = server_events(&events).last().copied().unwrap();
+    let last = server_events(&events).pop().unwrap();
     assert_eq!(
         last.response().unwrap().all_output_text(),
         "Hello over HTTP."
@@ -142,7 +142,7 @@ fn a_full_context_tool_loop_over_http() {
         let mut exchange = Exchange::new(&target(), &request).unwrap();
         let (wire, closed) = serve(&mut exchange, &mut mock);
         let events = read(&mut exchange, &wire, closed, 5);
-        let terminal = server_events(&events).last().copied().unwrap();
+        let terminal = server_events(&events).pop().unwrap();
         assert!(terminal.is_terminal());
         let response = serde_json::to_value(terminal.response().unwrap()).unwrap();
         history.extend(response["output"].as_array().unwrap().iter().cloned());

@@ -27,7 +27,9 @@
 //! events (or bytes for `completed`), so the time per event is the inverse of the throughput.
 //!
 //! - `ours`: `ServerEvent::from_str`, which borrows ids and unescaped strings from the frame.
-//! - `ours_owned`: the same followed by `into_owned()` (every string copied), the cost of an
+//! - `ours_scratch`: `ServerEvent::from_str_in`, the same with escaped strings of deltas
+//!   unescaped into one buffer kept for the whole corpus (what the session does).
+//! - `ours_owned`: the same as `ours` followed by `into_owned()` (every string copied), the cost of an
 //!   event that outlives its frame, as async-openai's always do.
 //! - `async-openai`: `serde_json::from_str::<types::responses::ResponseStreamEvent>`, the type of
 //!   its HTTP (SSE) stream, which ignores `stream_id`.
@@ -416,6 +418,16 @@ fn decoders(frames: Vec<String>, peers: bool) -> Vec<(&'static str, Decoder)> {
         }),
     )];
     if peers {
+        decoders.push((
+            "ours_scratch",
+            Box::new(move || {
+                let mut scratch = String::new();
+                for frame in frames {
+                    let event = ServerEvent::from_str_in(black_box(frame), &mut scratch);
+                    black_box(event.expect("ours"));
+                }
+            }),
+        ));
         decoders.push((
             "ours_owned",
             Box::new(move || {

@@ -41,7 +41,7 @@ use crate::time::Instant;
 use crate::wire::{
     ApiError, ClientEvent, EventKind, Input, Item, ResponseCreate, ServerEvent, ToolOutput,
 };
-use crate::ws::HttpResponse;
+use crate::ws::{HttpResponse, Utf8Bytes};
 
 /// The session over HTTP + SSE: create responses on lanes, answer tool calls; one socket per
 /// request in flight.
@@ -825,16 +825,24 @@ impl HttpClient {
         let mut ending = None;
         while let Some(event) = carried.exchange.poll_event() {
             match event {
-                ExchangeEvent::Event(event) => {
+                ExchangeEvent::Event(text) => {
                     carried.last_event = self.now;
-                    self.session.handle_event_on(&lane, event, self.now)
+                    // The session decodes the event once, as a WebSocket frame; the
+                    // application's stream events share its text.
+                    let frame = Utf8Bytes::from(text);
+                    if let Err(error) = self.session.handle_frame_on(&lane, frame, self.now) {
+                        ending = Some(Ending::Broke(ExchangeError::Decode(error)));
+                        break;
+                    }
                 }
                 ExchangeEvent::Rejected(error) => ending = Some(Ending::Refused(error)),
                 ExchangeEvent::Failed(error) => ending = Some(Ending::Broke(error)),
             }
         }
-        let finished = carried.exchange.is_finished();
-        let reusable = carried.exchange.is_reusable();
+        // An event that does not decode ends the exchange and its socket, as any break does.
+        let undecodable = matches!(ending, Some(Ending::Broke(ExchangeError::Decode(_))));
+        let finished = carried.exchange.is_finished() || undecodable;
+        let reusable = carried.exchange.is_reusable() && !undecodable;
         if finished {
             self.sockets.remove(&socket);
             if reusable && self.idle.len() < self.config.max_idle_sockets {

@@ -23,7 +23,7 @@ use super::script::Script;
 use super::traffic::Traffic;
 use crate::http;
 use crate::time::Instant;
-use crate::wire::{ApiError, ResponseCreate, ServerEvent};
+use crate::wire::{ApiError, ResponseCreate};
 
 /// An HTTP answer with a JSON body.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,16 +203,10 @@ impl HttpMock {
         let mut events = Vec::with_capacity(begun.events.len());
         let mut dropped = begun.stalls;
         for (sequence_number, planned) in (0u64..).zip(begun.events) {
-            let event_type = planned.kind.event_type().into();
-            let event = ServerEvent {
-                stream_id: None,
-                sequence_number: Some(sequence_number),
-                kind: planned.kind,
-            };
             let event = SseEvent {
                 delay: planned.delay,
-                event_type,
-                data: event.to_json(),
+                event_type: planned.event_type().into(),
+                data: planned.to_json(None, Some(sequence_number)),
             };
             self.traffic.sent(event.to_sse().len());
             events.push(event);
@@ -232,14 +226,10 @@ impl HttpMock {
         if let Some(result) = &begun.result {
             self.model.remember(result, begun.store);
         }
-        let response = begun.events.last().and_then(|planned| {
-            let event = ServerEvent {
-                stream_id: None,
-                sequence_number: None,
-                kind: planned.kind.clone(),
-            };
-            serde_json::to_string(event.response()?).ok()
-        });
+        let response = begun
+            .events
+            .last()
+            .and_then(|planned| serde_json::to_string(planned.response()?).ok());
         self.json(HttpAnswer::json(200, response.unwrap_or_default()))
     }
 

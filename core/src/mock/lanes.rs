@@ -2,7 +2,6 @@
 //! streaming. A streaming response sends its planned events one at a time, each once its time
 //! has come, stamping the lane's `stream_id` and the response's own `sequence_number`.
 
-use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
@@ -12,7 +11,7 @@ use super::conversation::Conversation;
 use super::model::Begun;
 use super::plan::Planned;
 use crate::time::Instant;
-use crate::wire::{EventKind, Input, ResponseCreate, ServerEvent};
+use crate::wire::{EventKind, Input, ResponseCreate};
 
 /// A lane: waiting creates and at most one streaming response.
 #[derive(Debug, Default)]
@@ -123,17 +122,19 @@ impl Active {
         if let Some(next) = self.events.front() {
             self.next_at = self.next_at + next.delay;
         }
-        Some(self.frame(planned.kind))
+        Some(self.stamped(|stream_id, sequence| planned.to_json(stream_id, sequence)))
     }
 
     /// `kind` as a frame of this response: its lane and its next sequence number.
     pub(crate) fn frame(&mut self, kind: EventKind<'_>) -> String {
-        let event = ServerEvent {
-            stream_id: self.stream_id.as_deref().map(Cow::Borrowed),
-            sequence_number: Some(self.next_sequence),
-            kind,
-        };
+        self.stamped(|stream_id, sequence| kind.to_json_with(stream_id, sequence))
+    }
+
+    /// The frame `write` makes with this response's envelope: its lane and its next sequence
+    /// number.
+    fn stamped(&mut self, write: impl FnOnce(Option<&str>, Option<u64>) -> String) -> String {
+        let frame = write(self.stream_id.as_deref(), Some(self.next_sequence));
         self.next_sequence += 1;
-        event.to_json()
+        frame
     }
 }

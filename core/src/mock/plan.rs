@@ -10,8 +10,10 @@
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
+use core::ops::Range;
 use core::time::Duration;
 
 use super::conversation::{tokens, Continuation, PendingCall};
@@ -31,7 +33,92 @@ pub(crate) struct Planned {
     /// Time to wait after the previous event (or the start) before sending this one.
     pub(crate) delay: Duration,
     /// The event, without its envelope.
-    pub(crate) kind: EventKind<'static>,
+    body: Body,
+}
+
+/// What a planned event says. Deltas are a range of the text they cut, shared by every delta
+/// of the item, so that planning and sending one allocates nothing but its frame.
+#[derive(Debug, Clone, PartialEq)]
+enum Body {
+    Event(EventKind<'static>),
+    Delta(Delta),
+}
+
+/// A text or argument delta: `text[range]` of the item `item_id`.
+#[derive(Debug, Clone, PartialEq)]
+struct Delta {
+    arguments: bool,
+    item_id: Arc<str>,
+    output_index: u32,
+    text: Arc<str>,
+    range: Range<usize>,
+}
+
+impl Delta {
+    /// The event, borrowing from the plan.
+    fn kind(&self) -> EventKind<'_> {
+        let item_id = Cow::Borrowed(&*self.item_id);
+        let delta = Cow::Borrowed(self.text.get(self.range.clone()).unwrap_or_default());
+        let output_index = self.output_index;
+        match self.arguments {
+            true => EventKind::FunctionCallArgumentsDelta(ItemDelta {
+                item_id,
+                output_index,
+                delta,
+            }),
+            false => EventKind::OutputTextDelta(TextDelta {
+                item_id,
+                output_index,
+                content_index: 0,
+                delta,
+                logprobs: Vec::new(),
+            }),
+        }
+    }
+}
+
+impl Planned {
+    /// The event's `type`.
+    pub(crate) fn event_type(&self) -> &str {
+        match &self.body {
+            Body::Event(kind) => kind.event_type(),
+            Body::Delta(Delta {
+                arguments: true, ..
+            }) => "response.function_call_arguments.delta",
+            Body::Delta(_) => "response.output_text.delta",
+        }
+    }
+
+    /// The event as a frame with this envelope.
+    pub(crate) fn to_json(&self, stream_id: Option<&str>, sequence_number: Option<u64>) -> String {
+        match &self.body {
+            Body::Event(kind) => kind.to_json_with(stream_id, sequence_number),
+            Body::Delta(delta) => delta.kind().to_json_with(stream_id, sequence_number),
+        }
+    }
+
+    /// Whether this is `response.created` or `response.in_progress`, which precede the
+    /// model's work.
+    pub(crate) fn is_lifecycle(&self) -> bool {
+        matches!(
+            self.body,
+            Body::Event(EventKind::Created(_) | EventKind::InProgress(_))
+        )
+    }
+
+    /// The response a lifecycle event carries.
+    pub(crate) fn response(&self) -> Option<&Response> {
+        match &self.body {
+            Body::Event(
+                EventKind::Created(event)
+                | EventKind::InProgress(event)
+                | EventKind::Completed(event)
+                | EventKind::Failed(event)
+                | EventKind::Incomplete(event),
+            ) => Some(&event.response),
+            _ => None,
+        }
+    }
 }
 
 /// The plan of a generated response.
@@ -158,12 +245,30 @@ impl Builder<'_> {
         self.events.push(now(kind));
     }
 
-    fn after_delay(&mut self, kind: EventKind<'static>) {
-        self.elapsed += self.delta_delay;
-        self.events.push(Planned {
-            delay: self.delta_delay,
-            kind,
-        });
+    /// `text` as `pieces` deltas (of arguments or of output text) of the item `item_id`, each
+    /// after the delta delay.
+    fn deltas(
+        &mut self,
+        arguments: bool,
+        item_id: &str,
+        output_index: u32,
+        text: &str,
+        pieces: u32,
+    ) {
+        let (item_id, shared): (Arc<str>, Arc<str>) = (item_id.into(), text.into());
+        for piece in split_ranges(text, pieces) {
+            self.elapsed += self.delta_delay;
+            self.events.push(Planned {
+                delay: self.delta_delay,
+                body: Body::Delta(Delta {
+                    arguments,
+                    item_id: Arc::clone(&item_id),
+                    output_index,
+                    text: Arc::clone(&shared),
+                    range: piece,
+                }),
+            });
+        }
     }
 
     /// The position the next output item takes.
@@ -232,15 +337,7 @@ impl Builder<'_> {
             item: message(ItemStatus::InProgress, None, Vec::new()),
         }));
         self.now(EventKind::ContentPartAdded(part_event(part(""))));
-        for delta in split(text, deltas) {
-            self.after_delay(EventKind::OutputTextDelta(TextDelta {
-                item_id: Cow::Owned(id.clone()),
-                output_index,
-                content_index: 0,
-                delta: Cow::Owned(delta.into()),
-                logprobs: Vec::new(),
-            }));
-        }
+        self.deltas(false, &id, output_index, text, deltas);
         self.now(EventKind::OutputTextDone(TextDone {
             item_id: Cow::Owned(id.clone()),
             output_index,
@@ -277,13 +374,7 @@ impl Builder<'_> {
             output_index,
             item: item("", ItemStatus::InProgress),
         }));
-        for delta in split(&call.arguments, call.deltas) {
-            self.after_delay(EventKind::FunctionCallArgumentsDelta(ItemDelta {
-                item_id: Cow::Owned(id.clone()),
-                output_index,
-                delta: Cow::Owned(delta.into()),
-            }));
-        }
+        self.deltas(true, &id, output_index, &call.arguments, call.deltas);
         self.now(EventKind::FunctionCallArgumentsDone(ArgumentsDone {
             item_id: Cow::Owned(id.clone()),
             output_index,
@@ -348,22 +439,18 @@ pub(crate) fn charge(
     }
     let working = events
         .iter()
-        .position(|event| !is_lifecycle(&event.kind))
+        .position(|event| !event.is_lifecycle())
         .or(events.len().checked_sub(1));
     if let Some(event) = working.and_then(|index| events.get_mut(index)) {
         event.delay = event.delay.saturating_add(cost.input(input_bytes));
     }
 }
 
-/// `response.created` and `response.in_progress`, which precede the model's work.
-fn is_lifecycle(kind: &EventKind<'_>) -> bool {
-    matches!(kind, EventKind::Created(_) | EventKind::InProgress(_))
-}
 
 fn now(kind: EventKind<'static>) -> Planned {
     Planned {
         delay: Duration::ZERO,
-        kind,
+        body: Body::Event(kind),
     }
 }
 
@@ -373,9 +460,9 @@ fn lifecycle(response: Response) -> LifecycleEvent {
     }
 }
 
-/// `text` cut into `pieces` parts of nearly equal length in characters: at least one part, at
-/// most one per character (an empty text is one empty part).
-pub(crate) fn split(text: &str, pieces: u32) -> Vec<&str> {
+/// Where the parts of `text` are when it is cut into `pieces` parts of nearly equal length in
+/// characters: at least one part, at most one per character (an empty text is one empty part).
+fn split_ranges(text: &str, pieces: u32) -> Vec<Range<usize>> {
     let mut bounds: Vec<usize> = text.char_indices().map(|(at, _)| at).collect();
     bounds.push(text.len());
     let chars = bounds.len() - 1;
@@ -384,12 +471,19 @@ pub(crate) fn split(text: &str, pieces: u32) -> Vec<&str> {
         .clamp(1, chars.max(1));
     // In u128 so that `k * chars` cannot overflow.
     let bound = |k: usize| bounds[(k as u128 * chars as u128 / pieces as u128) as usize];
-    (0..pieces).map(|k| &text[bound(k)..bound(k + 1)]).collect()
+    (0..pieces).map(|k| bound(k)..bound(k + 1)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn split(text: &str, pieces: u32) -> Vec<&str> {
+        split_ranges(text, pieces)
+            .into_iter()
+            .map(|range| &text[range])
+            .collect()
+    }
 
     #[test]
     fn split_keeps_every_character_in_order() {

@@ -26,7 +26,7 @@ use super::tools::{PendingCalls, ToolCallKind, ToolOutputError};
 use crate::retry::{Failure, GaveUp, RetrySafety};
 use crate::time::Instant;
 use crate::wire::{
-    ApiError, ClientEvent, EventKind, IncompleteReason, Input, Item, ResponseCreate,
+    ApiError, ClientEvent, DecodeError, EventKind, IncompleteReason, Input, Item, ResponseCreate,
     ResponseStatus, ServerEvent, ToolOutput,
 };
 use crate::ws::Utf8Bytes;
@@ -88,6 +88,9 @@ pub struct Session {
     journals: BTreeMap<Lane, JournaledLane>,
     /// Write-ahead records not yet taken; while any waits, `outbox` is held.
     records: VecDeque<crate::persist::Record>,
+    /// Where a frame's escaped strings are unescaped while the session reads it (empty between
+    /// frames; kept so that reading a delta allocates nothing).
+    scratch: String,
 }
 
 /// The connection the session is using, as far as the session knows.
@@ -248,6 +251,7 @@ impl Session {
             events: VecDeque::new(),
             journals: BTreeMap::new(),
             records: VecDeque::new(),
+            scratch: String::new(),
         }
     }
 
@@ -456,11 +460,25 @@ impl Session {
     /// [`StreamEvent`]s that share the frame, so a delta is handed on without a copy.
     pub fn handle_frame(&mut self, frame: Utf8Bytes, now: Instant) {
         self.now = now;
-        match ServerEvent::from_str(frame.as_str()) {
-            Ok(event) => self.take_event(event, &frame),
-            Err(error) => self.events.push_back(SessionEvent::BadFrame { error }),
+        if let Err(error) = self.read_frame(None, &frame) {
+            self.events.push_back(SessionEvent::BadFrame { error });
         }
         self.pump();
+    }
+
+    /// Decodes `frame` and takes its event, of `lane` when given (over HTTP, where the
+    /// exchange says whose an event is), else of the lane its `stream_id` names.
+    pub(super) fn read_frame(
+        &mut self,
+        lane: Option<&Lane>,
+        frame: &Utf8Bytes,
+    ) -> Result<(), DecodeError> {
+        let mut scratch = mem::take(&mut self.scratch);
+        let read = ServerEvent::from_str_in(frame.as_str(), &mut scratch)
+            .map(|event| self.take_event(lane, event, frame));
+        scratch.clear();
+        self.scratch = scratch;
+        read
     }
 
     /// Handles a decoded server event, as the frame [`ServerEvent::to_json`] writes.
@@ -468,18 +486,24 @@ impl Session {
         self.handle_frame(Utf8Bytes::from(event.to_json()), self.now);
     }
 
-    /// Handles a server event decoded from `frame`: its lane's running request heard from
+    /// Handles a server event decoded from `frame`, of `lane` or else of the lane its
+    /// `stream_id` names: its lane's running request heard from
     /// the server now, and a running response is charged the frame's size against
     /// `max_response_bytes`; one that passes it is given up with its connection (events still
     /// on their way are then not assembled: they reach the application as `Unrouted`).
-    fn take_event(&mut self, event: ServerEvent<'_>, frame: &Utf8Bytes) {
+    fn take_event(&mut self, lane: Option<&Lane>, event: ServerEvent<'_>, frame: &Utf8Bytes) {
         let size = frame.len();
         // The lane as the session already holds it (a clone shares its name), found by the
         // event's `stream_id` without building one.
-        let key = event.stream_id.as_deref().unwrap_or("");
-        let lane = match self.lanes.get_key_value(key) {
-            Some((lane, _)) => lane.clone(),
-            None => Lane::from_stream_id(event.stream_id.as_deref()),
+        let lane = match lane {
+            Some(lane) => lane.clone(),
+            None => {
+                let key = event.stream_id.as_deref().unwrap_or("");
+                match self.lanes.get_key_value(key) {
+                    Some((lane, _)) => lane.clone(),
+                    None => Lane::from_stream_id(event.stream_id.as_deref()),
+                }
+            }
         };
         let limit = self.config.max_response_bytes;
         let mut too_large = false;

@@ -2,6 +2,7 @@
 //! that passing a delta on costs no allocation (the frame's buffer is shared, not copied).
 
 use alloc::borrow::Cow;
+use alloc::string::String;
 use core::fmt;
 
 use crate::wire::{EventKind, ServerEvent, UnknownEvent};
@@ -49,14 +50,31 @@ impl StreamEvent {
     /// [`EventKind::Unknown`] carrying the text.
     pub fn decoded(&self) -> ServerEvent<'_> {
         let text = self.frame.as_str();
-        ServerEvent::from_str(text).unwrap_or(ServerEvent {
-            stream_id: None,
-            sequence_number: None,
-            kind: EventKind::Unknown(UnknownEvent {
-                event_type: Cow::Borrowed(""),
-                raw: Cow::Borrowed(text),
-            }),
-        })
+        ServerEvent::from_str(text).unwrap_or_else(|_| unknown(text))
+    }
+
+    /// The event, decoded from the frame as [`decoded`](Self::decoded) does, with escaped
+    /// strings of a delta unescaped into `scratch` (its content is replaced) instead of a
+    /// `String` each ([`ServerEvent::from_str_in`]): with one buffer kept for the stream, reading
+    /// a delta allocates nothing, escaped or not.
+    ///
+    /// ```
+    /// use responses_ws_core::session::StreamEvent;
+    /// use responses_ws_core::wire::EventKind;
+    ///
+    /// let mut scratch = String::new();
+    /// for frame in [
+    ///     r#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hi\n"}"#,
+    ///     r#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"\"there\""}"#,
+    /// ] {
+    ///     let event = StreamEvent::from_text(frame);
+    ///     let EventKind::OutputTextDelta(delta) = event.decoded_in(&mut scratch).kind else { unreachable!() };
+    ///     print!("{}", delta.delta); // `Hi` and a line break, then `"there"`
+    /// }
+    /// ```
+    pub fn decoded_in<'a>(&'a self, scratch: &'a mut String) -> ServerEvent<'a> {
+        let text = self.frame.as_str();
+        ServerEvent::from_str_in(text, scratch).unwrap_or_else(|_| unknown(text))
     }
 
     /// The frame as the server sent it (one JSON object).
@@ -67,6 +85,18 @@ impl StreamEvent {
     /// The frame, shared.
     pub fn into_frame(self) -> Utf8Bytes {
         self.frame
+    }
+}
+
+/// What a frame that is not a server event decodes to: an unknown event carrying the text.
+fn unknown(text: &str) -> ServerEvent<'_> {
+    ServerEvent {
+        stream_id: None,
+        sequence_number: None,
+        kind: EventKind::Unknown(UnknownEvent {
+            event_type: Cow::Borrowed(""),
+            raw: Cow::Borrowed(text),
+        }),
     }
 }
 

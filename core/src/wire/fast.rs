@@ -16,43 +16,164 @@
 use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
+use core::mem;
+use core::ops::Range;
 
 use super::events::{ItemDelta, SummaryTextDelta, TextDelta};
 use super::server::{EventKind, ServerEvent};
 
-/// Decodes `text` if it is a delta of the shape this module reads; `None` otherwise.
+/// Decodes `text` if it is a delta of the shape this module reads; `None` otherwise. An escaped
+/// string is unescaped into a `String` of its own.
 pub(super) fn decode(text: &str) -> Option<ServerEvent<'_>> {
-    let mut scan = Scan { text, pos: 0 };
+    let mut scratch = String::new();
+    let scanned = scan(text, &mut scratch)?;
+    Some(scanned.build(|string| match string {
+        Str::Frame(text) => Cow::Borrowed(text),
+        // The only escaped string takes the buffer as it is; strings are never empty once
+        // unescaped (an escape gives a character), so no other one can be in it.
+        Str::Scratch(range) if range.start == 0 && range.end == scratch.len() => {
+            Cow::Owned(mem::take(&mut scratch))
+        }
+        Str::Scratch(range) => Cow::Owned(String::from(scratch.get(range).unwrap_or_default())),
+    }))
+}
+
+/// Decodes `text` as [`decode`] does, but unescapes into `scratch` (cleared first) and borrows
+/// from it: once `scratch` has grown to the frames' size, decoding a delta allocates nothing.
+pub(super) fn decode_in<'a>(text: &'a str, scratch: &'a mut String) -> Option<ServerEvent<'a>> {
+    scratch.clear();
+    let scanned = scan(text, scratch)?;
+    let scratch: &'a str = scratch;
+    Some(scanned.build(|string| match string {
+        Str::Frame(text) => Cow::Borrowed(text),
+        Str::Scratch(range) => Cow::Borrowed(scratch.get(range).unwrap_or_default()),
+    }))
+}
+
+/// The `type` of an event object whose first field it is, without escapes; `None` otherwise
+/// (nothing else of the frame is read).
+pub(super) fn leading_type(text: &str) -> Option<&str> {
+    let mut scratch = String::new();
+    let mut scan = Scan {
+        text,
+        pos: 0,
+        scratch: &mut scratch,
+    };
     scan.expect(b'{')?;
     if scan.key()? != "type" {
         return None;
     }
-    let hot = Hot::from_type(scan.plain_string()?)?;
+    scan.plain_string()
+}
+
+/// Reads the fields of a delta, unescaping escaped strings to the end of `scratch`.
+fn scan<'a>(text: &'a str, scratch: &mut String) -> Option<Scanned<'a>> {
+    let mut scan = Scan {
+        text,
+        pos: 0,
+        scratch,
+    };
+    let hot = scan.hot_type()?;
     let mut fields = Fields::default();
     while scan.comma_or_end()? {
-        match scan.key()? {
-            "stream_id" => once(&mut fields.stream_id, scan.nullable_string()?)?,
-            "sequence_number" => once(&mut fields.sequence_number, scan.nullable_uint()?)?,
-            "item_id" => once(&mut fields.item_id, scan.string()?)?,
-            "output_index" => once(&mut fields.output_index, scan.u32()?)?,
-            "content_index" => once(&mut fields.content_index, scan.u32()?)?,
-            "summary_index" => once(&mut fields.summary_index, scan.u32()?)?,
-            "delta" => once(&mut fields.delta, scan.string()?)?,
-            "logprobs" => once(&mut fields.logprobs, scan.empty_logprobs()?)?,
+        match scan.field()? {
+            Field::StreamId => once(&mut fields.stream_id, scan.nullable_string()?)?,
+            Field::SequenceNumber => once(&mut fields.sequence_number, scan.nullable_uint()?)?,
+            Field::ItemId => once(&mut fields.item_id, scan.string()?)?,
+            Field::OutputIndex => once(&mut fields.output_index, scan.u32()?)?,
+            Field::ContentIndex => once(&mut fields.content_index, scan.u32()?)?,
+            Field::SummaryIndex => once(&mut fields.summary_index, scan.u32()?)?,
+            Field::Delta => once(&mut fields.delta, scan.string()?)?,
+            Field::Logprobs => once(&mut fields.logprobs, scan.empty_logprobs()?)?,
             // An unknown field; serde skips it too (any repeat of it included).
-            _ => scan.skip_plain_value()?,
+            Field::Other => scan.skip_plain_value()?,
         }
     }
     scan.skip_whitespace();
     if scan.pos != text.len() {
         return None;
     }
-    let kind = hot.build(&mut fields)?;
-    Some(ServerEvent {
+    // The fields its type requires (a missing one: serde says which). Fields another shape has
+    // are unknown to this one and were only checked.
+    Some(Scanned {
+        hot,
         stream_id: fields.stream_id.flatten(),
         sequence_number: fields.sequence_number.flatten(),
-        kind,
+        item_id: fields.item_id?,
+        output_index: fields.output_index?,
+        content_index: fields.content_index.unwrap_or(0),
+        summary_index: match hot {
+            Hot::ReasoningSummaryText => fields.summary_index?,
+            _ => 0,
+        },
+        delta: fields.delta?,
     })
+}
+
+/// A string value as scanned: a slice of the frame, or the range of `scratch` it was
+/// unescaped to.
+#[derive(Debug)]
+enum Str<'a> {
+    Frame(&'a str),
+    Scratch(Range<usize>),
+}
+
+/// A delta read from its frame, its strings not yet placed.
+struct Scanned<'a> {
+    hot: Hot,
+    stream_id: Option<Str<'a>>,
+    sequence_number: Option<u64>,
+    item_id: Str<'a>,
+    output_index: u32,
+    content_index: u32,
+    summary_index: u32,
+    delta: Str<'a>,
+}
+
+impl<'a> Scanned<'a> {
+    /// The event, each string made a `Cow` by `place`.
+    fn build(self, mut place: impl FnMut(Str<'a>) -> Cow<'a, str>) -> ServerEvent<'a> {
+        let stream_id = self.stream_id.map(&mut place);
+        let item_id = place(self.item_id);
+        let delta = place(self.delta);
+        let output_index = self.output_index;
+        let text = |item_id, delta| TextDelta {
+            item_id,
+            output_index,
+            content_index: self.content_index,
+            delta,
+            logprobs: Vec::new(),
+        };
+        let item = |item_id, delta| ItemDelta {
+            item_id,
+            output_index,
+            delta,
+        };
+        let kind = match self.hot {
+            Hot::OutputText => EventKind::OutputTextDelta(text(item_id, delta)),
+            Hot::ReasoningText => EventKind::ReasoningTextDelta(text(item_id, delta)),
+            Hot::Refusal => EventKind::RefusalDelta(text(item_id, delta)),
+            Hot::FunctionCallArguments => {
+                EventKind::FunctionCallArgumentsDelta(item(item_id, delta))
+            }
+            Hot::CustomToolCallInput => EventKind::CustomToolCallInputDelta(item(item_id, delta)),
+            Hot::McpCallArguments => EventKind::McpCallArgumentsDelta(item(item_id, delta)),
+            Hot::CodeInterpreterCallCode => {
+                EventKind::CodeInterpreterCallCodeDelta(item(item_id, delta))
+            }
+            Hot::ReasoningSummaryText => EventKind::ReasoningSummaryTextDelta(SummaryTextDelta {
+                item_id,
+                output_index,
+                summary_index: self.summary_index,
+                delta,
+            }),
+        };
+        ServerEvent {
+            stream_id,
+            sequence_number: self.sequence_number,
+            kind,
+        }
+    }
 }
 
 /// Sets a field seen for the first time; a repeated field is left to serde (`None`).
@@ -79,6 +200,28 @@ fn special_bytes(word: u64) -> u64 {
     quote | backslash | control
 }
 
+/// The position of the first byte at or after `from` that a JSON string cannot hold as it is
+/// (`"`, `\\` or below 0x20), or the length of `bytes`.
+pub(super) fn plain_run(bytes: &[u8], from: usize) -> usize {
+    let mut pos = from;
+    // Eight bytes at a time while they last (SWAR: a byte-wise test on a `u64`).
+    while let Some(chunk) = bytes.get(pos..pos + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let stops = special_bytes(word);
+        if stops != 0 {
+            return pos + (stops.trailing_zeros() / 8) as usize;
+        }
+        pos += 8;
+    }
+    while let Some(&byte) = bytes.get(pos) {
+        if byte == b'"' || byte == b'\\' || byte < 0x20 {
+            break;
+        }
+        pos += 1;
+    }
+    pos
+}
+
 /// The delta event types this module reads.
 #[derive(Debug, Clone, Copy)]
 enum Hot {
@@ -92,84 +235,85 @@ enum Hot {
     ReasoningSummaryText,
 }
 
-impl Hot {
-    fn from_type(event_type: &str) -> Option<Hot> {
-        Some(match event_type {
-            "response.output_text.delta" => Hot::OutputText,
-            "response.function_call_arguments.delta" => Hot::FunctionCallArguments,
-            "response.reasoning_summary_text.delta" => Hot::ReasoningSummaryText,
-            "response.reasoning_text.delta" => Hot::ReasoningText,
-            "response.refusal.delta" => Hot::Refusal,
-            "response.custom_tool_call_input.delta" => Hot::CustomToolCallInput,
-            "response.mcp_call_arguments.delta" => Hot::McpCallArguments,
-            "response.code_interpreter_call_code.delta" => Hot::CodeInterpreterCallCode,
-            _ => return None,
-        })
-    }
+/// The hot event types as they follow `"response.` in a frame, closing quote included.
+const HOT_TYPES: [(&[u8], Hot); 8] = [
+    (b"output_text.delta\"", Hot::OutputText),
+    (
+        b"function_call_arguments.delta\"",
+        Hot::FunctionCallArguments,
+    ),
+    (b"reasoning_summary_text.delta\"", Hot::ReasoningSummaryText),
+    (b"reasoning_text.delta\"", Hot::ReasoningText),
+    (b"refusal.delta\"", Hot::Refusal),
+    (b"custom_tool_call_input.delta\"", Hot::CustomToolCallInput),
+    (b"mcp_call_arguments.delta\"", Hot::McpCallArguments),
+    (
+        b"code_interpreter_call_code.delta\"",
+        Hot::CodeInterpreterCallCode,
+    ),
+];
 
-    /// The payload, from the fields its type requires (`None` if one is missing: serde says
-    /// which). Fields another shape has are unknown to this one and were only checked.
-    fn build<'a>(self, fields: &mut Fields<'a>) -> Option<EventKind<'a>> {
-        let item_id = fields.item_id.take()?;
-        let output_index = fields.output_index?;
-        let delta = fields.delta.take()?;
-        let content_index = fields.content_index.unwrap_or(0);
-        let text = |item_id, delta| TextDelta {
-            item_id,
-            output_index,
-            content_index,
-            delta,
-            logprobs: Vec::new(),
-        };
-        let item = |item_id, delta| ItemDelta {
-            item_id,
-            output_index,
-            delta,
-        };
-        Some(match self {
-            Hot::OutputText => EventKind::OutputTextDelta(text(item_id, delta)),
-            Hot::ReasoningText => EventKind::ReasoningTextDelta(text(item_id, delta)),
-            Hot::Refusal => EventKind::RefusalDelta(text(item_id, delta)),
-            Hot::FunctionCallArguments => {
-                EventKind::FunctionCallArgumentsDelta(item(item_id, delta))
-            }
-            Hot::CustomToolCallInput => EventKind::CustomToolCallInputDelta(item(item_id, delta)),
-            Hot::McpCallArguments => EventKind::McpCallArgumentsDelta(item(item_id, delta)),
-            Hot::CodeInterpreterCallCode => {
-                EventKind::CodeInterpreterCallCodeDelta(item(item_id, delta))
-            }
-            Hot::ReasoningSummaryText => EventKind::ReasoningSummaryTextDelta(SummaryTextDelta {
-                item_id,
-                output_index,
-                summary_index: fields.summary_index?,
-                delta,
-            }),
-        })
+/// The fields of a delta, by key.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    StreamId,
+    SequenceNumber,
+    ItemId,
+    OutputIndex,
+    ContentIndex,
+    SummaryIndex,
+    Delta,
+    Logprobs,
+    /// Any other key (written without escapes): `obfuscation`, which the API adds to every
+    /// delta, and whatever else.
+    Other,
+}
+
+/// The keys of [`Field`] as they follow their opening quote, closing quote included, by their
+/// first letter.
+fn known_keys(first: u8) -> &'static [(&'static [u8], Field)] {
+    match first {
+        b'i' => &[(b"item_id\"", Field::ItemId)],
+        b'd' => &[(b"delta\"", Field::Delta)],
+        b'o' => &[
+            (b"output_index\"", Field::OutputIndex),
+            (b"obfuscation\"", Field::Other),
+        ],
+        b'c' => &[(b"content_index\"", Field::ContentIndex)],
+        b's' => &[
+            (b"sequence_number\"", Field::SequenceNumber),
+            (b"stream_id\"", Field::StreamId),
+            (b"summary_index\"", Field::SummaryIndex),
+        ],
+        b'l' => &[(b"logprobs\"", Field::Logprobs)],
+        _ => &[],
     }
 }
 
 /// The fields read so far; `Some` once seen (a nullable one may be `Some(None)`).
 #[derive(Default)]
 struct Fields<'a> {
-    stream_id: Option<Option<Cow<'a, str>>>,
+    stream_id: Option<Option<Str<'a>>>,
     sequence_number: Option<Option<u64>>,
-    item_id: Option<Cow<'a, str>>,
+    item_id: Option<Str<'a>>,
     output_index: Option<u32>,
     content_index: Option<u32>,
     summary_index: Option<u32>,
-    delta: Option<Cow<'a, str>>,
+    delta: Option<Str<'a>>,
     logprobs: Option<()>,
 }
 
 /// A forward reader of JSON text. Every method either consumes what it reads and answers
 /// `Some`, or answers `None`, after which the scan is abandoned.
-struct Scan<'a> {
+struct Scan<'a, 's> {
     text: &'a str,
     /// Invariant: at a character boundary of `text` (the scan stops only at ASCII bytes).
     pos: usize,
+    /// Where escaped strings are unescaped to, one after the other.
+    scratch: &'s mut String,
 }
 
-impl<'a> Scan<'a> {
+impl<'a> Scan<'a, '_> {
     fn peek(&self) -> Option<u8> {
         self.text.as_bytes().get(self.pos).copied()
     }
@@ -204,28 +348,70 @@ impl<'a> Scan<'a> {
         Some(key)
     }
 
+    /// The opening brace and the `type` of a hot delta, its first field. Compares the bytes
+    /// with each known type instead of reading the string first: as the server writes it,
+    /// `{"type":"response.` is one comparison.
+    fn hot_type(&mut self) -> Option<Hot> {
+        const PREFIX: &[u8] = b"{\"type\":\"response.";
+        if self.text.as_bytes().starts_with(PREFIX) {
+            self.pos = PREFIX.len();
+        } else {
+            self.expect(b'{')?;
+            if self.key()? != "type" {
+                return None;
+            }
+            self.expect(b'"')?;
+            self.expect_raw_bytes(b"response.")?;
+        }
+        let rest = self.rest();
+        let first = *rest.first()?;
+        let (name, hot) = HOT_TYPES
+            .iter()
+            .find(|(name, _)| name[0] == first && rest.starts_with(name))?;
+        self.pos += name.len();
+        Some(*hot)
+    }
+
+    /// An object key and its colon, as the [`Field`] it names: a known key is recognised by
+    /// comparing the bytes with it, any other is read as a string without escapes.
+    fn field(&mut self) -> Option<Field> {
+        self.expect(b'"')?;
+        let rest = self.rest();
+        let found = known_keys(*rest.first()?)
+            .iter()
+            .find(|(key, _)| rest.starts_with(key));
+        let field = match found {
+            Some((key, field)) => {
+                self.pos += key.len();
+                *field
+            }
+            None => {
+                self.pos -= 1; // back to the opening quote
+                self.plain_string()?;
+                Field::Other
+            }
+        };
+        self.expect(b':')?;
+        Some(field)
+    }
+
+    /// The text from the current position on.
+    fn rest(&self) -> &'a [u8] {
+        let text: &'a str = self.text;
+        text.as_bytes().get(self.pos..).unwrap_or_default()
+    }
+
+    /// `bytes` at the current position, with no whitespace before them.
+    fn expect_raw_bytes(&mut self, bytes: &[u8]) -> Option<()> {
+        self.rest()
+            .starts_with(bytes)
+            .then(|| self.pos += bytes.len())
+    }
+
     /// Skips the bytes of a string that need no unescaping; stops at `"`, `\` or a control
     /// character (which JSON does not allow in a string), or at the end.
     fn skip_plain_run(&mut self) {
-        let bytes = self.text.as_bytes();
-        let mut pos = self.pos;
-        // Eight bytes at a time while they last (SWAR: a byte-wise test on a `u64`).
-        while let Some(chunk) = bytes.get(pos..pos + 8) {
-            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
-            let stops = special_bytes(word);
-            if stops != 0 {
-                self.pos = pos + (stops.trailing_zeros() / 8) as usize;
-                return;
-            }
-            pos += 8;
-        }
-        while let Some(&byte) = bytes.get(pos) {
-            if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                break;
-            }
-            pos += 1;
-        }
-        self.pos = pos;
+        self.pos = plain_run(self.text.as_bytes(), self.pos);
     }
 
     /// A string value with no escapes.
@@ -243,8 +429,9 @@ impl<'a> Scan<'a> {
         (self.peek()? == byte).then(|| self.pos += 1)
     }
 
-    /// A string value: borrowed from the text when it has no escapes, unescaped otherwise.
-    fn string(&mut self) -> Option<Cow<'a, str>> {
+    /// A string value: borrowed from the text when it has no escapes, unescaped to the end of
+    /// the scratch buffer otherwise.
+    fn string(&mut self) -> Option<Str<'a>> {
         self.expect(b'"')?;
         let start = self.pos;
         self.skip_plain_run();
@@ -252,28 +439,31 @@ impl<'a> Scan<'a> {
         match self.peek()? {
             b'"' => {
                 self.pos += 1;
-                Some(Cow::Borrowed(plain))
+                Some(Str::Frame(plain))
             }
-            b'\\' => self.unescape(plain).map(Cow::Owned),
+            b'\\' => self.unescape(plain).map(Str::Scratch),
             _ => None,
         }
     }
 
     /// The rest of a string that has an escape at the current position; `plain` is what came
-    /// before it.
-    fn unescape(&mut self, plain: &str) -> Option<String> {
-        let mut out = String::with_capacity(plain.len() + 16);
-        out.push_str(plain);
+    /// before it. Answers where in the scratch buffer the string is.
+    fn unescape(&mut self, plain: &str) -> Option<Range<usize>> {
+        let start = self.scratch.len();
+        // Room for the longest it can be (the rest of the frame): one allocation at most.
+        self.scratch
+            .reserve(plain.len() + (self.text.len() - self.pos));
+        self.scratch.push_str(plain);
         loop {
             match self.peek()? {
                 b'"' => {
                     self.pos += 1;
-                    return Some(out);
+                    return Some(start..self.scratch.len());
                 }
                 b'\\' => {
                     let escape = *self.text.as_bytes().get(self.pos + 1)?;
                     self.pos += 2;
-                    out.push(match escape {
+                    let unescaped = match escape {
                         b'"' => '"',
                         b'\\' => '\\',
                         b'/' => '/',
@@ -284,7 +474,8 @@ impl<'a> Scan<'a> {
                         b't' => '\t',
                         b'u' => self.unicode_escape()?,
                         _ => return None,
-                    });
+                    };
+                    self.scratch.push(unescaped);
                 }
                 _ => {
                     let start = self.pos;
@@ -292,7 +483,8 @@ impl<'a> Scan<'a> {
                     if self.pos == start {
                         return None; // a control character
                     }
-                    out.push_str(self.text.get(start..self.pos)?);
+                    let run = self.text.get(start..self.pos)?;
+                    self.scratch.push_str(run);
                 }
             }
         }
@@ -355,7 +547,7 @@ impl<'a> Scan<'a> {
         found
     }
 
-    fn nullable_string(&mut self) -> Option<Option<Cow<'a, str>>> {
+    fn nullable_string(&mut self) -> Option<Option<Str<'a>>> {
         if self.null() {
             return Some(None);
         }
@@ -434,6 +626,13 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         prop_assert_eq!(borrowed(&fast), borrowed(&slow), "{}", frame);
+        // Into a scratch buffer (here one that held an earlier frame): the same event, every
+        // string borrowed.
+        let mut scratch = String::from("left over");
+        let reused = decode_in(frame, &mut scratch);
+        prop_assert_eq!(reused.as_ref(), Some(&fast), "{}", frame);
+        let reused = reused.unwrap_or(fast);
+        prop_assert!(borrowed(&reused).iter().take(2).all(|b| *b), "{}", frame);
         Ok(true)
     }
 

@@ -30,6 +30,7 @@ mod server;
 mod settings;
 mod tagged;
 mod tools;
+mod write;
 
 pub use client::{
     is_valid_stream_id, ClientEvent, ExtraFields, Input, ResponseCreate, ResponseInject,

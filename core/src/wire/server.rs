@@ -23,9 +23,10 @@ use serde::{Deserialize, Serialize};
 use super::error::{ApiError, DecodeError};
 use super::events::*;
 use super::fast;
-use super::lenient::{option_cow_str, to_json_string, CowStrSeed};
+use super::lenient::{option_cow_str, CowStrSeed};
 use super::response::Response;
 use super::tagged::{self, TaggedVisitor};
+use super::write;
 
 /// One event received from the server.
 ///
@@ -99,14 +100,26 @@ macro_rules! server_events {
             }
 
             /// Serialises the event with its envelope; unknown events are their raw frame.
-            fn to_json_with(&self, stream_id: Option<&str>, sequence_number: Option<u64>) -> String {
+            pub(crate) fn to_json_with(&self, stream_id: Option<&str>, sequence_number: Option<u64>) -> String {
+                if let Some(frame) = write::delta(self, stream_id, sequence_number) {
+                    return frame;
+                }
                 match self {
-                    $( EventKind::$variant(payload) => to_json_string(&Framed {
+                    $( EventKind::$variant(payload) => framed_json($wire, stream_id, sequence_number, payload), )+
+                    EventKind::Unknown(unknown) => unknown.raw.clone().into_owned(),
+                }
+            }
+
+            /// [`to_json_with`](Self::to_json_with) as serde writes it, for the tests.
+            #[cfg(test)]
+            pub(super) fn to_json_with_serde(&self, stream_id: Option<&str>, sequence_number: Option<u64>) -> String {
+                match self {
+                    $( EventKind::$variant(payload) => serde_json::to_string(&Framed {
                         event_type: $wire,
                         stream_id,
                         sequence_number,
                         payload,
-                    }), )+
+                    }).unwrap(), )+
                     EventKind::Unknown(unknown) => unknown.raw.clone().into_owned(),
                 }
             }
@@ -281,6 +294,31 @@ impl<'a> ServerEvent<'a> {
         }
     }
 
+    /// Decodes one text frame as [`from_str`](Self::from_str) does, unescaping escaped strings
+    /// of a delta into `scratch` (its content is replaced) instead of a `String` each: keep one
+    /// buffer and pass it for every frame, and decoding a delta allocates nothing once the
+    /// buffer has grown to the deltas' size (argument deltas are JSON fragments, so most carry
+    /// escaped quotes; text deltas carry `\n`). Events other than deltas own what they carry
+    /// either way.
+    ///
+    /// ```
+    /// use responses_ws_core::wire::{EventKind, ServerEvent};
+    ///
+    /// let mut scratch = String::new();
+    /// let frame = r#"{"type":"response.function_call_arguments.delta","item_id":"fc_1","output_index":0,"delta":"{\"city\":"}"#;
+    /// let event = ServerEvent::from_str_in(frame, &mut scratch)?;
+    /// let EventKind::FunctionCallArgumentsDelta(delta) = &event.kind else { unreachable!() };
+    /// assert_eq!(delta.delta, r#"{"city":"#);
+    /// assert!(matches!(delta.delta, std::borrow::Cow::Borrowed(_))); // from `scratch`
+    /// # Ok::<(), responses_ws_core::wire::DecodeError>(())
+    /// ```
+    pub fn from_str_in(text: &'a str, scratch: &'a mut String) -> Result<Self, DecodeError> {
+        match fast::decode_in(text, scratch) {
+            Some(event) => Ok(event),
+            None => Self::from_str_with_serde(text),
+        }
+    }
+
     /// The general decoder, for every frame the fast path of deltas does not take.
     pub(super) fn from_str_with_serde(text: &'a str) -> Result<Self, DecodeError> {
         let mut event_type = None;
@@ -310,6 +348,20 @@ impl<'a> ServerEvent<'a> {
                 | EventKind::Incomplete(_)
                 | EventKind::Done(_)
         )
+    }
+
+    /// Whether the frame `text` is an event that ends its response (as
+    /// [`is_terminal`](Self::is_terminal) says of it decoded), read from its `type` alone when
+    /// that is the frame's first field, as the server writes it; otherwise decoded. An error
+    /// when it had to be decoded and is not a server event.
+    pub(crate) fn ends_response(text: &str) -> Result<bool, DecodeError> {
+        match fast::leading_type(text) {
+            Some(event_type) => Ok(matches!(
+                event_type,
+                "response.completed" | "response.failed" | "response.incomplete" | "response.done"
+            )),
+            None => ServerEvent::from_str(text).map(|event| event.is_terminal()),
+        }
     }
 
     /// The response snapshot carried by lifecycle events.
@@ -343,7 +395,39 @@ impl<'a> ServerEvent<'a> {
     }
 }
 
-/// A known event as it goes on the wire: `type`, the envelope, then the payload's fields.
+/// A known event as it goes on the wire: `type`, the envelope, then the payload's fields (as
+/// serde writes [`Framed`], without the cost of its `flatten`, which gathers the payload's
+/// fields as values before writing them).
+fn framed_json<P: Serialize>(
+    event_type: &str,
+    stream_id: Option<&str>,
+    sequence_number: Option<u64>,
+    payload: &P,
+) -> String {
+    let mut envelope = String::with_capacity(256);
+    write::envelope(&mut envelope, event_type, stream_id, sequence_number);
+    let mut out = envelope.into_bytes();
+    let payload_at = out.len();
+    write_json(&mut out, payload);
+    // The payload is an object (`Framed` flattens it): its fields go on after the envelope's.
+    match &out[payload_at..] {
+        b"{}" => {
+            out.truncate(payload_at);
+            out.push(b'}');
+        }
+        _ => out[payload_at] = b',',
+    }
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
+/// Appends `value` as JSON.
+fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("wire types always serialise to JSON");
+}
+
+/// The frame of a known event as serde writes it, the reference [`framed_json`] is tested
+/// against.
+#[cfg(test)]
 #[derive(Serialize)]
 struct Framed<'e, P> {
     #[serde(rename = "type")]
@@ -519,6 +603,27 @@ mod tests {
         assert_eq!(frames.len(), 73);
         for frame in frames {
             decode_known(frame);
+        }
+    }
+
+    #[test]
+    fn events_are_written_as_serde_writes_them() {
+        let mut kinds: Vec<EventKind<'_>> = transcript_server_frames()
+            .map(|frame| ServerEvent::from_str(frame).unwrap().kind)
+            .collect();
+        kinds.push(EventKind::AudioDone(NoFields::default()));
+        for kind in &kinds {
+            for (stream_id, sequence_number) in [
+                (None, None),
+                (Some("lane \"1\""), None),
+                (None, Some(7)),
+                (Some("a"), Some(u64::MAX)),
+            ] {
+                assert_eq!(
+                    kind.to_json_with(stream_id, sequence_number),
+                    kind.to_json_with_serde(stream_id, sequence_number)
+                );
+            }
         }
     }
 

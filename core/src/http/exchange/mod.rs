@@ -25,8 +25,12 @@ use crate::wire::{ApiError, ResponseCreate, ServerEvent};
 // Nearly every value is the large variant: boxing it would cost an allocation per event.
 #[allow(clippy::large_enum_variant)]
 pub enum ExchangeEvent {
-    /// The next server event of the stream.
-    Event(ServerEvent<'static>),
+    /// The next server event of the stream, as its JSON text (the SSE event's data): read it
+    /// with [`ServerEvent::from_str`], which borrows from it. The exchange reads only its
+    /// `type`, to know when the response ends; an event whose `type` is not its first field
+    /// is decoded, and one that does not decode breaks the exchange
+    /// ([`ExchangeError::Decode`]).
+    Event(String),
     /// The server refused the request: its error, with the answer's status and headers.
     Rejected(Box<ApiError>),
     /// The exchange broke; nothing follows.
@@ -65,7 +69,7 @@ enum State {
 ///
 /// ```
 /// use responses_ws_core::http::{Exchange, ExchangeEvent, Target};
-/// use responses_ws_core::wire::ResponseCreate;
+/// use responses_ws_core::wire::{ResponseCreate, ServerEvent};
 ///
 /// let create = ResponseCreate { model: Some("gpt-5.5".into()), input: Some("Hi".into()), ..Default::default() };
 /// let mut exchange = Exchange::new(&Target::new("api.openai.com", "/v1/responses"), &create)?;
@@ -78,9 +82,9 @@ enum State {
 ///              \"response\":{\"id\":\"resp_1\",\"object\":\"response\",\"status\":\"completed\",\"output\":[]}}\n\n";
 /// exchange.handle_input(format!("{:x}\r\n{event}\r\n0\r\n\r\n", event.len()).as_bytes());
 /// let Some(ExchangeEvent::Event(event)) = exchange.poll_event() else { panic!("no event") };
-/// assert!(event.is_terminal());
+/// assert!(ServerEvent::from_str(&event)?.is_terminal());
 /// assert!(exchange.is_finished() && exchange.is_reusable());
-/// # Ok::<(), responses_ws_core::http::ExchangeError>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
 pub struct Exchange {
@@ -183,11 +187,9 @@ impl Exchange {
                     let ended = read_body(body, &mut self.input, eof, |data| {
                         let mut data = &data[..];
                         while let Some(event) = parser.next_event(&mut data)? {
-                            let event = ServerEvent::from_str(&event.data)
-                                .map_err(ExchangeError::Decode)?
-                                .into_owned();
-                            *terminal |= event.is_terminal();
-                            self.events.push_back(ExchangeEvent::Event(event));
+                            *terminal |= ServerEvent::ends_response(&event.data)
+                                .map_err(ExchangeError::Decode)?;
+                            self.events.push_back(ExchangeEvent::Event(event.data));
                         }
                         Ok(())
                     });

@@ -6,12 +6,29 @@
 use super::*;
 
 impl Session {
-    /// Reads a server event that arrived on `lane`'s own exchange (over HTTP the event names no
-    /// `stream_id`: the exchange that carried it says whose it is). Handled as
-    /// [`handle_frame`](Self::handle_frame) handles a WebSocket frame of that lane.
-    pub fn handle_event_on(&mut self, lane: &Lane, mut event: ServerEvent<'_>, now: Instant) {
-        event.stream_id = lane.stream_id().map(|name| String::from(name).into());
-        self.handle_frame(Utf8Bytes::from(event.to_json()), now);
+    /// Reads the JSON text of a server event that arrived on `lane`'s own exchange (over HTTP
+    /// the event names no `stream_id`: the exchange that carried it says whose it is). Handled
+    /// as [`handle_frame`](Self::handle_frame) handles a WebSocket frame of that lane, and
+    /// decoded once: the application's [`StreamEvent`] shares `frame`. A frame that is not a
+    /// server event changes nothing and is answered with its error, the caller's to judge
+    /// (over HTTP it breaks the exchange).
+    pub fn handle_frame_on(
+        &mut self,
+        lane: &Lane,
+        frame: Utf8Bytes,
+        now: Instant,
+    ) -> Result<(), DecodeError> {
+        self.now = now;
+        let read = self.read_frame(Some(lane), &frame);
+        self.pump();
+        read
+    }
+
+    /// Reads a decoded server event of `lane`'s own exchange, as the frame
+    /// [`ServerEvent::to_json`] writes (see [`handle_frame_on`](Self::handle_frame_on)).
+    pub fn handle_event_on(&mut self, lane: &Lane, event: ServerEvent<'_>, now: Instant) {
+        // An event written by `to_json` decodes.
+        let _ = self.handle_frame_on(lane, Utf8Bytes::from(event.to_json()), now);
     }
 
     /// The exchange carrying `lane`'s request ended before its terminal event, with `cause`;

@@ -446,7 +446,6 @@ pub(crate) fn charge(
     }
 }
 
-
 fn now(kind: EventKind<'static>) -> Planned {
     Planned {
         delay: Duration::ZERO,

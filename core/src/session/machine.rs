@@ -631,7 +631,7 @@ impl Session {
 
     /// Gives back the spare capacity of the queues that are empty: what an idle session kept
     /// from its busiest moment (a connection's events, frames, records; a lane's requests and
-    /// steers). The next turn grows them again.
+    /// steers; the buffer escaped strings are read into). The next turn grows them again.
     pub(crate) fn release_idle_memory(&mut self) {
         fn release<T>(queue: &mut VecDeque<T>) {
             if queue.is_empty() {
@@ -641,6 +641,8 @@ impl Session {
         release(&mut self.outbox);
         release(&mut self.events);
         release(&mut self.records);
+        // Empty between frames; it holds the longest escaped string read so far.
+        self.scratch = String::new();
         for state in self.lanes.values_mut() {
             release(&mut state.queue);
             if state.steers.is_empty() {

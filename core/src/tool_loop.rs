@@ -346,17 +346,60 @@ impl ToolLoop {
     /// ```
     pub fn submit<O: Into<ToolOutput>>(
         &mut self,
-        client: &mut Client,
+        client: &mut impl AnswersToolCalls,
         now: Instant,
         calls: Calls,
         outputs: impl IntoIterator<Item = O>,
     ) -> Result<Vec<ToolCall>, SessionError> {
         client.handle_timeout(now);
         for (call, output) in calls.calls.iter().zip(outputs) {
-            client.submit_tool_output(&self.lane, &call.call_id, output.into())?;
+            client.answer_tool_call(&self.lane, &call.call_id, output.into())?;
         }
         self.following = Following::Next;
         Ok(calls.approvals)
+    }
+}
+
+/// A machine that answers tool calls for [`ToolLoop::submit`]: the WebSocket
+/// [`Client`], the HTTP + SSE [`HttpClient`](crate::http_client::HttpClient), or an
+/// adapter's machine that runs either.
+pub trait AnswersToolCalls {
+    /// Time has reached `now` (see [`Client::handle_timeout`]).
+    fn handle_timeout(&mut self, now: Instant);
+    /// Answers `call_id` on `lane` (see [`Client::submit_tool_output`]).
+    fn answer_tool_call(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: ToolOutput,
+    ) -> Result<(), SessionError>;
+}
+
+impl AnswersToolCalls for Client {
+    fn handle_timeout(&mut self, now: Instant) {
+        Client::handle_timeout(self, now)
+    }
+    fn answer_tool_call(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: ToolOutput,
+    ) -> Result<(), SessionError> {
+        self.submit_tool_output(lane, call_id, output)
+    }
+}
+
+impl AnswersToolCalls for crate::http_client::HttpClient {
+    fn handle_timeout(&mut self, now: Instant) {
+        crate::http_client::HttpClient::handle_timeout(self, now)
+    }
+    fn answer_tool_call(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: ToolOutput,
+    ) -> Result<(), SessionError> {
+        self.submit_tool_output(lane, call_id, output)
     }
 }
 

@@ -50,6 +50,7 @@
 mod connection;
 mod durable;
 mod events;
+mod http;
 mod outbound;
 pub mod pool;
 mod random;

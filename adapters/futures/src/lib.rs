@@ -61,6 +61,7 @@
 //! pool's driver and handles).
 
 mod connection;
+mod http;
 pub mod pool;
 pub mod runtime;
 mod socket;

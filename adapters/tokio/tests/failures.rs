@@ -360,12 +360,12 @@ async fn a_slow_consumer_stops_reading_and_the_server_is_held_back() {
     }
 
     // The application stops consuming: the adapter stops reading, the server's writes stall.
-    let received = conn.client().byte_counts().1;
+    let received = conn.client().expect("WebSocket mode").byte_counts().1;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let written = server.bytes_written();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        conn.client().byte_counts().1,
+        conn.client().expect("WebSocket mode").byte_counts().1,
         received,
         "nothing read while nobody consumes"
     );

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use responses_ws_blocking::responses_ws_core::session::SessionConfig;
 use responses_ws_blocking::responses_ws_core::ws::{CloseCode, HandshakeError};
+use responses_ws_blocking::HttpFallback;
 use responses_ws_blocking::{
     ClientEvent, Config, ConnectError, Connection, Error, Failure, Lane, ResponseCreate,
     RetryPolicy, ToolOutput,
@@ -344,7 +345,8 @@ fn refused_upgrades_keep_status_headers_and_body() {
     assert_eq!(limited.retry_after(), Some("7"));
     assert_eq!(&limited.response().unwrap().body[..], b"slow down");
 
-    let wants_http = refusal(&config);
+    // Refused rather than moved to HTTP + SSE (the default after a 426).
+    let wants_http = refusal(&config.clone().http_fallback(HttpFallback::Never));
     assert_eq!(wants_http.status(), Some(426));
     assert!(wants_http.wants_http());
     assert_eq!(

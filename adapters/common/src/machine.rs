@@ -69,6 +69,9 @@ pub struct Machine {
 }
 
 /// Which machine holds the session.
+// One per connection, moved only between transports: boxing would cost an indirection on
+// every call for nothing.
+#[allow(clippy::large_enum_variant)]
 enum State {
     WebSocket(Client),
     Http(HttpClient),

@@ -16,6 +16,7 @@ use responses_ws_futures::responses_ws_core::session::SessionConfig;
 use responses_ws_futures::responses_ws_core::wire::EventKind;
 use responses_ws_futures::responses_ws_core::ws::CloseCode;
 use responses_ws_futures::runtime::{AsyncIo, Runtime};
+use responses_ws_futures::HttpFallback;
 use responses_ws_futures::{
     ClientEvent, ConnectError, Connection, Failure, Lane, ResponseCreate, RetryPolicy,
     SessionEvent, ToolCall,
@@ -500,9 +501,9 @@ async fn refused_upgrades_are_typed_errors(rt: Rt) {
     assert_eq!(error.retry_after(), Some("7"));
     assert_eq!(error.response().unwrap().body, "slow down".as_bytes());
 
-    let error = Connection::connect(rt.config(&server.url()))
-        .await
-        .unwrap_err();
+    // Refused rather than moved to HTTP + SSE (the default after a 426).
+    let config = rt.config(&server.url()).http_fallback(HttpFallback::Never);
+    let error = Connection::connect(config).await.unwrap_err();
     assert_eq!(error.status(), Some(426));
     assert!(error.wants_http());
     assert_eq!(

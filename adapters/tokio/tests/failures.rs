@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{describe, Reply, Server, SocketOptions, Turn};
 use responses_ws_core::wire::EventKind;
 use responses_ws_core::ws::{self, HandshakeError};
+use responses_ws_tokio::HttpFallback;
 use responses_ws_tokio::{
     ClientEvent, Config, ConnectError, Connection, ResponseCreate, RetryPolicy, SessionEvent,
     TlsConfig,
@@ -65,6 +66,8 @@ async fn refused_upgrades_surface_status_headers_and_body() {
     assert_eq!(error.response().unwrap().header("Retry-After"), Some("7"));
     assert_eq!(&error.response().unwrap().body[..], b"slow down");
 
+    // Refused rather than moved to HTTP + SSE (the default after a 426).
+    let config = config.http_fallback(HttpFallback::Never);
     let error = Connection::connect(config).await.unwrap_err();
     assert!(
         matches!(error.last(), ConnectError::Handshake(HandshakeError::Rejected(r)) if r.status == 426)

@@ -40,7 +40,7 @@ pub use common::*;
 pub mod common {
     pub use crate::{
         ConnectError, Durable, Error, Resumed, Returned, SharedStore, DEFAULT_CONNECT_TIMEOUT,
-        MAX_SET_ASIDE_EVENTS,
+        DEFAULT_REPROBE_AFTER, MAX_SET_ASIDE_EVENTS,
     };
 
     pub use responses_ws_core;

@@ -26,7 +26,7 @@ use crate::transport::{is_timeout, Transport};
 use crate::Config;
 use crate::{ConnectError, Error, MAX_SET_ASIDE_EVENTS};
 use responses_ws_adapter::{
-    Attempts, Durable, Establishing, Machine, MachineEvent, StoreConfig, StoreError,
+    Attempts, Durable, Establishing, Machine, MachineEvent, SocketRequest, StoreConfig, StoreError,
 };
 
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
@@ -679,17 +679,16 @@ impl Connection {
         loop {
             match self.machine.poll_event(self.now())? {
                 MachineEvent::Client(event) => return Some(event),
-                request => self.socket_request(request),
+                MachineEvent::Socket(request) => self.socket_request(request),
             }
         }
     }
 
     /// Carries out a socket request of the machine.
-    fn socket_request(&mut self, request: MachineEvent) {
+    fn socket_request(&mut self, request: SocketRequest) {
         match request {
-            MachineEvent::Dial(socket) => self.dial_http(socket),
-            MachineEvent::Close(socket) => self.http.close(socket),
-            MachineEvent::Client(_) => {}
+            SocketRequest::Dial(socket) => self.dial_http(socket),
+            SocketRequest::Close(socket) => self.http.close(socket),
         }
     }
 

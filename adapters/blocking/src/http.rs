@@ -82,12 +82,14 @@ impl HttpSockets {
     }
 
     /// Writes what the core has for each socket, blocking until it is out; a socket that
-    /// fails is at its end for the core.
+    /// fails, or takes nothing for the session's idle timeout (a peer that reads nothing is
+    /// as dead as one that sends nothing), is at its end for the core.
     pub(crate) fn write(&mut self, client: &mut HttpClient, now: impl Fn() -> Instant) {
+        let idle = client.config().session.idle_timeout;
         for (&id, transport) in &mut self.sockets {
             while let Some(bytes) = client.poll_transmit(id) {
                 let written = transport
-                    .set_timeout(None)
+                    .set_timeout(idle)
                     .and_then(|()| transport.write_all(&bytes))
                     .and_then(|()| transport.flush());
                 if written.is_err() {

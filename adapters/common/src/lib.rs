@@ -29,7 +29,7 @@ pub use config::{
 };
 pub use durable::{Durable, Resumed, SharedStore, Start, DEFAULT_LEASE_TTL};
 pub use error::{ConnectError, Error, Returned};
-pub use machine::{http_config, Machine, MachineEvent};
+pub use machine::{http_config, Machine, MachineEvent, SocketRequest};
 
 pub use common::*;
 

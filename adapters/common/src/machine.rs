@@ -33,7 +33,7 @@ use crate::{Error, Returned};
 ///
 /// ```
 /// use std::time::Duration;
-/// use responses_ws_adapter::{Machine, MachineEvent};
+/// use responses_ws_adapter::{Machine, MachineEvent, SocketRequest};
 /// use responses_ws_adapter::responses_ws_core::client::ClientConfig;
 /// use responses_ws_adapter::responses_ws_core::http_client::Transport;
 /// use responses_ws_adapter::responses_ws_core::ws::WsUrl;
@@ -45,7 +45,7 @@ use crate::{Error, Returned};
 /// let mut machine = Machine::new(config, Transport::Http, Duration::from_secs(900), Instant::ZERO);
 /// machine.create(ResponseCreate { input: Some("Hi".into()), ..Default::default() })?;
 /// // Over HTTP a request opens a socket of its own.
-/// let Some(MachineEvent::Dial(socket)) = machine.poll_event(Instant::ZERO) else { panic!() };
+/// let Some(MachineEvent::Socket(SocketRequest::Dial(socket))) = machine.poll_event(Instant::ZERO) else { panic!() };
 /// let request = machine.http_mut().unwrap().poll_transmit(socket).unwrap();
 /// assert!(request.starts_with(b"POST /v1/responses HTTP/1.1\r\nHost: api.openai.com\r\n"));
 /// // Steering is WebSocket mode's alone: the input comes back with the error.
@@ -62,7 +62,7 @@ pub struct Machine {
     /// WebSocket mode is due again since then: the driver dials at once.
     dial_due: Option<Instant>,
     /// Socket requests taken from the HTTP client ahead of its events.
-    sockets: VecDeque<MachineEvent>,
+    sockets: VecDeque<SocketRequest>,
     /// Events for the application: those of a move between transports, and those taken
     /// from the HTTP client with its socket requests.
     queued: VecDeque<ClientEvent>,
@@ -79,9 +79,9 @@ enum State {
     Closed(Session),
 }
 
-/// What a [`Machine`] asks of its driver.
+/// What a [`Machine`] has for its driver.
 ///
-/// Not `non_exhaustive`: a driver must carry out every kind.
+/// Not `non_exhaustive`: a driver must handle every kind.
 #[derive(Debug)]
 // Nearly every event is a client event: boxing it would cost an allocation per event.
 #[allow(clippy::large_enum_variant)]
@@ -89,6 +89,15 @@ pub enum MachineEvent {
     /// For the application (a [`ClientEvent::UseHttp`] among them: drop the WebSocket socket,
     /// the conversation goes on over HTTP).
     Client(ClientEvent),
+    /// An HTTP socket to open or close.
+    Socket(SocketRequest),
+}
+
+/// An HTTP socket a [`Machine`] asks its driver to open or close.
+///
+/// Not `non_exhaustive`: a driver must carry out every kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SocketRequest {
     /// Open an HTTP socket under this id (TCP, and TLS for a `wss://` URL) to the URL's host;
     /// then write what [`HttpClient::poll_transmit`] gives for it, or report
     /// [`Machine::http_dial_failed`].
@@ -432,8 +441,8 @@ impl Machine {
     /// Socket requests come before the events they were queued with (they change nothing
     /// the application sees).
     pub fn poll_event(&mut self, now: Instant) -> Option<MachineEvent> {
-        if let Some(event) = self.poll_socket() {
-            return Some(event);
+        if let Some(request) = self.poll_socket() {
+            return Some(MachineEvent::Socket(request));
         }
         if let Some(event) = self.queued.pop_front() {
             return Some(MachineEvent::Client(event));
@@ -442,10 +451,10 @@ impl Machine {
             State::WebSocket(client) => client.poll_event()?,
             State::Http(_) => {
                 self.reprobe(now);
-                return self.poll_socket().or_else(|| {
-                    let event = self.queued.pop_front()?;
-                    Some(MachineEvent::Client(event))
-                });
+                if let Some(request) = self.poll_socket() {
+                    return Some(MachineEvent::Socket(request));
+                }
+                return self.queued.pop_front().map(MachineEvent::Client);
             }
             State::Closed(session) => ClientEvent::Session(session.poll_event()?),
         };
@@ -455,10 +464,10 @@ impl Machine {
         Some(MachineEvent::Client(event))
     }
 
-    /// The next socket request ([`MachineEvent::Dial`] or [`MachineEvent::Close`]) alone,
-    /// the application's events kept in order for [`poll_event`](Self::poll_event): for a
-    /// driver that opens and writes sockets while nobody takes events (a flush).
-    pub fn poll_socket(&mut self) -> Option<MachineEvent> {
+    /// The next socket request alone, the application's events kept in order for
+    /// [`poll_event`](Self::poll_event): for a driver that opens and writes sockets while
+    /// nobody takes events (a flush).
+    pub fn poll_socket(&mut self) -> Option<SocketRequest> {
         if let State::Http(client) = &mut self.state {
             while let Some(event) = client.poll_event() {
                 sort(event, &mut self.sockets, &mut self.queued);
@@ -564,12 +573,12 @@ pub fn http_config(config: &ClientConfig) -> HttpClientConfig {
 /// events for the application.
 fn sort(
     event: HttpClientEvent,
-    sockets: &mut VecDeque<MachineEvent>,
+    sockets: &mut VecDeque<SocketRequest>,
     queued: &mut VecDeque<ClientEvent>,
 ) {
     match event {
-        HttpClientEvent::Dial { socket } => sockets.push_back(MachineEvent::Dial(socket)),
-        HttpClientEvent::Close { socket } => sockets.push_back(MachineEvent::Close(socket)),
+        HttpClientEvent::Dial { socket } => sockets.push_back(SocketRequest::Dial(socket)),
+        HttpClientEvent::Close { socket } => sockets.push_back(SocketRequest::Close(socket)),
         HttpClientEvent::Session(event) => queued.push_back(ClientEvent::Session(event)),
         // A later kind asks nothing of a driver (the core's enum may grow).
         _ => {}
@@ -591,5 +600,118 @@ fn handed_back<T>(refused: Refused<T>, returned: impl FnOnce(T) -> Returned) -> 
             returned: returned(input),
         },
         error => Error::Session(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use responses_ws_core::retry::RetryPolicy;
+    use responses_ws_core::session::SessionEvent;
+    use responses_ws_core::wire::ResponseCreate;
+
+    const INTERVAL: Duration = Duration::from_secs(60);
+
+    /// A machine on WebSocket mode whose upgrade was just refused with 426.
+    fn refused_with_426() -> (Machine, Vec<MachineEvent>) {
+        let url = WsUrl::parse("ws://127.0.0.1:9/v1/responses").unwrap();
+        let mut config = ClientConfig::new(url);
+        config.http_fallback = responses_ws_core::client::HttpFallback::OnUpgradeRequired;
+        config.session.retry = RetryPolicy::never();
+        let mut machine = Machine::new(config, Transport::WebSocket, INTERVAL, Instant::ZERO);
+        machine.connect([7; 32], Instant::ZERO).unwrap();
+        while machine.poll_transmit().is_some() {}
+        let answer = b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n";
+        machine
+            .client_mut()
+            .unwrap()
+            .handle_input(answer, Instant::ZERO);
+        let events = std::iter::from_fn(|| machine.poll_event(Instant::ZERO)).collect();
+        (machine, events)
+    }
+
+    fn request() -> ResponseCreate {
+        ResponseCreate {
+            input: Some("Hi".into()),
+            ..ResponseCreate::default()
+        }
+    }
+
+    #[test]
+    fn a_426_moves_the_session_to_http_and_websocket_mode_comes_back_only_when_idle() {
+        let (mut machine, events) = refused_with_426();
+        let moved = events.iter().find_map(|event| match event {
+            MachineEvent::Client(ClientEvent::UseHttp { cause }) => cause.status(),
+            _ => None,
+        });
+        assert_eq!(moved, Some(426), "{events:?}");
+        assert_eq!(machine.transport(), Transport::Http);
+        assert!(
+            machine.is_finished(),
+            "the WebSocket socket is to be closed"
+        );
+        assert_eq!(machine.next_dial(), None);
+
+        machine.create(request()).unwrap();
+        let Some(MachineEvent::Socket(SocketRequest::Dial(socket))) =
+            machine.poll_event(Instant::ZERO)
+        else {
+            panic!("a request over HTTP opens a socket");
+        };
+        // The interval is over but a request is in flight: the move waits, and the re-probe
+        // is no deadline meanwhile (nothing to wake up for).
+        let later = Instant::ZERO + INTERVAL;
+        machine.handle_timeout(later);
+        assert_eq!(machine.transport(), Transport::Http);
+        assert!(machine.poll_timeout().is_none_or(|at| at > later));
+
+        // The request ends (its socket could not be opened): nothing in flight, so the
+        // session goes back and the driver is to dial at once.
+        machine.http_dial_failed(socket, Failure::ConnectTimeout, later);
+        let events: Vec<MachineEvent> = std::iter::from_fn(|| machine.poll_event(later)).collect();
+        assert!(
+            events.iter().any(|event| matches!(
+                event,
+                MachineEvent::Client(ClientEvent::Session(SessionEvent::Failed { .. }))
+            )),
+            "{events:?}"
+        );
+        assert_eq!(machine.transport(), Transport::WebSocket);
+        assert_eq!(machine.next_dial(), Some(later));
+        machine.connect([8; 32], later).unwrap();
+        assert_eq!(machine.next_dial(), None);
+    }
+
+    #[test]
+    fn over_http_what_only_websocket_mode_has_is_handed_back() {
+        let (mut machine, _) = refused_with_426();
+        let warm = ResponseCreate {
+            generate: Some(false),
+            ..request()
+        };
+        let Err(Error::WebSocketOnly {
+            returned: Returned::Request(returned),
+            ..
+        }) = machine.warm_up(warm.clone())
+        else {
+            panic!("a warm-up over HTTP is refused");
+        };
+        assert_eq!(*returned, warm);
+        let Err(Error::WebSocketOnly {
+            returned: Returned::Items(items),
+            ..
+        }) = machine.inject(&Lane::Default, Vec::new())
+        else {
+            panic!("inject over HTTP is refused");
+        };
+        assert!(items.is_empty());
+        // Closed by the application, requests still queue for when it opens again.
+        machine.close(Instant::ZERO);
+        machine.create(request()).unwrap();
+        assert!(machine.steer(&Lane::Default, "more").is_err());
+        machine.reopen(Instant::ZERO);
+        let dialed = std::iter::from_fn(|| machine.poll_event(Instant::ZERO))
+            .any(|event| matches!(event, MachineEvent::Socket(SocketRequest::Dial(_))));
+        assert!(dialed, "the queued request goes out");
     }
 }

@@ -30,6 +30,14 @@ pub(crate) struct HttpSockets {
     sockets: BTreeMap<SocketId, HttpSocket>,
 }
 
+/// What one pass over the sockets did.
+struct Progress {
+    /// Something reached the core: bytes, an end, a failed dial.
+    moved: bool,
+    /// No socket is being opened and every write is done.
+    sent: bool,
+}
+
 /// One socket: being opened, or open with its read buffer.
 enum HttpSocket {
     Opening(BoxFuture<'static, Result<Box<dyn AsyncIo>, ConnectError>>),
@@ -86,26 +94,7 @@ impl HttpSockets {
         read: bool,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        let mut moved = self.poll_open(client, &now, cx);
-        for (&id, entry) in &mut self.sockets {
-            let HttpSocket::Open { socket, buffer } = entry else {
-                continue;
-            };
-            let mut wire = HttpWire {
-                client: &mut *client,
-                socket: id,
-                buffer,
-            };
-            if let Poll::Ready(Err(_broken)) = socket.poll_write_all(&mut wire, cx) {
-                wire.handle_eof(now());
-                moved = true;
-                continue;
-            }
-            if read && !socket.read_closed() && socket.poll_read(&mut wire, &now, cx).is_ready() {
-                moved = true;
-            }
-        }
-        match moved {
+        match self.poll_io(client, now, read, cx).moved {
             true => Poll::Ready(()),
             false => Poll::Pending,
         }
@@ -120,11 +109,27 @@ impl HttpSockets {
         now: impl Fn() -> Instant,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        self.poll_open(client, &now, cx);
-        let mut sent = true;
+        match self.poll_io(client, now, false, cx).sent {
+            true => Poll::Ready(()),
+            false => Poll::Pending,
+        }
+    }
+
+    /// One pass over the sockets: open, write, and read if `read`.
+    fn poll_io(
+        &mut self,
+        client: &mut HttpClient,
+        now: impl Fn() -> Instant,
+        read: bool,
+        cx: &mut Context<'_>,
+    ) -> Progress {
+        let mut progress = Progress {
+            moved: self.poll_open(client, &now, cx),
+            sent: true,
+        };
         for (&id, entry) in &mut self.sockets {
             let HttpSocket::Open { socket, buffer } = entry else {
-                sent = false;
+                progress.sent = false;
                 continue;
             };
             let mut wire = HttpWire {
@@ -134,14 +139,18 @@ impl HttpSockets {
             };
             match socket.poll_write_all(&mut wire, cx) {
                 Poll::Ready(Ok(())) => {}
-                Poll::Ready(Err(_broken)) => wire.handle_eof(now()),
-                Poll::Pending => sent = false,
+                Poll::Ready(Err(_broken)) => {
+                    wire.handle_eof(now());
+                    progress.moved = true;
+                    continue;
+                }
+                Poll::Pending => progress.sent = false,
+            }
+            if read && !socket.read_closed() && socket.poll_read(&mut wire, &now, cx).is_ready() {
+                progress.moved = true;
             }
         }
-        match sent {
-            true => Poll::Ready(()),
-            false => Poll::Pending,
-        }
+        progress
     }
 
     /// Polls the sockets being opened: an open one gets its read buffer, a failed one is

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures_core::future::BoxFuture;
-use responses_ws_adapter::MachineEvent;
+use responses_ws_adapter::{MachineEvent, SocketRequest};
 use responses_ws_core::client::ClientEvent;
 use responses_ws_core::http_client::{SocketId, Transport};
 use responses_ws_core::Instant;
@@ -172,17 +172,16 @@ impl Connection {
             let now = self.now();
             match self.machine.poll_event(now)? {
                 MachineEvent::Client(event) => return Some(event),
-                request => self.socket_request(request),
+                MachineEvent::Socket(request) => self.socket_request(request),
             }
         }
     }
 
     /// Carries out a socket request of the machine.
-    fn socket_request(&mut self, request: MachineEvent) {
+    fn socket_request(&mut self, request: SocketRequest) {
         match request {
-            MachineEvent::Dial(socket) => self.dial_http(socket),
-            MachineEvent::Close(socket) => self.http.close(socket),
-            MachineEvent::Client(_) => {}
+            SocketRequest::Dial(socket) => self.dial_http(socket),
+            SocketRequest::Close(socket) => self.http.close(socket),
         }
     }
 
@@ -291,7 +290,7 @@ impl Connection {
     /// the wait. Without a socket there is nothing to write to: the frames wait in the core.
     ///
     /// Over HTTP + SSE: until every socket the machine asked for is open and its request
-    /// written (events set aside meanwhile).
+    /// written (reading nothing; the connect timeout ends a dial that hangs).
     pub(crate) async fn flush(&mut self) {
         if self.machine.transport() == Transport::Http {
             return poll_fn(|cx| self.poll_http_sent(cx)).await;
@@ -301,16 +300,23 @@ impl Connection {
 
     /// One step of an HTTP flush: the machine's socket requests carried out (its events
     /// stay there, in order), then the sockets opened and written.
+    /// The core's deadlines still fire: an exchange whose socket takes nothing ends at its
+    /// idle timeout, and with it the wait.
     fn poll_http_sent(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        while let Some(request) = self.machine.poll_socket() {
-            self.socket_request(request);
+        loop {
+            while let Some(request) = self.machine.poll_socket() {
+                self.socket_request(request);
+            }
+            let Some(client) = self.machine.http_mut() else {
+                return Poll::Ready(());
+            };
+            let origin = self.origin;
+            let now = move || Instant::from_elapsed(origin.elapsed());
+            if self.http.poll_sent(client, now, cx).is_ready() {
+                return Poll::Ready(());
+            }
+            ready!(self.poll_timer(cx));
         }
-        let Some(client) = self.machine.http_mut() else {
-            return Poll::Ready(());
-        };
-        let origin = self.origin;
-        let now = move || Instant::from_elapsed(origin.elapsed());
-        self.http.poll_sent(client, now, cx)
     }
 
     /// Drives the connection (cancel-safe), keeping its events for `next_event`, until `done`

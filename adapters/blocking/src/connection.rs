@@ -256,6 +256,10 @@ impl Connection {
     /// [`ClientEvent::Reconnecting`] with the delay the retry budget chose; the next call
     /// sleeps it, dials and goes on (its first event is the new [`ClientEvent::Connected`]).
     /// When the budget is spent the last event is [`ClientEvent::GaveUp`].
+    ///
+    /// Over HTTP + SSE it is also `None` once no socket is open and no deadline is set:
+    /// nothing can arrive (an idle WebSocket at least has its keepalive). The next request
+    /// makes events come again.
     pub fn next_event(&mut self) -> Result<Option<ClientEvent>, Error> {
         self.store_result()?;
         match self.set_aside.pop_front() {

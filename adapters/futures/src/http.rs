@@ -58,6 +58,10 @@ impl Wire for HttpWire<'_> {
     fn input_buffer(&mut self) -> &mut [u8] {
         self.buffer
     }
+    fn release_input_buffer(&mut self) {
+        // The buffer is the socket's: it goes with the socket, which the core closes once
+        // idle sockets are past `max_idle_sockets`.
+    }
     fn commit_input(&mut self, n: usize, now: Instant) {
         self.client
             .handle_input(self.socket, &self.buffer[..n], now)

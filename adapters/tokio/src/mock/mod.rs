@@ -594,11 +594,34 @@ impl MockServerThread {
     }
 
     /// See [`MockServer::record_requests`].
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// server.record_requests();
+    /// assert!(server.requests().is_empty(), "nothing received yet");
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn record_requests(&self) {
         self.server.record_requests()
     }
 
-    /// See [`MockServer::requests`].
+    /// See [`MockServer::requests`]: HTTP request bodies too.
+    ///
+    /// ```
+    /// # use std::io::{Read as _, Write as _};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// server.record_requests();
+    /// let mut tcp = std::net::TcpStream::connect(server.addr())?;
+    /// let body = r#"{"input":"Hello"}"#;
+    /// write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    /// tcp.read_to_string(&mut String::new())?;
+    /// assert_eq!(server.requests(), [body]);
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn requests(&self) -> Vec<String> {
         self.server.requests()
     }

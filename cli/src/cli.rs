@@ -288,6 +288,24 @@ impl LoadArgs {
     }
 }
 
+/// `run --transport`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TransportArg {
+    /// WebSocket mode.
+    Websocket,
+    /// HTTP + SSE.
+    Http,
+}
+
+impl From<TransportArg> for responses_ws_tokio::Transport {
+    fn from(transport: TransportArg) -> Self {
+        match transport {
+            TransportArg::Websocket => responses_ws_tokio::Transport::WebSocket,
+            TransportArg::Http => responses_ws_tokio::Transport::Http,
+        }
+    }
+}
+
 /// `run`.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct RunArgs {
@@ -309,6 +327,10 @@ pub(crate) struct RunArgs {
     /// Give up after this many responses.
     #[arg(long, default_value_t = 32, value_name = "N")]
     pub(crate) max_turns: u32,
+    /// The transport: WebSocket mode (moving to HTTP + SSE if the upgrade is refused with
+    /// 426), or HTTP + SSE from the start (POST to the URL's host and path; https for wss://).
+    #[arg(long, value_enum, default_value_t = TransportArg::Websocket, conflicts_with = "store")]
+    pub(crate) transport: TransportArg,
     /// Retrying and timeouts.
     #[command(flatten)]
     pub(crate) retry: RetryArgs,

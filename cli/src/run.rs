@@ -1,4 +1,5 @@
-//! `responses-ws run`: a generic agent runner for any WebSocket endpoint. It declares two
+//! `responses-ws run`: a generic agent runner for any WebSocket endpoint (or, with
+//! `--transport http`, its HTTP + SSE side). It declares two
 //! deterministic tools (`get_weather`, `add`), chains turns until the model gives a final
 //! answer, reconnects when the connection drops (the session replays the context), and prints
 //! either live text or, with `--json`, every server event as a JSON line and a summary line.
@@ -61,7 +62,10 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     if let Some(key) = args.api_key.as_deref().filter(|key| !key.trim().is_empty()) {
         config = config.api_key(key);
     }
-    let config = args.retry.configure(config);
+    let config = args
+        .retry
+        .configure(config)
+        .transport(args.transport.into());
     let durable = match &args.store {
         Some(spec) => {
             let store = durable::open_store(spec)?;

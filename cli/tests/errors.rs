@@ -68,19 +68,16 @@ async fn a_refused_upgrade_shows_status_and_message() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upgrade_required_and_rate_limits_say_what_to_do() {
-    let script = Script::new().with_upgrade_refusal(UpgradeFault::new(Refusal::UpgradeRequired));
+async fn upgrade_required_moves_to_http_and_rate_limits_say_what_to_do() {
+    // A 426 is no error: the run goes on over HTTP + SSE.
+    let script = Script::new()
+        .text("Over HTTP.", 2)
+        .with_upgrade_refusal(UpgradeFault::new(Refusal::UpgradeRequired));
     let server = MockServer::start(script).await.unwrap();
     let output = run(&["run", "--url", &server.url(), "hi"], DEADLINE).await;
     server.shutdown().await;
-    assert_eq!(output.code, Some(1));
-    let line = one_error_line(&output);
-    assert!(
-        line.starts_with("error: the server refused the upgrade: 426 ")
-            && line
-                .ends_with("(the server wants plain HTTP: WebSocket mode is not available there)"),
-        "{line}"
-    );
+    assert_eq!(output.code, Some(0), "{}", output.stderr);
+    assert!(output.stdout.contains("Over HTTP."), "{}", output.stdout);
 
     let script = Script::new().with_upgrade_refusal(UpgradeFault::new(Refusal::RateLimited {
         retry_after_secs: 7,

@@ -1,5 +1,5 @@
 //! `responses-ws run` against mock servers started by the test (and by `responses-ws mock`):
-//! the JSON event lines, the exact summary line, reconnects.
+//! the JSON event lines, the exact summary line, reconnects, the same run over HTTP + SSE.
 
 mod common;
 
@@ -62,6 +62,45 @@ async fn run_json_prints_every_event_and_the_summary_line() {
     );
     // Two requests went up: the prompt and one continuation with both outputs.
     assert_eq!(traffic.frames_received, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_over_http_gives_the_same_answer_and_events() {
+    let server = MockServer::start(weather_script()).await.unwrap();
+    let url = server.url();
+    let output = run(
+        &[
+            "run",
+            "--url",
+            &url,
+            "--json",
+            "--transport",
+            "http",
+            "Weather in Paris, and 2 + 40?",
+        ],
+        Duration::from_secs(60),
+    )
+    .await;
+    let connections = server.connections();
+    server.shutdown().await;
+    assert_eq!(output.code, Some(0), "{}", output.stderr);
+    let lines: Vec<&str> = output.stdout.lines().collect();
+    // The continuation sends the whole conversation (`store: false` over HTTP).
+    let summary = SUMMARY.replace(r#""full_context_replays":0"#, r#""full_context_replays":1"#);
+    assert_eq!(lines.last().copied(), Some(summary.as_str()));
+    let types: Vec<String> = lines[..lines.len() - 1]
+        .iter()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["type"].to_string())
+        .collect();
+    assert_eq!(
+        types.first().map(String::as_str),
+        Some(r#""response.created""#)
+    );
+    assert_eq!(
+        types.last().map(String::as_str),
+        Some(r#""response.completed""#)
+    );
+    assert_eq!(connections, 1, "both requests on one kept-alive socket");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

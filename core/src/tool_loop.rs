@@ -346,17 +346,106 @@ impl ToolLoop {
     /// ```
     pub fn submit<O: Into<ToolOutput>>(
         &mut self,
-        client: &mut Client,
+        client: &mut impl AnswersToolCalls,
         now: Instant,
         calls: Calls,
         outputs: impl IntoIterator<Item = O>,
     ) -> Result<Vec<ToolCall>, SessionError> {
         client.handle_timeout(now);
         for (call, output) in calls.calls.iter().zip(outputs) {
-            client.submit_tool_output(&self.lane, &call.call_id, output.into())?;
+            client.answer_tool_call(&self.lane, &call.call_id, output.into())?;
         }
         self.following = Following::Next;
         Ok(calls.approvals)
+    }
+}
+
+/// A machine that answers tool calls for [`ToolLoop::submit`]: the WebSocket
+/// [`Client`], the HTTP + SSE [`HttpClient`](crate::http_client::HttpClient), or an
+/// adapter's machine that runs either.
+///
+/// ```
+/// use responses_ws_core::http::Target;
+/// use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+/// use responses_ws_core::session::Lane;
+/// use responses_ws_core::tool_loop::AnswersToolCalls;
+/// use responses_ws_core::wire::ToolOutput;
+/// use responses_ws_core::Instant;
+///
+/// /// Answers `ids` on either transport; how many were taken.
+/// fn answer(machine: &mut impl AnswersToolCalls, ids: &[&str]) -> usize {
+///     let answers = ids.iter().map(|id| {
+///         machine.answer_tool_call(&Lane::Default, id, ToolOutput::Text("done".into()))
+///     });
+///     answers.filter(Result::is_ok).count()
+/// }
+/// let target = Target::new("api.openai.com", "/v1/responses");
+/// let mut client = HttpClient::new(HttpClientConfig::new(target), Instant::ZERO);
+/// // No response asked for a call yet: the answer is refused.
+/// assert_eq!(answer(&mut client, &["call_1"]), 0);
+/// ```
+pub trait AnswersToolCalls {
+    /// Time has reached `now` (see [`Client::handle_timeout`]).
+    ///
+    /// ```
+    /// use responses_ws_core::client::{Client, ClientConfig};
+    /// use responses_ws_core::tool_loop::AnswersToolCalls;
+    /// use responses_ws_core::ws::WsUrl;
+    /// use responses_ws_core::Instant;
+    ///
+    /// let mut client = Client::new(ClientConfig::new(WsUrl::parse("wss://api.openai.com/v1/responses")?));
+    /// AnswersToolCalls::handle_timeout(&mut client, Instant::ZERO);
+    /// assert!(client.poll_event().is_none(), "nothing was due");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn handle_timeout(&mut self, now: Instant);
+    /// Answers `call_id` on `lane` (see [`Client::submit_tool_output`]).
+    ///
+    /// ```
+    /// use responses_ws_core::client::{Client, ClientConfig};
+    /// use responses_ws_core::session::{Lane, SessionError};
+    /// use responses_ws_core::tool_loop::AnswersToolCalls;
+    /// use responses_ws_core::wire::ToolOutput;
+    /// use responses_ws_core::ws::WsUrl;
+    ///
+    /// let mut client = Client::new(ClientConfig::new(WsUrl::parse("wss://api.openai.com/v1/responses")?));
+    /// let refused = client.answer_tool_call(&Lane::Default, "call_1", ToolOutput::Text("12:00".into()));
+    /// assert_eq!(refused, Err(SessionError::NoPendingCalls(Lane::Default)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn answer_tool_call(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: ToolOutput,
+    ) -> Result<(), SessionError>;
+}
+
+impl AnswersToolCalls for Client {
+    fn handle_timeout(&mut self, now: Instant) {
+        Client::handle_timeout(self, now)
+    }
+    fn answer_tool_call(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: ToolOutput,
+    ) -> Result<(), SessionError> {
+        self.submit_tool_output(lane, call_id, output)
+    }
+}
+
+impl AnswersToolCalls for crate::http_client::HttpClient {
+    fn handle_timeout(&mut self, now: Instant) {
+        crate::http_client::HttpClient::handle_timeout(self, now)
+    }
+    fn answer_tool_call(
+        &mut self,
+        lane: &Lane,
+        call_id: &str,
+        output: ToolOutput,
+    ) -> Result<(), SessionError> {
+        self.submit_tool_output(lane, call_id, output)
     }
 }
 

@@ -2,15 +2,18 @@
 //! `tests/interop/install.sh` into `tests/.peers/llmsim`) on loopback. The client completes a
 //! turn and a chained turn; then, after a rotation to a new connection, it continues a
 //! `store: true` chain that llmsim cannot find there, gets `previous_response_not_found`, and
-//! recovers by itself with one full-context replay.
+//! recovers by itself with one full-context replay. Over llmsim's HTTP endpoint (`POST` with
+//! `stream: true`, SSE, kept-alive sockets), our HTTP + SSE transport runs turns that send
+//! their whole context (`store: false`), turns that chain (`store: true`), and two lanes at
+//! once on two sockets.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use responses_ws_core::session::{FullContextReason, SessionConfig, SessionEvent};
-use responses_ws_tokio::{ClientEvent, Config, Connection, ResponseCreate, RetryPolicy};
+use responses_ws_core::session::{FullContextReason, Lane, SessionConfig, SessionEvent};
+use responses_ws_tokio::{ClientEvent, Config, Connection, ResponseCreate, RetryPolicy, Transport};
 
 /// The llmsim process, killed by PID when dropped.
 struct Llmsim {
@@ -63,12 +66,23 @@ impl Drop for Llmsim {
 }
 
 fn turn(text: &str) -> ResponseCreate {
+    stored_turn(text, true)
+}
+
+fn stored_turn(text: &str, store: bool) -> ResponseCreate {
     ResponseCreate {
         model: Some("gpt-5".into()),
-        store: Some(true),
+        store: Some(store),
         input: Some(text.into()),
         ..ResponseCreate::default()
     }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// Session events until the next `Completed` or `Failed`.
@@ -109,11 +123,7 @@ fn full_context(events: &[SessionEvent]) -> Vec<FullContextReason> {
 #[test]
 fn our_client_chains_turns_on_llmsim_and_recovers_from_previous_response_not_found() {
     let llmsim = Llmsim::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let mut session = SessionConfig::default();
         // Long enough for two of llmsim's turns on a loaded machine (it paces its tokens).
         session.rotate_after = Duration::from_secs(8);
@@ -162,6 +172,76 @@ fn our_client_chains_turns_on_llmsim_and_recovers_from_previous_response_not_fou
                 .count(),
             0,
             "the not-found was recovered, not reported as a failure"
+        );
+        conn.close().await.unwrap();
+    });
+}
+
+#[test]
+fn our_http_transport_runs_full_context_chained_and_parallel_turns_on_llmsim() {
+    let llmsim = Llmsim::start();
+    runtime().block_on(async {
+        let config = Config::new(&llmsim.url())
+            .unwrap()
+            .transport(Transport::Http)
+            .retry(RetryPolicy::default());
+        let mut conn = Connection::connect(config)
+            .await
+            .expect("nothing to open ahead");
+        assert_eq!(conn.transport(), Transport::Http);
+
+        // `store: false`: each turn after the first sends the whole conversation.
+        conn.create(stored_turn("What is six times seven?", false))
+            .await
+            .unwrap();
+        let first = until_done(&mut conn).await;
+        assert_eq!(completed_text(&first), "the answer is 42.");
+        conn.create(stored_turn("Say it again.", false))
+            .await
+            .unwrap();
+        let second = until_done(&mut conn).await;
+        assert_eq!(completed_text(&second), "the answer is 42.");
+        assert_eq!(full_context(&second).len(), 1, "{second:?}");
+
+        // `store: true`: the next turn chains with `previous_response_id`.
+        conn.create(stored_turn("Store this one.", true))
+            .await
+            .unwrap();
+        until_done(&mut conn).await;
+        conn.create(stored_turn("And chain on it.", true))
+            .await
+            .unwrap();
+        let chained = until_done(&mut conn).await;
+        assert_eq!(completed_text(&chained), "the answer is 42.");
+        assert_eq!(full_context(&chained), [], "chained: {chained:?}");
+
+        // Two lanes at once: two requests in flight, each on a socket of its own.
+        for lane in ["planner", "critic"] {
+            let request = ResponseCreate {
+                stream_id: Some(lane.into()),
+                ..stored_turn("Go.", false)
+            };
+            conn.create(request).await.unwrap();
+        }
+        assert_eq!(conn.session().in_flight(), 2);
+        let sockets = conn.http_client().unwrap().sockets().count();
+        assert!(sockets >= 2, "{sockets} sockets for two requests");
+        let mut lanes = Vec::new();
+        while lanes.len() < 2 {
+            let events = until_done(&mut conn).await;
+            let Some(SessionEvent::Completed { lane, response, .. }) = events.last() else {
+                panic!("{events:?}");
+            };
+            assert_eq!(response.all_output_text(), "the answer is 42.");
+            lanes.push(lane.clone());
+        }
+        lanes.sort();
+        assert_eq!(
+            lanes,
+            [
+                Lane::named("critic").unwrap(),
+                Lane::named("planner").unwrap()
+            ]
         );
         conn.close().await.unwrap();
     });

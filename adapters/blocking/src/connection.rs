@@ -10,20 +10,24 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
-use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::session::{Lane, RequestId, ToolCall};
+use responses_ws_core::client::{Client, ClientEvent, HttpFallback};
+use responses_ws_core::http_client::{HttpClient, SocketId, Transport as TransportKind};
+use responses_ws_core::session::{Lane, RequestId, Session, ToolCall};
 use responses_ws_core::tool_loop::{Calls, ToolLoop};
 use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 use responses_ws_tls::rustls::ClientConfig;
 
+use crate::http::{Dialing, HttpSockets};
 use crate::outbound::Outbound;
 use crate::random;
 use crate::transport::{is_timeout, Transport};
 use crate::Config;
 use crate::{ConnectError, Error, MAX_SET_ASIDE_EVENTS};
-use responses_ws_adapter::{Attempts, Durable, Establishing, StoreConfig, StoreError};
+use responses_ws_adapter::{
+    Attempts, Durable, Establishing, Machine, MachineEvent, SocketRequest, StoreConfig, StoreError,
+};
 
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
 /// thread.
@@ -63,9 +67,12 @@ use responses_ws_adapter::{Attempts, Durable, Establishing, StoreConfig, StoreEr
 /// ```
 #[derive(Debug)]
 pub struct Connection {
-    pub(crate) client: Client,
-    /// The socket, while there is one.
+    /// The session, on WebSocket mode or HTTP + SSE.
+    pub(crate) machine: Machine,
+    /// The WebSocket socket, while there is one.
     io: Option<Transport>,
+    /// The HTTP sockets, while on HTTP.
+    http: HttpSockets,
     /// The socket reached end of file: nothing more to read from it.
     read_closed: bool,
     outbound: Outbound,
@@ -97,15 +104,33 @@ impl Connection {
     /// [`ConnectError::GaveUp`]: the attempts and the last attempt's error (a refused upgrade
     /// keeps the server's status, headers and body). The headers of the `101` answer are in
     /// [`handshake_headers`](Self::handshake_headers).
+    ///
+    /// With [`Config::transport`](responses_ws_adapter::Config::transport) set to HTTP +
+    /// SSE nothing is opened ahead: each request opens its own socket.
     pub fn connect(config: Config) -> Result<Connection, ConnectError> {
-        let config = config.into_parts();
+        let mut config = config.into_parts();
         let tls = match config.client.url.is_secure() {
             true => Some(config.tls.client_config().map_err(ConnectError::Tls)?),
             false => None,
         };
+        if config.store.is_some() {
+            // The write-ahead journal follows WebSocket frames: no move to HTTP.
+            if config.transport == TransportKind::Http {
+                return Err(ConnectError::DurableNeedsWebSocket);
+            }
+            config.http_fallback = HttpFallback::Never;
+        }
+        config.client.http_fallback = config.http_fallback;
+        let machine = Machine::new(
+            config.client,
+            config.transport,
+            config.reprobe_after,
+            Instant::ZERO,
+        );
         let mut conn = Connection {
-            client: Client::new(config.client),
+            machine,
             io: None,
+            http: HttpSockets::default(),
             read_closed: false,
             outbound: Outbound::default(),
             tls,
@@ -128,6 +153,10 @@ impl Connection {
     /// not started go out again. For use after the events ended (the application closed, or
     /// retrying gave up).
     pub fn reconnect(&mut self) -> Result<(), ConnectError> {
+        if self.machine.transport() == TransportKind::Http {
+            self.machine.reopen(self.now());
+            return Ok(());
+        }
         self.attempts.restart();
         self.dial(self.now());
         self.establish()
@@ -140,7 +169,7 @@ impl Connection {
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
         self.room()?;
-        let id = self.client.create(request)?;
+        let id = self.machine.create(request)?;
         self.flush();
         self.store_result()?;
         Ok(id)
@@ -150,7 +179,7 @@ impl Connection {
     pub fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
         self.room()?;
-        let id = self.client.fork(from, request)?;
+        let id = self.machine.fork(from, request)?;
         self.flush();
         self.store_result()?;
         Ok(id)
@@ -165,7 +194,7 @@ impl Connection {
         output: impl Into<ToolOutput>,
     ) -> Result<(), Error> {
         self.catch_up();
-        self.client.submit_tool_output(lane, call_id, output)?;
+        self.machine.submit_tool_output(lane, call_id, output)?;
         self.flush();
         self.store_result()?;
         Ok(())
@@ -180,7 +209,7 @@ impl Connection {
         reason: Option<String>,
     ) -> Result<(), Error> {
         self.catch_up();
-        self.client
+        self.machine
             .submit_approval(lane, request_id, approve, reason)?;
         self.flush();
         self.store_result()?;
@@ -188,10 +217,12 @@ impl Connection {
     }
 
     /// Steers the lane's running response with more user input (`response.steer`).
+    /// WebSocket mode only: over HTTP + SSE it fails with [`Error::WebSocketOnly`], the
+    /// input handed back.
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
         self.catch_up();
         self.room()?;
-        self.client.steer(lane, input)?;
+        self.machine.steer(lane, input)?;
         self.flush();
         self.store_result()?;
         Ok(())
@@ -201,10 +232,11 @@ impl Connection {
     /// (`response.inject`, multi-agent beta: the upgrade needs the header
     /// `OpenAI-Beta: responses_multi_agent=v1`). The verdict arrives as
     /// `SessionEvent::InjectAccepted` or `SessionEvent::InjectFailed`; see
-    /// [`Session::inject`](responses_ws_core::session::Session::inject).
+    /// [`Session::inject`](responses_ws_core::session::Session::inject). WebSocket mode
+    /// only, as [`steer`](Self::steer).
     pub fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Error> {
         self.catch_up();
-        self.client.inject(lane, input)?;
+        self.machine.inject(lane, input)?;
         self.flush();
         self.store_result()?;
         Ok(())
@@ -214,7 +246,7 @@ impl Connection {
     /// age, rotation) on the time it last saw, and nothing may have driven the connection for
     /// a while.
     pub(crate) fn catch_up(&mut self) {
-        self.client.handle_timeout(self.now());
+        self.machine.handle_timeout(self.now());
     }
 
     /// The next event, reading the socket only when the core has none left. `None` once the
@@ -224,6 +256,10 @@ impl Connection {
     /// [`ClientEvent::Reconnecting`] with the delay the retry budget chose; the next call
     /// sleeps it, dials and goes on (its first event is the new [`ClientEvent::Connected`]).
     /// When the budget is spent the last event is [`ClientEvent::GaveUp`].
+    ///
+    /// Over HTTP + SSE it is also `None` once no socket is open and no deadline is set:
+    /// nothing can arrive (an idle WebSocket at least has its keepalive). The next request
+    /// makes events come again.
     pub fn next_event(&mut self) -> Result<Option<ClientEvent>, Error> {
         self.store_result()?;
         match self.set_aside.pop_front() {
@@ -236,8 +272,16 @@ impl Connection {
     /// server's answer, end of file, or the close timeout. Nothing is reconnected. Events that
     /// arrived meanwhile stay available to [`next_event`](Self::next_event).
     pub fn close(&mut self) -> Result<(), Error> {
-        let open = self.client.is_open();
-        self.client.close(self.now());
+        if self.machine.transport() == TransportKind::Http {
+            // Every socket closes; requests in flight end as interrupted.
+            self.machine.close(self.now());
+            while let Some(event) = self.pull_event() {
+                self.set_aside.push_back(event);
+            }
+            return Ok(());
+        }
+        let open = self.machine.is_open();
+        self.machine.close(self.now());
         if open {
             self.flush();
         } else {
@@ -256,15 +300,37 @@ impl Connection {
         Ok(())
     }
 
-    /// The core's client: the session (ledger, pending tool calls, requests in flight), the
-    /// configuration, and the bytes written and read so far.
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The core's WebSocket client (the configuration, the bytes written and read so far),
+    /// while the conversation runs on WebSocket mode; `None` over HTTP + SSE.
+    pub fn client(&self) -> Option<&Client> {
+        self.machine.client()
     }
 
-    /// Whether the WebSocket is open (upgraded and not closing).
+    /// The core's HTTP + SSE client (open sockets, configuration), while the conversation
+    /// runs over HTTP; `None` on WebSocket mode.
+    pub fn http_client(&self) -> Option<&HttpClient> {
+        self.machine.http()
+    }
+
+    /// The session, on either transport: ledger, pending tool calls, requests in flight.
+    pub fn session(&self) -> &Session {
+        self.machine.session()
+    }
+
+    /// The transport the conversation runs on now: WebSocket mode, or HTTP + SSE (asked
+    /// for with [`Config::transport`](responses_ws_adapter::Config::transport), or after a
+    /// fallback: [`ClientEvent::UseHttp`]).
+    pub fn transport(&self) -> TransportKind {
+        self.machine.transport()
+    }
+
+    /// Whether the conversation can send: the WebSocket open (upgraded and not closing), or
+    /// HTTP + SSE and not closed.
     pub fn is_open(&self) -> bool {
-        self.io.is_some() && self.client.is_open()
+        match self.machine.transport() {
+            TransportKind::Http => self.machine.http().is_some(),
+            _ => self.io.is_some() && self.machine.is_open(),
+        }
     }
 
     /// The headers of the server's last `101 Switching Protocols` answer.
@@ -288,9 +354,14 @@ impl Connection {
             }
             // The store refused what would have gone out: say so before waiting to read.
             self.store_result()?;
-            if self.io.is_some() {
+            if self.machine.transport() == TransportKind::Http {
+                self.drop_transport();
+                if self.machine.is_over() || !self.read_http() {
+                    return Ok(None);
+                }
+            } else if self.io.is_some() {
                 self.read_once();
-            } else if let Some(at) = self.client.next_dial() {
+            } else if let Some(at) = self.machine.next_dial() {
                 thread::sleep(at.saturating_duration_since(self.now()));
                 self.dial(at);
             } else {
@@ -321,7 +392,7 @@ impl Connection {
             let output = handler(call);
             let now = self.now();
             tool_loop.submit(
-                &mut self.client,
+                &mut self.machine,
                 now,
                 Calls::split(vec![call.clone()]),
                 [output],
@@ -337,10 +408,10 @@ impl Connection {
     /// Stores the core's write-ahead records, if the connection has a store: `false` (the
     /// error kept for the caller, the records kept for the next try) when the store failed.
     pub(crate) fn persist(&mut self) -> bool {
-        let Some(durable) = &mut self.durable else {
+        let (Some(durable), Some(client)) = (&mut self.durable, self.machine.client_mut()) else {
             return true;
         };
-        match durable.persist(&mut self.client) {
+        match durable.persist(client) {
             Ok(()) => true,
             Err(error) => {
                 self.store_error = Some(error);
@@ -364,7 +435,7 @@ impl Connection {
 
     /// One event from the core, if it has one, then the output it may have queued.
     fn pull_event(&mut self) -> Option<ClientEvent> {
-        let event = self.client.poll_event();
+        let event = self.next_machine_event();
         self.flush();
         if let Some(event) = &event {
             self.observe(event);
@@ -375,7 +446,7 @@ impl Connection {
     /// Bookkeeping on an event going to the application: the last upgrade headers, the
     /// last error of an attempt, fresh credentials when the core asks for them.
     fn observe(&mut self, event: &ClientEvent) {
-        self.attempts.observe(&mut self.client, event);
+        self.attempts.observe(&mut self.machine, event);
         if let ClientEvent::Disconnected { .. } = event {
             // The socket error, if one ended the connection, says more than the core.
             if let Some((addr, source)) = self.io_error.take() {
@@ -389,12 +460,12 @@ impl Connection {
     /// goes to the core's retry budget, which decides what follows (`Reconnecting` or
     /// `GaveUp`).
     fn dial(&mut self, start: Instant) {
-        let url = self.client.config().url.clone();
+        let url = self.machine.url().clone();
         let opened = Transport::open(&url, self.tls.as_ref(), self.connect_timeout);
         let result = opened.and_then(|transport| {
             self.drop_transport();
             let seed = random::seed().map_err(ConnectError::Random)?;
-            self.client
+            self.machine
                 .connect(seed, start)
                 .map_err(ConnectError::Handshake)?;
             Ok(transport)
@@ -408,7 +479,7 @@ impl Connection {
             }
             Err(error) => {
                 let now = self.now();
-                self.attempts.dial_failed(&mut self.client, error, now);
+                self.attempts.dial_failed(&mut self.machine, error, now);
             }
         }
     }
@@ -422,6 +493,10 @@ impl Connection {
             match self.attempts.establishing(event) {
                 Establishing::Done(result) => return result,
                 Establishing::Keep(event) => self.set_aside.push_back(event),
+                Establishing::KeepAndDone(event) => {
+                    self.set_aside.push_back(event);
+                    return Ok(());
+                }
                 _ => {}
             }
         }
@@ -432,9 +507,9 @@ impl Connection {
     /// Ends early only when the connection is over for good (the core then refuses the call
     /// itself).
     fn room(&mut self) -> Result<(), Error> {
-        while !self.client.has_room() {
+        while !self.machine.has_room() {
             self.flush();
-            if self.client.has_room() {
+            if self.machine.has_room() {
                 break;
             }
             // Nobody takes events while this waits: past `MAX_SET_ASIDE_EVENTS` read no more,
@@ -453,19 +528,19 @@ impl Connection {
     /// Sleeps until the core's next deadline and fires it, reading nothing; false (and no
     /// sleep) when the core has no deadline, since then only reading can end a wait.
     fn keep_time(&mut self) -> bool {
-        let Some(deadline) = self.client.poll_timeout() else {
+        let Some(deadline) = self.machine.poll_timeout() else {
             return false;
         };
         thread::sleep(deadline.saturating_duration_since(self.now()));
-        self.client.handle_timeout(self.now());
+        self.machine.handle_timeout(self.now());
         true
     }
 
     /// One read from the socket into the core (or the deadline, if it comes first).
     fn read_once(&mut self) {
         let now = self.now();
-        let timeout = match self.client.poll_timeout() {
-            Some(deadline) if deadline <= now => return self.client.handle_timeout(now),
+        let timeout = match self.machine.poll_timeout() {
+            Some(deadline) if deadline <= now => return self.machine.handle_timeout(now),
             deadline => deadline.map(|deadline| deadline - now),
         };
         let Some(io) = self.io.as_mut() else {
@@ -477,15 +552,15 @@ impl Connection {
         }
         let result = io
             .set_timeout(timeout)
-            .and_then(|()| io.read(self.client.input_buffer()));
+            .and_then(|()| io.read(self.machine.input_buffer()));
         let now = self.now();
         match result {
             Ok(0) => {
                 self.read_closed = true;
-                self.client.handle_eof(now);
+                self.machine.handle_eof(now);
             }
-            Ok(n) => self.client.commit_input(n, now),
-            Err(error) if is_timeout(&error) => self.client.handle_timeout(now),
+            Ok(n) => self.machine.commit_input(n, now),
+            Err(error) if is_timeout(&error) => self.machine.handle_timeout(now),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => self.lose(error),
         }
@@ -496,13 +571,19 @@ impl Connection {
     ///
     /// Write-ahead: the core's records are stored first, and nothing is written while any
     /// is not (the store's error waits for the caller).
+    ///
+    /// Over HTTP + SSE: opens the sockets the machine asks for (its events set aside) and
+    /// writes every request.
     pub(crate) fn flush(&mut self) {
+        if self.machine.transport() == TransportKind::Http {
+            return self.flush_http();
+        }
         if !self.persist() {
             return;
         }
         loop {
             while !self.outbound.is_full() {
-                match self.client.poll_transmit() {
+                match self.machine.poll_transmit() {
                     Some(chunk) => self.outbound.push(chunk),
                     None => break,
                 }
@@ -511,7 +592,7 @@ impl Connection {
                 break;
             }
             let now = self.now();
-            let timeout = self.client.poll_timeout().map(|deadline| deadline - now);
+            let timeout = self.machine.poll_timeout().map(|deadline| deadline - now);
             match self.io.as_mut() {
                 // The socket is gone: what the core still queues has nowhere to go.
                 None => self.outbound.clear(),
@@ -526,7 +607,7 @@ impl Connection {
             }
         }
         self.flush_transport();
-        if self.io.is_some() && self.client.is_finished() {
+        if self.io.is_some() && self.machine.is_finished() {
             self.drop_transport();
         }
     }
@@ -550,8 +631,8 @@ impl Connection {
         }
         if is_timeout(&error) {
             self.absorb();
-            self.client.handle_timeout(self.now());
-            if self.client.is_open() {
+            self.machine.handle_timeout(self.now());
+            if self.machine.is_open() {
                 return;
             }
         }
@@ -565,7 +646,7 @@ impl Connection {
         let Some(io) = self.io.as_mut().filter(|_| !self.read_closed) else {
             return;
         };
-        let space = self.client.input_buffer();
+        let space = self.machine.input_buffer();
         if space.is_empty() {
             return;
         }
@@ -577,9 +658,9 @@ impl Connection {
         match read {
             Ok(0) => {
                 self.read_closed = true;
-                self.client.handle_eof(now);
+                self.machine.handle_eof(now);
             }
-            Ok(n) => self.client.commit_input(n, now),
+            Ok(n) => self.machine.commit_input(n, now),
             // Nothing there, or the error shows at the next read or write.
             Err(_) => {}
         }
@@ -591,7 +672,74 @@ impl Connection {
             self.io_error = Some((io.target().to_owned(), error));
         }
         self.drop_transport();
-        self.client.handle_eof(self.now());
+        self.machine.handle_eof(self.now());
+    }
+
+    // --- HTTP + SSE -------------------------------------------------------------------------
+
+    /// The next event for the application from the machine, carrying out what it asks of
+    /// the HTTP sockets on the way (dial and write, close).
+    fn next_machine_event(&mut self) -> Option<ClientEvent> {
+        loop {
+            match self.machine.poll_event(self.now())? {
+                MachineEvent::Client(event) => return Some(event),
+                MachineEvent::Socket(request) => self.socket_request(request),
+            }
+        }
+    }
+
+    /// Carries out a socket request of the machine.
+    fn socket_request(&mut self, request: SocketRequest) {
+        match request {
+            SocketRequest::Dial(socket) => self.dial_http(socket),
+            SocketRequest::Close(socket) => self.http.close(socket),
+        }
+    }
+
+    /// Opens HTTP socket `socket` and writes its request (a failure is the core's news).
+    fn dial_http(&mut self, socket: SocketId) {
+        let origin = self.origin;
+        let now = move || Instant::from_elapsed(origin.elapsed());
+        let url = self.machine.url().clone();
+        let Some(client) = self.machine.http_mut() else {
+            return;
+        };
+        let dialing = Dialing {
+            url: &url,
+            tls: self.tls.as_ref(),
+            timeout: self.connect_timeout,
+        };
+        self.http.dial(socket, dialing, client, now);
+    }
+
+    /// Carries out the machine's socket requests (its events stay there, in order), then
+    /// writes what each socket has to send.
+    fn flush_http(&mut self) {
+        while let Some(event) = self.machine.poll_socket() {
+            self.socket_request(event);
+        }
+        let origin = self.origin;
+        let now = move || Instant::from_elapsed(origin.elapsed());
+        if let Some(client) = self.machine.http_mut() {
+            self.http.write(client, now);
+        }
+    }
+
+    /// One read of an HTTP socket into the core, or the core's deadline if it comes first;
+    /// `false` when no socket is open and no deadline is set: nothing can arrive.
+    fn read_http(&mut self) -> bool {
+        let now = self.now();
+        let deadline = self.machine.poll_timeout();
+        if deadline.is_some_and(|deadline| deadline <= now) {
+            self.machine.handle_timeout(now);
+            return true;
+        }
+        let origin = self.origin;
+        let now = move || Instant::from_elapsed(origin.elapsed());
+        let Some(client) = self.machine.http_mut() else {
+            return true;
+        };
+        self.http.read_once(client, deadline, now)
     }
 
     fn drop_transport(&mut self) {

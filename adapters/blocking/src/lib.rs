@@ -42,6 +42,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! HTTP + SSE: when an upgrade is refused with 426 (by default), or after a spent retry
+//! budget ([`Config::http_fallback`](responses_ws_adapter::Config::http_fallback)), or from the
+//! start ([`Config::transport`](responses_ws_adapter::Config::transport)), the same
+//! `Connection` runs its conversations over `POST /v1/responses` with `stream: true`, a socket
+//! per request in flight (read in turns when there are several); [`ClientEvent::UseHttp`]
+//! reports the move.
+//!
 //! Many agents on few connections: [`pool::Pool`], a [`pool::Conversation`] per agent thread.
 //!
 //! Features: `ring` (default) or `aws-lc-rs` pick the rustls crypto provider; `native-roots`
@@ -50,6 +57,7 @@
 mod connection;
 mod durable;
 mod events;
+mod http;
 mod outbound;
 pub mod pool;
 mod random;

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use responses_ws_blocking::responses_ws_core::session::SessionConfig;
 use responses_ws_blocking::responses_ws_core::ws::{CloseCode, HandshakeError};
+use responses_ws_blocking::HttpFallback;
 use responses_ws_blocking::{
     ClientEvent, Config, ConnectError, Connection, Error, Failure, Lane, ResponseCreate,
     RetryPolicy, ToolOutput,
@@ -235,7 +236,7 @@ fn two_lanes_run_in_parallel() {
     let mut conn = Connection::connect(Config::new(&url).unwrap()).unwrap();
     assert_eq!(conn.create(on_lane_turn("a", "A?")).unwrap().0, 0);
     assert_eq!(conn.create(on_lane_turn("b", "B?")).unwrap().0, 1);
-    assert_eq!(conn.client().session().in_flight(), 2);
+    assert_eq!(conn.session().in_flight(), 2);
     let seen = events_until(&mut conn, |line| line.starts_with("completed a"));
     assert_eq!(
         seen,
@@ -252,7 +253,7 @@ fn two_lanes_run_in_parallel() {
             "completed a #0 resp_a \"A!\"",
         ]
     );
-    assert_eq!(conn.client().session().in_flight(), 0);
+    assert_eq!(conn.session().in_flight(), 0);
     conn.close().unwrap();
     assert_eq!(server.join().unwrap(), CloseCode::NORMAL);
 }
@@ -344,7 +345,8 @@ fn refused_upgrades_keep_status_headers_and_body() {
     assert_eq!(limited.retry_after(), Some("7"));
     assert_eq!(&limited.response().unwrap().body[..], b"slow down");
 
-    let wants_http = refusal(&config);
+    // Refused rather than moved to HTTP + SSE (the default after a 426).
+    let wants_http = refusal(&config.clone().http_fallback(HttpFallback::Never));
     assert_eq!(wants_http.status(), Some(426));
     assert!(wants_http.wants_http());
     assert_eq!(
@@ -619,7 +621,7 @@ fn a_slow_consumer_pushes_back_on_the_server() {
     events_until(&mut conn, |line| line.starts_with("started"));
     // The application stops consuming; the server must soon be unable to write.
     let server_wrote: usize = blocked_rx.recv_timeout(PATIENCE).unwrap();
-    let (_, received) = conn.client().byte_counts();
+    let (_, received) = conn.client().expect("WebSocket mode").byte_counts();
     assert!(
         received < 64 << 10,
         "the client read {received} bytes while not consuming"
@@ -672,5 +674,5 @@ fn retrying_gives_up_after_the_budget_with_the_last_cause() {
         other => panic!("expected a refused connection, got {other:?}"),
     }
     assert!(matches!(conn.next_event(), Ok(None)));
-    assert!(conn.client().gave_up().is_some());
+    assert!(conn.client().expect("WebSocket mode").gave_up().is_some());
 }

@@ -4,11 +4,11 @@
 //! driver (async and blocking) keeps one, so none repeats this; the retry decisions
 //! themselves are the core's.
 
-use responses_ws_core::client::{Client, ClientEvent};
+use responses_ws_core::client::ClientEvent;
 use responses_ws_core::ws::{self, Header};
 use responses_ws_core::Instant;
 
-use crate::{ConnectError, Credentials};
+use crate::{ConnectError, Credentials, Machine};
 
 /// The memory of a driver's connection attempts.
 ///
@@ -40,6 +40,9 @@ pub enum Establishing {
     Done(Result<(), ConnectError>),
     /// A session event: keep it, in order, for the application.
     Keep(ClientEvent),
+    /// The conversation moved to HTTP + SSE: keep the event for the application; the wait
+    /// is over.
+    KeepAndDone(ClientEvent),
     /// A report of a failed attempt, which the error sums up: go on.
     Continue,
 }
@@ -66,15 +69,15 @@ impl Attempts {
 
     /// A dial failed before the upgrade: records it, and the core's retry budget decides
     /// what follows (`Reconnecting` or `GaveUp`).
-    pub fn dial_failed(&mut self, client: &mut Client, error: ConnectError, now: Instant) {
+    pub fn dial_failed(&mut self, machine: &mut Machine, error: ConnectError, now: Instant) {
         let failure = error.failure();
         self.record(error);
-        client.dial_failed(failure, now);
+        machine.dial_failed(failure, now);
     }
 
     /// Bookkeeping on an event going to the application: the last upgrade headers, the last
     /// error of an attempt, a fresh API key when the core asks for one.
-    pub fn observe(&mut self, client: &mut Client, event: &ClientEvent) {
+    pub fn observe(&mut self, machine: &mut Machine, event: &ClientEvent) {
         match event {
             ClientEvent::Connected { headers } => {
                 self.headers.clone_from(headers);
@@ -88,7 +91,7 @@ impl Attempts {
                 ..
             } => {
                 if let Some(key) = self.credentials.as_ref().and_then(Credentials::fetch) {
-                    client.set_api_key(&key);
+                    machine.set_api_key(&key);
                 }
             }
             _ => {}
@@ -102,10 +105,16 @@ impl Attempts {
 
     /// What the next event means while a driver waits for an upgrade (`None`: the
     /// connection is over and no new one follows). A spent budget fails with
-    /// [`ConnectError::GaveUp`], carrying the attempts and the last attempt's error.
+    /// [`ConnectError::GaveUp`], carrying the attempts and the last attempt's error. A move
+    /// to HTTP + SSE ([`ClientEvent::UseHttp`]) ends the wait too: the conversation goes on
+    /// there, and the event is kept for the application.
     pub fn establishing(&mut self, event: Option<ClientEvent>) -> Establishing {
         match event {
             Some(ClientEvent::Connected { .. }) => Establishing::Done(Ok(())),
+            Some(event @ ClientEvent::UseHttp { .. }) => {
+                self.last_error = None;
+                Establishing::KeepAndDone(event)
+            }
             Some(ClientEvent::GaveUp(gave_up)) => Establishing::Done(Err(ConnectError::GaveUp {
                 attempts: gave_up.attempts,
                 last: Box::new(self.take_last_error()),

@@ -8,7 +8,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use responses_ws_core::client::ClientConfig;
+use responses_ws_core::client::{ClientConfig, HttpFallback};
+use responses_ws_core::http_client::Transport;
 use responses_ws_core::retry::RetryPolicy;
 use responses_ws_core::session::SessionConfig;
 use responses_ws_core::ws::{self, WsUrl};
@@ -26,6 +27,10 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 /// (the core's keepalive and close deadlines still end a wait on a peer that takes nothing),
 /// and the server feels the pause through TCP, as when the application is slow to consume.
 pub const MAX_SET_ASIDE_EVENTS: usize = 1024;
+
+/// How long a connection that fell back to HTTP + SSE stays there before WebSocket mode is
+/// tried again ([`Config::reprobe_after`]): 15 minutes.
+pub const DEFAULT_REPROBE_AFTER: Duration = Duration::from_secs(15 * 60);
 
 /// How to reach the server. Build it with [`Config::new`] and the builder methods.
 ///
@@ -58,6 +63,9 @@ pub struct Config<X = ()> {
     tls: TlsConfig,
     credentials: Option<Credentials>,
     store: Option<StoreConfig>,
+    transport: Transport,
+    http_fallback: HttpFallback,
+    reprobe_after: Duration,
     extra: X,
 }
 
@@ -124,6 +132,14 @@ pub struct ConfigParts<X = ()> {
     pub credentials: Option<Credentials>,
     /// Where journaled conversations are written, if anywhere.
     pub store: Option<StoreConfig>,
+    /// The transport a connection starts on.
+    pub transport: Transport,
+    /// When a connection's WebSocket client hands its session to HTTP + SSE (set into
+    /// `client.http_fallback` by the connection; the pool stays on WebSocket mode).
+    pub http_fallback: HttpFallback,
+    /// How long a connection that fell back stays on HTTP before WebSocket mode is tried
+    /// again.
+    pub reprobe_after: Duration,
     /// The adapter's own settings.
     pub extra: X,
 }
@@ -279,6 +295,49 @@ impl<X> Config<X> {
         self
     }
 
+    /// The transport to start on (default [`Transport::WebSocket`]). [`Transport::Http`]
+    /// runs the same conversations over HTTP + SSE (`POST` to the URL's host and path,
+    /// `https` for `wss://`) from the start and stays there: no upgrade is tried, each
+    /// request has a socket of its own (idle ones are kept for reuse), lanes run as
+    /// concurrent requests, and a turn chains with `previous_response_id` only when the last
+    /// response was stored (`store: true`); else it sends the full context. `steer`,
+    /// `inject` and warm-ups are WebSocket mode's alone ([`Error::WebSocketOnly`](crate::Error::WebSocketOnly),
+    /// the input handed back). Durable conversations ([`store`](Self::store)) need WebSocket
+    /// mode.
+    ///
+    /// ```
+    /// use responses_ws_adapter::Transport;
+    /// type Config = responses_ws_adapter::Config;
+    ///
+    /// let config = Config::new("wss://api.openai.com/v1/responses")?.transport(Transport::Http);
+    /// assert_eq!(config.into_parts().transport, Transport::Http);
+    /// # Ok::<(), responses_ws_adapter::ConnectError>(())
+    /// ```
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// When a connection on WebSocket mode moves its conversations to HTTP + SSE instead of
+    /// failing them (default [`HttpFallback::OnUpgradeRequired`], as codex does: an upgrade
+    /// refused with `426` means WebSocket mode is not offered to this key or endpoint).
+    /// [`HttpFallback::AlsoAfterGivingUp`] also moves when the retry budget is spent;
+    /// [`HttpFallback::Never`] fails the requests instead. The move is reported as
+    /// [`ClientEvent::UseHttp`](responses_ws_core::client::ClientEvent::UseHttp) and is
+    /// sticky until [`reprobe_after`](Self::reprobe_after). The pool does not fall back.
+    pub fn http_fallback(mut self, fallback: HttpFallback) -> Self {
+        self.http_fallback = fallback;
+        self
+    }
+
+    /// How long a connection that fell back stays on HTTP + SSE before WebSocket mode is
+    /// tried again (default [`DEFAULT_REPROBE_AFTER`], 15 minutes; the move waits until no
+    /// request is in flight).
+    pub fn reprobe_after(mut self, interval: Duration) -> Self {
+        self.reprobe_after = interval;
+        self
+    }
+
     /// The endpoint.
     pub fn url(&self) -> &WsUrl {
         &self.client.url
@@ -300,6 +359,9 @@ impl<X> Config<X> {
             tls: self.tls,
             credentials: self.credentials,
             store: self.store,
+            transport: self.transport,
+            http_fallback: self.http_fallback,
+            reprobe_after: self.reprobe_after,
             extra: self.extra,
         }
     }
@@ -314,6 +376,9 @@ impl<X: Default> From<ClientConfig> for Config<X> {
             tls: TlsConfig::default(),
             credentials: None,
             store: None,
+            transport: Transport::WebSocket,
+            http_fallback: HttpFallback::OnUpgradeRequired,
+            reprobe_after: DEFAULT_REPROBE_AFTER,
             extra: X::default(),
         }
     }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use responses_ws_core::persist::ReplayError;
 use responses_ws_core::retry::Failure;
 use responses_ws_core::session::{Lane, Refused, RequestError, SessionError, ToolCall};
+use responses_ws_core::wire::{Input, Item, ResponseCreate};
 use responses_ws_core::ws::{self, HandshakeError, HttpResponse, UrlError};
 use responses_ws_store::StoreError;
 use responses_ws_tls::TlsError;
@@ -82,6 +83,10 @@ pub enum ConnectError {
     /// Only from the futures adapter (`responses-ws-futures`): no runtime. Enable its
     /// `async-std` or `smol` feature, or set its `Config::runtime`.
     NoRuntime,
+    /// Durable conversations ([`Config::store`](crate::Config::store)) are written ahead of
+    /// WebSocket frames and need WebSocket mode: a store cannot be combined with
+    /// [`Transport::Http`](responses_ws_core::http_client::Transport::Http).
+    DurableNeedsWebSocket,
     /// The retry budget is spent (or the last failure was final): `attempts` connections
     /// were tried, the last failed with `last`.
     GaveUp {
@@ -133,6 +138,7 @@ impl ConnectError {
             | ConnectError::Url(_)
             | ConnectError::Tls(_)
             | ConnectError::NoRuntime
+            | ConnectError::DurableNeedsWebSocket
             | ConnectError::GaveUp { .. } => transport(false),
             ConnectError::Timeout { .. } | ConnectError::HandshakeTimeout => {
                 Failure::ConnectTimeout
@@ -203,6 +209,9 @@ impl fmt::Display for ConnectError {
             ConnectError::NoRuntime => f.write_str(
                 "no runtime: enable the `async-std` or `smol` feature, or set Config::runtime",
             ),
+            ConnectError::DurableNeedsWebSocket => {
+                f.write_str("durable conversations (a store) need WebSocket mode, not HTTP")
+            }
             ConnectError::GaveUp { attempts, last } => {
                 write!(f, "gave up after {attempts} attempt(s): {last}")
             }
@@ -224,7 +233,8 @@ impl std::error::Error for ConnectError {
             ConnectError::GaveUp { last, .. } => Some(last.as_ref()),
             ConnectError::Timeout { .. }
             | ConnectError::HandshakeTimeout
-            | ConnectError::NoRuntime => None,
+            | ConnectError::NoRuntime
+            | ConnectError::DurableNeedsWebSocket => None,
         }
     }
 }
@@ -280,6 +290,28 @@ pub enum Error {
     Store(StoreError),
     /// A conversation's stored records do not replay (`resume`).
     Replay(ReplayError),
+    /// The call exists only in WebSocket mode (`steer`, `inject`, a warm-up) and the
+    /// connection runs over HTTP + SSE: the core's
+    /// [`SessionError::WebSocketOnly`], and what the call carried, handed back. Nothing was
+    /// queued or sent.
+    WebSocketOnly {
+        /// The core's refusal.
+        error: SessionError,
+        /// What the call carried.
+        returned: Returned,
+    },
+}
+
+/// What a call refused with [`Error::WebSocketOnly`] carried, handed back to the caller.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Returned {
+    /// The input of `steer`.
+    Input(Input),
+    /// The items of `inject`.
+    Items(Vec<Item>),
+    /// The request of a warm-up (or of a create with `generate`).
+    Request(Box<ResponseCreate>),
 }
 
 impl Error {
@@ -311,6 +343,7 @@ impl fmt::Display for Error {
             }
             Error::Store(error) => write!(f, "durable store: {error}"),
             Error::Replay(error) => write!(f, "the stored conversation does not replay: {error}"),
+            Error::WebSocketOnly { error, .. } => write!(f, "{error}"),
         }
     }
 }
@@ -322,6 +355,7 @@ impl std::error::Error for Error {
             Error::Request { error, .. } => Some(error),
             Error::Store(error) => Some(error),
             Error::Replay(error) => Some(error),
+            Error::WebSocketOnly { error, .. } => Some(error),
             Error::ApprovalRequired { .. } | Error::ConnectionClosed => None,
         }
     }

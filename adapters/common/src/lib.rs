@@ -11,22 +11,25 @@
 //! Files: `attempts` ([`Attempts`]: what a driver remembers across connection attempts),
 //! `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `durable`
 //! ([`Durable`]: the store a driver writes journaled conversations to before it sends),
-//! `error` ([`ConnectError`], [`Error`]), `pool` (what the async and the blocking pool drivers
+//! `error` ([`ConnectError`], [`Error`]), `machine` ([`Machine`]: a connection's session on
+//! WebSocket mode or HTTP + SSE, and the moves between them), `pool` (what the async and the blocking pool drivers
 //! share: the conversations' mailboxes and the pool's error).
 
 mod attempts;
 mod config;
 mod durable;
 mod error;
+mod machine;
 pub mod pool;
 
 pub use attempts::{Attempts, Establishing};
 pub use config::{
     Config, ConfigParts, Credentials, SetRuntime, StoreConfig, DEFAULT_CONNECT_TIMEOUT,
-    MAX_SET_ASIDE_EVENTS,
+    DEFAULT_REPROBE_AFTER, MAX_SET_ASIDE_EVENTS,
 };
 pub use durable::{Durable, Resumed, SharedStore, Start, DEFAULT_LEASE_TTL};
-pub use error::{ConnectError, Error};
+pub use error::{ConnectError, Error, Returned};
+pub use machine::{http_config, Machine, MachineEvent, SocketRequest};
 
 pub use common::*;
 
@@ -36,12 +39,13 @@ pub use common::*;
 /// adapter names its own (see [`Config`]).
 pub mod common {
     pub use crate::{
-        ConnectError, Durable, Error, Resumed, SharedStore, DEFAULT_CONNECT_TIMEOUT,
-        MAX_SET_ASIDE_EVENTS,
+        ConnectError, Durable, Error, Resumed, Returned, SharedStore, DEFAULT_CONNECT_TIMEOUT,
+        DEFAULT_REPROBE_AFTER, MAX_SET_ASIDE_EVENTS,
     };
 
     pub use responses_ws_core;
-    pub use responses_ws_core::client::ClientEvent;
+    pub use responses_ws_core::client::{ClientEvent, HttpFallback};
+    pub use responses_ws_core::http_client::Transport;
     pub use responses_ws_core::retry::{Failure, GaveUp, RetryPolicy, RetrySafety};
     pub use responses_ws_core::session::{Lane, RequestError, RequestId, SessionEvent, ToolCall};
     pub use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};

@@ -24,19 +24,21 @@ use std::time::{Duration, Instant as StdInstant};
 
 use futures_core::Stream;
 use futures_rustls::TlsConnector;
-use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::session::{Lane, RequestId};
+use responses_ws_core::client::{Client, ClientEvent, HttpFallback};
+use responses_ws_core::http_client::{HttpClient, Transport};
+use responses_ws_core::session::{Lane, RequestId, Session};
 
 use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
+use crate::http::HttpSockets;
 use crate::runtime::{AsyncIo, Runtime};
 use crate::timer::Timer;
 use crate::Config;
 use crate::{ConnectError, Error};
-use responses_ws_adapter::{Attempts, Durable, Establishing, StoreConfig, StoreError};
+use responses_ws_adapter::{Attempts, Durable, Establishing, Machine, StoreConfig, StoreError};
 
 use driver::Link;
 
@@ -66,8 +68,12 @@ use driver::Link;
 /// # }
 /// ```
 pub struct Connection {
-    client: Client,
+    /// The session, on WebSocket mode or HTTP + SSE.
+    machine: Machine,
+    /// The WebSocket byte stream's state (down while on HTTP).
     link: Link,
+    /// The HTTP sockets, while on HTTP.
+    http: HttpSockets,
     timer: Timer,
     runtime: Arc<dyn Runtime>,
     dialing: Dialing,
@@ -128,7 +134,8 @@ impl Connection {
         stream: S,
         config: Config,
     ) -> Result<Connection, ConnectError> {
-        let mut connection = Connection::new(config)?;
+        // An upgrade over the caller's stream is WebSocket mode by definition.
+        let mut connection = Connection::new(config.transport(Transport::WebSocket))?;
         let now = connection.now();
         connection.attach(Box::new(stream), now)?;
         connection.establish().await?;
@@ -136,11 +143,26 @@ impl Connection {
     }
 
     fn new(config: Config) -> Result<Connection, ConnectError> {
-        let config = config.into_parts();
+        let mut config = config.into_parts();
         let runtime = config.extra.resolve().ok_or(ConnectError::NoRuntime)?;
+        if config.store.is_some() {
+            // The write-ahead journal follows WebSocket frames: no move to HTTP.
+            if config.transport == Transport::Http {
+                return Err(ConnectError::DurableNeedsWebSocket);
+            }
+            config.http_fallback = HttpFallback::Never;
+        }
+        config.client.http_fallback = config.http_fallback;
+        let machine = Machine::new(
+            config.client,
+            config.transport,
+            config.reprobe_after,
+            Instant::ZERO,
+        );
         Ok(Connection {
-            client: Client::new(config.client),
+            machine,
             link: Link::Down,
+            http: HttpSockets::default(),
             timer: Timer::default(),
             runtime,
             dialing: Dialing {
@@ -160,8 +182,13 @@ impl Connection {
     /// budget), and drops the current one, if any (its started requests fail as
     /// interrupted). The session carries every lane on: what was queued or never started
     /// goes out on the new connection, with full context where needed. For use after the
-    /// events ended (the application closed, or retrying gave up).
+    /// events ended (the application closed, or retrying gave up). Over HTTP + SSE there is
+    /// nothing to open ahead: requests go out again on sockets of their own.
     pub async fn reconnect(&mut self) -> Result<(), ConnectError> {
+        if self.machine.transport() == Transport::Http {
+            self.machine.reopen(self.now());
+            return Ok(());
+        }
         self.dial_now()?;
         self.establish().await
     }
@@ -176,6 +203,10 @@ impl Connection {
             match self.attempts.establishing(event) {
                 Establishing::Done(result) => return result,
                 Establishing::Keep(event) => self.deferred.push_back(event),
+                Establishing::KeepAndDone(event) => {
+                    self.deferred.push_back(event);
+                    return Ok(());
+                }
                 _ => {}
             }
         }
@@ -191,7 +222,7 @@ impl Connection {
     /// for a while.
     fn catch_up(&mut self) {
         let now = self.now();
-        self.client.handle_timeout(now);
+        self.machine.handle_timeout(now);
     }
 
     // --- The API ------------------------------------------------------------------------
@@ -212,7 +243,7 @@ impl Connection {
     pub async fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
         self.room().await;
-        let id = self.client.create(request)?;
+        let id = self.machine.create(request)?;
         self.flush().await;
         self.store_result()?;
         Ok(id)
@@ -222,7 +253,7 @@ impl Connection {
     pub async fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
         self.room().await;
-        let id = self.client.fork(from, request)?;
+        let id = self.machine.fork(from, request)?;
         self.flush().await;
         self.store_result()?;
         Ok(id)
@@ -237,7 +268,7 @@ impl Connection {
         output: impl Into<ToolOutput>,
     ) -> Result<(), Error> {
         self.catch_up();
-        self.client.submit_tool_output(lane, call_id, output)?;
+        self.machine.submit_tool_output(lane, call_id, output)?;
         self.flush().await;
         self.store_result()?;
         Ok(())
@@ -252,18 +283,20 @@ impl Connection {
         reason: Option<String>,
     ) -> Result<(), Error> {
         self.catch_up();
-        self.client
+        self.machine
             .submit_approval(lane, request_id, approve, reason)?;
         self.flush().await;
         self.store_result()?;
         Ok(())
     }
 
-    /// Steers the lane's running response with more input (`response.steer`).
+    /// Steers the lane's running response with more input (`response.steer`). WebSocket
+    /// mode only: over HTTP + SSE it fails with [`Error::WebSocketOnly`], the input handed
+    /// back.
     pub async fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
         self.catch_up();
         self.room().await;
-        self.client.steer(lane, input)?;
+        self.machine.steer(lane, input)?;
         self.flush().await;
         self.store_result()?;
         Ok(())
@@ -273,10 +306,11 @@ impl Connection {
     /// (`response.inject`, multi-agent beta: the upgrade needs the header
     /// `OpenAI-Beta: responses_multi_agent=v1`). The verdict arrives as
     /// `SessionEvent::InjectAccepted` or `SessionEvent::InjectFailed`; see
-    /// [`Session::inject`](responses_ws_core::session::Session::inject).
+    /// [`Session::inject`](responses_ws_core::session::Session::inject). WebSocket mode
+    /// only, as [`steer`](Self::steer).
     pub async fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Error> {
         self.catch_up();
-        self.client.inject(lane, input)?;
+        self.machine.inject(lane, input)?;
         self.flush().await;
         self.store_result()?;
         Ok(())
@@ -287,11 +321,17 @@ impl Connection {
     /// [`next_event`](Self::next_event), which then ends.
     pub async fn close(&mut self) -> Result<(), Error> {
         let now = self.now();
-        let upgrading = !self.client.is_open() && !self.client.is_finished();
-        self.client.close(now);
-        if upgrading {
-            // Still upgrading: there is nothing to close politely.
-            self.client.handle_eof(now);
+        match self.machine.client_mut() {
+            Some(client) => {
+                let upgrading = !client.is_open() && !client.is_finished();
+                client.close(now);
+                if upgrading {
+                    // Still upgrading: there is nothing to close politely.
+                    client.handle_eof(now);
+                }
+            }
+            // HTTP + SSE: every socket closes; requests in flight end as interrupted.
+            None => self.machine.close(now),
         }
         if !matches!(self.link, Link::Up(_)) {
             self.link = Link::Down;
@@ -363,15 +403,37 @@ impl Connection {
         }
     }
 
-    /// The client machine: its session (ledger, pending tool calls), configuration, byte
-    /// counts.
-    pub fn client(&self) -> &Client {
-        &self.client
+    /// The WebSocket client machine (configuration, byte counts), while the conversation
+    /// runs on WebSocket mode; `None` over HTTP + SSE.
+    pub fn client(&self) -> Option<&Client> {
+        self.machine.client()
     }
 
-    /// Whether the upgrade is done and the connection open.
+    /// The HTTP + SSE client machine (open sockets, configuration), while the conversation
+    /// runs over HTTP; `None` on WebSocket mode.
+    pub fn http_client(&self) -> Option<&HttpClient> {
+        self.machine.http()
+    }
+
+    /// The session, on either transport: ledger, pending tool calls, requests in flight.
+    pub fn session(&self) -> &Session {
+        self.machine.session()
+    }
+
+    /// The transport the conversation runs on now: WebSocket mode, or HTTP + SSE (asked
+    /// for with [`Config::transport`](responses_ws_adapter::Config::transport), or after a
+    /// fallback: [`ClientEvent::UseHttp`]).
+    pub fn transport(&self) -> Transport {
+        self.machine.transport()
+    }
+
+    /// Whether the conversation can send: the WebSocket upgrade done and the connection
+    /// open, or HTTP + SSE and not closed.
     pub fn is_open(&self) -> bool {
-        matches!(self.link, Link::Up(_)) && self.client.is_open()
+        match self.machine.client() {
+            Some(client) => matches!(self.link, Link::Up(_)) && client.is_open(),
+            None => self.machine.http().is_some(),
+        }
     }
 
     /// The headers of the server's last `101 Switching Protocols` answer.
@@ -383,10 +445,10 @@ impl Connection {
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("client", &self.client)
+            .field("machine", &self.machine)
             .field("link", &self.link.state())
+            .field("http", &self.http)
             .field("runtime", &self.runtime)
-            .field("failures", &self.client.failures())
             .field("deferred", &self.deferred.len())
             .finish_non_exhaustive()
     }

@@ -54,13 +54,21 @@
 //! (lanes, admission under spikes, rotation, moves off failed connections), driven by one
 //! [`pool::PoolDriver`] future spawned on any runtime.
 //!
+//! HTTP + SSE: when an upgrade is refused with 426 (by default), or after a spent retry
+//! budget ([`Config::http_fallback`](responses_ws_adapter::Config::http_fallback)), or from the
+//! start ([`Config::transport`](responses_ws_adapter::Config::transport)), the same
+//! `Connection` runs its conversations over `POST /v1/responses` with `stream: true`, a socket
+//! per request in flight; [`ClientEvent::UseHttp`] reports the move, and WebSocket mode is
+//! tried again after [`Config::reprobe_after`](responses_ws_adapter::Config::reprobe_after).
+//!
 //! Files: `connection` (the public calls; `connection/driver` the read → core → write loop
 //! and the waits, `connection/tool_loop` the tool loop), `runtime` (the trait and one file per
 //! runtime), `transport` (TCP, TLS, connect timeout), `socket` (a stream and its write
-//! batch), `split` (a connection as a sender and an event stream), `timer` (the one timer), `pool` (the
-//! pool's driver and handles).
+//! batch), `http` (the sockets of HTTP + SSE), `split` (a connection as a sender and an event
+//! stream), `timer` (the one timer), `pool` (the pool's driver and handles).
 
 mod connection;
+mod http;
 pub mod pool;
 pub mod runtime;
 mod socket;

@@ -16,6 +16,7 @@ use responses_ws_futures::responses_ws_core::session::SessionConfig;
 use responses_ws_futures::responses_ws_core::wire::EventKind;
 use responses_ws_futures::responses_ws_core::ws::CloseCode;
 use responses_ws_futures::runtime::{AsyncIo, Runtime};
+use responses_ws_futures::HttpFallback;
 use responses_ws_futures::{
     ClientEvent, ConnectError, Connection, Failure, Lane, ResponseCreate, RetryPolicy,
     SessionEvent, ToolCall,
@@ -351,11 +352,7 @@ async fn tool_loop_runs_parallel_calls_concurrently_over_three_steps(rt: Rt) {
         2,
         "the calls of one response run at once"
     );
-    assert!(conn
-        .client()
-        .session()
-        .pending_tool_calls(&Lane::Default)
-        .is_empty());
+    assert!(conn.session().pending_tool_calls(&Lane::Default).is_empty());
     conn.close().await.unwrap();
     // The loop consumed its lane's events: only the close is left.
     assert_eq!(
@@ -396,7 +393,7 @@ async fn two_lanes_run_in_parallel(rt: Rt) {
     let mut conn = Connection::connect(rt.config(&server.url())).await.unwrap();
     conn.create(ask_on("a", "A?")).await.unwrap();
     conn.create(ask_on("b", "B?")).await.unwrap();
-    assert_eq!(conn.client().session().in_flight(), 2);
+    assert_eq!(conn.session().in_flight(), 2);
 
     assert_eq!(
         events_until(&mut conn, "a: completed").await,
@@ -413,7 +410,7 @@ async fn two_lanes_run_in_parallel(rt: Rt) {
             "a: completed resp_a \"ay\"",
         ]
     );
-    assert_eq!(conn.client().session().in_flight(), 0);
+    assert_eq!(conn.session().in_flight(), 0);
     conn.close().await.unwrap();
     server.join();
 }
@@ -504,9 +501,9 @@ async fn refused_upgrades_are_typed_errors(rt: Rt) {
     assert_eq!(error.retry_after(), Some("7"));
     assert_eq!(error.response().unwrap().body, "slow down".as_bytes());
 
-    let error = Connection::connect(rt.config(&server.url()))
-        .await
-        .unwrap_err();
+    // Refused rather than moved to HTTP + SSE (the default after a 426).
+    let config = rt.config(&server.url()).http_fallback(HttpFallback::Never);
+    let error = Connection::connect(config).await.unwrap_err();
     assert_eq!(error.status(), Some(426));
     assert!(error.wants_http());
     assert_eq!(
@@ -671,14 +668,14 @@ async fn slow_consumer_stops_reading_the_socket(rt: Rt) {
 
     // The application stops consuming: nothing more is read, however much the server sends.
     rt.sleep(Duration::from_millis(300)).await;
-    let (_, received) = conn.client().byte_counts();
+    let (_, received) = conn.client().expect("WebSocket mode").byte_counts();
     assert!(
         received < 1 << 20,
         "read {received} bytes while nobody consumed"
     );
     rt.sleep(Duration::from_millis(200)).await;
     assert_eq!(
-        conn.client().byte_counts().1,
+        conn.client().expect("WebSocket mode").byte_counts().1,
         received,
         "no read without a consumer"
     );
@@ -1268,7 +1265,7 @@ async fn cancelled_partial_writes_are_finished_and_go_out_vectored(rt: Rt) {
         let create = Box::pin(conn.create(ask_on(lane, &long)));
         let _ = futures_util::future::select(create, std::future::ready(())).await;
     }
-    assert_eq!(conn.client().session().in_flight(), 2);
+    assert_eq!(conn.session().in_flight(), 2);
     // Driving on finishes both frames, byte for byte, in order.
     let mut done = Vec::new();
     while done.len() < 2 {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{describe, Reply, Server, SocketOptions, Turn};
 use responses_ws_core::wire::EventKind;
 use responses_ws_core::ws::{self, HandshakeError};
+use responses_ws_tokio::HttpFallback;
 use responses_ws_tokio::{
     ClientEvent, Config, ConnectError, Connection, ResponseCreate, RetryPolicy, SessionEvent,
     TlsConfig,
@@ -65,6 +66,8 @@ async fn refused_upgrades_surface_status_headers_and_body() {
     assert_eq!(error.response().unwrap().header("Retry-After"), Some("7"));
     assert_eq!(&error.response().unwrap().body[..], b"slow down");
 
+    // Refused rather than moved to HTTP + SSE (the default after a 426).
+    let config = config.http_fallback(HttpFallback::Never);
     let error = Connection::connect(config).await.unwrap_err();
     assert!(
         matches!(error.last(), ConnectError::Handshake(HandshakeError::Rejected(r)) if r.status == 426)
@@ -360,12 +363,12 @@ async fn a_slow_consumer_stops_reading_and_the_server_is_held_back() {
     }
 
     // The application stops consuming: the adapter stops reading, the server's writes stall.
-    let received = conn.client().byte_counts().1;
+    let received = conn.client().expect("WebSocket mode").byte_counts().1;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let written = server.bytes_written();
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
-        conn.client().byte_counts().1,
+        conn.client().expect("WebSocket mode").byte_counts().1,
         received,
         "nothing read while nobody consumes"
     );

@@ -110,7 +110,7 @@ async fn a_text_turn_streams_and_closes_cleanly() {
         .await;
     let closes = server.closes();
     assert_eq!((closes[0].1.code.0, closes[0].1.clean), (1000, true));
-    let (sent, received) = conn.client().byte_counts();
+    let (sent, received) = conn.client().expect("WebSocket mode").byte_counts();
     assert!(sent > 0 && received > 0);
 }
 
@@ -190,7 +190,7 @@ async fn run_tool_loop_answers_parallel_calls_concurrently_over_three_steps() {
                 "input": [output("c3", "11"), output("c4", "15"), output("c5", "19")]}),
         ]
     );
-    assert!(conn.client().session().is_idle());
+    assert!(conn.session().is_idle());
     conn.close().await.unwrap();
     // The loop consumed its lane's events; only the ending is left.
     let rest: Vec<String> = conn

@@ -113,7 +113,7 @@ async fn converse(
     let mut printer = LivePrinter::new(std::io::stdout());
     let result = agent::run(&mut conn, request, tools, &mut printer, Limits::default()).await;
     printer.end_line();
-    let (sent, received) = conn.client().byte_counts();
+    let (sent, received) = conn.client().map_or((0, 0), |client| client.byte_counts());
     // The answer is in; a failing close handshake changes nothing for the user.
     let _ = conn.close().await;
     let outcome = result?;

@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use responses_ws_core::client::{Client, ClientEvent};
+use responses_ws_core::client::{Client, ClientEvent, HttpFallback};
+use responses_ws_core::http_client::Transport;
 use responses_ws_core::retry::RetryPolicy;
-use responses_ws_core::session::{Lane, RequestId, SessionConfig, ToolCall};
+use responses_ws_core::session::{Lane, RequestId, Session, SessionConfig, ToolCall};
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 use responses_ws_core::ws;
 use responses_ws_tls::TlsConfig;
@@ -23,6 +24,12 @@ pub(crate) struct Setup {
     pub(crate) idle_timeout: Option<Duration>,
     pub(crate) ws: Option<ws::Config>,
     pub(crate) session: Option<SessionConfig>,
+    /// The transport to start on; `None`: WebSocket mode.
+    pub(crate) transport: Option<Transport>,
+    /// When to move to HTTP + SSE; `None`: the adapters' default (after a 426).
+    pub(crate) http_fallback: Option<HttpFallback>,
+    /// How long a fallback lasts before WebSocket mode is tried again.
+    pub(crate) reprobe_after: Option<Duration>,
 }
 
 /// A refused connection: the HTTP status of a refused upgrade, if any, and the error's text.
@@ -51,8 +58,14 @@ pub(crate) trait Agent: Sized {
         request: ResponseCreate,
         calls: Arc<AtomicUsize>,
     ) -> Result<Response, String>;
-    /// The core client (ledger, byte counts).
-    fn client(&self) -> &Client;
+    /// The core's WebSocket client (byte counts), while on WebSocket mode.
+    fn client(&self) -> Option<&Client>;
+    /// The session (ledger, requests in flight), on either transport.
+    fn session(&self) -> &Session;
+    /// The transport the conversation runs on.
+    fn transport(&self) -> Transport;
+    /// Steers the lane's running response.
+    fn steer(&mut self, lane: &Lane, input: &str) -> Result<(), responses_ws_blocking::Error>;
     /// Closes the connection.
     fn close(&mut self);
 }
@@ -89,6 +102,15 @@ macro_rules! configure {
         }
         if let Some(session) = setup.session {
             config = config.session(session);
+        }
+        if let Some(transport) = setup.transport {
+            config = config.transport(transport);
+        }
+        if let Some(fallback) = setup.http_fallback {
+            config = config.http_fallback(fallback);
+        }
+        if let Some(interval) = setup.reprobe_after {
+            config = config.reprobe_after(interval);
         }
         config
     }};
@@ -134,8 +156,17 @@ impl Agent for Blocking {
             .run_tool_loop(request, |call| answer(call, &calls))
             .map_err(|e| e.to_string())
     }
-    fn client(&self) -> &Client {
+    fn client(&self) -> Option<&Client> {
         self.0.client()
+    }
+    fn session(&self) -> &Session {
+        self.0.session()
+    }
+    fn transport(&self) -> Transport {
+        self.0.transport()
+    }
+    fn steer(&mut self, lane: &Lane, input: &str) -> Result<(), responses_ws_blocking::Error> {
+        self.0.steer(lane, input)
     }
     fn close(&mut self) {
         let _ = self.0.close();
@@ -232,8 +263,21 @@ macro_rules! async_agent {
                     .block_on(self.conn.run_tool_loop(request, handler))
                     .map_err(|e| e.to_string())
             }
-            fn client(&self) -> &Client {
+            fn client(&self) -> Option<&Client> {
                 self.conn.client()
+            }
+            fn session(&self) -> &Session {
+                self.conn.session()
+            }
+            fn transport(&self) -> Transport {
+                self.conn.transport()
+            }
+            fn steer(
+                &mut self,
+                lane: &Lane,
+                input: &str,
+            ) -> Result<(), responses_ws_blocking::Error> {
+                self.executor.block_on(self.conn.steer(lane, input))
             }
             fn close(&mut self) {
                 let _ = self.executor.block_on(self.conn.close());
@@ -255,3 +299,52 @@ async_agent!(
     SmolExecutor,
     |config: responses_ws_futures::Config| config.runtime(responses_ws_futures::runtime::Smol)
 );
+
+// --- any adapter over HTTP + SSE -----------------------------------------------------------
+
+/// An adapter's connection that runs over HTTP + SSE from the start
+/// (`Config::transport(Transport::Http)`): the same scenarios, the other transport.
+pub(crate) struct OverHttp<A>(A);
+
+impl<A: Agent> Agent for OverHttp<A> {
+    fn connect(url: &str, setup: Setup) -> Result<Self, Refused> {
+        let setup = Setup {
+            transport: Some(Transport::Http),
+            ..setup
+        };
+        let agent = A::connect(url, setup)?;
+        assert_eq!(agent.transport(), Transport::Http);
+        Ok(OverHttp(agent))
+    }
+    fn create(&mut self, request: ResponseCreate) -> RequestId {
+        self.0.create(request)
+    }
+    fn fork(&mut self, from: &Lane, request: ResponseCreate) -> RequestId {
+        self.0.fork(from, request)
+    }
+    fn next_event(&mut self) -> Option<ClientEvent> {
+        self.0.next_event()
+    }
+    fn tool_loop(
+        &mut self,
+        request: ResponseCreate,
+        calls: Arc<AtomicUsize>,
+    ) -> Result<Response, String> {
+        self.0.tool_loop(request, calls)
+    }
+    fn client(&self) -> Option<&Client> {
+        self.0.client()
+    }
+    fn session(&self) -> &Session {
+        self.0.session()
+    }
+    fn transport(&self) -> Transport {
+        self.0.transport()
+    }
+    fn steer(&mut self, lane: &Lane, input: &str) -> Result<(), responses_ws_blocking::Error> {
+        self.0.steer(lane, input)
+    }
+    fn close(&mut self) {
+        self.0.close()
+    }
+}

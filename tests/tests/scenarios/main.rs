@@ -4,8 +4,12 @@
 //! the mock (each ends in its documented outcome with no tool output lost: the mock refuses a
 //! continuation that misses one), a slow consumer, the `wss://` variants through a TLS proxy
 //! whose CA is made by rcgen at test time, and the retry budget and timeouts (`retries`).
+//! The turn, tool-loop and fault cases run over HTTP + SSE as well (`OverHttp`, the same
+//! functions), and `http` moves conversations between the transports (426, a spent budget,
+//! the re-probe).
 
 mod agents;
+mod http;
 mod retries;
 mod tls_proxy;
 
@@ -13,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use agents::{Agent, Setup};
-use responses_ws_core::client::ClientEvent;
+use agents::{Agent, OverHttp, Setup};
+use responses_ws_core::client::{ClientEvent, HttpFallback};
 use responses_ws_core::retry::RetryPolicy;
 use responses_ws_core::session::{FullContextReason, Lane, SessionEvent};
 use responses_ws_core::wire::ResponseCreate;
@@ -131,12 +135,7 @@ fn twenty_call_tool_loop<A: Agent>() {
         .unwrap();
     assert_eq!(response.all_output_text(), "All twenty calls done.");
     assert_eq!(calls.load(Ordering::SeqCst), 20);
-    let ledger = agent
-        .client()
-        .session()
-        .ledger()
-        .lane(&Lane::Default)
-        .unwrap();
+    let ledger = agent.session().ledger().lane(&Lane::Default).unwrap();
     assert_eq!(
         ledger.items().len(),
         1 + 20 + 20 + 1,
@@ -157,7 +156,7 @@ fn lanes_in_parallel<A: Agent>() {
         agent.create(turn(Some(lane), "go"));
     }
     assert_eq!(
-        agent.client().session().in_flight(),
+        agent.session().in_flight(),
         3,
         "the three lanes run at once"
     );
@@ -188,7 +187,6 @@ fn fork<A: Agent>() {
         "the fork and the planner both chained"
     );
     let critic = agent
-        .client()
         .session()
         .ledger()
         .lane(&Lane::named("critic").unwrap())
@@ -325,6 +323,11 @@ fn age_limit_unprompted<A: Agent>() {
 }
 
 fn refused_upgrades<A: Agent>() {
+    // A 426 moves to HTTP by default (see `http`); refused, it is a failure like the others.
+    let no_fallback = Setup {
+        http_fallback: Some(HttpFallback::Never),
+        ..Setup::default()
+    };
     let cases = [
         (Refusal::Unauthorized, 401, None),
         (
@@ -339,7 +342,7 @@ fn refused_upgrades<A: Agent>() {
     for (refusal, status, retry_after) in cases {
         let script = Script::new().with_upgrade_refusal(UpgradeFault::new(refusal));
         let server = MockServer::start_in_thread(script).unwrap();
-        let refused = A::connect(&server.url(), Setup::default())
+        let refused = A::connect(&server.url(), no_fallback.clone())
             .err()
             .expect("refused");
         assert_eq!(refused.status, Some(status), "{}", refused.message);
@@ -371,9 +374,9 @@ fn slow_consumer<A: Agent>() {
     let mut agent = A::connect(&server.url(), Setup::default()).unwrap();
     agent.create(turn(None, "Talk."));
     std::thread::sleep(Duration::from_millis(300));
-    let (_, before) = agent.client().byte_counts();
+    let (_, before) = agent.client().expect("WebSocket mode").byte_counts();
     std::thread::sleep(Duration::from_millis(300));
-    let (_, after) = agent.client().byte_counts();
+    let (_, after) = agent.client().expect("WebSocket mode").byte_counts();
     assert_eq!(before, after, "nothing is read while nobody consumes");
     assert!(after < 64 * 1024, "{after} bytes read before consuming");
     let answers = texts(&until_ended(&mut agent, 1));
@@ -385,14 +388,14 @@ fn slow_consumer<A: Agent>() {
 fn tls_tool_loop<A: Agent>() {
     let server = MockServer::start_in_thread(three_calls()).unwrap();
     let proxy = TlsProxy::start(server.addr());
-    let untrusted = A::connect(&proxy.url(), Setup::default())
-        .err()
-        .expect("the test CA is not trusted by default");
+    let untrusted = match A::connect(&proxy.url(), Setup::default()) {
+        Err(refused) => refused.message,
+        // Over HTTP nothing is opened ahead: the first request meets the certificate.
+        Ok(mut agent) => agent.tool_loop(turn(None, "Hi"), counter()).unwrap_err(),
+    };
     assert!(
-        untrusted.message.to_lowercase().contains("certificate")
-            || untrusted.message.contains("Issuer"),
-        "{}",
-        untrusted.message
+        untrusted.to_lowercase().contains("certificate") || untrusted.contains("Issuer"),
+        "{untrusted}"
     );
     let mut agent = A::connect(
         &proxy.url(),
@@ -502,7 +505,76 @@ macro_rules! suite {
     };
 }
 
+/// The cases that mean the same over HTTP + SSE: turns, the tool loop, lanes, the faults of
+/// a response, TLS; and the moves between transports (`http`). What only WebSocket mode has
+/// (warm-up, upgrades, keepalive, the outbound queue, the connection age) stays in `suite!`;
+/// `fork` asserts chaining, which HTTP does only with `store: true`.
+macro_rules! http_suite {
+    ($module:ident, $agent:ty) => {
+        mod $module {
+            use super::*;
+
+            type OverHttpAgent = OverHttp<$agent>;
+
+            #[test]
+            fn plain_answer() {
+                super::plain_answer::<OverHttpAgent>();
+            }
+            #[test]
+            fn twenty_call_tool_loop() {
+                super::twenty_call_tool_loop::<OverHttpAgent>();
+            }
+            #[test]
+            fn lanes_in_parallel() {
+                super::lanes_in_parallel::<OverHttpAgent>();
+            }
+            #[test]
+            fn response_failed_at_turn_1() {
+                super::response_failed_at_turn_1::<OverHttpAgent>();
+            }
+            #[test]
+            fn error_event_at_turn_1() {
+                super::error_event_at_turn_1::<OverHttpAgent>();
+            }
+            #[test]
+            fn abrupt_close_mid_response() {
+                super::abrupt_close_mid_response::<OverHttpAgent>();
+            }
+            #[test]
+            fn tls_tool_loop() {
+                super::tls_tool_loop::<OverHttpAgent>();
+            }
+            #[test]
+            fn steering_is_refused_with_the_input_handed_back() {
+                super::http::steering_is_refused_with_the_input_handed_back::<OverHttpAgent>();
+            }
+            #[test]
+            fn a_426_at_connect_moves_the_conversation_to_http() {
+                super::http::a_426_at_connect_moves_the_conversation_to_http::<$agent>();
+            }
+            #[test]
+            fn a_426_mid_conversation_moves_it_to_http_with_no_tool_output_lost() {
+                super::http::a_426_mid_conversation_moves_it_to_http_with_no_tool_output_lost::<
+                    $agent,
+                >();
+            }
+            #[test]
+            fn websocket_mode_is_probed_again_after_the_interval() {
+                super::http::websocket_mode_is_probed_again_after_the_interval::<$agent>();
+            }
+            #[test]
+            fn a_spent_budget_moves_to_http_when_asked() {
+                super::http::a_spent_budget_moves_to_http_when_asked::<$agent>();
+            }
+        }
+    };
+}
+
 suite!(blocking, agents::Blocking);
 suite!(tokio, agents::Tokio);
 suite!(async_std, agents::AsyncStd);
 suite!(smol, agents::Smol);
+http_suite!(blocking_http, agents::Blocking);
+http_suite!(tokio_http, agents::Tokio);
+http_suite!(async_std_http, agents::AsyncStd);
+http_suite!(smol_http, agents::Smol);

@@ -174,7 +174,7 @@ pub(crate) fn a_sender_faster_than_the_socket_stays_under_the_outbound_limit<A: 
     let mut most = 0;
     for lane in 0..LANES {
         agent.create(turn(Some(&format!("lane-{lane}")), &input));
-        most = most.max(agent.client().queued_bytes());
+        most = most.max(agent.client().expect("WebSocket mode").queued_bytes());
     }
     // One request may go over the limit (it is taken whole); none is taken beyond it.
     assert!(most < 2 * LIMIT + 4096, "{most} bytes were waiting");

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures_core::future::BoxFuture;
+use responses_ws_adapter::{MachineEvent, SocketRequest};
 use responses_ws_core::client::ClientEvent;
+use responses_ws_core::http_client::{SocketId, Transport};
 use responses_ws_core::Instant;
 
 use super::Connection;
@@ -73,6 +75,19 @@ impl Connection {
         holding: bool,
     ) -> Poll<Option<ClientEvent>> {
         loop {
+            if self.machine.transport() == Transport::Http {
+                self.drop_link(cx);
+                if let Some(event) = ready!(self.poll_http(cx, holding)) {
+                    self.observe(&event);
+                    return Poll::Ready(Some(event));
+                }
+                if self.machine.transport() == Transport::Http {
+                    // Closed by the application, every event taken.
+                    return Poll::Ready(None);
+                }
+                // Back to WebSocket mode: it dials at once.
+                continue;
+            }
             match &mut self.link {
                 Link::Up(_) => {
                     if let Some(event) = ready!(self.poll_up(cx, holding)) {
@@ -96,11 +111,11 @@ impl Connection {
                     }
                 }
                 Link::Down => {
-                    if let Some(event) = self.client.poll_event() {
+                    if let Some(event) = self.next_machine_event() {
                         self.observe(&event);
                         return Poll::Ready(Some(event));
                     }
-                    match self.client.next_dial() {
+                    match self.machine.next_dial() {
                         Some(at) => self.link = Link::Backoff(at),
                         None => return Poll::Ready(None),
                     }
@@ -114,7 +129,7 @@ impl Connection {
     /// while `holding` past the set-aside limit.
     fn poll_up(&mut self, cx: &mut Context<'_>, holding: bool) -> Poll<Option<ClientEvent>> {
         loop {
-            let event = self.client.poll_event();
+            let event = self.next_machine_event();
             // Output the event queued (a pong, a close echo) goes out before it is handed on,
             // as far as the stream takes it without waiting.
             let written = self.poll_write(cx);
@@ -132,7 +147,7 @@ impl Connection {
                 continue;
             }
             // Over: close the stream, giving up on a last write the peer does not take.
-            if self.client.is_finished() || (socket.ended() && written.is_pending()) {
+            if self.machine.is_finished() || (socket.ended() && written.is_pending()) {
                 let _ = socket.poll_shutdown(cx);
                 self.link = Link::Down;
                 return Poll::Ready(None);
@@ -140,14 +155,76 @@ impl Connection {
             let origin = self.origin;
             let now = move || Instant::from_elapsed(origin.elapsed());
             let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
-            if !socket.read_closed()
-                && !paused
-                && socket.poll_read(&mut self.client, now, cx).is_ready()
-            {
+            if let Some(client) = self.machine.client_mut() {
+                if !socket.read_closed() && !paused && socket.poll_read(client, now, cx).is_ready()
+                {
+                    continue;
+                }
+            }
+            ready!(self.poll_timer(cx));
+        }
+    }
+
+    /// The next event for the application from the machine, carrying out what it asks of
+    /// the HTTP sockets on the way.
+    fn next_machine_event(&mut self) -> Option<ClientEvent> {
+        loop {
+            let now = self.now();
+            match self.machine.poll_event(now)? {
+                MachineEvent::Client(event) => return Some(event),
+                MachineEvent::Socket(request) => self.socket_request(request),
+            }
+        }
+    }
+
+    /// Carries out a socket request of the machine.
+    fn socket_request(&mut self, request: SocketRequest) {
+        match request {
+            SocketRequest::Dial(socket) => self.dial_http(socket),
+            SocketRequest::Close(socket) => self.http.close(socket),
+        }
+    }
+
+    /// One step over HTTP + SSE: `Some` event, or `None` once the session left HTTP (back
+    /// to WebSocket mode) or the application closed it and every event was taken. The
+    /// sockets are read only when the machine has no event to give (backpressure), and not
+    /// while `holding` past the set-aside limit.
+    fn poll_http(&mut self, cx: &mut Context<'_>, holding: bool) -> Poll<Option<ClientEvent>> {
+        loop {
+            if let Some(event) = self.next_machine_event() {
+                return Poll::Ready(Some(event));
+            }
+            let Some(client) = self.machine.http_mut() else {
+                return Poll::Ready(None);
+            };
+            let origin = self.origin;
+            let now = move || Instant::from_elapsed(origin.elapsed());
+            let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
+            if self.http.poll(client, now, !paused, cx).is_ready() {
                 continue;
             }
             ready!(self.poll_timer(cx));
         }
+    }
+
+    /// Opens HTTP socket `socket` (TCP, TLS for `wss://`, within the connect timeout).
+    fn dial_http(&mut self, socket: SocketId) {
+        match self.dialer() {
+            Ok(dialer) => self.http.dial(socket, dialer.open()),
+            Err(error) => {
+                let now = self.now();
+                self.machine.http_dial_failed(socket, error.failure(), now);
+            }
+        }
+    }
+
+    /// The WebSocket stream is of no more use (the session moved to HTTP): shut it down,
+    /// best effort, and forget any dial in progress.
+    fn drop_link(&mut self, cx: &mut Context<'_>) {
+        if let Link::Up(socket) = &mut self.link {
+            let _ = socket.poll_shutdown(cx);
+        }
+        self.link = Link::Down;
     }
 
     /// Writes what the core has queued, as far as the stream takes it: `Ready` once all is
@@ -160,12 +237,11 @@ impl Connection {
         if !self.persist() {
             return Poll::Ready(Written::Held);
         }
-        let Link::Up(socket) = &mut self.link else {
+        let (Link::Up(socket), Some(client)) = (&mut self.link, self.machine.client_mut()) else {
             return Poll::Ready(Written::All);
         };
-        if let Err(_broken) = ready!(socket.poll_write_all(&mut self.client, cx)) {
-            self.client
-                .handle_eof(Instant::from_elapsed(self.origin.elapsed()));
+        if let Err(_broken) = ready!(socket.poll_write_all(client, cx)) {
+            client.handle_eof(Instant::from_elapsed(self.origin.elapsed()));
             return Poll::Ready(Written::Broke);
         }
         Poll::Ready(Written::All)
@@ -174,10 +250,10 @@ impl Connection {
     /// Stores the core's write-ahead records, if the connection has a store: `false` (the
     /// error kept for the caller, the records kept for the next try) when the store failed.
     pub(crate) fn persist(&mut self) -> bool {
-        let Some(durable) = &mut self.durable else {
+        let (Some(durable), Some(client)) = (&mut self.durable, self.machine.client_mut()) else {
             return true;
         };
-        match durable.persist(&mut self.client) {
+        match durable.persist(client) {
             Ok(()) => true,
             Err(error) => {
                 self.store_error = Some(error);
@@ -189,14 +265,14 @@ impl Connection {
     /// Fires the core's deadline once it has passed; registers the timer otherwise
     /// (`Pending` without a deadline).
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.client.poll_timeout() else {
+        let Some(deadline) = self.machine.poll_timeout() else {
             return Poll::Pending;
         };
         let at = self.origin + deadline.elapsed();
         ready!(self.timer.poll_until(&*self.runtime, at, cx));
         // The timer may round; the core must see its deadline as reached.
         let now = self.now().max(deadline);
-        self.client.handle_timeout(now);
+        self.machine.handle_timeout(now);
         Poll::Ready(())
     }
 
@@ -205,15 +281,42 @@ impl Connection {
     /// its events for `next_event`. Ends early only when the connection is over for good
     /// (the core then refuses the call itself).
     pub(crate) async fn room(&mut self) {
-        self.drive_until(|conn, _| conn.client.has_room()).await
+        self.drive_until(|conn, _| conn.machine.has_room()).await
     }
 
     /// Writes everything queued, for the calls that queue frames, driving the connection
     /// meanwhile as [`room`](Self::room) does: a peer that takes nothing is caught by the
     /// core's deadlines (keepalive, pong and close timeouts), which end the socket and so
     /// the wait. Without a socket there is nothing to write to: the frames wait in the core.
+    ///
+    /// Over HTTP + SSE: until every socket the machine asked for is open and its request
+    /// written (reading nothing; the connect timeout ends a dial that hangs).
     pub(crate) async fn flush(&mut self) {
+        if self.machine.transport() == Transport::Http {
+            return poll_fn(|cx| self.poll_http_sent(cx)).await;
+        }
         self.drive_until(|_, written| written).await
+    }
+
+    /// One step of an HTTP flush: the machine's socket requests carried out (its events
+    /// stay there, in order), then the sockets opened and written.
+    /// The core's deadlines still fire: an exchange whose socket takes nothing ends at its
+    /// idle timeout, and with it the wait.
+    fn poll_http_sent(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        loop {
+            while let Some(request) = self.machine.poll_socket() {
+                self.socket_request(request);
+            }
+            let Some(client) = self.machine.http_mut() else {
+                return Poll::Ready(());
+            };
+            let origin = self.origin;
+            let now = move || Instant::from_elapsed(origin.elapsed());
+            if self.http.poll_sent(client, now, cx).is_ready() {
+                return Poll::Ready(());
+            }
+            ready!(self.poll_timer(cx));
+        }
     }
 
     /// Drives the connection (cancel-safe), keeping its events for `next_event`, until `done`
@@ -252,7 +355,7 @@ impl Connection {
     fn dialer(&mut self) -> Result<Dialer, ConnectError> {
         Dialer::new(
             Arc::clone(&self.runtime),
-            &self.client.config().url,
+            self.machine.url(),
             &self.dialing.tls,
             &mut self.dialing.connector,
             self.dialing.connect_timeout,
@@ -291,7 +394,7 @@ impl Connection {
     ) -> Result<(), ConnectError> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|error| ConnectError::Random(error.into()))?;
-        self.client
+        self.machine
             .connect(seed, start)
             .map_err(ConnectError::Handshake)?;
         self.link = Link::Up(Socket::new(stream));
@@ -301,11 +404,11 @@ impl Connection {
     /// A dial failed before the upgrade: the core's budget decides what follows.
     fn dial_failed(&mut self, error: ConnectError) {
         let now = self.now();
-        self.attempts.dial_failed(&mut self.client, error, now);
+        self.attempts.dial_failed(&mut self.machine, error, now);
     }
 
     /// Bookkeeping on an event going to the application (see `Attempts::observe`).
     fn observe(&mut self, event: &ClientEvent) {
-        self.attempts.observe(&mut self.client, event);
+        self.attempts.observe(&mut self.machine, event);
     }
 }

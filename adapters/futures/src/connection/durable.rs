@@ -19,7 +19,8 @@ impl Connection {
     /// its lease): from now on what the lane sends is stored before it goes out, and each
     /// tool output is durable when `submit_tool_output` returns. The lane must be new.
     pub fn journal(&mut self, lane: &Lane, conversation: &str) -> Result<(), Error> {
-        Durable::required(&mut self.durable)?.open(&mut self.client, lane, conversation)
+        let client = self.machine.websocket("durable conversations")?;
+        Durable::required(&mut self.durable)?.open(client, lane, conversation)
     }
 
     /// Takes conversation `conversation` over from the store (a crashed worker's, after its
@@ -31,8 +32,8 @@ impl Connection {
     /// with `store: true`).
     pub async fn resume(&mut self, lane: &Lane, conversation: &str) -> Result<Resumed, Error> {
         self.catch_up();
-        let resumed =
-            Durable::required(&mut self.durable)?.resume(&mut self.client, lane, conversation)?;
+        let client = self.machine.websocket("durable conversations")?;
+        let resumed = Durable::required(&mut self.durable)?.resume(client, lane, conversation)?;
         self.flush().await;
         self.store_result()?;
         Ok(resumed)
@@ -102,8 +103,9 @@ impl Connection {
     {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
         self.catch_up();
+        let client = self.machine.websocket("durable conversations")?;
         let durable = Durable::required(&mut self.durable)?;
-        let Start::Resumed(resumed) = durable.start(&mut self.client, &lane, conversation)? else {
+        let Start::Resumed(resumed) = durable.start(client, &lane, conversation)? else {
             return self.run_tool_loop(request, handler).await;
         };
         self.flush().await;

@@ -149,7 +149,7 @@ impl Connection {
                 break;
             };
             let now = self.now();
-            tool_loop.submit(&mut self.client, now, Calls::split(vec![call]), [output])?;
+            tool_loop.submit(&mut self.machine, now, Calls::split(vec![call]), [output])?;
             if !self.persist() {
                 self.store_result()?;
             }

@@ -65,6 +65,7 @@ impl HttpDriver {
             while let Some(event) = self.http.poll_event() {
                 match event {
                     HttpEvent::Create { body } => {
+                        self.shared.received(&body);
                         let arrived = self.shared.now();
                         let reply = self.respond(&body);
                         self.http.answer(reply, arrived);

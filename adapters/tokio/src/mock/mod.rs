@@ -345,8 +345,9 @@ impl MockServer {
         self.shared.log.records()
     }
 
-    /// Starts keeping every WebSocket text frame the server receives (off by default, so
-    /// that a long-running server keeps nothing): [`requests`](Self::requests) gives them.
+    /// Starts keeping every request the server receives — WebSocket text frames and the
+    /// bodies of `POST …/responses` — (off by default, so that a long-running server keeps
+    /// nothing): [`requests`](Self::requests) gives them.
     ///
     /// ```
     /// # use responses_ws_tokio::mock::{MockServer, Script};
@@ -365,8 +366,9 @@ impl MockServer {
         self.shared.record_requests();
     }
 
-    /// The WebSocket text frames received since [`record_requests`](Self::record_requests),
-    /// in the order the server read them (frames of concurrent connections interleave).
+    /// The requests received since [`record_requests`](Self::record_requests) (WebSocket
+    /// text frames and HTTP request bodies), in the order the server read them (those of
+    /// concurrent connections interleave).
     ///
     /// ```
     /// # use responses_ws_tokio::mock::{MockServer, Script};
@@ -589,6 +591,39 @@ impl MockServerThread {
     /// ```
     pub fn connection_log(&self) -> Vec<ConnectionRecord> {
         self.server.connection_log()
+    }
+
+    /// See [`MockServer::record_requests`].
+    ///
+    /// ```
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// server.record_requests();
+    /// assert!(server.requests().is_empty(), "nothing received yet");
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_requests(&self) {
+        self.server.record_requests()
+    }
+
+    /// See [`MockServer::requests`]: HTTP request bodies too.
+    ///
+    /// ```
+    /// # use std::io::{Read as _, Write as _};
+    /// # use responses_ws_tokio::mock::{MockServer, Script};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hi!", 1))?;
+    /// server.record_requests();
+    /// let mut tcp = std::net::TcpStream::connect(server.addr())?;
+    /// let body = r#"{"input":"Hello"}"#;
+    /// write!(tcp, "POST /v1/responses HTTP/1.1\r\nHost: mock\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    /// tcp.read_to_string(&mut String::new())?;
+    /// assert_eq!(server.requests(), [body]);
+    /// server.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn requests(&self) -> Vec<String> {
+        self.server.requests()
     }
 
     /// Stops the server and joins its thread: the port refuses connections and every

@@ -82,9 +82,7 @@ impl Connection {
                 }
                 Link::Backoff(at) => {
                     let at = *at;
-                    ready!(self
-                        .timer
-                        .poll_until(&*self.runtime, self.origin + at.elapsed(), cx));
+                    ready!(self.timer.poll_until(&*self.runtime, self.clock.at(at), cx));
                     self.start_dial(at);
                 }
                 Link::Opening { future, start } => {
@@ -137,8 +135,8 @@ impl Connection {
                 self.link = Link::Down;
                 return Poll::Ready(None);
             }
-            let origin = self.origin;
-            let now = move || Instant::from_elapsed(origin.elapsed());
+            let clock = &self.clock;
+            let now = || clock.now();
             let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
             if !socket.read_closed()
                 && !paused
@@ -164,8 +162,7 @@ impl Connection {
             return Poll::Ready(Written::All);
         };
         if let Err(_broken) = ready!(socket.poll_write_all(&mut self.client, cx)) {
-            self.client
-                .handle_eof(Instant::from_elapsed(self.origin.elapsed()));
+            self.client.handle_eof(self.clock.now());
             return Poll::Ready(Written::Broke);
         }
         Poll::Ready(Written::All)
@@ -192,7 +189,7 @@ impl Connection {
         let Some(deadline) = self.client.poll_timeout() else {
             return Poll::Pending;
         };
-        let at = self.origin + deadline.elapsed();
+        let at = self.clock.at(deadline);
         ready!(self.timer.poll_until(&*self.runtime, at, cx));
         // The timer may round; the core must see its deadline as reached.
         let now = self.now().max(deadline);

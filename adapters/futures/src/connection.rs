@@ -20,7 +20,7 @@ use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Duration;
 
 use futures_core::Stream;
 use futures_rustls::TlsConnector;
@@ -34,7 +34,7 @@ use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
 use crate::http::HttpSockets;
-use crate::runtime::{AsyncIo, Runtime};
+use crate::runtime::{AsyncIo, Clock, Runtime};
 use crate::timer::Timer;
 use crate::Config;
 use crate::{ConnectError, Error};
@@ -79,8 +79,8 @@ pub struct Connection {
     dialing: Dialing,
     /// The last attempt's error, the last upgrade's headers, the credentials source.
     attempts: Attempts,
-    /// The origin of the core's clock.
-    origin: StdInstant,
+    /// The core's clock, on the runtime's.
+    clock: Clock,
     /// Events taken while an operation drove the connection for its own purpose (the tool
     /// loop, the upgrade, close), kept for [`next_event`](Self::next_event).
     deferred: VecDeque<ClientEvent>,
@@ -159,6 +159,7 @@ impl Connection {
             config.reprobe_after,
             Instant::ZERO,
         );
+        let clock = Clock::new(Arc::clone(&runtime));
         Ok(Connection {
             machine,
             link: Link::Down,
@@ -171,7 +172,7 @@ impl Connection {
                 connector: None,
             },
             attempts: Attempts::new(config.credentials),
-            origin: StdInstant::now(),
+            clock,
             deferred: VecDeque::new(),
             durable: config.store.map(StoreConfig::into_durable),
             store_error: None,
@@ -214,7 +215,7 @@ impl Connection {
 
     /// The core's clock: time since this connection was made.
     fn now(&self) -> Instant {
-        Instant::from_elapsed(self.origin.elapsed())
+        self.clock.now()
     }
 
     /// Tells the core what time it is before an API call: the session decides (connection

@@ -25,7 +25,7 @@ impl Timer {
         cx: &mut Context<'_>,
     ) -> Poll<()> {
         loop {
-            if StdInstant::now() >= deadline {
+            if runtime.now() >= deadline {
                 return Poll::Ready(());
             }
             let sleep = match &mut self.armed {

@@ -3,7 +3,7 @@
 //! core's business and comes after.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant as StdInstant};
+use std::time::Duration;
 
 use futures_core::future::BoxFuture;
 use futures_rustls::pki_types::ServerName;
@@ -69,7 +69,7 @@ impl Dialer {
     pub(crate) fn open(self) -> BoxFuture<'static, Result<Box<dyn AsyncIo>, ConnectError>> {
         Box::pin(async move {
             let addr = self.addr();
-            let deadline = StdInstant::now() + self.timeout;
+            let deadline = self.runtime.now() + self.timeout;
             let timer = self.runtime.sleep_until(deadline);
             let timeout = self.timeout;
             let work = Box::pin(self.connect(addr.clone()));
@@ -117,7 +117,7 @@ mod tests {
         fn connect(&self, _: String, _: u16) -> BoxFuture<'static, io::Result<Box<dyn AsyncIo>>> {
             Box::pin(async { Err(io::ErrorKind::Unsupported.into()) })
         }
-        fn sleep_until(&self, _: StdInstant) -> BoxFuture<'static, ()> {
+        fn sleep_until(&self, _: std::time::Instant) -> BoxFuture<'static, ()> {
             Box::pin(std::future::pending())
         }
     }

@@ -97,9 +97,7 @@ impl Connection {
                 }
                 Link::Backoff(at) => {
                     let at = *at;
-                    ready!(self
-                        .timer
-                        .poll_until(&*self.runtime, self.origin + at.elapsed(), cx));
+                    ready!(self.timer.poll_until(&*self.runtime, self.clock.at(at), cx));
                     self.start_dial(at);
                 }
                 Link::Opening { future, start } => {
@@ -152,8 +150,8 @@ impl Connection {
                 self.link = Link::Down;
                 return Poll::Ready(None);
             }
-            let origin = self.origin;
-            let now = move || Instant::from_elapsed(origin.elapsed());
+            let clock = &self.clock;
+            let now = || clock.now();
             let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
             if let Some(client) = self.machine.client_mut() {
                 if !socket.read_closed() && !paused && socket.poll_read(client, now, cx).is_ready()
@@ -197,8 +195,8 @@ impl Connection {
             let Some(client) = self.machine.http_mut() else {
                 return Poll::Ready(None);
             };
-            let origin = self.origin;
-            let now = move || Instant::from_elapsed(origin.elapsed());
+            let clock = &self.clock;
+            let now = || clock.now();
             let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
             if self.http.poll(client, now, !paused, cx).is_ready() {
                 continue;
@@ -241,7 +239,7 @@ impl Connection {
             return Poll::Ready(Written::All);
         };
         if let Err(_broken) = ready!(socket.poll_write_all(client, cx)) {
-            client.handle_eof(Instant::from_elapsed(self.origin.elapsed()));
+            client.handle_eof(self.clock.now());
             return Poll::Ready(Written::Broke);
         }
         Poll::Ready(Written::All)
@@ -268,7 +266,7 @@ impl Connection {
         let Some(deadline) = self.machine.poll_timeout() else {
             return Poll::Pending;
         };
-        let at = self.origin + deadline.elapsed();
+        let at = self.clock.at(deadline);
         ready!(self.timer.poll_until(&*self.runtime, at, cx));
         // The timer may round; the core must see its deadline as reached.
         let now = self.now().max(deadline);
@@ -310,8 +308,8 @@ impl Connection {
             let Some(client) = self.machine.http_mut() else {
                 return Poll::Ready(());
             };
-            let origin = self.origin;
-            let now = move || Instant::from_elapsed(origin.elapsed());
+            let clock = &self.clock;
+            let now = || clock.now();
             if self.http.poll_sent(client, now, cx).is_ready() {
                 return Poll::Ready(());
             }

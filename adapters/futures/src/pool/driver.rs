@@ -18,7 +18,6 @@ use futures_rustls::TlsConnector;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use responses_ws_core::pool::ConnId;
 use responses_ws_core::ws::WsUrl;
-use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
 use super::shared::Lock;
@@ -103,7 +102,7 @@ impl Future for PoolDriver {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
         for _ in 0..TIMER_ROUNDS {
-            let (dials, deadline, closed, origin) = {
+            let (dials, deadline, closed, wall) = {
                 let mut shared = this.lock.lock();
                 if !shared
                     .driver
@@ -115,15 +114,15 @@ impl Future for PoolDriver {
                 let dials = std::mem::take(&mut shared.dials);
                 let deadline = shared.pool.poll_timeout();
                 shared.armed = deadline;
-                (dials, deadline, shared.pool.is_closed(), shared.origin)
+                let wall = deadline.map(|at| shared.clock.at(at));
+                (dials, deadline, shared.pool.is_closed(), wall)
             };
             for conn in dials {
                 let task = this.dial(conn);
                 this.tasks.push(task);
             }
             while let Poll::Ready(Some(())) = this.tasks.poll_next_unpin(cx) {}
-            if let Some(at) = deadline {
-                let wall = origin + at.elapsed();
+            if let (Some(at), Some(wall)) = (deadline, wall) {
                 if this
                     .timer
                     .poll_until(&*this.dialing.runtime, wall, cx)
@@ -245,8 +244,8 @@ fn move_bytes(
     cx: &mut Context<'_>,
     wakes: &mut Vec<Waker>,
 ) -> Poll<()> {
-    let origin = shared.origin;
-    let now = move || Instant::from_elapsed(origin.elapsed());
+    let clock = shared.clock.clone();
+    let now = &|| clock.now();
     let mut reads = 0;
     loop {
         let mut wire = PoolWire {

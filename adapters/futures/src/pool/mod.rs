@@ -69,6 +69,7 @@ pub use responses_ws_core::pool::{
     ConnId, ConnectionPhase, ConnectionStats, ConvId, PoolError, Rejected, Stats, TurnError, TurnId,
 };
 
+use crate::runtime::Clock;
 use crate::{Config, ConnectError};
 use driver::Dialing;
 use shared::{Lock, Shared};
@@ -393,13 +394,14 @@ impl PoolBuilder {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|error| ConnectError::Random(error.into()))?;
         let dialing = Dialing {
-            runtime,
+            runtime: Arc::clone(&runtime),
             url: self.parts.client.url.clone(),
             tls: self.parts.tls,
             connector: None,
             timeout: self.parts.connect_timeout,
         };
-        let lock = Lock::new(Shared::new(CorePool::new(self.limits, seed)));
+        let clock = Clock::new(Arc::clone(&runtime));
+        let lock = Lock::new(Shared::new(CorePool::new(self.limits, seed), clock));
         let driver = PoolDriver::new(lock.clone(), dialing);
         let inner = Arc::new(PoolInner { lock });
         Ok((Pool { inner }, driver))

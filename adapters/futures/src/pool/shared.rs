@@ -8,11 +8,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
-use std::time::Instant as StdInstant;
 
 use responses_ws_adapter::pool::mailboxes::{Dispatched, Mailboxes};
 use responses_ws_core::pool::{ConnId, Pool as CorePool};
 use responses_ws_core::Instant;
+
+use crate::runtime::Clock;
 
 #[cfg(feature = "tracing")]
 use super::trace::Traces;
@@ -52,8 +53,8 @@ impl Lock {
 pub(crate) struct Shared {
     pub(crate) pool: CorePool,
     pub(crate) mailboxes: Mailboxes<Waker>,
-    /// The origin of the core's clock.
-    pub(crate) origin: StdInstant,
+    /// The core's clock, on the runtime's.
+    pub(crate) clock: Clock,
     pub(crate) conns: HashMap<ConnId, ConnSlot>,
     /// Connections the core asked to dial, for the driver.
     pub(crate) dials: Vec<ConnId>,
@@ -81,11 +82,11 @@ pub(crate) struct ConnSlot {
 }
 
 impl Shared {
-    pub(crate) fn new(pool: CorePool) -> Shared {
+    pub(crate) fn new(pool: CorePool, clock: Clock) -> Shared {
         Shared {
             pool,
             mailboxes: Mailboxes::default(),
-            origin: StdInstant::now(),
+            clock,
             conns: HashMap::new(),
             dials: Vec::new(),
             driver: None,
@@ -100,7 +101,7 @@ impl Shared {
 
     /// The core's clock.
     pub(crate) fn now(&self) -> Instant {
-        Instant::from_elapsed(self.origin.elapsed())
+        self.clock.now()
     }
 
     /// Drains the core's outputs after an input: events to the mailboxes, dials to the

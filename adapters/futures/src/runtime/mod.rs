@@ -1,5 +1,5 @@
-//! What the adapter needs from an async runtime, and nothing more: open a TCP connection and
-//! wait until a moment. [`Runtime`] is that seam; `Tokio` (feature `tokio`), `AsyncStd`
+//! What the adapter needs from an async runtime, and nothing more: open a TCP connection, tell
+//! the time and wait until a moment. [`Runtime`] is that seam; `Tokio` (feature `tokio`), `AsyncStd`
 //! (feature `async-std`) and `Smol` (feature `smol`) implement it, and any other runtime can. The driving loop of
 //! [`Connection`](crate::Connection) never names a runtime.
 
@@ -17,6 +17,7 @@ use std::time::Instant as StdInstant;
 
 use futures_core::future::BoxFuture;
 use futures_io::{AsyncRead, AsyncWrite};
+use responses_ws_core::Instant;
 
 #[cfg(feature = "async-std")]
 pub use self::async_std::AsyncStd;
@@ -48,7 +49,7 @@ pub trait AsyncIo: AsyncRead + AsyncWrite + Send + Unpin {}
 
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + ?Sized> AsyncIo for T {}
 
-/// The two services a runtime provides to the adapter: a TCP connect and a timer.
+/// The services a runtime provides to the adapter: a TCP connect, a clock and a timer.
 ///
 /// Implement it to run on a runtime this crate does not know (or to connect through
 /// something other than TCP: a proxy, a Unix socket). The connect timeout and TLS are applied
@@ -100,7 +101,8 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     /// ```
     fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Box<dyn AsyncIo>>>;
 
-    /// A future that completes at `deadline` (at once if it has passed).
+    /// A future that completes at `deadline` (at once if it has passed), on the clock of
+    /// [`now`](Self::now).
     ///
     /// ```
     /// use std::time::{Duration, Instant};
@@ -113,6 +115,48 @@ pub trait Runtime: Send + Sync + fmt::Debug + 'static {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     fn sleep_until(&self, deadline: StdInstant) -> BoxFuture<'static, ()>;
+
+    /// The current moment. Every time the adapter gives the protocol core (keepalive, idle
+    /// and age limits, rotation, backoff) is read here, and every deadline it sleeps until is
+    /// on this clock. The default is the system's monotonic clock; a runtime with a clock of
+    /// its own returns it (`Tokio` returns tokio's, so that a test with paused time moves
+    /// the connections' and the pool's clock too).
+    ///
+    /// ```
+    /// use responses_ws_futures::runtime::{Runtime, Smol};
+    ///
+    /// let before = std::time::Instant::now();
+    /// assert!(Smol.now() >= before);
+    /// ```
+    fn now(&self) -> StdInstant {
+        StdInstant::now()
+    }
+}
+
+/// The core's clock of one connection or pool: the time since it was made, on its runtime's
+/// clock.
+#[derive(Clone, Debug)]
+pub(crate) struct Clock {
+    runtime: Arc<dyn Runtime>,
+    origin: StdInstant,
+}
+
+impl Clock {
+    /// A clock that starts now.
+    pub(crate) fn new(runtime: Arc<dyn Runtime>) -> Clock {
+        let origin = runtime.now();
+        Clock { runtime, origin }
+    }
+
+    /// The core's `now`.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::from_elapsed(self.runtime.now().saturating_duration_since(self.origin))
+    }
+
+    /// The runtime's moment for the core's `at`, to sleep until.
+    pub(crate) fn at(&self, at: Instant) -> StdInstant {
+        self.origin + at.elapsed()
+    }
 }
 
 /// The runtime a [`Config`](crate::Config) connects and keeps time with: its own settings

@@ -9,7 +9,8 @@ use tokio_util::compat::TokioAsyncReadCompatExt;
 
 use super::{AsyncIo, Runtime};
 
-/// The tokio runtime: `tokio::net::TcpStream` and `tokio::time::sleep_until`. Needs a tokio
+/// The tokio runtime: `tokio::net::TcpStream`, `tokio::time::Instant::now` and
+/// `tokio::time::sleep_until`. Needs a tokio
 /// runtime with IO and time enabled (`enable_all`); it is also what
 /// [`Config::new`](crate::Config::new) picks when called inside one.
 ///
@@ -36,5 +37,10 @@ impl Runtime for Tokio {
 
     fn sleep_until(&self, deadline: StdInstant) -> BoxFuture<'static, ()> {
         Box::pin(tokio::time::sleep_until(deadline.into()))
+    }
+
+    /// tokio's clock: paused and advanced with tokio's test utilities.
+    fn now(&self) -> StdInstant {
+        tokio::time::Instant::now().into_std()
     }
 }

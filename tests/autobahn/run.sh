@@ -8,10 +8,17 @@
 #! both roles at once, then tests/autobahn/check.py compares both reports with expected-client.json and
 #! expected-server.json and prints `autobahn: N passed, M failed`.
 #!
-#! The compression cases 12.* and 13.* send 1,000 messages each, up to 128 KiB: all 216 of them
-#! take about half an hour per role, so by default (CI) the configs exclude those with messages
-#! over 16 KiB (12.*.7–10 and 13–18, the same in 13.*), which leaves every data set, parameter
-#! set and fragmentation of 256 bytes, 96 cases per role; AUTOBAHN_FULL=1 runs them all.
+#! The compression cases 12.* and 13.* send 1,000 messages each, up to 128 KiB, and wait for
+#! each echo: the suite's own Python 2 side (zlib at level 6, SHA-1, framing) spends about 6 s of
+#! CPU on each of the 120 cases per role with messages over 16 KiB (12.*.7–10 and 13–18, the same
+#! in 13.*), our side about 1 s. All 216 per role take about 15 minutes on a quiet 2-core machine
+#! (both roles at once), so CI runs every case up to 16 KiB (every data set, parameter set and
+#! the 256-byte fragmentation: 96 per role) and 20 of the larger ones per role, each size and
+#! fragmentation once, rotating over the data sets (12.*) and the parameter sets 1, 2, 5 and 6
+#! (13.*): the configs' `exclude-cases` list the other 100. AUTOBAHN_FULL=1 runs them all;
+#! expected-*.json hold what a full run gave, all OK — except the 13.* cases that run did not
+#! reach (34 for the client: 13.3.*, 13.4.*, 13.7.* and 13.2.18, 13.6.16–18; 13 for the server:
+#! 13.4.*, 13.3.18, 13.7.17–18, all over 16 KiB), which a full run reports as unexpected.
 #!
 #! Usage: tests/autobahn/run.sh                    (from any directory; CI's subset)
 #!        AUTOBAHN_FULL=1 tests/autobahn/run.sh     (every case of 12.* and 13.* as well)
@@ -80,7 +87,7 @@ port_free() {
 
 start=$SECONDS
 # Longest a role may take: CI's subset, or every case.
-LIMIT=$([[ -n "${AUTOBAHN_FULL:-}" ]] && echo 5400 || echo 900)
+LIMIT=$([[ -n "${AUTOBAHN_FULL:-}" ]] && echo 5400 || echo 1800)
 
 if [[ ! -d "$SITE/autobahntestsuite-$SUITE_VERSION.dist-info" ]]; then
     echo "installing autobahntestsuite $SUITE_VERSION into $SITE" >&2

@@ -2,12 +2,16 @@
 //! transports against the mock server, each connection through a [`DelayProxy`] that adds a
 //! round-trip time and an uplink bandwidth:
 //!
-//! 1. WebSocket mode with our tokio adapter, incremental turns (`store: false`);
-//! 2. HTTP + SSE through async-openai, `store: false`, the full context every turn;
-//! 3. HTTP + SSE through async-openai, `store: true`, `previous_response_id`.
+//! 1. WebSocket mode with our tokio adapter, incremental turns (`store: false`), with
+//!    permessage-deflate (the default: the client offers it, the mock accepts);
+//! 2. the same without permessage-deflate (`Config::deflate(false)`);
+//! 3. HTTP + SSE through async-openai, `store: false`, the full context every turn;
+//! 4. HTTP + SSE through async-openai, `store: true`, `previous_response_id`.
 //!
-//! Modes alternate within each repetition; the table shows medians, and `--plot` writes them
-//! as an SVG chart.
+//! Modes alternate within each repetition; the table shows medians — time, bytes each way on
+//! the wire and the CPU the process used (client, mock and proxy together: deflate's cost on
+//! both ends shows as the difference between the two WebSocket rows) — and `--plot` writes
+//! them as an SVG chart.
 //!
 //! By default the mock does no server-side work, so the benchmark measures transport only.
 //! `--server-cost-per-kib-ms` and `--stored-lookup-ms` give it a [`ServerCost`]: time per KiB
@@ -29,6 +33,7 @@ use responses_ws_tokio::mock::MockServer;
 
 use crate::cli::BenchArgs;
 use crate::error::CliError;
+use crate::load::usage::Usage;
 use crate::stats;
 
 use proxy::{DelayProxy, Link, ProxyTraffic};
@@ -51,13 +56,15 @@ pub(crate) struct Run {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     WebSocket,
+    WebSocketPlain,
     HttpFullContext,
     HttpPreviousResponseId,
 }
 
 impl Mode {
-    const ALL: [Mode; 3] = [
+    const ALL: [Mode; 4] = [
         Mode::WebSocket,
+        Mode::WebSocketPlain,
         Mode::HttpFullContext,
         Mode::HttpPreviousResponseId,
     ];
@@ -65,6 +72,7 @@ impl Mode {
     fn label(self) -> &'static str {
         match self {
             Mode::WebSocket => "WebSocket, incremental (ours)",
+            Mode::WebSocketPlain => "WebSocket, no deflate (ours)",
             Mode::HttpFullContext => "HTTP+SSE, full context",
             Mode::HttpPreviousResponseId => "HTTP+SSE, previous_response_id",
         }
@@ -76,6 +84,8 @@ impl Mode {
 struct Sample {
     run: Run,
     traffic: ProxyTraffic,
+    /// CPU time of the whole process over the run (client, mock server and proxy).
+    cpu: Duration,
 }
 
 /// The medians of a mode.
@@ -86,6 +96,7 @@ struct Medians {
     turn_p95: Duration,
     up: u64,
     down: u64,
+    cpu: Duration,
     /// The most connections any run opened.
     connections: u64,
 }
@@ -101,12 +112,14 @@ impl Medians {
         };
         let up: Vec<u64> = samples.iter().map(|s| s.traffic.up).collect();
         let down: Vec<u64> = samples.iter().map(|s| s.traffic.down).collect();
+        let cpu: Vec<Duration> = samples.iter().map(|s| s.cpu).collect();
         Medians {
             total: stats::median(&totals).unwrap_or_default(),
             turn_p50: stats::median(&p(50.0)).unwrap_or_default(),
             turn_p95: stats::median(&p(95.0)).unwrap_or_default(),
             up: stats::median_u64(&up),
             down: stats::median_u64(&down),
+            cpu: stats::median(&cpu).unwrap_or_default(),
             connections: samples
                 .iter()
                 .map(|s| s.traffic.connections)
@@ -213,12 +226,14 @@ fn server_cost_label(per_kib: f64, lookup: f64) -> String {
 
 /// One run of `mode` against a fresh mock server behind a fresh proxy.
 async fn run_mode(mode: Mode, rollout: Rollout, link: Link) -> Result<Sample, CliError> {
+    let before = Usage::this_process();
     let server = MockServer::start(rollout.script())
         .await
         .map_err(|error| CliError::io("starting the mock server", error))?;
     let result = run_via_proxy(mode, rollout, link, upstream(&server)).await;
     server.shutdown().await;
-    let sample = result?;
+    let mut sample = result?;
+    sample.cpu = Usage::this_process().cpu_since(&before);
     let expected = rollout.responses();
     if sample.run.tool_calls != rollout.tool_calls
         || sample.run.turns.len() != expected
@@ -246,7 +261,8 @@ async fn run_via_proxy(
         .await
         .map_err(|error| CliError::io("starting the delay proxy", error))?;
     let run = match mode {
-        Mode::WebSocket => ws::run_once(proxy.addr(), rollout).await,
+        Mode::WebSocket => ws::run_once(proxy.addr(), rollout, true).await,
+        Mode::WebSocketPlain => ws::run_once(proxy.addr(), rollout, false).await,
         Mode::HttpFullContext => {
             http::run_once(proxy.addr(), rollout, http::Chaining::FullContext).await
         }
@@ -257,7 +273,11 @@ async fn run_via_proxy(
     let traffic = proxy.traffic();
     proxy.shutdown().await;
     let run = run.map_err(|error| CliError::Bench(format!("{}: {error}", mode.label())))?;
-    Ok(Sample { run, traffic })
+    Ok(Sample {
+        run,
+        traffic,
+        cpu: Duration::ZERO,
+    })
 }
 
 /// The mock server's socket address.
@@ -269,19 +289,20 @@ fn print_table(medians: &[Medians], reps: u32) {
     let ws = medians.first().copied().unwrap_or_default();
     println!();
     println!(
-        "{:<32} {:>9} {:>9} {:>9} {:>10} {:>10} {:>6} {:>8}",
-        "mode", "total", "turn p50", "turn p95", "bytes up", "bytes down", "conns", "vs WS"
+        "{:<32} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>6} {:>8}",
+        "mode", "total", "turn p50", "turn p95", "bytes up", "bytes down", "CPU", "conns", "vs WS"
     );
     for (mode, m) in Mode::ALL.iter().zip(medians) {
         let ratio = m.total.as_secs_f64() / ws.total.as_secs_f64().max(1e-9);
         println!(
-            "{:<32} {:>9} {:>9} {:>9} {:>10} {:>10} {:>6} {:>7.2}×",
+            "{:<32} {:>9} {:>9} {:>9} {:>10} {:>10} {:>9} {:>6} {:>7.2}×",
             mode.label(),
             stats::duration(m.total),
             stats::duration(m.turn_p50),
             stats::duration(m.turn_p95),
             stats::bytes(m.up),
             stats::bytes(m.down),
+            stats::duration(m.cpu),
             m.connections,
             ratio
         );
@@ -289,7 +310,8 @@ fn print_table(medians: &[Medians], reps: u32) {
     println!();
     println!(
         "medians of {reps} run(s) per mode; bytes and connections as seen by the proxy \
-         (HTTP headers, SSE and WebSocket framing included); a turn is request sent → response \
+         (HTTP headers, SSE and WebSocket framing included); CPU is the process's user + \
+         system time over the run (client, mock server and proxy); a turn is request sent → response \
          complete (the first HTTP turn includes its TCP connect; the WebSocket connect, TCP + \
          upgrade, counts in the total only)"
     );
@@ -300,7 +322,8 @@ fn print_table(medians: &[Medians], reps: u32) {
             false => (format!("{:.1}% more time", -saving), saving),
         }
     };
-    if let [_, full, previous] = medians {
+    if let [_, plain, full, previous] = medians {
+        println!("{}", deflate_summary(&ws, plain));
         let (full_text, full_saving) = compare(full);
         let (previous_text, previous_saving) = compare(previous);
         let verdict = |met: bool| if met { "met" } else { "not met" };
@@ -330,9 +353,44 @@ fn print_table(medians: &[Medians], reps: u32) {
     }
 }
 
+/// What permessage-deflate changed: bytes each way and CPU, deflate against plain.
+fn deflate_summary(deflate: &Medians, plain: &Medians) -> String {
+    let fewer = |with: u64, without: u64| 100.0 * (1.0 - with as f64 / (without as f64).max(1.0));
+    let cpu = deflate.cpu.as_secs_f64() - plain.cpu.as_secs_f64();
+    format!(
+        "permessage-deflate: {:.1}% fewer bytes up, {:.1}% fewer bytes down, CPU {}{} per \
+         rollout (both ends)",
+        fewer(deflate.up, plain.up),
+        fewer(deflate.down, plain.down),
+        if cpu < 0.0 { "-" } else { "+" },
+        stats::duration(Duration::from_secs_f64(cpu.abs())),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deflate_line_compares_bytes_and_cpu() {
+        let plain = Medians {
+            up: 1000,
+            down: 4000,
+            cpu: Duration::from_millis(10),
+            ..Medians::default()
+        };
+        let deflate = Medians {
+            up: 400,
+            down: 500,
+            cpu: Duration::from_millis(12),
+            ..Medians::default()
+        };
+        assert_eq!(
+            deflate_summary(&deflate, &plain),
+            "permessage-deflate: 60.0% fewer bytes up, 87.5% fewer bytes down, CPU +2 ms per \
+             rollout (both ends)"
+        );
+    }
 
     #[test]
     fn the_server_cost_is_named_in_the_header() {

@@ -1,5 +1,6 @@
 //! The benchmark's WebSocket mode: our tokio adapter, one connection, incremental turns
-//! (`previous_response_id` on the connection-local cache, `store: false`), through the proxy.
+//! (`previous_response_id` on the connection-local cache, `store: false`), through the proxy,
+//! with permessage-deflate or without.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -27,16 +28,32 @@ impl Toolbox for RolloutTools {
     }
 }
 
-/// One run of the rollout over WebSocket mode via `proxy`.
-pub(crate) async fn run_once(proxy: SocketAddr, rollout: Rollout) -> Result<Run, String> {
+/// One run of the rollout over WebSocket mode via `proxy`, offering permessage-deflate or not.
+pub(crate) async fn run_once(
+    proxy: SocketAddr,
+    rollout: Rollout,
+    deflate: bool,
+) -> Result<Run, String> {
     let url = format!("ws://{proxy}/v1/responses");
     let started = Instant::now();
     let config = Config::new(&url)
         .map_err(|error| error.to_string())?
-        .api_key("sk-bench");
+        .api_key("sk-bench")
+        .deflate(deflate);
     let mut conn = Connection::connect(config)
         .await
         .map_err(|error| error.to_string())?;
+    let agreed = conn.handshake_headers().iter().any(|header| {
+        header.name.eq_ignore_ascii_case("sec-websocket-extensions")
+            && header.value.starts_with(b"permessage-deflate")
+    });
+    if agreed != deflate {
+        return Err(format!(
+            "permessage-deflate {} though it was {}",
+            if deflate { "refused" } else { "agreed" },
+            if deflate { "offered" } else { "not offered" }
+        ));
+    }
     let mut tools = RolloutTools(rollout);
     let request = ResponseCreate {
         model: Some(MODEL.into()),

@@ -17,7 +17,7 @@ mod mock_process;
 mod pool;
 mod python;
 mod summary;
-mod usage;
+pub(crate) mod usage;
 mod workload;
 
 use std::time::Duration;

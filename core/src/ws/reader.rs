@@ -6,9 +6,12 @@
 //! Control frames may arrive between the fragments of a message. Frame and message size limits
 //! are checked on the header, before any payload is buffered.
 //!
-//! A compressed message (permessage-deflate, RSV1 on its first frame) is inflated frame by frame
-//! as each frame completes, into the message being assembled, with the message size limit
-//! applied to the inflated bytes; its text is validated after inflation.
+//! A compressed message (permessage-deflate, RSV1 on its first frame) is inflated as its payload
+//! arrives, even when a frame is only partly received: the compressed bytes are dropped from the
+//! read buffer once inflated into the message being assembled, the message size limit applies to
+//! the inflated bytes as they are produced (a deflate bomb stops at the limit with nothing more
+//! buffered), and its text is validated as it inflates, so invalid UTF-8 is refused as soon as it
+//! is decompressed. How the bytes are chopped into reads changes nothing (a property test).
 //!
 //! Most frames of this protocol are small, unfragmented text frames that arrive whole in one
 //! read; [`FrameReader::next`] takes those in one step (`whole_message`): header, unmasking,
@@ -47,8 +50,22 @@ struct PartialFrame {
     header: FrameHeader,
     /// Payload bytes already unmasked and validated; they sit at the front of the buffer.
     processed: usize,
-    /// Whether the payload is text to validate.
-    text: bool,
+    /// Payload bytes already inflated and dropped from the buffer (compressed frames only,
+    /// whose `processed` stays 0): the buffer's front is payload byte `inflated`.
+    inflated: usize,
+    /// What the payload is.
+    payload: Payload,
+}
+
+/// How a frame's payload is checked as it arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Payload {
+    /// Text to validate.
+    Text,
+    /// Binary data or a control frame's payload: nothing to check.
+    Opaque,
+    /// Part of a compressed message: inflated as it arrives.
+    Compressed,
 }
 
 /// A fragmented (or compressed) message being assembled.
@@ -132,7 +149,7 @@ impl FrameReader {
     /// Free space to read into: at least `MIN_READ` bytes, or the rest of the frame in progress.
     pub(crate) fn spare(&mut self) -> &mut [u8] {
         let want = self.current.map_or(0, |f| {
-            (f.header.payload_len as usize).saturating_sub(self.filled)
+            (f.header.payload_len as usize - f.inflated).saturating_sub(self.filled)
         });
         let want = want.clamp(MIN_READ, self.max_frame.max(MIN_READ));
         if self.buf.len() - self.filled < want {
@@ -181,15 +198,26 @@ impl FrameReader {
                 let Some((header, header_len)) = FrameHeader::parse(self.buffered())? else {
                     return Ok(None);
                 };
-                let text = self.check_header(&header)?;
+                let payload = self.check_header(&header)?;
                 self.consume(header_len);
                 self.current = Some(PartialFrame {
                     header,
                     processed: 0,
-                    text,
+                    inflated: 0,
+                    payload,
                 });
                 continue;
             };
+            #[cfg(feature = "deflate")]
+            if frame.payload == Payload::Compressed {
+                if let Some(item) = self.inflate_arrived(frame)? {
+                    return Ok(Some(item));
+                }
+                if self.current.is_some() {
+                    return Ok(None);
+                }
+                continue;
+            }
             let len = frame.header.payload_len as usize;
             let available = self.filled.min(len);
             if available > frame.processed {
@@ -197,7 +225,7 @@ impl FrameReader {
                 if let Some(key) = frame.header.mask {
                     apply_mask(fresh, rotate_key(key, frame.processed));
                 }
-                if frame.text {
+                if frame.payload == Payload::Text {
                     self.text
                         .feed(fresh)
                         .map_err(|_| ProtocolError::InvalidUtf8)?;
@@ -276,8 +304,8 @@ impl FrameReader {
         })))
     }
 
-    /// Checks a header against the connection's state; returns whether its payload is text.
-    fn check_header(&self, header: &FrameHeader) -> Result<bool, ProtocolError> {
+    /// Checks a header against the connection's state; returns what its payload is.
+    fn check_header(&self, header: &FrameHeader) -> Result<Payload, ProtocolError> {
         match (self.peer, header.mask.is_some()) {
             (Role::Client, false) => return Err(ProtocolError::UnmaskedFrame),
             (Role::Server, true) => return Err(ProtocolError::MaskedFrame),
@@ -314,14 +342,18 @@ impl FrameReader {
                 limit: self.max_message,
             });
         }
-        Ok(!compressed
-            && match header.opcode {
-                OpCode::Text => true,
-                OpCode::Continuation => {
-                    matches!(&self.assembly, Some(a) if a.kind == MessageKind::Text)
-                }
-                _ => false,
-            })
+        let text = match header.opcode {
+            OpCode::Text => true,
+            OpCode::Continuation => {
+                matches!(&self.assembly, Some(a) if a.kind == MessageKind::Text)
+            }
+            _ => false,
+        };
+        Ok(match (compressed, text) {
+            (true, _) => Payload::Compressed,
+            (false, true) => Payload::Text,
+            (false, false) => Payload::Opaque,
+        })
     }
 
     /// Interprets a complete frame; `None` when it was a non-final fragment.
@@ -341,10 +373,6 @@ impl FrameReader {
                 None => return Err(ProtocolError::UnexpectedContinuation),
             },
         };
-        #[cfg(feature = "deflate")]
-        if header.rsv1 || self.assembly.as_ref().is_some_and(|a| a.compressed) {
-            return self.inflate_frame(kind, header.fin, &payload);
-        }
         let whole = match self.assembly.take() {
             None if header.fin => payload,
             None => {
@@ -367,37 +395,56 @@ impl FrameReader {
         self.finish_message(kind, whole).map(Some)
     }
 
-    /// Inflates a frame of a compressed message onto the message so far; the whole message
-    /// once `fin`.
+    /// Inflates the payload bytes of a compressed frame received so far onto the message being
+    /// assembled and drops them from the buffer. Once the frame is complete: the message when it
+    /// was the last, else `None` with the next frame to come.
     #[cfg(feature = "deflate")]
-    fn inflate_frame(
+    fn inflate_arrived(
         &mut self,
-        kind: MessageKind,
-        fin: bool,
-        payload: &[u8],
+        mut frame: PartialFrame,
     ) -> Result<Option<Inbound>, ProtocolError> {
         let Some(inflater) = &mut self.inflater else {
             return Err(ProtocolError::ReservedBits);
         };
-        let mut data = self.assembly.take().map(|a| a.data).unwrap_or_default();
-        let start = data.len();
-        inflater.inflate(payload, &mut data, self.max_message)?;
-        if fin {
-            inflater.finish(&mut data, self.max_message)?;
-        }
-        if kind == MessageKind::Text {
-            self.text
-                .feed(&data[start..])
-                .map_err(|_| ProtocolError::InvalidUtf8)?;
-        }
-        if fin {
-            return self.finish_message(kind, data.freeze()).map(Some);
-        }
-        self.assembly = Some(Assembly {
-            kind,
-            data,
+        let header = frame.header;
+        let mut assembly = self.assembly.take().unwrap_or_else(|| Assembly {
+            kind: if header.opcode == OpCode::Text {
+                MessageKind::Text
+            } else {
+                MessageKind::Binary
+            },
+            data: BytesMut::new(),
             compressed: true,
         });
+        let start = assembly.data.len();
+        let len = header.payload_len as usize;
+        let available = self.filled.min(len - frame.inflated);
+        let fresh = &mut self.buf[..available];
+        if let Some(key) = header.mask {
+            apply_mask(fresh, rotate_key(key, frame.inflated));
+        }
+        let mut result = inflater.inflate(fresh, &mut assembly.data, self.max_message);
+        frame.inflated += available;
+        let complete = frame.inflated == len;
+        if complete && header.fin && result.is_ok() {
+            result = inflater.finish(&mut assembly.data, self.max_message);
+        }
+        // What did inflate is validated before an inflate error is reported, so that which
+        // error a message gets does not depend on how its bytes were chopped.
+        if assembly.kind == MessageKind::Text {
+            self.text
+                .feed(&assembly.data[start..])
+                .map_err(|_| ProtocolError::InvalidUtf8)?;
+        }
+        result?;
+        self.consume(available);
+        self.current = (!complete).then_some(frame);
+        if complete && header.fin {
+            return self
+                .finish_message(assembly.kind, assembly.data.freeze())
+                .map(Some);
+        }
+        self.assembly = Some(assembly);
         Ok(None)
     }
 
@@ -448,7 +495,14 @@ mod tests {
     /// Everything `reader` yields from `wire` given in pieces of the given sizes, up to and
     /// including the first error.
     fn read_all(peer: Role, wire: &[u8], pieces: &[usize]) -> Vec<Result<Inbound, ProtocolError>> {
-        let mut reader = FrameReader::new(peer, 300, 600);
+        read_with(FrameReader::new(peer, 300, 600), wire, pieces)
+    }
+
+    fn read_with(
+        mut reader: FrameReader,
+        wire: &[u8],
+        pieces: &[usize],
+    ) -> Vec<Result<Inbound, ProtocolError>> {
         let mut items = Vec::new();
         let mut rest = wire;
         let mut sizes = pieces.iter().copied().cycle();
@@ -548,6 +602,129 @@ mod tests {
         );
         assert!(reader.current.is_none() && reader.buffered().is_empty());
         reader.extend(&frame_bytes(true, 1, None, b"\xff"));
+        assert_eq!(reader.next(), Err(ProtocolError::InvalidUtf8));
+    }
+
+    /// A message a peer compresses: text or binary, its bytes, where to cut it into frames, and
+    /// maybe a byte of its DEFLATE data to corrupt (offset, bits to flip).
+    #[cfg(feature = "deflate")]
+    type Compressed = (bool, Vec<u8>, Vec<usize>, Option<(usize, u8)>);
+
+    /// A stream of compressed messages as a peer sends them: each message compressed by one
+    /// compressor (RSV1 on its first frame), cut into frames at `cuts`, maybe corrupted at one
+    /// byte, with a ping between some frames.
+    #[cfg(feature = "deflate")]
+    fn compressed_wire(messages: &[Compressed], mask: Option<[u8; 4]>, level: u8) -> Vec<u8> {
+        use crate::ws::deflate::codec::Deflater;
+        let mut deflater = Deflater::new(level, 15, false);
+        let mut wire = Vec::new();
+        for (text, message, cuts, corrupt) in messages {
+            let mut bounds: Vec<usize> = cuts.iter().map(|c| c % (message.len() + 1)).collect();
+            bounds.push(message.len());
+            bounds.sort_unstable();
+            bounds.dedup();
+            let mut start = 0;
+            for (i, &end) in bounds.iter().enumerate() {
+                let fin = i + 1 == bounds.len();
+                let mut payload = deflater.compress(&message[start..end], fin).to_vec();
+                if let Some((at, bits)) = corrupt {
+                    if let Some(byte) = payload.get_mut(at % (end - start + 1)) {
+                        *byte ^= bits;
+                    }
+                }
+                let opcode = match (i, text) {
+                    (0, true) => 1,
+                    (0, false) => 2,
+                    _ => 0,
+                };
+                let mut frame = frame_bytes(fin, opcode, mask, &payload);
+                if i == 0 {
+                    frame[0] |= 0x40;
+                }
+                wire.extend(frame);
+                if end % 3 == 0 {
+                    wire.extend(frame_bytes(true, 9, mask, b"p"));
+                }
+                start = end;
+            }
+        }
+        wire
+    }
+
+    #[cfg(feature = "deflate")]
+    fn inflating_reader(peer: Role) -> FrameReader {
+        let mut reader = FrameReader::new(peer, 300, 600);
+        reader.inflate_messages();
+        reader
+    }
+
+    #[cfg(feature = "deflate")]
+    fn compressed_messages() -> impl Strategy<Value = Vec<Compressed>> {
+        let message = prop_oneof![
+            4 => "[a-z\u{e9}\u{20ac}]{0,200}".prop_map(String::into_bytes),
+            // Inflates past the 600-byte limit from a few compressed bytes.
+            1 => (590usize..5000).prop_map(|n| alloc::vec![b'a'; n]),
+            1 => proptest::collection::vec(any::<u8>(), 0..250),
+        ];
+        proptest::collection::vec(
+            (
+                any::<bool>(),
+                message,
+                proptest::collection::vec(any::<usize>(), 0..3),
+                prop::option::weighted(0.15, (any::<usize>(), 1u8..)),
+            ),
+            1..6,
+        )
+    }
+
+    #[cfg(feature = "deflate")]
+    proptest! {
+        /// Inflating as the bytes arrive gives what inflating whole frames gives, however the
+        /// bytes are chopped: the same messages, and the same error at the same point for
+        /// corrupted data, invalid UTF-8 and messages that inflate past the limit.
+        #[test]
+        fn compressed_frames_inflate_the_same_however_chopped(
+            messages in compressed_messages(),
+            client in any::<bool>(),
+            key in any::<[u8; 4]>(),
+            level in 0u8..=10,
+            pieces in proptest::collection::vec(1usize..40, 1..4),
+        ) {
+            let peer = if client { Role::Client } else { Role::Server };
+            let mask = (peer == Role::Client).then_some(key);
+            let wire = compressed_wire(&messages, mask, level);
+            let whole = read_with(inflating_reader(peer), &wire, &[usize::MAX]);
+            prop_assert_eq!(&whole, &read_with(inflating_reader(peer), &wire, &pieces));
+            prop_assert_eq!(&whole, &read_with(inflating_reader(peer), &wire, &[1]));
+        }
+    }
+
+    #[cfg(feature = "deflate")]
+    #[test]
+    fn a_compressed_frame_is_not_buffered_until_it_completes() {
+        use crate::ws::deflate::codec::Deflater;
+        let text = "x".repeat(100) + &"é".repeat(50);
+        let payload = Deflater::new(0, 15, false).compress(text.as_bytes(), true);
+        let mut wire = frame_bytes(true, 1, None, &payload);
+        wire[0] |= 0x40;
+        let mut reader = inflating_reader(Role::Server);
+        let (head, tail) = wire.split_at(wire.len() - 10);
+        reader.extend(head);
+        assert_eq!(reader.next(), Ok(None));
+        // Everything received is inflated and dropped from the read buffer.
+        assert!(reader.buffered().is_empty());
+        assert!(reader.assembly.as_ref().is_some_and(|a| a.data.len() > 100));
+        reader.extend(tail);
+        assert_eq!(
+            reader.next(),
+            Ok(Some(Inbound::Message(Message::Text(text.as_str().into()))))
+        );
+        // Invalid UTF-8 is refused as soon as it inflates, before the frame ends.
+        let payload = Deflater::new(0, 15, false).compress(b"ok \xff and more to come", true);
+        let mut wire = frame_bytes(true, 1, None, &payload);
+        wire[0] |= 0x40;
+        let mut reader = inflating_reader(Role::Server);
+        reader.extend(&wire[..wire.len() - 5]);
         assert_eq!(reader.next(), Err(ProtocolError::InvalidUtf8));
     }
 }

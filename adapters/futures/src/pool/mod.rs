@@ -49,6 +49,7 @@
 
 mod conversation;
 mod driver;
+mod durable;
 mod shared;
 #[cfg(feature = "tracing")]
 mod trace;
@@ -64,13 +65,16 @@ use responses_ws_core::session::LaneLedger;
 
 pub use conversation::{Conversation, Turn};
 pub use driver::PoolDriver;
+pub use durable::Resumption;
 pub use responses_ws_adapter::pool::Error;
+pub use responses_ws_adapter::{Resumed, Start};
 pub use responses_ws_core::pool::{
     ConnId, ConnectionPhase, ConnectionStats, ConvId, PoolError, Rejected, Stats, TurnError, TurnId,
 };
 
 use crate::{Config, ConnectError};
 use driver::Dialing;
+use responses_ws_adapter::pool::PoolJournal;
 use shared::{Lock, Shared};
 
 /// Many conversations on few connections (see the [module documentation](self)).
@@ -399,7 +403,8 @@ impl PoolBuilder {
             connector: None,
             timeout: self.parts.connect_timeout,
         };
-        let lock = Lock::new(Shared::new(CorePool::new(self.limits, seed)));
+        let journal = self.parts.store.map(PoolJournal::new);
+        let lock = Lock::new(Shared::new(CorePool::new(self.limits, seed), journal));
         let driver = PoolDriver::new(lock.clone(), dialing);
         let inner = Arc::new(PoolInner { lock });
         Ok((Pool { inner }, driver))

@@ -34,6 +34,21 @@ pub(super) struct JournaledLane {
     settings: Option<ResponseCreate>,
 }
 
+impl JournaledLane {
+    /// The conversation id.
+    pub(super) fn conversation(&self) -> &str {
+        self.journal.conversation()
+    }
+
+    /// The record of `item`, the accepted answer to `call_id`.
+    pub(super) fn output_record(&mut self, call_id: &str, item: Item) -> Record {
+        self.journal.record(Entry::ToolOutputAccepted {
+            call_id: call_id.into(),
+            output: item,
+        })
+    }
+}
+
 impl Session {
     /// Journals the conversation of `lane`, which must not have started, as `conversation`:
     /// from now on every state change of the lane that a resumed worker needs is queued as a
@@ -222,6 +237,35 @@ fn lane_settings(settings: &ResponseCreate) -> ResponseCreate {
     }
 }
 
+impl LaneTransfer {
+    /// A new conversation, between sessions, journaled as `conversation`: its `Opened`
+    /// record waits in [`poll_record`](Self::poll_record), and every state change follows in
+    /// the session it is imported into.
+    ///
+    /// ```
+    /// use responses_ws_core::persist::Entry;
+    /// use responses_ws_core::session::LaneTransfer;
+    ///
+    /// let mut transfer = LaneTransfer::journaled("conv-1");
+    /// assert_eq!(transfer.journaled_as(), Some("conv-1"));
+    /// assert!(matches!(transfer.poll_record().unwrap().entry, Entry::Opened { .. }));
+    /// ```
+    pub fn journaled(conversation: impl Into<String>) -> LaneTransfer {
+        let mut journal = Journal::new(conversation);
+        let opened = journal.record(Entry::Opened {
+            lane: Lane::Default,
+        });
+        LaneTransfer {
+            journal: Some(JournaledLane {
+                journal,
+                settings: None,
+            }),
+            records: VecDeque::from([opened]),
+            ..LaneTransfer::default()
+        }
+    }
+}
+
 impl From<Replayed> for LaneTransfer {
     /// The conversation rebuilt from its records, ready for [`Session::import_lane`]: its
     /// context; the tool calls it waits for, with the outputs that are durable already (the
@@ -279,6 +323,7 @@ impl From<Replayed> for LaneTransfer {
             pending: PendingCalls::resumed(response_id, calls, answers),
             queue,
             journal: Some(journal),
+            records: VecDeque::new(),
         }
     }
 }

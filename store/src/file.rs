@@ -162,8 +162,8 @@ impl Store for FileStore {
         };
         let mut results = Vec::with_capacity(batch.len());
         for (presented, new) in batch {
-            let result = tx.savepoint().map_err(sql_error).and_then(|mut part| {
-                insert(&mut part, presented, new)?;
+            let result = tx.savepoint().map_err(sql_error).and_then(|part| {
+                insert(&part, presented, new)?;
                 part.commit().map_err(sql_error)
             });
             results.push(result);

@@ -332,6 +332,10 @@ pub(crate) struct RunArgs {
     /// for the lease to expire.
     #[arg(long, value_name = "NAME", default_value = "responses-ws-cli")]
     pub(crate) worker: String,
+    /// How long the worker's leases last unless renewed, in milliseconds: a worker that
+    /// died (or stalls) holds its conversations this long.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, requires = "store")]
+    pub(crate) lease_ttl: u64,
     /// Run N durable conversations at once on one pool of connections
     /// (`responses_ws_tokio::pool::Pool`) sharing the store: ID-0 … ID-(N-1), where ID is
     /// --conversation or --resume (each continued if the store has it). One summary line

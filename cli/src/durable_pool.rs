@@ -64,9 +64,7 @@ pub(crate) async fn run(
     json: bool,
 ) -> Result<(), CliError> {
     let started = Instant::now();
-    let pool = Pool::builder(config)
-        .spawn()
-        .map_err(CliError::Connect)?;
+    let pool = Pool::builder(config).spawn().map_err(CliError::Connect)?;
     let log = Arc::new(Mutex::new(log));
     let ids: Vec<String> = (0..agents).map(|i| format!("{id}-{i}")).collect();
     let runs = ids.iter().map(|id| {

@@ -83,7 +83,9 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         None => None,
     };
     let config = match &durable {
-        Some((store, _)) => config.store(store.clone(), &args.worker),
+        Some((store, _)) => config
+            .store(store.clone(), &args.worker)
+            .lease_ttl(std::time::Duration::from_millis(args.lease_ttl)),
         None => config,
     };
     if let (Some(agents), Some((_, id))) = (args.agents, &durable) {

@@ -348,3 +348,106 @@ impl Random {
         self.0 % n
     }
 }
+
+/// Two worker processes on Redis contend for a conversation: the first is stopped
+/// (SIGSTOP) mid-rollout past its lease, the second takes the conversation over and
+/// finishes it; the first, continued (SIGCONT), is fenced — its turn fails with the typed
+/// error and the store gets nothing more from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_worker_loses_its_conversation_and_cannot_write() {
+    let Some(redis) = RedisServer::start_durable() else {
+        return;
+    };
+    let store = responses_ws_store::open(&redis.url()).unwrap();
+    let server = MockServer::start(script()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("tools.jsonl");
+    let (url, spec, log) = (server.url(), redis.url(), log.display().to_string());
+    let args = |worker: &str| -> Vec<String> {
+        [
+            "run",
+            "--url",
+            &url,
+            "--json",
+            "--store",
+            &spec,
+            "--tool-log",
+            &log,
+            "--agents",
+            "1",
+            "--resume",
+            "contend",
+            "--worker",
+            worker,
+            "--lease-ttl",
+            "400",
+            "Triage the repository.",
+        ]
+        .map(String::from)
+        .into()
+    };
+    let first_args = args("worker-a");
+    let first_args: Vec<&str> = first_args.iter().map(String::as_str).collect();
+    let first = binary(&first_args).spawn().unwrap();
+    let start = Instant::now();
+    while stored_len(&store) < 12 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the first worker stalled early"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let pid = first.id().unwrap().to_string();
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args(["-s", name, &pid])
+            .status();
+        assert!(status.unwrap().success(), "kill -s {name}");
+    };
+    signal("STOP");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let second_args = args("worker-b");
+    let second_args: Vec<&str> = second_args.iter().map(String::as_str).collect();
+    let second = tokio::time::timeout(
+        Duration::from_secs(60),
+        binary(&second_args).spawn().unwrap().wait_with_output(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert!(String::from_utf8_lossy(&second.stdout).contains(FINAL));
+    let finished = stored_len(&store);
+
+    signal("CONT");
+    let first = tokio::time::timeout(Duration::from_secs(30), first.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(!first.status.success(), "the fenced worker failed");
+    assert!(
+        stderr.contains("another worker took the conversation over"),
+        "{stderr}"
+    );
+    assert_eq!(
+        stored_len(&store),
+        finished,
+        "the fenced worker wrote nothing"
+    );
+    let replayed = replay(&store.read("contend-0").unwrap()).unwrap();
+    assert!(replayed.is_finished());
+    let (calls, outputs) = calls_and_outputs(replayed.ledger.items());
+    assert_eq!((calls.len(), outputs), (20, calls));
+    server.shutdown().await;
+}
+
+/// How many records conversation `contend-0` has.
+fn stored_len(store: &SharedStore) -> usize {
+    store.read("contend-0").map(|r| r.len()).unwrap_or(0)
+}

@@ -11,7 +11,8 @@ use std::time::Duration;
 use responses_ws_core::persist::Record;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use crate::{lease, records, Lease, Store, StoreError};
+use crate::lease::{self, LeaseCell};
+use crate::{records, Lease, Store, StoreError};
 
 /// How long a write waits for another process's transaction on the file before it reports
 /// [`StoreError::Unavailable`].
@@ -88,14 +89,16 @@ impl FileStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
 
+impl LeaseCell for FileStore {
     /// Runs `change` on the conversation's current lease in one immediate transaction
     /// (taken before reading, so no other process writes in between) and stores the lease
     /// it returns.
     fn change_lease(
         &self,
         conversation: &str,
-        change: impl FnOnce(Option<&Lease>) -> Result<Lease, StoreError>,
+        change: &dyn Fn(Option<&Lease>) -> Result<Lease, StoreError>,
     ) -> Result<Lease, StoreError> {
         let mut connection = self.lock();
         let tx = connection
@@ -118,30 +121,7 @@ impl FileStore {
 }
 
 impl Store for FileStore {
-    fn acquire(
-        &self,
-        conversation: &str,
-        holder: &str,
-        now: u64,
-        ttl: Duration,
-    ) -> Result<Lease, StoreError> {
-        self.change_lease(conversation, |current| {
-            lease::acquire(current, conversation, holder, now, ttl)
-        })
-    }
-
-    fn renew(&self, presented: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        self.change_lease(&presented.conversation, |current| {
-            lease::renew(current, presented, now, ttl)
-        })
-    }
-
-    fn release(&self, presented: &Lease) -> Result<(), StoreError> {
-        self.change_lease(&presented.conversation, |current| {
-            lease::release(current, presented)
-        })
-        .map(drop)
-    }
+    lease::lease_methods!();
 
     fn append(&self, presented: &Lease, new: &[Record]) -> Result<(), StoreError> {
         let mut connection = self.lock();

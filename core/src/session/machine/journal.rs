@@ -17,7 +17,7 @@
 //! | lane opted in                              | `Opened`                                 |
 //! | request dispatched with new settings       | `Settings`                               |
 //! | request dispatched with new input          | `InputAppended` (tool outputs excepted)  |
-//! | response started (the request accepted)    | `TurnAcknowledged`, then applied steers as `InputAppended` |
+//! | response started (the request accepted)    | `TurnAcknowledged` (rides with the next record), then applied steers as `InputAppended` |
 //! | response completed                         | `ResponseCompleted`, then `ToolCallsSeen` when it made calls |
 //! | tool output or approval accepted           | `ToolOutputAccepted`                     |
 
@@ -124,13 +124,23 @@ impl Session {
     }
 
     /// Queues `entry` for `lane`'s conversation, if the lane is journaled; `entry` is built
-    /// only then (a lane not journaled pays nothing).
+    /// only then (a lane not journaled pays nothing). Riders go first, in their order.
     fn record(&mut self, lane: &Lane, entry: impl FnOnce(&mut JournaledLane) -> Option<Entry>) {
         if let Some(journaled) = self.journals.get_mut(lane) {
             if let Some(entry) = entry(journaled) {
                 let record = journaled.journal.record(entry);
+                self.records.extend(self.riders.drain(..));
                 self.records.push_back(record);
             }
+        }
+    }
+
+    /// Numbers `entry` for `lane`'s conversation now but hands it out with the next record
+    /// (or when the lane leaves the session): it describes no frame, so nothing waits for it,
+    /// and a worker that dies first loses nothing a resume needs (see `journal_started`).
+    fn record_rider(&mut self, lane: &Lane, entry: Entry) {
+        if let Some(journaled) = self.journals.get_mut(lane) {
+            self.riders.push(journaled.journal.record(entry));
         }
     }
 
@@ -161,12 +171,17 @@ impl Session {
     }
 
     /// The server started `response_id` for the lane's request, applying `steers`.
+    ///
+    /// The acknowledgement rides with the next record (the response's completion, usually):
+    /// without it a replay holds the request's tool outputs as answered calls instead of sent
+    /// input, and the resumed conversation sends them once either way.
     pub(super) fn journal_started(&mut self, lane: &Lane, response_id: &str, steers: &[Item]) {
-        self.record(lane, |_| {
-            Some(Entry::TurnAcknowledged {
+        self.record_rider(
+            lane,
+            Entry::TurnAcknowledged {
                 response_id: response_id.into(),
-            })
-        });
+            },
+        );
         if !steers.is_empty() {
             self.record(lane, |_| {
                 Some(Entry::InputAppended {
@@ -218,6 +233,8 @@ impl Session {
 
     /// Stops journaling `lane` (its conversation leaves the session); the journal moves on.
     pub(super) fn take_journal(&mut self, lane: &Lane) -> Option<JournaledLane> {
+        // Its riders go out before anything it records elsewhere.
+        self.records.extend(self.riders.drain(..));
         self.journals.remove(lane)
     }
 

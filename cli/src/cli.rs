@@ -354,7 +354,17 @@ pub(crate) struct RunArgs {
     /// for the lease to expire.
     #[arg(long, value_name = "NAME", default_value = "responses-ws-cli")]
     pub(crate) worker: String,
-    /// Append one JSON line per tool run to this file (call_id, name, arguments, output,
+    /// How long the worker's leases last unless renewed, in milliseconds: a worker that
+    /// died (or stalls) holds its conversations this long.
+    #[arg(long, value_name = "MS", default_value_t = 30_000, requires = "store")]
+    pub(crate) lease_ttl: u64,
+    /// Run N durable conversations at once on one pool of connections
+    /// (`responses_ws_tokio::pool::Pool`) sharing the store: ID-0 … ID-(N-1), where ID is
+    /// --conversation or --resume (each continued if the store has it). One summary line
+    /// per conversation, then the totals.
+    #[arg(long, value_name = "N", requires = "store", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub(crate) agents: Option<u32>,
+    /// Append one JSON line per tool run to this file (conversation, call_id, name, arguments, output,
     /// pid), before the output is handed back.
     #[arg(long, value_name = "PATH", requires = "store")]
     pub(crate) tool_log: Option<std::path::PathBuf>,

@@ -87,7 +87,7 @@ pub(crate) async fn run(
         let output = tools.run(&call);
         runs += 1;
         if let Some(log) = &mut log {
-            log.append(&call, &output);
+            log.append(id, &call, &output);
         }
         std::future::ready(ToolOutput::Text(output))
     };
@@ -113,7 +113,8 @@ pub(crate) async fn run(
 }
 
 /// `--tool-log PATH`: one JSON line per tool run, appended (and flushed) before the output
-/// goes back to the session: what ran, even in a process that was killed afterwards.
+/// goes back to the session: what ran (conversation, call), even in a process that was
+/// killed afterwards.
 #[derive(Debug)]
 pub(crate) struct ToolLog {
     file: File,
@@ -122,6 +123,7 @@ pub(crate) struct ToolLog {
 
 #[derive(Debug, Serialize)]
 struct ToolRun<'a> {
+    conversation: &'a str,
     call_id: &'a str,
     name: &'a str,
     arguments: &'a str,
@@ -147,8 +149,9 @@ impl ToolLog {
     }
 
     /// Appends the run of `call`; a failed write is reported on stderr (the run goes on).
-    fn append(&mut self, call: &ToolCall, output: &str) {
+    pub(crate) fn append(&mut self, conversation: &str, call: &ToolCall, output: &str) {
         let run = ToolRun {
+            conversation,
             call_id: &call.call_id,
             name: &call.name,
             arguments: &call.arguments,

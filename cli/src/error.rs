@@ -58,6 +58,8 @@ pub(crate) enum CliError {
     },
     /// A benchmark run failed.
     Bench(String),
+    /// A conversation of the pool (`run --agents`) failed.
+    Pool(responses_ws_tokio::pool::Error),
 }
 
 impl CliError {
@@ -153,6 +155,7 @@ impl fmt::Display for CliError {
             CliError::Agent(error) => write!(f, "{error}"),
             CliError::Io { doing, source } => write!(f, "{doing}: {source}"),
             CliError::Bench(message) => write!(f, "benchmark failed: {message}"),
+            CliError::Pool(error) => write!(f, "{error}"),
         }
     }
 }

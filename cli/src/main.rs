@@ -18,6 +18,7 @@ mod cli;
 mod demo;
 mod display;
 mod durable;
+mod durable_pool;
 mod error;
 mod load;
 mod mock_cmd;

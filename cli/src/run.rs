@@ -15,6 +15,7 @@ use crate::agent::{self, Limits, Observer, Outcome};
 use crate::cli::RunArgs;
 use crate::display::{JsonPrinter, LivePrinter};
 use crate::durable::{self, ToolLog};
+use crate::durable_pool;
 use crate::error::CliError;
 use crate::stats;
 use crate::tools::{RunTools, Toolbox};
@@ -69,12 +70,15 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     let durable = match &args.store {
         Some(spec) => {
             let store = durable::open_store(spec)?;
-            let id = durable::conversation_id(
-                &*store,
-                spec,
-                args.resume.as_deref(),
-                args.conversation.as_deref(),
-            )?;
+            // With --agents, ID names a group (ID-0, ID-1, …), each continued if stored.
+            let (resume, conversation) = match args.agents {
+                Some(_) => (
+                    None,
+                    args.conversation.as_deref().or(args.resume.as_deref()),
+                ),
+                None => (args.resume.as_deref(), args.conversation.as_deref()),
+            };
+            let id = durable::conversation_id(&*store, spec, resume, conversation)?;
             if args.resume.is_none() && args.conversation.is_none() {
                 eprintln!("conversation {id} (continue it with --store {spec} --resume {id})");
             }
@@ -83,9 +87,16 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         None => None,
     };
     let config = match &durable {
-        Some((store, _)) => config.store(store.clone(), &args.worker),
+        Some((store, _)) => config
+            .store(store.clone(), &args.worker)
+            .lease_ttl(std::time::Duration::from_millis(args.lease_ttl)),
         None => config,
     };
+    if let (Some(agents), Some((_, id))) = (args.agents, &durable) {
+        let log = args.tool_log.as_deref().map(ToolLog::open).transpose()?;
+        let request = durable_pool::request(&args.model, &args.prompt);
+        return durable_pool::run(config, id, agents, request, log, args.json).await;
+    }
     let mut conn = Connection::connect(config)
         .await
         .map_err(|error| CliError::connect(&args.url, error))?;

@@ -57,6 +57,55 @@ pub enum StoreError {
     Io(io::Error),
 }
 
+impl StoreError {
+    /// The same error again, for each entry of a batch that failed as a whole (an I/O
+    /// error keeps its kind and message).
+    pub(crate) fn duplicate(&self) -> StoreError {
+        match self {
+            StoreError::Fenced {
+                conversation,
+                token,
+                current,
+            } => StoreError::Fenced {
+                conversation: conversation.clone(),
+                token: *token,
+                current: *current,
+            },
+            StoreError::Held {
+                conversation,
+                holder,
+                expires_at,
+            } => StoreError::Held {
+                conversation: conversation.clone(),
+                holder: holder.clone(),
+                expires_at: *expires_at,
+            },
+            StoreError::Conflict {
+                conversation,
+                expected_seq,
+                found_seq,
+            } => StoreError::Conflict {
+                conversation: conversation.clone(),
+                expected_seq: *expected_seq,
+                found_seq: *found_seq,
+            },
+            StoreError::Corrupt {
+                conversation,
+                reason,
+            } => StoreError::Corrupt {
+                conversation: conversation.clone(),
+                reason: reason.clone(),
+            },
+            StoreError::ReadOnly(what) => StoreError::ReadOnly(what.clone()),
+            StoreError::Unavailable(what) => StoreError::Unavailable(what.clone()),
+            StoreError::InDoubt(what) => StoreError::InDoubt(what.clone()),
+            StoreError::Io(error) => {
+                StoreError::Io(io::Error::new(error.kind(), error.to_string()))
+            }
+        }
+    }
+}
+
 impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -11,7 +11,8 @@ use std::time::Duration;
 use responses_ws_core::persist::Record;
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 
-use crate::{lease, records, Lease, Store, StoreError};
+use crate::lease::{self, LeaseCell};
+use crate::{records, Lease, Store, StoreError};
 
 /// How long a write waits for another process's transaction on the file before it reports
 /// [`StoreError::Unavailable`].
@@ -88,14 +89,16 @@ impl FileStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
+}
 
+impl LeaseCell for FileStore {
     /// Runs `change` on the conversation's current lease in one immediate transaction
     /// (taken before reading, so no other process writes in between) and stores the lease
     /// it returns.
     fn change_lease(
         &self,
         conversation: &str,
-        change: impl FnOnce(Option<&Lease>) -> Result<Lease, StoreError>,
+        change: &dyn Fn(Option<&Lease>) -> Result<Lease, StoreError>,
     ) -> Result<Lease, StoreError> {
         let mut connection = self.lock();
         let tx = connection
@@ -118,54 +121,37 @@ impl FileStore {
 }
 
 impl Store for FileStore {
-    fn acquire(
-        &self,
-        conversation: &str,
-        holder: &str,
-        now: u64,
-        ttl: Duration,
-    ) -> Result<Lease, StoreError> {
-        self.change_lease(conversation, |current| {
-            lease::acquire(current, conversation, holder, now, ttl)
-        })
-    }
-
-    fn renew(&self, presented: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        self.change_lease(&presented.conversation, |current| {
-            lease::renew(current, presented, now, ttl)
-        })
-    }
-
-    fn release(&self, presented: &Lease) -> Result<(), StoreError> {
-        self.change_lease(&presented.conversation, |current| {
-            lease::release(current, presented)
-        })
-        .map(drop)
-    }
+    lease::lease_methods!();
 
     fn append(&self, presented: &Lease, new: &[Record]) -> Result<(), StoreError> {
-        let conversation = presented.conversation.as_str();
         let mut connection = self.lock();
         let tx = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_error)?;
-        lease::check(load_lease(&tx, conversation)?.as_ref(), presented)?;
-        let last: Option<i64> = tx
-            .query_row(
-                "SELECT MAX(seq) FROM records WHERE conversation = ?1",
-                [conversation],
-                |row| row.get(0),
-            )
-            .map_err(sql_error)?;
-        records::continues(conversation, last.map_or(0, |seq| from_sql(seq) + 1), new)?;
-        for record in new {
-            tx.execute(
-                "INSERT INTO records VALUES (?1, ?2, ?3)",
-                params![conversation, to_sql(record.seq), records::encode(record)],
-            )
-            .map_err(sql_error)?;
-        }
+        insert(&tx, presented, new)?;
         tx.commit().map_err(sql_error)
+    }
+
+    /// One immediate transaction for the whole batch (one fsync); each conversation's part
+    /// in a savepoint, so one refused leaves the others.
+    fn append_many(&self, batch: &[(&Lease, &[Record])]) -> Vec<Result<(), StoreError>> {
+        let mut connection = self.lock();
+        let mut tx = match connection.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(error) => return failed(batch, &sql_error(error)),
+        };
+        let mut results = Vec::with_capacity(batch.len());
+        for (presented, new) in batch {
+            let result = tx.savepoint().map_err(sql_error).and_then(|part| {
+                insert(&part, presented, new)?;
+                part.commit().map_err(sql_error)
+            });
+            results.push(result);
+        }
+        match tx.commit() {
+            Ok(()) => results,
+            Err(error) => failed(batch, &sql_error(error)),
+        }
     }
 
     fn read(&self, conversation: &str) -> Result<Vec<Record>, StoreError> {
@@ -180,6 +166,37 @@ impl Store for FileStore {
             .map(|body| records::decode(conversation, &body.map_err(sql_error)?))
             .collect()
     }
+}
+
+/// Checks `presented` and appends `new` in the transaction `tx`.
+fn insert(tx: &Connection, presented: &Lease, new: &[Record]) -> Result<(), StoreError> {
+    let conversation = presented.conversation.as_str();
+    lease::check(load_lease(tx, conversation)?.as_ref(), presented)?;
+    let last: Option<i64> = tx
+        .query_row(
+            "SELECT MAX(seq) FROM records WHERE conversation = ?1",
+            [conversation],
+            |row| row.get(0),
+        )
+        .map_err(sql_error)?;
+    records::continues(conversation, last.map_or(0, |seq| from_sql(seq) + 1), new)?;
+    for record in new {
+        tx.prepare_cached("INSERT INTO records VALUES (?1, ?2, ?3)")
+            .and_then(|mut insert| {
+                insert.execute(params![
+                    conversation,
+                    to_sql(record.seq),
+                    records::encode(record)
+                ])
+            })
+            .map_err(sql_error)?;
+    }
+    Ok(())
+}
+
+/// The batch failed as a whole with `error`: every entry says so.
+fn failed(batch: &[(&Lease, &[Record])], error: &StoreError) -> Vec<Result<(), StoreError>> {
+    batch.iter().map(|_| Err(error.duplicate())).collect()
 }
 
 fn load_lease(connection: &Connection, conversation: &str) -> Result<Option<Lease>, StoreError> {

@@ -88,3 +88,53 @@ pub(crate) fn release(current: Option<&Lease>, presented: &Lease) -> Result<Leas
 fn expiry(now: u64, ttl: Duration) -> u64 {
     now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX))
 }
+
+/// A backend's one check-then-write of a conversation's lease: `change` sees the stored
+/// lease (none yet: `None`) and returns the next one or refuses, and the backend stores what
+/// it returns atomically with the check. [`Store`](crate::Store)'s three lease operations are
+/// written once over it (`lease_methods!`).
+pub(crate) trait LeaseCell {
+    fn change_lease(
+        &self,
+        conversation: &str,
+        change: &dyn Fn(Option<&Lease>) -> Result<Lease, StoreError>,
+    ) -> Result<Lease, StoreError>;
+}
+
+/// `acquire`, `renew` and `release` of a [`Store`](crate::Store) impl whose type is a
+/// [`LeaseCell`]: the lease rules of this module applied through its one check-then-write.
+macro_rules! lease_methods {
+    () => {
+        fn acquire(
+            &self,
+            conversation: &str,
+            holder: &str,
+            now: u64,
+            ttl: std::time::Duration,
+        ) -> Result<crate::Lease, crate::StoreError> {
+            crate::lease::LeaseCell::change_lease(self, conversation, &|current| {
+                crate::lease::acquire(current, conversation, holder, now, ttl)
+            })
+        }
+
+        fn renew(
+            &self,
+            presented: &crate::Lease,
+            now: u64,
+            ttl: std::time::Duration,
+        ) -> Result<crate::Lease, crate::StoreError> {
+            crate::lease::LeaseCell::change_lease(self, &presented.conversation, &|current| {
+                crate::lease::renew(current, presented, now, ttl)
+            })
+        }
+
+        fn release(&self, presented: &crate::Lease) -> Result<(), crate::StoreError> {
+            crate::lease::LeaseCell::change_lease(self, &presented.conversation, &|current| {
+                crate::lease::release(current, presented)
+            })
+            .map(drop)
+        }
+    };
+}
+
+pub(crate) use lease_methods;

@@ -185,6 +185,36 @@ pub trait Store {
     /// ```
     fn append(&self, lease: &Lease, records: &[Record]) -> Result<(), StoreError>;
 
+    /// Appends the records of several conversations, each under its lease and each as
+    /// [`append`](Self::append) would (all or none, fenced, numbered on): one result per
+    /// entry, in order; one conversation refused does not stop the others. A pool stores
+    /// what all its conversations did in one step with one call.
+    ///
+    /// The default appends them one by one; [`FileStore`] writes them all in one
+    /// transaction (one fsync for the batch).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use responses_ws_store::{MemoryStore, Record, Store};
+    /// use responses_ws_core::persist::{Entry, Journal};
+    /// use responses_ws_core::session::Lane;
+    ///
+    /// let store = MemoryStore::default();
+    /// let a = store.acquire("a", "worker", 0, Duration::from_secs(30))?;
+    /// let b = store.acquire("b", "worker", 0, Duration::from_secs(30))?;
+    /// let record = |id: &str| Journal::new(id).record(Entry::Opened { lane: Lane::Default });
+    /// let results = store.append_many(&[(&a, &[record("a")][..]), (&b, &[record("b")][..])]);
+    /// assert!(results.iter().all(Result::is_ok));
+    /// assert_eq!(store.read("b")?.len(), 1);
+    /// # Ok::<(), responses_ws_store::StoreError>(())
+    /// ```
+    fn append_many(&self, batch: &[(&Lease, &[Record])]) -> Vec<Result<(), StoreError>> {
+        batch
+            .iter()
+            .map(|(lease, records)| self.append(lease, records))
+            .collect()
+    }
+
     /// The conversation's records, oldest first (none for an unknown conversation).
     ///
     /// ```

@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
 
 use responses_ws_core::persist::Record;
 
-use crate::{lease, records, Lease, Store, StoreError};
+use crate::lease::{self, LeaseCell};
+use crate::{records, Lease, Store, StoreError};
 
 /// A store that keeps everything in memory: nothing survives the process.
 ///
@@ -45,35 +45,22 @@ impl MemoryStore {
     }
 }
 
-impl Store for MemoryStore {
-    fn acquire(
+impl LeaseCell for MemoryStore {
+    fn change_lease(
         &self,
         conversation: &str,
-        holder: &str,
-        now: u64,
-        ttl: Duration,
+        change: &dyn Fn(Option<&Lease>) -> Result<Lease, StoreError>,
     ) -> Result<Lease, StoreError> {
         let mut all = self.lock();
         let state = all.entry(conversation.into()).or_default();
-        let granted = lease::acquire(state.lease.as_ref(), conversation, holder, now, ttl)?;
-        state.lease = Some(granted.clone());
-        Ok(granted)
+        let next = change(state.lease.as_ref())?;
+        state.lease = Some(next.clone());
+        Ok(next)
     }
+}
 
-    fn renew(&self, presented: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        let mut all = self.lock();
-        let state = all.entry(presented.conversation.clone()).or_default();
-        let renewed = lease::renew(state.lease.as_ref(), presented, now, ttl)?;
-        state.lease = Some(renewed.clone());
-        Ok(renewed)
-    }
-
-    fn release(&self, presented: &Lease) -> Result<(), StoreError> {
-        let mut all = self.lock();
-        let state = all.entry(presented.conversation.clone()).or_default();
-        state.lease = Some(lease::release(state.lease.as_ref(), presented)?);
-        Ok(())
-    }
+impl Store for MemoryStore {
+    lease::lease_methods!();
 
     fn append(&self, presented: &Lease, new: &[Record]) -> Result<(), StoreError> {
         let mut all = self.lock();

@@ -16,7 +16,8 @@ use std::time::Duration;
 use redis::{Connection, Script};
 use responses_ws_core::persist::Record;
 
-use crate::{lease, records, Lease, Store, StoreError};
+use crate::lease::{self, LeaseCell};
+use crate::{records, Lease, Store, StoreError};
 use link::{Failure, Link};
 
 /// Appends records under a fencing token, all or none: only while the token is the current
@@ -164,37 +165,6 @@ impl RedisStore {
         )
     }
 
-    /// Computes the next lease from the current one with `change` and stores it, unless
-    /// another worker changed the lease in between (then again, from what it stored).
-    /// Repeating the script is safe: it compares before it writes.
-    fn change_lease(
-        &self,
-        conversation: &str,
-        change: impl Fn(Option<&Lease>) -> Result<Lease, StoreError>,
-    ) -> Result<Lease, StoreError> {
-        let key = self.key(conversation, "lease");
-        let mut current = self.load_lease(conversation)?;
-        for _ in 0..LEASE_ATTEMPTS {
-            let next = change(current.as_ref())?;
-            let read = current.as_ref().map(fields).unwrap_or_default();
-            let (swapped, holder, token, expires_at): (bool, String, String, String) =
-                self.link.call(|connection| {
-                    self.set_lease
-                        .key(&key)
-                        .arg(&read)
-                        .arg(&fields(&next))
-                        .invoke(connection)
-                })?;
-            if swapped {
-                return Ok(next);
-            }
-            current = stored_lease(conversation, &holder, &token, &expires_at)?;
-        }
-        Err(StoreError::Unavailable(format!(
-            "the lease of conversation {conversation:?} changed under {LEASE_ATTEMPTS} attempts in a row"
-        )))
-    }
-
     /// Whether `bodies` are stored from `first` on: asked after the reply to an append was
     /// lost. The list only grows and the script writes all or none, so the batch landed if
     /// and only if its first record is there.
@@ -225,31 +195,41 @@ impl fmt::Debug for RedisStore {
     }
 }
 
-impl Store for RedisStore {
-    fn acquire(
+impl LeaseCell for RedisStore {
+    /// Computes the next lease from the current one with `change` and stores it, unless
+    /// another worker changed the lease in between (then again, from what it stored).
+    /// Repeating the script is safe: it compares before it writes.
+    fn change_lease(
         &self,
         conversation: &str,
-        holder: &str,
-        now: u64,
-        ttl: Duration,
+        change: &dyn Fn(Option<&Lease>) -> Result<Lease, StoreError>,
     ) -> Result<Lease, StoreError> {
-        self.change_lease(conversation, |current| {
-            lease::acquire(current, conversation, holder, now, ttl)
-        })
+        let key = self.key(conversation, "lease");
+        let mut current = self.load_lease(conversation)?;
+        for _ in 0..LEASE_ATTEMPTS {
+            let next = change(current.as_ref())?;
+            let read = current.as_ref().map(fields).unwrap_or_default();
+            let (swapped, holder, token, expires_at): (bool, String, String, String) =
+                self.link.call(|connection| {
+                    self.set_lease
+                        .key(&key)
+                        .arg(&read)
+                        .arg(&fields(&next))
+                        .invoke(connection)
+                })?;
+            if swapped {
+                return Ok(next);
+            }
+            current = stored_lease(conversation, &holder, &token, &expires_at)?;
+        }
+        Err(StoreError::Unavailable(format!(
+            "the lease of conversation {conversation:?} changed under {LEASE_ATTEMPTS} attempts in a row"
+        )))
     }
+}
 
-    fn renew(&self, presented: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        self.change_lease(&presented.conversation, |current| {
-            lease::renew(current, presented, now, ttl)
-        })
-    }
-
-    fn release(&self, presented: &Lease) -> Result<(), StoreError> {
-        self.change_lease(&presented.conversation, |current| {
-            lease::release(current, presented)
-        })
-        .map(drop)
-    }
+impl Store for RedisStore {
+    lease::lease_methods!();
 
     fn append(&self, presented: &Lease, new: &[Record]) -> Result<(), StoreError> {
         let conversation = presented.conversation.as_str();

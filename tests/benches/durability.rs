@@ -4,22 +4,38 @@
 //! `appendfsync always`: one fsync per write). Prints the median time per turn of each over
 //! `RUNS` rollouts.
 //!
+//! Then the same under the blocking pool: `AGENTS` rollouts at once on one pool of two
+//! connections (`Pool::run_durable`), whose driver stores the records of every conversation
+//! an input touched in one store call (`Store::append_many`): the time per turn (wall time
+//! over every turn of every agent) and how many records each store call carried.
+//!
 //! `cargo bench -p responses-ws-tests --bench durability`
 
 #[path = "../../store/tests/support/redis.rs"]
 mod redis_support;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use responses_ws_blocking::{Config, Connection, FileStore, MemoryStore, ResponseCreate};
+use responses_ws_blocking::pool::Pool;
+use responses_ws_blocking::{
+    Config, Connection, FileStore, MemoryStore, ResponseCreate, Store, StoreError,
+};
 use responses_ws_core::mock::{Script, ScriptedCall};
+use responses_ws_core::persist::Record;
+use responses_ws_store::Lease;
 use responses_ws_store::RedisStore;
 use responses_ws_tokio::mock::MockServer;
 
 const RUNS: usize = 30;
 const GROUPS: [u32; 12] = [1, 2, 1, 3, 1, 2, 1, 3, 1, 2, 1, 2];
 const TURNS: u32 = 13;
+/// Rollouts at once on the pool, and pool runs per store.
+const AGENTS: usize = 16;
+const POOL_RUNS: usize = 5;
+
+type Shared = Arc<dyn Store + Send + Sync>;
 
 fn script() -> Script {
     let mut script = Script::new();
@@ -33,11 +49,7 @@ fn script() -> Script {
 }
 
 /// One rollout's time per turn.
-fn rollout(
-    url: &str,
-    store: Option<Arc<dyn responses_ws_blocking::Store + Send + Sync>>,
-    id: usize,
-) -> Duration {
+fn rollout(url: &str, store: Option<Shared>, id: usize) -> Duration {
     let mut config = Config::new(url).unwrap();
     if let Some(store) = &store {
         config = config.store(store.clone(), "bench");
@@ -65,13 +77,10 @@ fn main() {
     let server = MockServer::start_in_thread(script()).unwrap();
     let url = server.url();
     let dir = tempfile::tempdir().unwrap();
-    let file: Arc<dyn responses_ws_blocking::Store + Send + Sync> =
-        Arc::new(FileStore::open(dir.path().join("bench.sqlite")).unwrap());
-    let memory: Arc<dyn responses_ws_blocking::Store + Send + Sync> =
-        Arc::new(MemoryStore::default());
+    let file: Shared = Arc::new(FileStore::open(dir.path().join("bench.sqlite")).unwrap());
+    let memory: Shared = Arc::new(MemoryStore::default());
     let redis_server = redis_support::RedisServer::start_durable().expect("redis-server");
-    let redis: Arc<dyn responses_ws_blocking::Store + Send + Sync> =
-        Arc::new(RedisStore::open(&redis_server.url()).unwrap());
+    let redis: Shared = Arc::new(RedisStore::open(&redis_server.url()).unwrap());
     // Each store twice, interleaved, so that a change of load shows as a difference between
     // the two passes of one store rather than as a cost.
     let stores = [
@@ -101,5 +110,114 @@ fn main() {
     for (name, medians) in results {
         println!("  {name:<6} {:>10.1?} {:>10.1?}", medians[0], medians[1]);
     }
+    pool_section(&url, &stores);
     server.shutdown();
+}
+
+/// A store that counts the pool's batched appends (calls, records) and passes them on.
+struct Counting {
+    inner: Shared,
+    calls: AtomicU64,
+    records: AtomicU64,
+}
+
+impl Store for Counting {
+    fn acquire(&self, c: &str, h: &str, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
+        self.inner.acquire(c, h, now, ttl)
+    }
+    fn renew(&self, lease: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
+        self.inner.renew(lease, now, ttl)
+    }
+    fn release(&self, lease: &Lease) -> Result<(), StoreError> {
+        self.inner.release(lease)
+    }
+    fn append(&self, lease: &Lease, records: &[Record]) -> Result<(), StoreError> {
+        self.inner.append(lease, records)
+    }
+    fn append_many(&self, batch: &[(&Lease, &[Record])]) -> Vec<Result<(), StoreError>> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let records: usize = batch.iter().map(|(_, records)| records.len()).sum();
+        self.records.fetch_add(records as u64, Ordering::Relaxed);
+        self.inner.append_many(batch)
+    }
+    fn read(&self, conversation: &str) -> Result<Vec<Record>, StoreError> {
+        self.inner.read(conversation)
+    }
+}
+
+/// `AGENTS` rollouts at once on one pool: the time per turn.
+fn pool_rollouts(url: &str, store: Option<Shared>, tag: usize) -> Duration {
+    let mut config = Config::new(url).unwrap();
+    if let Some(store) = &store {
+        config = config.store(store.clone(), "bench-pool");
+    }
+    let pool = Pool::builder(config).max_connections(2).build().unwrap();
+    let start = Instant::now();
+    let agents: Vec<_> = (0..AGENTS)
+        .map(|agent| {
+            let (pool, durable) = (pool.clone(), store.is_some());
+            std::thread::spawn(move || {
+                let request = ResponseCreate::new("m").input("Add them all.");
+                let id = format!("pool-{tag}-{agent}");
+                let response = match durable {
+                    true => pool.run_durable(&id, request, |c| c.call_id.clone()),
+                    false => {
+                        (pool.conversation().unwrap()).run_tool_loop(request, |c| c.call_id.clone())
+                    }
+                };
+                assert_eq!(response.unwrap().all_output_text(), "Done.");
+            })
+        })
+        .collect();
+    agents.into_iter().for_each(|agent| agent.join().unwrap());
+    let elapsed = start.elapsed();
+    pool.close();
+    elapsed / (AGENTS as u32 * TURNS)
+}
+
+fn pool_section(url: &str, stores: &[(&str, Option<Shared>)]) {
+    println!(
+        "under the pool ({AGENTS} rollouts at once on 2 connections; time per turn, median of \
+         {POOL_RUNS} runs, two passes; records per store call):"
+    );
+    let counted: Vec<(&str, Option<Arc<Counting>>)> = (stores.iter())
+        .map(|(name, store)| {
+            let counting = store.clone().map(|inner| {
+                Arc::new(Counting {
+                    inner,
+                    calls: AtomicU64::new(0),
+                    records: AtomicU64::new(0),
+                })
+            });
+            (*name, counting)
+        })
+        .collect();
+    let mut results: Vec<(&str, Vec<Duration>)> = Vec::new();
+    for pass in 0..2 {
+        for (name, store) in &counted {
+            let store = store.clone().map(|s| s as Shared);
+            let tag = |i: usize| 1_000 + pass * (POOL_RUNS + 1) + i;
+            pool_rollouts(url, store.clone(), tag(POOL_RUNS));
+            let times = (0..POOL_RUNS)
+                .map(|i| pool_rollouts(url, store.clone(), tag(i)))
+                .collect();
+            match results.iter_mut().find(|(n, _)| n == name) {
+                Some((_, medians)) => medians.push(median(times)),
+                None => results.push((name, vec![median(times)])),
+            }
+        }
+    }
+    for ((name, medians), (_, counting)) in results.into_iter().zip(&counted) {
+        let batching = counting.as_ref().map_or(String::new(), |c| {
+            let calls = c.calls.load(Ordering::Relaxed).max(1);
+            format!(
+                "  {:.1} records per store call ({calls} calls)",
+                c.records.load(Ordering::Relaxed) as f64 / calls as f64
+            )
+        });
+        println!(
+            "  {name:<6} {:>10.1?} {:>10.1?}{batching}",
+            medians[0], medians[1]
+        );
+    }
 }

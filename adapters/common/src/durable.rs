@@ -53,24 +53,124 @@ pub type SharedStore = Arc<dyn Store + Send + Sync>;
 /// assert!(durable.is_clear());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+#[derive(Debug)]
 pub struct Durable {
-    store: SharedStore,
-    worker: String,
-    ttl: Duration,
-    /// The lease of each conversation this worker journals.
-    leases: BTreeMap<String, Lease>,
+    leases: Leases,
     /// Records taken from the core, not stored yet, oldest first.
     unstored: Vec<Record>,
 }
 
-impl fmt::Debug for Durable {
+/// A worker's leases in a store: taken, renewed once half of one has run, released.
+/// Written once for a connection's [`Durable`] and a pool's journal.
+pub(crate) struct Leases {
+    store: SharedStore,
+    worker: String,
+    ttl: Duration,
+    /// The lease of each conversation this worker journals.
+    held: BTreeMap<String, Lease>,
+    /// No lease needs renewing before this (milliseconds of the wall clock).
+    next_due: u64,
+}
+
+impl fmt::Debug for Leases {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Durable")
+        f.debug_struct("Leases")
             .field("worker", &self.worker)
             .field("ttl", &self.ttl)
-            .field("leases", &self.leases)
-            .field("unstored", &self.unstored.len())
+            .field("held", &self.held)
             .finish_non_exhaustive()
+    }
+}
+
+impl Leases {
+    /// No lease yet, in `store`, as `worker`, each lasting `ttl` unless renewed.
+    pub(crate) fn new(store: SharedStore, worker: impl Into<String>, ttl: Duration) -> Leases {
+        Leases {
+            store,
+            worker: worker.into(),
+            ttl,
+            held: BTreeMap::new(),
+            next_due: u64::MAX,
+        }
+    }
+
+    /// The store.
+    pub(crate) fn store(&self) -> &SharedStore {
+        &self.store
+    }
+
+    /// Takes `conversation`'s lease ([`StoreError::Held`] while another worker's runs).
+    pub(crate) fn acquire(&mut self, conversation: &str) -> Result<(), StoreError> {
+        let lease = self
+            .store
+            .acquire(conversation, &self.worker, now_ms(), self.ttl)?;
+        self.next_due = self.next_due.min(self.due(&lease));
+        self.held.insert(conversation.into(), lease);
+        Ok(())
+    }
+
+    /// The lease to write `conversation` under, renewed once half of it has run;
+    /// [`StoreError::Fenced`] when this worker holds none.
+    pub(crate) fn current(&mut self, conversation: &str) -> Result<Lease, StoreError> {
+        let Some(lease) = self.held.get(conversation) else {
+            return Err(StoreError::Fenced {
+                conversation: conversation.into(),
+                token: 0,
+                current: 0,
+            });
+        };
+        let now = now_ms();
+        let half = u64::try_from(self.ttl.as_millis() / 2).unwrap_or(u64::MAX);
+        if now.saturating_add(half) < lease.expires_at {
+            return Ok(lease.clone());
+        }
+        let renewed = self.store.renew(lease, now, self.ttl);
+        if let Err(StoreError::Fenced { .. }) = renewed {
+            self.held.remove(conversation);
+        }
+        let renewed = renewed?;
+        self.next_due = self.next_due.min(self.due(&renewed));
+        self.held.insert(conversation.into(), renewed.clone());
+        Ok(renewed)
+    }
+
+    /// Ends the lease of `conversation` (another worker may take it at once).
+    pub(crate) fn release(&mut self, conversation: &str) -> Result<(), StoreError> {
+        match self.held.remove(conversation) {
+            Some(lease) => self.store.release(&lease),
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets `conversation`'s lease without a store call (it was taken over).
+    pub(crate) fn forget(&mut self, conversation: &str) {
+        self.held.remove(conversation);
+    }
+
+    /// Renews every lease of which half has run, so that conversations at rest stay this
+    /// worker's; the ones taken over meanwhile are forgotten and returned.
+    /// A walk over the leases only when one is due.
+    pub(crate) fn renew_due(&mut self) -> Vec<(String, StoreError)> {
+        let now = now_ms();
+        if now < self.next_due {
+            return Vec::new();
+        }
+        let due: Vec<String> = (self.held.iter())
+            .filter(|(_, lease)| now >= self.due(lease))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let failures = due
+            .into_iter()
+            .filter_map(|id| self.current(&id).err().map(|error| (id, error)))
+            .collect();
+        self.next_due = (self.held.values().map(|lease| self.due(lease)).min()).unwrap_or(u64::MAX);
+        failures
+    }
+
+    /// When `lease` is renewed: once half of it has run.
+    fn due(&self, lease: &Lease) -> u64 {
+        let half = u64::try_from(self.ttl.as_millis() / 2).unwrap_or(u64::MAX);
+        lease.expires_at.saturating_sub(half)
     }
 }
 
@@ -104,10 +204,7 @@ impl Durable {
     /// Journals to `store` as `worker` (the name its leases carry).
     pub fn new(store: SharedStore, worker: impl Into<String>) -> Durable {
         Durable {
-            store,
-            worker: worker.into(),
-            ttl: DEFAULT_LEASE_TTL,
-            leases: BTreeMap::new(),
+            leases: Leases::new(store, worker, DEFAULT_LEASE_TTL),
             unstored: Vec::new(),
         }
     }
@@ -123,13 +220,13 @@ impl Durable {
 
     /// Sets how long a lease lasts unless renewed.
     pub fn lease_ttl(mut self, ttl: Duration) -> Durable {
-        self.ttl = ttl;
+        self.leases.ttl = ttl;
         self
     }
 
     /// The store.
     pub fn store(&self) -> &SharedStore {
-        &self.store
+        self.leases.store()
     }
 
     /// Starts the conversation `conversation` on `lane` (which must be new): takes its lease
@@ -140,9 +237,8 @@ impl Durable {
         lane: &Lane,
         conversation: &str,
     ) -> Result<(), Error> {
-        let lease = self.acquire(conversation)?;
+        self.leases.acquire(conversation)?;
         client.journal(lane, conversation)?;
-        self.leases.insert(conversation.into(), lease);
         self.persist(client)?;
         Ok(())
     }
@@ -157,8 +253,8 @@ impl Durable {
         lane: &Lane,
         conversation: &str,
     ) -> Result<Resumed, Error> {
-        let lease = self.acquire(conversation)?;
-        let records = self.store.read(conversation).map_err(Error::Store)?;
+        self.leases.acquire(conversation)?;
+        let records = self.store().read(conversation).map_err(Error::Store)?;
         let replayed = replay(&records).map_err(Error::Replay)?;
         let started = !replayed.ledger.items().is_empty();
         let finished = replayed
@@ -170,7 +266,6 @@ impl Durable {
             .map(|(call, _)| call.clone())
             .collect();
         client.import_lane(lane, LaneTransfer::from(replayed))?;
-        self.leases.insert(conversation.into(), lease);
         Ok(Resumed {
             rerun: client.session().pending_tool_calls(lane),
             skipped,
@@ -187,7 +282,7 @@ impl Durable {
         lane: &Lane,
         conversation: &str,
     ) -> Result<Start, Error> {
-        if self.store.read(conversation)?.is_empty() {
+        if self.store().read(conversation)?.is_empty() {
             self.open(client, lane, conversation)?;
             return Ok(Start::New);
         }
@@ -208,8 +303,8 @@ impl Durable {
                 .iter()
                 .take_while(|record| record.conversation == conversation)
                 .count();
-            let lease = self.current_lease(&conversation)?;
-            self.store.append(&lease, &self.unstored[..run])?;
+            let lease = self.leases.current(&conversation)?;
+            self.leases.store.append(&lease, &self.unstored[..run])?;
             self.unstored.drain(..run);
         }
         Ok(())
@@ -222,35 +317,7 @@ impl Durable {
 
     /// Ends the lease of `conversation` (another worker may take it at once).
     pub fn release(&mut self, conversation: &str) -> Result<(), StoreError> {
-        match self.leases.remove(conversation) {
-            Some(lease) => self.store.release(&lease),
-            None => Ok(()),
-        }
-    }
-
-    fn acquire(&self, conversation: &str) -> Result<Lease, Error> {
-        self.store
-            .acquire(conversation, &self.worker, now_ms(), self.ttl)
-            .map_err(Error::Store)
-    }
-
-    /// The lease to write `conversation` under, renewed once half of it has run.
-    fn current_lease(&mut self, conversation: &str) -> Result<Lease, StoreError> {
-        let Some(lease) = self.leases.get(conversation) else {
-            return Err(StoreError::Fenced {
-                conversation: conversation.into(),
-                token: 0,
-                current: 0,
-            });
-        };
-        let now = now_ms();
-        let half = u64::try_from(self.ttl.as_millis() / 2).unwrap_or(u64::MAX);
-        if now.saturating_add(half) < lease.expires_at {
-            return Ok(lease.clone());
-        }
-        let renewed = self.store.renew(lease, now, self.ttl)?;
-        self.leases.insert(conversation.into(), renewed.clone());
-        Ok(renewed)
+        self.leases.release(conversation)
     }
 }
 

@@ -79,6 +79,11 @@ impl Admission {
         self.resuming.push_back(conv);
     }
 
+    /// Takes a resuming conversation out (its turn ended while it moved).
+    pub(crate) fn withdraw(&mut self, conv: ConvId) {
+        self.resuming.retain(|&c| c != conv);
+    }
+
     pub(crate) fn front(&self) -> Option<Next> {
         match self.resuming.front() {
             Some(&conv) => Some(Next::Resume(conv)),

@@ -124,12 +124,25 @@ impl Pool {
     /// A connection that may have bytes to write: drain [`poll_transmit`](Self::poll_transmit)
     /// for it. Non-empty after the same calls as [`poll_event`](Self::poll_event); each
     /// connection is given once until something new touches it.
+    ///
+    /// Empty while a write-ahead record waits in [`poll_record`](Self::poll_record).
     pub fn poll_ready(&mut self) -> Option<ConnId> {
+        if self.holds_records() {
+            return None;
+        }
         self.ready.pop_first()
     }
 
     /// The next bytes to write to `conn`'s socket.
+    ///
+    /// Empty while a write-ahead record waits in [`poll_record`](Self::poll_record) (the
+    /// connection is [ready](Self::poll_ready) again once they are taken).
     pub fn poll_transmit(&mut self, conn: ConnId) -> Option<Bytes> {
+        self.gather(conn);
+        if self.holds_records() {
+            self.ready.insert(conn);
+            return None;
+        }
         let bytes = self.members.get_mut(&conn)?.client.poll_transmit();
         // Writing can start the connection's timers (a close sent, a ping).
         self.timers.mark(conn);

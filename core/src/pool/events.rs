@@ -86,6 +86,16 @@ pub enum TurnError {
     /// The connection's session refused the request (not expected: the pool only places a
     /// turn where it fits); the request is handed back.
     Refused(Box<Refused<ResponseCreate>>),
+    /// The driver could not store the write-ahead records of this journaled conversation
+    /// ([`Pool::journal_failed`](super::Pool::journal_failed)): nothing of them went out.
+    /// `fenced`: another worker took the conversation over, which takes no more turns here;
+    /// else (the store down, full) its records are kept and its next turn writes them first.
+    NotDurable {
+        /// Another worker holds the conversation's lease.
+        fenced: bool,
+        /// What the store said.
+        reason: alloc::string::String,
+    },
 }
 
 impl fmt::Display for TurnError {
@@ -101,6 +111,15 @@ impl fmt::Display for TurnError {
             }
             TurnError::Closed { .. } => f.write_str("the pool was closed while the turn waited"),
             TurnError::Refused(refused) => write!(f, "{refused}"),
+            TurnError::NotDurable {
+                fenced: true,
+                reason,
+            } => {
+                write!(f, "another worker took the conversation over: {reason}")
+            }
+            TurnError::NotDurable { reason, .. } => {
+                write!(f, "the turn's records could not be stored: {reason}")
+            }
         }
     }
 }
@@ -134,6 +153,11 @@ pub enum PoolError {
     /// The request or the tool output is not valid for the session (a field the pool owns
     /// such as `stream_id` or `previous_response_id`, an unknown call id …).
     Session(SessionError),
+    /// A conversation of the pool is journaled under this id already.
+    AlreadyOpen(alloc::string::String),
+    /// Another worker took this journaled conversation over (its lease): it takes no
+    /// more turns here.
+    Fenced(ConvId),
 }
 
 impl fmt::Display for PoolError {
@@ -150,6 +174,10 @@ impl fmt::Display for PoolError {
             PoolError::UnknownConversation(conv) => write!(f, "no conversation {conv}"),
             PoolError::Busy(conv) => write!(f, "{conv} has a turn running already"),
             PoolError::Session(error) => write!(f, "{error}"),
+            PoolError::AlreadyOpen(id) => {
+                write!(f, "conversation {id:?} is open in the pool already")
+            }
+            PoolError::Fenced(conv) => write!(f, "another worker took {conv} over"),
         }
     }
 }

@@ -38,6 +38,8 @@ impl Pool {
             };
             self.on_client_event(conn, event, now);
         }
+        // Reading the events made the session's records (a response started, completed).
+        self.gather(conn);
         let lost = self.members.get(&conn).is_some_and(|m| m.lost.is_some());
         if lost {
             self.remove_member(conn, now);
@@ -166,6 +168,7 @@ impl Pool {
     /// `conn` ended: every conversation on it is parked with its context; a running turn
     /// with requests or tool calls still open resumes elsewhere, one at rest ends.
     fn remove_member(&mut self, conn: ConnId, now: Instant) {
+        self.gather(conn);
         let Some(mut member) = self.members.remove(&conn) else {
             return;
         };
@@ -263,6 +266,7 @@ impl Pool {
 
     /// `conn`'s client was touched: it may have bytes to write and a new deadline.
     pub(super) fn touch(&mut self, conn: ConnId) {
+        self.gather(conn);
         self.ready.insert(conn);
         self.timers.mark(conn);
     }

@@ -11,6 +11,7 @@ use super::conversation::{Conversation, Home, Turn, TurnPhase};
 use super::events::{PoolError, PoolEvent, Rejected};
 use super::gate::DialGate;
 use super::ids::{ConnId, ConvId, TurnId};
+use super::journal::Journals;
 use super::member::{ConnectionPhase, Member};
 use super::slots::LaneSlots;
 use super::stats::{ConnectionStats, Stats};
@@ -67,6 +68,8 @@ pub struct Pool {
     pub(super) totals: Stats,
     /// [`close`](Pool::close) was called: no new turn; connections close as their turns end.
     pub(super) closing: bool,
+    /// Journaled conversations and their records not yet handed out.
+    pub(super) journals: Journals,
     pub(super) next_conn: u64,
     next_conv: u64,
     next_turn: u64,
@@ -96,6 +99,7 @@ impl Pool {
             timers: Timers::default(),
             totals: Stats::default(),
             closing: false,
+            journals: Journals::default(),
             next_conn: 0,
             next_conv: 0,
             next_turn: 0,
@@ -155,6 +159,10 @@ impl Pool {
             .ok_or(PoolError::UnknownConversation(conv))?;
         if entry.turn.is_some() {
             return Err(PoolError::Busy(conv));
+        }
+        self.forget_journal(conv);
+        if let Some(Home::Placed { conn, .. }) = self.convs.get(&conv).map(|c| &c.home) {
+            self.gather(*conn);
         }
         if let Some(Conversation {
             home: Home::Placed { conn, slot },
@@ -231,8 +239,7 @@ impl Pool {
         if place.is_none() && !(may_wait && self.admission.has_room()) {
             return Err(Rejected::new(overloaded, request));
         }
-        let turn = TurnId(self.next_turn);
-        self.next_turn += 1;
+        let turn = self.next_turn_id();
         let entry = self.convs.get_mut(&conv).expect("checked");
         entry.turn = Some(Turn {
             id: turn,
@@ -256,6 +263,11 @@ impl Pool {
         Ok(turn)
     }
 
+    pub(super) fn next_turn_id(&mut self) -> TurnId {
+        self.next_turn += 1;
+        TurnId(self.next_turn - 1)
+    }
+
     fn check_turn(&self, conv: ConvId, request: &ResponseCreate) -> Result<(), PoolError> {
         let entry = self
             .convs
@@ -267,6 +279,7 @@ impl Pool {
         if entry.turn.is_some() {
             return Err(PoolError::Busy(conv));
         }
+        self.check_fenced(conv)?;
         if request.stream_id.is_some() {
             return Err(SessionError::OwnedField("stream_id").into());
         }
@@ -326,7 +339,11 @@ impl Pool {
             .get_mut(&conv)
             .ok_or(PoolError::UnknownConversation(conv))?;
         match &mut entry.home {
-            Home::Parked(transfer) => Ok(transfer.submit_tool_output(call_id, output)?),
+            Home::Parked(transfer) => {
+                transfer.submit_tool_output(call_id, output)?;
+                self.gather_parked(conv);
+                Ok(())
+            }
             Home::Placed { conn, slot } => {
                 let (conn, lane) = (*conn, LaneSlots::lane(*slot));
                 let member = self

@@ -133,6 +133,7 @@ mod driving;
 mod events;
 mod gate;
 mod ids;
+mod journal;
 mod lifecycle;
 mod machine;
 mod member;

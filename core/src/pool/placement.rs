@@ -171,10 +171,12 @@ impl Pool {
 
     /// Takes `conv`'s context off its lane (which must be at rest) into the pool.
     pub(super) fn park(&mut self, conv: ConvId) -> Result<(), SessionError> {
-        let entry = self.convs.get_mut(&conv).expect("known");
-        let Home::Placed { conn, slot } = entry.home else {
+        let Home::Placed { conn, slot } = self.convs.get(&conv).expect("known").home else {
             return Ok(());
         };
+        // The conversation's records so far come out before any it makes elsewhere.
+        self.gather(conn);
+        let entry = self.convs.get_mut(&conv).expect("known");
         let member = self
             .members
             .get_mut(&conn)

@@ -91,6 +91,9 @@ pub struct Session {
     /// Where a frame's escaped strings are unescaped while the session reads it (empty between
     /// frames; kept so that reading a delta allocates nothing).
     scratch: String,
+    /// Records that describe no frame (a turn acknowledged): they ride with the next record
+    /// instead of costing a durable write of their own.
+    riders: Vec<crate::persist::Record>,
 }
 
 /// The connection the session is using, as far as the session knows.
@@ -252,6 +255,7 @@ impl Session {
             journals: BTreeMap::new(),
             records: VecDeque::new(),
             scratch: String::new(),
+            riders: Vec::new(),
         }
     }
 

@@ -30,9 +30,12 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let conv = self.conv;
-        self.pool
-            .hub
-            .with(|state, _| state.mailboxes.release(&mut state.pool, conv));
+        self.pool.hub.with(|state, _| {
+            if let Some(journal) = &mut state.journal {
+                journal.closing(&state.pool, conv);
+            }
+            state.mailboxes.release(&mut state.pool, conv)
+        });
     }
 }
 
@@ -115,8 +118,23 @@ impl Conversation {
         F: FnMut(&ToolCall) -> O,
         O: Into<ToolOutput>,
     {
+        let turn = self.turn(request)?;
+        self.drive_tool_loop(turn, &mut handler)
+    }
+
+    /// The tool loop of [`run_tool_loop`](Self::run_tool_loop) over a turn that runs
+    /// already (a resumed one: [`Pool::resume`](super::Pool::resume)).
+    pub(crate) fn drive_tool_loop<F, O>(
+        &self,
+        turn: Turn,
+        handler: &mut F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(&ToolCall) -> O,
+        O: Into<ToolOutput>,
+    {
         let mut last = None;
-        for event in self.turn(request)? {
+        for event in turn {
             match event? {
                 SessionEvent::Completed { response, .. } => last = Some(response),
                 SessionEvent::ToolCalls { calls, .. } => {
@@ -190,7 +208,7 @@ pub struct Turn {
 }
 
 impl Turn {
-    fn new(conversation: Conversation, id: TurnId) -> Turn {
+    pub(crate) fn new(conversation: Conversation, id: TurnId) -> Turn {
         Turn {
             conversation,
             id,

@@ -13,6 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
 use responses_ws_adapter::pool::mailboxes::{Dispatched, Mailboxes};
+use responses_ws_adapter::pool::PoolJournal;
 use responses_ws_core::pool::{ConnId, Pool as CorePool};
 use responses_ws_core::ws::WsUrl;
 use responses_ws_core::Instant;
@@ -45,6 +46,8 @@ pub(crate) struct Hub {
 pub(crate) struct State {
     pub(crate) pool: CorePool,
     pub(crate) mailboxes: Mailboxes<Arc<Condvar>>,
+    /// The store of journaled conversations ([`Config::store`](crate::Config::store)).
+    pub(crate) journal: Option<PoolJournal>,
     origin: StdInstant,
     /// Every connection the core has, with its link once the socket is open.
     links: HashMap<ConnId, Option<Arc<Link>>>,
@@ -65,10 +68,11 @@ struct Effects {
 }
 
 impl Hub {
-    pub(crate) fn new(pool: CorePool, dialing: Dialing) -> Arc<Hub> {
+    pub(crate) fn new(pool: CorePool, dialing: Dialing, journal: Option<PoolJournal>) -> Arc<Hub> {
         let state = State {
             pool,
             mailboxes: Mailboxes::default(),
+            journal,
             origin: StdInstant::now(),
             links: HashMap::new(),
             dials: Vec::new(),
@@ -279,8 +283,13 @@ impl State {
         Instant::from_elapsed(self.origin.elapsed())
     }
 
-    /// Drains the core's outputs into the mailboxes and the effects to apply.
+    /// Drains the core's outputs: write-ahead records to the store first (no connection
+    /// writes before), then the mailboxes and the effects to apply.
     fn dispatch(&mut self) -> Effects {
+        let now = self.now();
+        if let Some(journal) = &mut self.journal {
+            journal.persist(&mut self.pool, now);
+        }
         let mut out = std::mem::take(&mut self.out);
         self.mailboxes.dispatch(&mut self.pool, &mut out, |_, _| {});
         let mut effects = Effects {

@@ -35,6 +35,7 @@
 //! ```
 
 mod conversation;
+mod durable;
 mod hub;
 mod link;
 
@@ -46,13 +47,16 @@ use responses_ws_core::retry::RetryPolicy;
 use responses_ws_core::session::LaneLedger;
 
 pub use conversation::{Conversation, Turn};
+pub use durable::Resumption;
 pub use responses_ws_adapter::pool::Error;
+pub use responses_ws_adapter::{Resumed, Start};
 pub use responses_ws_core::pool::{
     ConnId, ConnectionPhase, ConnectionStats, ConvId, PoolError, Rejected, Stats, TurnError, TurnId,
 };
 
 use crate::{random, Config, ConnectError};
 use hub::{Dialing, Hub};
+use responses_ws_adapter::pool::PoolJournal;
 
 /// Many conversations on few connections (see the [module documentation](self)).
 /// `Clone + Send + Sync`; once every clone and every conversation is dropped, the pool
@@ -309,7 +313,8 @@ impl PoolBuilder {
             tls,
             timeout: self.parts.connect_timeout,
         };
-        let hub = Hub::new(CorePool::new(self.limits, seed), dialing);
+        let journal = self.parts.store.map(PoolJournal::new);
+        let hub = Hub::new(CorePool::new(self.limits, seed), dialing, journal);
         hub.start().map_err(|source| ConnectError::Io {
             addr: "the pool's driver thread".into(),
             source,

@@ -2,9 +2,11 @@
 
 use std::fmt;
 
+use responses_ws_core::persist::ReplayError;
 use responses_ws_core::pool::{PoolError, Rejected, TurnError};
 use responses_ws_core::session::ToolCall;
 use responses_ws_core::wire::ResponseCreate;
+use responses_ws_store::StoreError;
 
 /// Why a pool conversation's call or turn did not succeed (the same in the async and the
 /// blocking pool).
@@ -29,6 +31,11 @@ pub enum Error {
     /// The pool's driver was dropped (or its runtime shut down, or its thread ended):
     /// nothing moves any more.
     DriverGone,
+    /// The store refused or failed a call of a journaled conversation (taking its lease,
+    /// reading it back).
+    Store(StoreError),
+    /// A stored conversation whose records do not replay.
+    Replay(ReplayError),
 }
 
 impl Error {
@@ -57,6 +64,8 @@ impl fmt::Display for Error {
             ),
             Error::NoResponse => f.write_str("the turn ended without a response"),
             Error::DriverGone => f.write_str("the pool's driver is gone"),
+            Error::Store(error) => write!(f, "durable store: {error}"),
+            Error::Replay(error) => write!(f, "the stored conversation does not replay: {error}"),
         }
     }
 }
@@ -67,6 +76,8 @@ impl std::error::Error for Error {
             Error::Rejected(rejected) => Some(rejected),
             Error::Pool(error) => Some(error),
             Error::Turn(error) => Some(error),
+            Error::Store(error) => Some(error),
+            Error::Replay(error) => Some(error),
             _ => None,
         }
     }

@@ -5,6 +5,8 @@
 pub mod mailboxes;
 
 mod error;
+mod journal;
 mod limits;
 
 pub use error::Error;
+pub use journal::PoolJournal;

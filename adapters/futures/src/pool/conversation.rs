@@ -56,9 +56,12 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let conv = self.conv;
-        self.pool
-            .lock
-            .with(|shared, _| shared.mailboxes.release(&mut shared.pool, conv));
+        self.pool.lock.with(|shared, _| {
+            if let Some(journal) = &mut shared.journal {
+                journal.closing(&shared.pool, conv);
+            }
+            shared.mailboxes.release(&mut shared.pool, conv)
+        });
     }
 }
 
@@ -146,7 +149,22 @@ impl Conversation {
         Fut: Future<Output = O>,
         O: Into<ToolOutput>,
     {
-        let mut turn = self.turn(request).await?;
+        let turn = self.turn(request).await?;
+        self.drive_tool_loop(turn, &mut handler).await
+    }
+
+    /// The tool loop of [`run_tool_loop`](Self::run_tool_loop) over a turn that runs
+    /// already (a resumed one: [`Pool::resume`](super::Pool::resume)).
+    pub(crate) async fn drive_tool_loop<F, Fut, O>(
+        &self,
+        mut turn: Turn,
+        handler: &mut F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
+    {
         let mut last = None;
         while let Some(event) = turn.next().await {
             match event? {
@@ -155,7 +173,7 @@ impl Conversation {
                     let (approvals, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
                         .into_iter()
                         .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
-                    let outputs = join_all(calls.iter().cloned().map(&mut handler)).await;
+                    let outputs = join_all(calls.iter().cloned().map(&mut *handler)).await;
                     for (call, output) in calls.iter().zip(outputs) {
                         self.submit_tool_output(&call.call_id, output)?;
                     }
@@ -281,7 +299,7 @@ pub struct Turn {
 }
 
 impl Turn {
-    fn new(conversation: Conversation, id: TurnId) -> Turn {
+    pub(crate) fn new(conversation: Conversation, id: TurnId) -> Turn {
         Turn {
             conversation,
             id,

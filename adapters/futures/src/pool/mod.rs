@@ -49,6 +49,7 @@
 
 mod conversation;
 mod driver;
+mod durable;
 mod shared;
 #[cfg(feature = "tracing")]
 mod trace;
@@ -64,7 +65,9 @@ use responses_ws_core::session::LaneLedger;
 
 pub use conversation::{Conversation, Turn};
 pub use driver::PoolDriver;
+pub use durable::Resumption;
 pub use responses_ws_adapter::pool::Error;
+pub use responses_ws_adapter::{Resumed, Start};
 pub use responses_ws_core::pool::{
     ConnId, ConnectionPhase, ConnectionStats, ConvId, PoolError, Rejected, Stats, TurnError, TurnId,
 };
@@ -72,6 +75,7 @@ pub use responses_ws_core::pool::{
 use crate::runtime::Clock;
 use crate::{Config, ConnectError};
 use driver::Dialing;
+use responses_ws_adapter::pool::PoolJournal;
 use shared::{Lock, Shared};
 
 /// Many conversations on few connections (see the [module documentation](self)).
@@ -401,7 +405,9 @@ impl PoolBuilder {
             timeout: self.parts.connect_timeout,
         };
         let clock = Clock::new(Arc::clone(&runtime));
-        let lock = Lock::new(Shared::new(CorePool::new(self.limits, seed), clock));
+        let journal = self.parts.store.map(PoolJournal::new);
+        let core = CorePool::new(self.limits, seed);
+        let lock = Lock::new(Shared::new(core, clock, journal));
         let driver = PoolDriver::new(lock.clone(), dialing);
         let inner = Arc::new(PoolInner { lock });
         Ok((Pool { inner }, driver))

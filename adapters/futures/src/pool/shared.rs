@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
 use responses_ws_adapter::pool::mailboxes::{Dispatched, Mailboxes};
+use responses_ws_adapter::pool::PoolJournal;
 use responses_ws_core::pool::{ConnId, Pool as CorePool};
 use responses_ws_core::Instant;
 
@@ -66,6 +67,8 @@ pub(crate) struct Shared {
     pub(crate) closers: Vec<Waker>,
     /// The driver was dropped: nothing moves any more.
     pub(crate) driver_gone: bool,
+    /// The store of journaled conversations ([`Config::store`](crate::Config::store)).
+    pub(crate) journal: Option<PoolJournal>,
     /// A dispatch's outputs, kept to reuse their memory.
     out: Dispatched<Waker>,
     #[cfg(feature = "tracing")]
@@ -82,9 +85,10 @@ pub(crate) struct ConnSlot {
 }
 
 impl Shared {
-    pub(crate) fn new(pool: CorePool, clock: Clock) -> Shared {
+    pub(crate) fn new(pool: CorePool, clock: Clock, journal: Option<PoolJournal>) -> Shared {
         Shared {
             pool,
+            journal,
             mailboxes: Mailboxes::default(),
             clock,
             conns: HashMap::new(),
@@ -104,10 +108,14 @@ impl Shared {
         self.clock.now()
     }
 
-    /// Drains the core's outputs after an input: events to the mailboxes, dials to the
-    /// driver, ready and closed connections to their tasks, and a new earlier deadline to
-    /// the driver's timer. Wakers to call are pushed to `wakes`, each at most once.
+    /// Drains the core's outputs after an input: write-ahead records to the store (first:
+    /// no connection writes before), events to the mailboxes, dials to the driver, ready
+    /// and closed connections to their tasks, and a new earlier deadline to the driver's
+    /// timer. Wakers to call are pushed to `wakes`, each at most once.
     pub(crate) fn dispatch(&mut self, wakes: &mut Vec<Waker>) {
+        if let Some(journal) = &mut self.journal {
+            journal.persist(&mut self.pool, self.clock.now());
+        }
         let mut out = std::mem::take(&mut self.out);
         #[cfg(feature = "tracing")]
         let traces = &mut self.traces;

@@ -17,7 +17,7 @@
 //! | lane opted in                              | `Opened`                                 |
 //! | request dispatched with new settings       | `Settings`                               |
 //! | request dispatched with new input          | `InputAppended` (tool outputs excepted)  |
-//! | response started (the request accepted)    | `TurnAcknowledged`, then applied steers as `InputAppended` |
+//! | response started (the request accepted)    | `TurnAcknowledged` (rides with the next record), then applied steers as `InputAppended` |
 //! | response completed                         | `ResponseCompleted`, then `ToolCallsSeen` when it made calls |
 //! | tool output or approval accepted           | `ToolOutputAccepted`                     |
 
@@ -32,6 +32,21 @@ pub(super) struct JournaledLane {
     journal: Journal,
     /// The settings last written (`Entry::Settings` or the last completed request's).
     settings: Option<ResponseCreate>,
+}
+
+impl JournaledLane {
+    /// The conversation id.
+    pub(super) fn conversation(&self) -> &str {
+        self.journal.conversation()
+    }
+
+    /// The record of `item`, the accepted answer to `call_id`.
+    pub(super) fn output_record(&mut self, call_id: &str, item: Item) -> Record {
+        self.journal.record(Entry::ToolOutputAccepted {
+            call_id: call_id.into(),
+            output: item,
+        })
+    }
 }
 
 impl Session {
@@ -109,13 +124,23 @@ impl Session {
     }
 
     /// Queues `entry` for `lane`'s conversation, if the lane is journaled; `entry` is built
-    /// only then (a lane not journaled pays nothing).
+    /// only then (a lane not journaled pays nothing). Riders go first, in their order.
     fn record(&mut self, lane: &Lane, entry: impl FnOnce(&mut JournaledLane) -> Option<Entry>) {
         if let Some(journaled) = self.journals.get_mut(lane) {
             if let Some(entry) = entry(journaled) {
                 let record = journaled.journal.record(entry);
+                self.records.extend(self.riders.drain(..));
                 self.records.push_back(record);
             }
+        }
+    }
+
+    /// Numbers `entry` for `lane`'s conversation now but hands it out with the next record
+    /// (or when the lane leaves the session): it describes no frame, so nothing waits for it,
+    /// and a worker that dies first loses nothing a resume needs (see `journal_started`).
+    fn record_rider(&mut self, lane: &Lane, entry: Entry) {
+        if let Some(journaled) = self.journals.get_mut(lane) {
+            self.riders.push(journaled.journal.record(entry));
         }
     }
 
@@ -146,12 +171,17 @@ impl Session {
     }
 
     /// The server started `response_id` for the lane's request, applying `steers`.
+    ///
+    /// The acknowledgement rides with the next record (the response's completion, usually):
+    /// without it a replay holds the request's tool outputs as answered calls instead of sent
+    /// input, and the resumed conversation sends them once either way.
     pub(super) fn journal_started(&mut self, lane: &Lane, response_id: &str, steers: &[Item]) {
-        self.record(lane, |_| {
-            Some(Entry::TurnAcknowledged {
+        self.record_rider(
+            lane,
+            Entry::TurnAcknowledged {
                 response_id: response_id.into(),
-            })
-        });
+            },
+        );
         if !steers.is_empty() {
             self.record(lane, |_| {
                 Some(Entry::InputAppended {
@@ -203,6 +233,8 @@ impl Session {
 
     /// Stops journaling `lane` (its conversation leaves the session); the journal moves on.
     pub(super) fn take_journal(&mut self, lane: &Lane) -> Option<JournaledLane> {
+        // Its riders go out before anything it records elsewhere.
+        self.records.extend(self.riders.drain(..));
         self.journals.remove(lane)
     }
 
@@ -219,6 +251,35 @@ fn lane_settings(settings: &ResponseCreate) -> ResponseCreate {
     ResponseCreate {
         generate: None,
         ..settings.clone()
+    }
+}
+
+impl LaneTransfer {
+    /// A new conversation, between sessions, journaled as `conversation`: its `Opened`
+    /// record waits in [`poll_record`](Self::poll_record), and every state change follows in
+    /// the session it is imported into.
+    ///
+    /// ```
+    /// use responses_ws_core::persist::Entry;
+    /// use responses_ws_core::session::LaneTransfer;
+    ///
+    /// let mut transfer = LaneTransfer::journaled("conv-1");
+    /// assert_eq!(transfer.journaled_as(), Some("conv-1"));
+    /// assert!(matches!(transfer.poll_record().unwrap().entry, Entry::Opened { .. }));
+    /// ```
+    pub fn journaled(conversation: impl Into<String>) -> LaneTransfer {
+        let mut journal = Journal::new(conversation);
+        let opened = journal.record(Entry::Opened {
+            lane: Lane::Default,
+        });
+        LaneTransfer {
+            journal: Some(JournaledLane {
+                journal,
+                settings: None,
+            }),
+            records: VecDeque::from([opened]),
+            ..LaneTransfer::default()
+        }
     }
 }
 
@@ -279,6 +340,7 @@ impl From<Replayed> for LaneTransfer {
             pending: PendingCalls::resumed(response_id, calls, answers),
             queue,
             journal: Some(journal),
+            records: VecDeque::new(),
         }
     }
 }

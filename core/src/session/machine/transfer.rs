@@ -47,6 +47,10 @@ pub struct LaneTransfer {
     pub(super) queue: VecDeque<Request>,
     /// The lane's write-ahead journal, if it is journaled: it goes on where it moves.
     pub(super) journal: Option<JournaledLane>,
+    /// Records of what happened to it between sessions (tool outputs accepted), oldest
+    /// first, not yet taken by [`poll_record`](Self::poll_record); an import hands them to
+    /// the session before anything of its own.
+    pub(super) records: VecDeque<crate::persist::Record>,
 }
 
 impl From<LaneLedger> for LaneTransfer {
@@ -96,7 +100,23 @@ impl LaneTransfer {
         };
         let output = output.into();
         pending.answer(call_id, |call| call.output_item(output))?;
+        if let (Some(journaled), Some(item)) = (&mut self.journal, pending.answer_of(call_id)) {
+            self.records
+                .push_back(journaled.output_record(call_id, item.clone()));
+        }
         Ok(())
+    }
+
+    /// The next write-ahead record of a journaled conversation between sessions (a tool
+    /// output it accepted, [`submit_tool_output`](Self::submit_tool_output)); store it
+    /// before the conversation is imported, as [`Session::poll_record`]'s.
+    pub fn poll_record(&mut self) -> Option<crate::persist::Record> {
+        self.records.pop_front()
+    }
+
+    /// The conversation id it is journaled under, if it is.
+    pub fn journaled_as(&self) -> Option<&str> {
+        self.journal.as_ref().map(JournaledLane::conversation)
     }
 }
 
@@ -138,6 +158,7 @@ impl Session {
             pending,
             queue: state.queue,
             journal: self.take_journal(lane),
+            records: VecDeque::new(),
         })
     }
 
@@ -164,7 +185,9 @@ impl Session {
             pending,
             mut queue,
             journal,
+            records,
         } = transfer;
+        self.records.extend(records);
         self.put_journal(lane, journal);
         ledger.forget(FullContextReason::NewConnection);
         *self.ledger.lane_mut(lane) = ledger;

@@ -1,0 +1,112 @@
+//! Durable conversations on the pool, with a store in its [`Config`](crate::Config)
+//! ([`Config::store`](crate::Config::store)): [`Pool::conversation_with_id`] opens one,
+//! [`Pool::resume`] takes one over (after a crash, in another process) and
+//! [`Pool::run_durable`] runs a tool loop that survives both. The records are written by
+//! the driver after every input, in one store call for every conversation it touched,
+//! before any byte goes out (`responses_ws_adapter::pool::PoolJournal`).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use responses_ws_adapter::{Resumed, Start};
+use responses_ws_core::session::ToolCall;
+use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
+
+use super::{Conversation, Error, Pool, Turn};
+use responses_ws_adapter::pool::PoolJournal;
+
+/// A conversation taken over by [`Pool::resume`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Resumption {
+    /// The conversation, journaled on under its id.
+    pub conversation: Conversation,
+    /// Its turn, when it owed work (a request, or tool calls to answer): it resumed at
+    /// once. Answer [`Resumed::rerun`] with
+    /// [`submit_tool_output`](Conversation::submit_tool_output), then read the turn.
+    pub turn: Option<Turn>,
+    /// What the store held: nothing ([`Start::New`]), or what was rebuilt.
+    pub start: Start,
+}
+
+impl Pool {
+    /// A new durable conversation journaled as `id` (unique in the store, e.g. a UUID):
+    /// its write-ahead records are stored before the bytes they describe go out, on
+    /// whichever connection carries it, under this worker's lease (renewed as the pool
+    /// runs). Refused without a store ([`Error::Store`]), while another worker holds `id`
+    /// ([`StoreError::Held`]), and when the store has it already
+    /// ([`PoolError::AlreadyOpen`](super::PoolError::AlreadyOpen): [`resume`](Self::resume) it).
+    pub fn conversation_with_id(&self, id: &str) -> Result<Conversation, Error> {
+        let conv = self.inner.lock.with(|shared, _| {
+            PoolJournal::required(&mut shared.journal)?.open(&mut shared.pool, id)
+        })?;
+        Ok(Conversation::new(Arc::clone(&self.inner), conv))
+    }
+
+    /// Takes conversation `id` over (its lease: [`StoreError::Held`] while another worker's
+    /// runs) and rebuilds it from its records: calls with a durable output do not run
+    /// again ([`Resumed::skipped`]), the others are to be run again
+    /// ([`Resumed::rerun`], at-least-once: tools should be idempotent by `call_id`), and its
+    /// next request goes out with the full context. A conversation the store does not have
+    /// starts new ([`Start::New`]).
+    pub fn resume(&self, id: &str) -> Result<Resumption, Error> {
+        let (conv, turn, start) = self.inner.lock.with(|shared, now| {
+            let (conv, turn, start) =
+                PoolJournal::required(&mut shared.journal)?.resume(&mut shared.pool, id, now)?;
+            if let Some(turn) = turn {
+                shared.mailboxes.start(conv, turn);
+            }
+            Ok::<_, Error>((conv, turn, start))
+        })?;
+        let conversation = Conversation::new(Arc::clone(&self.inner), conv);
+        let turn = turn.map(|turn| Turn::new(conversation.clone(), turn));
+        Ok(Resumption {
+            conversation,
+            turn,
+            start,
+        })
+    }
+
+    /// Runs `request` as the durable conversation `id` to its final response, wherever it
+    /// stopped: new, it runs as [`Conversation::run_tool_loop`]; resumed, the calls whose
+    /// output was not durable go to `handler` again, durable ones do not, and a finished
+    /// conversation returns its final response without sending anything.
+    ///
+    /// After `handler`'s output for a call is taken, it is durable: a crash then does not
+    /// run that call again.
+    pub async fn run_durable<F, Fut, O>(
+        &self,
+        id: &str,
+        request: ResponseCreate,
+        mut handler: F,
+    ) -> Result<Response, Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
+    {
+        let Resumption {
+            conversation,
+            turn,
+            start,
+        } = self.resume(id)?;
+        let resumed = match start {
+            Start::Resumed(resumed) if resumed.started => resumed,
+            _ => return conversation.run_tool_loop(request, handler).await,
+        };
+        let Resumed {
+            rerun, finished, ..
+        } = resumed;
+        if let Some(response) = finished {
+            return Ok(*response);
+        }
+        let Some(turn) = turn else {
+            return Err(Error::NoResponse);
+        };
+        for call in rerun {
+            let output = handler(call.clone()).await;
+            conversation.submit_tool_output(&call.call_id, output)?;
+        }
+        conversation.drive_tool_loop(turn, &mut handler).await
+    }
+}

@@ -3,6 +3,7 @@
 //! (`previous_response_id` plus only the new items) or to resend the full context, and it can be
 //! saved and restored with serde so a conversation continues on another connection or process.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;

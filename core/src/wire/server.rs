@@ -14,6 +14,7 @@
 use alloc::borrow::Cow;
 use alloc::boxed::Box;
 use alloc::string::String;
+use alloc::vec::Vec;
 use core::fmt;
 
 use serde::de::value::{CowStrDeserializer, MapAccessDeserializer};
@@ -420,9 +421,13 @@ fn framed_json<P: Serialize>(
     String::from_utf8(out).expect("serde_json writes UTF-8")
 }
 
-/// Appends `value` as JSON.
+/// Appends `value` as JSON (straight into `out` under `std`; through a temporary buffer
+/// without it, where serde_json has no writer).
 fn write_json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    #[cfg(feature = "std")]
     serde_json::to_writer(out, value).expect("wire types always serialise to JSON");
+    #[cfg(not(feature = "std"))]
+    out.extend(serde_json::to_vec(value).expect("wire types always serialise to JSON"));
 }
 
 /// The frame of a known event as serde writes it, the reference [`framed_json`] is tested

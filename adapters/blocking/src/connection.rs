@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
-use responses_ws_core::client::{Client, ClientEvent, HttpFallback};
+use responses_ws_core::client::{Client, ClientEvent};
 use responses_ws_core::http_client::{HttpClient, SocketId, Transport as TransportKind};
 use responses_ws_core::session::{Lane, RequestId, Session, ToolCall};
 use responses_ws_core::tool_loop::{Calls, ToolLoop};
@@ -108,25 +108,18 @@ impl Connection {
     /// With [`Config::transport`](responses_ws_adapter::Config::transport) set to HTTP +
     /// SSE nothing is opened ahead: each request opens its own socket.
     pub fn connect(config: Config) -> Result<Connection, ConnectError> {
-        let mut config = config.into_parts();
+        let config = config.into_parts();
         let tls = match config.client.url.is_secure() {
             true => Some(config.tls.client_config().map_err(ConnectError::Tls)?),
             false => None,
         };
-        if config.store.is_some() {
-            // The write-ahead journal follows WebSocket frames: no move to HTTP.
-            if config.transport == TransportKind::Http {
-                return Err(ConnectError::DurableNeedsWebSocket);
-            }
-            config.http_fallback = HttpFallback::Never;
-        }
-        config.client.http_fallback = config.http_fallback;
-        let machine = Machine::new(
+        let machine = Machine::for_connection(
             config.client,
             config.transport,
+            config.http_fallback,
             config.reprobe_after,
-            Instant::ZERO,
-        );
+            config.store.is_some(),
+        )?;
         let mut conn = Connection {
             machine,
             io: None,

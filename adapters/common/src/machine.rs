@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+use responses_ws_core::client::{Client, ClientConfig, ClientEvent, HttpFallback};
 use responses_ws_core::http::{Header, Target};
 use responses_ws_core::http_client::{
     HttpClient, HttpClientConfig, HttpClientEvent, SocketId, Transport, TransportChoice,
@@ -27,7 +27,7 @@ use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::{HandshakeError, WsUrl};
 use responses_ws_core::Instant;
 
-use crate::{Error, Returned};
+use crate::{ConnectError, Error, Returned};
 
 /// The conversation of one connection and the transport that carries it.
 ///
@@ -107,6 +107,49 @@ pub enum SocketRequest {
 }
 
 impl Machine {
+    /// The machine of a connection made with these settings, which starts on WebSocket mode
+    /// unless `transport` is HTTP. A durable connection (`durable`: its write-ahead journal
+    /// follows the WebSocket frames) never moves to HTTP: refused with
+    /// [`ConnectError::DurableNeedsWebSocket`] on HTTP, and no fallback.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use responses_ws_adapter::{ConnectError, Machine};
+    /// use responses_ws_core::client::{ClientConfig, HttpFallback};
+    /// use responses_ws_core::http_client::Transport;
+    /// use responses_ws_core::ws::WsUrl;
+    ///
+    /// let config = ClientConfig::new(WsUrl::parse("ws://127.0.0.1:9/v1/responses")?);
+    /// let fifteen = Duration::from_secs(900);
+    /// let fallback = HttpFallback::OnUpgradeRequired;
+    /// let machine = Machine::for_connection(config.clone(), Transport::WebSocket, fallback, fifteen, true)?;
+    /// assert_eq!(machine.transport(), Transport::WebSocket);
+    /// let refused = Machine::for_connection(config, Transport::Http, fallback, fifteen, true);
+    /// assert!(matches!(refused, Err(ConnectError::DurableNeedsWebSocket)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_connection(
+        mut config: ClientConfig,
+        transport: Transport,
+        mut fallback: HttpFallback,
+        reprobe_after: Duration,
+        durable: bool,
+    ) -> Result<Machine, ConnectError> {
+        if durable {
+            if transport == Transport::Http {
+                return Err(ConnectError::DurableNeedsWebSocket);
+            }
+            fallback = HttpFallback::Never;
+        }
+        config.http_fallback = fallback;
+        Ok(Machine::new(
+            config,
+            transport,
+            reprobe_after,
+            Instant::ZERO,
+        ))
+    }
+
     /// A conversation for `config` on `transport`. On WebSocket mode, the driver dials when
     /// [`next_dial`](Self::next_dial) says so; after a fallback
     /// (`config.http_fallback`) WebSocket mode is tried again after `reprobe_after`. On

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use futures_rustls::TlsConnector;
-use responses_ws_core::client::{Client, ClientEvent, HttpFallback};
+use responses_ws_core::client::{Client, ClientEvent};
 use responses_ws_core::http_client::{HttpClient, Transport};
 use responses_ws_core::session::{Lane, RequestId, Session};
 
@@ -143,22 +143,15 @@ impl Connection {
     }
 
     fn new(config: Config) -> Result<Connection, ConnectError> {
-        let mut config = config.into_parts();
+        let config = config.into_parts();
         let runtime = config.extra.resolve().ok_or(ConnectError::NoRuntime)?;
-        if config.store.is_some() {
-            // The write-ahead journal follows WebSocket frames: no move to HTTP.
-            if config.transport == Transport::Http {
-                return Err(ConnectError::DurableNeedsWebSocket);
-            }
-            config.http_fallback = HttpFallback::Never;
-        }
-        config.client.http_fallback = config.http_fallback;
-        let machine = Machine::new(
+        let machine = Machine::for_connection(
             config.client,
             config.transport,
+            config.http_fallback,
             config.reprobe_after,
-            Instant::ZERO,
-        );
+            config.store.is_some(),
+        )?;
         let clock = Clock::new(Arc::clone(&runtime));
         Ok(Connection {
             machine,

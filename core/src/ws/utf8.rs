@@ -42,11 +42,35 @@ impl Stop {
 }
 
 /// Checks a piece of text with the SIMD validator.
+///
+/// The piece is split before a code point it may cut short (at most its last 3 bytes): the body
+/// goes through simdutf8's `basic` validator, which only says yes or no and is the fastest, the
+/// short tail through `core::str::from_utf8`, which tells an invalid sequence from an unfinished
+/// one. The body ends just before a byte that is not a continuation byte (or at the end), so its
+/// verdict does not depend on what follows.
 #[inline]
 fn check(piece: &[u8]) -> Result<(), Stop> {
-    simdutf8::compat::from_utf8(piece)
-        .map(drop)
-        .map_err(|e| Stop::new(e.valid_up_to(), e.error_len()))
+    let split = unfinished_tail_start(piece);
+    let (body, tail) = piece.split_at(split);
+    if !is_valid(body) {
+        return Err(Stop::Invalid);
+    }
+    match core::str::from_utf8(tail) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(Stop::new(split + e.valid_up_to(), e.error_len())),
+    }
+}
+
+/// Where the code point that `piece` may end in the middle of begins: the last lead byte among
+/// the final 3 bytes when its code point needs more bytes than follow it, else `piece.len()`.
+fn unfinished_tail_start(piece: &[u8]) -> usize {
+    let len = piece.len();
+    let is_continuation = |byte: u8| byte & 0xC0 == 0x80;
+    (len.saturating_sub(3)..len)
+        .rev()
+        .find(|&i| !is_continuation(piece[i]))
+        .filter(|&i| utf8_width(piece[i]) > len - i)
+        .unwrap_or(len)
 }
 
 /// Whether `text` is valid UTF-8 as a whole (the verdict of `core::str::from_utf8`, faster).

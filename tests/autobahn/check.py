@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks Autobahn TestSuite reports against the committed expectations, strictly.
 
-Usage: check.py REPORT_DIR [--full] [--update]
+Usage: check.py REPORT_DIR [--update]
 
 Reads REPORT_DIR/clients/index.json (our client, from the fuzzingserver) and
 REPORT_DIR/servers/index.json (our server, from the fuzzingclient) and compares each case's
@@ -13,9 +13,11 @@ NON-STRICT, WRONG CODE and FAILED always fail). `--update` rewrites the expectat
 reports (review the diff). Exits 1 on any failure; the last line reads
 `autobahn: N passed, M failed`.
 
-Without `--full`, expected cases that the committed suite configs exclude (`exclude-cases` of
-fuzzingserver.json for the client, fuzzingclient.json for the server: CI's subset of 12.* and
-13.*) are not looked for; `--update` keeps their expectations.
+Only the cases the run asked for are looked for: those the suite configs of the run select
+(`cases` minus `exclude-cases` of REPORT_DIR/fuzzingserver.json for the client and
+REPORT_DIR/fuzzingclient.json for the server, as run.sh writes them; the committed configs
+beside this file when the report directory has none). `--update` keeps the expectations of
+the cases the run did not select.
 """
 
 import fnmatch
@@ -64,24 +66,27 @@ def write_expected(path, results):
         f.write("{\n" + ",\n".join(lines) + "\n}\n")
 
 
-def excluded(spec_file):
-    """The case patterns the committed suite config leaves out (Autobahn's `*` matches anything)."""
-    with open(os.path.join(HERE, spec_file)) as f:
-        return json.load(f).get("exclude-cases", [])
+def selection(report_dir, spec_file):
+    """Whether the run's suite config selects a case (Autobahn's `*` matches anything)."""
+    path = os.path.join(report_dir, spec_file)
+    if not os.path.exists(path):
+        path = os.path.join(HERE, spec_file)
+    with open(path) as f:
+        spec = json.load(f)
+    matches = lambda case, patterns: any(fnmatch.fnmatchcase(case, p) for p in patterns)
+    return lambda case: matches(case, spec["cases"]) and not matches(case, spec.get("exclude-cases", []))
 
 
 def main():
     args = sys.argv[1:]
     update = "--update" in args
-    full = "--full" in args
-    args = [a for a in args if a not in ("--update", "--full")]
+    args = [a for a in args if a != "--update"]
     if len(args) != 1:
         raise SystemExit(__doc__)
     report_dir = args[0]
     passed = failed = 0
     for mode, subdir, expected_file, spec_file in MODES:
-        skipped = [] if full else excluded(spec_file)
-        is_skipped = lambda case: any(fnmatch.fnmatchcase(case, p) for p in skipped)
+        selected = selection(report_dir, spec_file)
         index = os.path.join(report_dir, subdir, "index.json")
         expected_path = os.path.join(HERE, expected_file)
         if not os.path.exists(index):
@@ -90,9 +95,9 @@ def main():
             continue
         actual = load_report(index)
         if update:
-            kept = {c: v for c, v in load_expected(expected_path).items() if is_skipped(c)}
+            kept = {c: v for c, v in load_expected(expected_path).items() if not selected(c)}
             write_expected(expected_path, {**kept, **actual})
-        expected = {c: v for c, v in load_expected(expected_path).items() if not is_skipped(c)}
+        expected = {c: v for c, v in load_expected(expected_path).items() if selected(c)}
         counts = Counter(behavior for behavior, _ in actual.values())
         close_counts = Counter(close for _, close in actual.values())
         for case in sorted(set(actual) | set(expected), key=case_key):

@@ -4,13 +4,18 @@
 //! second of real time. Paused time is tokio's: the other runtimes run the same rotation in
 //! real time with short limits (`pool_scenarios.rs`).
 
+mod pool_support;
+mod support;
+
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use responses_ws_futures::pool::Pool;
-use responses_ws_futures::{runtime, Config, ResponseCreate, ToolCall};
-use responses_ws_tokio::mock::{AgeLimit, ConnectionRecord, MockServer, Script, ScriptedCall};
+use responses_ws_futures::ToolCall;
+use responses_ws_tokio::mock::{AgeLimit, MockServer, Script};
 use tokio::time::Instant;
+
+use pool_support::{ask, peak_open, pool, tool_round};
+use support::Rt;
 
 /// The server's age limit (the API's: 60 minutes).
 const AGE_LIMIT: Duration = Duration::from_secs(60 * 60);
@@ -18,9 +23,7 @@ const AGE_LIMIT: Duration = Duration::from_secs(60 * 60);
 /// Every turn: one tool-call round, then a short text answer, a delta every minute (virtual:
 /// keepalive pings go both ways meanwhile).
 fn script() -> Script {
-    Script::new()
-        .tool_calls([ScriptedCall::new("lookup", r#"{"q":"weather"}"#)])
-        .text("It is sunny.", 3)
+    tool_round()
         .with_delta_delay(Duration::from_secs(60))
         .with_age_limit(AgeLimit::after(AGE_LIMIT))
 }
@@ -37,13 +40,9 @@ fn connections_rotate_before_the_60_minute_limit_under_load_in_paused_time() {
 
 async fn rotation() {
     let server = MockServer::start(script()).await.unwrap();
-    let config = Config::new(&server.url())
-        .unwrap()
-        .api_key("sk-test")
-        .runtime(runtime::Tokio);
     // The default rotation age (50 minutes), under the server's 60; 12 agents at 4 turns a
     // connection keep 3 connections busy.
-    let pool = Pool::builder(config)
+    let pool = pool(Rt::Tokio, &server.url())
         .max_connections(3)
         .max_turns_per_connection(4)
         .spawn()
@@ -56,8 +55,7 @@ async fn rotation() {
             let mut done = 0u32;
             while Instant::now() < end {
                 let handler = |call: ToolCall| async move { call.call_id };
-                let ask = ResponseCreate::new("gpt-test").input("Go").store(false);
-                let answer = agent.run_tool_loop(ask, handler).await.unwrap();
+                let answer = agent.run_tool_loop(ask("Go"), handler).await.unwrap();
                 assert_eq!(answer.all_output_text(), "It is sunny.");
                 done += 1;
             }
@@ -92,22 +90,4 @@ async fn rotation() {
     }
     assert!(peak_open(&log) <= 3, "{log:?}");
     pool.close().await;
-}
-
-/// The most connections open at once, from the log.
-fn peak_open(log: &[ConnectionRecord]) -> usize {
-    let mut changes: Vec<(Duration, i32)> = Vec::new();
-    for record in log {
-        changes.push((record.accepted, 1));
-        changes.push((record.closed.unwrap_or(Duration::MAX), -1));
-    }
-    // At equal times a close comes before an open.
-    changes.sort();
-    let mut open = 0i32;
-    let mut peak = 0;
-    for (_, change) in changes {
-        open += change;
-        peak = peak.max(open);
-    }
-    peak as usize
 }

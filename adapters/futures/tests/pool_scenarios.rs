@@ -5,6 +5,7 @@
 //! from the mock's connection log (connections at once, upgrade answers with their times,
 //! occupancy, error events sent) as well as from the pool's own stats.
 
+mod pool_support;
 mod support;
 
 use std::collections::HashMap;
@@ -16,11 +17,11 @@ use std::thread;
 use std::time::Duration;
 
 use futures_util::future::join_all;
+use pool_support::{ask, peak_open, pool, tool_round};
 use responses_ws_futures::pool::{Pool, PoolBuilder};
-use responses_ws_futures::{runtime, Config, ResponseCreate, RetryPolicy, ToolCall};
+use responses_ws_futures::{RetryPolicy, ToolCall};
 use responses_ws_tokio::mock::{
-    AgeLimit, ConnectionRecord, MockServer, MockServerThread, Refusal, Script, ScriptedCall,
-    UpgradeFault,
+    AgeLimit, ConnectionRecord, MockServer, MockServerThread, Refusal, UpgradeFault,
 };
 use support::Rt;
 
@@ -59,24 +60,6 @@ on_every_runtime!(
     connections_rotate_before_the_servers_age_limit_under_load,
 );
 
-/// Every turn: one tool-call round, then a short text answer.
-fn tool_round() -> Script {
-    Script::new()
-        .tool_calls([ScriptedCall::new("lookup", r#"{"q":"weather"}"#)])
-        .text("It is sunny.", 3)
-}
-
-/// A pool on `url` with `rt`'s runtime; the client's default retry budget per request.
-fn pool(rt: Rt, url: &str) -> PoolBuilder {
-    let config = Config::new(url).unwrap().api_key("sk-test");
-    let config = match rt {
-        Rt::AsyncStd => config.runtime(runtime::AsyncStd),
-        Rt::Smol => config.runtime(runtime::Smol),
-        Rt::Tokio => config.runtime(runtime::Tokio),
-    };
-    Pool::builder(config)
-}
-
 /// Builds the pool and spawns its driver on `rt`.
 fn start(rt: Rt, builder: PoolBuilder) -> Pool {
     let (pool, driver) = builder.build().unwrap();
@@ -86,29 +69,6 @@ fn start(rt: Rt, builder: PoolBuilder) -> Pool {
         Rt::Tokio => drop(tokio::spawn(driver)),
     }
     pool
-}
-
-fn ask(text: &str) -> ResponseCreate {
-    ResponseCreate::new("gpt-test").input(text).store(false)
-}
-
-/// The most connections open at once, from the log (a connection still open counts to the
-/// end).
-fn peak_open(log: &[ConnectionRecord]) -> usize {
-    let mut changes: Vec<(Duration, i32)> = Vec::new();
-    for record in log {
-        changes.push((record.accepted, 1));
-        changes.push((record.closed.unwrap_or(Duration::MAX), -1));
-    }
-    // At equal times a close comes before an open.
-    changes.sort();
-    let mut open = 0i32;
-    let mut peak = 0;
-    for (_, change) in changes {
-        open += change;
-        peak = peak.max(open);
-    }
-    peak as usize
 }
 
 /// The server's limits were kept on every connection, and no request was refused.

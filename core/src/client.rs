@@ -1311,6 +1311,25 @@ impl Client {
         }
     }
 
+    /// Gives back what an idle client can rebuild, as it does by itself when a response
+    /// ends and the session is idle: for a driver whose connection went quiet otherwise (a
+    /// pool whose last conversation left the connection). Nothing changes while a request is
+    /// queued, in flight or waits for tool outputs.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// let mut client = Client::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?));
+    /// client.connect([1; 32], Instant::ZERO)?;
+    /// client.release_idle_memory();
+    /// assert!(client.poll_transmit().is_some(), "the upgrade request is kept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn release_idle_memory(&mut self) {
+        self.release_when_idle();
+    }
+
     /// A response ended: once the session is idle (nothing in flight, queued or awaiting tool
     /// outputs), gives back what the next turn can rebuild — the connection's buffers and
     /// compression state ([`Connection::release_idle_memory`]) and the spare capacity of the

@@ -47,6 +47,8 @@ enum Op {
     /// Jump the clock by this many seconds at once.
     Jump(u64),
     Cancel(usize),
+    /// Nobody listens to the conversation's turn any more (its handle was dropped).
+    Detach(usize),
     Close(usize),
     /// Close the whole pool (every later turn is refused).
     Shutdown,
@@ -62,6 +64,7 @@ fn op() -> impl Strategy<Value = Op> {
         5 => (1..400u64).prop_map(Op::Run),
         1 => prop_oneof![Just(3u64), Just(40), Just(301), Just(3_100)].prop_map(Op::Jump),
         1 => (0..CONVERSATIONS).prop_map(Op::Cancel),
+        1 => (0..CONVERSATIONS).prop_map(Op::Detach),
         1 => (0..CONVERSATIONS).prop_map(Op::Close),
         1 => Just(Op::Shutdown),
     ]
@@ -106,6 +109,8 @@ struct Model {
     /// Since the last refused upgrade, until one is accepted: the connections dialed and not
     /// answered yet (at most one).
     probing: Option<BTreeSet<ConnId>>,
+    /// Conversations with a turn whose listener went away: it may end with calls open.
+    detached: BTreeSet<ConvId>,
     /// The pool was closed.
     shut: bool,
     seen: usize,
@@ -280,6 +285,11 @@ fn play(ops: Vec<Op>) {
                             PoolError::Busy(c) => {
                                 assert!(!model.shut && *c == conv && model.busy(conv))
                             }
+                            PoolError::ToolCallsOpen(c) => {
+                                assert!(!model.shut && *c == conv && !model.busy(conv));
+                                let open = net.unanswered.iter().any(|(c, _)| *c == conv);
+                                assert!(open, "{conv} has no call open");
+                            }
                             PoolError::Overloaded { .. } => {
                                 assert!(!model.busy(conv));
                                 assert!(!room, "refused while a lane was free");
@@ -332,6 +342,25 @@ fn play(ops: Vec<Op>) {
                     net.pump();
                 }
             }
+            Op::Detach(i) => {
+                let conv = model.convs[i];
+                let turn = model
+                    .turns
+                    .iter()
+                    .find(|(_, (c, _))| *c == conv)
+                    .map(|(t, _)| *t);
+                if let Some(turn) = turn {
+                    // A waiting turn leaves the queue, as when cancelled.
+                    if model.waiting.contains(&turn) {
+                        model.turns.remove(&turn);
+                        model.waiting.retain(|t| *t != turn);
+                    } else {
+                        model.detached.insert(conv);
+                    }
+                    net.pool.detach_turn(conv, turn, now);
+                    net.pump();
+                }
+            }
             Op::Shutdown => {
                 net.pool.close(now);
                 model.shut = true;
@@ -342,6 +371,8 @@ fn play(ops: Vec<Op>) {
                 match net.pool.close_conversation(conv) {
                     Ok(()) => {
                         assert!(!model.busy(conv));
+                        // Calls a left turn kept open go with the conversation.
+                        net.unanswered.retain(|(c, _)| *c != conv);
                         model.convs[i] = net.pool.open_conversation().unwrap();
                     }
                     Err(error) => {
@@ -376,8 +407,9 @@ fn play(ops: Vec<Op>) {
         net.run(Duration::from_secs(60), |net| net.pool.is_closed(), |_| {});
         assert!(net.pool.is_closed() && net.server_conns().is_empty());
     }
-    // A turn that gave up (its connections kept failing past the retry budget) leaves the
-    // outputs answered since with its conversation: they go out with the next turn.
+    // A turn that gave up (its connections kept failing past the retry budget), or that
+    // nobody listened to, leaves the outputs answered since with its conversation: they go
+    // out with the next turn.
     let owing: Vec<ConvId> = model
         .convs
         .iter()
@@ -385,13 +417,13 @@ fn play(ops: Vec<Op>) {
         .filter(|&conv| owes_outputs(&net, conv))
         .collect();
     for &conv in &owing {
+        let failed = net
+            .ended
+            .values()
+            .any(|(c, result)| *c == conv && result.is_err());
         assert!(
-            net.ended_order.contains(&conv)
-                && net
-                    .ended
-                    .values()
-                    .any(|(c, result)| *c == conv && result.is_err()),
-            "{conv} owes outputs but no turn of it failed"
+            net.ended_order.contains(&conv) && (failed || model.detached.contains(&conv)),
+            "{conv} owes outputs but no turn of it failed or was left"
         );
     }
     if model.shut {

@@ -415,3 +415,119 @@ fn closing_the_pool_lets_running_turns_finish_and_hands_waiting_requests_back() 
         .iter()
         .all(|(_, r)| r.as_ref().unwrap_err().contains("closed")));
 }
+
+/// One lane in all, so that a turn holding it would stall every other conversation.
+fn one_lane() -> responses_ws_core::pool::PoolConfig {
+    let mut config = config(1);
+    config.max_turns_per_connection = 1;
+    config
+}
+
+#[test]
+fn a_detached_turn_with_unanswered_calls_frees_its_lane_and_the_outputs_go_with_the_next_turn() {
+    let mut net = Net::new(one_lane(), tool_round_script());
+    net.answer_tools = false;
+    let (a, b) = (
+        net.pool.open_conversation().unwrap(),
+        net.pool.open_conversation().unwrap(),
+    );
+    let first = net.pool.turn(a, ask("Look it up."), net.now).unwrap();
+    net.run(
+        Duration::from_secs(10),
+        |net| net.unanswered.len() == 1,
+        |_| {},
+    );
+    let (_, call_id) = net.unanswered.pop().expect("the response asks for a call");
+    // Nobody listens any more: the turn ends at once, its call left open.
+    net.pool.detach_turn(a, first, net.now);
+    net.pump();
+    assert_eq!(net.ended.get(&first).map(|(_, r)| r.is_ok()), Some(true));
+    let open: Vec<_> = net
+        .pool
+        .pending_tool_calls(a)
+        .into_iter()
+        .map(|c| c.call_id)
+        .collect();
+    assert_eq!(open, std::slice::from_ref(&call_id));
+
+    // The one lane is free for another conversation.
+    net.answer_tools = true;
+    net.pool.turn(b, ask("Hello?"), net.now).unwrap();
+    net.run(Duration::from_secs(10), |net| net.ended.len() == 2, |_| {});
+    assert_eq!(net.ended.len(), 2, "b's turn got the lane");
+
+    // a's next turn waits for the open call's output, then carries it.
+    let refused = net.pool.turn(a, ask("And then?"), net.now).unwrap_err();
+    assert_eq!(refused.error(), &PoolError::ToolCallsOpen(a));
+    net.pool
+        .submit_tool_output(a, &call_id, "sunny", net.now)
+        .unwrap();
+    *net.outputs.entry(call_id).or_default() += 1;
+    net.pool.turn(a, ask("And then?"), net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 3, |_| {});
+    assert_all_well(&net, &[a, b]);
+    // The model answered the output first, then the new input.
+    let texts = texts(&net, a);
+    let at = |text: &str| texts.iter().position(|t| t == text);
+    assert!(
+        at("It is sunny.").unwrap() < at("And then?").unwrap(),
+        "{texts:?}"
+    );
+    assert_eq!(texts.last().map(String::as_str), Some("Done."), "{texts:?}");
+}
+
+#[test]
+fn a_turn_detached_while_streaming_runs_to_its_end_unheard_and_frees_its_lane() {
+    let script = responses_ws_core::mock::Script::new()
+        .text("A long answer.", 20)
+        .with_delta_delay(Duration::from_millis(10));
+    let mut net = Net::new(one_lane(), script);
+    let (a, b) = (
+        net.pool.open_conversation().unwrap(),
+        net.pool.open_conversation().unwrap(),
+    );
+    let first = net.pool.turn(a, ask("Explain."), net.now).unwrap();
+    net.run(Duration::from_millis(50), |_| false, |_| {});
+    net.pool.detach_turn(a, first, net.now);
+    net.pump();
+    assert!(net.ended.is_empty(), "a sent request runs to its end");
+    net.pool.turn(b, ask("Hello?"), net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 2, |_| {});
+    assert_all_well(&net, &[a, b]);
+    assert_eq!(
+        texts(&net, a).last().map(String::as_str),
+        Some("A long answer.")
+    );
+}
+
+#[test]
+fn answers_given_between_turns_go_out_with_a_continued_turn() {
+    let mut net = Net::new(one_lane(), tool_round_script());
+    net.answer_tools = false;
+    let a = net.pool.open_conversation().unwrap();
+    let first = net.pool.turn(a, ask("Look it up."), net.now).unwrap();
+    net.run(
+        Duration::from_secs(10),
+        |net| net.unanswered.len() == 1,
+        |_| {},
+    );
+    let (_, call_id) = net.unanswered.pop().unwrap();
+    net.pool.detach_turn(a, first, net.now);
+    net.pump();
+    assert!(matches!(
+        net.pool.continue_turn(a, net.now),
+        Err(PoolError::ToolCallsOpen(_))
+    ));
+    net.pool
+        .submit_tool_output(a, &call_id, "sunny", net.now)
+        .unwrap();
+    *net.outputs.entry(call_id).or_default() += 1;
+    net.pool.continue_turn(a, net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 2, |_| {});
+    assert_all_well(&net, &[a]);
+    assert_eq!(
+        texts(&net, a).last().map(String::as_str),
+        Some("It is sunny.")
+    );
+    assert!(net.pool.continue_turn(a, net.now).is_err(), "nothing owed");
+}

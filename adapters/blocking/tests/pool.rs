@@ -1,8 +1,9 @@
 //! The blocking pool over real loopback TCP against the mock server: many agent threads on
 //! few connections (limits asserted from the mock's connection log), a 429 storm at upgrade
 //! probed one connection at a time, a connection killed under waiting tool calls (its
-//! conversations move, each output once), the pool's refusals, and concurrent agents over
-//! `wss://` (the TLS session shared by a connection's reader and writers).
+//! conversations move, each output once), the pool's refusals, a turn dropped with its tool
+//! calls open (its lane freed, the outputs sent with the next turn), and concurrent agents
+//! over `wss://` (the TLS session shared by a connection's reader and writers).
 
 mod support;
 
@@ -14,10 +15,12 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use responses_ws_blocking::pool::{Pool, PoolBuilder};
+use responses_ws_blocking::pool::{Error, Pool, PoolBuilder, PoolError};
 use responses_ws_blocking::responses_ws_core::ws::CloseCode;
 use responses_ws_blocking::responses_ws_tls::rustls::{ServerConnection, StreamOwned};
-use responses_ws_blocking::{Config, ResponseCreate, RetryPolicy, TlsConfig, ToolCall};
+use responses_ws_blocking::{
+    Config, ResponseCreate, RetryPolicy, SessionEvent, TlsConfig, ToolCall,
+};
 use responses_ws_tls::test_pki;
 use responses_ws_tokio::mock::{
     ConnectionRecord, MockServer, MockServerThread, Refusal, Script, ScriptedCall, UpgradeFault,
@@ -223,6 +226,43 @@ fn a_connection_killed_mid_turn_moves_its_conversations_with_each_output_once() 
     let stats = pool.stats();
     assert_eq!(stats.moves_total as usize, on_first, "{stats:?}");
     assert_limits_kept(&server.connection_log());
+    pool.close();
+    server.shutdown();
+}
+
+#[test]
+fn a_turn_dropped_with_its_calls_open_frees_the_lane_and_the_outputs_go_next() {
+    let server = MockServer::start_in_thread(tool_round()).unwrap();
+    // One lane in all: a turn that kept it would stall every other conversation.
+    let pool = pool(&server.url())
+        .max_connections(1)
+        .max_turns_per_connection(1)
+        .build()
+        .unwrap();
+    let (a, b) = (pool.conversation().unwrap(), pool.conversation().unwrap());
+    let mut turn = a.turn(ask("Weather?")).unwrap();
+    let call = turn
+        .find_map(|event| match event.unwrap() {
+            SessionEvent::ToolCalls { calls, .. } => Some(calls[0].clone()),
+            _ => None,
+        })
+        .unwrap();
+    drop(turn);
+    assert_eq!(a.pending_tool_calls(), std::slice::from_ref(&call));
+
+    let handler = |call: &ToolCall| call.call_id.clone();
+    let answer = b.run_tool_loop(ask("Weather?"), handler).unwrap();
+    assert_eq!(answer.all_output_text(), "It is sunny.", "b got the lane");
+
+    let refused = a.turn(ask("And tomorrow?")).unwrap_err();
+    assert!(
+        matches!(&refused, Error::Rejected(r) if matches!(r.error(), PoolError::ToolCallsOpen(_))),
+        "{refused:?}"
+    );
+    a.submit_tool_output(&call.call_id, "sunny").unwrap();
+    let answer = a.continue_tool_loop(handler).unwrap();
+    assert_eq!(answer.all_output_text(), "It is sunny.");
+    assert_eq!(pool.stats().turns_failed_total, 0);
     pool.close();
     server.shutdown();
 }

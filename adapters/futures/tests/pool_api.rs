@@ -1,7 +1,8 @@
 //! The pool's handles over real TCP against the mock server, under every runtime: a turn's
 //! events as a stream, a full pool refusing `try_turn` with the request handed back, a
 //! waiting `turn` cancelled by dropping it (it leaves the queue, nothing is sent), steering
-//! and forking, and a dropped driver failing the waiters instead of hanging them.
+//! and forking, a dropped driver failing the waiters instead of hanging them, and a running
+//! turn dropped with its tool calls open (its lane freed, the outputs sent with the next turn).
 
 mod support;
 
@@ -13,8 +14,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use responses_ws_futures::pool::{Error, Pool, PoolBuilder, PoolDriver, PoolError};
 use responses_ws_futures::responses_ws_core::wire::EventKind;
-use responses_ws_futures::{runtime, Config, ResponseCreate, SessionEvent};
-use responses_ws_tokio::mock::{MockServer, Script};
+use responses_ws_futures::{runtime, Config, ResponseCreate, SessionEvent, ToolCall};
+use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
 use support::Rt;
 
 macro_rules! on_every_runtime {
@@ -51,6 +52,7 @@ on_every_runtime!(
     fork_starts_from_the_context_and_steer_needs_a_running_response,
     a_dropped_driver_fails_the_waiters,
     an_unreachable_server_fails_the_waiting_turns_with_the_cause,
+    a_turn_dropped_with_its_calls_open_frees_the_lane_and_the_outputs_go_next,
 );
 
 fn builder(rt: Rt, url: &str) -> PoolBuilder {
@@ -270,4 +272,51 @@ async fn an_unreachable_server_fails_the_waiting_turns_with_the_cause(rt: Rt) {
         "the cause names the address: {text}"
     );
     pool.close().await;
+}
+
+async fn a_turn_dropped_with_its_calls_open_frees_the_lane_and_the_outputs_go_next(rt: Rt) {
+    let script = Script::new()
+        .tool_calls([ScriptedCall::new("lookup", r#"{"q":"weather"}"#)])
+        .text("It is sunny.", 2);
+    let server = MockServer::start_in_thread(script).unwrap();
+    // One lane in all: a turn that kept it would stall every other conversation.
+    let (pool, driver) = builder(rt, &server.url())
+        .max_connections(1)
+        .max_turns_per_connection(1)
+        .build()
+        .unwrap();
+    spawn(rt, driver);
+    let (a, b) = (pool.conversation().unwrap(), pool.conversation().unwrap());
+    let mut turn = a.turn(ask("Weather?")).await.unwrap();
+    let call = loop {
+        if let SessionEvent::ToolCalls { calls, .. } = turn.next().await.unwrap().unwrap() {
+            break calls[0].clone();
+        }
+    };
+    drop(turn);
+    assert_eq!(a.pending_tool_calls(), std::slice::from_ref(&call));
+
+    let handler = |call: ToolCall| async move { call.call_id };
+    let answer = b.run_tool_loop(ask("Weather?"), handler).await.unwrap();
+    assert_eq!(answer.all_output_text(), "It is sunny.", "b got the lane");
+
+    let refused = a.turn(ask("And tomorrow?")).await.unwrap_err();
+    assert!(
+        matches!(&refused, Error::Rejected(r) if matches!(r.error(), PoolError::ToolCallsOpen(_))),
+        "{refused:?}"
+    );
+    a.submit_tool_output(&call.call_id, "sunny").unwrap();
+    assert!(a.pending_tool_calls().is_empty());
+    let answer = a.continue_tool_loop(handler).await.unwrap();
+    assert_eq!(answer.all_output_text(), "It is sunny.");
+    let context = a.ledger().unwrap();
+    let outputs = context
+        .items()
+        .iter()
+        .filter(|item| item.call_id() == Some(call.call_id.as_str()))
+        .count();
+    assert_eq!(outputs, 2, "the call and its one output");
+    assert_eq!(pool.stats().turns_failed_total, 0);
+    pool.close().await;
+    server.shutdown();
 }

@@ -9,6 +9,9 @@ use super::ids::{ConvId, TurnId};
 use crate::time::Instant;
 use crate::wire::ResponseCreate;
 
+/// Room the queues keep once a burst has been admitted.
+const KEPT: usize = 16;
+
 /// A turn waiting for a lane.
 #[derive(Debug)]
 pub(crate) struct Waiting {
@@ -116,6 +119,16 @@ impl Admission {
             self.waiting.pop_front()
         } else {
             None
+        }
+    }
+
+    /// Gives back what the queues grew to in a burst, once they are empty again.
+    pub(crate) fn release_idle_memory(&mut self) {
+        if self.waiting.is_empty() && self.waiting.capacity() > KEPT {
+            self.waiting.shrink_to(KEPT);
+        }
+        if self.resuming.is_empty() && self.resuming.capacity() > KEPT {
+            self.resuming.shrink_to(KEPT);
         }
     }
 

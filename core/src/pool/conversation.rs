@@ -41,6 +41,23 @@ pub(crate) struct Turn {
     /// Since when the turn moves without a response starting: moved off connections that
     /// never opened (refused, unreachable) for `max_wait`, it gives up.
     pub(crate) moving_since: Option<Instant>,
+    /// Nobody listens to it any more ([`Pool::detach_turn`](super::Pool::detach_turn)): it
+    /// ends as soon as nothing of it is in flight, also while its tool calls wait for
+    /// outputs (they stay open in the conversation, for its next turn).
+    pub(crate) unheard: bool,
+}
+
+impl Turn {
+    pub(crate) fn new(id: TurnId, phase: TurnPhase) -> Self {
+        Turn {
+            id,
+            phase,
+            error: None,
+            moves: 0,
+            moving_since: None,
+            unheard: false,
+        }
+    }
 }
 
 /// One conversation.

@@ -2,6 +2,8 @@
 //! and the outputs (events, ready connections, transmits, the next deadline), as the
 //! module's driving contract describes them.
 
+use alloc::boxed::Box;
+
 use bytes::Bytes;
 
 use super::events::PoolEvent;
@@ -11,6 +13,9 @@ use super::member::{ConnectionPhase, Member};
 use crate::client::Client;
 use crate::retry::Failure;
 use crate::time::Instant;
+
+/// Room for events the pool keeps once a burst of them has been taken.
+const EVENTS_KEPT: usize = 16;
 
 impl Pool {
     /// Free space to read `conn`'s socket bytes into; report them with
@@ -118,7 +123,12 @@ impl Pool {
     /// The next event. Non-empty after any call that takes `now` (and after `turn`,
     /// `try_turn`, `submit_tool_output`).
     pub fn poll_event(&mut self) -> Option<PoolEvent> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() && self.events.capacity() > EVENTS_KEPT {
+            // A burst's events are out: the queue gives back what it grew to.
+            self.events.shrink_to(EVENTS_KEPT);
+        }
+        event
     }
 
     /// A connection that may have bytes to write: drain [`poll_transmit`](Self::poll_transmit)
@@ -167,7 +177,7 @@ impl Pool {
             return None;
         }
         self.members
-            .insert(conn, Member::new(client, self.lanes, now));
+            .insert(conn, Box::new(Member::new(client, self.lanes, now)));
         self.events.push_back(PoolEvent::Dial { conn });
         self.touch(conn);
         Some(conn)

@@ -158,6 +158,10 @@ pub enum PoolError {
     /// Another worker took this journaled conversation over (its lease): it takes no
     /// more turns here.
     Fenced(ConvId),
+    /// Tool calls (or MCP approval requests) of the conversation's last response wait for
+    /// answers ([`Pool::pending_tool_calls`](super::Pool::pending_tool_calls)): give them
+    /// first; they go out with the next turn.
+    ToolCallsOpen(ConvId),
 }
 
 impl fmt::Display for PoolError {
@@ -178,6 +182,9 @@ impl fmt::Display for PoolError {
                 write!(f, "conversation {id:?} is open in the pool already")
             }
             PoolError::Fenced(conv) => write!(f, "another worker took {conv} over"),
+            PoolError::ToolCallsOpen(conv) => {
+                write!(f, "tool calls of {conv} wait for their outputs")
+            }
         }
     }
 }

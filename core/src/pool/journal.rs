@@ -82,13 +82,7 @@ impl Pool {
         }
         let turn = self.next_turn_id();
         let entry = self.convs.get_mut(&conv).expect("just opened");
-        entry.turn = Some(Turn {
-            id: turn,
-            phase: TurnPhase::Resuming,
-            error: None,
-            moves: 0,
-            moving_since: None,
-        });
+        entry.turn = Some(Turn::new(turn, TurnPhase::Resuming));
         self.totals.turns_in_flight += 1;
         self.admission.resume(conv);
         self.admit(now);

@@ -108,25 +108,35 @@ impl Pool {
             .push_back(PoolEvent::Conversation { conv, turn, event });
     }
 
-    /// Ends the turns of `conn` whose lane is at rest; a draining connection parks their
-    /// conversations and closes once none runs.
+    /// Ends the turns of `conn` whose lane is at rest, and those nobody listens to whose
+    /// lane waits for tool outputs only; a draining connection parks their conversations
+    /// and closes once none runs. A conversation whose calls stay open is parked too: its
+    /// answers, given between turns, wait in the pool for its next turn (on its lane they
+    /// would send the continuation at once, with no turn to hear it).
     fn end_resting_turns(&mut self, conn: ConnId, now: Instant) {
         let member = &self.members[&conn];
         let session = member.client.session();
-        let resting: Vec<(usize, ConvId)> = member
+        let resting: Vec<(usize, ConvId, bool)> = member
             .slots
             .occupied()
-            .filter(|&(slot, _, busy)| busy && session.lane_is_idle(&LaneSlots::lane(slot)))
-            .map(|(slot, conv, _)| (slot, conv))
+            .filter(|&(_, _, busy)| busy)
+            .filter_map(|(slot, conv, _)| {
+                let lane = LaneSlots::lane(slot);
+                if session.lane_is_idle(&lane) {
+                    return Some((slot, conv, false));
+                }
+                let unheard = self.convs[&conv].turn.as_ref().is_some_and(|t| t.unheard);
+                (unheard && session.lane_awaits_tools(&lane)).then_some((slot, conv, true))
+            })
             .collect();
         // A pool that closes drains every connection, also one opened for a moving turn.
         let draining = member.phase == ConnectionPhase::Draining || self.closing;
-        for &(slot, conv) in &resting {
+        for &(slot, conv, calls_open) in &resting {
             let member = self.members.get_mut(&conn).expect("drained");
             member.slots.set_busy(slot, false, now);
             self.end_turn(conv, None);
-            if draining {
-                // At rest: the export cannot be refused.
+            if draining || calls_open {
+                // At rest, or waiting for tool outputs only: the export cannot be refused.
                 let _ = self.park(conv);
             }
         }
@@ -197,6 +207,7 @@ impl Pool {
                 Err(_) => (Default::default(), true),
             };
             let idle = transfer.is_idle();
+            let calls_open = transfer.awaits_tools();
             entry.home = Home::Parked(Box::new(transfer));
             let Some(turn) = &mut entry.turn else {
                 continue;
@@ -204,6 +215,8 @@ impl Pool {
             if turn.phase != TurnPhase::Running {
                 continue;
             }
+            // Nobody listens and only tool outputs are awaited: over, the calls open.
+            let idle = idle || (turn.unheard && calls_open);
             // A turn's requests are retried on other connections within the request's retry
             // budget (connections that had opened), or for `max_wait` (connections that never
             // opened: a refused or unreachable server, while the pool backs off).

@@ -4,6 +4,8 @@
 
 use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::string::String;
+use alloc::vec::Vec;
 
 use super::admission::{Admission, Waiting};
 use super::config::PoolConfig;
@@ -12,11 +14,12 @@ use super::events::{PoolError, PoolEvent, Rejected};
 use super::gate::DialGate;
 use super::ids::{ConnId, ConvId, TurnId};
 use super::journal::Journals;
-use super::member::{ConnectionPhase, Member};
+use super::member::{ConnectionPhase, Members};
 use super::slots::LaneSlots;
 use super::stats::{ConnectionStats, Stats};
 use super::timers::Timers;
-use crate::session::{Lane, LaneLedger, LaneTransfer, SessionError};
+use crate::client::Client;
+use crate::session::{Lane, LaneLedger, LaneTransfer, SessionError, ToolCall};
 use crate::time::Instant;
 use crate::wire::{Input, ResponseCreate, ToolOutput};
 use crate::ws::rng::MaskRng;
@@ -52,7 +55,7 @@ pub struct Pool {
     /// Lanes and running turns per connection, within the server's limits.
     pub(super) lanes: usize,
     pub(super) turns_per_connection: usize,
-    pub(super) members: BTreeMap<ConnId, Member>,
+    pub(super) members: Members,
     pub(super) convs: BTreeMap<ConvId, Conversation>,
     pub(super) admission: Admission,
     pub(super) gate: DialGate,
@@ -170,9 +173,9 @@ impl Pool {
         }) = self.convs.remove(&conv)
         {
             if let Some(member) = self.members.get_mut(&conn) {
-                member.slots.vacate(slot);
                 // At rest (no turn): the export cannot be refused, and is dropped.
                 let _ = member.client.export_lane(&LaneSlots::lane(slot));
+                member.vacate(slot);
                 self.timers.mark(conn);
             }
         }
@@ -241,13 +244,7 @@ impl Pool {
         }
         let turn = self.next_turn_id();
         let entry = self.convs.get_mut(&conv).expect("checked");
-        entry.turn = Some(Turn {
-            id: turn,
-            phase: TurnPhase::Waiting,
-            error: None,
-            moves: 0,
-            moving_since: None,
-        });
+        entry.turn = Some(Turn::new(turn, TurnPhase::Waiting));
         match place {
             Some((conn, slot)) => self.place(conv, conn, slot, Some(request), now),
             None => {
@@ -280,6 +277,7 @@ impl Pool {
             return Err(PoolError::Busy(conv));
         }
         self.check_fenced(conv)?;
+        self.check_answered(conv)?;
         if request.stream_id.is_some() {
             return Err(SessionError::OwnedField("stream_id").into());
         }
@@ -326,7 +324,9 @@ impl Pool {
 
     /// Answers the tool call `call_id` of the conversation's running turn; the continuation
     /// goes out once every call has its output. Each call takes exactly one output, also
-    /// while the conversation moves between connections.
+    /// while the conversation moves between connections. Calls left open by a turn whose
+    /// listener went away ([`detach_turn`](Self::detach_turn)) take their outputs here too,
+    /// between turns: they go out with the conversation's next turn.
     pub fn submit_tool_output(
         &mut self,
         conv: ConvId,
@@ -334,13 +334,45 @@ impl Pool {
         output: impl Into<ToolOutput>,
         now: Instant,
     ) -> Result<(), PoolError> {
+        let output = output.into();
+        self.answer(conv, now, |to| match to {
+            Answer::Parked(transfer) => transfer.submit_tool_output(call_id, output),
+            Answer::Placed(client, lane) => client.submit_tool_output(lane, call_id, output),
+        })
+    }
+
+    /// Approves or refuses the MCP approval request `request_id` of the conversation's last
+    /// response, as [`submit_tool_output`](Self::submit_tool_output) answers a tool call.
+    pub fn submit_approval(
+        &mut self,
+        conv: ConvId,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+        now: Instant,
+    ) -> Result<(), PoolError> {
+        self.answer(conv, now, |to| match to {
+            Answer::Parked(transfer) => transfer.submit_approval(request_id, approve, reason),
+            Answer::Placed(client, lane) => {
+                client.submit_approval(lane, request_id, approve, reason)
+            }
+        })
+    }
+
+    /// Gives `answer` the conversation wherever it is.
+    fn answer(
+        &mut self,
+        conv: ConvId,
+        now: Instant,
+        answer: impl FnOnce(Answer<'_>) -> Result<(), SessionError>,
+    ) -> Result<(), PoolError> {
         let entry = self
             .convs
             .get_mut(&conv)
             .ok_or(PoolError::UnknownConversation(conv))?;
         match &mut entry.home {
             Home::Parked(transfer) => {
-                transfer.submit_tool_output(call_id, output)?;
+                answer(Answer::Parked(transfer))?;
                 self.gather_parked(conv);
                 Ok(())
             }
@@ -350,10 +382,100 @@ impl Pool {
                     .members
                     .get_mut(&conn)
                     .expect("a placed conversation's");
-                member.client.submit_tool_output(&lane, call_id, output)?;
+                answer(Answer::Placed(&mut member.client, &lane))?;
                 self.after_input(conn, now);
                 Ok(())
             }
+        }
+    }
+
+    /// The tool calls (and MCP approval requests) of the conversation's last response that
+    /// wait for an answer: those of its running turn, or those a turn whose listener went
+    /// away left open ([`detach_turn`](Self::detach_turn)).
+    pub fn pending_tool_calls(&self, conv: ConvId) -> Vec<ToolCall> {
+        match self.convs.get(&conv).map(|c| &c.home) {
+            Some(Home::Parked(transfer)) => transfer.pending_tool_calls(),
+            Some(Home::Placed { conn, slot }) => self.members[conn]
+                .client
+                .session()
+                .pending_tool_calls(&LaneSlots::lane(*slot)),
+            None => Vec::new(),
+        }
+    }
+
+    /// Nobody listens to `turn` of `conv` any more (its handle was dropped). A turn still
+    /// waiting for a lane is withdrawn ([`cancel_turn`](Self::cancel_turn)); a running one
+    /// ends as soon as nothing of it is in flight: a response still streaming runs to its
+    /// end (a sent request cannot be taken back), and then, or at once, a turn whose
+    /// response asks for tool outputs or MCP approvals ends with them open. The conversation
+    /// stays usable: its open calls take their answers with
+    /// [`submit_tool_output`](Self::submit_tool_output) and
+    /// [`submit_approval`](Self::submit_approval), and go out with its next turn
+    /// ([`turn`](Self::turn) once all are answered, or [`continue_turn`](Self::continue_turn)
+    /// for no new input).
+    pub fn detach_turn(&mut self, conv: ConvId, turn: TurnId, now: Instant) {
+        let Some(current) = self.convs.get_mut(&conv).and_then(|c| c.turn.as_mut()) else {
+            return;
+        };
+        if current.id != turn {
+            return;
+        }
+        if current.phase == TurnPhase::Waiting {
+            self.cancel_turn(turn);
+            return;
+        }
+        current.unheard = true;
+        let (placed, settled) = match &self.convs[&conv].home {
+            Home::Placed { conn, .. } => (Some(*conn), false),
+            Home::Parked(transfer) => (None, transfer.awaits_tools()),
+        };
+        if let Some(conn) = placed {
+            self.drain_client(conn, now);
+        } else if settled {
+            // Moving off a lost connection with nothing but calls open: over now.
+            self.admission.withdraw(conv);
+            self.end_turn(conv, None);
+        }
+        self.admit(now);
+    }
+
+    /// Starts a turn that sends only what `conv` owes: the answers its open tool calls
+    /// (or MCP approvals) were given since its last turn ended
+    /// ([`detach_turn`](Self::detach_turn)), for the model's next response. It takes a lane
+    /// ahead of waiting turns. Refused while calls are unanswered
+    /// ([`PoolError::ToolCallsOpen`]) and when nothing is owed.
+    pub fn continue_turn(&mut self, conv: ConvId, now: Instant) -> Result<TurnId, PoolError> {
+        let entry = self
+            .convs
+            .get(&conv)
+            .ok_or(PoolError::UnknownConversation(conv))?;
+        if self.closing {
+            return Err(PoolError::Closed);
+        }
+        if entry.turn.is_some() {
+            return Err(PoolError::Busy(conv));
+        }
+        self.check_fenced(conv)?;
+        self.check_answered(conv)?;
+        // Between turns a conversation with calls open is parked (see `end_resting_turns`).
+        let owes = matches!(&entry.home, Home::Parked(transfer) if !transfer.is_idle());
+        if !owes {
+            return Err(SessionError::NoPendingCalls(Lane::Default).into());
+        }
+        let turn = self.next_turn_id();
+        let entry = self.convs.get_mut(&conv).expect("checked");
+        entry.turn = Some(Turn::new(turn, TurnPhase::Resuming));
+        self.totals.turns_in_flight += 1;
+        self.admission.resume(conv);
+        self.admit(now);
+        Ok(turn)
+    }
+
+    /// Refuses a new turn of `conv` while calls of its last response wait for answers.
+    fn check_answered(&self, conv: ConvId) -> Result<(), PoolError> {
+        match self.pending_tool_calls(conv).is_empty() {
+            true => Ok(()),
+            false => Err(PoolError::ToolCallsOpen(conv)),
         }
     }
 
@@ -416,4 +538,10 @@ impl Pool {
             conversations: member.slots.occupied().count(),
         })
     }
+}
+
+/// Where an answer to a tool call goes: the conversation between connections, or its lane.
+enum Answer<'a> {
+    Parked(&'a mut LaneTransfer),
+    Placed(&'a mut Client, &'a Lane),
 }

@@ -1,12 +1,21 @@
 //! [`Member`]: one connection of the pool — its [`Client`], where it is in its life, and its
 //! lanes.
 
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+
 use crate::client::Client;
 use crate::retry::Failure;
 use crate::time::Instant;
 
 use super::config::PoolConfig;
+use super::ids::ConnId;
 use super::slots::LaneSlots;
+
+/// The pool's connections by id. Boxed: a B-tree node has room for 11 entries and is often
+/// half full, and a member (its client inline) is about 1.8 KiB, so inline members would
+/// cost an idle connection nearly twice its size.
+pub(crate) type Members = BTreeMap<ConnId, Box<Member>>;
 
 /// Where a connection is in its life. Only `Opening` and `Open` connections take turns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +54,15 @@ impl Member {
             opened_at: None,
             idle_since: now,
             lost: None,
+        }
+    }
+
+    /// Takes the conversation off slot `slot`, whose lane was exported; a connection left
+    /// with no conversation gives back what its client can rebuild.
+    pub(crate) fn vacate(&mut self, slot: usize) {
+        self.slots.vacate(slot);
+        if self.slots.is_empty() {
+            self.client.release_idle_memory();
         }
     }
 

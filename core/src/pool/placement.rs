@@ -30,6 +30,7 @@ impl Pool {
                 self.expire(expired);
             }
             let Some(next) = self.admission.front() else {
+                self.admission.release_idle_memory();
                 return;
             };
             let conv = next.conv();
@@ -182,7 +183,7 @@ impl Pool {
             .get_mut(&conn)
             .expect("a placed conversation's");
         let transfer: LaneTransfer = member.client.export_lane(&LaneSlots::lane(slot))?;
-        member.slots.vacate(slot);
+        member.vacate(slot);
         self.timers.mark(conn);
         entry.home = Home::Parked(Box::new(transfer));
         Ok(())

@@ -22,20 +22,24 @@ struct Slot {
     used_at: Instant,
 }
 
-/// The lanes of one connection.
+/// The lanes of one connection, allocated as conversations take them (an idle connection
+/// whose conversations all left holds none).
 ///
 /// Invariants: a busy slot holds a conversation; `busy` counts the busy slots; a
-/// conversation holds at most one slot.
+/// conversation holds at most one slot; `slots.len() <= lanes`, and the last slot is
+/// occupied (empty slots at the end are dropped, so the lanes in use are the first ones).
 #[derive(Debug)]
 pub(crate) struct LaneSlots {
     slots: Vec<Slot>,
+    lanes: usize,
     busy: usize,
 }
 
 impl LaneSlots {
     pub(crate) fn new(lanes: usize) -> Self {
         LaneSlots {
-            slots: alloc::vec![Slot::default(); lanes],
+            slots: Vec::new(),
+            lanes,
             busy: 0,
         }
     }
@@ -50,6 +54,11 @@ impl LaneSlots {
         lane.stream_id()?.strip_prefix(PREFIX)?.parse().ok()
     }
 
+    /// Whether no conversation holds a lane here.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
     /// Busy slots.
     pub(crate) fn busy(&self) -> usize {
         self.busy
@@ -60,11 +69,13 @@ impl LaneSlots {
         self.slots.get(index).and_then(|slot| slot.conv)
     }
 
-    /// The slot to give a new conversation: an empty one, else the least recently used idle
-    /// one (its conversation must be moved out first). `None` when every slot is busy.
+    /// The slot to give a new conversation: an empty one (a lane not used yet last), else
+    /// the least recently used idle one (its conversation must be moved out first). `None`
+    /// when every slot is busy.
     pub(crate) fn vacancy(&self) -> Option<usize> {
         let empty = self.slots.iter().position(|slot| slot.conv.is_none());
-        empty.or_else(|| {
+        let unused = (self.slots.len() < self.lanes).then_some(self.slots.len());
+        empty.or(unused).or_else(|| {
             self.slots
                 .iter()
                 .enumerate()
@@ -74,8 +85,11 @@ impl LaneSlots {
         })
     }
 
-    /// `conv` takes the empty slot `index`, idle.
+    /// `conv` takes the empty slot `index` (one of [`vacancy`](Self::vacancy)), idle.
     pub(crate) fn seat(&mut self, index: usize, conv: ConvId, now: Instant) {
+        if index == self.slots.len() {
+            self.slots.push(Slot::default());
+        }
         let slot = &mut self.slots[index];
         debug_assert!(slot.conv.is_none(), "the slot was vacated first");
         *slot = Slot {
@@ -87,7 +101,9 @@ impl LaneSlots {
 
     /// Slot `index` starts or ends a turn.
     pub(crate) fn set_busy(&mut self, index: usize, busy: bool, now: Instant) {
-        let slot = &mut self.slots[index];
+        let Some(slot) = self.slots.get_mut(index) else {
+            return;
+        };
         if slot.conv.is_some() && slot.busy != busy {
             slot.busy = busy;
             slot.used_at = now;
@@ -101,9 +117,16 @@ impl LaneSlots {
 
     /// Empties slot `index`, returning its conversation.
     pub(crate) fn vacate(&mut self, index: usize) -> Option<ConvId> {
-        let slot = core::mem::take(&mut self.slots[index]);
+        let slot = core::mem::take(self.slots.get_mut(index)?);
         if slot.busy {
             self.busy -= 1;
+        }
+        while self.slots.last().is_some_and(|slot| slot.conv.is_none()) {
+            self.slots.pop();
+        }
+        if self.slots.is_empty() {
+            // Every conversation left: the connection holds no lane table while idle.
+            self.slots = Vec::new();
         }
         slot.conv
     }
@@ -149,5 +172,29 @@ mod tests {
         assert_eq!(slots.vacancy(), None, "every lane busy");
         assert_eq!(slots.vacate(1), Some(ConvId(2)));
         assert_eq!(slots.busy(), 1);
+    }
+
+    #[test]
+    fn lanes_are_allocated_as_taken_and_released_when_every_conversation_left() {
+        let mut slots = LaneSlots::new(32);
+        assert_eq!(
+            slots.slots.capacity(),
+            0,
+            "nothing before the first conversation"
+        );
+        assert_eq!(slots.vacancy(), Some(0));
+        slots.seat(0, ConvId(1), at(0));
+        assert_eq!(slots.vacancy(), Some(1));
+        slots.seat(1, ConvId(2), at(1));
+        assert_eq!(slots.vacate(0), Some(ConvId(1)));
+        assert_eq!(slots.vacancy(), Some(0), "a hole is filled first");
+        assert_eq!(slots.occupied().count(), 1);
+        assert_eq!(slots.vacate(1), Some(ConvId(2)));
+        assert_eq!(
+            slots.slots.capacity(),
+            0,
+            "an idle connection holds no lane table"
+        );
+        assert_eq!(slots.vacate(5), None, "a slot never taken");
     }
 }

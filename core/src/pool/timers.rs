@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use super::config::PoolConfig;
 use super::ids::ConnId;
-use super::member::Member;
+use super::member::Members;
 use crate::time::Instant;
 
 /// The deadline table.
@@ -38,7 +38,7 @@ impl Timers {
     }
 
     /// Recomputes the entries of the marked connections.
-    pub(crate) fn flush(&mut self, members: &BTreeMap<ConnId, Member>, config: &PoolConfig) {
+    pub(crate) fn flush(&mut self, members: &Members, config: &PoolConfig) {
         for conn in core::mem::take(&mut self.marked) {
             if let Some(at) = self.of.remove(&conn) {
                 self.by_time.remove(&(at, conn));
@@ -80,6 +80,9 @@ mod tests {
     use crate::ws::WsUrl;
     use core::time::Duration;
 
+    use crate::pool::member::Member;
+    use alloc::boxed::Box;
+
     fn member(dialed_at: Instant) -> Member {
         let url = WsUrl::parse("ws://127.0.0.1/v1/responses").unwrap();
         let mut client = Client::new(ClientConfig::new(url));
@@ -93,8 +96,8 @@ mod tests {
         let config = PoolConfig::new(ClientConfig::new(url));
         let at = |secs| Instant::from_elapsed(Duration::from_secs(secs));
         let mut members = BTreeMap::new();
-        members.insert(ConnId(0), member(at(5)));
-        members.insert(ConnId(1), member(at(1)));
+        members.insert(ConnId(0), Box::new(member(at(5))));
+        members.insert(ConnId(1), Box::new(member(at(1))));
         let mut timers = Timers::default();
         timers.flush(&members, &config);
         assert_eq!(timers.first(), None, "nothing marked yet");

@@ -180,6 +180,13 @@ impl Ledger {
         self.lanes.iter().map(|(lane, ledger)| (lane, &**ledger))
     }
 
+    /// Gives back the root node an emptied map keeps (every lane moved out).
+    pub(crate) fn release_idle_memory(&mut self) {
+        if self.lanes.is_empty() {
+            self.lanes = BTreeMap::new();
+        }
+    }
+
     pub(crate) fn lane_mut(&mut self, lane: &Lane) -> &mut LaneLedger {
         self.lanes.entry(lane.clone()).or_default()
     }

@@ -647,6 +647,15 @@ impl Session {
         release(&mut self.records);
         // Empty between frames; it holds the longest escaped string read so far.
         self.scratch = String::new();
+        // An emptied B-tree keeps its root node: a session whose lanes all moved out (a
+        // pool's connection) gives it back.
+        if self.lanes.is_empty() {
+            self.lanes = BTreeMap::new();
+        }
+        if self.journals.is_empty() {
+            self.journals = BTreeMap::new();
+        }
+        self.ledger.release_idle_memory();
         for state in self.lanes.values_mut() {
             release(&mut state.queue);
             if state.steers.is_empty() {

@@ -333,6 +333,9 @@ impl Connection {
     pub fn release_idle_memory(&mut self) {
         self.reader.release_buffer();
         self.writer.release();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
         #[cfg(feature = "deflate")]
         if let Some(params) = self.deflate {
             if let Some(deflater) = &mut self.deflater {

@@ -30,11 +30,11 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let conv = self.conv;
-        self.pool.hub.with(|state, _| {
+        self.pool.hub.with(|state, now| {
             if let Some(journal) = &mut state.journal {
                 journal.closing(&state.pool, conv);
             }
-            state.mailboxes.release(&mut state.pool, conv)
+            state.mailboxes.release(&mut state.pool, conv, now)
         });
     }
 }
@@ -61,6 +61,11 @@ impl Conversation {
     /// pool's `max_wait`. Fails as the async pool's `turn` does.
     pub fn turn(&self, request: ResponseCreate) -> Result<Turn, Error> {
         let turn = self.start(request, true)?;
+        self.admitted(turn)
+    }
+
+    /// Blocks until `turn` has its lane.
+    fn admitted(&self, turn: TurnId) -> Result<Turn, Error> {
         let conv = self.id();
         let mut state = self.pool().hub.lock();
         loop {
@@ -108,7 +113,9 @@ impl Conversation {
     /// function and custom tool calls go to `handler` in order, their outputs back to the
     /// pool (each call answered exactly once, also across a move to another connection).
     /// Returns the last response. MCP approval requests end the loop with
-    /// [`Error::ApprovalRequired`] (the other calls are answered first).
+    /// [`Error::ApprovalRequired`] (the other calls are answered first, and the turn ends
+    /// with the approvals open): give them with [`submit_approval`](Self::submit_approval),
+    /// then [`continue_tool_loop`](Self::continue_tool_loop) for the model's answer.
     pub fn run_tool_loop<F, O>(
         &self,
         request: ResponseCreate,
@@ -119,6 +126,29 @@ impl Conversation {
         O: Into<ToolOutput>,
     {
         let turn = self.turn(request)?;
+        self.drive_tool_loop(turn, &mut handler)
+    }
+
+    /// Runs the tool loop of a turn that sends only what the conversation owes: the
+    /// answers given to the calls its last turn left open (after
+    /// [`Error::ApprovalRequired`], or a [`Turn`] dropped before its end). Fails with
+    /// [`PoolError::ToolCallsOpen`] while calls are unanswered, and as
+    /// [`run_tool_loop`](Self::run_tool_loop) does.
+    pub fn continue_tool_loop<F, O>(&self, mut handler: F) -> Result<Response, Error>
+    where
+        F: FnMut(&ToolCall) -> O,
+        O: Into<ToolOutput>,
+    {
+        let conv = self.id();
+        let turn = self.pool().hub.with(|state, now| {
+            if state.driver_gone {
+                return Err(Error::DriverGone);
+            }
+            let turn = state.pool.continue_turn(conv, now).map_err(Error::Pool)?;
+            state.mailboxes.start(conv, turn);
+            Ok(turn)
+        })?;
+        let turn = self.admitted(turn)?;
         self.drive_tool_loop(turn, &mut handler)
     }
 
@@ -169,6 +199,32 @@ impl Conversation {
             .map_err(Error::Pool)
     }
 
+    /// Approves or refuses the MCP approval request `request_id` of the conversation's last
+    /// response (see [`Error::ApprovalRequired`]); the answer goes out with the next turn
+    /// ([`continue_tool_loop`](Self::continue_tool_loop)), or at once while a turn runs.
+    pub fn submit_approval(
+        &self,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), Error> {
+        let conv = self.id();
+        self.pool()
+            .hub
+            .with(|state, now| {
+                state
+                    .pool
+                    .submit_approval(conv, request_id, approve, reason, now)
+            })
+            .map_err(Error::Pool)
+    }
+
+    /// The tool calls and MCP approval requests of the conversation's last response that
+    /// wait for an answer (those its last turn left open, between turns).
+    pub fn pending_tool_calls(&self) -> Vec<ToolCall> {
+        self.pool().hub.lock().pool.pending_tool_calls(self.id())
+    }
+
     /// Steers the running response of the turn with more user input.
     pub fn steer(&self, input: impl Into<Input>) -> Result<(), Rejected<Input>> {
         let conv = self.id();
@@ -198,7 +254,10 @@ impl Conversation {
 
 /// The running turn of a [`Conversation`]: an [`Iterator`] of its session events, ending
 /// when the turn does (with an `Err` item first if it failed). Dropping it before the end
-/// stops listening; the turn runs on.
+/// stops listening and never holds the conversation's lane for good: a response still
+/// streaming runs to its end unheard, and the turn ends once nothing of it is in flight,
+/// its tool calls left open if its response made some (answer them through the
+/// conversation; they go out with its next turn).
 #[derive(Debug)]
 pub struct Turn {
     conversation: Conversation,
@@ -276,12 +335,10 @@ impl Drop for Turn {
     fn drop(&mut self) {
         if !self.over {
             let (conv, turn) = (self.conversation.id(), self.id);
-            self.conversation
-                .pool()
-                .hub
-                .lock()
-                .mailboxes
-                .detach(conv, turn);
+            self.conversation.pool().hub.with(|state, now| {
+                state.mailboxes.detach(conv, turn);
+                state.pool.detach_turn(conv, turn, now);
+            });
         }
     }
 }

@@ -23,8 +23,9 @@ pub enum Error {
     /// The turn failed: its last request failed, or it waited too long for a lane or the
     /// pool closed while it waited (the request is handed back in the [`TurnError`]).
     Turn(TurnError),
-    /// `run_tool_loop`: the response asks for MCP approvals, which the pool does not answer;
-    /// its other calls were answered.
+    /// `run_tool_loop`: the response asks for MCP approvals, which a tool handler cannot
+    /// give. Its other calls were answered and the turn ended with these open: answer them
+    /// with `Conversation::submit_approval`, then `Conversation::continue_tool_loop`.
     ApprovalRequired(Vec<ToolCall>),
     /// The turn ended without a response (it did not get a lane).
     NoResponse,
@@ -59,7 +60,7 @@ impl fmt::Display for Error {
             Error::Turn(error) => write!(f, "the turn failed: {error}"),
             Error::ApprovalRequired(calls) => write!(
                 f,
-                "the response waits for {} MCP approval(s), which the pool does not give",
+                "the response waits for {} MCP approval(s), which a tool handler cannot give",
                 calls.len()
             ),
             Error::NoResponse => f.write_str("the turn ended without a response"),

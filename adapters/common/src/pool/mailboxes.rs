@@ -9,6 +9,7 @@ use std::collections::{HashMap, VecDeque};
 
 use responses_ws_core::pool::{ConnId, ConvId, Pool, PoolEvent, TurnError, TurnId};
 use responses_ws_core::session::SessionEvent;
+use responses_ws_core::Instant;
 
 /// The conversations' mailboxes; `W` wakes a waiting agent.
 ///
@@ -402,15 +403,15 @@ impl<W> Mailboxes<W> {
     /// let turn = pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
     /// mailboxes.start(conv, turn);
     /// // Dropped while its turn runs: the conversation closes only at the turn's end.
-    /// mailboxes.release(&mut pool, conv);
+    /// mailboxes.release(&mut pool, conv, Instant::ZERO);
     /// assert_eq!(pool.stats().conversations, 1);
     /// // Without a turn it closes at once.
     /// let idle = pool.open_conversation()?;
-    /// mailboxes.release(&mut pool, idle);
+    /// mailboxes.release(&mut pool, idle, Instant::ZERO);
     /// assert_eq!(pool.stats().conversations, 1);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn release(&mut self, pool: &mut Pool, conv: ConvId) {
+    pub fn release(&mut self, pool: &mut Pool, conv: ConvId, now: Instant) {
         match pool.close_conversation(conv) {
             Ok(()) => {
                 self.convs.remove(&conv);
@@ -418,9 +419,15 @@ impl<W> Mailboxes<W> {
             Err(_) => {
                 let entry = self.convs.entry(conv).or_default();
                 entry.orphan = true;
-                if let Some(slot) = &mut entry.turn {
+                let turn = entry.turn.as_mut().map(|slot| {
                     slot.detached = true;
                     slot.events.clear();
+                    slot.id
+                });
+                // Nobody will answer its tool calls: the turn ends once nothing of it is in
+                // flight, and the conversation closes then.
+                if let Some(turn) = turn {
+                    pool.detach_turn(conv, turn, now);
                 }
             }
         }

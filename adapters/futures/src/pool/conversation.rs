@@ -56,11 +56,11 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let conv = self.conv;
-        self.pool.lock.with(|shared, _| {
+        self.pool.lock.with(|shared, now| {
             if let Some(journal) = &mut shared.journal {
                 journal.closing(&shared.pool, conv);
             }
-            shared.mailboxes.release(&mut shared.pool, conv)
+            shared.mailboxes.release(&mut shared.pool, conv, now)
         });
     }
 }
@@ -95,6 +95,11 @@ impl Conversation {
     /// nothing was sent.
     pub async fn turn(&self, request: ResponseCreate) -> Result<Turn, Error> {
         let turn = self.start(request, true)?;
+        self.admitted(turn).await
+    }
+
+    /// Waits until `turn` has its lane.
+    async fn admitted(&self, turn: TurnId) -> Result<Turn, Error> {
         let mut waiting = Waiting {
             conversation: self,
             turn: Some(turn),
@@ -130,6 +135,31 @@ impl Conversation {
         })
     }
 
+    /// Runs the tool loop of a turn that sends only what the conversation owes: the
+    /// answers given (with [`submit_tool_output`](Self::submit_tool_output) or
+    /// [`submit_approval`](Self::submit_approval)) to the calls its last turn left open —
+    /// after [`Error::ApprovalRequired`], or a [`Turn`] dropped before its end. Fails with
+    /// [`PoolError::ToolCallsOpen`] while calls are unanswered, and as
+    /// [`run_tool_loop`](Self::run_tool_loop) does.
+    pub async fn continue_tool_loop<F, Fut, O>(&self, mut handler: F) -> Result<Response, Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
+    {
+        let conv = self.id();
+        let turn = self.pool().lock.with(|shared, now| {
+            if shared.driver_gone {
+                return Err(Error::DriverGone);
+            }
+            let turn = shared.pool.continue_turn(conv, now).map_err(Error::Pool)?;
+            shared.mailboxes.start(conv, turn);
+            Ok(turn)
+        })?;
+        let turn = self.admitted(turn).await?;
+        self.drive_tool_loop(turn, &mut handler).await
+    }
+
     /// Creates a turn with `request` and drives it to its final answer: each response's
     /// function and custom tool calls go to `handler` together and run concurrently; their
     /// outputs go back in call order, and the pool sends the continuation (also after the
@@ -137,8 +167,10 @@ impl Conversation {
     /// Returns the last response, the one that made no call.
     ///
     /// Fails as [`turn`](Self::turn) does, with [`Error::Turn`] when a request of the turn
-    /// failed, and with [`Error::ApprovalRequired`] for MCP approval requests (the pool does
-    /// not answer approvals; the other calls are answered first).
+    /// failed, and with [`Error::ApprovalRequired`] for MCP approval requests, as
+    /// `Connection::run_tool_loop` does: the other calls are answered first, and the turn
+    /// ends with the approvals open; give them with [`submit_approval`](Self::submit_approval),
+    /// then [`continue_tool_loop`](Self::continue_tool_loop) for the model's answer.
     pub async fn run_tool_loop<F, Fut, O>(
         &self,
         request: ResponseCreate,
@@ -202,6 +234,32 @@ impl Conversation {
             .lock
             .with(|shared, now| shared.pool.submit_tool_output(conv, call_id, output, now))
             .map_err(Error::Pool)
+    }
+
+    /// Approves or refuses the MCP approval request `request_id` of the conversation's last
+    /// response (see [`Error::ApprovalRequired`]); the answer goes out with the next turn
+    /// ([`continue_tool_loop`](Self::continue_tool_loop)), or at once while a turn runs.
+    pub fn submit_approval(
+        &self,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), Error> {
+        let conv = self.id();
+        self.pool()
+            .lock
+            .with(|shared, now| {
+                shared
+                    .pool
+                    .submit_approval(conv, request_id, approve, reason, now)
+            })
+            .map_err(Error::Pool)
+    }
+
+    /// The tool calls and MCP approval requests of the conversation's last response that
+    /// wait for an answer (those its last turn left open, between turns).
+    pub fn pending_tool_calls(&self) -> Vec<ToolCall> {
+        self.pool().lock.lock().pool.pending_tool_calls(self.id())
     }
 
     /// Steers the running response of the turn with more user input. Refused, the input
@@ -270,11 +328,12 @@ impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         let Some(turn) = self.turn else { return };
         let conv = self.conversation.id();
-        self.conversation.pool().lock.with(|shared, _| {
+        self.conversation.pool().lock.with(|shared, now| {
             if shared.pool.cancel_turn(turn).is_some() {
                 shared.mailboxes.cancelled(conv, turn);
             } else {
                 shared.mailboxes.detach(conv, turn);
+                shared.pool.detach_turn(conv, turn, now);
             }
         });
     }
@@ -286,8 +345,12 @@ impl Drop for Waiting<'_> {
 /// an `Err` item first if it failed. The events' `lane` is the pool's.
 ///
 /// Events are taken from the pool in batches: one lock per batch, not per event. Dropping a
-/// turn before its end stops listening; the turn itself runs on (a sent request cannot be
-/// taken back), and its pending tool calls can still be answered through the conversation.
+/// turn before its end stops listening, and never holds the conversation's lane for good: a
+/// response still streaming runs to its end unheard (a sent request cannot be taken back),
+/// and the turn ends once nothing of it is in flight, its tool calls left open if its
+/// response made some. Answer them through the conversation
+/// ([`Conversation::pending_tool_calls`], [`Conversation::submit_tool_output`]); they go out
+/// with its next turn.
 #[derive(Debug)]
 pub struct Turn {
     conversation: Conversation,
@@ -372,8 +435,10 @@ impl Drop for Turn {
     fn drop(&mut self) {
         if !self.over {
             let (conv, turn) = (self.conversation.id(), self.id);
-            let mut shared = self.conversation.pool().lock.lock();
-            shared.mailboxes.detach(conv, turn);
+            self.conversation.pool().lock.with(|shared, now| {
+                shared.mailboxes.detach(conv, turn);
+                shared.pool.detach_turn(conv, turn, now);
+            });
         }
     }
 }

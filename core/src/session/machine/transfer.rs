@@ -88,6 +88,12 @@ impl LaneTransfer {
             .unwrap_or_default()
     }
 
+    /// Whether the conversation waits for tool outputs (or MCP approvals) only: calls are
+    /// unanswered and no request is queued.
+    pub fn awaits_tools(&self) -> bool {
+        self.queue.is_empty() && self.pending.as_ref().is_some_and(|p| !p.is_complete())
+    }
+
     /// Answers the tool call `call_id`, as [`Session::submit_tool_output`] does; the
     /// continuation is queued on import. Each call takes exactly one output.
     pub fn submit_tool_output(
@@ -95,11 +101,34 @@ impl LaneTransfer {
         call_id: &str,
         output: impl Into<ToolOutput>,
     ) -> Result<(), SessionError> {
+        let output = output.into();
+        self.answer(call_id, |call| call.output_item(output))
+    }
+
+    /// Approves or refuses the MCP approval request `request_id`, as
+    /// [`Session::submit_approval`] does; the continuation is queued on import.
+    pub fn submit_approval(
+        &mut self,
+        request_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), SessionError> {
+        self.answer(request_id, |call| match call.kind {
+            ToolCallKind::McpApproval { .. } => Ok(call.approval(approve, reason)),
+            _ => Err(ToolOutputError::WrongKind(call.call_id.clone())),
+        })
+    }
+
+    /// Answers the call `call_id` with what `answer` makes of it, journaling the answer.
+    fn answer(
+        &mut self,
+        call_id: &str,
+        answer: impl FnOnce(&ToolCall) -> Result<Item, ToolOutputError>,
+    ) -> Result<(), SessionError> {
         let Some(pending) = &mut self.pending else {
             return Err(SessionError::NoPendingCalls(Lane::Default));
         };
-        let output = output.into();
-        pending.answer(call_id, |call| call.output_item(output))?;
+        pending.answer(call_id, answer)?;
         if let (Some(journaled), Some(item)) = (&mut self.journal, pending.answer_of(call_id)) {
             self.records
                 .push_back(journaled.output_record(call_id, item.clone()));
@@ -126,6 +155,18 @@ impl Session {
     pub fn lane_is_idle(&self, lane: &Lane) -> bool {
         self.lanes.get(lane).is_none_or(|state| {
             matches!(state.phase, Phase::Idle)
+                && state.queue.is_empty()
+                && state.steers.is_empty()
+                && state.injections.len() == 0
+        })
+    }
+
+    /// Whether `lane` waits for tool outputs (or MCP approvals) only: its last response
+    /// made calls not all answered, and nothing is queued, in flight or held. A pool's turn
+    /// whose listener is gone is over then; its calls stay open in the conversation.
+    pub fn lane_awaits_tools(&self, lane: &Lane) -> bool {
+        self.lanes.get(lane).is_some_and(|state| {
+            matches!(state.phase, Phase::AwaitingTools(_))
                 && state.queue.is_empty()
                 && state.steers.is_empty()
                 && state.injections.len() == 0

@@ -268,6 +268,33 @@ fn a_turn_dropped_with_its_calls_open_frees_the_lane_and_the_outputs_go_next() {
 }
 
 #[test]
+fn mcp_approvals_stop_the_tool_loop_and_continue_once_given() {
+    let script = Script::new()
+        .tool_calls([
+            ScriptedCall::new("lookup", r#"{"q":"branch"}"#),
+            ScriptedCall::mcp_approval("git", "push", r#"{"branch":"main"}"#),
+        ])
+        .text("Pushed.", 1);
+    let server = MockServer::start_in_thread(script).unwrap();
+    let pool = pool(&server.url()).build().unwrap();
+    let agent = pool.conversation().unwrap();
+    let handler = |call: &ToolCall| format!("main ({})", call.name);
+    let error = agent.run_tool_loop(ask("Push it."), handler).unwrap_err();
+    let Error::ApprovalRequired(approvals) = error else {
+        panic!("expected approvals, got {error:?}");
+    };
+    assert_eq!(approvals[0].name, "push");
+    agent
+        .submit_approval(&approvals[0].call_id, false, Some("not today".into()))
+        .unwrap();
+    let answer = agent.continue_tool_loop(handler).unwrap();
+    assert_eq!(answer.all_output_text(), "Pushed.");
+    assert_eq!(pool.stats().turns_failed_total, 0);
+    pool.close();
+    server.shutdown();
+}
+
+#[test]
 fn a_full_pool_hands_the_request_back_and_a_closed_pool_takes_no_turn() {
     let script = Script::new()
         .text("Slow", 5)

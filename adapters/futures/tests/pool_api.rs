@@ -2,7 +2,8 @@
 //! events as a stream, a full pool refusing `try_turn` with the request handed back, a
 //! waiting `turn` cancelled by dropping it (it leaves the queue, nothing is sent), steering
 //! and forking, a dropped driver failing the waiters instead of hanging them, and a running
-//! turn dropped with its tool calls open (its lane freed, the outputs sent with the next turn).
+//! turn dropped with its tool calls open (its lane freed, the outputs sent with the next turn),
+//! and MCP approval requests in the tool loop (answered by the application, then continued).
 
 mod support;
 
@@ -53,6 +54,7 @@ on_every_runtime!(
     a_dropped_driver_fails_the_waiters,
     an_unreachable_server_fails_the_waiting_turns_with_the_cause,
     a_turn_dropped_with_its_calls_open_frees_the_lane_and_the_outputs_go_next,
+    mcp_approvals_stop_the_tool_loop_and_continue_once_given,
 );
 
 fn builder(rt: Rt, url: &str) -> PoolBuilder {
@@ -316,6 +318,49 @@ async fn a_turn_dropped_with_its_calls_open_frees_the_lane_and_the_outputs_go_ne
         .filter(|item| item.call_id() == Some(call.call_id.as_str()))
         .count();
     assert_eq!(outputs, 2, "the call and its one output");
+    assert_eq!(pool.stats().turns_failed_total, 0);
+    pool.close().await;
+    server.shutdown();
+}
+
+async fn mcp_approvals_stop_the_tool_loop_and_continue_once_given(rt: Rt) {
+    let script = Script::new()
+        .tool_calls([
+            ScriptedCall::new("lookup", r#"{"q":"branch"}"#),
+            ScriptedCall::mcp_approval("git", "push", r#"{"branch":"main"}"#),
+        ])
+        .text("Pushed.", 1);
+    let server = MockServer::start_in_thread(script).unwrap();
+    let (pool, driver) = builder(rt, &server.url()).build().unwrap();
+    spawn(rt, driver);
+    let agent = pool.conversation().unwrap();
+    let handler = |call: ToolCall| async move { format!("main ({})", call.name) };
+    // As `Connection::run_tool_loop`: the function call is answered, the approval comes back.
+    let error = agent
+        .run_tool_loop(ask("Push it."), handler)
+        .await
+        .unwrap_err();
+    let Error::ApprovalRequired(approvals) = error else {
+        panic!("expected approvals, got {error:?}");
+    };
+    assert_eq!(approvals.len(), 1);
+    assert_eq!(approvals[0].name, "push");
+    assert_eq!(agent.pending_tool_calls(), approvals);
+    agent
+        .submit_approval(&approvals[0].call_id, true, None)
+        .unwrap();
+    let answer = agent.continue_tool_loop(handler).await.unwrap();
+    assert_eq!(answer.all_output_text(), "Pushed.");
+    let context = serde_json::to_value(agent.ledger().unwrap().items()).unwrap();
+    let answered = context
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|item| {
+            item["type"] == "mcp_approval_response" || item["type"] == "function_call_output"
+        })
+        .count();
+    assert_eq!(answered, 2, "{context}");
     assert_eq!(pool.stats().turns_failed_total, 0);
     pool.close().await;
     server.shutdown();

@@ -103,7 +103,10 @@ fn model_responses(items: &[Item]) -> u32 {
 
 fn is_model_output(item: &Item) -> bool {
     match item {
-        Item::FunctionCall(_) | Item::CustomToolCall(_) | Item::Reasoning(_) => true,
+        Item::FunctionCall(_)
+        | Item::CustomToolCall(_)
+        | Item::McpApprovalRequest(_)
+        | Item::Reasoning(_) => true,
         Item::Message(Message { role, .. }) => *role == Role::Assistant,
         _ => false,
     }
@@ -111,24 +114,12 @@ fn is_model_output(item: &Item) -> bool {
 
 /// The first call (of the parent, then of `items`) without an output in `items`.
 fn first_unanswered<'a>(parent: Option<&'a Conversation>, items: &'a [Item]) -> Option<&'a str> {
-    let answered: BTreeSet<&str> = items
-        .iter()
-        .filter(|item| {
-            matches!(
-                item,
-                Item::FunctionCallOutput(_) | Item::CustomToolCallOutput(_)
-            )
-        })
-        .filter_map(Item::call_id)
-        .collect();
+    let answered: BTreeSet<&str> = items.iter().filter_map(answered_call).collect();
     let parent_calls = parent
         .into_iter()
         .flat_map(|parent| &parent.pending)
         .map(|call| call.call_id.as_str());
-    let replayed_calls = items
-        .iter()
-        .filter(|item| matches!(item, Item::FunctionCall(_) | Item::CustomToolCall(_)))
-        .filter_map(Item::call_id);
+    let replayed_calls = items.iter().filter_map(asked_call);
     parent_calls
         .chain(replayed_calls)
         .find(|call_id| !answered.contains(call_id))
@@ -143,18 +134,35 @@ fn first_stray_output<'a>(parent: Option<&'a Conversation>, items: &'a [Item]) -
         .map(|call| call.call_id.as_str())
         .collect();
     for item in items {
-        match item {
-            Item::FunctionCall(_) | Item::CustomToolCall(_) => open.extend(item.call_id()),
-            Item::FunctionCallOutput(_) | Item::CustomToolCallOutput(_) => {
-                let call_id = item.call_id()?;
-                if !open.remove(call_id) {
-                    return Some(call_id);
-                }
+        if let Some(call_id) = asked_call(item) {
+            open.insert(call_id);
+        } else if let Some(call_id) = answered_call(item) {
+            if !open.remove(call_id) {
+                return Some(call_id);
             }
-            _ => {}
         }
     }
     None
+}
+
+/// The call `item` makes the model wait for: a function or custom tool call's `call_id`, an
+/// MCP approval request's `id`.
+fn asked_call(item: &Item) -> Option<&str> {
+    match item {
+        Item::FunctionCall(_) | Item::CustomToolCall(_) => item.call_id(),
+        Item::McpApprovalRequest(request) => Some(&request.id),
+        _ => None,
+    }
+}
+
+/// The call `item` answers: an output's `call_id`, an MCP approval response's
+/// `approval_request_id`.
+fn answered_call(item: &Item) -> Option<&str> {
+    match item {
+        Item::FunctionCallOutput(_) | Item::CustomToolCallOutput(_) => item.call_id(),
+        Item::McpApprovalResponse(response) => Some(&response.approval_request_id),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -22,9 +22,9 @@ use super::ids::IdGen;
 use super::script::{ScriptedCall, ScriptedReasoning, Step, DEFAULT_MODEL};
 use crate::wire::{
     ApiError, ArgumentsDone, ContentPart, ContentPartEvent, EventKind, FunctionCall, Input,
-    InputTokensDetails, Item, ItemDelta, ItemStatus, LifecycleEvent, Message, OutputItemEvent,
-    OutputText, OutputTokensDetails, Phase, ReasoningItem, Response, ResponseCreate,
-    ResponseStatus, Role, TextDelta, TextDone, TextOrList, ToolChoice, Usage,
+    InputTokensDetails, Item, ItemDelta, ItemStatus, LifecycleEvent, McpApprovalRequest, Message,
+    OutputItemEvent, OutputText, OutputTokensDetails, Phase, ReasoningItem, Response,
+    ResponseCreate, ResponseStatus, Role, TextDelta, TextDone, TextOrList, ToolChoice, Usage,
 };
 
 /// One event of a plan.
@@ -356,6 +356,9 @@ impl Builder<'_> {
     }
 
     fn call(&mut self, call: &ScriptedCall) {
+        if let Some(server) = &call.mcp_server {
+            return self.approval_request(server, call);
+        }
         let id = self.ids.next("fc");
         let call_id = self.ids.next("call");
         let output_index = self.next_index();
@@ -390,6 +393,32 @@ impl Builder<'_> {
         self.output_len += call.arguments.len();
         self.pending.push(PendingCall {
             call_id,
+            name: call.name.clone(),
+        });
+    }
+
+    /// An `mcp_approval_request` (whole, no deltas): the next request must answer it.
+    fn approval_request(&mut self, server: &str, call: &ScriptedCall) {
+        let id = self.ids.next("mcpr");
+        let output_index = self.next_index();
+        let item = Item::McpApprovalRequest(McpApprovalRequest {
+            id: id.clone(),
+            server_label: server.into(),
+            name: call.name.clone(),
+            arguments: call.arguments.clone(),
+        });
+        self.now(EventKind::OutputItemAdded(OutputItemEvent {
+            output_index,
+            item: item.clone(),
+        }));
+        self.now(EventKind::OutputItemDone(OutputItemEvent {
+            output_index,
+            item: item.clone(),
+        }));
+        self.output.push(item);
+        self.output_len += call.arguments.len();
+        self.pending.push(PendingCall {
+            call_id: id,
             name: call.name.clone(),
         });
     }

@@ -122,6 +122,10 @@ pub struct ScriptedCall {
     /// one, at most one per character). Default 1.
     #[serde(default = "one")]
     pub deltas: u32,
+    /// The MCP server of an `mcp_approval_request` made in place of the function call: the
+    /// next turn needs an `mcp_approval_response` for it. Default none (a function call).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp_server: Option<String>,
 }
 
 /// A reasoning item the model emits before its output.
@@ -477,6 +481,27 @@ impl ScriptedCall {
             name: name.into(),
             arguments: arguments.into(),
             deltas: 1,
+            mcp_server: None,
+        }
+    }
+
+    /// An `mcp_approval_request` of MCP server `server_label` to run its tool `name` with
+    /// `arguments`: the model asks the user before calling it.
+    ///
+    /// ```
+    /// use responses_ws_core::mock::ScriptedCall;
+    ///
+    /// let ask = ScriptedCall::mcp_approval("git", "push", r#"{"branch":"main"}"#);
+    /// assert_eq!(ask.mcp_server.as_deref(), Some("git"));
+    /// ```
+    pub fn mcp_approval(
+        server_label: impl Into<String>,
+        name: impl Into<String>,
+        arguments: impl Into<String>,
+    ) -> Self {
+        ScriptedCall {
+            mcp_server: Some(server_label.into()),
+            ..ScriptedCall::new(name, arguments)
         }
     }
 

@@ -118,10 +118,12 @@ fn what_a_connection_holds_for_deflate() {
         "deflate adds {} B after the handshake",
         connected - plain_connected
     );
-    // Released: the compressor goes (a fresh one refers to nothing, always allowed); the
-    // inflater's window stays while the peer keeps its context, and goes when it does not.
+    // Released: the compressor goes (a fresh one refers to nothing, always allowed); of the
+    // inflater only the peer's window of history stays while the peer keeps its context (the
+    // client's 4 KiB of the server's 12-bit window, the server's 32 KiB of the client's full
+    // one: half of that per connection), nothing when it does not.
     assert!(
-        (32 << 10..64 << 10).contains(&kept),
+        ((4 + 32) << 9..(4 + 32 + 2) << 9).contains(&kept),
         "{kept} B kept with context takeover"
     );
     assert!(
@@ -134,4 +136,52 @@ fn what_a_connection_holds_for_deflate() {
         plain_released <= plain_connected,
         "{plain_released} B released vs {plain_connected} B after the handshake"
     );
+}
+
+/// Live heap bytes a client connection keeps once released (`release_idle_memory`), after
+/// 1000 events from the server and 10 requests to it.
+fn client_kept(config: Config) -> isize {
+    let before = live();
+    let mut pair = Pair::connected(config);
+    for _ in 0..1000 {
+        pair.server.send_text(EVENT).unwrap();
+    }
+    for _ in 0..10 {
+        pair.client.send_text(EVENT).unwrap();
+    }
+    let down = transmitted(&mut pair.server);
+    let up = transmitted(&mut pair.client);
+    pair.client.handle_input(&down, T0);
+    pair.server.handle_input(&up, T0);
+    assert_eq!(events(&mut pair.client).len(), 1000);
+    drop((down, up));
+    pair.client.release_idle_memory();
+    // The client alone: the server is swapped for a fresh one, whose own bytes are not counted.
+    let with_server = live();
+    let fresh = responses_ws_core::ws::Connection::server(Config::default(), [3; 32], T0);
+    let fresh_bytes = live() - with_server;
+    drop(std::mem::replace(&mut pair.server, fresh));
+    let kept = live() - before - fresh_bytes;
+    drop(pair);
+    kept
+}
+
+#[test]
+fn what_an_idle_client_keeps_per_server_window() {
+    let mut plain = Config::default();
+    plain.deflate = DeflateConfig::disabled();
+    let plain = client_kept(plain);
+    let mut line = format!("client kept once released: plain {plain} B;");
+    for bits in (8..=15).rev() {
+        let mut config = Config::default();
+        config.deflate.server_max_window_bits = Some(bits);
+        let kept = client_kept(config) - plain;
+        line += &format!(" deflate, server window {bits} bits: +{kept} B;");
+        // The history of the server's window, and nothing of the codec's state.
+        assert!(
+            (0..(1 << bits) + 64).contains(&kept),
+            "{kept} B kept for a {bits}-bit window"
+        );
+    }
+    println!("{line}");
 }

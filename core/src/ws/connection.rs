@@ -326,9 +326,10 @@ impl Connection {
     /// Gives back the memory a quiet connection can rebuild when it is next needed: the read
     /// buffer when it holds no received byte, the permessage-deflate compressor between
     /// messages (the next message we send is then compressed without reference to earlier
-    /// ones, which RFC 7692 always allows), the inflater's window when the peer agreed to
-    /// compress every message alone (its `*_no_context_takeover`) and no message is arriving,
-    /// and the write buffers when nothing waits to be written.
+    /// ones, which RFC 7692 always allows), the inflater's state when no message is arriving
+    /// (it keeps only the peer's window of decompressed bytes, and nothing when the peer
+    /// agreed to compress every message alone), and the write buffers when nothing waits to
+    /// be written.
     /// Nothing else changes: call it whenever the connection goes quiet.
     pub fn release_idle_memory(&mut self) {
         self.reader.release_buffer();
@@ -337,17 +338,9 @@ impl Connection {
             self.events = VecDeque::new();
         }
         #[cfg(feature = "deflate")]
-        if let Some(params) = self.deflate {
-            if let Some(deflater) = &mut self.deflater {
-                deflater.release();
-            }
-            let peer_compresses_alone = match self.role {
-                Role::Client => params.server_no_context_takeover,
-                Role::Server => params.client_no_context_takeover,
-            };
-            if peer_compresses_alone {
-                self.reader.release_inflater();
-            }
+        if let Some(deflater) = &mut self.deflater {
+            deflater.release();
+            self.reader.release_inflater();
         }
     }
 
@@ -771,22 +764,20 @@ impl Connection {
         self.deflate = params;
         #[cfg(feature = "deflate")]
         if let Some(params) = params {
-            let (window_bits, no_context_takeover) = match self.role {
-                Role::Client => (
-                    params.client_max_window_bits,
-                    params.client_no_context_takeover,
-                ),
-                Role::Server => (
-                    params.server_max_window_bits,
-                    params.server_no_context_takeover,
-                ),
+            let client = (
+                params.client_max_window_bits,
+                params.client_no_context_takeover,
+            );
+            let server = (
+                params.server_max_window_bits,
+                params.server_no_context_takeover,
+            );
+            let ((bits, alone), (peer_bits, peer_alone)) = match self.role {
+                Role::Client => (client, server),
+                Role::Server => (server, client),
             };
-            self.deflater = Some(Deflater::new(
-                self.config.deflate.level,
-                window_bits,
-                no_context_takeover,
-            ));
-            self.reader.inflate_messages();
+            self.deflater = Some(Deflater::new(self.config.deflate.level, bits, alone));
+            self.reader.inflate_messages(peer_bits, peer_alone);
         }
     }
 

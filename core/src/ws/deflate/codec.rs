@@ -1,34 +1,33 @@
-//! The DEFLATE codec of permessage-deflate (RFC 7692 §7.2), on miniz_oxide: [`Deflater`]
-//! compresses the messages we send, [`Inflater`] decompresses the ones we receive.
+//! The DEFLATE codec of permessage-deflate (RFC 7692 §7.2), on zlib-rs: [`Deflater`] compresses
+//! the messages we send, [`Inflater`] decompresses the ones we receive.
 //!
 //! A message is compressed with a sync flush and sent without the final `00 00 ff ff`; the
 //! receiver appends those four bytes back before the last inflate call. With context takeover the
 //! LZ77 window carries over from message to message on both sides.
 //!
-//! Blocks use the fixed Huffman codes of DEFLATE: the events of this protocol are short, and for a
-//! short message the code tables of a dynamic block cost more bytes than they save, and more time
-//! to build on both sides (measured in BENCHMARKS.md: a fifth fewer bytes and a third of the
-//! compression time on an event stream than dynamic blocks).
+//! Why zlib-rs (BENCHMARKS.md, "permessage-deflate on an event stream"): on this protocol's
+//! small JSON events its level 1 (zlib-ng's "quick" strategy: fixed Huffman blocks, one hash
+//! probe) compresses several times faster than miniz_oxide did, and its inflater decodes fixed
+//! blocks from a table built once instead of for every message; it honours every window size.
+//!
+//! Window bits are real on both sides: the compressor never refers further back than the
+//! agreed window, and the inflater keeps no more than it between messages. An 8-bit window
+//! (256 bytes) cannot be asked of zlib's compressor; it gets a 9-bit one, whose matches still
+//! reach back at most 250 bytes (zlib keeps the last 262 bytes of its window for look-ahead),
+//! within 8 bits (the property test below reads every window size with an inflater of exactly
+//! that size, released between messages).
 //!
 //! The codec's state is allocated when it is first used — the compressor at the first message
-//! compressed, the inflater's window at the first compressed frame — and can be given back
-//! between messages ([`Deflater::release`], [`Inflater::release`]): most of a connection's
-//! memory once permessage-deflate is agreed (BENCHMARKS.md), and none of it is needed by a
-//! connection that sends or receives nothing compressed.
-//!
-//! miniz_oxide's compressor always searches a 32 KiB window. When the peer limits our window
-//! below 15 bits, the compressor only looks for runs of the previous byte (distance 1), which
-//! fits any window, with dynamic Huffman codes (which then do most of the compression). The inflater always keeps a 32 KiB window, which
-//! reads every valid stream whatever window the peer used.
+//! compressed, the inflater at the first compressed frame — and given back between messages
+//! ([`Deflater::release`], [`Inflater::release`]). The inflater keeps, while the peer keeps its
+//! context, only the last window's worth of decompressed bytes, its dictionary when it is built
+//! again: 4 KiB for a 12-bit window instead of zlib-rs's whole state (about 40 KiB, its window
+//! allocated at 32 KiB whatever the agreed size).
 
 use crate::ws::error::ProtocolError;
-use alloc::boxed::Box;
+use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
-use miniz_oxide::deflate::core::{
-    create_comp_flags_from_zip_params, CompressionStrategy, CompressorOxide,
-};
-use miniz_oxide::inflate::stream::InflateState;
-use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
+use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Status};
 
 /// The empty stored block a sync flush ends with; stripped by the sender, restored by the receiver.
 const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
@@ -37,13 +36,19 @@ const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 const MIN_INFLATE_CHUNK: usize = 1 << 10;
 const MAX_INFLATE_CHUNK: usize = 256 << 10;
 
+/// zlib's `memLevel` of the compressor: 5 sizes its symbol and output buffers for 2 048
+/// symbols (14 KiB) instead of the default 16 384 (112 KiB). A block then ends every 2 048
+/// symbols, which costs nothing with the fixed codes of level 1 and little above it on
+/// messages of this protocol's size.
+const MEM_LEVEL: i32 = 5;
+
 /// Compresses outgoing messages.
 pub(crate) struct Deflater {
-    /// miniz_oxide's compressor (about 300 KiB): built at the first message compressed, dropped
-    /// by [`release`](Self::release).
-    compressor: Option<Box<CompressorOxide>>,
+    /// zlib-rs's compressor: built at the first message compressed, dropped by
+    /// [`release`](Self::release).
+    compressor: Option<Deflate>,
     /// The compressor's parameters.
-    flags: u32,
+    config: zlib_rs::DeflateConfig,
     /// Start every message with an empty window (our `*_no_context_takeover`).
     no_context_takeover: bool,
     /// A message is partly compressed: its last fragment is still to come.
@@ -54,6 +59,7 @@ impl core::fmt::Debug for Deflater {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Deflater")
             .field("allocated", &self.compressor.is_some())
+            .field("config", &self.config)
             .field("no_context_takeover", &self.no_context_takeover)
             .field("mid_message", &self.mid_message)
             .finish_non_exhaustive()
@@ -61,21 +67,19 @@ impl core::fmt::Debug for Deflater {
 }
 
 impl Deflater {
-    /// A compressor at `level` (0 to 10) whose back-references stay within `2^window_bits`;
-    /// nothing is allocated until the first message.
+    /// A compressor at `level` (0 to 9; more is 9) whose back-references stay within
+    /// `2^window_bits` (8 to 15); nothing is allocated until the first message.
     pub(crate) fn new(level: u8, window_bits: u8, no_context_takeover: bool) -> Deflater {
-        let (level, strategy) = match (level, window_bits) {
-            (_, 15) => (level, CompressionStrategy::Fixed),
-            // miniz_oxide 0.9 takes its fast path at level 1 even when asked for runs only,
-            // and that path searches the whole window: level 2 keeps the runs-only search.
-            (0, _) => (0, CompressionStrategy::RLE),
-            (level, _) => (level.max(2), CompressionStrategy::RLE),
+        let config = zlib_rs::DeflateConfig {
+            level: i32::from(level.min(9)),
+            // Negative: a raw DEFLATE stream, no zlib header. 8 bits: see the module docs.
+            window_bits: -i32::from(window_bits.clamp(9, 15)),
+            mem_level: MEM_LEVEL,
+            ..zlib_rs::DeflateConfig::default()
         };
-        // Negative window bits: a raw DEFLATE stream, no zlib header.
-        let flags = create_comp_flags_from_zip_params(i32::from(level), -15, strategy as i32);
         Deflater {
             compressor: None,
-            flags,
+            config,
             no_context_takeover,
             mid_message: false,
         }
@@ -101,15 +105,16 @@ impl Deflater {
     /// Compresses one frame's worth of a message; `fin` marks the message's last. The output of
     /// the last one has the trailer removed.
     pub(crate) fn compress(&mut self, input: &[u8], fin: bool) -> Bytes {
-        let flags = self.flags;
+        let config = self.config;
         let compressor = self
             .compressor
-            .get_or_insert_with(|| Box::new(CompressorOxide::new(flags)));
+            .get_or_insert_with(|| Deflate::new_with_config(config));
         self.mid_message = !fin;
+        // A full flush also forgets the window: the next message refers to nothing before it.
         let flush = if fin && self.no_context_takeover {
-            MZFlush::Full
+            DeflateFlush::FullFlush
         } else {
-            MZFlush::Sync
+            DeflateFlush::SyncFlush
         };
         let mut out = BytesMut::new();
         let mut rest = input;
@@ -118,15 +123,15 @@ impl Deflater {
             // Room for the worst case (stored blocks), so that one call normally does it all.
             let chunk = rest.len() + rest.len() / 1024 * 5 + 64;
             out.resize(start + chunk, 0);
-            let result =
-                miniz_oxide::deflate::stream::deflate(compressor, rest, &mut out[start..], flush);
-            out.truncate(start + result.bytes_written);
-            rest = &rest[result.bytes_consumed..];
-            // A call that filled its space may have returned before the flush itself; the
-            // flush is done once a call ends, with room to spare, on its empty stored block.
-            let flushed = result.bytes_written < chunk && out.ends_with(&TRAILER);
-            if result.status.is_err() || (rest.is_empty() && flushed) {
-                debug_assert!(result.status.is_ok(), "{:?}", result.status);
+            let (read, written) = (compressor.total_in(), compressor.total_out());
+            let status = compressor.compress(rest, &mut out[start..], flush);
+            let written = (compressor.total_out() - written) as usize;
+            out.truncate(start + written);
+            rest = &rest[(compressor.total_in() - read) as usize..];
+            // A call that returns with output space left has consumed all its input and
+            // finished the flush.
+            if status.is_err() || written < chunk {
+                debug_assert!(status.is_ok() && rest.is_empty(), "{status:?}");
                 break;
             }
         }
@@ -139,9 +144,15 @@ impl Deflater {
 
 /// Decompresses incoming messages.
 pub(crate) struct Inflater {
-    /// miniz_oxide's state with its 32 KiB window (about 43 KiB): built at the first compressed
-    /// frame, dropped by [`release`](Self::release).
-    state: Option<Box<InflateState>>,
+    /// zlib-rs's state: built at the first compressed frame, dropped by
+    /// [`release`](Self::release).
+    state: Option<Inflate>,
+    /// The peer's window, in bits: a message referring further back is invalid.
+    window_bits: u8,
+    /// While the peer keeps its context: the last `2^window_bits` bytes decompressed, what a
+    /// rebuilt state is given as its dictionary. Up to twice that is kept while messages
+    /// arrive (it is cut back once it doubles), exactly that once released.
+    history: Option<Vec<u8>>,
     /// The message in progress ended its DEFLATE stream with a final block.
     ended: bool,
 }
@@ -150,33 +161,53 @@ impl core::fmt::Debug for Inflater {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Inflater")
             .field("allocated", &self.state.is_some())
+            .field("window_bits", &self.window_bits)
+            .field("history", &self.history.as_ref().map(Vec::len))
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
 }
 
 impl Inflater {
-    /// An inflater; nothing is allocated until the first compressed frame.
-    pub(crate) fn new() -> Inflater {
+    /// An inflater for a peer compressing with a `window_bits` window (8 to 15) that starts
+    /// every message with an empty one when `no_context_takeover`; nothing is allocated until
+    /// the first compressed frame.
+    pub(crate) fn new(window_bits: u8, no_context_takeover: bool) -> Inflater {
         Inflater {
             state: None,
+            window_bits: window_bits.clamp(8, 15),
+            history: (!no_context_takeover).then(Vec::new),
             ended: false,
         }
     }
 
-    /// Drops the window between messages; the next compressed frame builds a new one. The
-    /// caller makes sure no message is in progress and the peer starts every message with an
-    /// empty window (its `*_no_context_takeover`): otherwise its next message may refer to the
-    /// bytes dropped here.
-    pub(crate) fn release(&mut self) {
-        self.state = None;
-        self.ended = false;
+    /// The window's size in bytes.
+    fn window(&self) -> usize {
+        1 << self.window_bits
     }
 
-    /// Whether the window is allocated.
+    /// Drops zlib-rs's state between messages, keeping only what the peer's next message may
+    /// refer to (nothing if it compresses every message alone); the next compressed frame
+    /// builds a new state from it. The caller makes sure no message is in progress.
+    pub(crate) fn release(&mut self) {
+        self.state = None;
+        let window = self.window();
+        if let Some(history) = &mut self.history {
+            history.drain(..history.len().saturating_sub(window));
+            history.shrink_to_fit();
+        }
+    }
+
+    /// Whether zlib-rs's state is allocated.
     #[cfg(test)]
     pub(crate) fn is_allocated(&self) -> bool {
         self.state.is_some()
+    }
+
+    /// Bytes held between messages: the history kept for the peer's context.
+    #[cfg(test)]
+    pub(crate) fn history_capacity(&self) -> usize {
+        self.history.as_ref().map_or(0, Vec::capacity)
     }
 
     /// Decompresses one frame's payload onto `out`. `out` never grows past `limit + 1` bytes:
@@ -203,26 +234,39 @@ impl Inflater {
                     Err(ProtocolError::InvalidCompressedData)
                 };
             }
-            let room = limit + 1 - start;
-            let chunk = (input.len() * 4).clamp(MIN_INFLATE_CHUNK, MAX_INFLATE_CHUNK);
-            out.resize(start + chunk.min(room), 0);
-            let state = self
-                .state
-                .get_or_insert_with(|| InflateState::new_boxed(DataFormat::Raw));
-            let result = miniz_oxide::inflate::stream::inflate(
-                state,
-                input,
-                &mut out[start..],
-                MZFlush::None,
-            );
-            out.truncate(start + result.bytes_written);
-            input = &input[result.bytes_consumed..];
-            match result.status {
-                // Everything given is decompressed and nothing is pending.
-                Err(MZError::Buf) => return Ok(()),
+            let space = (input.len() * 4)
+                .clamp(MIN_INFLATE_CHUNK, MAX_INFLATE_CHUNK)
+                .min(limit + 1 - start);
+            out.resize(start + space, 0);
+            let (window_bits, history) = (self.window_bits, self.history.as_deref());
+            let state = self.state.get_or_insert_with(|| {
+                // Rebuilt after a release: the history is what the peer may refer to.
+                let mut state = Inflate::new(false, window_bits);
+                if let Some(history) = history.filter(|h| !h.is_empty()) {
+                    // Cannot fail on a raw stream (no dictionary id to match).
+                    let set = state.set_dictionary(history);
+                    debug_assert!(set.is_ok(), "{set:?}");
+                }
+                state
+            });
+            let (read, written) = (state.total_in(), state.total_out());
+            let status = state.decompress(input, &mut out[start..], InflateFlush::NoFlush);
+            let written = (state.total_out() - written) as usize;
+            input = &input[(state.total_in() - read) as usize..];
+            out.truncate(start + written);
+            let window = self.window();
+            if let Some(history) = &mut self.history {
+                history.extend_from_slice(&out[start..]);
+                if history.len() > 2 * window {
+                    history.drain(..history.len() - window);
+                }
+            }
+            match status {
+                // A data error, or (not met with the global allocator) no memory for the state.
                 Err(_) => return Err(ProtocolError::InvalidCompressedData),
-                Ok(MZStatus::StreamEnd) => self.ended = true,
-                Ok(_) if result.bytes_written == 0 && result.bytes_consumed == 0 => return Ok(()),
+                Ok(Status::StreamEnd) => self.ended = true,
+                // Output space left: every byte given is decompressed, nothing is pending.
+                Ok(_) if written < space => return Ok(()),
                 Ok(_) => {}
             }
         }
@@ -235,8 +279,9 @@ impl Inflater {
             self.inflate(&TRAILER, out, limit)?;
         }
         if self.ended {
-            if let Some(state) = &mut self.state {
-                state.reset(DataFormat::Raw);
+            self.state = None;
+            if let Some(history) = &mut self.history {
+                history.clear();
             }
             self.ended = false;
         }
@@ -250,24 +295,41 @@ mod tests {
     use alloc::vec::Vec;
     use proptest::prelude::*;
 
+    const EVENT: &[u8] = br#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hello"}"#;
+
+    fn inflate_one(inflater: &mut Inflater, wire: &[u8]) -> Result<Vec<u8>, ProtocolError> {
+        let mut out = BytesMut::new();
+        inflater.inflate(wire, &mut out, usize::MAX - 1)?;
+        inflater.finish(&mut out, usize::MAX - 1)?;
+        Ok(out.to_vec())
+    }
+
     fn round_trip(deflater: &mut Deflater, inflater: &mut Inflater, message: &[u8]) -> Vec<u8> {
         let wire = deflater.compress(message, true);
-        let mut out = BytesMut::new();
-        inflater.inflate(&wire, &mut out, usize::MAX - 1).unwrap();
-        inflater.finish(&mut out, usize::MAX - 1).unwrap();
-        out.to_vec()
+        inflate_one(inflater, &wire).unwrap()
+    }
+
+    /// `n` bytes that do not compress.
+    fn noise(n: usize, mut x: u64) -> Vec<u8> {
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
     }
 
     #[test]
     fn context_takeover_shrinks_repeated_messages() {
-        let event = br#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hello"}"#;
-        let (mut d, mut i) = (Deflater::new(1, 15, false), Inflater::new());
-        let first = d.compress(event, true).len();
-        let second = d.compress(event, true).len();
+        let (mut d, mut i) = (Deflater::new(1, 15, false), Inflater::new(15, false));
+        let first = d.compress(EVENT, true).len();
+        let second = d.compress(EVENT, true).len();
         assert!(second * 4 < first, "{second} vs {first}");
-        let (mut d, mut i2) = (Deflater::new(1, 15, true), Inflater::new());
-        let a = d.compress(event, true);
-        let b = d.compress(event, true);
+        let (mut d, mut i2) = (Deflater::new(1, 15, true), Inflater::new(15, true));
+        let a = d.compress(EVENT, true);
+        let b = d.compress(EVENT, true);
         assert_eq!(
             a, b,
             "no context takeover: every message is compressed alone"
@@ -278,67 +340,80 @@ mod tests {
                 b""
             );
         }
-        let mut out = BytesMut::new();
-        i2.inflate(&a, &mut out, 1000).unwrap();
-        i2.finish(&mut out, 1000).unwrap();
-        assert_eq!(&out[..], &event[..]);
+        assert_eq!(inflate_one(&mut i2, &a).unwrap(), EVENT);
+        assert_eq!(inflate_one(&mut i2, &b).unwrap(), EVENT);
     }
 
     #[test]
     fn the_codec_is_allocated_at_first_use_and_can_be_given_back_between_messages() {
-        let event = br#"{"type":"response.output_text.delta","item_id":"msg_1","output_index":0,"content_index":0,"delta":"Hello"}"#;
-        let (mut d, mut i) = (Deflater::new(1, 15, false), Inflater::new());
+        let (mut d, mut i) = (Deflater::new(1, 15, false), Inflater::new(15, false));
         assert!(!d.is_allocated() && !i.is_allocated());
-        assert_eq!(round_trip(&mut d, &mut i, event), event);
+        assert_eq!(round_trip(&mut d, &mut i, EVENT), EVENT);
         assert!(d.is_allocated() && i.is_allocated());
-        let warm = d.compress(event, true);
-        let mut out = BytesMut::new();
-        i.inflate(&warm, &mut out, 1000).unwrap();
-        i.finish(&mut out, 1000).unwrap();
+        let warm = d.compress(EVENT, true);
+        assert_eq!(inflate_one(&mut i, &warm).unwrap(), EVENT);
         // A released compressor starts the next message with an empty window: longer, and
         // still read by the peer's inflater, whose window carries on.
         d.release();
         assert!(!d.is_allocated());
-        let cold = d.compress(event, true);
+        let cold = d.compress(EVENT, true);
         assert!(cold.len() > warm.len(), "{} vs {}", cold.len(), warm.len());
-        assert_eq!(round_trip(&mut d, &mut i, b""), b"");
-        let mut out = BytesMut::new();
-        i.inflate(&cold, &mut out, 1000).unwrap();
-        i.finish(&mut out, 1000).unwrap();
-        assert_eq!(&out[..], &event[..]);
+        assert_eq!(inflate_one(&mut i, &cold).unwrap(), EVENT);
         // Not in the middle of a message.
-        let first = d.compress(&event[..40], false);
+        let first = d.compress(&EVENT[..40], false);
         d.release();
         assert!(d.is_allocated());
-        let last = d.compress(&event[40..], true);
+        let last = d.compress(&EVENT[40..], true);
         let mut out = BytesMut::new();
         i.inflate(&first, &mut out, 1000).unwrap();
         i.inflate(&last, &mut out, 1000).unwrap();
         i.finish(&mut out, 1000).unwrap();
-        assert_eq!(&out[..], &event[..]);
-        // A peer that compresses every message alone: the inflater's window can go too.
-        let mut alone = Deflater::new(1, 15, true);
+        assert_eq!(&out[..], EVENT);
+        // A peer that compresses every message alone: the inflater keeps nothing.
+        let (mut alone, mut i) = (Deflater::new(1, 15, true), Inflater::new(15, true));
         for _ in 0..3 {
+            assert_eq!(round_trip(&mut alone, &mut i, EVENT), EVENT);
             i.release();
             assert!(!i.is_allocated());
-            assert_eq!(round_trip(&mut alone, &mut i, event), event);
+            assert_eq!(i.history_capacity(), 0);
+        }
+    }
+
+    #[test]
+    fn a_released_inflater_keeps_the_window_the_peer_refers_to_and_no_more() {
+        for bits in [8, 9, 12, 15] {
+            let window = 1usize << bits;
+            let (mut d, mut i) = (Deflater::new(1, bits, false), Inflater::new(bits, false));
+            for round in 0..8u64 {
+                // Noise, then the same again: the repeat compresses to a few bytes only by
+                // referring to the message before it, kept in the released history.
+                let message = noise(window / 4, round + 1);
+                assert_eq!(round_trip(&mut d, &mut i, &message), message);
+                i.release();
+                assert!(!i.is_allocated());
+                let kept = i.history_capacity();
+                assert_eq!(
+                    kept,
+                    window.min((2 * round as usize + 1) * window / 4),
+                    "{bits} bits"
+                );
+                let wire = d.compress(&message, true);
+                assert!(
+                    wire.len() < message.len() / 4,
+                    "{bits} bits: {}",
+                    wire.len()
+                );
+                assert_eq!(inflate_one(&mut i, &wire).unwrap(), message);
+            }
         }
     }
 
     #[test]
     fn incompressible_messages_of_any_length_survive() {
         let mut deflater = Deflater::new(1, 15, false);
-        let mut inflater = Inflater::new();
-        let mut x = 1u64;
+        let mut inflater = Inflater::new(15, false);
         for len in (0..70_000).step_by(1009) {
-            let data: Vec<u8> = (0..len)
-                .map(|_| {
-                    x ^= x << 13;
-                    x ^= x >> 7;
-                    x ^= x << 17;
-                    x as u8
-                })
-                .collect();
+            let data = noise(len, len as u64 + 1);
             assert!(
                 round_trip(&mut deflater, &mut inflater, &data) == data,
                 "{len}"
@@ -350,26 +425,20 @@ mod tests {
     fn a_limited_window_never_reaches_back_further() {
         // 3 000 random bytes three times: with the full window the repeats cost a few bytes,
         // with any smaller one they cannot be referenced at all.
-        let mut x = 7u64;
-        let block: Vec<u8> = (0..3000)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect();
-        let data = block.repeat(3);
-        for level in 0..=10 {
-            let full = Deflater::new(level, 15, false).compress(&data, true).len();
-            let limited = Deflater::new(level, 11, false).compress(&data, true).len();
+        let data = noise(3000, 7).repeat(3);
+        for level in 0..=9 {
+            let full = Deflater::new(level, 15, false).compress(&data, true);
+            let limited = Deflater::new(level, 11, false).compress(&data, true);
             assert!(
-                limited > 8000,
-                "level {level}: {limited} bytes with an 11-bit window"
+                limited.len() > 8000,
+                "level {level}: {} bytes with an 11-bit window",
+                limited.len()
             );
+            assert!(inflate_one(&mut Inflater::new(11, false), &limited).unwrap() == data);
             assert!(
-                level == 0 || full < 4000,
-                "level {level}: {full} bytes with the full window"
+                level == 0 || full.len() < 4000,
+                "level {level}: {} bytes with the full window",
+                full.len()
             );
         }
     }
@@ -384,11 +453,11 @@ mod tests {
 
     #[test]
     fn a_bomb_stops_at_the_limit() {
-        let mut d = Deflater::new(10, 15, false);
+        let mut d = Deflater::new(9, 15, false);
         let zeros = alloc::vec![0u8; 1 << 20];
         let wire = d.compress(&zeros, true);
         assert!(wire.len() < 8000, "{}", wire.len());
-        let mut inflater = Inflater::new();
+        let mut inflater = Inflater::new(15, false);
         let mut out = BytesMut::new();
         let error = inflater.inflate(&wire, &mut out, 4096).unwrap_err();
         assert_eq!(
@@ -406,20 +475,21 @@ mod tests {
         let mut out = BytesMut::new();
         // BTYPE 11 is reserved.
         assert_eq!(
-            Inflater::new().inflate(&[0xff, 0xff], &mut out, 100),
+            Inflater::new(15, false).inflate(&[0xff, 0xff], &mut out, 100),
             Err(ProtocolError::InvalidCompressedData)
         );
     }
 
     #[test]
     fn a_final_block_ends_the_stream_and_the_next_message_starts_anew() {
-        // "a" as a fixed Huffman block with BFINAL set.
-        let final_block = miniz_oxide::deflate::compress_to_vec(b"a", 1);
-        let mut inflater = Inflater::new();
-        let mut out = BytesMut::new();
-        inflater.inflate(&final_block, &mut out, 100).unwrap();
-        inflater.finish(&mut out, 100).unwrap();
-        assert_eq!(&out[..], b"a");
+        // "a" in a block with BFINAL set.
+        let mut final_block = alloc::vec![0; 64];
+        let mut whole = Deflate::new(1, false, 15);
+        let status = whole.compress(b"a", &mut final_block, DeflateFlush::Finish);
+        assert_eq!(status, Ok(Status::StreamEnd));
+        final_block.truncate(whole.total_out() as usize);
+        let mut inflater = Inflater::new(15, false);
+        assert_eq!(inflate_one(&mut inflater, &final_block).unwrap(), b"a");
         let mut d = Deflater::new(1, 15, false);
         assert_eq!(round_trip(&mut d, &mut inflater, b"bcd"), b"bcd");
         // Bytes after a final block break the message.
@@ -427,7 +497,7 @@ mod tests {
         let mut broken = final_block.clone();
         broken.push(0x55);
         assert_eq!(
-            Inflater::new().inflate(&broken, &mut out, 100),
+            Inflater::new(15, false).inflate(&broken, &mut out, 100),
             Err(ProtocolError::InvalidCompressedData)
         );
     }
@@ -436,16 +506,22 @@ mod tests {
         // The codec is slow in debug builds; the connection's property test adds more cases.
         #![proptest_config(ProptestConfig::with_cases(40))]
         #[test]
-        fn messages_survive_compression(
+        fn messages_survive_compression_within_the_window(
             messages in proptest::collection::vec(proptest::collection::vec(prop_oneof![Just(b'a'), any::<u8>()], 0..2000), 1..5),
-            level in 0u8..=10,
+            level in 0u8..=9,
             bits in 8u8..=15,
             no_context_takeover: bool,
+            release: bool,
         ) {
+            // The inflater's window is exactly the agreed one: a reference past it would fail.
             let mut deflater = Deflater::new(level, bits, no_context_takeover);
-            let mut inflater = Inflater::new();
+            let mut inflater = Inflater::new(bits, no_context_takeover);
             for message in &messages {
                 prop_assert_eq!(&round_trip(&mut deflater, &mut inflater, message), message);
+                if release {
+                    inflater.release();
+                    deflater.release();
+                }
             }
         }
     }

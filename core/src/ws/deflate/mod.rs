@@ -37,14 +37,28 @@ pub struct DeflateConfig {
     /// `Some(n)` with `n < 15` promises at most `n`; `None` leaves the parameter out.
     /// Server: the largest window it lets a client use, when the client's offer allows a limit.
     pub client_max_window_bits: Option<u8>,
+    /// The server's LZ77 window, 8 to 15 bits: what the client keeps of the server's context
+    /// between messages (the last `2^n` bytes received), so its memory per idle connection.
+    /// Client: `Some(n)` with `n < 15` (the default is 12) asks
+    /// for at most `n`, with a second offer without the limit after it, so that a server that
+    /// does not limit its window still compresses; `Some(15)` or `None` asks nothing.
+    /// Server: the largest window it compresses with when a client asks for a limit (the
+    /// answer names the smaller of the two); a client that asks nothing gets the full window.
+    ///
+    /// Why 12 by default (BENCHMARKS.md, "permessage-deflate on an event stream"): the events
+    /// of a turn repeat what came a few hundred bytes before them far more than what came
+    /// 32 KiB before, so a 4 KiB window keeps almost all the ratio of a 32 KiB one, and an
+    /// idle connection keeps 4 KiB for it instead of 32.
+    pub server_max_window_bits: Option<u8>,
     /// The client starts every message with an empty window. Default `false`: keeping the
     /// window is what makes the small, similar events of this protocol compress well.
     pub client_no_context_takeover: bool,
     /// The server starts every message with an empty window. Default `false`.
     pub server_no_context_takeover: bool,
-    /// Compression level of the messages we send, 0 (stored, no compression) to 10: how hard the
-    /// compressor searches for matches. Default 1, the codec's fast path: with the window kept
-    /// from message to message, most of an event is found at once (BENCHMARKS.md).
+    /// Compression level of the messages we send, zlib's 0 (stored, no compression) to 9: how
+    /// hard the compressor searches for matches. Default 1, zlib-rs's fast path (fixed Huffman
+    /// codes, one probe per position): with the window kept from message to message, most of
+    /// an event is found at once (BENCHMARKS.md). A server's level above 9 is taken as 9.
     pub level: u8,
 }
 
@@ -68,6 +82,7 @@ impl Default for DeflateConfig {
         DeflateConfig {
             enabled: cfg!(feature = "deflate"),
             client_max_window_bits: Some(15),
+            server_max_window_bits: Some(12),
             client_no_context_takeover: false,
             server_no_context_takeover: false,
             level: 1,

@@ -94,25 +94,47 @@ fn split_item(item: &str) -> (&str, impl Iterator<Item = &str>) {
 
 /// Checks the client's own settings before they go on the wire.
 pub(crate) fn check_config(config: &DeflateConfig) -> Result<(), &'static str> {
-    match config.client_max_window_bits {
-        Some(bits) if !(8..=15).contains(&bits) => {
-            Err("client_max_window_bits must be from 8 to 15")
-        }
-        _ if config.level > 10 => Err("the compression level must be from 0 to 10"),
-        _ => Ok(()),
+    let in_range = |bits: Option<u8>| bits.is_none_or(|bits| (8..=15).contains(&bits));
+    if !in_range(config.client_max_window_bits) {
+        Err("client_max_window_bits must be from 8 to 15")
+    } else if !in_range(config.server_max_window_bits) {
+        Err("server_max_window_bits must be from 8 to 15")
+    } else if config.level > 9 {
+        Err("the compression level must be from 0 to 9")
+    } else {
+        Ok(())
     }
 }
 
 /// Client role: the `Sec-WebSocket-Extensions` value offering permessage-deflate with the
 /// configured parameters. `client_max_window_bits` of 15 is offered without a value: the server
-/// may then choose a smaller window for us.
+/// may then choose a smaller window for us. A `server_max_window_bits` below 15 is asked for in
+/// a first offer, followed by the same offer without it: a server that cannot limit its window
+/// takes the second (RFC 7692 §7.1.2.1 lets it decline the first).
 pub(crate) fn offer(config: &DeflateConfig) -> String {
+    let unlimited = offer_item(config, None);
+    match config.server_max_window_bits.filter(|&bits| bits < 15) {
+        Some(bits) => {
+            let mut offer = offer_item(config, Some(bits));
+            offer.push_str(", ");
+            offer.push_str(&unlimited);
+            offer
+        }
+        None => unlimited,
+    }
+}
+
+/// One permessage-deflate offer, asking for `server_bits` if given.
+fn offer_item(config: &DeflateConfig, server_bits: Option<u8>) -> String {
     let mut offer = String::from(NAME);
     if config.server_no_context_takeover {
         offer.push_str("; server_no_context_takeover");
     }
     if config.client_no_context_takeover {
         offer.push_str("; client_no_context_takeover");
+    }
+    if let Some(bits) = server_bits {
+        let _ = write!(offer, "; server_max_window_bits={bits}");
     }
     match config.client_max_window_bits {
         Some(15) => offer.push_str("; client_max_window_bits"),
@@ -181,6 +203,11 @@ pub(crate) fn accept(
         let offer = Item::parse(params).ok()?;
         let server_no_context_takeover =
             offer.server_no_context_takeover || config.server_no_context_takeover;
+        // Our window: when the client asks for a limit, within it and our own (RFC 7692
+        // §7.1.2.1 lets the answer name a smaller one); the full one when it does not.
+        let server_bits = offer.server_max_window_bits.map_or(15, |asked| {
+            asked.min(config.server_max_window_bits.unwrap_or(15))
+        });
         // The client's window is ours to limit only if it said it can be limited.
         let client_bits = match (offer.client_max_window_bits, config.client_max_window_bits) {
             (None, _) => None,
@@ -193,7 +220,7 @@ pub(crate) fn accept(
             server_no_context_takeover,
             client_no_context_takeover: offer.client_no_context_takeover
                 || config.client_no_context_takeover,
-            server_max_window_bits: offer.server_max_window_bits.unwrap_or(15),
+            server_max_window_bits: server_bits,
             client_max_window_bits: client_bits
                 .or(offer.client_max_window_bits.flatten())
                 .unwrap_or(15),
@@ -205,8 +232,8 @@ pub(crate) fn accept(
         if config.client_no_context_takeover {
             answer.push_str("; client_no_context_takeover");
         }
-        if let Some(bits) = offer.server_max_window_bits {
-            let _ = write!(answer, "; server_max_window_bits={bits}");
+        if offer.server_max_window_bits.is_some() {
+            let _ = write!(answer, "; server_max_window_bits={server_bits}");
         }
         if let Some(bits) = client_bits {
             let _ = write!(answer, "; client_max_window_bits={bits}");
@@ -237,10 +264,29 @@ mod tests {
     }
 
     #[test]
-    fn the_default_offer_lets_the_server_limit_our_window() {
+    fn the_default_offer_lets_the_server_limit_our_window_and_asks_for_a_small_one() {
         let config = DeflateConfig::default();
-        assert_eq!(offer(&config), "permessage-deflate; client_max_window_bits");
+        assert_eq!(
+            offer(&config),
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits, \
+             permessage-deflate; client_max_window_bits"
+        );
+        // Whichever of the two offers the server takes, the client agrees.
+        for (answer, server_bits) in [
+            ("permessage-deflate; server_max_window_bits=12", 12),
+            ("permessage-deflate; server_max_window_bits=9", 9),
+            ("permessage-deflate", 15),
+        ] {
+            assert_eq!(
+                check_answer(&headers(&[answer]), Some(&config)),
+                Ok(Some(params(false, false, server_bits, 15))),
+                "{answer}"
+            );
+        }
         let mut custom = config.clone();
+        custom.server_max_window_bits = Some(15);
+        assert_eq!(offer(&custom), "permessage-deflate; client_max_window_bits");
+        custom.server_max_window_bits = None;
         custom.server_no_context_takeover = true;
         custom.client_no_context_takeover = true;
         custom.client_max_window_bits = Some(10);
@@ -363,6 +409,26 @@ mod tests {
         let (agreed, answer) = accept(&headers(&["permessage-deflate"]), &config).unwrap();
         assert_eq!(agreed.client_max_window_bits, 15);
         assert!(!answer.contains("client_max_window_bits"));
+        // A client asking for a window limit gets the smaller of its and ours; one that
+        // asks nothing gets the full window.
+        let config = DeflateConfig {
+            server_max_window_bits: Some(11),
+            ..DeflateConfig::default()
+        };
+        let (agreed, answer) = accept(
+            &headers(&["permessage-deflate; server_max_window_bits=13"]),
+            &config,
+        )
+        .unwrap();
+        assert_eq!(agreed.server_max_window_bits, 11);
+        assert_eq!(answer, "permessage-deflate; server_max_window_bits=11");
+        let (agreed, answer) = accept(&headers(&["permessage-deflate"]), &config).unwrap();
+        assert_eq!(agreed.server_max_window_bits, 15);
+        assert_eq!(answer, "permessage-deflate");
+        let config = DeflateConfig {
+            client_max_window_bits: Some(10),
+            ..DeflateConfig::default()
+        };
         // A client that limits itself below our limit keeps its own.
         let (agreed, answer) = accept(
             &headers(&["permessage-deflate; client_max_window_bits=9"]),

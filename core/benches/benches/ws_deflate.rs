@@ -199,6 +199,323 @@ fn report_bytes(events: &[String]) {
     }
 }
 
+// ---------------------------------------------------------------- the codecs alone
+
+/// Turns of the load benchmark's workload in the rollout (`rollout`).
+const ROLLOUT_TURNS: u32 = 4;
+
+/// What one connection carries for `ROLLOUT_TURNS` turns of `responses-ws load`'s workload
+/// (a user message, one tool call answered, a short text answer), played by the mock:
+/// the server's events and the client's requests, as JSON text.
+fn rollout() -> (Vec<String>, Vec<String>) {
+    use responses_ws_core::mock::{MockConnection, Script, ScriptedCall, Turn};
+    use serde_json::{json, Value};
+    let mut script = Script::new();
+    for turn in 0..ROLLOUT_TURNS {
+        let arguments = format!(r#"{{"order":"A-{}"}}"#, 1000 + turn);
+        script = script
+            .turn(Turn::tool_calls([ScriptedCall::new(
+                "lookup_order",
+                arguments,
+            )
+            .with_deltas(2)]))
+            .text("Order A-1042 has shipped and arrives in three days.", 4);
+    }
+    let tools = json!([{"type": "function", "name": "lookup_order",
+        "description": "Looks an order up by its id.", "strict": true,
+        "parameters": {"type": "object", "properties": {"order": {"type": "string"}},
+            "required": ["order"], "additionalProperties": false}}]);
+    let mut mock = MockConnection::new(script, 0, NOW);
+    let (mut down, mut up) = (Vec::new(), Vec::new());
+    let mut previous: Option<String> = None;
+    let mut input = Vec::new();
+    for turn in 0..ROLLOUT_TURNS * 2 {
+        if turn % 2 == 0 {
+            input.push(json!({"type": "message", "role": "user",
+                "content": format!("Agent 7, turn {}: where is my order?", turn / 2)}));
+        }
+        let mut create = json!({"type": "response.create", "model": "gpt-5.5", "store": false,
+            "tools": tools, "input": input});
+        if let Some(id) = &previous {
+            create["previous_response_id"] = json!(id);
+        }
+        let create = create.to_string();
+        mock.handle_text(&create, NOW);
+        up.push(create);
+        input.clear();
+        while let Some(frame) = mock.poll_transmit() {
+            let event: Value = serde_json::from_str(&frame).expect("JSON event");
+            if event["type"] == "response.completed" {
+                let response = &event["response"];
+                previous = response["id"].as_str().map(String::from);
+                for call in response["output"].as_array().into_iter().flatten() {
+                    if call["type"] == "function_call" {
+                        input.push(json!({"type": "function_call_output",
+                            "call_id": call["call_id"], "output": r#"{"status":"shipped","eta_days":3}"#}));
+                    }
+                }
+            }
+            assert_ne!(event["type"], "error", "{frame}");
+            down.push(frame);
+        }
+    }
+    (down, up)
+}
+
+/// The trailer a sync flush ends with, stripped by the sender and given back by the receiver.
+const TRAILER: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// Room for any decompressed message of the streams here.
+const OUT: usize = 1 << 16;
+
+/// One side of permessage-deflate as the core does it: raw DEFLATE, a sync flush at the end
+/// of every message with its trailer removed, context kept from message to message.
+trait Codec {
+    /// Compresses one message onto `out` (cleared first).
+    fn compress(&mut self, message: &[u8], out: &mut Vec<u8>);
+    /// Decompresses one message's payload into `out` (at least `OUT` long); returns its length.
+    fn inflate(&mut self, payload: &[u8], out: &mut [u8]) -> usize;
+    /// Starts a new stream on the inflating side.
+    fn reset_inflater(&mut self);
+}
+
+/// miniz_oxide with the settings the core had: fixed Huffman blocks, 32 KiB window.
+struct Miniz {
+    compressor: Box<miniz_oxide::deflate::core::CompressorOxide>,
+    inflater: Box<miniz_oxide::inflate::stream::InflateState>,
+}
+
+impl Miniz {
+    fn new(level: u8) -> Miniz {
+        use miniz_oxide::deflate::core::{create_comp_flags_from_zip_params, CompressionStrategy};
+        let flags = create_comp_flags_from_zip_params(
+            i32::from(level),
+            -15,
+            CompressionStrategy::Fixed as i32,
+        );
+        Miniz {
+            compressor: Box::new(miniz_oxide::deflate::core::CompressorOxide::new(flags)),
+            inflater: miniz_oxide::inflate::stream::InflateState::new_boxed(
+                miniz_oxide::DataFormat::Raw,
+            ),
+        }
+    }
+}
+
+impl Codec for Miniz {
+    fn compress(&mut self, message: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        out.resize(message.len() + 64, 0);
+        let result = miniz_oxide::deflate::stream::deflate(
+            &mut self.compressor,
+            message,
+            out,
+            miniz_oxide::MZFlush::Sync,
+        );
+        out.truncate(result.bytes_written);
+        assert!(out.ends_with(&TRAILER));
+        out.truncate(out.len() - TRAILER.len());
+    }
+
+    fn inflate(&mut self, payload: &[u8], out: &mut [u8]) -> usize {
+        use miniz_oxide::inflate::stream::inflate;
+        let a = inflate(&mut self.inflater, payload, out, miniz_oxide::MZFlush::None);
+        let b = inflate(
+            &mut self.inflater,
+            &TRAILER,
+            &mut out[a.bytes_written..],
+            miniz_oxide::MZFlush::None,
+        );
+        a.bytes_written + b.bytes_written
+    }
+
+    fn reset_inflater(&mut self) {
+        self.inflater.reset(miniz_oxide::DataFormat::Raw);
+    }
+}
+
+/// zlib-rs at `level` with a `bits`-bit window on both sides.
+struct Zlib {
+    deflate: zlib_rs::Deflate,
+    inflate: zlib_rs::Inflate,
+    bits: u8,
+}
+
+impl Zlib {
+    fn new(level: u8, bits: u8) -> Zlib {
+        Zlib {
+            deflate: zlib_rs::Deflate::new(i32::from(level), false, bits),
+            inflate: zlib_rs::Inflate::new(false, bits),
+            bits,
+        }
+    }
+}
+
+impl Codec for Zlib {
+    fn compress(&mut self, message: &[u8], out: &mut Vec<u8>) {
+        out.clear();
+        out.resize(message.len() + 64, 0);
+        let before = self.deflate.total_out();
+        let status = self
+            .deflate
+            .compress(message, out, zlib_rs::DeflateFlush::SyncFlush)
+            .expect("compress");
+        assert_eq!(status, zlib_rs::Status::Ok);
+        out.truncate((self.deflate.total_out() - before) as usize);
+        assert!(out.ends_with(&TRAILER));
+        out.truncate(out.len() - TRAILER.len());
+    }
+
+    fn inflate(&mut self, payload: &[u8], out: &mut [u8]) -> usize {
+        use zlib_rs::InflateFlush::NoFlush;
+        let before = self.inflate.total_out();
+        self.inflate
+            .decompress(payload, out, NoFlush)
+            .expect("inflate");
+        let n = (self.inflate.total_out() - before) as usize;
+        self.inflate
+            .decompress(&TRAILER, &mut out[n..], NoFlush)
+            .expect("inflate");
+        (self.inflate.total_out() - before) as usize
+    }
+
+    fn reset_inflater(&mut self) {
+        self.inflate = zlib_rs::Inflate::new(false, self.bits);
+    }
+}
+
+/// The codecs compared, by name.
+fn codecs() -> Vec<(&'static str, fn() -> Box<dyn Codec>)> {
+    vec![
+        ("miniz_oxide", || Box::new(Miniz::new(1))),
+        ("zlib-rs", || Box::new(Zlib::new(1, 15))),
+    ]
+}
+
+/// Every message of `messages` compressed in turn by a fresh `codec`.
+fn compressed(codec: &mut dyn Codec, messages: &[String]) -> Vec<Vec<u8>> {
+    messages
+        .iter()
+        .map(|message| {
+            let mut out = Vec::new();
+            codec.compress(message.as_bytes(), &mut out);
+            out
+        })
+        .collect()
+}
+
+/// The codec cases: `ws_deflate_codec/{codec}/{deflate,inflate}_{stream,rollout}`, per message.
+/// Compressing goes on from iteration to iteration (steady state); inflating replays one
+/// compressed stream, from a reset inflater each iteration.
+fn codec_cases(
+    streams: &'static [(&'static str, Vec<String>)],
+) -> Vec<(&'static str, String, usize, Run)> {
+    let mut cases: Vec<(&'static str, String, usize, Run)> = Vec::new();
+    for (name, make) in codecs() {
+        for (stream, messages) in streams {
+            let mut codec = make();
+            let mut out = Vec::with_capacity(OUT);
+            cases.push((
+                name,
+                format!("deflate_{stream}"),
+                messages.len(),
+                Box::new(move || {
+                    for message in messages {
+                        codec.compress(black_box(message.as_bytes()), &mut out);
+                    }
+                    black_box(&out);
+                }),
+            ));
+            let mut codec = make();
+            let wire = compressed(&mut *codec, messages);
+            let total: usize = messages.iter().map(String::len).sum();
+            let mut out = vec![0; OUT];
+            cases.push((
+                name,
+                format!("inflate_{stream}"),
+                messages.len(),
+                Box::new(move || {
+                    codec.reset_inflater();
+                    let mut n = 0;
+                    for payload in &wire {
+                        n += codec.inflate(black_box(payload), &mut out);
+                    }
+                    assert_eq!(n, total);
+                }),
+            ));
+        }
+    }
+    cases
+}
+
+/// Bytes each codec sends for each stream, and zlib-rs's by window bits; checks every codec
+/// reads what every other wrote.
+fn report_codecs(streams: &[(&'static str, Vec<String>)]) {
+    for (stream, messages) in streams {
+        let json: usize = messages.iter().map(String::len).sum();
+        let mut line = format!(
+            "ws_deflate_codec {stream}: {} messages, {json} bytes of JSON;",
+            messages.len()
+        );
+        let mut variants: Vec<(String, Box<dyn Codec>)> = codecs()
+            .into_iter()
+            .map(|(name, make)| (format!("{name} level 1"), make()))
+            .collect();
+        for level in [2, 6] {
+            variants.push((
+                format!("zlib-rs level {level}"),
+                Box::new(Zlib::new(level, 15)),
+            ));
+        }
+        for bits in 9..15 {
+            variants.push((
+                format!("zlib-rs level 1 {bits} bits"),
+                Box::new(Zlib::new(1, bits)),
+            ));
+        }
+        for (name, mut codec) in variants {
+            let wire = compressed(&mut *codec, messages);
+            let bytes: usize = wire.iter().map(Vec::len).sum();
+            for (_, make) in codecs() {
+                let mut reader = make();
+                let mut out = vec![0; OUT];
+                for (payload, message) in wire.iter().zip(messages) {
+                    let n = reader.inflate(payload, &mut out);
+                    assert_eq!(&out[..n], message.as_bytes(), "{name}");
+                }
+            }
+            line += &format!(
+                " {name} {bytes} ({:.1}%);",
+                100.0 * bytes as f64 / json as f64
+            );
+        }
+        eprintln!("{line}");
+    }
+}
+
+/// The streams the codecs are compared on: the event stream above, and the rollout's
+/// events (down) and requests (up).
+fn codec_streams() -> &'static [(&'static str, Vec<String>)] {
+    let (down, up) = rollout();
+    vec![
+        ("stream", events()),
+        ("rollout_down", down),
+        ("rollout_up", up),
+    ]
+    .leak()
+}
+
+fn codec(c: &mut Criterion) {
+    let streams = codec_streams();
+    report_codecs(streams);
+    let mut group = c.benchmark_group("ws_deflate_codec");
+    for (library, label, messages, mut run) in codec_cases(streams) {
+        group.throughput(Throughput::Elements(messages as u64));
+        group.bench_function(BenchmarkId::new(library, label), |b| b.iter(&mut run));
+    }
+    group.finish();
+}
+
 fn streaming(c: &mut Criterion) {
     let events: &'static [String] = events().leak();
     report_bytes(events);
@@ -219,10 +536,15 @@ fn main() {
                 run.run(iteration);
             }
         }
+        for (library, label, _, iteration) in codec_cases(codec_streams()) {
+            if run.selects("ws_deflate_codec", library, &label) {
+                run.run(iteration);
+            }
+        }
         return;
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
 
-criterion_group!(benches, streaming);
+criterion_group!(benches, codec, streaming);

@@ -384,8 +384,11 @@ impl Codec for Zlib {
     }
 }
 
+/// Builds a codec.
+type MakeCodec = fn() -> Box<dyn Codec>;
+
 /// The codecs compared, by name.
-fn codecs() -> Vec<(&'static str, fn() -> Box<dyn Codec>)> {
+fn codecs() -> Vec<(&'static str, MakeCodec)> {
     vec![
         ("miniz_oxide", || Box::new(Miniz::new(1))),
         ("zlib-rs", || Box::new(Zlib::new(1, 15))),

@@ -138,6 +138,13 @@ impl Deflater {
         if fin && out.ends_with(&TRAILER) {
             out.truncate(out.len() - TRAILER.len());
         }
+        if fin && out.is_empty() {
+            // zlib writes nothing for a flush with no input after a flush: the message still
+            // needs its empty stored block (RFC 7692 §7.2.3.6), whose header byte is all that
+            // is left once the trailer is removed. The stream is at a byte boundary after the
+            // previous flush, and an empty block changes no window.
+            out.extend_from_slice(&[0x00]);
+        }
         out.freeze()
     }
 }
@@ -449,6 +456,32 @@ mod tests {
             &Deflater::new(1, 15, false).compress(b"", true)[..],
             &[0x00]
         );
+    }
+
+    #[test]
+    fn empty_messages_and_fragments_in_a_row_survive() {
+        for no_context_takeover in [false, true] {
+            let mut d = Deflater::new(1, 15, no_context_takeover);
+            let mut i = Inflater::new(15, no_context_takeover);
+            for message in [&b""[..], b"", EVENT, b"", b""] {
+                assert_eq!(round_trip(&mut d, &mut i, message), message);
+            }
+            // Data, then an empty last fragment; an empty first fragment, then data.
+            let mut out = BytesMut::new();
+            for (fragment, fin) in [
+                (EVENT, false),
+                (&b""[..], true),
+                (b"", false),
+                (EVENT, true),
+            ] {
+                let wire = d.compress(fragment, fin);
+                i.inflate(&wire, &mut out, 1000).unwrap();
+                if fin {
+                    i.finish(&mut out, 1000).unwrap();
+                }
+            }
+            assert_eq!(&out[..], &[EVENT, EVENT].concat()[..]);
+        }
     }
 
     #[test]

@@ -204,9 +204,10 @@ pub(crate) fn accept(
         let server_no_context_takeover =
             offer.server_no_context_takeover || config.server_no_context_takeover;
         // Our window: when the client asks for a limit, within it and our own (RFC 7692
-        // §7.1.2.1 lets the answer name a smaller one); the full one when it does not.
+        // §7.1.2.1 lets the answer name a smaller one); the full one when it does not. An
+        // out-of-range setting of ours is taken as the nearest valid size.
         let server_bits = offer.server_max_window_bits.map_or(15, |asked| {
-            asked.min(config.server_max_window_bits.unwrap_or(15))
+            asked.min(config.server_max_window_bits.unwrap_or(15).clamp(8, 15))
         });
         // The client's window is ours to limit only if it said it can be limited.
         let client_bits = match (offer.client_max_window_bits, config.client_max_window_bits) {
@@ -422,6 +423,16 @@ mod tests {
         .unwrap();
         assert_eq!(agreed.server_max_window_bits, 11);
         assert_eq!(answer, "permessage-deflate; server_max_window_bits=11");
+        let odd = DeflateConfig {
+            server_max_window_bits: Some(3),
+            ..config.clone()
+        };
+        let (agreed, _) = accept(
+            &headers(&["permessage-deflate; server_max_window_bits=13"]),
+            &odd,
+        )
+        .unwrap();
+        assert_eq!(agreed.server_max_window_bits, 8);
         let (agreed, answer) = accept(&headers(&["permessage-deflate"]), &config).unwrap();
         assert_eq!(agreed.server_max_window_bits, 15);
         assert_eq!(answer, "permessage-deflate");

@@ -158,7 +158,7 @@ pub(crate) struct Inflater {
     window_bits: u8,
     /// While the peer keeps its context: the last `2^window_bits` bytes decompressed, what a
     /// rebuilt state is given as its dictionary. Up to twice that is kept while messages
-    /// arrive (it is cut back once it doubles), exactly that once released.
+    /// arrive (in an allocation of two windows), exactly that once released (in one of one).
     history: Option<Vec<u8>>,
     /// The message in progress ended its DEFLATE stream with a final block.
     ended: bool,
@@ -200,8 +200,9 @@ impl Inflater {
         self.state = None;
         let window = self.window();
         if let Some(history) = &mut self.history {
-            history.drain(..history.len().saturating_sub(window));
-            history.shrink_to_fit();
+            // Into an allocation of exactly the window: the working one goes back whole
+            // (shrinking it in place would leave its tail as a hole in the heap).
+            *history = history[history.len().saturating_sub(window)..].to_vec();
         }
     }
 
@@ -263,10 +264,16 @@ impl Inflater {
             out.truncate(start + written);
             let window = self.window();
             if let Some(history) = &mut self.history {
-                history.extend_from_slice(&out[start..]);
-                if history.len() > 2 * window {
-                    history.drain(..history.len() - window);
+                // Of what was just inflated only the last window can be referred to. Cut back
+                // to one window once two are held; the capacity is two windows, reserved at
+                // once and never grown by doubling.
+                let fresh = &out[start..];
+                let fresh = &fresh[fresh.len().saturating_sub(window)..];
+                if history.len() + fresh.len() > 2 * window {
+                    history.drain(..history.len() + fresh.len() - window);
                 }
+                history.reserve_exact(2 * window - history.len());
+                history.extend_from_slice(fresh);
             }
             match status {
                 // A data error, or (not met with the global allocator) no memory for the state.

@@ -428,6 +428,48 @@ mod tests {
     }
 
     #[test]
+    fn a_long_or_broken_refusal_body_keeps_what_fits() {
+        // Chunked past the 64-byte limit: cut there, however it was split.
+        let chunk = "x".repeat(40);
+        let long = alloc::format!(
+            "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n28\r\n{chunk}\r\n28\r\n{chunk}\r\n0\r\n\r\n"
+        );
+        let (mut hs, _) = start(&[]).unwrap();
+        let mut refused = None;
+        for n in 1..=long.len() {
+            if let ResponseProgress::Refused(r) = hs.read_response(&long.as_bytes()[..n]).unwrap() {
+                refused = Some(r);
+                break;
+            }
+        }
+        let r = refused.expect("the refusal ends at the limit");
+        assert_eq!((r.status, r.body.len(), r.body_truncated), (503, 64, true));
+
+        // A chunk size that is not hex ends the body with what was decoded.
+        let broken =
+            "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nbad\r\nzz\r\n";
+        let (mut hs, _) = start(&[]).unwrap();
+        let ResponseProgress::Refused(r) = hs.read_response(broken.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (r.status, &r.body[..], r.body_truncated),
+            (400, &b"bad"[..], false)
+        );
+
+        // Framing headers that contradict each other: the body runs to the end.
+        let ambiguous =
+            "HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nno";
+        let (mut hs, _) = start(&[]).unwrap();
+        assert!(matches!(
+            hs.read_response(ambiguous.as_bytes()),
+            Ok(ResponseProgress::Incomplete)
+        ));
+        let r = hs.read_eof(ambiguous.as_bytes()).unwrap();
+        assert_eq!((r.status, &r.body[..]), (401, &b"no"[..]));
+    }
+
+    #[test]
     fn bounds_the_response_head() {
         let (mut hs, _) = start(&[]).unwrap();
         let huge = alloc::format!(

@@ -26,7 +26,8 @@ use crate::transport::{is_timeout, Transport};
 use crate::Config;
 use crate::{ConnectError, Error, MAX_SET_ASIDE_EVENTS};
 use responses_ws_adapter::{
-    Attempts, Durable, Establishing, Machine, MachineEvent, SocketRequest, StoreConfig, StoreError,
+    Attempts, ConnectionTrace, Durable, Establishing, Machine, MachineEvent, SocketRequest,
+    StoreConfig, StoreError,
 };
 
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
@@ -93,6 +94,8 @@ pub struct Connection {
     pub(crate) durable: Option<Durable>,
     /// The store's last failure, for the next call to return.
     store_error: Option<StoreError>,
+    /// The `tracing` spans (feature `tracing`; nothing without it).
+    trace: ConnectionTrace,
 }
 
 impl Connection {
@@ -120,6 +123,7 @@ impl Connection {
             config.reprobe_after,
             config.store.is_some(),
         )?;
+        let trace = ConnectionTrace::new(machine.url(), machine.transport());
         let mut conn = Connection {
             machine,
             io: None,
@@ -134,6 +138,7 @@ impl Connection {
             origin: StdInstant::now(),
             durable: config.store.map(StoreConfig::into_durable),
             store_error: None,
+            trace,
         };
         conn.reconnect()?;
         Ok(conn)
@@ -162,7 +167,9 @@ impl Connection {
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
         self.room()?;
+        let lane = Lane::from_stream_id(request.stream_id.as_deref());
         let id = self.machine.create(request)?;
+        self.trace.turn(id, &lane);
         self.flush();
         self.store_result()?;
         Ok(id)
@@ -172,7 +179,9 @@ impl Connection {
     pub fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
         self.room()?;
+        let lane = Lane::from_stream_id(request.stream_id.as_deref());
         let id = self.machine.fork(from, request)?;
+        self.trace.turn(id, &lane);
         self.flush();
         self.store_result()?;
         Ok(id)
@@ -440,6 +449,7 @@ impl Connection {
     /// last error of an attempt, fresh credentials when the core asks for them.
     fn observe(&mut self, event: &ClientEvent) {
         self.attempts.observe(&mut self.machine, event);
+        self.trace.event(event);
         if let ClientEvent::Disconnected { .. } = event {
             // The socket error, if one ended the connection, says more than the core.
             if let Some((addr, source)) = self.io_error.take() {

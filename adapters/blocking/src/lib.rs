@@ -52,7 +52,9 @@
 //! Many agents on few connections: [`pool::Pool`], a [`pool::Conversation`] per agent thread.
 //!
 //! Features: `ring` (default) or `aws-lc-rs` pick the rustls crypto provider; `native-roots`
-//! trusts the platform's certificates (see `responses-ws-tls`).
+//! trusts the platform's certificates (see `responses-ws-tls`); `tracing` gives a
+//! [`Connection`] a `tracing` span, one per turn, and events for its connection's life (see
+//! `responses_ws_adapter::ConnectionTrace`).
 
 mod connection;
 mod durable;

@@ -13,7 +13,8 @@
 //! ([`Durable`]: the store a driver writes journaled conversations to before it sends),
 //! `error` ([`ConnectError`], [`Error`]), `machine` ([`Machine`]: a connection's session on
 //! WebSocket mode or HTTP + SSE, and the moves between them), `pool` (what the async and the blocking pool drivers
-//! share: the conversations' mailboxes and the pool's error).
+//! share: the conversations' mailboxes and the pool's error), `trace` ([`ConnectionTrace`]: a
+//! connection's `tracing` spans, feature `tracing`).
 
 mod attempts;
 mod config;
@@ -21,6 +22,7 @@ mod durable;
 mod error;
 mod machine;
 pub mod pool;
+mod trace;
 
 pub use attempts::{Attempts, Establishing};
 pub use config::{
@@ -30,6 +32,7 @@ pub use config::{
 pub use durable::{Durable, Resumed, SharedStore, Start, DEFAULT_LEASE_TTL};
 pub use error::{ConnectError, Error, Returned};
 pub use machine::{http_config, Machine, MachineEvent, SocketRequest};
+pub use trace::ConnectionTrace;
 
 pub use common::*;
 

@@ -38,7 +38,9 @@ use crate::runtime::{AsyncIo, Clock, Runtime};
 use crate::timer::Timer;
 use crate::Config;
 use crate::{ConnectError, Error};
-use responses_ws_adapter::{Attempts, Durable, Establishing, Machine, StoreConfig, StoreError};
+use responses_ws_adapter::{
+    Attempts, ConnectionTrace, Durable, Establishing, Machine, StoreConfig, StoreError,
+};
 
 use driver::Link;
 
@@ -88,6 +90,8 @@ pub struct Connection {
     durable: Option<Durable>,
     /// The store's last failure, for the next call to return.
     store_error: Option<StoreError>,
+    /// The `tracing` spans (feature `tracing`; nothing without it).
+    trace: ConnectionTrace,
 }
 
 /// What opening a stream needs beyond the core's configuration.
@@ -153,6 +157,7 @@ impl Connection {
             config.store.is_some(),
         )?;
         let clock = Clock::new(Arc::clone(&runtime));
+        let trace = ConnectionTrace::new(machine.url(), machine.transport());
         Ok(Connection {
             machine,
             link: Link::Down,
@@ -169,6 +174,7 @@ impl Connection {
             deferred: VecDeque::new(),
             durable: config.store.map(StoreConfig::into_durable),
             store_error: None,
+            trace,
         })
     }
 
@@ -237,7 +243,9 @@ impl Connection {
     pub async fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
         self.room().await;
+        let lane = Lane::from_stream_id(request.stream_id.as_deref());
         let id = self.machine.create(request)?;
+        self.trace.turn(id, &lane);
         self.flush().await;
         self.store_result()?;
         Ok(id)
@@ -247,7 +255,9 @@ impl Connection {
     pub async fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
         self.catch_up();
         self.room().await;
+        let lane = Lane::from_stream_id(request.stream_id.as_deref());
         let id = self.machine.fork(from, request)?;
+        self.trace.turn(id, &lane);
         self.flush().await;
         self.store_result()?;
         Ok(id)

@@ -22,6 +22,9 @@
 //! else smol (by feature); [`Config::runtime`] picks one explicitly.
 //! (`responses-ws-tokio` is this driver with tokio, under tokio names.)
 //!
+//! Feature `tracing`: a [`Connection`] has a `tracing` span, one per turn, and events for its
+//! connection's life (see `responses_ws_adapter::ConnectionTrace`); the pool has its own.
+//!
 //! Nothing runs in the background: the connection moves only while one of its futures is
 //! polled. A consumer that stops asking for events stops the reading of the socket, and TCP
 //! tells the server (backpressure).

@@ -1,7 +1,10 @@
 //! Shared helpers of the CLI's integration tests: run the built `responses-ws` binary with a
-//! deadline (killed if it overruns) and read what it printed.
+//! deadline (killed if it overruns) and read what it printed; `crash`: what the two crash
+//! tests share.
 
 #![allow(dead_code)] // Each test file uses its own subset.
+
+pub(crate) mod crash;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -33,6 +33,24 @@ impl Pool {
     /// carries it, under this worker's lease. Refused without a store ([`Error::Store`]),
     /// while another worker holds `id`, and when the store has it already
     /// ([`PoolError::AlreadyOpen`](super::PoolError::AlreadyOpen): [`resume`](Self::resume) it).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use responses_ws_blocking::pool::{Error, Pool, PoolError, Start};
+    /// # use responses_ws_blocking::{Config, MemoryStore, ResponseCreate, SharedStore, ToolCall};
+    /// # use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2))?;
+    /// let store: SharedStore = Arc::new(MemoryStore::default());
+    /// let pool = Pool::new(Config::new(&server.url())?.store(store, "worker-1"))?;
+    /// let agent = pool.conversation_with_id("conv-42")?;
+    /// let turn = agent.turn(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// assert_eq!(turn.finish()?.all_output_text(), "Hello!");
+    /// // Its records are in the store now: the id is taken.
+    /// let again = pool.conversation_with_id("conv-42");
+    /// assert!(matches!(again, Err(Error::Pool(PoolError::AlreadyOpen(_)))));
+    /// pool.close();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn conversation_with_id(&self, id: &str) -> Result<Conversation, Error> {
         let conv = self.inner.hub.with(|state, _| {
             PoolJournal::required(&mut state.journal)?.open(&mut state.pool, id)
@@ -44,6 +62,28 @@ impl Pool {
     /// with a durable output do not run again ([`Resumed::skipped`]), the others are to be
     /// run again ([`Resumed::rerun`], at-least-once), and its next request goes out with the
     /// full context. A conversation the store does not have starts new ([`Start::New`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use responses_ws_blocking::pool::{Error, Pool, PoolError, Start};
+    /// # use responses_ws_blocking::{Config, MemoryStore, ResponseCreate, SharedStore, ToolCall};
+    /// # use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2))?;
+    /// let store: SharedStore = Arc::new(MemoryStore::default());
+    /// let config = Config::new(&server.url())?.store(store, "worker-1");
+    /// let first = Pool::new(config.clone())?;
+    /// let request = ResponseCreate::new("gpt-5.5").input("Hi");
+    /// first.run_durable("conv-42", request, |_call: &ToolCall| String::new())?;
+    /// first.close();
+    /// // Another pool (after a restart, in another process) takes the conversations over.
+    /// let second = Pool::new(config)?;
+    /// let Start::Resumed(resumed) = second.resume("conv-42")?.start else { panic!("stored") };
+    /// assert_eq!(resumed.finished.unwrap().all_output_text(), "Hello!");
+    /// // An id the store does not have starts new.
+    /// assert_eq!(second.resume("conv-43")?.start, Start::New);
+    /// second.close();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resume(&self, id: &str) -> Result<Resumption, Error> {
         let (conv, turn, start) = self.inner.hub.with(|state, now| {
             let journal = PoolJournal::required(&mut state.journal)?;
@@ -66,6 +106,27 @@ impl Pool {
     /// stopped (see the async pool's `run_durable`): calls whose output was not durable go
     /// to `handler` again, durable ones do not; a finished conversation returns its final
     /// response without sending anything.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use responses_ws_blocking::pool::{Error, Pool, PoolError, Start};
+    /// # use responses_ws_blocking::{Config, MemoryStore, ResponseCreate, SharedStore, ToolCall};
+    /// # use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
+    /// let add = ScriptedCall::new("add", r#"{"a":2,"b":3}"#);
+    /// let server = MockServer::start_in_thread(Script::new().tool_calls([add]).text("5", 1))?;
+    /// let store: SharedStore = Arc::new(MemoryStore::default());
+    /// let config = Config::new(&server.url())?.store(store, "worker-1");
+    /// let pool = Pool::new(config.clone())?;
+    /// let request = ResponseCreate::new("gpt-5.5").input("What is 2 + 3?");
+    /// let tool = |call: &ToolCall| format!("5 (call {})", call.call_id);
+    /// assert_eq!(pool.run_durable("conv-42", request.clone(), tool)?.all_output_text(), "5");
+    /// pool.close();
+    /// // Run again with the same id (say, after a crash): it finished, nothing runs or is sent.
+    /// let pool = Pool::new(config)?;
+    /// let never = |_call: &ToolCall| -> String { unreachable!("stored") };
+    /// assert_eq!(pool.run_durable("conv-42", request, never)?.all_output_text(), "5");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn run_durable<F, O>(
         &self,
         id: &str,

@@ -405,8 +405,10 @@ impl Connection {
         self.attempts.dial_failed(&mut self.machine, error, now);
     }
 
-    /// Bookkeeping on an event going to the application (see `Attempts::observe`).
+    /// Bookkeeping on an event going to the application (see `Attempts::observe`), and its
+    /// trace.
     fn observe(&mut self, event: &ClientEvent) {
         self.attempts.observe(&mut self.machine, event);
+        self.trace.event(event);
     }
 }

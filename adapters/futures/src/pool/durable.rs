@@ -36,6 +36,30 @@ impl Pool {
     /// runs). Refused without a store ([`Error::Store`]), while another worker holds `id`
     /// ([`StoreError::Held`]), and when the store has it already
     /// ([`PoolError::AlreadyOpen`](super::PoolError::AlreadyOpen): [`resume`](Self::resume) it).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use responses_ws_futures::pool::{Error, Pool, PoolError, Start};
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, MemoryStore, ResponseCreate, SharedStore, ToolCall};
+    /// # use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2))?;
+    /// let store: SharedStore = Arc::new(MemoryStore::default());
+    /// let config = Config::new(&server.url())?.runtime(Smol).store(store, "worker-1");
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::new(config)?;
+    /// smol::spawn(driver).detach();
+    /// let agent = pool.conversation_with_id("conv-42")?;
+    /// let turn = agent.turn(ResponseCreate::new("gpt-5.5").input("Hi")).await?;
+    /// assert_eq!(turn.finish().await?.all_output_text(), "Hello!");
+    /// // Its records are in the store now: the id is taken.
+    /// let again = pool.conversation_with_id("conv-42");
+    /// assert!(matches!(again, Err(Error::Pool(PoolError::AlreadyOpen(_)))));
+    /// pool.close().await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn conversation_with_id(&self, id: &str) -> Result<Conversation, Error> {
         let conv = self.inner.lock.with(|shared, _| {
             PoolJournal::required(&mut shared.journal)?.open(&mut shared.pool, id)
@@ -49,6 +73,34 @@ impl Pool {
     /// ([`Resumed::rerun`], at-least-once: tools should be idempotent by `call_id`), and its
     /// next request goes out with the full context. A conversation the store does not have
     /// starts new ([`Start::New`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use responses_ws_futures::pool::{Error, Pool, PoolError, Start};
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, MemoryStore, ResponseCreate, SharedStore, ToolCall};
+    /// # use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
+    /// let server = MockServer::start_in_thread(Script::new().text("Hello!", 2))?;
+    /// let store: SharedStore = Arc::new(MemoryStore::default());
+    /// let config = Config::new(&server.url())?.runtime(Smol).store(store, "worker-1");
+    /// smol::block_on(async {
+    /// let (first, driver) = Pool::new(config.clone())?;
+    /// smol::spawn(driver).detach();
+    /// let request = ResponseCreate::new("gpt-5.5").input("Hi");
+    /// first.run_durable("conv-42", request, |_call: ToolCall| async { String::new() }).await?;
+    /// first.close().await;
+    /// // Another pool (after a restart, in another process) takes the conversations over.
+    /// let (second, driver) = Pool::new(config)?;
+    /// smol::spawn(driver).detach();
+    /// let Start::Resumed(resumed) = second.resume("conv-42")?.start else { panic!("stored") };
+    /// assert_eq!(resumed.finished.unwrap().all_output_text(), "Hello!");
+    /// // An id the store does not have starts new.
+    /// assert_eq!(second.resume("conv-43")?.start, Start::New);
+    /// second.close().await;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn resume(&self, id: &str) -> Result<Resumption, Error> {
         let (conv, turn, start) = self.inner.lock.with(|shared, now| {
             let (conv, turn, start) =
@@ -74,6 +126,34 @@ impl Pool {
     ///
     /// After `handler`'s output for a call is taken, it is durable: a crash then does not
     /// run that call again.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use responses_ws_futures::pool::{Error, Pool, PoolError, Start};
+    /// # use responses_ws_futures::runtime::Smol;
+    /// # use responses_ws_futures::{Config, MemoryStore, ResponseCreate, SharedStore, ToolCall};
+    /// # use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
+    /// let add = ScriptedCall::new("add", r#"{"a":2,"b":3}"#);
+    /// let server = MockServer::start_in_thread(Script::new().tool_calls([add]).text("5", 1))?;
+    /// let store: SharedStore = Arc::new(MemoryStore::default());
+    /// let config = Config::new(&server.url())?.runtime(Smol).store(store, "worker-1");
+    /// smol::block_on(async {
+    /// let (pool, driver) = Pool::new(config.clone())?;
+    /// smol::spawn(driver).detach();
+    /// let request = ResponseCreate::new("gpt-5.5").input("What is 2 + 3?");
+    /// let tool = |call: ToolCall| async move { format!("5 (call {})", call.call_id) };
+    /// let response = pool.run_durable("conv-42", request.clone(), tool).await?;
+    /// assert_eq!(response.all_output_text(), "5");
+    /// pool.close().await;
+    /// // Run again with the same id (say, after a crash): it finished, nothing runs or is sent.
+    /// let (pool, driver) = Pool::new(config)?;
+    /// smol::spawn(driver).detach();
+    /// let never = |_call: ToolCall| -> std::future::Ready<String> { unreachable!("stored") };
+    /// assert_eq!(pool.run_durable("conv-42", request, never).await?.all_output_text(), "5");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// })?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn run_durable<F, Fut, O>(
         &self,
         id: &str,

@@ -1,17 +1,22 @@
 //! The client side of the opening handshake: writing the upgrade request and reading the answer,
 //! which may arrive one byte at a time. A `101` is checked against RFC 6455 §4.1; any other status
 //! is read whole (headers and a bounded body) so the caller sees why the server refused.
+//!
+//! The HTTP/1.1 itself — writing the request head, parsing the answer's head, delimiting and
+//! decoding its body — is the core's [`http`](crate::http) layer, the one the HTTP + SSE
+//! transport uses; this file holds the WebSocket rules on top of it.
 
 use super::{
-    accept_key, find_header, header_has_token, http_error, HandshakeError, Header, HttpResponse,
+    accept_key, find_header, from_http, header_has_token, HandshakeError, Header, HttpResponse,
 };
+use crate::http::{BodyDecoder, BodyKind, BodyPart, HttpError, Limits, RequestHead, ResponseHead};
 use crate::ws::deflate::{negotiate, DeflateConfig, DeflateParams};
 use crate::ws::url::WsUrl;
 use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 /// Headers the handshake writes itself; a caller may not supply them.
 const OWNED_HEADERS: [&str; 6] = [
@@ -42,16 +47,15 @@ pub(crate) enum ResponseProgress {
 /// A refusal whose body is still arriving.
 #[derive(Debug)]
 struct PendingRefusal {
+    /// The answer, its body still empty.
     response: HttpResponse,
-    head_len: usize,
-    body: BodyFraming,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum BodyFraming {
-    Length(usize),
-    Chunked,
-    UntilEof,
+    /// How far into the caller's buffer the body has been read.
+    read: usize,
+    body: BodyDecoder,
+    /// The body decoded so far: never more than the limit.
+    decoded: Vec<u8>,
+    /// The body is longer than the limit: only the limit is kept.
+    cut: bool,
 }
 
 /// The client handshake: the key sent, and the answer being read.
@@ -61,9 +65,8 @@ pub(crate) struct ClientHandshake {
     offered_protocols: Vec<String>,
     /// The permessage-deflate settings offered, if any.
     offered_deflate: Option<DeflateConfig>,
-    max_head: usize,
-    max_headers: usize,
-    max_body: usize,
+    /// The bounds of the answer's head and of a refusal's body.
+    limits: Limits,
     refusal: Option<PendingRefusal>,
 }
 
@@ -90,41 +93,43 @@ impl ClientHandshake {
             negotiate::check_config(config).map_err(HandshakeError::Extension)?;
         }
         let key = base64::engine::general_purpose::STANDARD.encode(nonce);
-        let mut req = BytesMut::with_capacity(256);
-        let mut line = |parts: &[&str]| {
-            for p in parts {
-                req.put_slice(p.as_bytes());
-            }
-            req.put_slice(b"\r\n");
-        };
-        line(&["GET ", url.resource(), " HTTP/1.1"]);
-        line(&["Host: ", &url.host_header()]);
-        line(&["Upgrade: websocket"]);
-        line(&["Connection: Upgrade"]);
-        line(&["Sec-WebSocket-Key: ", &key]);
-        line(&["Sec-WebSocket-Version: 13"]);
+        let mut request = RequestHead::new("GET", url.resource())
+            .with_header("Host", url.host_header())
+            .with_header("Upgrade", "websocket")
+            .with_header("Connection", "Upgrade")
+            .with_header("Sec-WebSocket-Key", key.as_str())
+            .with_header("Sec-WebSocket-Version", "13");
         if let Some(config) = &offered_deflate {
-            line(&["Sec-WebSocket-Extensions: ", &negotiate::offer(config)]);
+            request = request.with_header("Sec-WebSocket-Extensions", negotiate::offer(config));
         }
         let mut offered_protocols = Vec::new();
         for (name, value) in headers {
-            check_request_header(name, value)?;
+            if OWNED_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+                return Err(HandshakeError::InvalidHeader(name.clone()));
+            }
             if name.eq_ignore_ascii_case("sec-websocket-protocol") {
                 offered_protocols.extend(value.split(',').map(|p| String::from(p.trim())));
             }
-            line(&[name, ": ", value]);
+            request
+                .headers
+                .push(Header::new(name.as_str(), value.as_str()));
         }
-        line(&[]);
+        // Refuses a header whose name is not a token or whose value could inject a line.
+        let mut bytes = Vec::with_capacity(256);
+        request.write(&mut bytes).map_err(from_http)?;
         let handshake = ClientHandshake {
             key,
             offered_protocols,
             offered_deflate,
-            max_head: limits.max_head,
-            max_headers: limits.max_headers,
-            max_body: limits.max_body,
+            limits: Limits {
+                max_head: limits.max_head,
+                max_headers: limits.max_headers,
+                max_body: limits.max_body as u64,
+                ..Limits::default()
+            },
             refusal: None,
         };
-        Ok((handshake, req.freeze()))
+        Ok((handshake, Bytes::from(bytes)))
     }
 
     /// Reads the answer from everything received so far (`buf` grows between calls).
@@ -132,44 +137,46 @@ impl ClientHandshake {
         if self.refusal.is_some() {
             return Ok(self.read_refusal_body(buf, false));
         }
-        let mut slots = alloc::vec![httparse::EMPTY_HEADER; self.max_headers];
-        let mut parsed = httparse::Response::new(&mut slots);
-        let head_len = match parsed.parse(buf).map_err(http_error)? {
-            httparse::Status::Partial if buf.len() > self.max_head => {
-                return Err(HandshakeError::HeadTooLarge {
-                    limit: self.max_head,
-                })
-            }
-            httparse::Status::Partial => return Ok(ResponseProgress::Incomplete),
-            httparse::Status::Complete(len) => len,
+        let Some((head, head_len)) = ResponseHead::parse(buf, &self.limits).map_err(from_http)?
+        else {
+            return Ok(ResponseProgress::Incomplete);
         };
-        let status = parsed.code.unwrap_or(0);
-        let headers: Vec<Header> = parsed.headers.iter().map(Header::from_httparse).collect();
-        if status == 101 {
-            let deflate = self.check_upgrade(&headers)?;
+        if head.status == 101 {
+            let deflate = self.check_upgrade(&head.headers)?;
             return Ok(ResponseProgress::Upgraded {
                 head_len,
-                headers,
+                headers: head.headers,
                 deflate,
             });
         }
-        let body = body_framing(&headers);
-        let response = HttpResponse {
-            status,
-            reason: String::from(parsed.reason.unwrap_or("")),
-            headers,
-            body: Bytes::new(),
-            body_truncated: false,
+        // A refusal is read for its status and headers: a body whose framing is broken is
+        // read to the end of the connection rather than refused.
+        let kind = head.body_kind("GET").unwrap_or(BodyKind::UntilEof);
+        let (kind, cut) = match kind {
+            BodyKind::Length(len) if len > self.limits.max_body => {
+                (BodyKind::Length(self.limits.max_body), true)
+            }
+            kind => (kind, false),
         };
+        let body = BodyDecoder::new(kind, &self.limits).map_err(from_http)?;
         self.refusal = Some(PendingRefusal {
-            response,
-            head_len,
+            response: HttpResponse {
+                status: head.status,
+                reason: head.reason,
+                headers: head.headers,
+                body: Bytes::new(),
+                body_truncated: false,
+            },
+            read: head_len,
             body,
+            decoded: Vec::new(),
+            cut,
         });
         Ok(self.read_refusal_body(buf, false))
     }
 
-    /// The transport ended: a refusal whose body runs to EOF is complete now; anything else failed.
+    /// The transport ended: a refusal whose body runs to EOF is complete now, and one cut
+    /// short keeps what arrived; anything else failed.
     pub(crate) fn read_eof(&mut self, buf: &[u8]) -> Result<Box<HttpResponse>, HandshakeError> {
         if self.refusal.is_none() {
             return Err(HandshakeError::UnexpectedEof);
@@ -180,33 +187,34 @@ impl ClientHandshake {
         }
     }
 
+    /// Decodes what arrived of a refusal's body: the whole answer once the body ended, was
+    /// cut at the limit, broke its framing (what was decoded is kept), or `eof` came.
     fn read_refusal_body(&mut self, buf: &[u8], eof: bool) -> ResponseProgress {
-        let Some(pending) = self.refusal.take() else {
+        let Some(mut pending) = self.refusal.take() else {
             return ResponseProgress::Incomplete;
         };
-        let body = &buf[pending.head_len.min(buf.len())..];
-        let max = self.max_body;
-        let decoded = match pending.body {
-            BodyFraming::Length(n) if body.len() >= n.min(max) => {
-                Some((body[..n.min(max)].to_vec(), n > max))
-            }
-            BodyFraming::Length(_) => None,
-            BodyFraming::Chunked => decode_chunked(body, max),
-            BodyFraming::UntilEof if body.len() > max => Some((body[..max].to_vec(), true)),
-            BodyFraming::UntilEof => None,
-        };
-        let (bytes, truncated) = match decoded {
-            Some(done) => done,
-            // The transport ended early: keep what arrived.
-            None if eof => (body[..body.len().min(max)].to_vec(), body.len() > max),
-            None => {
-                self.refusal = Some(pending);
-                return ResponseProgress::Incomplete;
+        let mut input = BytesMut::from(&buf[pending.read.min(buf.len())..]);
+        let available = input.len();
+        let ended = loop {
+            match pending.body.decode(&mut input) {
+                Ok(Some(BodyPart::Data(data))) => pending.decoded.extend_from_slice(&data),
+                Ok(Some(BodyPart::End)) => break true,
+                Ok(None) => break false,
+                Err(HttpError::BodyTooLarge { .. }) => {
+                    pending.cut = true;
+                    break true;
+                }
+                Err(_) => break true,
             }
         };
+        pending.read += available - input.len();
+        if !ended && !eof {
+            self.refusal = Some(pending);
+            return ResponseProgress::Incomplete;
+        }
         let mut response = pending.response;
-        response.body = Bytes::from(bytes);
-        response.body_truncated = truncated;
+        response.body = Bytes::from(pending.decoded);
+        response.body_truncated = pending.cut;
         ResponseProgress::Refused(Box::new(response))
     }
 
@@ -242,60 +250,6 @@ impl ClientHandshake {
             }
         }
         Ok(deflate)
-    }
-}
-
-fn body_framing(headers: &[Header]) -> BodyFraming {
-    if header_has_token(headers, "transfer-encoding", "chunked") {
-        BodyFraming::Chunked
-    } else if let Some(n) =
-        find_header(headers, "content-length").and_then(|v| v.trim().parse().ok())
-    {
-        BodyFraming::Length(n)
-    } else {
-        BodyFraming::UntilEof
-    }
-}
-
-/// Decodes a chunked body once its last chunk has arrived (or `max` bytes are decoded).
-/// Returns the body and whether it was cut; `None` while incomplete.
-fn decode_chunked(mut body: &[u8], max: usize) -> Option<(Vec<u8>, bool)> {
-    let mut out = Vec::new();
-    loop {
-        let line_end = body.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = core::str::from_utf8(&body[..line_end]).ok()?;
-        let size_text = size_text.split(';').next().unwrap_or("").trim();
-        // A malformed size ends the body with what was decoded.
-        let Ok(size) = usize::from_str_radix(size_text, 16) else {
-            return Some((out, false));
-        };
-        if size == 0 {
-            return Some((out, false));
-        }
-        let data = body.get(line_end + 2..line_end + 2 + size)?;
-        let room = max - out.len();
-        if data.len() > room {
-            out.extend_from_slice(&data[..room]);
-            return Some((out, true));
-        }
-        out.extend_from_slice(data);
-        body = body.get(line_end + 2 + size + 2..)?;
-    }
-}
-
-/// Refuses header names that are not HTTP tokens, values that could inject a line, and headers
-/// the handshake owns.
-fn check_request_header(name: &str, value: &str) -> Result<(), HandshakeError> {
-    let token_char = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    let name_ok = !name.is_empty() && name.bytes().all(token_char);
-    let value_ok = value
-        .bytes()
-        .all(|b| b == b'\t' || (b >= b' ' && b != 0x7F));
-    let owned = OWNED_HEADERS.iter().any(|h| name.eq_ignore_ascii_case(h));
-    if name_ok && value_ok && !owned {
-        Ok(())
-    } else {
-        Err(HandshakeError::InvalidHeader(String::from(name)))
     }
 }
 
@@ -471,6 +425,48 @@ mod tests {
         ));
         let r = hs.read_eof(until_eof.as_bytes()).unwrap();
         assert_eq!((r.status, &r.body[..]), (426, &b"use https"[..]));
+    }
+
+    #[test]
+    fn a_long_or_broken_refusal_body_keeps_what_fits() {
+        // Chunked past the 64-byte limit: cut there, however it was split.
+        let chunk = "x".repeat(40);
+        let long = alloc::format!(
+            "HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n28\r\n{chunk}\r\n28\r\n{chunk}\r\n0\r\n\r\n"
+        );
+        let (mut hs, _) = start(&[]).unwrap();
+        let mut refused = None;
+        for n in 1..=long.len() {
+            if let ResponseProgress::Refused(r) = hs.read_response(&long.as_bytes()[..n]).unwrap() {
+                refused = Some(r);
+                break;
+            }
+        }
+        let r = refused.expect("the refusal ends at the limit");
+        assert_eq!((r.status, r.body.len(), r.body_truncated), (503, 64, true));
+
+        // A chunk size that is not hex ends the body with what was decoded.
+        let broken =
+            "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nbad\r\nzz\r\n";
+        let (mut hs, _) = start(&[]).unwrap();
+        let ResponseProgress::Refused(r) = hs.read_response(broken.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (r.status, &r.body[..], r.body_truncated),
+            (400, &b"bad"[..], false)
+        );
+
+        // Framing headers that contradict each other: the body runs to the end.
+        let ambiguous =
+            "HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nno";
+        let (mut hs, _) = start(&[]).unwrap();
+        assert!(matches!(
+            hs.read_response(ambiguous.as_bytes()),
+            Ok(ResponseProgress::Incomplete)
+        ));
+        let r = hs.read_eof(ambiguous.as_bytes()).unwrap();
+        assert_eq!((r.status, &r.body[..]), (401, &b"no"[..]));
     }
 
     #[test]

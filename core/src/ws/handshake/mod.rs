@@ -2,7 +2,10 @@
 //! plain data, the response the client saw when the server refused, and the error type.
 //!
 //! [`client`] builds the upgrade request and checks the answer; [`server`] checks a request and
-//! writes the answer. Neither reads or writes a socket: they work on the caller's buffers.
+//! writes the answer. Neither reads or writes a socket: they work on the caller's buffers. The
+//! HTTP/1.1 under both (heads parsed with httparse and written with checks, bodies delimited
+//! and decoded) is the core's [`http`](crate::http) layer, shared with the HTTP + SSE
+//! transport and the mock.
 
 pub(crate) mod client;
 pub(crate) mod server;
@@ -14,6 +17,7 @@ use bytes::Bytes;
 use core::fmt;
 use sha1::{Digest, Sha1};
 
+use crate::http::HttpError;
 pub use crate::http::{find_header, Header};
 pub use server::RequestHead;
 
@@ -136,15 +140,13 @@ impl fmt::Display for HandshakeError {
 #[cfg(feature = "std")]
 impl std::error::Error for HandshakeError {}
 
-/// Maps an httparse failure to our error.
-fn http_error(e: httparse::Error) -> HandshakeError {
-    match e {
-        httparse::Error::TooManyHeaders => HandshakeError::TooManyHeaders,
-        httparse::Error::HeaderName => HandshakeError::MalformedHttp("invalid header name"),
-        httparse::Error::HeaderValue => HandshakeError::MalformedHttp("invalid header value"),
-        httparse::Error::NewLine => HandshakeError::MalformedHttp("invalid line ending"),
-        httparse::Error::Status => HandshakeError::MalformedHttp("invalid status"),
-        httparse::Error::Token => HandshakeError::MalformedHttp("invalid token"),
-        httparse::Error::Version => HandshakeError::MalformedHttp("invalid HTTP version"),
+/// The handshake's error for a failure of the HTTP layer, which reads and writes its heads.
+fn from_http(error: HttpError) -> HandshakeError {
+    match error {
+        HttpError::HeadTooLarge { limit } => HandshakeError::HeadTooLarge { limit },
+        HttpError::TooManyHeaders { .. } => HandshakeError::TooManyHeaders,
+        HttpError::MalformedHead(why) => HandshakeError::MalformedHttp(why),
+        HttpError::InvalidHeader(name) => HandshakeError::InvalidHeader(name),
+        _ => HandshakeError::MalformedHttp("invalid HTTP message"),
     }
 }

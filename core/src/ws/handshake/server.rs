@@ -1,11 +1,14 @@
 //! The server side of the opening handshake: reading an upgrade request (bounded in size and
-//! header count), checking it against RFC 6455 §4.2.1, and writing the `101` or a refusal.
+//! header count), checking it against RFC 6455 §4.2.1, and writing the `101` or a refusal. The
+//! heads are read and written by the core's [`http`](crate::http) layer; this file holds the
+//! WebSocket rules.
 
-use super::{accept_key, find_header, header_has_token, HandshakeError, Header};
-use alloc::string::String;
+use super::{accept_key, find_header, from_http, header_has_token, HandshakeError, Header};
+use crate::http::{self, HttpError, Limits, ResponseHead, Version};
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use base64::Engine;
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 /// A valid upgrade request, handed to the application to accept or refuse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,27 +49,27 @@ pub(crate) fn read_request(
     max_head: usize,
     max_headers: usize,
 ) -> Result<Option<(RequestHead, usize)>, Refusal> {
-    let mut slots = alloc::vec![httparse::EMPTY_HEADER; max_headers];
-    let mut parsed = httparse::Request::new(&mut slots);
-    let head_len = match parsed.parse(buf) {
-        Ok(httparse::Status::Partial) if buf.len() > max_head => {
+    let limits = Limits {
+        max_head,
+        max_headers,
+        ..Limits::default()
+    };
+    let (head, head_len) = match http::RequestHead::parse(buf, &limits) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => return Ok(None),
+        Err(HttpError::HeadTooLarge { .. }) => {
             return Err(Refusal::bad_request("request head too large"))
         }
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Ok(httparse::Status::Complete(len)) if len > max_head => {
-            return Err(Refusal::bad_request("request head too large"))
-        }
-        Ok(httparse::Status::Complete(len)) => len,
-        Err(httparse::Error::TooManyHeaders) => {
+        Err(HttpError::TooManyHeaders { .. }) => {
             return Err(Refusal::bad_request("too many headers"))
         }
         Err(_) => return Err(Refusal::bad_request("malformed HTTP request")),
     };
-    let headers: Vec<Header> = parsed.headers.iter().map(Header::from_httparse).collect();
-    if parsed.method != Some("GET") {
+    let headers = head.headers;
+    if head.method != "GET" {
         return Err(Refusal::bad_request("the upgrade request must use GET"));
     }
-    if parsed.version != Some(1) {
+    if head.version != Version::Http11 {
         return Err(Refusal::bad_request(
             "the upgrade request must use HTTP/1.1",
         ));
@@ -99,7 +102,7 @@ pub(crate) fn read_request(
         return Err(Refusal::bad_request("missing or invalid Sec-WebSocket-Key"));
     }
     let head = RequestHead {
-        path: String::from(parsed.path.unwrap_or("/")),
+        path: head.target,
         key: String::from(key),
         headers,
     };
@@ -113,18 +116,14 @@ pub(crate) fn accept_response(
     extensions: Option<&str>,
     headers: &[(String, String)],
 ) -> Result<Bytes, HandshakeError> {
-    let mut out = BytesMut::with_capacity(160);
-    out.put_slice(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ");
-    out.put_slice(accept_key(&request.key).as_bytes());
-    out.put_slice(b"\r\n");
+    let mut head = ResponseHead::new(101)
+        .with_header("Upgrade", "websocket")
+        .with_header("Connection", "Upgrade")
+        .with_header("Sec-WebSocket-Accept", accept_key(&request.key));
     if let Some(extensions) = extensions {
-        out.put_slice(b"Sec-WebSocket-Extensions: ");
-        out.put_slice(extensions.as_bytes());
-        out.put_slice(b"\r\n");
+        head = head.with_header("Sec-WebSocket-Extensions", extensions);
     }
-    put_headers(&mut out, headers)?;
-    out.put_slice(b"\r\n");
-    Ok(out.freeze())
+    write(with_headers(head, headers), &[])
 }
 
 /// Writes a refusal: the status line, the application's headers, and `body` with its length.
@@ -133,49 +132,35 @@ pub(crate) fn refusal_response(
     headers: &[(String, String)],
     body: &[u8],
 ) -> Result<Bytes, HandshakeError> {
-    let mut out = BytesMut::with_capacity(128 + body.len());
-    out.put_slice(alloc::format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
+    let mut head = ResponseHead::new(status);
     if status == 426 {
-        out.put_slice(b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+        head = head
+            .with_header("Upgrade", "websocket")
+            .with_header("Sec-WebSocket-Version", "13");
     }
-    put_headers(&mut out, headers)?;
-    out.put_slice(
-        alloc::format!(
-            "Content-Length: {}\r\nConnection: close\r\n\r\n",
-            body.len()
-        )
-        .as_bytes(),
+    let head = with_headers(head, headers)
+        .with_header("Content-Length", body.len().to_string())
+        .with_header("Connection", "close");
+    write(head, body)
+}
+
+/// `head` with the application's headers after its own.
+fn with_headers(mut head: ResponseHead, headers: &[(String, String)]) -> ResponseHead {
+    (head.headers).extend(
+        headers
+            .iter()
+            .map(|(name, value)| Header::new(name.as_str(), value.as_str())),
     );
-    out.put_slice(body);
-    Ok(out.freeze())
+    head
 }
 
-fn put_headers(out: &mut BytesMut, headers: &[(String, String)]) -> Result<(), HandshakeError> {
-    for (name, value) in headers {
-        let injects = |s: &str| s.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0);
-        if name.is_empty() || injects(name) || injects(value) || name.contains(':') {
-            return Err(HandshakeError::InvalidHeader(name.clone()));
-        }
-        out.put_slice(name.as_bytes());
-        out.put_slice(b": ");
-        out.put_slice(value.as_bytes());
-        out.put_slice(b"\r\n");
-    }
-    Ok(())
-}
-
-fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        _ => "Refused",
-    }
+/// The head (refused if a header could break it: [`HandshakeError::InvalidHeader`]) and
+/// `body`.
+fn write(head: ResponseHead, body: &[u8]) -> Result<Bytes, HandshakeError> {
+    let mut out = Vec::with_capacity(160 + body.len());
+    head.write(&mut out).map_err(from_http)?;
+    out.extend_from_slice(body);
+    Ok(Bytes::from(out))
 }
 
 /// The refusal as a handshake error, for the server's own report.

@@ -79,7 +79,7 @@ pub struct Connection {
     /// The rustls configuration, for `wss://`.
     tls: Option<Arc<ClientConfig>>,
     connect_timeout: Duration,
-    /// The last attempt's error, the last upgrade's headers, the credentials source.
+    /// The last attempt's error, the last upgrade's headers.
     attempts: Attempts,
     /// Events taken from the core and not handed out yet: events of the connection an
     /// upgrade replaces, events of other lanes during a tool loop, events that arrived while
@@ -119,7 +119,8 @@ impl Connection {
             config.http_fallback,
             config.reprobe_after,
             config.store.is_some(),
-        )?;
+        )?
+        .with_credentials(config.credentials);
         let mut conn = Connection {
             machine,
             io: None,
@@ -128,7 +129,7 @@ impl Connection {
             outbound: Outbound::default(),
             tls,
             connect_timeout: config.connect_timeout,
-            attempts: Attempts::new(config.credentials),
+            attempts: Attempts::new(),
             set_aside: VecDeque::new(),
             io_error: None,
             origin: StdInstant::now(),
@@ -437,9 +438,9 @@ impl Connection {
     }
 
     /// Bookkeeping on an event going to the application: the last upgrade headers, the
-    /// last error of an attempt, fresh credentials when the core asks for them.
+    /// last error of an attempt.
     fn observe(&mut self, event: &ClientEvent) {
-        self.attempts.observe(&mut self.machine, event);
+        self.attempts.observe(event);
         if let ClientEvent::Disconnected { .. } = event {
             // The socket error, if one ended the connection, says more than the core.
             if let Some((addr, source)) = self.io_error.take() {

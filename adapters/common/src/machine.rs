@@ -27,7 +27,7 @@ use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::{HandshakeError, WsUrl};
 use responses_ws_core::Instant;
 
-use crate::{ConnectError, Error, Returned};
+use crate::{ConnectError, Credentials, Error, Returned};
 
 /// The conversation of one connection and the transport that carries it.
 ///
@@ -66,6 +66,8 @@ pub struct Machine {
     /// Events for the application: those of a move between transports, and those taken
     /// from the HTTP client with its socket requests.
     queued: VecDeque<ClientEvent>,
+    /// Where fresh credentials come from after a 401, on either transport.
+    credentials: Option<Credentials>,
 }
 
 /// Which machine holds the session.
@@ -180,7 +182,18 @@ impl Machine {
             dial_due: None,
             sockets: VecDeque::new(),
             queued: VecDeque::new(),
+            credentials: None,
         }
+    }
+
+    /// Fetches fresh credentials from `source` when a 401 asks for them: WebSocket mode's
+    /// [`ClientEvent::Reconnecting`] with `refresh_credentials` (before the next dial), and
+    /// HTTP's [`HttpClientEvent::RefreshCredentials`] (before the refused request goes out
+    /// again). The client must be configured with
+    /// [`refreshable_credentials`](ClientConfig::refreshable_credentials).
+    pub fn with_credentials(mut self, source: Option<Credentials>) -> Machine {
+        self.credentials = source;
+        self
     }
 
     /// The transport that carries the session now (HTTP also once closed there).
@@ -338,8 +351,28 @@ impl Machine {
     pub fn set_api_key(&mut self, key: &str) {
         self.ws_config.set_api_key(key);
         self.http_config = http_config(&self.ws_config);
-        if let State::WebSocket(client) = &mut self.state {
-            client.set_api_key(key);
+        match &mut self.state {
+            State::WebSocket(client) => client.set_api_key(key),
+            State::Http(client) => client.set_api_key(key),
+            State::Closed(_) => {}
+        }
+    }
+
+    /// A fresh API key from the credentials source, if it has one.
+    fn fresh_key(&self) -> Option<String> {
+        self.credentials.as_ref().and_then(Credentials::fetch)
+    }
+
+    /// The HTTP client asked for fresh credentials after a 401: from the source, for both
+    /// transports; the held requests then go out.
+    fn refresh_http_credentials(&mut self) {
+        let key = self.fresh_key();
+        if let Some(key) = &key {
+            self.ws_config.set_api_key(key);
+            self.http_config = http_config(&self.ws_config);
+        }
+        if let State::Http(client) = &mut self.state {
+            client.credentials_refreshed(key.as_deref());
         }
     }
 
@@ -501,8 +534,17 @@ impl Machine {
             }
             State::Closed(session) => ClientEvent::Session(session.poll_event()?),
         };
-        if matches!(event, ClientEvent::UseHttp { .. }) {
-            self.fall_back(now);
+        match &event {
+            ClientEvent::UseHttp { .. } => self.fall_back(now),
+            ClientEvent::Reconnecting {
+                refresh_credentials: true,
+                ..
+            } => {
+                if let Some(key) = self.fresh_key() {
+                    self.set_api_key(&key);
+                }
+            }
+            _ => {}
         }
         Some(MachineEvent::Client(event))
     }
@@ -511,10 +553,15 @@ impl Machine {
     /// [`poll_event`](Self::poll_event): for a driver that opens and writes sockets while
     /// nobody takes events (a flush).
     pub fn poll_socket(&mut self) -> Option<SocketRequest> {
-        if let State::Http(client) = &mut self.state {
-            while let Some(event) = client.poll_event() {
-                sort(event, &mut self.sockets, &mut self.queued);
+        while let State::Http(client) = &mut self.state {
+            let Some(event) = client.poll_event() else {
+                break;
+            };
+            if let HttpClientEvent::RefreshCredentials = event {
+                self.refresh_http_credentials();
+                continue;
             }
+            sort(event, &mut self.sockets, &mut self.queued);
         }
         self.sockets.pop_front()
     }
@@ -609,6 +656,7 @@ pub fn http_config(config: &ClientConfig) -> HttpClientConfig {
     }
     let mut http = HttpClientConfig::new(target);
     http.session = config.session.clone();
+    http.refreshable_credentials = config.refreshable_credentials;
     http
 }
 

@@ -77,7 +77,7 @@ pub struct Connection {
     timer: Timer,
     runtime: Arc<dyn Runtime>,
     dialing: Dialing,
-    /// The last attempt's error, the last upgrade's headers, the credentials source.
+    /// The last attempt's error, the last upgrade's headers.
     attempts: Attempts,
     /// The core's clock, on the runtime's.
     clock: Clock,
@@ -151,7 +151,8 @@ impl Connection {
             config.http_fallback,
             config.reprobe_after,
             config.store.is_some(),
-        )?;
+        )?
+        .with_credentials(config.credentials);
         let clock = Clock::new(Arc::clone(&runtime));
         Ok(Connection {
             machine,
@@ -164,7 +165,7 @@ impl Connection {
                 tls: config.tls,
                 connector: None,
             },
-            attempts: Attempts::new(config.credentials),
+            attempts: Attempts::new(),
             clock,
             deferred: VecDeque::new(),
             durable: config.store.map(StoreConfig::into_durable),

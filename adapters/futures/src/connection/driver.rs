@@ -407,6 +407,6 @@ impl Connection {
 
     /// Bookkeeping on an event going to the application (see `Attempts::observe`).
     fn observe(&mut self, event: &ClientEvent) {
-        self.attempts.observe(&mut self.machine, event);
+        self.attempts.observe(event);
     }
 }

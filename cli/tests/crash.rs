@@ -15,6 +15,8 @@
 //!
 //! A backend is one [`Backend`] value and one `#[tokio::test]`: the SQLite file and Redis (a
 //! `redis-server` of the test's own with `appendfsync always`, as `store/tests` start it).
+//! The file store runs once more with `--transport http`: durable runs over HTTP + SSE keep
+//! the same promises (full-context requests: each carries every output once).
 
 mod common;
 #[path = "../../store/tests/support/redis.rs"]
@@ -73,7 +75,14 @@ impl Backend {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_runs_resume_to_the_final_answer_on_the_file_store() {
     let dir = tempfile::tempdir().unwrap();
-    crash_and_resume(Backend::file(dir.path()), dir.path()).await;
+    crash_and_resume(Backend::file(dir.path()), dir.path(), &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_runs_over_http_resume_to_the_final_answer_on_the_file_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let http = ["--transport", "http"];
+    crash_and_resume(Backend::file(dir.path()), dir.path(), &http).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +91,7 @@ async fn killed_runs_resume_to_the_final_answer_on_redis() {
         return; // RESPONSES_WS_SKIP_REDIS=1 without redis-server: the helper says so
     };
     let dir = tempfile::tempdir().unwrap();
-    crash_and_resume(Backend::redis(&server), dir.path()).await;
+    crash_and_resume(Backend::redis(&server), dir.path(), &[]).await;
 }
 
 /// The 20-call rollout: `add` and `get_weather` calls, arguments streamed in pieces.
@@ -152,7 +161,8 @@ struct Tally {
     requests: usize,
 }
 
-async fn crash_and_resume(backend: Backend, dir: &Path) {
+/// The crash runs of `backend`, each process started with `extra` arguments too.
+async fn crash_and_resume(backend: Backend, dir: &Path, extra: &[&str]) {
     let server = MockServer::start(script()).await.unwrap();
     server.record_requests();
     let url = server.url();
@@ -179,6 +189,7 @@ async fn crash_and_resume(backend: Backend, dir: &Path) {
                 "--tool-log".into(),
                 log.display().to_string(),
             ];
+            args.extend(extra.iter().map(|arg| arg.to_string()));
             args.extend(match resume {
                 true => ["--resume".to_string(), conversation.clone()],
                 false => ["--conversation".to_string(), conversation.clone()],
@@ -277,9 +288,10 @@ async fn crash_and_resume(backend: Backend, dir: &Path) {
     }
     server.shutdown().await;
     println!(
-        "crash test, {} store, seed {seed}: {RUNS} runs in {:.1?}; killed {:?}; {} finished before \
-         the kill; {} outputs were durable at the kills (never run again); {} tool runs were \
-         repeated (their output was not durable yet); {} requests reached the server",
+        "crash test, {} store {extra:?}, seed {seed}: {RUNS} runs in {:.1?}; killed {:?}; {} \
+         finished before the kill; {} outputs were durable at the kills (never run again); {} \
+         tool runs were repeated (their output was not durable yet); {} requests reached the \
+         server",
         backend.name,
         started.elapsed(),
         tally.killed,

@@ -118,8 +118,7 @@ impl Connection {
             config.transport,
             config.http_fallback,
             config.reprobe_after,
-            config.store.is_some(),
-        )?
+        )
         .with_credentials(config.credentials);
         let mut conn = Connection {
             machine,
@@ -402,10 +401,10 @@ impl Connection {
     /// Stores the core's write-ahead records, if the connection has a store: `false` (the
     /// error kept for the caller, the records kept for the next try) when the store failed.
     pub(crate) fn persist(&mut self) -> bool {
-        let (Some(durable), Some(client)) = (&mut self.durable, self.machine.client_mut()) else {
+        let Some(durable) = &mut self.durable else {
             return true;
         };
-        match durable.persist(client) {
+        match durable.persist(&mut self.machine) {
             Ok(()) => true,
             Err(error) => {
                 self.store_error = Some(error);
@@ -690,8 +689,10 @@ impl Connection {
         }
     }
 
-    /// Opens HTTP socket `socket` and writes its request (a failure is the core's news).
+    /// Opens HTTP socket `socket` and writes its request (a failure is the core's news),
+    /// unless write-ahead records wait to be stored (then `flush_http` writes it later).
     fn dial_http(&mut self, socket: SocketId) {
+        let write = self.durable.as_ref().is_none_or(Durable::is_clear);
         let origin = self.origin;
         let now = move || Instant::from_elapsed(origin.elapsed());
         let url = self.machine.url().clone();
@@ -703,12 +704,18 @@ impl Connection {
             tls: self.tls.as_ref(),
             timeout: self.connect_timeout,
         };
-        self.http.dial(socket, dialing, client, now);
+        self.http.dial(socket, dialing, client, now, write);
     }
 
     /// Carries out the machine's socket requests (its events stay there, in order), then
     /// writes what each socket has to send.
+    ///
+    /// Write-ahead: the core's records are stored first (which lets the requests they
+    /// describe start), and nothing is written while any is not.
     fn flush_http(&mut self) {
+        if !self.persist() {
+            return;
+        }
         while let Some(event) = self.machine.poll_socket() {
             self.socket_request(event);
         }

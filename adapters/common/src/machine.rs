@@ -20,14 +20,15 @@ use responses_ws_core::http::{Header, Target};
 use responses_ws_core::http_client::{
     HttpClient, HttpClientConfig, HttpClientEvent, SocketId, Transport, TransportChoice,
 };
+use responses_ws_core::persist::Record;
 use responses_ws_core::retry::Failure;
-use responses_ws_core::session::{Lane, Refused, RequestId, Session, SessionError};
+use responses_ws_core::session::{Lane, LaneTransfer, Refused, RequestId, Session, SessionError};
 use responses_ws_core::tool_loop::AnswersToolCalls;
 use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::{HandshakeError, WsUrl};
 use responses_ws_core::Instant;
 
-use crate::{ConnectError, Credentials, Error, Returned};
+use crate::{Credentials, Error, Returned};
 
 /// The conversation of one connection and the transport that carries it.
 ///
@@ -110,13 +111,13 @@ pub enum SocketRequest {
 
 impl Machine {
     /// The machine of a connection made with these settings, which starts on WebSocket mode
-    /// unless `transport` is HTTP. A durable connection (`durable`: its write-ahead journal
-    /// follows the WebSocket frames) never moves to HTTP: refused with
-    /// [`ConnectError::DurableNeedsWebSocket`] on HTTP, and no fallback.
+    /// unless `transport` is HTTP, and moves to HTTP as `fallback` says. Durable
+    /// conversations run on either transport: their records come from
+    /// [`poll_record`](Self::poll_record) whichever carries the session.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use responses_ws_adapter::{ConnectError, Machine};
+    /// use responses_ws_adapter::Machine;
     /// use responses_ws_core::client::{ClientConfig, HttpFallback};
     /// use responses_ws_core::http_client::Transport;
     /// use responses_ws_core::ws::WsUrl;
@@ -124,32 +125,20 @@ impl Machine {
     /// let config = ClientConfig::new(WsUrl::parse("ws://127.0.0.1:9/v1/responses")?);
     /// let fifteen = Duration::from_secs(900);
     /// let fallback = HttpFallback::OnUpgradeRequired;
-    /// let machine = Machine::for_connection(config.clone(), Transport::WebSocket, fallback, fifteen, true)?;
+    /// let machine = Machine::for_connection(config.clone(), Transport::WebSocket, fallback, fifteen);
     /// assert_eq!(machine.transport(), Transport::WebSocket);
-    /// let refused = Machine::for_connection(config, Transport::Http, fallback, fifteen, true);
-    /// assert!(matches!(refused, Err(ConnectError::DurableNeedsWebSocket)));
+    /// let machine = Machine::for_connection(config, Transport::Http, fallback, fifteen);
+    /// assert_eq!(machine.transport(), Transport::Http);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn for_connection(
         mut config: ClientConfig,
         transport: Transport,
-        mut fallback: HttpFallback,
+        fallback: HttpFallback,
         reprobe_after: Duration,
-        durable: bool,
-    ) -> Result<Machine, ConnectError> {
-        if durable {
-            if transport == Transport::Http {
-                return Err(ConnectError::DurableNeedsWebSocket);
-            }
-            fallback = HttpFallback::Never;
-        }
+    ) -> Machine {
         config.http_fallback = fallback;
-        Ok(Machine::new(
-            config,
-            transport,
-            reprobe_after,
-            Instant::ZERO,
-        ))
+        Machine::new(config, transport, reprobe_after, Instant::ZERO)
     }
 
     /// A conversation for `config` on `transport`. On WebSocket mode, the driver dials when
@@ -227,13 +216,6 @@ impl Machine {
             State::WebSocket(client) => Some(client),
             _ => None,
         }
-    }
-
-    /// The WebSocket client for a call that needs WebSocket mode (durable conversations):
-    /// [`Error::Session`] with [`SessionError::WebSocketOnly`] over HTTP.
-    pub fn websocket(&mut self, what: &'static str) -> Result<&mut Client, Error> {
-        self.client_mut()
-            .ok_or(Error::Session(SessionError::WebSocketOnly(what)))
     }
 
     /// The HTTP client, while on HTTP.
@@ -339,6 +321,39 @@ impl Machine {
             )),
         };
         refused.map_err(|refused| handed_back(refused, Returned::Items))
+    }
+
+    /// See [`Client::journal`] and [`HttpClient::journal`].
+    pub fn journal(&mut self, lane: &Lane, conversation: &str) -> Result<(), SessionError> {
+        match &mut self.state {
+            State::WebSocket(client) => client.journal(lane, conversation),
+            State::Http(client) => client.journal(lane, conversation),
+            State::Closed(session) => session.journal(lane, conversation),
+        }
+    }
+
+    /// The next write-ahead record, whichever transport carries the session (see
+    /// [`Client::poll_record`], [`HttpClient::poll_record`]): store it before writing any
+    /// byte of either transport.
+    pub fn poll_record(&mut self) -> Option<Record> {
+        match &mut self.state {
+            State::WebSocket(client) => client.poll_record(),
+            State::Http(client) => client.poll_record(),
+            State::Closed(session) => session.poll_record(),
+        }
+    }
+
+    /// See [`Client::import_lane`] and [`HttpClient::import_lane`].
+    pub fn import_lane(
+        &mut self,
+        lane: &Lane,
+        transfer: LaneTransfer,
+    ) -> Result<(), Refused<LaneTransfer>> {
+        match &mut self.state {
+            State::WebSocket(client) => client.import_lane(lane, transfer),
+            State::Http(client) => client.import_lane(lane, transfer),
+            State::Closed(session) => session.import_lane(lane, transfer),
+        }
     }
 
     /// Whether another request fits (WebSocket mode's outbound queue; HTTP writes each

@@ -150,8 +150,7 @@ impl Connection {
             config.transport,
             config.http_fallback,
             config.reprobe_after,
-            config.store.is_some(),
-        )?
+        )
         .with_credentials(config.credentials);
         let clock = Clock::new(Arc::clone(&runtime));
         Ok(Connection {

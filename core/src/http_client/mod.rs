@@ -35,7 +35,8 @@ use crate::client::ToolHandler;
 use crate::http::{Exchange, ExchangeError, ExchangeEvent, Header};
 use crate::retry::{Budget, Failure, FailureClass, Verdict};
 use crate::session::{
-    Lane, Ledger, Refused, RequestId, Session, SessionError, SessionEvent, ToolCall, ToolCallKind,
+    Lane, LaneTransfer, Ledger, Refused, RequestId, Session, SessionError, SessionEvent, ToolCall,
+    ToolCallKind,
 };
 use crate::time::Instant;
 use crate::wire::{
@@ -475,6 +476,57 @@ impl HttpClient {
         reason: Option<String>,
     ) -> Result<(), SessionError> {
         self.take(|session| session.submit_approval(lane, request_id, approve, reason))
+    }
+
+    /// See [`Session::journal`]: the lane's conversation is journaled as `conversation`, its
+    /// write-ahead records coming from [`poll_record`](Self::poll_record). Over HTTP as over
+    /// WebSocket mode, no request of the lane starts before its records are taken.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.journal(&Lane::Default, "conv-1")?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Pay the bill"))?;
+    /// // Nothing goes out before the records are taken (and stored by the driver) …
+    /// assert!(client.poll_event().is_none());
+    /// let records: Vec<_> = std::iter::from_fn(|| client.poll_record()).collect();
+    /// assert_eq!(records.len(), 3); // opened, settings, input
+    /// // … then the request starts on a socket of its own.
+    /// assert!(matches!(client.poll_event(), Some(HttpClientEvent::Dial { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn journal(
+        &mut self,
+        lane: &Lane,
+        conversation: impl Into<String>,
+    ) -> Result<(), SessionError> {
+        self.take(|session| session.journal(lane, conversation))
+    }
+
+    /// The next write-ahead record of a journaled lane ([`Session::poll_record`]): store each
+    /// before writing any socket. Once they are all taken, the requests they held start.
+    pub fn poll_record(&mut self) -> Option<crate::persist::Record> {
+        let record = self.session.poll_record();
+        if record.is_none() {
+            self.take_session_output();
+        }
+        record
+    }
+
+    /// See [`Session::import_lane`]: a conversation from elsewhere (a store's replay, another
+    /// client) continues on `lane`, over HTTP: with its full context, or chained when its
+    /// last response was stored.
+    pub fn import_lane(
+        &mut self,
+        lane: &Lane,
+        transfer: LaneTransfer,
+    ) -> Result<(), Refused<LaneTransfer>> {
+        self.take(|session| session.import_lane(lane, transfer))
     }
 
     /// Answers every function and custom tool call with `handler`'s output as soon as a

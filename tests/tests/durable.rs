@@ -13,7 +13,7 @@ use responses_ws_blocking::{
 use responses_ws_core::mock::{Script, ScriptedCall};
 use responses_ws_core::persist::{replay, Record};
 use responses_ws_store::Lease;
-use responses_ws_tokio::mock::MockServer;
+use responses_ws_tokio::mock::{MockServer, Refusal, UpgradeFault};
 
 fn script() -> Script {
     Script::new()
@@ -89,6 +89,28 @@ fn finished_conversation(transport: Transport) {
         .unwrap();
     assert_eq!(response.all_output_text(), "Sums done.");
     assert_eq!(server.traffic().frames_received, frames);
+    server.shutdown();
+}
+
+#[test]
+fn a_426_moves_a_durable_conversation_to_http_with_its_journal() {
+    let refusing = script().with_upgrade_refusal(UpgradeFault::new(Refusal::UpgradeRequired));
+    let server = MockServer::start_in_thread(refusing).unwrap();
+    server.record_requests();
+    let store = Arc::new(MemoryStore::default());
+    let mut conn = connect(&server.url(), store.clone(), "w1", Transport::WebSocket);
+    assert_eq!(conn.transport(), Transport::Http, "moved by the 426");
+    let response = conn
+        .run_durable("conv", request(), |call| format!("ran {}", call.call_id))
+        .unwrap();
+    assert_eq!(response.all_output_text(), "Sums done.");
+    assert_eq!(server.requests().len(), 3, "three POSTs");
+    let replayed = replay(&store.read("conv").unwrap()).unwrap();
+    assert!(replayed.is_finished());
+    let outputs = (replayed.ledger.items().iter())
+        .filter(|item| matches!(item, responses_ws_core::wire::Item::FunctionCallOutput(_)))
+        .count();
+    assert_eq!(outputs, 3, "every output journaled once");
     server.shutdown();
 }
 

@@ -329,7 +329,7 @@ pub(crate) struct RunArgs {
     pub(crate) max_turns: u32,
     /// The transport: WebSocket mode (moving to HTTP + SSE if the upgrade is refused with
     /// 426), or HTTP + SSE from the start (POST to the URL's host and path; https for wss://).
-    #[arg(long, value_enum, default_value_t = TransportArg::Websocket, conflicts_with = "store")]
+    #[arg(long, value_enum, default_value_t = TransportArg::Websocket)]
     pub(crate) transport: TransportArg,
     /// Retrying and timeouts.
     #[command(flatten)]

@@ -15,6 +15,8 @@
 //!
 //! A backend is one [`Backend`] value and one `#[tokio::test]`: the SQLite file and Redis (a
 //! `redis-server` of the test's own with `appendfsync always`, as `store/tests` start it).
+//! The file store runs once more with `--transport http`: durable runs over HTTP + SSE keep
+//! the same promises (full-context requests: each carries every output once).
 
 mod common;
 #[path = "../../store/tests/support/redis.rs"]
@@ -39,7 +41,14 @@ const RUNS: u32 = 36;
 async fn killed_runs_resume_to_the_final_answer_on_the_file_store() {
     let dir = tempfile::tempdir().unwrap();
     let backend = Backend::file(&dir.path().join("crash.sqlite"));
-    crash_and_resume(backend, dir.path()).await;
+    crash_and_resume(backend, dir.path(), &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_runs_over_http_resume_to_the_final_answer_on_the_file_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let backend = Backend::file(&dir.path().join("crash.sqlite"));
+    crash_and_resume(backend, dir.path(), &["--transport", "http"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +57,7 @@ async fn killed_runs_resume_to_the_final_answer_on_redis() {
         return; // RESPONSES_WS_SKIP_REDIS=1 without redis-server: the helper says so
     };
     let dir = tempfile::tempdir().unwrap();
-    crash_and_resume(Backend::redis(server.url()), dir.path()).await;
+    crash_and_resume(Backend::redis(server.url()), dir.path(), &[]).await;
 }
 
 /// Where the kill points fall in a run.
@@ -68,7 +77,8 @@ struct Tally {
     requests: usize,
 }
 
-async fn crash_and_resume(backend: Backend, dir: &Path) {
+/// `extra`: more arguments for both processes' `responses-ws run` (the transport).
+async fn crash_and_resume(backend: Backend, dir: &Path, extra: &[&str]) {
     let server = MockServer::start(script()).await.unwrap();
     server.record_requests();
     let url = server.url();
@@ -95,6 +105,7 @@ async fn crash_and_resume(backend: Backend, dir: &Path) {
                 true => ["--resume".to_string(), conversation.clone()],
                 false => ["--conversation".to_string(), conversation.clone()],
             });
+            args.extend(extra.iter().map(|arg| arg.to_string()));
             args.push("Triage the repository.".into());
             args
         };
@@ -165,7 +176,7 @@ async fn crash_and_resume(backend: Backend, dir: &Path) {
     }
     server.shutdown().await;
     println!(
-        "crash test, {} store, seed {seed}: {RUNS} runs in {:.1?}; killed {:?}; {} finished before \
+        "crash test, {} store {extra:?}, seed {seed}: {RUNS} runs in {:.1?}; killed {:?}; {} finished before \
          the kill; {} outputs were durable at the kills (never run again); {} tool runs were \
          repeated (their output was not durable yet); {} requests reached the server",
         backend.name,

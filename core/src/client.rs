@@ -16,7 +16,7 @@ use bytes::Bytes;
 use crate::retry::{Budget, Failure, GaveUp, RetrySafety, Verdict};
 use crate::session::{
     Lane, LaneTransfer, Ledger, Refused, RequestId, Session, SessionConfig, SessionError,
-    SessionEvent, ToolCall, ToolCallKind,
+    SessionEvent, ToolCall,
 };
 use crate::time::Instant;
 use crate::wire::{Input, Item, ResponseCreate, ToolOutput};
@@ -1605,16 +1605,8 @@ impl Client {
 
     /// Runs the tool handler, if any, on every function and custom tool call of `calls`.
     fn answer_automatically(&mut self, lane: &Lane, calls: &[ToolCall]) {
-        let Some(handler) = &mut self.tool_handler else {
-            return;
-        };
-        for call in calls
-            .iter()
-            .filter(|call| !matches!(call.kind, ToolCallKind::McpApproval { .. }))
-        {
-            let output = handler(lane, call);
-            // The calls were just reported as pending on this lane, so this cannot fail.
-            let _ = self.session.submit_tool_output(lane, &call.call_id, output);
+        if let Some(handler) = &mut self.tool_handler {
+            crate::tool_loop::answer_with(&mut self.session, handler, lane, calls);
         }
     }
 

@@ -10,9 +10,11 @@
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
-use crate::client::{Client, ClientEvent};
+use crate::client::{Client, ClientEvent, ToolHandler};
 use crate::session::ToolCallKind;
-use crate::session::{Lane, RequestError, RequestId, SessionError, SessionEvent, ToolCall};
+use crate::session::{
+    Lane, RequestError, RequestId, Session, SessionError, SessionEvent, ToolCall,
+};
 use crate::wire::{IncompleteReason, Response, ToolOutput};
 use crate::Instant;
 
@@ -446,6 +448,25 @@ impl AnswersToolCalls for crate::http_client::HttpClient {
         output: ToolOutput,
     ) -> Result<(), SessionError> {
         self.submit_tool_output(lane, call_id, output)
+    }
+}
+
+/// Runs `handler` on every function and custom tool call of `calls` (approval requests are
+/// the application's) and submits each output to `session` on `lane`: what
+/// [`Client::set_tool_handler`] and
+/// [`HttpClient::set_tool_handler`](crate::http_client::HttpClient::set_tool_handler) do as
+/// soon as a response asks.
+pub(crate) fn answer_with(
+    session: &mut Session,
+    handler: &mut ToolHandler,
+    lane: &Lane,
+    calls: &[ToolCall],
+) {
+    let calls = calls.iter();
+    for call in calls.filter(|call| !matches!(call.kind, ToolCallKind::McpApproval { .. })) {
+        let output = handler(lane, call);
+        // The calls were just reported as pending on this lane, so this cannot fail.
+        let _ = session.submit_tool_output(lane, &call.call_id, output);
     }
 }
 

@@ -1,18 +1,19 @@
 //! Durable conversations over a real socket (the blocking driver against the mock server in
-//! a thread): a finished conversation is not sent again, a store that is down stops the turn
-//! with a typed error and loses nothing, and a worker whose lease was taken over is fenced.
+//! a thread), on WebSocket mode and over HTTP + SSE alike: a finished conversation is not
+//! sent again, a store that is down stops the turn with a typed error and loses nothing, and
+//! a worker whose lease was taken over is fenced.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use responses_ws_blocking::{
-    Config, Connection, Error, FileStore, MemoryStore, ResponseCreate, Store, StoreError,
+    Config, Connection, Error, FileStore, MemoryStore, ResponseCreate, Store, StoreError, Transport,
 };
 use responses_ws_core::mock::{Script, ScriptedCall};
 use responses_ws_core::persist::{replay, Record};
 use responses_ws_store::Lease;
-use responses_ws_tokio::mock::MockServer;
+use responses_ws_tokio::mock::{MockServer, Refusal, UpgradeFault};
 
 fn script() -> Script {
     Script::new()
@@ -28,17 +29,45 @@ fn request() -> ResponseCreate {
     ResponseCreate::new("m").input("Add up.")
 }
 
-fn connect(url: &str, store: Arc<dyn Store + Send + Sync>, worker: &str) -> Connection {
+fn connect(
+    url: &str,
+    store: Arc<dyn Store + Send + Sync>,
+    worker: &str,
+    transport: Transport,
+) -> Connection {
     let config = Config::new(url).unwrap().store(store, worker);
-    Connection::connect(config).unwrap()
+    Connection::connect(config.transport(transport)).unwrap()
 }
 
-#[test]
-fn a_finished_conversation_is_answered_from_the_store_without_a_frame() {
+/// `$case` as one test per transport.
+macro_rules! on_both_transports {
+    ($case:ident: $websocket:ident, $http:ident) => {
+        #[test]
+        fn $websocket() {
+            $case(Transport::WebSocket);
+        }
+        #[test]
+        fn $http() {
+            $case(Transport::Http);
+        }
+    };
+}
+
+on_both_transports!(finished_conversation:
+    a_finished_conversation_is_answered_from_the_store_without_a_frame,
+    over_http_a_finished_conversation_is_answered_from_the_store_without_a_request);
+on_both_transports!(store_down:
+    a_store_that_is_down_holds_the_turn_and_loses_nothing,
+    over_http_a_store_that_is_down_holds_the_turn_and_loses_nothing);
+on_both_transports!(lease_taken_over:
+    a_worker_whose_lease_was_taken_over_is_fenced,
+    over_http_a_worker_whose_lease_was_taken_over_is_fenced);
+
+fn finished_conversation(transport: Transport) {
     let server = MockServer::start_in_thread(script()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(FileStore::open(dir.path().join("c.sqlite")).unwrap());
-    let mut conn = connect(&server.url(), store.clone(), "w1");
+    let mut conn = connect(&server.url(), store.clone(), "w1", transport);
     let mut runs = 0;
     let response = conn
         .run_durable("conv", request(), |call| {
@@ -54,12 +83,34 @@ fn a_finished_conversation_is_answered_from_the_store_without_a_frame() {
 
     // Another process (another connection, the same file) asks again: nothing runs or goes out.
     let reopened = Arc::new(FileStore::open(dir.path().join("c.sqlite")).unwrap());
-    let mut again = connect(&server.url(), reopened, "w2");
+    let mut again = connect(&server.url(), reopened, "w2", transport);
     let response = again
         .run_durable("conv", request(), |_| -> String { panic!("ran again") })
         .unwrap();
     assert_eq!(response.all_output_text(), "Sums done.");
     assert_eq!(server.traffic().frames_received, frames);
+    server.shutdown();
+}
+
+#[test]
+fn a_426_moves_a_durable_conversation_to_http_with_its_journal() {
+    let refusing = script().with_upgrade_refusal(UpgradeFault::new(Refusal::UpgradeRequired));
+    let server = MockServer::start_in_thread(refusing).unwrap();
+    server.record_requests();
+    let store = Arc::new(MemoryStore::default());
+    let mut conn = connect(&server.url(), store.clone(), "w1", Transport::WebSocket);
+    assert_eq!(conn.transport(), Transport::Http, "moved by the 426");
+    let response = conn
+        .run_durable("conv", request(), |call| format!("ran {}", call.call_id))
+        .unwrap();
+    assert_eq!(response.all_output_text(), "Sums done.");
+    assert_eq!(server.requests().len(), 3, "three POSTs");
+    let replayed = replay(&store.read("conv").unwrap()).unwrap();
+    assert!(replayed.is_finished());
+    let outputs = (replayed.ledger.items().iter())
+        .filter(|item| matches!(item, responses_ws_core::wire::Item::FunctionCallOutput(_)))
+        .count();
+    assert_eq!(outputs, 3, "every output journaled once");
     server.shutdown();
 }
 
@@ -98,11 +149,10 @@ impl Store for Flaky {
     }
 }
 
-#[test]
-fn a_store_that_is_down_holds_the_turn_and_loses_nothing() {
+fn store_down(transport: Transport) {
     let server = MockServer::start_in_thread(script()).unwrap();
     let store = Arc::new(Flaky::default());
-    let mut conn = connect(&server.url(), store.clone(), "w1");
+    let mut conn = connect(&server.url(), store.clone(), "w1", transport);
     conn.journal(&Default::default(), "conv").unwrap();
     store.down.store(true, Ordering::SeqCst);
     let error = conn.create(request()).unwrap_err();
@@ -144,18 +194,17 @@ fn a_store_that_is_down_holds_the_turn_and_loses_nothing() {
     server.shutdown();
 }
 
-#[test]
-fn a_worker_whose_lease_was_taken_over_is_fenced() {
+fn lease_taken_over(transport: Transport) {
     let server = MockServer::start_in_thread(script()).unwrap();
     let store = Arc::new(MemoryStore::default());
-    let config = Config::new(&server.url()).unwrap();
+    let config = Config::new(&server.url()).unwrap().transport(transport);
     let config = config
         .store(store.clone(), "w1")
         .lease_ttl(Duration::from_secs(1));
     let mut first = Connection::connect(config).unwrap();
     first.journal(&Default::default(), "conv").unwrap();
     // While its lease runs, no other worker gets the conversation.
-    let mut second = connect(&server.url(), store.clone(), "w2");
+    let mut second = connect(&server.url(), store.clone(), "w2", transport);
     let held = second.run_durable("conv", request(), |_| "never".to_string());
     assert!(matches!(held, Err(Error::Store(StoreError::Held { .. }))));
     // The first worker stalls past its lease; the second takes the conversation over.

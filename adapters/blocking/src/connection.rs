@@ -80,7 +80,7 @@ pub struct Connection {
     /// The rustls configuration, for `wss://`.
     tls: Option<Arc<ClientConfig>>,
     connect_timeout: Duration,
-    /// The last attempt's error, the last upgrade's headers, the credentials source.
+    /// The last attempt's error, the last upgrade's headers.
     attempts: Attempts,
     /// Events taken from the core and not handed out yet: events of the connection an
     /// upgrade replaces, events of other lanes during a tool loop, events that arrived while
@@ -121,8 +121,8 @@ impl Connection {
             config.transport,
             config.http_fallback,
             config.reprobe_after,
-            config.store.is_some(),
-        )?;
+        )
+        .with_credentials(config.credentials);
         let trace = ConnectionTrace::new(machine.url(), machine.transport());
         let mut conn = Connection {
             machine,
@@ -132,7 +132,7 @@ impl Connection {
             outbound: Outbound::default(),
             tls,
             connect_timeout: config.connect_timeout,
-            attempts: Attempts::new(config.credentials),
+            attempts: Attempts::new(),
             set_aside: VecDeque::new(),
             io_error: None,
             origin: StdInstant::now(),
@@ -410,10 +410,10 @@ impl Connection {
     /// Stores the core's write-ahead records, if the connection has a store: `false` (the
     /// error kept for the caller, the records kept for the next try) when the store failed.
     pub(crate) fn persist(&mut self) -> bool {
-        let (Some(durable), Some(client)) = (&mut self.durable, self.machine.client_mut()) else {
+        let Some(durable) = &mut self.durable else {
             return true;
         };
-        match durable.persist(client) {
+        match durable.persist(&mut self.machine) {
             Ok(()) => true,
             Err(error) => {
                 self.store_error = Some(error);
@@ -446,9 +446,9 @@ impl Connection {
     }
 
     /// Bookkeeping on an event going to the application: the last upgrade headers, the
-    /// last error of an attempt, fresh credentials when the core asks for them.
+    /// last error of an attempt.
     fn observe(&mut self, event: &ClientEvent) {
-        self.attempts.observe(&mut self.machine, event);
+        self.attempts.observe(event);
         self.trace.event(event);
         if let ClientEvent::Disconnected { .. } = event {
             // The socket error, if one ended the connection, says more than the core.
@@ -699,8 +699,10 @@ impl Connection {
         }
     }
 
-    /// Opens HTTP socket `socket` and writes its request (a failure is the core's news).
+    /// Opens HTTP socket `socket` and writes its request (a failure is the core's news),
+    /// unless write-ahead records wait to be stored (then `flush_http` writes it later).
     fn dial_http(&mut self, socket: SocketId) {
+        let write = self.durable.as_ref().is_none_or(Durable::is_clear);
         let origin = self.origin;
         let now = move || Instant::from_elapsed(origin.elapsed());
         let url = self.machine.url().clone();
@@ -712,12 +714,18 @@ impl Connection {
             tls: self.tls.as_ref(),
             timeout: self.connect_timeout,
         };
-        self.http.dial(socket, dialing, client, now);
+        self.http.dial(socket, dialing, client, now, write);
     }
 
     /// Carries out the machine's socket requests (its events stay there, in order), then
     /// writes what each socket has to send.
+    ///
+    /// Write-ahead: the core's records are stored first (which lets the requests they
+    /// describe start), and nothing is written while any is not.
     fn flush_http(&mut self) {
+        if !self.persist() {
+            return;
+        }
         while let Some(event) = self.machine.poll_socket() {
             self.socket_request(event);
         }

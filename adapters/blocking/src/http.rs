@@ -57,18 +57,21 @@ pub(crate) struct Dialing<'a> {
 }
 
 impl HttpSockets {
-    /// Opens `socket` and writes its request; a failure goes to the core.
+    /// Opens `socket` and, if `write`, writes its request; a failure goes to the core.
     pub(crate) fn dial(
         &mut self,
         socket: SocketId,
         dialing: Dialing<'_>,
         client: &mut HttpClient,
         now: impl Fn() -> Instant,
+        write: bool,
     ) {
         match Transport::open(dialing.url, dialing.tls, dialing.timeout) {
             Ok(transport) => {
                 self.sockets.insert(socket, transport);
-                self.write(client, now);
+                if write {
+                    self.write(client, now);
+                }
             }
             Err(error) => client.dial_failed(socket, error.failure(), now()),
         }

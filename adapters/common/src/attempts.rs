@@ -1,6 +1,7 @@
 //! [`Attempts`]: what a driver remembers across connection attempts — the last attempt's
-//! error (what `connect` fails with), the headers of the last `101`, where fresh credentials
-//! come from — and the bookkeeping each event gets on its way to the application. Every
+//! error (what `connect` fails with), the headers of the last `101` — and the bookkeeping
+//! each event gets on its way to the application (fresh credentials are the
+//! [`Machine`]'s, for both transports). Every
 //! driver (async and blocking) keeps one, so none repeats this; the retry decisions
 //! themselves are the core's.
 
@@ -8,22 +9,20 @@ use responses_ws_core::client::ClientEvent;
 use responses_ws_core::ws::{self, Header};
 use responses_ws_core::Instant;
 
-use crate::{ConnectError, Credentials, Machine};
+use crate::{ConnectError, Machine};
 
 /// The memory of a driver's connection attempts.
 ///
 /// ```
 /// use responses_ws_adapter::{Attempts, ConnectError, Establishing};
 ///
-/// let mut attempts = Attempts::new(None);
+/// let mut attempts = Attempts::new();
 /// // Nothing recorded: a lost connection is what `connect` reports.
 /// let Establishing::Done(Err(error)) = attempts.establishing(None) else { unreachable!() };
 /// assert!(matches!(error, ConnectError::Closed(_)));
 /// ```
 #[derive(Debug, Default)]
 pub struct Attempts {
-    /// Where fresh credentials come from after a 401, if anywhere.
-    credentials: Option<Credentials>,
     /// The error of the last failed attempt (a dial or an upgrade), for `connect`'s error.
     last_error: Option<ConnectError>,
     /// The headers of the last `101 Switching Protocols`.
@@ -48,12 +47,9 @@ pub enum Establishing {
 }
 
 impl Attempts {
-    /// The memory of a new connection, with its credentials source.
-    pub fn new(credentials: Option<Credentials>) -> Attempts {
-        Attempts {
-            credentials,
-            ..Attempts::default()
-        }
+    /// The memory of a new connection.
+    pub fn new() -> Attempts {
+        Attempts::default()
     }
 
     /// The headers of the server's last `101 Switching Protocols` answer.
@@ -76,8 +72,8 @@ impl Attempts {
     }
 
     /// Bookkeeping on an event going to the application: the last upgrade headers, the last
-    /// error of an attempt, a fresh API key when the core asks for one.
-    pub fn observe(&mut self, machine: &mut Machine, event: &ClientEvent) {
+    /// error of an attempt.
+    pub fn observe(&mut self, event: &ClientEvent) {
         match event {
             ClientEvent::Connected { headers } => {
                 self.headers.clone_from(headers);
@@ -85,14 +81,6 @@ impl Attempts {
             }
             ClientEvent::Disconnected { closed } if closed.error.is_some() => {
                 self.record(ConnectError::from_closed(closed.error.clone()));
-            }
-            ClientEvent::Reconnecting {
-                refresh_credentials: true,
-                ..
-            } => {
-                if let Some(key) = self.credentials.as_ref().and_then(Credentials::fetch) {
-                    machine.set_api_key(&key);
-                }
             }
             _ => {}
         }

@@ -216,9 +216,10 @@ impl<X> Config<X> {
         self
     }
 
-    /// Where a fresh API key comes from when the server refuses the upgrade with `401`:
-    /// `source` is called once and the upgrade tried exactly once more with what it returns
-    /// (`None` keeps the current key). Without it, a 401 is final.
+    /// Where a fresh API key comes from when the server refuses the upgrade (or, over HTTP +
+    /// SSE, a request) with `401`: `source` is called once and the upgrade (the request)
+    /// tried exactly once more with what it returns (`None` keeps the current key). Without
+    /// it, a 401 is final.
     pub fn credentials(
         mut self,
         source: impl Fn() -> Option<String> + Send + Sync + 'static,
@@ -302,8 +303,8 @@ impl<X> Config<X> {
     /// concurrent requests, and a turn chains with `previous_response_id` only when the last
     /// response was stored (`store: true`); else it sends the full context. `steer`,
     /// `inject` and warm-ups are WebSocket mode's alone ([`Error::WebSocketOnly`](crate::Error::WebSocketOnly),
-    /// the input handed back). Durable conversations ([`store`](Self::store)) need WebSocket
-    /// mode.
+    /// the input handed back). Durable conversations ([`store`](Self::store)) are journaled
+    /// alike on both transports.
     ///
     /// ```
     /// use responses_ws_adapter::Transport;

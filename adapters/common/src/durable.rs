@@ -2,7 +2,8 @@
 //! a [`Store`], the worker's name, its leases — and the two things every driver does with
 //! it: store the core's write-ahead records **before** the bytes they describe are written
 //! ([`Durable::persist`]), and rebuild a conversation from its records
-//! ([`Durable::resume`]). Written once here for the async and the blocking driver.
+//! ([`Durable::resume`]). Written once here for the async and the blocking driver, for
+//! either transport of a [`Machine`] (WebSocket mode's frames, HTTP's requests).
 //!
 //! The store's calls are synchronous (an append to the file store is one fsync, about a
 //! millisecond): the drivers call them inline, in the step that would write the bytes.
@@ -12,13 +13,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use responses_ws_core::client::Client;
 use responses_ws_core::persist::{replay, Record};
 use responses_ws_core::session::{Lane, LaneTransfer, ToolCall};
 use responses_ws_core::wire::Response;
 use responses_ws_store::{Lease, Store, StoreError};
 
-use crate::Error;
+use crate::{Error, Machine};
 
 /// How long a lease lasts unless renewed (default). A worker renews it as it writes; one
 /// that died holds its conversations this long at most.
@@ -35,22 +35,31 @@ pub type SharedStore = Arc<dyn Store + Send + Sync>;
 ///
 /// ```
 /// use std::sync::Arc;
-/// use responses_ws_adapter::Durable;
-/// use responses_ws_adapter::responses_ws_core::client::{Client, ClientConfig};
+/// use std::time::Duration;
+/// use responses_ws_adapter::{Durable, Machine};
+/// use responses_ws_adapter::responses_ws_core::client::ClientConfig;
+/// use responses_ws_adapter::responses_ws_core::http_client::Transport;
 /// use responses_ws_adapter::responses_ws_core::session::Lane;
 /// use responses_ws_adapter::responses_ws_core::wire::ResponseCreate;
 /// use responses_ws_adapter::responses_ws_core::ws::WsUrl;
+/// use responses_ws_adapter::responses_ws_core::Instant;
 /// use responses_ws_store::{MemoryStore, Store};
 ///
 /// let store = Arc::new(MemoryStore::default());
 /// let mut durable = Durable::new(store.clone(), "worker-a");
-/// let mut client = Client::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1:1/v1/responses")?));
-/// durable.open(&mut client, &Lane::Default, "conv-1")?;
-/// assert_eq!(store.read("conv-1")?.len(), 1); // opened
-/// // No connection yet: the request waits, and its records come when it is dispatched.
-/// client.create(ResponseCreate::new("m").input("Hi"))?;
-/// durable.persist(&mut client)?; // what a driver does before it writes any byte
-/// assert!(durable.is_clear());
+/// let config = ClientConfig::new(WsUrl::parse("ws://127.0.0.1:1/v1/responses")?);
+/// let interval = Duration::from_secs(900);
+/// for transport in [Transport::WebSocket, Transport::Http] {
+///     let conversation = format!("conv-{transport:?}");
+///     let mut machine = Machine::new(config.clone(), transport, interval, Instant::ZERO);
+///     durable.open(&mut machine, &Lane::Default, &conversation)?;
+///     assert_eq!(store.read(&conversation)?.len(), 1); // opened
+///     machine.create(ResponseCreate::new("m").input("Hi"))?;
+///     durable.persist(&mut machine)?; // what a driver does before it writes any byte
+///     assert!(durable.is_clear());
+/// }
+/// // Over HTTP the request was dispatched at once: its input is stored.
+/// assert_eq!(store.read("conv-Http")?.len(), 3);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug)]
@@ -233,23 +242,23 @@ impl Durable {
     /// and journals the lane. Fails with [`StoreError::Held`] while another worker holds it.
     pub fn open(
         &mut self,
-        client: &mut Client,
+        machine: &mut Machine,
         lane: &Lane,
         conversation: &str,
     ) -> Result<(), Error> {
         self.leases.acquire(conversation)?;
-        client.journal(lane, conversation)?;
-        self.persist(client)?;
+        machine.journal(lane, conversation)?;
+        self.persist(machine)?;
         Ok(())
     }
 
     /// Takes conversation `conversation` over (its lease: [`StoreError::Held`] while another
-    /// worker's runs), reads and replays its records and puts it on `lane` of `client`: its
+    /// worker's runs), reads and replays its records and puts it on `lane` of `machine`: its
     /// next request goes out with the full context on the connection (the one it owed, or
     /// the continuation once the calls to [`rerun`](Resumed::rerun) are answered).
     pub fn resume(
         &mut self,
-        client: &mut Client,
+        machine: &mut Machine,
         lane: &Lane,
         conversation: &str,
     ) -> Result<Resumed, Error> {
@@ -265,9 +274,9 @@ impl Durable {
             .durable_outputs()
             .map(|(call, _)| call.clone())
             .collect();
-        client.import_lane(lane, LaneTransfer::from(replayed))?;
+        machine.import_lane(lane, LaneTransfer::from(replayed))?;
         Ok(Resumed {
-            rerun: client.session().pending_tool_calls(lane),
+            rerun: machine.session().pending_tool_calls(lane),
             skipped,
             finished,
             started,
@@ -278,24 +287,24 @@ impl Durable {
     /// the store has no record of it, else the stored one ([`resume`](Self::resume)).
     pub fn start(
         &mut self,
-        client: &mut Client,
+        machine: &mut Machine,
         lane: &Lane,
         conversation: &str,
     ) -> Result<Start, Error> {
         if self.store().read(conversation)?.is_empty() {
-            self.open(client, lane, conversation)?;
+            self.open(machine, lane, conversation)?;
             return Ok(Start::New);
         }
-        self.resume(client, lane, conversation).map(Start::Resumed)
+        self.resume(machine, lane, conversation).map(Start::Resumed)
     }
 
     /// Stores every record the core has, in order, before the driver writes a byte: one
     /// append (one durable write) per conversation per call. On an error the records stay
     /// here and the next call tries again; the driver writes nothing meanwhile
     /// ([`is_clear`](Self::is_clear)).
-    pub fn persist(&mut self, client: &mut Client) -> Result<(), StoreError> {
+    pub fn persist(&mut self, machine: &mut Machine) -> Result<(), StoreError> {
         self.unstored
-            .extend(std::iter::from_fn(|| client.poll_record()));
+            .extend(std::iter::from_fn(|| machine.poll_record()));
         while let Some(first) = self.unstored.first() {
             let conversation = first.conversation.clone();
             let run = self

@@ -83,10 +83,6 @@ pub enum ConnectError {
     /// Only from the futures adapter (`responses-ws-futures`): no runtime. Enable its
     /// `async-std` or `smol` feature, or set its `Config::runtime`.
     NoRuntime,
-    /// Durable conversations ([`Config::store`](crate::Config::store)) are written ahead of
-    /// WebSocket frames and need WebSocket mode: a store cannot be combined with
-    /// [`Transport::Http`](responses_ws_core::http_client::Transport::Http).
-    DurableNeedsWebSocket,
     /// The retry budget is spent (or the last failure was final): `attempts` connections
     /// were tried, the last failed with `last`.
     GaveUp {
@@ -138,7 +134,6 @@ impl ConnectError {
             | ConnectError::Url(_)
             | ConnectError::Tls(_)
             | ConnectError::NoRuntime
-            | ConnectError::DurableNeedsWebSocket
             | ConnectError::GaveUp { .. } => transport(false),
             ConnectError::Timeout { .. } | ConnectError::HandshakeTimeout => {
                 Failure::ConnectTimeout
@@ -209,9 +204,6 @@ impl fmt::Display for ConnectError {
             ConnectError::NoRuntime => f.write_str(
                 "no runtime: enable the `async-std` or `smol` feature, or set Config::runtime",
             ),
-            ConnectError::DurableNeedsWebSocket => {
-                f.write_str("durable conversations (a store) need WebSocket mode, not HTTP")
-            }
             ConnectError::GaveUp { attempts, last } => {
                 write!(f, "gave up after {attempts} attempt(s): {last}")
             }
@@ -233,8 +225,7 @@ impl std::error::Error for ConnectError {
             ConnectError::GaveUp { last, .. } => Some(last.as_ref()),
             ConnectError::Timeout { .. }
             | ConnectError::HandshakeTimeout
-            | ConnectError::NoRuntime
-            | ConnectError::DurableNeedsWebSocket => None,
+            | ConnectError::NoRuntime => None,
         }
     }
 }

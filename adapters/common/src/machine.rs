@@ -20,14 +20,15 @@ use responses_ws_core::http::{Header, Target};
 use responses_ws_core::http_client::{
     HttpClient, HttpClientConfig, HttpClientEvent, SocketId, Transport, TransportChoice,
 };
+use responses_ws_core::persist::Record;
 use responses_ws_core::retry::Failure;
-use responses_ws_core::session::{Lane, Refused, RequestId, Session, SessionError};
+use responses_ws_core::session::{Lane, LaneTransfer, Refused, RequestId, Session, SessionError};
 use responses_ws_core::tool_loop::AnswersToolCalls;
 use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
 use responses_ws_core::ws::{HandshakeError, WsUrl};
 use responses_ws_core::Instant;
 
-use crate::{ConnectError, Error, Returned};
+use crate::{Credentials, Error, Returned};
 
 /// The conversation of one connection and the transport that carries it.
 ///
@@ -66,6 +67,8 @@ pub struct Machine {
     /// Events for the application: those of a move between transports, and those taken
     /// from the HTTP client with its socket requests.
     queued: VecDeque<ClientEvent>,
+    /// Where fresh credentials come from after a 401, on either transport.
+    credentials: Option<Credentials>,
 }
 
 /// Which machine holds the session.
@@ -108,13 +111,13 @@ pub enum SocketRequest {
 
 impl Machine {
     /// The machine of a connection made with these settings, which starts on WebSocket mode
-    /// unless `transport` is HTTP. A durable connection (`durable`: its write-ahead journal
-    /// follows the WebSocket frames) never moves to HTTP: refused with
-    /// [`ConnectError::DurableNeedsWebSocket`] on HTTP, and no fallback.
+    /// unless `transport` is HTTP, and moves to HTTP as `fallback` says. Durable
+    /// conversations run on either transport: their records come from
+    /// [`poll_record`](Self::poll_record) whichever carries the session.
     ///
     /// ```
     /// use std::time::Duration;
-    /// use responses_ws_adapter::{ConnectError, Machine};
+    /// use responses_ws_adapter::Machine;
     /// use responses_ws_core::client::{ClientConfig, HttpFallback};
     /// use responses_ws_core::http_client::Transport;
     /// use responses_ws_core::ws::WsUrl;
@@ -122,32 +125,20 @@ impl Machine {
     /// let config = ClientConfig::new(WsUrl::parse("ws://127.0.0.1:9/v1/responses")?);
     /// let fifteen = Duration::from_secs(900);
     /// let fallback = HttpFallback::OnUpgradeRequired;
-    /// let machine = Machine::for_connection(config.clone(), Transport::WebSocket, fallback, fifteen, true)?;
+    /// let machine = Machine::for_connection(config.clone(), Transport::WebSocket, fallback, fifteen);
     /// assert_eq!(machine.transport(), Transport::WebSocket);
-    /// let refused = Machine::for_connection(config, Transport::Http, fallback, fifteen, true);
-    /// assert!(matches!(refused, Err(ConnectError::DurableNeedsWebSocket)));
+    /// let machine = Machine::for_connection(config, Transport::Http, fallback, fifteen);
+    /// assert_eq!(machine.transport(), Transport::Http);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn for_connection(
         mut config: ClientConfig,
         transport: Transport,
-        mut fallback: HttpFallback,
+        fallback: HttpFallback,
         reprobe_after: Duration,
-        durable: bool,
-    ) -> Result<Machine, ConnectError> {
-        if durable {
-            if transport == Transport::Http {
-                return Err(ConnectError::DurableNeedsWebSocket);
-            }
-            fallback = HttpFallback::Never;
-        }
+    ) -> Machine {
         config.http_fallback = fallback;
-        Ok(Machine::new(
-            config,
-            transport,
-            reprobe_after,
-            Instant::ZERO,
-        ))
+        Machine::new(config, transport, reprobe_after, Instant::ZERO)
     }
 
     /// A conversation for `config` on `transport`. On WebSocket mode, the driver dials when
@@ -180,7 +171,18 @@ impl Machine {
             dial_due: None,
             sockets: VecDeque::new(),
             queued: VecDeque::new(),
+            credentials: None,
         }
+    }
+
+    /// Fetches fresh credentials from `source` when a 401 asks for them: WebSocket mode's
+    /// [`ClientEvent::Reconnecting`] with `refresh_credentials` (before the next dial), and
+    /// HTTP's [`HttpClientEvent::RefreshCredentials`] (before the refused request goes out
+    /// again). The client must be configured with
+    /// [`refreshable_credentials`](ClientConfig::refreshable_credentials).
+    pub fn with_credentials(mut self, source: Option<Credentials>) -> Machine {
+        self.credentials = source;
+        self
     }
 
     /// The transport that carries the session now (HTTP also once closed there).
@@ -214,13 +216,6 @@ impl Machine {
             State::WebSocket(client) => Some(client),
             _ => None,
         }
-    }
-
-    /// The WebSocket client for a call that needs WebSocket mode (durable conversations):
-    /// [`Error::Session`] with [`SessionError::WebSocketOnly`] over HTTP.
-    pub fn websocket(&mut self, what: &'static str) -> Result<&mut Client, Error> {
-        self.client_mut()
-            .ok_or(Error::Session(SessionError::WebSocketOnly(what)))
     }
 
     /// The HTTP client, while on HTTP.
@@ -328,6 +323,39 @@ impl Machine {
         refused.map_err(|refused| handed_back(refused, Returned::Items))
     }
 
+    /// See [`Client::journal`] and [`HttpClient::journal`].
+    pub fn journal(&mut self, lane: &Lane, conversation: &str) -> Result<(), SessionError> {
+        match &mut self.state {
+            State::WebSocket(client) => client.journal(lane, conversation),
+            State::Http(client) => client.journal(lane, conversation),
+            State::Closed(session) => session.journal(lane, conversation),
+        }
+    }
+
+    /// The next write-ahead record, whichever transport carries the session (see
+    /// [`Client::poll_record`], [`HttpClient::poll_record`]): store it before writing any
+    /// byte of either transport.
+    pub fn poll_record(&mut self) -> Option<Record> {
+        match &mut self.state {
+            State::WebSocket(client) => client.poll_record(),
+            State::Http(client) => client.poll_record(),
+            State::Closed(session) => session.poll_record(),
+        }
+    }
+
+    /// See [`Client::import_lane`] and [`HttpClient::import_lane`].
+    pub fn import_lane(
+        &mut self,
+        lane: &Lane,
+        transfer: LaneTransfer,
+    ) -> Result<(), Refused<LaneTransfer>> {
+        match &mut self.state {
+            State::WebSocket(client) => client.import_lane(lane, transfer),
+            State::Http(client) => client.import_lane(lane, transfer),
+            State::Closed(session) => session.import_lane(lane, transfer),
+        }
+    }
+
     /// Whether another request fits (WebSocket mode's outbound queue; HTTP writes each
     /// request on its own socket).
     pub fn has_room(&self) -> bool {
@@ -338,8 +366,28 @@ impl Machine {
     pub fn set_api_key(&mut self, key: &str) {
         self.ws_config.set_api_key(key);
         self.http_config = http_config(&self.ws_config);
-        if let State::WebSocket(client) = &mut self.state {
-            client.set_api_key(key);
+        match &mut self.state {
+            State::WebSocket(client) => client.set_api_key(key),
+            State::Http(client) => client.set_api_key(key),
+            State::Closed(_) => {}
+        }
+    }
+
+    /// A fresh API key from the credentials source, if it has one.
+    fn fresh_key(&self) -> Option<String> {
+        self.credentials.as_ref().and_then(Credentials::fetch)
+    }
+
+    /// The HTTP client asked for fresh credentials after a 401: from the source, for both
+    /// transports; the held requests then go out.
+    fn refresh_http_credentials(&mut self) {
+        let key = self.fresh_key();
+        if let Some(key) = &key {
+            self.ws_config.set_api_key(key);
+            self.http_config = http_config(&self.ws_config);
+        }
+        if let State::Http(client) = &mut self.state {
+            client.credentials_refreshed(key.as_deref());
         }
     }
 
@@ -501,8 +549,17 @@ impl Machine {
             }
             State::Closed(session) => ClientEvent::Session(session.poll_event()?),
         };
-        if matches!(event, ClientEvent::UseHttp { .. }) {
-            self.fall_back(now);
+        match &event {
+            ClientEvent::UseHttp { .. } => self.fall_back(now),
+            ClientEvent::Reconnecting {
+                refresh_credentials: true,
+                ..
+            } => {
+                if let Some(key) = self.fresh_key() {
+                    self.set_api_key(&key);
+                }
+            }
+            _ => {}
         }
         Some(MachineEvent::Client(event))
     }
@@ -511,10 +568,15 @@ impl Machine {
     /// [`poll_event`](Self::poll_event): for a driver that opens and writes sockets while
     /// nobody takes events (a flush).
     pub fn poll_socket(&mut self) -> Option<SocketRequest> {
-        if let State::Http(client) = &mut self.state {
-            while let Some(event) = client.poll_event() {
-                sort(event, &mut self.sockets, &mut self.queued);
+        while let State::Http(client) = &mut self.state {
+            let Some(event) = client.poll_event() else {
+                break;
+            };
+            if let HttpClientEvent::RefreshCredentials = event {
+                self.refresh_http_credentials();
+                continue;
             }
+            sort(event, &mut self.sockets, &mut self.queued);
         }
         self.sockets.pop_front()
     }
@@ -609,6 +671,7 @@ pub fn http_config(config: &ClientConfig) -> HttpClientConfig {
     }
     let mut http = HttpClientConfig::new(target);
     http.session = config.session.clone();
+    http.refreshable_credentials = config.refreshable_credentials;
     http
 }
 

@@ -79,7 +79,7 @@ pub struct Connection {
     timer: Timer,
     runtime: Arc<dyn Runtime>,
     dialing: Dialing,
-    /// The last attempt's error, the last upgrade's headers, the credentials source.
+    /// The last attempt's error, the last upgrade's headers.
     attempts: Attempts,
     /// The core's clock, on the runtime's.
     clock: Clock,
@@ -154,8 +154,8 @@ impl Connection {
             config.transport,
             config.http_fallback,
             config.reprobe_after,
-            config.store.is_some(),
-        )?;
+        )
+        .with_credentials(config.credentials);
         let clock = Clock::new(Arc::clone(&runtime));
         let trace = ConnectionTrace::new(machine.url(), machine.transport());
         Ok(Connection {
@@ -169,7 +169,7 @@ impl Connection {
                 tls: config.tls,
                 connector: None,
             },
-            attempts: Attempts::new(config.credentials),
+            attempts: Attempts::new(),
             clock,
             deferred: VecDeque::new(),
             durable: config.store.map(StoreConfig::into_durable),

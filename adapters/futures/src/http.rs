@@ -87,18 +87,18 @@ impl HttpSockets {
         self.sockets.remove(&socket);
     }
 
-    /// Moves every socket on once: finishes opening, writes what the core has for it,
-    /// reads (unless `read` is false: the application is not taking events) into the core.
-    /// `Ready` when something reached the core (its events are due), `Pending` when every
-    /// socket waits.
+    /// Moves every socket on once: finishes opening, writes what the core has for it (unless
+    /// `write` is false: write-ahead records wait to be stored), reads (unless `read` is
+    /// false: the application is not taking events) into the core. `Ready` when something
+    /// reached the core (its events are due), `Pending` when every socket waits.
     pub(crate) fn poll(
         &mut self,
         client: &mut HttpClient,
         now: impl Fn() -> Instant,
-        read: bool,
+        (read, write): (bool, bool),
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        match self.poll_io(client, now, read, cx).moved {
+        match self.poll_io(client, now, (read, write), cx).moved {
             true => Poll::Ready(()),
             false => Poll::Pending,
         }
@@ -113,18 +113,18 @@ impl HttpSockets {
         now: impl Fn() -> Instant,
         cx: &mut Context<'_>,
     ) -> Poll<()> {
-        match self.poll_io(client, now, false, cx).sent {
+        match self.poll_io(client, now, (false, true), cx).sent {
             true => Poll::Ready(()),
             false => Poll::Pending,
         }
     }
 
-    /// One pass over the sockets: open, write, and read if `read`.
+    /// One pass over the sockets: open, write if `write`, and read if `read`.
     fn poll_io(
         &mut self,
         client: &mut HttpClient,
         now: impl Fn() -> Instant,
-        read: bool,
+        (read, write): (bool, bool),
         cx: &mut Context<'_>,
     ) -> Progress {
         let mut progress = Progress {
@@ -141,7 +141,11 @@ impl HttpSockets {
                 socket: id,
                 buffer,
             };
-            match socket.poll_write_all(&mut wire, cx) {
+            let written = match write {
+                true => socket.poll_write_all(&mut wire, cx),
+                false => Poll::Pending,
+            };
+            match written {
                 Poll::Ready(Ok(())) => {}
                 Poll::Ready(Err(_broken)) => {
                     wire.handle_eof(now());

@@ -35,6 +35,10 @@ pub struct HttpClientConfig {
     pub session: SessionConfig,
     /// Sockets kept open between requests for reuse (keep-alive); more are closed (default 4).
     pub max_idle_sockets: usize,
+    /// Whether fresh credentials can be had after a `401` (the driver has a credentials
+    /// source): the client then asks for them once ([`HttpClientEvent::RefreshCredentials`])
+    /// and sends the refused request again. Default `false`: a 401 fails the request.
+    pub refreshable_credentials: bool,
 }
 
 impl HttpClientConfig {
@@ -45,14 +49,31 @@ impl HttpClientConfig {
             limits: Limits::default(),
             session: SessionConfig::default(),
             max_idle_sockets: 4,
+            refreshable_credentials: false,
         }
     }
 
     /// Adds `Authorization: Bearer <key>` to every request.
     pub fn api_key(mut self, key: &str) -> Self {
-        let header = Header::new("Authorization", format!("Bearer {key}"));
-        self.target = self.target.with_header(header);
+        self.set_api_key(key);
         self
+    }
+
+    /// Replaces the `Authorization` header of every request with `Bearer <key>`.
+    ///
+    /// ```
+    /// use responses_ws_core::http::Target;
+    /// use responses_ws_core::http_client::HttpClientConfig;
+    ///
+    /// let mut config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses")).api_key("sk-old");
+    /// config.set_api_key("sk-new");
+    /// let auth: Vec<_> = config.target.headers.iter().filter_map(|h| h.value_str()).collect();
+    /// assert_eq!(auth, ["Bearer sk-new"]);
+    /// ```
+    pub fn set_api_key(&mut self, key: &str) {
+        let headers = &mut self.target.headers;
+        headers.retain(|header| !header.name.eq_ignore_ascii_case("authorization"));
+        headers.push(Header::new("Authorization", format!("Bearer {key}")));
     }
 
     /// The session's configuration as the HTTP transport runs it.
@@ -104,4 +125,11 @@ pub enum HttpClientEvent {
     },
     /// What the session reports.
     Session(SessionEvent),
+    /// A request was refused with `401` and
+    /// [`refreshable_credentials`](HttpClientConfig::refreshable_credentials) is set: fetch
+    /// fresh credentials and report them with
+    /// [`credentials_refreshed`](super::HttpClient::credentials_refreshed). No request starts
+    /// meanwhile; the refused one goes out again after it (once per streak: a second `401`
+    /// fails the request with the server's error).
+    RefreshCredentials,
 }

@@ -35,7 +35,7 @@ use crate::client::ToolHandler;
 use crate::http::{Exchange, ExchangeError, ExchangeEvent, Header};
 use crate::retry::{Budget, Failure, FailureClass, Verdict};
 use crate::session::{
-    Lane, Ledger, Refused, RequestId, Session, SessionError, SessionEvent, ToolCall, ToolCallKind,
+    Lane, LaneTransfer, Ledger, Refused, RequestId, Session, SessionError, SessionEvent, ToolCall,
 };
 use crate::time::Instant;
 use crate::wire::{
@@ -85,6 +85,9 @@ pub struct HttpClient {
     held: Vec<Held>,
     /// Lanes whose next request waits until then (after a failure the budget judged).
     hold_until: BTreeMap<Lane, Instant>,
+    /// Fresh credentials were asked for after a 401: no request starts until they come
+    /// ([`credentials_refreshed`](Self::credentials_refreshed)).
+    awaiting_credentials: bool,
     events: VecDeque<HttpClientEvent>,
     next_socket: u64,
     now: Instant,
@@ -205,7 +208,8 @@ impl HttpClient {
     /// ```
     pub fn from_session(config: HttpClientConfig, mut session: Session, now: Instant) -> Self {
         session.set_config(config.session_config());
-        let budget = Budget::new(config.session.retry.clone());
+        let mut budget = Budget::new(config.session.retry.clone());
+        budget.set_refreshable(config.refreshable_credentials);
         let mut client = HttpClient {
             config,
             session,
@@ -215,6 +219,7 @@ impl HttpClient {
             idle: Vec::new(),
             held: Vec::new(),
             hold_until: BTreeMap::new(),
+            awaiting_credentials: false,
             events: VecDeque::new(),
             next_socket: 0,
             now,
@@ -472,6 +477,57 @@ impl HttpClient {
         self.take(|session| session.submit_approval(lane, request_id, approve, reason))
     }
 
+    /// See [`Session::journal`]: the lane's conversation is journaled as `conversation`, its
+    /// write-ahead records coming from [`poll_record`](Self::poll_record). Over HTTP as over
+    /// WebSocket mode, no request of the lane starts before its records are taken.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.journal(&Lane::Default, "conv-1")?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Pay the bill"))?;
+    /// // Nothing goes out before the records are taken (and stored by the driver) …
+    /// assert!(client.poll_event().is_none());
+    /// let records: Vec<_> = std::iter::from_fn(|| client.poll_record()).collect();
+    /// assert_eq!(records.len(), 3); // opened, settings, input
+    /// // … then the request starts on a socket of its own.
+    /// assert!(matches!(client.poll_event(), Some(HttpClientEvent::Dial { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn journal(
+        &mut self,
+        lane: &Lane,
+        conversation: impl Into<String>,
+    ) -> Result<(), SessionError> {
+        self.take(|session| session.journal(lane, conversation))
+    }
+
+    /// The next write-ahead record of a journaled lane ([`Session::poll_record`]): store each
+    /// before writing any socket. Once they are all taken, the requests they held start.
+    pub fn poll_record(&mut self) -> Option<crate::persist::Record> {
+        let record = self.session.poll_record();
+        if record.is_none() {
+            self.take_session_output();
+        }
+        record
+    }
+
+    /// See [`Session::import_lane`]: a conversation from elsewhere (a store's replay, another
+    /// client) continues on `lane`, over HTTP: with its full context, or chained when its
+    /// last response was stored.
+    pub fn import_lane(
+        &mut self,
+        lane: &Lane,
+        transfer: LaneTransfer,
+    ) -> Result<(), Refused<LaneTransfer>> {
+        self.take(|session| session.import_lane(lane, transfer))
+    }
+
     /// Answers every function and custom tool call with `handler`'s output as soon as a
     /// response asks for it, as [`Client::set_tool_handler`](crate::client::Client::set_tool_handler) does.
     ///
@@ -672,7 +728,10 @@ impl HttpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let held = self.held.iter().map(|held| held.at).min();
+        let held = (self.held.iter())
+            .filter(|_| !self.awaiting_credentials)
+            .map(|held| held.at)
+            .min();
         let idle = self.config.session.idle_timeout.and_then(|idle| {
             self.carried()
                 .map(|(_, carried)| carried.last_event + idle)
@@ -718,6 +777,65 @@ impl HttpClient {
                 self.lost(&lane, Failure::IdleTimeout);
             }
         }
+        self.start_due();
+        self.session.handle_timeout(now);
+        self.take_session_output();
+    }
+
+    /// Fresh credentials after [`HttpClientEvent::RefreshCredentials`]: `Some` key replaces
+    /// the `Authorization` header of every request, `None` keeps the current one (the source
+    /// had nothing new). The requests held meanwhile go out, the refused one among them.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::session::{RequestError, SessionEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// let mut config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses")).api_key("sk-old");
+    /// config.refreshable_credentials = true;
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let unauthorized = b"HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 57\r\n\r\n{\"error\":{\"message\":\"Bad key.\",\"code\":\"invalid_api_key\"}}";
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// client.poll_transmit(socket);
+    /// client.handle_input(socket, unauthorized, Instant::ZERO);
+    /// let events: Vec<_> = std::iter::from_fn(|| client.poll_event()).collect();
+    /// assert!(events.iter().any(|event| matches!(event, HttpClientEvent::RefreshCredentials)));
+    /// client.credentials_refreshed(Some("sk-new"));
+    /// // The request goes out again, with the new key (on the kept-alive socket).
+    /// assert!(client.poll_event().is_none());
+    /// let request = client.poll_transmit(socket).unwrap();
+    /// assert!(String::from_utf8_lossy(&request).contains("Bearer sk-new"));
+    /// // A second 401 fails the request with the server's error.
+    /// client.handle_input(socket, unauthorized, Instant::ZERO);
+    /// let failed = std::iter::from_fn(|| client.poll_event()).find_map(|event| match event {
+    ///     HttpClientEvent::Session(SessionEvent::Failed { error: RequestError::Api(error), .. }) => error.status,
+    ///     _ => None,
+    /// });
+    /// assert_eq!(failed, Some(401));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn credentials_refreshed(&mut self, key: Option<&str>) {
+        if let Some(key) = key {
+            self.config.set_api_key(key);
+        }
+        self.awaiting_credentials = false;
+        self.start_due();
+        self.take_session_output();
+    }
+
+    /// Replaces the `Authorization` header of the requests that start from now on.
+    pub fn set_api_key(&mut self, key: &str) {
+        self.config.set_api_key(key);
+    }
+
+    /// Starts the held requests whose delay is over (none while credentials are awaited).
+    fn start_due(&mut self) {
+        if self.awaiting_credentials {
+            return;
+        }
+        let now = self.now;
         let (due, waiting): (Vec<Held>, Vec<Held>) = core::mem::take(&mut self.held)
             .into_iter()
             .partition(|held| held.at <= now);
@@ -726,8 +844,6 @@ impl HttpClient {
             self.hold_until.remove(&held.lane);
             self.start(held.lane, held.create);
         }
-        self.session.handle_timeout(now);
-        self.take_session_output();
     }
 
     // --- Exchanges --------------------------------------------------------------------------
@@ -769,11 +885,17 @@ impl HttpClient {
             return;
         };
         let lane = Lane::from_stream_id(create.stream_id.as_deref());
-        match self.hold_until.get(&lane) {
-            Some(&at) if at > self.now => self.held.push(Held {
+        let hold = self.hold_until.get(&lane).copied();
+        match hold {
+            Some(at) if at > self.now || self.awaiting_credentials => self.held.push(Held {
                 lane,
                 create: *create,
                 at,
+            }),
+            None if self.awaiting_credentials => self.held.push(Held {
+                lane,
+                create: *create,
+                at: self.now,
             }),
             _ => {
                 self.hold_until.remove(&lane);
@@ -861,14 +983,28 @@ impl HttpClient {
     }
 
     /// The server refused `lane`'s request. A refusal worth another attempt (408, 429, 5xx)
-    /// gets one after the budget's delay (`Retry-After` honoured) while the budget lasts;
-    /// any other, or one past the budget, fails the request with the server's error as over
-    /// WebSocket ([`RequestError::Api`](crate::session::RequestError::Api), with the status
-    /// and headers; `previous_response_not_found` gets the session's full-context replay).
+    /// gets one after the budget's delay (`Retry-After` honoured) while the budget lasts; a
+    /// 401, when credentials are refreshable, gets one after fresh credentials (once per
+    /// streak, as a refused upgrade does); any other, or one past the budget, fails the
+    /// request with the server's error as over WebSocket
+    /// ([`RequestError::Api`](crate::session::RequestError::Api), with the status and
+    /// headers; `previous_response_not_found` gets the session's full-context replay).
     fn refused(&mut self, lane: &Lane, error: Box<ApiError>) {
         let cause = Failure::Refused(Box::new(response_of(&error)));
-        if cause.class() == FailureClass::Transient {
-            if let Verdict::Retry { delay, .. } = self.budget.failed(cause.clone(), self.now) {
+        if matches!(
+            cause.class(),
+            FailureClass::Transient | FailureClass::Credentials
+        ) {
+            if let Verdict::Retry {
+                delay,
+                refresh_credentials,
+                ..
+            } = self.budget.failed(cause.clone(), self.now)
+            {
+                if refresh_credentials {
+                    self.awaiting_credentials = true;
+                    self.events.push_back(HttpClientEvent::RefreshCredentials);
+                }
                 self.hold_until.insert(lane.clone(), self.now + delay);
                 self.session.exchange_lost(lane, &cause, true, self.now);
                 return;
@@ -924,16 +1060,8 @@ impl HttpClient {
 
     /// Runs the tool handler, if any, on every function and custom tool call of `calls`.
     fn answer_automatically(&mut self, lane: &Lane, calls: &[ToolCall]) {
-        let Some(handler) = &mut self.tool_handler else {
-            return;
-        };
-        for call in calls
-            .iter()
-            .filter(|call| !matches!(call.kind, ToolCallKind::McpApproval { .. }))
-        {
-            let output = handler(lane, call);
-            // The calls were just reported as pending on this lane, so this cannot fail.
-            let _ = self.session.submit_tool_output(lane, &call.call_id, output);
+        if let Some(handler) = &mut self.tool_handler {
+            crate::tool_loop::answer_with(&mut self.session, handler, lane, calls);
         }
     }
 }

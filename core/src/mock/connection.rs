@@ -16,14 +16,17 @@ use super::conversation::Conversation;
 use super::cost::Found;
 use super::errors::{self, Rejection};
 use super::faults::{on_connection, AgeNotice};
+use super::inject;
 use super::lanes::{AcceptedSteer, Active, Lane, ParentRef, Queued};
 use super::model::{Model, NotStarted};
 use super::script::Script;
 use super::steer;
 use super::traffic::Traffic;
 use crate::time::Instant;
-use crate::wire::{is_valid_stream_id, ClientEvent, ResponseCreate, ResponseSteer, ServerEvent};
-use crate::ws::CloseCode;
+use crate::wire::{
+    is_valid_stream_id, ClientEvent, ResponseCreate, ResponseInject, ResponseSteer, ServerEvent,
+};
+use crate::ws::{CloseCode, Header};
 
 /// What the driver must do to the transport, besides writing frames.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +124,8 @@ pub struct MockConnection {
     last_served: Option<LaneKey>,
     traffic: Traffic,
     state: State,
+    /// The upgrade request asked for the multi-agent beta: `response.inject` is served.
+    multi_agent: bool,
 }
 
 /// How full a [`MockConnection`] got ([`MockConnection::occupancy`]).
@@ -153,7 +158,30 @@ impl MockConnection {
             last_served: None,
             traffic: Traffic::default(),
             state: State::Open,
+            multi_agent: false,
         }
+    }
+
+    /// The driver accepted the upgrade request with these `headers`: the connection serves
+    /// the betas they ask for. `OpenAI-Beta: responses_multi_agent=v1` turns the multi-agent
+    /// beta on (`response.inject`, responses that wait for tool outputs: see
+    /// [`MultiAgentScript`](super::MultiAgentScript)); without it `response.inject` is
+    /// answered with an `error` event, as an event the server does not serve.
+    ///
+    /// ```
+    /// use responses_ws_core::mock::{MockConnection, Script};
+    /// use responses_ws_core::ws::Header;
+    /// use responses_ws_core::Instant;
+    ///
+    /// let mut server = MockConnection::new(Script::new(), 0, Instant::ZERO);
+    /// server.upgraded(&[Header::new("OpenAI-Beta", "responses_multi_agent=v1")]);
+    /// server.handle_text(r#"{"type":"response.inject","response_id":"resp_x","input":[]}"#, Instant::ZERO);
+    /// let frame = server.poll_transmit().unwrap();
+    /// assert!(frame.starts_with(r#"{"type":"response.inject.failed""#), "{frame}");
+    /// assert!(frame.contains(r#""code":"response_not_found""#));
+    /// ```
+    pub fn upgraded(&mut self, headers: &[Header]) {
+        self.multi_agent = inject::beta_requested(headers);
     }
 
     /// Starts with the `store: true` responses of `store` (e.g. from earlier connections).
@@ -230,7 +258,8 @@ impl MockConnection {
         match ClientEvent::from_str(text) {
             Ok(ClientEvent::Create(request)) => self.on_create(request),
             Ok(ClientEvent::Steer(steer)) => self.on_steer(steer),
-            Ok(other) => self.reject(None, errors::unsupported_event(other.event_type())),
+            Ok(ClientEvent::Inject(request)) if self.multi_agent => self.on_inject(request),
+            Ok(ClientEvent::Inject(_)) => self.reject(None, errors::beta_required()),
             Err(error) => self.reject(None, errors::bad_frame(&error)),
         }
     }
@@ -248,6 +277,7 @@ impl MockConnection {
     /// [`poll_transmit`](Self::poll_transmit), and an unprompted age limit fires.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.advance(now);
+        self.stop_waiting();
         self.check_idle_age();
     }
 
@@ -379,20 +409,23 @@ impl MockConnection {
     /// Starts `request` on `lane`: resolves its parent, then streams its plan or reports why it
     /// never starts.
     fn start(&mut self, lane: LaneKey, request: Box<ResponseCreate>) {
+        let agent = (self.multi_agent && inject::is_multi_agent(&request))
+            .then(|| self.model.script.multi_agent.agent_name.clone());
         let parent = match request.previous_response_id.as_deref() {
             None => None,
             Some(id) => match self.resolve(&lane, id) {
                 Some(parent) => Some(parent),
                 None => {
                     let error = errors::previous_response_not_found(id);
-                    return self.reject(lane.as_deref(), error);
+                    return self.refuse(lane.as_deref(), agent.as_deref(), error);
                 }
             },
         };
         let conversation = parent
             .as_ref()
             .map(|resolved| (&resolved.conversation, resolved.found));
-        match self.model.begin(&request, conversation, self.now) {
+        let waits = agent.is_some();
+        match self.model.begin(&request, conversation, waits, self.now) {
             Err(NotStarted::Closed { code, reason }) => self.end(Action::Close {
                 code: CloseCode(code),
                 reason,
@@ -401,14 +434,17 @@ impl MockConnection {
                 if let Some(parent) = parent.as_ref().filter(|parent| parent.same_lane) {
                     self.cache.evict(&lane, &parent.conversation.id);
                 }
-                self.reject(lane.as_deref(), error);
+                self.refuse(lane.as_deref(), agent.as_deref(), error);
             }
             Ok(begun) => {
                 let parent = parent.map(|resolved| ParentRef {
                     id: resolved.conversation.id,
                     same_lane: resolved.same_lane,
                 });
-                let active = Active::new(begun, lane.clone(), parent, request, self.now);
+                let wait = self.model.script.multi_agent.wait;
+                let multi_agent = (wait, agent);
+                let active =
+                    Active::new(begun, lane.clone(), parent, request, self.now, multi_agent);
                 if let Some(state) = self.lanes.get_mut(&lane) {
                     state.active = Some(Box::new(active));
                 }
@@ -436,7 +472,18 @@ impl MockConnection {
 
     /// Queues an `error` event for a request that never starts.
     fn reject(&mut self, stream_id: Option<&str>, error: Rejection) {
-        self.outbox.push_back(errors::error_frame(stream_id, error));
+        self.refuse(stream_id, None, error);
+    }
+
+    /// Queues an `error` event for a request that never starts, naming its lane and, for a
+    /// multi-agent request, its agent.
+    fn refuse(&mut self, stream_id: Option<&str>, agent: Option<&str>, error: Rejection) {
+        let frame = errors::error_frame(stream_id, error);
+        let frame = match agent {
+            Some(name) => inject::tag_agent(frame, name),
+            None => frame,
+        };
+        self.outbox.push_back(frame);
     }
 
     // ---------------------------------------------------------------- streaming
@@ -575,6 +622,90 @@ impl MockConnection {
         };
         let frame = active.frame(frame);
         self.outbox.push_back(frame);
+    }
+
+    // ---------------------------------------------------------------- injection
+
+    /// `response.inject` on a connection with the multi-agent beta: committed into the
+    /// response that waits for these outputs, else refused with the input handed back.
+    fn on_inject(&mut self, request: ResponseInject) {
+        let ResponseInject { response_id, input } = request;
+        let streaming = self
+            .lanes
+            .values_mut()
+            .filter_map(|lane| lane.active.as_deref_mut())
+            .find(|active| active.id == response_id);
+        let Some(active) = streaming else {
+            let cached = self.cache.find(&response_id);
+            let completed = cached.is_some() || self.model.store.contains(&response_id);
+            let code = match completed {
+                true => inject::ALREADY_COMPLETED,
+                false => inject::NOT_FOUND,
+            };
+            let event = ServerEvent {
+                stream_id: cached.and_then(|(lane, _)| lane.clone()).map(Cow::Owned),
+                sequence_number: Some(0),
+                kind: inject::failed(response_id, input, code, None, None),
+            };
+            return self.outbox.push_back(event.to_json());
+        };
+        let committed = match active.waiting.as_deref_mut() {
+            Some(waiting) => waiting.commit(&input),
+            None => Err(("This response waits for no tool output.".into(), None)),
+        };
+        let kind = match committed {
+            Ok(()) => inject::created(response_id),
+            Err((message, at)) => {
+                inject::failed(response_id, input, inject::INVALID_INPUT, Some(message), at)
+            }
+        };
+        let mut frame = active.frame(kind);
+        if let Some(name) = &active.agent {
+            frame = inject::tag_agent(frame, name);
+        }
+        self.outbox.push_back(frame);
+        self.resume_answered();
+    }
+
+    /// Every waiting response whose calls are all answered goes on with its next step (and
+    /// completes, unless that step makes calls too).
+    fn resume_answered(&mut self) {
+        let now = self.now;
+        for active in self
+            .lanes
+            .values_mut()
+            .filter_map(|lane| lane.active.as_deref_mut())
+        {
+            let Some(waiting) = active.waiting.as_deref_mut() else {
+                continue;
+            };
+            if !waiting.is_answered() {
+                continue;
+            }
+            let events = self.model.resume(&mut waiting.generation);
+            let calls = !waiting.generation.pending.is_empty();
+            if calls {
+                waiting.rearm();
+            }
+            active.extend(events, now);
+            if !calls {
+                active.stop_waiting(now);
+            }
+        }
+    }
+
+    /// Waiting responses whose wait is over complete without the outputs they lack.
+    fn stop_waiting(&mut self) {
+        let now = self.now;
+        for active in self
+            .lanes
+            .values_mut()
+            .filter_map(|lane| lane.active.as_deref_mut())
+        {
+            if active.wait_is_over(now) {
+                active.stop_waiting(now);
+            }
+        }
     }
 
     // ---------------------------------------------------------------- the end

@@ -35,6 +35,17 @@ pub(crate) fn api_error(
     })
 }
 
+/// An API key the server does not take (`401`).
+pub(crate) fn unauthorized() -> Rejection {
+    api_error(
+        401,
+        "invalid_request_error",
+        Some("invalid_api_key"),
+        "Incorrect API key provided.".into(),
+        None,
+    )
+}
+
 /// `previous_response_id` is neither cached on the connection nor stored.
 pub(crate) fn previous_response_not_found(id: &str) -> Rejection {
     invalid_request(
@@ -109,11 +120,14 @@ pub(crate) fn binary_frame() -> Rejection {
     )
 }
 
-/// A client event the mock does not serve (`response.inject`, the multi-agent beta).
-pub(crate) fn unsupported_event(event_type: &str) -> Rejection {
+/// `response.inject` on a connection whose upgrade did not ask for the multi-agent beta: an
+/// event the server does not serve (mock choice of code and message).
+pub(crate) fn beta_required() -> Rejection {
     invalid_request(
         Some("unsupported_event_type"),
-        format!("The '{event_type}' event is not supported by this server."),
+        "The 'response.inject' event needs the multi-agent beta: connect with the header \
+         'OpenAI-Beta: responses_multi_agent=v1'."
+            .into(),
         Some("type"),
     )
 }

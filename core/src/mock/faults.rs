@@ -1,6 +1,6 @@
 //! Faults a script can inject: per-turn failures, errors, closes and stalls, the
 //! connection-age limit, an abrupt drop, a refused or unanswered upgrade, a server that stops
-//! reading and one that breaks the WebSocket protocol.
+//! reading, one that breaks the WebSocket protocol, and a revoked API key.
 //!
 //! Faults that concern a connection carry an optional `connection` index: `None` applies to
 //! every connection, `Some(i)` only to the connection created with index `i` (so that, say, the
@@ -38,6 +38,12 @@ pub struct Faults {
     /// [`Action::SendRaw`](super::Action::SendRaw)).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub break_protocol: Option<ProtocolBreak>,
+    /// An API key the server no longer takes (rotated, revoked): an upgrade request or a
+    /// `POST` with `Authorization: Bearer <it>` is refused with `401 invalid_api_key` (see
+    /// [`Script::upgrade_request`](super::Script::upgrade_request) and
+    /// [`HttpConnection::refusing_key`](super::HttpConnection::refusing_key)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_api_key: Option<String>,
 }
 
 /// A fault that hits the request of a given turn (the 0-based index of the model response it

@@ -5,10 +5,11 @@
 use alloc::format;
 use alloc::string::ToString;
 
-use super::errors::{api_error, Rejection};
+use super::errors::{self, api_error, Rejection};
 use super::faults::{on_connection, Refusal};
 use super::http::HttpAnswer;
 use super::script::Script;
+use crate::ws::Header;
 
 /// How to answer an upgrade request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,18 +58,47 @@ impl Script {
             _ => Upgrade::Accept,
         }
     }
+
+    /// How to answer the upgrade request of connection `connection_index` that carries
+    /// `headers`: as [`upgrade`](Self::upgrade) says, unless it carries the
+    /// [revoked API key](super::Faults::revoked_api_key) (then `401`).
+    ///
+    /// ```
+    /// use responses_ws_core::mock::{Script, Upgrade};
+    /// use responses_ws_core::ws::Header;
+    ///
+    /// let script = Script::new().with_revoked_api_key("sk-old");
+    /// let old = [Header::new("Authorization", "Bearer sk-old")];
+    /// assert!(matches!(script.upgrade_request(0, &old), Upgrade::Refuse(answer) if answer.status == 401));
+    /// let new = [Header::new("Authorization", "Bearer sk-new")];
+    /// assert_eq!(script.upgrade_request(0, &new), Upgrade::Accept);
+    /// ```
+    pub fn upgrade_request(&self, connection_index: u32, headers: &[Header]) -> Upgrade {
+        if self.refuses_key(headers) {
+            return Upgrade::Refuse(unauthorized());
+        }
+        self.upgrade(connection_index)
+    }
+
+    /// Whether `headers` carry the revoked API key.
+    fn refuses_key(&self, headers: &[Header]) -> bool {
+        (self.faults.revoked_api_key.as_deref()).is_some_and(|key| carries_key(headers, key))
+    }
+}
+
+/// Whether `headers` carry `Authorization: Bearer <key>`.
+pub(crate) fn carries_key(headers: &[Header], key: &str) -> bool {
+    headers
+        .iter()
+        .filter(|header| header.name.eq_ignore_ascii_case("authorization"))
+        .filter_map(Header::value_str)
+        .any(|value| value.strip_prefix("Bearer ") == Some(key))
 }
 
 /// The HTTP answer of a refusal; `None` for [`Refusal::NoAnswer`].
 fn refusal_answer(refusal: &Refusal) -> Option<HttpAnswer> {
     Some(match refusal {
-        Refusal::Unauthorized => HttpAnswer::error(&api_error(
-            401,
-            "invalid_request_error",
-            Some("invalid_api_key"),
-            "Incorrect API key provided.".into(),
-            None,
-        )),
+        Refusal::Unauthorized => unauthorized(),
         Refusal::RateLimited { retry_after_secs } => with_retry_after(
             api_error(
                 429,
@@ -98,6 +128,11 @@ fn refusal_answer(refusal: &Refusal) -> Option<HttpAnswer> {
         )),
         Refusal::NoAnswer => return None,
     })
+}
+
+/// `401 invalid_api_key`.
+fn unauthorized() -> HttpAnswer {
+    HttpAnswer::error(&errors::unauthorized())
 }
 
 /// The error answer with a `Retry-After` of `secs`.

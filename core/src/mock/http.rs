@@ -185,7 +185,7 @@ impl HttpMock {
             ),
         };
         let parent = parent.as_ref().map(|parent| (parent, Found::Store));
-        let begun = self.model.begin(&request, parent, now)?;
+        let begun = self.model.begin(&request, parent, false, now)?;
         let stream = request.extra.get("stream") == Some(&Value::Bool(true));
         Ok((begun, stream))
     }

@@ -18,7 +18,8 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 
-use super::errors::{api_error, Rejection};
+use super::errors::{self, api_error, Rejection};
+use super::handshake::carries_key;
 use super::http::{HttpAnswer, HttpReply, SseEvent};
 use crate::http::{
     BodyDecoder, BodyEncoder, BodyPart, HttpError, Limits, RequestHead, ResponseHead, Version,
@@ -114,6 +115,8 @@ pub struct HttpConnection {
     events: VecDeque<HttpEvent>,
     /// The client ended its side.
     eof: bool,
+    /// A `POST` with this API key is refused with `401`.
+    revoked_key: Option<String>,
 }
 
 impl Default for HttpConnection {
@@ -137,7 +140,16 @@ impl HttpConnection {
             output: Vec::new(),
             events: VecDeque::new(),
             eof: false,
+            revoked_key: None,
         }
+    }
+
+    /// Refuses every `POST` that carries API key `key` (`Authorization: Bearer <key>`) with
+    /// `401 invalid_api_key`, then closes, as the script's
+    /// [`revoked_api_key`](super::Faults::revoked_api_key) asks; `None` refuses none.
+    pub fn refusing_key(mut self, key: Option<String>) -> Self {
+        self.revoked_key = key;
+        self
     }
 
     /// Whether the driver should read the transport: while a request is being received, not
@@ -257,6 +269,12 @@ impl HttpConnection {
                 let received = self.input.split().freeze();
                 self.events.push_back(HttpEvent::Upgrade { received });
                 self.state = State::Done;
+            }
+            "POST"
+                if (self.revoked_key.as_deref())
+                    .is_some_and(|key| carries_key(&head.headers, key)) =>
+            {
+                self.refuse(Refusal::RevokedKey)
             }
             "POST" => {
                 let body = head
@@ -429,6 +447,8 @@ enum Refusal {
     MethodNotAllowed,
     /// The responder gave no answer the connection knows how to send.
     NoAnswer,
+    /// The request carries the revoked API key.
+    RevokedKey,
 }
 
 impl Refusal {
@@ -441,6 +461,7 @@ impl Refusal {
             ),
             Refusal::MethodNotAllowed => (405, "Use POST, or GET with Upgrade: websocket.".into()),
             Refusal::NoAnswer => (500, "The mock has no answer for this request.".into()),
+            Refusal::RevokedKey => return errors::unauthorized(),
         };
         api_error(status, "invalid_request_error", None, message, None)
     }

@@ -1,13 +1,18 @@
 //! One lane of a WebSocket connection: its FIFO of waiting creates and the response it is
 //! streaming. A streaming response sends its planned events one at a time, each once its time
-//! has come, stamping the lane's `stream_id` and the response's own `sequence_number`.
+//! has come, stamping the lane's `stream_id` and the response's own `sequence_number`; a
+//! multi-agent one may then wait for injected tool outputs before it plans more.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::string::String;
+use alloc::vec;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use super::cache::LaneKey;
 use super::conversation::Conversation;
+use super::inject::Waiting;
 use super::model::Begun;
 use super::plan::Planned;
 use crate::time::Instant;
@@ -73,16 +78,22 @@ pub(crate) struct Active {
     pub(crate) steer: Option<AcceptedSteer>,
     /// Its last planned event is not the last: the connection falls silent after it.
     pub(crate) stalls: bool,
+    /// Multi-agent: it waits for the outputs of its calls once its events are sent.
+    pub(crate) waiting: Option<Box<Waiting>>,
+    /// Multi-agent: the agent name its verdict frames carry.
+    pub(crate) agent: Option<String>,
 }
 
 impl Active {
-    /// Starts streaming `begun` at `now`.
+    /// Starts streaming `begun` at `now`; a waiting one waits up to `wait` once its events
+    /// are sent, and its frames name `agent`.
     pub(crate) fn new(
         begun: Begun,
         stream_id: LaneKey,
         parent: Option<ParentRef>,
         request: Box<ResponseCreate>,
         now: Instant,
+        (wait, agent): (Duration, Option<String>),
     ) -> Self {
         let events: VecDeque<Planned> = begun.events.into();
         let first_delay = events.front().map(|event| event.delay).unwrap_or_default();
@@ -98,6 +109,8 @@ impl Active {
             request,
             steer: None,
             stalls: begun.stalls,
+            waiting: (begun.waiting).map(|generation| Box::new(Waiting::new(generation, wait))),
+            agent,
         }
     }
 
@@ -106,21 +119,58 @@ impl Active {
         !self.events.is_empty() && self.next_at <= now
     }
 
-    /// When the next event may be sent, if one is left.
+    /// When the next event may be sent, if one is left; else, when a waiting response stops
+    /// waiting.
     pub(crate) fn deadline(&self) -> Option<Instant> {
-        (!self.events.is_empty()).then_some(self.next_at)
+        match self.events.is_empty() {
+            false => Some(self.next_at),
+            true => self.waiting.as_ref()?.until,
+        }
     }
 
-    /// Whether every planned event has been sent.
+    /// Whether every event has been sent, the terminal included.
     pub(crate) fn is_done(&self) -> bool {
-        self.events.is_empty()
+        self.events.is_empty() && self.waiting.is_none()
     }
 
-    /// The next planned event as a frame; schedules the one after it.
+    /// Whether it waited for tool outputs until `now` in vain: its events are sent and its
+    /// wait is over.
+    pub(crate) fn wait_is_over(&self, now: Instant) -> bool {
+        let until = self.waiting.as_ref().and_then(|waiting| waiting.until);
+        self.events.is_empty() && until.is_some_and(|until| until <= now)
+    }
+
+    /// Plans more events (a waiting response goes on), the first one after its delay from
+    /// `now` if nothing was left to send.
+    pub(crate) fn extend(&mut self, events: Vec<Planned>, now: Instant) {
+        if self.events.is_empty() {
+            let first = events.first().map(|event| event.delay).unwrap_or_default();
+            self.next_at = now + first;
+        }
+        self.events.extend(events);
+    }
+
+    /// Completes a waiting response now with the output it has (its unanswered calls are
+    /// owed by the next request).
+    pub(crate) fn stop_waiting(&mut self, now: Instant) {
+        let Some(waiting) = self.waiting.take() else {
+            return;
+        };
+        let unanswered = waiting.unanswered();
+        let mut generation = waiting.generation;
+        let (completed, output_tokens) = generation.complete();
+        self.result = Some(generation.conversation(self.id.clone(), output_tokens, unanswered));
+        self.extend(vec![completed], now);
+    }
+
+    /// The next planned event as a frame; schedules the one after it (or, after the last
+    /// one of a waiting response, starts the wait).
     pub(crate) fn emit(&mut self) -> Option<String> {
         let planned = self.events.pop_front()?;
-        if let Some(next) = self.events.front() {
-            self.next_at = self.next_at + next.delay;
+        match (self.events.front(), &mut self.waiting) {
+            (Some(next), _) => self.next_at = self.next_at + next.delay,
+            (None, Some(waiting)) => waiting.started(self.next_at),
+            (None, None) => {}
         }
         Some(self.stamped(|stream_id, sequence| planned.to_json(stream_id, sequence)))
     }

@@ -8,7 +8,8 @@
 //!   [`Limits`], the [`Faults`] and an optional [`ServerCost`] (server-side time for input
 //!   processing and stored lookups, zero by default). Serde, so it can come from a JSON file.
 //! - [`MockConnection`]: one WebSocket connection, on text frames — lanes, queueing, the
-//!   per-lane cache, warm-up, steering, the age limit, drops. A driver puts it behind
+//!   per-lane cache, warm-up, steering, the multi-agent beta (`response.inject` into a
+//!   response that waits for tool outputs, [`MultiAgentScript`]), the age limit, drops. A driver puts it behind
 //!   [`ws::Connection`](crate::ws::Connection) in the server role after asking
 //!   [`Script::upgrade`] how to answer the handshake.
 //! - [`HttpMock`]: the same script behind `POST /v1/responses` with SSE and stateless
@@ -32,6 +33,7 @@ mod handshake;
 mod http;
 mod http_connection;
 mod ids;
+mod inject;
 mod lanes;
 mod model;
 mod peer;
@@ -50,6 +52,7 @@ pub use faults::{
 pub use handshake::Upgrade;
 pub use http::{HttpAnswer, HttpMock, HttpReply, SseEvent, SseStream};
 pub use http_connection::{HttpConnection, HttpEvent};
+pub use inject::MultiAgentScript;
 pub use peer::MockPeer;
 pub use script::{
     Limits, Script, ScriptedCall, ScriptedCommentary, ScriptedReasoning, Turn, DEFAULT_FINAL_TEXT,

@@ -13,8 +13,8 @@ use super::cost::Found;
 use super::errors::{self, Rejection};
 use super::faults::{on_connection, FaultOutcome};
 use super::ids::IdGen;
-use super::plan::{self, Planned};
-use super::script::Script;
+use super::plan::{self, Generation, Planned};
+use super::script::{Script, Step};
 use crate::time::Instant;
 use crate::wire::{ApiError, Includable, ResponseCreate};
 
@@ -73,6 +73,9 @@ pub(crate) struct Begun {
     pub(crate) store: bool,
     /// A [`FaultOutcome::Stall`]: `events` is only `response.created`, and nothing follows.
     pub(crate) stalls: bool,
+    /// A multi-agent response whose step made calls: `events` end with them (no terminal),
+    /// and it waits for their outputs.
+    pub(crate) waiting: Option<Generation>,
 }
 
 impl Model {
@@ -90,11 +93,14 @@ impl Model {
 
     /// Plans the response to `request`, which continues `parent` (already resolved by the
     /// caller, found where the [`Found`] says), with the script's server cost in its delays.
+    /// With `waits` (a multi-agent request on a connection with the beta), a step with calls
+    /// ends the plan without a terminal: the response waits ([`Begun::waiting`]).
     /// An `Err` is a request that never starts, and why.
     pub(crate) fn begin(
         &mut self,
         request: &ResponseCreate,
         parent: Option<(&Conversation, Found)>,
+        waits: bool,
         now: Instant,
     ) -> Result<Begun, NotStarted> {
         let found = parent.map(|(_, found)| found);
@@ -129,6 +135,7 @@ impl Model {
         self.started = self.started.saturating_add(1);
         let created_at = UNIX_ORIGIN.saturating_add(now.elapsed().as_secs());
         let response = plan::snapshot(request, id.clone(), created_at);
+        let mut waiting = None;
         let (mut events, result) = match fault {
             _ if warm_up => {
                 let result = Conversation {
@@ -151,21 +158,22 @@ impl Model {
                 let include_encrypted = request.include.as_ref().is_some_and(|include| {
                     include.contains(&Includable::ReasoningEncryptedContent)
                 });
-                let plan = plan::generated(
-                    response,
-                    self.script.step(placed.turn),
-                    &mut self.ids,
-                    self.script.delta_delay,
-                    include_encrypted,
-                    placed,
-                );
-                let result = Conversation {
-                    id: id.clone(),
-                    turns: placed.turn.saturating_add(1),
-                    pending: plan.pending,
-                    context_tokens: placed.input_tokens.saturating_add(plan.output_tokens),
-                };
-                (plan.events, Some(result))
+                let step = self.script.step(placed.turn);
+                let waits = waits && matches!(step, Step::Calls { .. });
+                let delta_delay = self.script.delta_delay;
+                let (mut generation, mut events) =
+                    Generation::start(response, placed, delta_delay, include_encrypted);
+                events.extend(generation.play(step, &mut self.ids));
+                if waits {
+                    waiting = Some(generation);
+                    (events, None)
+                } else {
+                    let (completed, output_tokens) = generation.complete();
+                    events.push(completed);
+                    let pending = core::mem::take(&mut generation.pending);
+                    let result = generation.conversation(id.clone(), output_tokens, pending);
+                    (events, Some(result))
+                }
             }
         };
         if stalls {
@@ -183,7 +191,14 @@ impl Model {
             result: result.filter(|_| !stalls),
             store: request.store != Some(false),
             stalls,
+            waiting,
         })
+    }
+
+    /// The events of the next step of a multi-agent response whose calls were all answered.
+    pub(crate) fn resume(&mut self, generation: &mut Generation) -> Vec<Planned> {
+        let step = self.script.step(generation.next_turn());
+        generation.play(step, &mut self.ids)
     }
 
     /// The fault that hits this request of `turn`, if any (counting the hit).

@@ -116,7 +116,7 @@ impl MockPeer {
             };
             moved = true;
             match event {
-                ws::Event::Request(_) => self.answer_upgrade(),
+                ws::Event::Request(request) => self.answer_upgrade(&request.headers),
                 ws::Event::Message(ws::Message::Text(text)) => {
                     self.mock.handle_text(text.as_str(), now)
                 }
@@ -169,11 +169,15 @@ impl MockPeer {
         moved
     }
 
-    /// Accepts or refuses the upgrade as the script says; an ignored one gets no answer.
-    fn answer_upgrade(&mut self) {
+    /// Accepts or refuses the upgrade request (with these `headers`) as the script says;
+    /// an ignored one gets no answer.
+    fn answer_upgrade(&mut self, headers: &[ws::Header]) {
         // The request was just read: answering it cannot fail.
-        let _ = match self.script.upgrade(self.mock.connection_index()) {
-            Upgrade::Accept => self.ws.accept(&[]),
+        let _ = match (self.script).upgrade_request(self.mock.connection_index(), headers) {
+            Upgrade::Accept => {
+                self.mock.upgraded(headers);
+                self.ws.accept(&[])
+            }
             Upgrade::Refuse(answer) => {
                 self.ws
                     .reject(answer.status, &answer.headers, answer.body.as_bytes())

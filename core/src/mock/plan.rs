@@ -1,4 +1,5 @@
-//! The events of one response, planned in full when it starts: a list of event payloads, each
+//! The events of one response, planned in full when it starts (a multi-agent response that
+//! waits for tool outputs: step by step, [`Generation`]): a list of event payloads, each
 //! with the delay before it. Both transports play the same plan; the WebSocket machine stamps
 //! `sequence_number` and `stream_id` as it sends each event, the HTTP responder stamps
 //! `sequence_number` and writes SSE.
@@ -16,7 +17,7 @@ use alloc::vec::Vec;
 use core::ops::Range;
 use core::time::Duration;
 
-use super::conversation::{tokens, Continuation, PendingCall};
+use super::conversation::{tokens, Continuation, Conversation, PendingCall};
 use super::cost::{Found, ServerCost};
 use super::ids::IdGen;
 use super::script::{ScriptedCall, ScriptedReasoning, Step, DEFAULT_MODEL};
@@ -121,17 +122,6 @@ impl Planned {
     }
 }
 
-/// The plan of a generated response.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Plan {
-    /// Its events, terminal last.
-    pub(crate) events: Vec<Planned>,
-    /// The function calls it makes.
-    pub(crate) pending: Vec<PendingCall>,
-    /// Its output tokens.
-    pub(crate) output_tokens: u64,
-}
-
 /// The response as `response.created` shows it: settings echoed from the request, no output.
 pub(crate) fn snapshot(request: &ResponseCreate, id: String, created_at: u64) -> Response {
     Response {
@@ -187,57 +177,140 @@ pub(crate) fn failed(response: Response, error: ApiError) -> Vec<Planned> {
     ]
 }
 
-/// A response that plays `step` and completes.
-pub(crate) fn generated(
+/// A generated response between its steps: what it has output so far. A plain response plays
+/// one step and completes at once; a multi-agent one waits after each step with calls and
+/// plays the next step once their outputs are injected, in the same response.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Generation {
+    /// The response as `response.created` showed it.
     response: Response,
-    step: Step<'_>,
-    ids: &mut IdGen,
+    placed: Continuation,
     delta_delay: Duration,
     include_encrypted: bool,
-    placed: Continuation,
-) -> Plan {
-    let mut plan = Builder {
-        events: Vec::new(),
-        output: Vec::new(),
-        pending: Vec::new(),
-        ids,
-        delta_delay,
-        elapsed: Duration::ZERO,
-        output_len: 0,
-        reasoning_len: 0,
-    };
-    plan.now(EventKind::Created(lifecycle(response.clone())));
-    plan.now(EventKind::InProgress(lifecycle(response.clone())));
-    let reasoning = match step {
-        Step::Text { reasoning, .. } | Step::Calls { reasoning, .. } => reasoning,
-    };
-    if let Some(reasoning) = reasoning {
-        plan.reasoning(reasoning, include_encrypted);
-    }
-    match step {
-        Step::Text { text, deltas, .. } => plan.message(text, deltas, Phase::FinalAnswer),
-        Step::Calls {
-            calls, commentary, ..
-        } => {
-            if let Some(commentary) = commentary {
-                plan.message(&commentary.text, commentary.deltas, Phase::Commentary);
-            }
-            calls.iter().for_each(|call| plan.call(call));
-        }
-    }
-    plan.complete(response, placed)
-}
-
-/// Builds the events and output items of a generated response.
-struct Builder<'i> {
-    events: Vec<Planned>,
     output: Vec<Item>,
-    pending: Vec<PendingCall>,
-    ids: &'i mut IdGen,
-    delta_delay: Duration,
+    /// The calls of the step played last.
+    pub(crate) pending: Vec<PendingCall>,
+    /// Steps played.
+    pub(crate) steps: u32,
     elapsed: Duration,
     output_len: usize,
     reasoning_len: usize,
+}
+
+impl Generation {
+    /// A response placed where `placed` says: its `response.created` and
+    /// `response.in_progress`.
+    pub(crate) fn start(
+        response: Response,
+        placed: Continuation,
+        delta_delay: Duration,
+        include_encrypted: bool,
+    ) -> (Generation, Vec<Planned>) {
+        let events = vec![
+            now(EventKind::Created(lifecycle(response.clone()))),
+            now(EventKind::InProgress(lifecycle(response.clone()))),
+        ];
+        let generation = Generation {
+            response,
+            placed,
+            delta_delay,
+            include_encrypted,
+            output: Vec::new(),
+            pending: Vec::new(),
+            steps: 0,
+            elapsed: Duration::ZERO,
+            output_len: 0,
+            reasoning_len: 0,
+        };
+        (generation, events)
+    }
+
+    /// The turn index of the next step: the request's, plus the steps played.
+    pub(crate) fn next_turn(&self) -> u32 {
+        self.placed.turn.saturating_add(self.steps)
+    }
+
+    /// The events of `step`, added to the output; its calls become the pending ones.
+    pub(crate) fn play(&mut self, step: Step<'_>, ids: &mut IdGen) -> Vec<Planned> {
+        self.pending.clear();
+        self.steps = self.steps.saturating_add(1);
+        let mut plan = Builder {
+            events: Vec::new(),
+            generation: self,
+            ids,
+        };
+        let reasoning = match step {
+            Step::Text { reasoning, .. } | Step::Calls { reasoning, .. } => reasoning,
+        };
+        if let Some(reasoning) = reasoning {
+            plan.reasoning(reasoning);
+        }
+        match step {
+            Step::Text { text, deltas, .. } => plan.message(text, deltas, Phase::FinalAnswer),
+            Step::Calls {
+                calls, commentary, ..
+            } => {
+                if let Some(commentary) = commentary {
+                    plan.message(&commentary.text, commentary.deltas, Phase::Commentary);
+                }
+                calls.iter().for_each(|call| plan.call(call));
+            }
+        }
+        plan.events
+    }
+
+    /// `response.completed` with the whole output, and the output tokens.
+    pub(crate) fn complete(&mut self) -> (Planned, u64) {
+        let placed = self.placed;
+        let reasoning_tokens = tokens(self.reasoning_len);
+        let output_tokens = tokens(self.output_len)
+            .max(1)
+            .saturating_add(reasoning_tokens);
+        let response = &self.response;
+        let completed = Response {
+            status: Some(ResponseStatus::Completed),
+            completed_at: Some(response.created_at.saturating_add(self.elapsed.as_secs())),
+            output: core::mem::take(&mut self.output),
+            usage: Some(Usage {
+                input_tokens: placed.input_tokens,
+                input_tokens_details: InputTokensDetails {
+                    cached_tokens: placed.cached_tokens,
+                    cache_write_tokens: None,
+                },
+                output_tokens,
+                output_tokens_details: OutputTokensDetails { reasoning_tokens },
+                total_tokens: placed.input_tokens.saturating_add(output_tokens),
+            }),
+            ..response.clone()
+        };
+        (
+            now(EventKind::Completed(lifecycle(completed))),
+            output_tokens,
+        )
+    }
+
+    /// What the server remembers of the response once it has completed: the steps it
+    /// played, the calls of `unanswered` still owed by the next request, and its context.
+    pub(crate) fn conversation(
+        &self,
+        id: String,
+        output_tokens: u64,
+        unanswered: Vec<PendingCall>,
+    ) -> Conversation {
+        Conversation {
+            id,
+            turns: self.next_turn(),
+            pending: unanswered,
+            context_tokens: self.placed.input_tokens.saturating_add(output_tokens),
+        }
+    }
+}
+
+/// Builds the events and output items of one step of a generated response.
+struct Builder<'g> {
+    events: Vec<Planned>,
+    generation: &'g mut Generation,
+    ids: &'g mut IdGen,
 }
 
 impl Builder<'_> {
@@ -256,10 +329,11 @@ impl Builder<'_> {
         pieces: u32,
     ) {
         let (item_id, shared): (Arc<str>, Arc<str>) = (item_id.into(), text.into());
+        let delay = self.generation.delta_delay;
         for piece in split_ranges(text, pieces) {
-            self.elapsed += self.delta_delay;
+            self.generation.elapsed += delay;
             self.events.push(Planned {
-                delay: self.delta_delay,
+                delay,
                 body: Body::Delta(Delta {
                     arguments,
                     item_id: Arc::clone(&item_id),
@@ -273,7 +347,7 @@ impl Builder<'_> {
 
     /// The position the next output item takes.
     fn next_index(&self) -> u32 {
-        u32::try_from(self.output.len()).unwrap_or(u32::MAX)
+        u32::try_from(self.generation.output.len()).unwrap_or(u32::MAX)
     }
 
     /// Adds and completes an output item.
@@ -287,10 +361,10 @@ impl Builder<'_> {
             output_index,
             item: done.clone(),
         }));
-        self.output.push(done);
+        self.generation.output.push(done);
     }
 
-    fn reasoning(&mut self, reasoning: &ScriptedReasoning, include_encrypted: bool) {
+    fn reasoning(&mut self, reasoning: &ScriptedReasoning) {
         let item = ReasoningItem {
             id: self.ids.next("rs"),
             summary: Vec::new(),
@@ -299,10 +373,11 @@ impl Builder<'_> {
             status: None,
         };
         let done = ReasoningItem {
-            encrypted_content: include_encrypted.then(|| reasoning.encrypted_content.clone()),
+            encrypted_content: (self.generation.include_encrypted)
+                .then(|| reasoning.encrypted_content.clone()),
             ..item.clone()
         };
-        self.reasoning_len += reasoning.encrypted_content.len();
+        self.generation.reasoning_len += reasoning.encrypted_content.len();
         self.item(Item::Reasoning(item), Item::Reasoning(done));
     }
 
@@ -351,8 +426,8 @@ impl Builder<'_> {
             output_index,
             item: done.clone(),
         }));
-        self.output.push(done);
-        self.output_len += text.len();
+        self.generation.output.push(done);
+        self.generation.output_len += text.len();
     }
 
     fn call(&mut self, call: &ScriptedCall) {
@@ -389,9 +464,9 @@ impl Builder<'_> {
             output_index,
             item: done.clone(),
         }));
-        self.output.push(done);
-        self.output_len += call.arguments.len();
-        self.pending.push(PendingCall {
+        self.generation.output.push(done);
+        self.generation.output_len += call.arguments.len();
+        self.generation.pending.push(PendingCall {
             call_id,
             name: call.name.clone(),
         });
@@ -415,42 +490,12 @@ impl Builder<'_> {
             output_index,
             item: item.clone(),
         }));
-        self.output.push(item);
-        self.output_len += call.arguments.len();
-        self.pending.push(PendingCall {
+        self.generation.output.push(item);
+        self.generation.output_len += call.arguments.len();
+        self.generation.pending.push(PendingCall {
             call_id: id,
             name: call.name.clone(),
         });
-    }
-
-    /// Ends the plan with `response.completed`.
-    fn complete(mut self, response: Response, placed: Continuation) -> Plan {
-        let reasoning_tokens = tokens(self.reasoning_len);
-        let output_tokens = tokens(self.output_len)
-            .max(1)
-            .saturating_add(reasoning_tokens);
-        let completed = Response {
-            status: Some(ResponseStatus::Completed),
-            completed_at: Some(response.created_at.saturating_add(self.elapsed.as_secs())),
-            output: core::mem::take(&mut self.output),
-            usage: Some(Usage {
-                input_tokens: placed.input_tokens,
-                input_tokens_details: InputTokensDetails {
-                    cached_tokens: placed.cached_tokens,
-                    cache_write_tokens: None,
-                },
-                output_tokens,
-                output_tokens_details: OutputTokensDetails { reasoning_tokens },
-                total_tokens: placed.input_tokens.saturating_add(output_tokens),
-            }),
-            ..response
-        };
-        self.now(EventKind::Completed(lifecycle(completed)));
-        Plan {
-            events: self.events,
-            pending: self.pending,
-            output_tokens,
-        }
     }
 }
 

@@ -17,6 +17,7 @@ use super::duration_ms;
 use super::faults::{
     AgeLimit, DropFault, Faults, ProtocolBreak, StopReading, TurnFault, UpgradeFault,
 };
+use super::inject::MultiAgentScript;
 
 /// The answer played after the last scripted turn when the script has no text turn.
 pub const DEFAULT_FINAL_TEXT: &str = "Done.";
@@ -62,6 +63,10 @@ pub struct Script {
     /// Whether `response.steer` is accepted. When false (default) every steer is answered with
     /// `response.steer.failed`, code `steering_not_supported`.
     pub steering: bool,
+    /// How the multi-agent beta is played (see [`MultiAgentScript`]). JSON: `multi_agent`,
+    /// omitted when it is the default.
+    #[serde(skip_serializing_if = "MultiAgentScript::is_default")]
+    pub multi_agent: MultiAgentScript,
     /// Per-connection limits.
     pub limits: Limits,
     /// Faults to inject.
@@ -287,6 +292,13 @@ impl Script {
         self
     }
 
+    /// Replaces how the multi-agent beta is played: how long a response waits for injected
+    /// tool outputs, the agent name its frames carry.
+    pub fn with_multi_agent(mut self, multi_agent: MultiAgentScript) -> Self {
+        self.multi_agent = multi_agent;
+        self
+    }
+
     /// Replaces the limits.
     pub fn with_limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -326,6 +338,12 @@ impl Script {
     /// Stops reading client frames.
     pub fn with_stop_reading(mut self, stop: StopReading) -> Self {
         self.faults.stop_reading = Some(stop);
+        self
+    }
+
+    /// Refuses requests that carry API key `key` with `401` (a rotated or revoked key).
+    pub fn with_revoked_api_key(mut self, key: impl Into<String>) -> Self {
+        self.faults.revoked_api_key = Some(key.into());
         self
     }
 

@@ -1029,11 +1029,14 @@ impl Session {
                 }
                 self.release_fork_of(&active.request);
                 let request = active.request.id;
+                // The response will not end: its injections get no verdict.
+                let injected = self.lane_mut(&lane).injections.abandon();
                 self.events.push_back(SessionEvent::Failed {
-                    lane,
+                    lane: lane.clone(),
                     request,
                     error: RequestError::Api(error),
                 });
+                self.hand_back_injected(&lane, injected);
             }
             phase => {
                 state.phase = phase;

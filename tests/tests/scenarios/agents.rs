@@ -30,7 +30,14 @@ pub(crate) struct Setup {
     pub(crate) http_fallback: Option<HttpFallback>,
     /// How long a fallback lasts before WebSocket mode is tried again.
     pub(crate) reprobe_after: Option<Duration>,
+    /// The API key to start with.
+    pub(crate) api_key: Option<String>,
+    /// Where fresh credentials come from after a 401.
+    pub(crate) credentials: Option<Credentials>,
 }
+
+/// A credentials source for [`Setup::credentials`].
+pub(crate) type Credentials = Arc<dyn Fn() -> Option<String> + Send + Sync>;
 
 /// A refused connection: the HTTP status of a refused upgrade, if any, and the error's text.
 #[derive(Debug)]
@@ -111,6 +118,12 @@ macro_rules! configure {
         }
         if let Some(interval) = setup.reprobe_after {
             config = config.reprobe_after(interval);
+        }
+        if let Some(key) = &setup.api_key {
+            config = config.api_key(key);
+        }
+        if let Some(source) = setup.credentials {
+            config = config.credentials(move || source());
         }
         config
     }};

@@ -2,7 +2,8 @@
 //! against the mock (which serves both on one port): a 426 at connect, a 426 on a
 //! reconnection mid-rollout (no tool output lost or repeated, from the mock's records), the
 //! re-probe of WebSocket mode after the interval, the move after a spent budget when asked;
-//! and the calls only WebSocket mode has, refused over HTTP with their input handed back.
+//! the calls only WebSocket mode has, refused over HTTP with their input handed back; and
+//! fresh credentials after a 401 (a revoked key), on either transport.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,13 +11,15 @@ use std::time::Duration;
 use responses_ws_blocking::{Error, Returned};
 use responses_ws_core::client::{ClientEvent, HttpFallback};
 use responses_ws_core::http_client::Transport;
-use responses_ws_core::session::Lane;
+use responses_ws_core::session::{Lane, RequestError, SessionEvent};
 use responses_ws_core::wire::Input;
 use responses_ws_tokio::mock::{AgeLimit, MockServer, Refusal, Script, UpgradeFault};
 use serde_json::Value;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use super::agents::{Agent, Setup};
-use super::{asks_which_is_warmer, counter, fast_retries, three_calls, turn};
+use super::{asks_which_is_warmer, counter, fast_retries, three_calls, turn, until_ended};
 
 pub(crate) fn steering_is_refused_with_the_input_handed_back<A: Agent>() {
     let server = MockServer::start_in_thread(Script::new().text("Hi.", 2)).unwrap();
@@ -179,6 +182,63 @@ pub(crate) fn a_spent_budget_moves_to_http_when_asked<A: Agent>() {
     assert_eq!(use_http_cause(&mut agent), Some(503));
     asks_which_is_warmer(&mut agent);
     assert_eq!(agent.transport(), Transport::Http);
+    agent.close();
+    server.shutdown();
+}
+
+/// A connection whose key (`sk-old`) the mock has revoked, with a credentials source that
+/// gives `fresh` (counting its calls).
+fn with_revoked_key<A: Agent>(
+    fresh: Option<&'static str>,
+) -> (
+    responses_ws_tokio::mock::MockServerThread,
+    A,
+    Arc<AtomicUsize>,
+) {
+    let script = three_calls().with_revoked_api_key("sk-old");
+    let server = MockServer::start_in_thread(script).unwrap();
+    let fetched = counter();
+    let count = Arc::clone(&fetched);
+    let setup = Setup {
+        retry: Some(fast_retries()),
+        api_key: Some("sk-old".into()),
+        credentials: Some(Arc::new(move || {
+            count.fetch_add(1, Ordering::SeqCst);
+            fresh.map(String::from)
+        })),
+        ..Setup::default()
+    };
+    let agent = A::connect(&server.url(), setup).expect("connected");
+    (server, agent, fetched)
+}
+
+/// A 401 (at the upgrade in WebSocket mode, on a `POST` over HTTP) asks the credentials
+/// source once; the refused step is tried again with the fresh key and the rollout ends with
+/// every tool output.
+pub(crate) fn a_401_asks_for_fresh_credentials_once<A: Agent>() {
+    let (server, mut agent, fetched) = with_revoked_key::<A>(Some("sk-new"));
+    asks_which_is_warmer(&mut agent);
+    assert_eq!(fetched.load(Ordering::SeqCst), 1, "asked once");
+    agent.close();
+    server.shutdown();
+}
+
+/// Over HTTP, a second 401 (the source had nothing new) fails the request with the server's
+/// error: status 401, `invalid_api_key`.
+pub(crate) fn a_second_401_over_http_fails_the_request<A: Agent>() {
+    let (server, mut agent, fetched) = with_revoked_key::<A>(None);
+    agent.create(turn(None, "Which is warmer?"));
+    let events = until_ended(&mut agent, 1);
+    let Some(SessionEvent::Failed {
+        error: RequestError::Api(error),
+        ..
+    }) = events.last()
+    else {
+        panic!("{events:?}");
+    };
+    assert_eq!(error.status, Some(401));
+    assert_eq!(error.code.as_deref(), Some("invalid_api_key"));
+    assert_eq!(fetched.load(Ordering::SeqCst), 1, "asked once");
     agent.close();
     server.shutdown();
 }

@@ -421,6 +421,10 @@ macro_rules! suite {
                 super::plain_answer::<$agent>();
             }
             #[test]
+            fn a_401_asks_for_fresh_credentials_once() {
+                super::http::a_401_asks_for_fresh_credentials_once::<$agent>();
+            }
+            #[test]
             fn twenty_call_tool_loop() {
                 super::twenty_call_tool_loop::<$agent>();
             }
@@ -565,6 +569,14 @@ macro_rules! http_suite {
             #[test]
             fn a_spent_budget_moves_to_http_when_asked() {
                 super::http::a_spent_budget_moves_to_http_when_asked::<$agent>();
+            }
+            #[test]
+            fn a_401_asks_for_fresh_credentials_once() {
+                super::http::a_401_asks_for_fresh_credentials_once::<OverHttpAgent>();
+            }
+            #[test]
+            fn a_second_401_fails_the_request() {
+                super::http::a_second_401_over_http_fails_the_request::<OverHttpAgent>();
             }
         }
     };

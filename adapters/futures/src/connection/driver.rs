@@ -187,8 +187,12 @@ impl Connection {
     /// to WebSocket mode) or the application closed it and every event was taken. The
     /// sockets are read only when the machine has no event to give (backpressure), and not
     /// while `holding` past the set-aside limit.
+    ///
+    /// Write-ahead: the core's records are stored first (which lets the requests they
+    /// describe start), and no socket is written while any is not.
     fn poll_http(&mut self, cx: &mut Context<'_>, holding: bool) -> Poll<Option<ClientEvent>> {
         loop {
+            let stored = self.persist();
             if let Some(event) = self.next_machine_event() {
                 return Poll::Ready(Some(event));
             }
@@ -198,7 +202,11 @@ impl Connection {
             let clock = &self.clock;
             let now = || clock.now();
             let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
-            if self.http.poll(client, now, !paused, cx).is_ready() {
+            if self
+                .http
+                .poll(client, now, (!paused, stored), cx)
+                .is_ready()
+            {
                 continue;
             }
             ready!(self.poll_timer(cx));
@@ -248,10 +256,10 @@ impl Connection {
     /// Stores the core's write-ahead records, if the connection has a store: `false` (the
     /// error kept for the caller, the records kept for the next try) when the store failed.
     pub(crate) fn persist(&mut self) -> bool {
-        let (Some(durable), Some(client)) = (&mut self.durable, self.machine.client_mut()) else {
+        let Some(durable) = &mut self.durable else {
             return true;
         };
-        match durable.persist(client) {
+        match durable.persist(&mut self.machine) {
             Ok(()) => true,
             Err(error) => {
                 self.store_error = Some(error);
@@ -302,6 +310,10 @@ impl Connection {
     /// idle timeout, and with it the wait.
     fn poll_http_sent(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
+            if !self.persist() {
+                // Nothing may be written; the store's error waits for the caller.
+                return Poll::Ready(());
+            }
             while let Some(request) = self.machine.poll_socket() {
                 self.socket_request(request);
             }
@@ -408,7 +420,7 @@ impl Connection {
     /// Bookkeeping on an event going to the application (see `Attempts::observe`), and its
     /// trace.
     fn observe(&mut self, event: &ClientEvent) {
-        self.attempts.observe(&mut self.machine, event);
+        self.attempts.observe(event);
         self.trace.event(event);
     }
 }

@@ -2,7 +2,7 @@
 //! [`run_durable`](Connection::run_durable) runs a tool loop that survives a crash of the
 //! process, [`journal`](Connection::journal) and [`resume`](Connection::resume) are its
 //! parts. The write-ahead itself (records stored before bytes are written) is in the
-//! driver's write step.
+//! driver's write steps, WebSocket mode's and HTTP's alike.
 
 use std::future::Future;
 
@@ -19,8 +19,7 @@ impl Connection {
     /// its lease): from now on what the lane sends is stored before it goes out, and each
     /// tool output is durable when `submit_tool_output` returns. The lane must be new.
     pub fn journal(&mut self, lane: &Lane, conversation: &str) -> Result<(), Error> {
-        let client = self.machine.websocket("durable conversations")?;
-        Durable::required(&mut self.durable)?.open(client, lane, conversation)
+        Durable::required(&mut self.durable)?.open(&mut self.machine, lane, conversation)
     }
 
     /// Takes conversation `conversation` over from the store (a crashed worker's, after its
@@ -32,8 +31,8 @@ impl Connection {
     /// with `store: true`).
     pub async fn resume(&mut self, lane: &Lane, conversation: &str) -> Result<Resumed, Error> {
         self.catch_up();
-        let client = self.machine.websocket("durable conversations")?;
-        let resumed = Durable::required(&mut self.durable)?.resume(client, lane, conversation)?;
+        let durable = Durable::required(&mut self.durable)?;
+        let resumed = durable.resume(&mut self.machine, lane, conversation)?;
         self.flush().await;
         self.store_result()?;
         Ok(resumed)
@@ -103,9 +102,8 @@ impl Connection {
     {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
         self.catch_up();
-        let client = self.machine.websocket("durable conversations")?;
         let durable = Durable::required(&mut self.durable)?;
-        let Start::Resumed(resumed) = durable.start(client, &lane, conversation)? else {
+        let Start::Resumed(resumed) = durable.start(&mut self.machine, &lane, conversation)? else {
             return self.run_tool_loop(request, handler).await;
         };
         self.flush().await;

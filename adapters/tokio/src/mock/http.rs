@@ -48,7 +48,7 @@ impl HttpDriver {
     pub(super) fn new(stream: TcpStream, shared: Arc<Shared>, entry: Entry) -> Self {
         HttpDriver {
             stream,
-            http: HttpConnection::new(),
+            http: HttpConnection::new().refusing_key(shared.script.faults.revoked_api_key.clone()),
             shared,
             entry,
             responder: None,

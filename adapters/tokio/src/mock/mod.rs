@@ -9,10 +9,12 @@
 //!
 //! - `GET …/responses` (any path ending in `/responses`, as SDKs derive it from their base URL;
 //!   the query is ignored) goes to the WebSocket layer. The upgrade is answered as
-//!   [`Script::upgrade`] says: accepted, or refused with 401, 429 (`Retry-After`) or 426 and a
-//!   JSON body, after which the connection closes. An accepted connection is served by a
-//!   [`MockConnection`]. A GET without `Upgrade: websocket` is refused by the WebSocket layer.
-//! - `POST …/responses` is answered by an [`HttpMock`]: a JSON body, or `text/event-stream`
+//!   [`Script::upgrade_request`] says: accepted, or refused with 401 (also for a revoked API
+//!   key), 429 (`Retry-After`) or 426 and a JSON body, after which the connection closes. An
+//!   accepted connection is served by a [`MockConnection`], told the request's headers (the
+//!   multi-agent beta). A GET without `Upgrade: websocket` is refused by the WebSocket layer.
+//! - `POST …/responses` is answered by an [`HttpMock`] (a revoked API key gets 401 first): a
+//!   JSON body, or `text/event-stream`
 //!   with every event written after its delay. The SSE body is **chunked** (one chunk per
 //!   batch of events due at the same time), so that HTTP/1.1 connections stay alive and
 //!   clients such as reqwest reuse them; HTTP/1.0 clients get a close-delimited body.

@@ -149,7 +149,7 @@ impl WsDriver {
     fn on_event(&mut self, event: ws::Event) -> io::Result<()> {
         let now = self.shared.now();
         match event {
-            ws::Event::Request(_) => self.answer_upgrade()?,
+            ws::Event::Request(request) => self.answer_upgrade(&request.headers)?,
             ws::Event::Message(ws::Message::Text(text)) => {
                 if let Some(store) = self.link.pull(&self.shared, self.mock.store()) {
                     install_store(&mut self.mock, store);
@@ -163,10 +163,11 @@ impl WsDriver {
         Ok(())
     }
 
-    /// Accepts, refuses or ignores the upgrade as the script says.
-    fn answer_upgrade(&mut self) -> io::Result<()> {
+    /// Accepts, refuses or ignores the upgrade request (with these `headers`) as the script
+    /// says.
+    fn answer_upgrade(&mut self, headers: &[ws::Header]) -> io::Result<()> {
         let at = self.shared.now().elapsed();
-        let answered = match self.shared.script.upgrade(self.index) {
+        let answered = match self.shared.script.upgrade_request(self.index, headers) {
             Upgrade::Refuse(answer) => {
                 let status = answer.status;
                 self.shared
@@ -181,6 +182,7 @@ impl WsDriver {
                 self.shared
                     .log
                     .update(self.entry, |record| record.upgrade = Some((at, 101)));
+                self.mock.upgraded(headers);
                 self.ws.accept(&[])
             }
         };

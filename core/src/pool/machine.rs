@@ -266,18 +266,7 @@ impl Pool {
     }
 
     fn check_turn(&self, conv: ConvId, request: &ResponseCreate) -> Result<(), PoolError> {
-        let entry = self
-            .convs
-            .get(&conv)
-            .ok_or(PoolError::UnknownConversation(conv))?;
-        if self.closing {
-            return Err(PoolError::Closed);
-        }
-        if entry.turn.is_some() {
-            return Err(PoolError::Busy(conv));
-        }
-        self.check_fenced(conv)?;
-        self.check_answered(conv)?;
+        self.check_startable(conv)?;
         if request.stream_id.is_some() {
             return Err(SessionError::OwnedField("stream_id").into());
         }
@@ -445,18 +434,7 @@ impl Pool {
     /// ahead of waiting turns. Refused while calls are unanswered
     /// ([`PoolError::ToolCallsOpen`]) and when nothing is owed.
     pub fn continue_turn(&mut self, conv: ConvId, now: Instant) -> Result<TurnId, PoolError> {
-        let entry = self
-            .convs
-            .get(&conv)
-            .ok_or(PoolError::UnknownConversation(conv))?;
-        if self.closing {
-            return Err(PoolError::Closed);
-        }
-        if entry.turn.is_some() {
-            return Err(PoolError::Busy(conv));
-        }
-        self.check_fenced(conv)?;
-        self.check_answered(conv)?;
+        let entry = self.check_startable(conv)?;
         // Between turns a conversation with calls open is parked (see `end_resting_turns`).
         let owes = matches!(&entry.home, Home::Parked(transfer) if !transfer.is_idle());
         if !owes {
@@ -469,6 +447,25 @@ impl Pool {
         self.admission.resume(conv);
         self.admit(now);
         Ok(turn)
+    }
+
+    /// Whether `conv` may start a turn now (a new one or a continuation): it exists, the pool
+    /// is open, no turn of it runs or waits, it is not fenced and no call of its last
+    /// response waits for an answer. Gives its entry.
+    fn check_startable(&self, conv: ConvId) -> Result<&Conversation, PoolError> {
+        let entry = self
+            .convs
+            .get(&conv)
+            .ok_or(PoolError::UnknownConversation(conv))?;
+        if self.closing {
+            return Err(PoolError::Closed);
+        }
+        if entry.turn.is_some() {
+            return Err(PoolError::Busy(conv));
+        }
+        self.check_fenced(conv)?;
+        self.check_answered(conv)?;
+        Ok(entry)
     }
 
     /// Refuses a new turn of `conv` while calls of its last response wait for answers.

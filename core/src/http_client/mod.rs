@@ -509,6 +509,24 @@ impl HttpClient {
 
     /// The next write-ahead record of a journaled lane ([`Session::poll_record`]): store each
     /// before writing any socket. Once they are all taken, the requests they held start.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.journal(&Lane::Default, "conv-1")?;
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let mut stored = Vec::new();
+    /// while let Some(record) = client.poll_record() {
+    ///     stored.push(record); // a real driver writes it to its store first
+    /// }
+    /// assert!(!stored.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn poll_record(&mut self) -> Option<crate::persist::Record> {
         let record = self.session.poll_record();
         if record.is_none() {
@@ -520,6 +538,30 @@ impl HttpClient {
     /// See [`Session::import_lane`]: a conversation from elsewhere (a store's replay, another
     /// client) continues on `lane`, over HTTP: with its full context, or chained when its
     /// last response was stored.
+    ///
+    /// ```
+    /// # use responses_ws_core::client::{Client, ClientConfig};
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::mock::{MockPeer, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::ws::WsUrl;
+    /// # use responses_ws_core::Instant;
+    /// # let mut websocket = Client::new(ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?));
+    /// # let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+    /// # websocket.connect([1; 32], Instant::ZERO)?;
+    /// // A conversation begun in WebSocket mode …
+    /// websocket.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// server.exchange(&mut websocket, Instant::ZERO);
+    /// let transfer = websocket.export_lane(&Lane::Default)?;
+    /// // … goes on over HTTP.
+    /// let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut http = HttpClient::new(config, Instant::ZERO);
+    /// http.import_lane(&Lane::Default, transfer)?;
+    /// assert!(http.session().ledger().lane(&Lane::Default).is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn import_lane(
         &mut self,
         lane: &Lane,
@@ -826,6 +868,15 @@ impl HttpClient {
     }
 
     /// Replaces the `Authorization` header of the requests that start from now on.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.set_api_key("sk-rotated"); // the key a vault just handed out
+    /// ```
     pub fn set_api_key(&mut self, key: &str) {
         self.config.set_api_key(key);
     }

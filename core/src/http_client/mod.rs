@@ -874,8 +874,10 @@ impl HttpClient {
     /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig};
     /// # use responses_ws_core::Instant;
     /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
-    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// let mut client = HttpClient::new(config.api_key("sk-old"), Instant::ZERO);
     /// client.set_api_key("sk-rotated"); // the key a vault just handed out
+    /// let auth: Vec<_> = client.config().target.headers.iter().filter_map(|h| h.value_str()).collect();
+    /// assert_eq!(auth, ["Bearer sk-rotated"]);
     /// ```
     pub fn set_api_key(&mut self, key: &str) {
         self.config.set_api_key(key);

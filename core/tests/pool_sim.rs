@@ -531,3 +531,36 @@ fn answers_given_between_turns_go_out_with_a_continued_turn() {
     );
     assert!(net.pool.continue_turn(a, net.now).is_err(), "nothing owed");
 }
+
+#[test]
+fn a_conversation_fenced_while_its_response_streams_ends_as_fenced_not_interrupted() {
+    let script = responses_ws_core::mock::Script::new()
+        .text("A long answer.", 20)
+        .with_delta_delay(Duration::from_millis(10));
+    let mut net = Net::new(config(1), script);
+    let a = net.pool.open_journaled("contended").unwrap();
+    let b = net.pool.open_conversation().unwrap();
+    net.pool.turn(a, ask("Explain."), net.now).unwrap();
+    net.pool.turn(b, ask("And you?"), net.now).unwrap();
+    net.run(Duration::from_millis(50), |_| false, |_| {});
+    assert!(net.ended.is_empty(), "both responses are streaming");
+    assert!(
+        !net.records.is_empty(),
+        "the journaled request was recorded"
+    );
+
+    // Another worker took the lease: the request on its way cannot leave its connection,
+    // so that connection is dropped under it — yet the turn says why it ended.
+    net.pool
+        .journal_failed("contended", true, "lease taken".into(), net.now);
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 2, |_| {});
+    let (conv, result) = net.ended.values().find(|(conv, _)| *conv == a).unwrap();
+    assert_eq!(*conv, a);
+    let error = result.as_ref().unwrap_err();
+    assert!(
+        error.starts_with("another worker took the conversation over"),
+        "{error}"
+    );
+    let refused = net.pool.turn(a, ask("Again?"), net.now).unwrap_err();
+    assert_eq!(refused.error(), &PoolError::Fenced(a));
+}

@@ -151,24 +151,24 @@ impl Pool {
         if fenced {
             self.journals.fenced.insert(conv);
         }
+        // The turn ends with this cause before its connection may be dropped under it
+        // (below), which would end it as interrupted and hide why.
+        let turn = (self.convs.get(&conv).and_then(|c| c.turn.as_ref())).map(|t| (t.phase, t.id));
+        match turn {
+            Some((TurnPhase::Resuming, _)) => self.admission.withdraw(conv),
+            Some((TurnPhase::Waiting, turn)) => {
+                self.admission.cancel(turn);
+            }
+            _ => {}
+        }
+        self.end_turn(conv, Some(TurnError::NotDurable { fenced, reason }));
         if let Some(Home::Placed { conn, slot }) = self.convs.get(&conv).map(|c| &c.home) {
             let (conn, slot) = (*conn, *slot);
             self.unseat(conv, conn, slot, now);
         }
-        let Some(entry) = self.convs.get_mut(&conv) else {
-            return;
-        };
-        if let Home::Parked(transfer) = &mut entry.home {
+        if let Some(Home::Parked(transfer)) = self.convs.get_mut(&conv).map(|c| &mut c.home) {
             transfer.drop_queued();
         }
-        if entry.turn.as_ref().map(|t| t.phase) == Some(TurnPhase::Resuming) {
-            self.admission.withdraw(conv);
-        }
-        if entry.turn.as_ref().map(|t| t.phase) == Some(TurnPhase::Waiting) {
-            let turn = entry.turn.as_ref().expect("checked").id;
-            self.admission.cancel(turn);
-        }
-        self.end_turn(conv, Some(TurnError::NotDurable { fenced, reason }));
         self.admit(now);
     }
 

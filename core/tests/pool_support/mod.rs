@@ -14,6 +14,7 @@ use responses_ws_core::client::ClientConfig;
 use responses_ws_core::mock::{
     Action, MockConnection, Refusal, ResponseStore, Script, ScriptedCall, Upgrade, UpgradeFault,
 };
+use responses_ws_core::persist::Record;
 use responses_ws_core::pool::{ConnId, ConvId, Pool, PoolConfig, PoolEvent, TurnError, TurnId};
 use responses_ws_core::session::SessionEvent;
 use responses_ws_core::wire::Item;
@@ -91,6 +92,8 @@ pub struct Net {
     pub trace: Vec<(Instant, Trace)>,
     /// The most connections the pool had at once.
     pub peak_connections: usize,
+    /// Write-ahead records of journaled conversations, taken as the driver would.
+    pub records: Vec<Record>,
 }
 
 pub const URL: &str = "ws://mock.test/v1/responses";
@@ -136,6 +139,7 @@ impl Net {
             ended_order: Vec::new(),
             trace: Vec::new(),
             peak_connections: 0,
+            records: Vec::new(),
         }
     }
 
@@ -160,6 +164,10 @@ impl Net {
             if self.answer_tools && !self.unanswered.is_empty() {
                 moved = true;
                 self.answer_all();
+            }
+            while let Some(record) = self.pool.poll_record() {
+                moved = true;
+                self.records.push(record);
             }
             while let Some(conn) = self.pool.poll_ready() {
                 while let Some(bytes) = self.pool.poll_transmit(conn) {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use pool_support::{check_limits, config, outputs_per_call, tool_round_script, Net, Upgraded};
 use responses_ws_core::mock::AgeLimit;
 use responses_ws_core::pool::{ConvId, PoolError};
+use responses_ws_core::retry::Failure;
 use responses_ws_core::wire::ResponseCreate;
 use responses_ws_core::Instant;
 
@@ -563,4 +564,35 @@ fn a_conversation_fenced_while_its_response_streams_ends_as_fenced_not_interrupt
     );
     let refused = net.pool.turn(a, ask("Again?"), net.now).unwrap_err();
     assert_eq!(refused.error(), &PoolError::Fenced(a));
+}
+
+#[test]
+fn a_dial_that_fails_for_good_ends_its_turn_at_once_and_a_transient_one_keeps_trying() {
+    let untrusted = Failure::Transport {
+        message: "invalid peer certificate: UnknownIssuer".into(),
+        transient: false,
+    };
+    let mut net = Net::new(config(2), tool_round_script());
+    net.dial_failure = Some(untrusted);
+    let a = net.pool.open_conversation().unwrap();
+    net.pool.turn(a, ask("Hi"), net.now).unwrap();
+    net.run(Duration::from_secs(120), |net| !net.ended.is_empty(), |_| {});
+    let (_, result) = net.ended.values().next().unwrap();
+    let error = result.as_ref().unwrap_err();
+    assert!(error.contains("UnknownIssuer"), "{error}");
+    assert_eq!(net.now, Instant::ZERO, "no backoff before giving up");
+
+    // A refused TCP connection may succeed later: the turn waits (up to `max_wait`).
+    let mut net = Net::new(config(2), tool_round_script());
+    net.dial_failure = Some(Failure::Transport {
+        message: "connection refused".into(),
+        transient: true,
+    });
+    let a = net.pool.open_conversation().unwrap();
+    net.pool.turn(a, ask("Hi"), net.now).unwrap();
+    net.run(Duration::from_secs(5), |net| !net.ended.is_empty(), |_| {});
+    assert!(net.ended.is_empty(), "still trying after 5 s");
+    net.dial_failure = None;
+    net.run(Duration::from_secs(60), |net| !net.ended.is_empty(), |_| {});
+    assert_all_well(&net, &[a]);
 }

@@ -41,7 +41,8 @@ pub struct PoolConfig {
     pub max_waiting: usize,
     /// How long a turn may wait for a lane before it fails, its request handed back
     /// (default 60 s); also how long a running turn may keep moving off connections that
-    /// never open (an unreachable or refusing server) before it gives up. Moves off
+    /// never open (an unreachable or refusing server) before it gives up; a failure no
+    /// attempt can fix (an untrusted certificate, a 403) ends it at once. Moves off
     /// connections that had opened count against the request's retry budget instead.
     pub max_wait: Duration,
     /// Connections opening at once (default 4).

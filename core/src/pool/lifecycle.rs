@@ -14,7 +14,7 @@ use super::machine::Pool;
 use super::member::ConnectionPhase;
 use super::slots::LaneSlots;
 use crate::client::ClientEvent;
-use crate::retry::{Failure, GaveUp, RetrySafety};
+use crate::retry::{Failure, FailureClass, GaveUp, RetrySafety};
 use crate::session::{Lane, RequestError, SessionEvent};
 use crate::time::Instant;
 
@@ -191,6 +191,10 @@ impl Pool {
             .collect();
         let cause = member.lost.clone().unwrap_or(Failure::Dropped);
         let opened = member.opened_at.is_some();
+        // A connection that never opened for a reason no attempt can fix (an untrusted
+        // certificate, a 403) ends the turns moving off it now: the next probe would fail
+        // the same way, only later.
+        let hopeless = !opened && cause.class() == FailureClass::Final;
         let (budget, max_wait) = (
             self.config.client.session.retry.max_attempts,
             self.config.max_wait,
@@ -222,14 +226,14 @@ impl Pool {
             // opened: a refused or unreachable server, while the pool backs off).
             turn.moves += u32::from(opened);
             let since = *turn.moving_since.get_or_insert(now);
-            let spent = turn.moves >= budget || (!opened && now - since >= max_wait);
+            let spent = hopeless || turn.moves >= budget || (!opened && now - since >= max_wait);
             if stuck {
                 self.end_turn(conv, Some(TurnError::Request(RequestError::Interrupted)));
             } else if idle {
                 self.end_turn(conv, None);
             } else if spent {
-                // Connection after connection ended before a response of the turn started:
-                // the request's retry budget is spent. Its unsent requests are dropped; a tool
+                // Connection after connection ended before a response of the turn started
+                // (or one failed for good): the request's retry budget is spent. Its unsent requests are dropped; a tool
                 // call still open can be answered.
                 if let Home::Parked(transfer) = &mut entry.home {
                     transfer.drop_queued();

@@ -15,6 +15,7 @@ use responses_ws_core::mock::{
     Action, MockConnection, Refusal, ResponseStore, Script, ScriptedCall, Upgrade, UpgradeFault,
 };
 use responses_ws_core::persist::Record;
+use responses_ws_core::retry::Failure;
 use responses_ws_core::pool::{ConnId, ConvId, Pool, PoolConfig, PoolEvent, TurnError, TurnId};
 use responses_ws_core::session::SessionEvent;
 use responses_ws_core::wire::Item;
@@ -94,6 +95,8 @@ pub struct Net {
     pub peak_connections: usize,
     /// Write-ahead records of journaled conversations, taken as the driver would.
     pub records: Vec<Record>,
+    /// Whether every dial fails, and how (the socket cannot be opened: TCP, TLS).
+    pub dial_failure: Option<Failure>,
 }
 
 pub const URL: &str = "ws://mock.test/v1/responses";
@@ -140,6 +143,7 @@ impl Net {
             trace: Vec::new(),
             peak_connections: 0,
             records: Vec::new(),
+            dial_failure: None,
         }
     }
 
@@ -209,6 +213,10 @@ impl Net {
         self.trace.extend(traced.map(|t| (self.now, t)));
         match event {
             PoolEvent::Dial { conn } => {
+                if let Some(failure) = self.dial_failure.clone() {
+                    self.pool.dial_failed(conn, failure, self.now);
+                    return;
+                }
                 let index = self.next_index;
                 self.next_index += 1;
                 let mock = MockConnection::new(self.script.clone(), index, self.now)

@@ -576,7 +576,11 @@ fn a_dial_that_fails_for_good_ends_its_turn_at_once_and_a_transient_one_keeps_tr
     net.dial_failure = Some(untrusted);
     let a = net.pool.open_conversation().unwrap();
     net.pool.turn(a, ask("Hi"), net.now).unwrap();
-    net.run(Duration::from_secs(120), |net| !net.ended.is_empty(), |_| {});
+    net.run(
+        Duration::from_secs(120),
+        |net| !net.ended.is_empty(),
+        |_| {},
+    );
     let (_, result) = net.ended.values().next().unwrap();
     let error = result.as_ref().unwrap_err();
     assert!(error.contains("UnknownIssuer"), "{error}");

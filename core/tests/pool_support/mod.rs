@@ -15,8 +15,8 @@ use responses_ws_core::mock::{
     Action, MockConnection, Refusal, ResponseStore, Script, ScriptedCall, Upgrade, UpgradeFault,
 };
 use responses_ws_core::persist::Record;
-use responses_ws_core::retry::Failure;
 use responses_ws_core::pool::{ConnId, ConvId, Pool, PoolConfig, PoolEvent, TurnError, TurnId};
+use responses_ws_core::retry::Failure;
 use responses_ws_core::session::SessionEvent;
 use responses_ws_core::wire::Item;
 use responses_ws_core::ws::{self, Connection, WsUrl};

@@ -85,7 +85,7 @@ impl Connection {
             };
             match step {
                 ToolStep::Answer(calls) => self.answer(&mut run, calls, &mut handler)?,
-                ToolStep::Done(result) => return result,
+                ToolStep::Done(result) => return result.map(|response| *response),
                 ToolStep::Next => {}
             }
         }

@@ -19,15 +19,35 @@ use crate::{ConnectionState, Durable, Error, Start};
 /// A tool loop being driven on a connection.
 ///
 /// ```
-/// use responses_ws_adapter::{Config, ConnectionState, ToolRun, ToolStep};
+/// use responses_ws_adapter::{ClientEvent, Config, ConnectionState, ResponseCreate, ToolRun, ToolStep};
+/// use responses_ws_adapter::responses_ws_core::mock::{MockPeer, Script, ScriptedCall};
 /// use responses_ws_adapter::responses_ws_core::session::Lane;
+/// use responses_ws_adapter::responses_ws_core::Instant;
 ///
-/// let (mut state, _) = ConnectionState::new(Config::new("ws://127.0.0.1:9/v1/responses")?.into_parts());
-/// let id = state.create(responses_ws_adapter::ResponseCreate::new("gpt-5.5").input("Hi"))?;
-/// let mut run = ToolRun::new(Lane::Default, id);
-/// // Nothing set aside: the driver reads the connection for the next event.
-/// assert!(run.step_set_aside(&mut state).is_none());
-/// // The connection ended for good: the loop fails.
+/// let (mut state, _) = ConnectionState::new(Config::<()>::new("ws://127.0.0.1:9/v1/responses")?.into_parts());
+/// let script = Script::new().tool_calls([ScriptedCall::new("clock", "{}")]).text("It is noon.", 1);
+/// let mut server = MockPeer::new(script, 0, Instant::ZERO);
+/// state.machine.connect([1; 32], Instant::ZERO)?;
+/// let first = state.create(ResponseCreate::new("gpt-5.5").input("What time is it?"))?;
+/// let mut run = ToolRun::new(Lane::Default, first);
+/// let mut events = server.exchange(state.machine.client_mut().unwrap(), Instant::ZERO);
+/// let answer = loop {
+///     match run.step(&mut state, Some(events.remove(0))) {
+///         ToolStep::Answer(calls) => {
+///             for call in calls.calls {
+///                 run.submit(&mut state, Instant::ZERO, call, "12:00")?;
+///             }
+///             events.extend(server.exchange(state.machine.client_mut().unwrap(), Instant::ZERO));
+///         }
+///         ToolStep::Done(response) => break response?.all_output_text(),
+///         ToolStep::Next => {}
+///     }
+/// };
+/// assert_eq!(answer, "It is noon.");
+/// // The connection's own events were set aside for the application, in order.
+/// assert!(matches!(state.take_set_aside()?, Some(ClientEvent::Connected { .. })));
+/// // A loop whose connection ends for good fails.
+/// let mut run = ToolRun::new(Lane::Default, first);
 /// assert!(matches!(run.step(&mut state, None), ToolStep::Done(Err(_))));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -41,21 +61,54 @@ pub struct ToolRun {
 /// What a driver does next in a [`ToolRun`].
 ///
 /// Not `non_exhaustive`: a driver must do every kind.
+///
+/// ```
+/// use responses_ws_adapter::{Config, ConnectionState, Error, ToolRun, ToolStep};
+/// use responses_ws_adapter::responses_ws_core::session::{Lane, RequestId};
+///
+/// let (mut state, _) = ConnectionState::new(Config::<()>::new("ws://127.0.0.1:9/v1/responses")?.into_parts());
+/// let mut run = ToolRun::new(Lane::Default, RequestId(1));
+/// match run.step(&mut state, None) {
+///     ToolStep::Answer(calls) => unreachable!("no response made {calls:?}"),
+///     ToolStep::Done(result) => assert!(matches!(result, Err(Error::ConnectionClosed))),
+///     ToolStep::Next => unreachable!("the connection is over"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub enum ToolStep {
     /// Run the handler on these calls ([`Calls::calls`]; its approvals end the loop once
     /// the calls are answered: [`ToolRun::approvals_left`]).
     Answer(Calls),
     /// The loop is over: its final response, or why there is none.
-    Done(Result<Response, Error>),
+    Done(Result<Box<Response>, Error>),
     /// Nothing to do: the next event.
     Next,
 }
 
 /// How a durable run goes on once its conversation is open ([`DurableRun::start`]).
 ///
-/// Not `non_exhaustive`: a driver must follow every kind.
+/// Not `non_exhaustive`: a driver must follow every kind. One per durable run, moved on at
+/// once: boxing the request would only cost an allocation.
+///
+/// ```
+/// use std::sync::Arc;
+/// use responses_ws_adapter::{Config, ConnectionState, DurableRun, MemoryStore, ResponseCreate};
+///
+/// let store = Arc::new(MemoryStore::default());
+/// let config = Config::<()>::new("ws://127.0.0.1:9/v1/responses")?.store(store, "worker-1");
+/// let (mut state, _) = ConnectionState::new(config.into_parts());
+/// let request = ResponseCreate::new("gpt-5.5").input("Hi");
+/// // A conversation the store never saw: it is journaled, and its request is sent.
+/// let DurableRun::Send(request) = DurableRun::start(&mut state, "conv-1", request)? else {
+///     unreachable!("the store was empty")
+/// };
+/// state.create(request)?;
+/// assert!(state.persist());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum DurableRun {
     /// Send this request and run the tool loop: the conversation is new, or its first
     /// input never was stored.
@@ -74,14 +127,6 @@ pub enum DurableRun {
 
 impl ToolRun {
     /// The loop of a lane whose first request is `request` (what `create` returned).
-    ///
-    /// ```
-    /// use responses_ws_adapter::ToolRun;
-    /// use responses_ws_adapter::responses_ws_core::session::{Lane, RequestId};
-    ///
-    /// let run = ToolRun::new(Lane::Default, RequestId(1));
-    /// assert_eq!(run.lane(), &Lane::Default);
-    /// ```
     pub fn new(lane: Lane, request: RequestId) -> ToolRun {
         ToolRun::following(ToolLoop::new(lane, request))
     }
@@ -91,15 +136,6 @@ impl ToolRun {
     }
 
     /// The lane the loop runs on.
-    ///
-    /// ```
-    /// use responses_ws_adapter::ToolRun;
-    /// use responses_ws_adapter::responses_ws_core::session::{Lane, RequestId};
-    ///
-    /// let lane = Lane::named("planner")?;
-    /// assert_eq!(ToolRun::new(lane.clone(), RequestId(2)).lane(), &lane);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn lane(&self) -> &Lane {
         self.tool_loop.lane()
     }
@@ -107,20 +143,6 @@ impl ToolRun {
     /// The loop's step on the first set-aside event it has not looked at; `None` when it
     /// has looked at every one (the driver then drives the connection for the next event,
     /// for [`step`](Self::step)).
-    ///
-    /// ```
-    /// use responses_ws_adapter::{ClientEvent, Config, ConnectionState, ToolRun, ToolStep};
-    /// use responses_ws_adapter::responses_ws_core::session::{Lane, RequestId};
-    ///
-    /// let (mut state, _) = ConnectionState::new(Config::new("ws://127.0.0.1:9/v1/responses")?.into_parts());
-    /// state.set_aside(ClientEvent::Connected { headers: Vec::new() });
-    /// let mut run = ToolRun::new(Lane::Default, RequestId(1));
-    /// // Not the loop's: it stays set aside for the application.
-    /// assert!(matches!(run.step_set_aside(&mut state), Some(ToolStep::Next)));
-    /// assert!(run.step_set_aside(&mut state).is_none());
-    /// assert!(state.take_set_aside()?.is_some());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn step_set_aside(&mut self, state: &mut ConnectionState) -> Option<ToolStep> {
         let event = state.take_set_aside_at(self.seen)?;
         Some(self.step(state, Some(event)))
@@ -129,16 +151,6 @@ impl ToolRun {
     /// The loop's step on `event`, the connection's next (`None`: the connection is over
     /// for good, and the loop fails with [`Error::ConnectionClosed`]). An event that is not
     /// the loop's is set aside for the application, in order.
-    ///
-    /// ```
-    /// use responses_ws_adapter::{Config, ConnectionState, Error, ToolRun, ToolStep};
-    /// use responses_ws_adapter::responses_ws_core::session::{Lane, RequestId};
-    ///
-    /// let (mut state, _) = ConnectionState::new(Config::new("ws://127.0.0.1:9/v1/responses")?.into_parts());
-    /// let mut run = ToolRun::new(Lane::Default, RequestId(1));
-    /// assert!(matches!(run.step(&mut state, None), ToolStep::Done(Err(Error::ConnectionClosed))));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn step(&mut self, state: &mut ConnectionState, event: Option<ClientEvent>) -> ToolStep {
         let Some(event) = event else {
             return ToolStep::Done(Err(Error::ConnectionClosed));
@@ -150,7 +162,7 @@ impl ToolRun {
                 ToolStep::Next
             }
             Step::Answer(calls) => ToolStep::Answer(calls),
-            Step::Done(response) => ToolStep::Done(Ok(*response)),
+            Step::Done(response) => ToolStep::Done(Ok(response)),
             Step::Failed { lane, error } => ToolStep::Done(Err(Error::Request { lane, error })),
             _ => ToolStep::Next,
         }
@@ -159,19 +171,6 @@ impl ToolRun {
     /// Hands `call`'s output to the session (its last call's output sends the
     /// continuation) and stores it before the next handler runs: a crash re-runs only the
     /// handlers whose output was not stored.
-    ///
-    /// ```
-    /// use responses_ws_adapter::{Config, ConnectionState, ToolCall, ToolRun};
-    /// use responses_ws_adapter::responses_ws_core::session::{Lane, RequestId, ToolCallKind};
-    /// use responses_ws_adapter::responses_ws_core::Instant;
-    ///
-    /// let (mut state, _) = ConnectionState::new(Config::new("ws://127.0.0.1:9/v1/responses")?.into_parts());
-    /// let mut run = ToolRun::new(Lane::Default, RequestId(1));
-    /// let call = ToolCall { call_id: "call_1".into(), name: "clock".into(), kind: ToolCallKind::Function, arguments: "{}".into() };
-    /// // No response asked for it: the session refuses the output.
-    /// assert!(run.submit(&mut state, Instant::ZERO, call, "noon").is_err());
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn submit(
         &mut self,
         state: &mut ConnectionState,
@@ -188,14 +187,6 @@ impl ToolRun {
     /// How the loop goes on once a response's calls are answered: `Ok` when it made no MCP
     /// approval request, else [`Error::ApprovalRequired`] with them (a handler cannot give
     /// them).
-    ///
-    /// ```
-    /// use responses_ws_adapter::ToolRun;
-    /// use responses_ws_adapter::responses_ws_core::session::{Lane, RequestId};
-    ///
-    /// let run = ToolRun::new(Lane::Default, RequestId(1));
-    /// assert!(run.approvals_left(Vec::new()).is_ok());
-    /// ```
     pub fn approvals_left(&self, approvals: Vec<ToolCall>) -> Result<(), Error> {
         Error::approvals_left(self.lane(), approvals)
     }
@@ -205,18 +196,6 @@ impl DurableRun {
     /// Opens durable conversation `conversation` on the lane of `request.stream_id`: a new
     /// one is journaled from now on, a stored one resumed (its lease taken). The driver
     /// then writes what the resumption queued and goes on as the answer says.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use responses_ws_adapter::{Config, ConnectionState, DurableRun, MemoryStore, ResponseCreate};
-    ///
-    /// let config = Config::new("ws://127.0.0.1:9/v1/responses")?
-    ///     .store(Arc::new(MemoryStore::default()), "worker-1");
-    /// let (mut state, _) = ConnectionState::new(config.into_parts());
-    /// let request = ResponseCreate::new("gpt-5.5").input("Hi");
-    /// assert!(matches!(DurableRun::start(&mut state, "conv-1", request)?, DurableRun::Send(_)));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
     pub fn start(
         state: &mut ConnectionState,
         conversation: &str,

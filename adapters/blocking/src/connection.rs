@@ -1,4 +1,4 @@
-//! [`Connection`]: the blocking driving loop around the core's [`Client`] — read the socket
+//! [`Connection`]: the blocking driving loop around the core's [`Client`](responses_ws_core::client::Client) — read the socket
 //! into the core, hand out the core's events, write what it queues, honour its one deadline
 //! (as socket timeouts), and dial again when the core's retry budget says so
 //! (`Client::next_dial`). Every protocol decision is the core's; this file only moves bytes
@@ -8,11 +8,10 @@ use std::io::{self, Read, Write};
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
-use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::http_client::{HttpClient, Transport as TransportKind};
-use responses_ws_core::session::{Lane, RequestId, Session};
+use responses_ws_core::client::ClientEvent;
+use responses_ws_core::http_client::Transport as TransportKind;
+use responses_ws_core::session::{Lane, RequestId};
 use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
-use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 
 use crate::http::{Dialing, HttpSockets};
@@ -120,7 +119,7 @@ impl Connection {
     /// not started go out again. For use after the events ended (the application closed, or
     /// retrying gave up).
     pub fn reconnect(&mut self) -> Result<(), ConnectError> {
-        if self.state.transport() == TransportKind::Http {
+        if self.state.machine.transport() == TransportKind::Http {
             self.state.machine.reopen(self.now());
             return Ok(());
         }
@@ -151,7 +150,7 @@ impl Connection {
         output: impl Into<ToolOutput>,
     ) -> Result<(), Error> {
         self.send(false, |state| {
-            state.submit_tool_output(lane, call_id, output)
+            Ok(state.machine.submit_tool_output(lane, call_id, output)?)
         })
     }
 
@@ -164,7 +163,7 @@ impl Connection {
         reason: Option<String>,
     ) -> Result<(), Error> {
         self.send(false, |state| {
-            state.submit_approval(lane, request_id, approve, reason)
+            Ok((state.machine).submit_approval(lane, request_id, approve, reason)?)
         })
     }
 
@@ -172,7 +171,7 @@ impl Connection {
     /// WebSocket mode only: over HTTP + SSE it fails with [`Error::WebSocketOnly`], the
     /// input handed back.
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
-        self.send(true, |state| state.steer(lane, input))
+        self.send(true, |state| state.machine.steer(lane, input))
     }
 
     /// Commits `input` (outputs of client-owned tool calls) into the lane's running response
@@ -182,7 +181,7 @@ impl Connection {
     /// [`Session::inject`](responses_ws_core::session::Session::inject). WebSocket mode
     /// only, as [`steer`](Self::steer).
     pub fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Error> {
-        self.send(false, |state| state.inject(lane, input))
+        self.send(false, |state| state.machine.inject(lane, input))
     }
 
     /// A call of the API that makes the session send: the time first (see
@@ -207,7 +206,7 @@ impl Connection {
     /// Tells the core what time it is before an API call.
     pub(crate) fn catch_up(&mut self) {
         let now = self.now();
-        self.state.catch_up(now);
+        self.state.machine.handle_timeout(now);
     }
 
     /// The next event, reading the socket only when the core has none left. `None` once the
@@ -232,7 +231,7 @@ impl Connection {
     /// server's answer, end of file, or the close timeout. Nothing is reconnected. Events that
     /// arrived meanwhile stay available to [`next_event`](Self::next_event).
     pub fn close(&mut self) -> Result<(), Error> {
-        if self.state.transport() == TransportKind::Http {
+        if self.state.machine.transport() == TransportKind::Http {
             // Every socket closes; requests in flight end as interrupted.
             self.state.machine.close(self.now());
             while let Some(event) = self.pull_event() {
@@ -260,39 +259,12 @@ impl Connection {
         Ok(())
     }
 
-    /// The core's WebSocket client (the configuration, the bytes written and read so far),
-    /// while the conversation runs on WebSocket mode; `None` over HTTP + SSE.
-    pub fn client(&self) -> Option<&Client> {
-        self.state.client()
-    }
-
-    /// The core's HTTP + SSE client (open sockets, configuration), while the conversation
-    /// runs over HTTP; `None` on WebSocket mode.
-    pub fn http_client(&self) -> Option<&HttpClient> {
-        self.state.http_client()
-    }
-
-    /// The session, on either transport: ledger, pending tool calls, requests in flight.
-    pub fn session(&self) -> &Session {
-        self.state.session()
-    }
-
-    /// The transport the conversation runs on now: WebSocket mode, or HTTP + SSE (asked
-    /// for with [`Config::transport`](responses_ws_adapter::Config::transport), or after a
-    /// fallback: [`ClientEvent::UseHttp`]).
-    pub fn transport(&self) -> TransportKind {
-        self.state.transport()
-    }
+    responses_ws_adapter::connection_accessors!(state);
 
     /// Whether the conversation can send: the WebSocket open (upgraded and not closing), or
     /// HTTP + SSE and not closed.
     pub fn is_open(&self) -> bool {
         self.state.is_open(self.io.is_some())
-    }
-
-    /// The headers of the server's last `101 Switching Protocols` answer.
-    pub fn handshake_headers(&self) -> &[Header] {
-        self.state.handshake_headers()
     }
 
     // --- Driving ----------------------------------------------------------------------------

@@ -12,10 +12,10 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::Duration;
 
-use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::http_client::{HttpClient, SocketId, Transport};
-use responses_ws_core::session::{Lane, RequestId, Session};
-use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
+use responses_ws_core::client::ClientEvent;
+use responses_ws_core::http_client::SocketId;
+use responses_ws_core::session::{Lane, RequestId};
+use responses_ws_core::wire::ResponseCreate;
 use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
 use responses_ws_store::StoreError;
@@ -37,11 +37,12 @@ use crate::{
 /// let config = Config::<()>::new("ws://127.0.0.1:9/v1/responses")?.transport(Transport::Http);
 /// let (mut state, sockets) = ConnectionState::new(config.into_parts());
 /// assert_eq!(sockets.connect_timeout, responses_ws_adapter::DEFAULT_CONNECT_TIMEOUT);
-/// state.catch_up(Instant::ZERO);
+/// state.machine.handle_timeout(Instant::ZERO); // what each call of the API does first
 /// state.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
 /// assert!(state.is_open(false)); // over HTTP, no socket is kept open
 /// // Steering is WebSocket mode's alone: the input comes back with the error.
-/// assert!(matches!(state.steer(&Lane::Default, "faster"), Err(Error::WebSocketOnly { .. })));
+/// let steered = state.machine.steer(&Lane::Default, "faster");
+/// assert!(matches!(steered, Err(Error::WebSocketOnly { .. })));
 /// // The request asks for a socket of its own; say the driver could not open it.
 /// let event = state.next_machine_event(|| Instant::ZERO, |state, request| {
 ///     let SocketRequest::Dial(socket) = request else { unreachable!("nothing to close") };
@@ -125,31 +126,7 @@ impl ConnectionState {
         (state, sockets)
     }
 
-    // --- What the application reads -------------------------------------------------------
-
-    /// The core's WebSocket client (configuration, bytes written and read so far), while
-    /// the conversation runs on WebSocket mode; `None` over HTTP + SSE.
-    pub fn client(&self) -> Option<&Client> {
-        self.machine.client()
-    }
-
-    /// The core's HTTP + SSE client (open sockets, configuration), while the conversation
-    /// runs over HTTP; `None` on WebSocket mode.
-    pub fn http_client(&self) -> Option<&HttpClient> {
-        self.machine.http()
-    }
-
-    /// The session, on either transport: ledger, pending tool calls, requests in flight.
-    pub fn session(&self) -> &Session {
-        self.machine.session()
-    }
-
-    /// The transport the conversation runs on now: WebSocket mode, or HTTP + SSE (asked
-    /// for with [`Config::transport`](crate::Config::transport), or after a fallback:
-    /// [`ClientEvent::UseHttp`]).
-    pub fn transport(&self) -> Transport {
-        self.machine.transport()
-    }
+    // --- What the application reads (with `connection_accessors!`) --------------------------
 
     /// Whether the conversation can send: on WebSocket mode, the driver's socket attached
     /// (`socket_up`) and the connection open (upgraded, not closing); over HTTP + SSE, not
@@ -168,13 +145,6 @@ impl ConnectionState {
 
     // --- The calls of the API ---------------------------------------------------------------
 
-    /// Tells the core the time before a call of the API: the session decides (connection
-    /// age, rotation) on the time it last saw, and nothing may have driven the connection
-    /// for a while.
-    pub fn catch_up(&mut self, now: Instant) {
-        self.machine.handle_timeout(now);
-    }
-
     /// Queues a turn on the lane of `request.stream_id` (a turn of the trace begins).
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
         let lane = Lane::from_stream_id(request.stream_id.as_deref());
@@ -190,40 +160,6 @@ impl ConnectionState {
         let id = self.machine.fork(from, request)?;
         self.trace.turn(id, &lane);
         Ok(id)
-    }
-
-    /// Answers tool call `call_id` of the lane's last response.
-    pub fn submit_tool_output(
-        &mut self,
-        lane: &Lane,
-        call_id: &str,
-        output: impl Into<ToolOutput>,
-    ) -> Result<(), Error> {
-        Ok(self.machine.submit_tool_output(lane, call_id, output)?)
-    }
-
-    /// Approves or refuses MCP approval request `request_id` of the lane's last response.
-    pub fn submit_approval(
-        &mut self,
-        lane: &Lane,
-        request_id: &str,
-        approve: bool,
-        reason: Option<String>,
-    ) -> Result<(), Error> {
-        Ok(self
-            .machine
-            .submit_approval(lane, request_id, approve, reason)?)
-    }
-
-    /// Steers the lane's running response (`response.steer`); WebSocket mode only.
-    pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
-        self.machine.steer(lane, input)
-    }
-
-    /// Commits `input` into the lane's running response (`response.inject`); WebSocket
-    /// mode only.
-    pub fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Error> {
-        self.machine.inject(lane, input)
     }
 
     /// Journals `lane`'s conversation as `conversation` in the configured store (see
@@ -401,4 +337,42 @@ impl fmt::Debug for ConnectionState {
             .field("store_error", &self.store_error)
             .finish_non_exhaustive()
     }
+}
+
+/// The read-only calls of a driver's `Connection` (`client`, `http_client`, `session`,
+/// `transport`, `handshake_headers`), written once for both drivers over the
+/// [`ConnectionState`] in their field `$state`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! connection_accessors {
+    ($state:ident) => {
+        /// The core's WebSocket client (configuration, bytes written and read so far), while
+        /// the conversation runs on WebSocket mode; `None` over HTTP + SSE.
+        pub fn client(&self) -> Option<&$crate::responses_ws_core::client::Client> {
+            self.$state.machine.client()
+        }
+
+        /// The core's HTTP + SSE client (open sockets, configuration), while the
+        /// conversation runs over HTTP; `None` on WebSocket mode.
+        pub fn http_client(&self) -> Option<&$crate::responses_ws_core::http_client::HttpClient> {
+            self.$state.machine.http()
+        }
+
+        /// The session, on either transport: ledger, pending tool calls, requests in flight.
+        pub fn session(&self) -> &$crate::responses_ws_core::session::Session {
+            self.$state.machine.session()
+        }
+
+        /// The transport the conversation runs on now: WebSocket mode, or HTTP + SSE (asked
+        /// for with [`Config::transport`](responses_ws_adapter::Config::transport), or after
+        /// a fallback: [`ClientEvent::UseHttp`](responses_ws_adapter::ClientEvent::UseHttp)).
+        pub fn transport(&self) -> $crate::Transport {
+            self.$state.machine.transport()
+        }
+
+        /// The headers of the server's last `101 Switching Protocols` answer.
+        pub fn handshake_headers(&self) -> &[$crate::responses_ws_core::ws::Header] {
+            self.$state.handshake_headers()
+        }
+    };
 }

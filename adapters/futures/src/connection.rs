@@ -1,4 +1,4 @@
-//! [`Connection`]: the core's [`Client`] driven by the caller's awaits over one byte stream at a
+//! [`Connection`]: the core's [`Client`](responses_ws_core::client::Client) driven by the caller's awaits over one byte stream at a
 //! time. It reads, writes, keeps one timer and dials again when the core's retry budget says
 //! so (`Client::next_dial`); every protocol decision is the core's. This file holds the public
 //! calls; the driving loop and the waits are in `driver`, the tool loop in `tool_loop`.
@@ -23,12 +23,12 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use futures_rustls::TlsConnector;
-use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::http_client::{HttpClient, Transport};
-use responses_ws_core::session::{Lane, RequestId, Session};
+use responses_ws_core::client::ClientEvent;
+use responses_ws_core::http_client::Transport;
+use responses_ws_core::session::{Lane, RequestId};
 
 use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
-use responses_ws_core::ws::{Header, WsUrl};
+use responses_ws_core::ws::WsUrl;
 use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
@@ -177,7 +177,7 @@ impl Connection {
     /// events ended (the application closed, or retrying gave up). Over HTTP + SSE there is
     /// nothing to open ahead: requests go out again on sockets of their own.
     pub async fn reconnect(&mut self) -> Result<(), ConnectError> {
-        if self.state.transport() == Transport::Http {
+        if self.state.machine.transport() == Transport::Http {
             self.state.machine.reopen(self.now());
             return Ok(());
         }
@@ -208,7 +208,7 @@ impl Connection {
     /// for a while.
     fn catch_up(&mut self) {
         let now = self.now();
-        self.state.catch_up(now);
+        self.state.machine.handle_timeout(now);
     }
 
     /// A call of the API that makes the session send: the time first, room in the outbound
@@ -262,7 +262,7 @@ impl Connection {
         output: impl Into<ToolOutput>,
     ) -> Result<(), Error> {
         self.send(false, |state| {
-            state.submit_tool_output(lane, call_id, output)
+            Ok(state.machine.submit_tool_output(lane, call_id, output)?)
         })
         .await
     }
@@ -276,7 +276,7 @@ impl Connection {
         reason: Option<String>,
     ) -> Result<(), Error> {
         self.send(false, |state| {
-            state.submit_approval(lane, request_id, approve, reason)
+            Ok((state.machine).submit_approval(lane, request_id, approve, reason)?)
         })
         .await
     }
@@ -285,7 +285,8 @@ impl Connection {
     /// mode only: over HTTP + SSE it fails with [`Error::WebSocketOnly`], the input handed
     /// back.
     pub async fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
-        self.send(true, |state| state.steer(lane, input)).await
+        self.send(true, |state| state.machine.steer(lane, input))
+            .await
     }
 
     /// Commits `input` (outputs of client-owned tool calls) into the lane's running response
@@ -295,7 +296,8 @@ impl Connection {
     /// [`Session::inject`](responses_ws_core::session::Session::inject). WebSocket mode
     /// only, as [`steer`](Self::steer).
     pub async fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Error> {
-        self.send(false, |state| state.inject(lane, input)).await
+        self.send(false, |state| state.machine.inject(lane, input))
+            .await
     }
 
     /// Closes the connection (code 1000) and waits for the close handshake (or the close
@@ -375,39 +377,12 @@ impl Connection {
         }
     }
 
-    /// The WebSocket client machine (configuration, byte counts), while the conversation
-    /// runs on WebSocket mode; `None` over HTTP + SSE.
-    pub fn client(&self) -> Option<&Client> {
-        self.state.client()
-    }
-
-    /// The HTTP + SSE client machine (open sockets, configuration), while the conversation
-    /// runs over HTTP; `None` on WebSocket mode.
-    pub fn http_client(&self) -> Option<&HttpClient> {
-        self.state.http_client()
-    }
-
-    /// The session, on either transport: ledger, pending tool calls, requests in flight.
-    pub fn session(&self) -> &Session {
-        self.state.session()
-    }
-
-    /// The transport the conversation runs on now: WebSocket mode, or HTTP + SSE (asked
-    /// for with [`Config::transport`](responses_ws_adapter::Config::transport), or after a
-    /// fallback: [`ClientEvent::UseHttp`]).
-    pub fn transport(&self) -> Transport {
-        self.state.transport()
-    }
+    responses_ws_adapter::connection_accessors!(state);
 
     /// Whether the conversation can send: the WebSocket upgrade done and the connection
     /// open, or HTTP + SSE and not closed.
     pub fn is_open(&self) -> bool {
         self.state.is_open(matches!(self.link, Link::Up(_)))
-    }
-
-    /// The headers of the server's last `101 Switching Protocols` answer.
-    pub fn handshake_headers(&self) -> &[Header] {
-        self.state.handshake_headers()
     }
 }
 

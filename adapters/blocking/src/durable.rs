@@ -4,11 +4,12 @@
 //! parts. The write-ahead itself (records stored before bytes are written) is in the
 //! connection's write steps, WebSocket mode's and HTTP's alike.
 
-use responses_ws_adapter::{DurableRun, Resumed};
+use responses_ws_adapter::{DurableRun, Resumed, ToolRun};
 use responses_ws_core::session::{Lane, ToolCall};
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use crate::connection::Connection;
+use crate::tool_loop::Handler;
 use crate::Error;
 
 impl Connection {
@@ -72,21 +73,20 @@ impl Connection {
     }
 
     /// [`run_durable`](Self::run_durable) up to its final response.
-    fn drive_durable<F, O>(
+    fn drive_durable(
         &mut self,
         conversation: &str,
         request: ResponseCreate,
-        mut handler: F,
-    ) -> Result<Response, Error>
-    where
-        F: FnMut(&ToolCall) -> O,
-        O: Into<ToolOutput>,
-    {
+        mut handler: impl Handler,
+    ) -> Result<Response, Error> {
         let run = self.send(false, |state| {
             DurableRun::start(state, conversation, request)
         })?;
         match run {
-            DurableRun::Send(request) => self.run_tool_loop(request, handler),
+            DurableRun::Send(request) => {
+                let run = self.send(true, |state| ToolRun::create(state, request))?;
+                self.drive_tool_loop(run, handler)
+            }
             DurableRun::Finished(response) => Ok(*response),
             DurableRun::Resume { mut run, rerun } => {
                 self.answer(&mut run, rerun, &mut handler)?;

@@ -4,7 +4,7 @@
 //! answer, what ends it); this file runs the handler and keeps the other events.
 
 use responses_ws_adapter::{ToolRun, ToolStep};
-use responses_ws_core::session::{Lane, ToolCall};
+use responses_ws_core::session::ToolCall;
 use responses_ws_core::tool_loop::Calls;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
@@ -60,21 +60,16 @@ impl Connection {
         F: FnMut(&ToolCall) -> O,
         O: Into<ToolOutput>,
     {
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let run = ToolRun::new(lane, self.create(request)?);
+        let run = self.send(true, |state| ToolRun::create(state, request))?;
         self.drive_tool_loop(run, handler)
     }
 
     /// Drives `run` to its final response, answering each response's calls with `handler`.
-    pub(crate) fn drive_tool_loop<F, O>(
+    pub(crate) fn drive_tool_loop(
         &mut self,
         mut run: ToolRun,
-        mut handler: F,
-    ) -> Result<Response, Error>
-    where
-        F: FnMut(&ToolCall) -> O,
-        O: Into<ToolOutput>,
-    {
+        mut handler: impl Handler,
+    ) -> Result<Response, Error> {
         loop {
             let step = match run.step_set_aside(&mut self.state) {
                 Some(step) => step,
@@ -96,24 +91,34 @@ impl Connection {
     ///
     /// With a store, the calls' records are stored before the first handler runs and each
     /// output before the next handler runs.
-    pub(crate) fn answer<F, O>(
+    pub(crate) fn answer(
         &mut self,
         run: &mut ToolRun,
         calls: Calls,
-        handler: &mut F,
-    ) -> Result<(), Error>
-    where
-        F: FnMut(&ToolCall) -> O,
-        O: Into<ToolOutput>,
-    {
+        handler: &mut impl Handler,
+    ) -> Result<(), Error> {
         self.state.persist_now()?;
         for call in calls.calls {
-            let output = handler(&call);
+            let output = handler.answer(&call);
             let now = self.now();
             run.submit(&mut self.state, now, call, output)?;
         }
         self.flush();
         self.state.store_result()?;
         run.approvals_left(calls.approvals)
+    }
+}
+
+/// A tool handler as the loop's steps call it: what `run_tool_loop` and `run_durable` take
+/// (a call in, its output out), its bounds written once.
+pub(crate) trait Handler {
+    type Output: Into<ToolOutput>;
+    fn answer(&mut self, call: &ToolCall) -> Self::Output;
+}
+
+impl<F: FnMut(&ToolCall) -> O, O: Into<ToolOutput>> Handler for F {
+    type Output = O;
+    fn answer(&mut self, call: &ToolCall) -> O {
+        self(call)
     }
 }

@@ -131,6 +131,12 @@ impl ToolRun {
         ToolRun::following(ToolLoop::new(lane, request))
     }
 
+    /// Queues `request` on its lane (see [`ConnectionState::create`]) and follows it.
+    pub fn create(state: &mut ConnectionState, request: ResponseCreate) -> Result<ToolRun, Error> {
+        let lane = Lane::from_stream_id(request.stream_id.as_deref());
+        Ok(ToolRun::new(lane, state.create(request)?))
+    }
+
     fn following(tool_loop: ToolLoop) -> ToolRun {
         ToolRun { tool_loop, seen: 0 }
     }

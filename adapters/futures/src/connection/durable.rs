@@ -6,10 +6,11 @@
 
 use std::future::Future;
 
-use responses_ws_adapter::{DurableRun, Resumed};
+use responses_ws_adapter::{DurableRun, Resumed, ToolRun};
 use responses_ws_core::session::{Lane, ToolCall};
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
+use super::tool_loop::Handler;
 use super::Connection;
 use crate::Error;
 
@@ -84,22 +85,21 @@ impl Connection {
     }
 
     /// [`run_durable`](Self::run_durable) up to its final response.
-    async fn drive_durable<F, Fut, O>(
+    async fn drive_durable(
         &mut self,
         conversation: &str,
         request: ResponseCreate,
-        mut handler: F,
-    ) -> Result<Response, Error>
-    where
-        F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = O>,
-        O: Into<ToolOutput>,
-    {
+        mut handler: impl Handler,
+    ) -> Result<Response, Error> {
         let run = self.send(false, |state| {
             DurableRun::start(state, conversation, request)
         });
         match run.await? {
-            DurableRun::Send(request) => self.run_tool_loop(request, handler).await,
+            DurableRun::Send(request) => {
+                let create = self.send(true, |state| ToolRun::create(state, request));
+                let run = create.await?;
+                self.drive_tool_loop(run, handler).await
+            }
             DurableRun::Finished(response) => Ok(*response),
             DurableRun::Resume { mut run, rerun } => {
                 self.answer(&mut run, rerun, &mut handler).await?;

@@ -12,7 +12,7 @@ use std::pin::pin;
 use futures_util::future::{select, Either};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use responses_ws_adapter::{ToolRun, ToolStep};
-use responses_ws_core::session::{Lane, ToolCall};
+use responses_ws_core::session::ToolCall;
 use responses_ws_core::tool_loop::Calls;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
@@ -71,23 +71,18 @@ impl Connection {
         Fut: Future<Output = O>,
         O: Into<ToolOutput>,
     {
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let run = ToolRun::new(lane, self.create(request).await?);
+        let create = self.send(true, |state| ToolRun::create(state, request));
+        let run = create.await?;
         self.drive_tool_loop(run, handler).await
     }
 
     /// Drives `run` to its final response: each response's calls to `handler`
     /// (concurrently), their outputs back as the handlers return.
-    pub(crate) async fn drive_tool_loop<F, Fut, O>(
+    pub(crate) async fn drive_tool_loop(
         &mut self,
         mut run: ToolRun,
-        mut handler: F,
-    ) -> Result<Response, Error>
-    where
-        F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = O>,
-        O: Into<ToolOutput>,
-    {
+        mut handler: impl Handler,
+    ) -> Result<Response, Error> {
         loop {
             let step = match run.step_set_aside(&mut self.state) {
                 Some(step) => step,
@@ -109,23 +104,18 @@ impl Connection {
     /// ([`Error::ApprovalRequired`]). With a store, the calls' records are stored before
     /// any handler runs, and each output is stored as soon as its handler returns (before
     /// the next one is awaited): a crash re-runs only the handlers that had not returned.
-    pub(crate) async fn answer<F, Fut, O>(
+    pub(crate) async fn answer(
         &mut self,
         run: &mut ToolRun,
         calls: Calls,
-        handler: &mut F,
-    ) -> Result<(), Error>
-    where
-        F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = O>,
-        O: Into<ToolOutput>,
-    {
+        handler: &mut impl Handler,
+    ) -> Result<(), Error> {
         self.state.persist_now()?;
         let mut running: FuturesUnordered<_> = calls
             .calls
             .into_iter()
             .map(|call| {
-                let output = handler(call.clone());
+                let output = handler.answer(call.clone());
                 async move { (call, output.await) }
             })
             .collect();
@@ -145,5 +135,21 @@ impl Connection {
         self.flush().await;
         self.state.store_result()?;
         run.approvals_left(calls.approvals)
+    }
+}
+
+/// A tool handler as the loop's steps call it: what `run_tool_loop` and `run_durable` take
+/// (a call in, a future of its output out), its bounds written once.
+pub(crate) trait Handler {
+    type Output: Into<ToolOutput>;
+    type Answer: Future<Output = Self::Output>;
+    fn answer(&mut self, call: ToolCall) -> Self::Answer;
+}
+
+impl<F: FnMut(ToolCall) -> Fut, Fut: Future<Output = O>, O: Into<ToolOutput>> Handler for F {
+    type Output = O;
+    type Answer = Fut;
+    fn answer(&mut self, call: ToolCall) -> Fut {
+        self(call)
     }
 }

@@ -11,7 +11,8 @@
 //! Files: `attempts` ([`Attempts`]: what a driver remembers across connection attempts),
 //! `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `connection`
 //! ([`ConnectionState`]: a plain connection's state apart from its sockets, and the calls
-//! both drivers make on it), `durable`
+//! both drivers make on it; `connection_accessors!`: the read-only calls of both drivers'
+//! `Connection`), `durable`
 //! ([`Durable`]: the store a driver writes journaled conversations to before it sends),
 //! `error` ([`ConnectError`], [`Error`]), `machine` ([`Machine`]: a connection's session on
 //! WebSocket mode or HTTP + SSE, and the moves between them), `pool` (what the async and the blocking pool drivers

@@ -62,16 +62,52 @@ impl Instrumented {
     }
 
     /// Takes the store down (`true`: appends fail) or brings it back up.
+    ///
+    /// ```
+    /// use responses_ws_store::testing::Instrumented;
+    /// use responses_ws_store::{Store, StoreError};
+    ///
+    /// let store = Instrumented::default();
+    /// store.set_down(true);
+    /// let lease = store.acquire("conv-1", "worker", 0, std::time::Duration::from_secs(30))?;
+    /// assert!(matches!(store.append(&lease, &[]), Err(StoreError::Unavailable(_))));
+    /// # Ok::<(), StoreError>(())
+    /// ```
     pub fn set_down(&self, down: bool) {
         self.down.store(down, Ordering::SeqCst);
     }
 
     /// How many calls appended (a batch counts once).
+    ///
+    /// ```
+    /// use responses_ws_store::testing::Instrumented;
+    /// use responses_ws_store::Store;
+    ///
+    /// let store = Instrumented::default();
+    /// let lease = store.acquire("conv-1", "worker", 0, std::time::Duration::from_secs(30))?;
+    /// store.append_many(&[(&lease, &[][..])]);
+    /// assert_eq!(store.appends(), 1);
+    /// # Ok::<(), responses_ws_store::StoreError>(())
+    /// ```
     pub fn appends(&self) -> u64 {
         self.appends.load(Ordering::Relaxed)
     }
 
     /// How many records those calls carried.
+    ///
+    /// ```
+    /// use responses_ws_core::persist::{Entry, Journal};
+    /// use responses_ws_core::session::Lane;
+    /// use responses_ws_store::testing::Instrumented;
+    /// use responses_ws_store::Store;
+    ///
+    /// let store = Instrumented::default();
+    /// let lease = store.acquire("conv-1", "worker", 0, std::time::Duration::from_secs(30))?;
+    /// let record = Journal::new("conv-1").record(Entry::Opened { lane: Lane::Default });
+    /// store.append(&lease, &[record])?;
+    /// assert_eq!(store.records(), 1);
+    /// # Ok::<(), responses_ws_store::StoreError>(())
+    /// ```
     pub fn records(&self) -> u64 {
         self.records.load(Ordering::Relaxed)
     }

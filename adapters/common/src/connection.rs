@@ -22,8 +22,8 @@ use responses_ws_store::StoreError;
 use responses_ws_tls::TlsConfig;
 
 use crate::{
-    Attempts, ConfigParts, ConnectError, ConnectionTrace, Durable, Error, Establishing, Machine,
-    MachineEvent, Resumed, SocketRequest, StoreConfig, MAX_SET_ASIDE_EVENTS,
+    Attempts, ConfigParts, ConnectError, ConnectionTrace, Durable, Error, Machine, MachineEvent,
+    Resumed, SocketRequest, StoreConfig, MAX_SET_ASIDE_EVENTS,
 };
 
 /// The state of one connection that both drivers keep and use alike.
@@ -269,18 +269,7 @@ impl ConnectionState {
     /// connection is over): `Some` result when the wait is over; session events are set
     /// aside for the application (see [`Attempts::establishing`]).
     pub fn establishing(&mut self, event: Option<ClientEvent>) -> Option<Result<(), ConnectError>> {
-        match self.attempts.establishing(event) {
-            Establishing::Done(result) => Some(result),
-            Establishing::Keep(event) => {
-                self.set_aside.push_back(event);
-                None
-            }
-            Establishing::KeepAndDone(event) => {
-                self.set_aside.push_back(event);
-                Some(Ok(()))
-            }
-            _ => None,
-        }
+        self.attempts.establishing(event, &mut self.set_aside)
     }
 
     /// Sets an event aside for the application, after those already set aside.

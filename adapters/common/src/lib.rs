@@ -30,7 +30,7 @@ pub mod pool;
 mod tool_run;
 mod trace;
 
-pub use attempts::{Attempts, Establishing};
+pub use attempts::Attempts;
 pub use config::{
     Config, ConfigParts, Credentials, SetRuntime, StoreConfig, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_REPROBE_AFTER, MAX_SET_ASIDE_EVENTS,

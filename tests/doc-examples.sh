@@ -19,7 +19,7 @@ crates=(responses-ws-core responses-ws-adapter responses-ws-futures responses-ws
         responses-ws-blocking responses-ws-tls responses-ws-store)
 features=(responses-ws-futures/tokio responses-ws-futures/async-std responses-ws-futures/smol
           responses-ws-futures/tracing responses-ws-blocking/tracing responses-ws-tokio/mock
-          responses-ws-tls/test-pki)
+          responses-ws-tls/test-pki responses-ws-store/testing)
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0

@@ -12,6 +12,8 @@
 //!   machines. Each check-then-write is one Lua script, atomic on the server.
 //! - [`open`]: the store a string names (a Redis URL or a file path), as a command line
 //!   gives it.
+//! - `testing::Instrumented` (feature `testing`): a wrapper for tests and benchmarks that
+//!   counts appends and can be taken down.
 //!
 //! Time is an argument (milliseconds of the caller's clock, the same for every worker that
 //! shares a store): the store keeps no clock of its own.
@@ -71,6 +73,8 @@ mod open;
 mod records;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::time::Duration;
 

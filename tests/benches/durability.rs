@@ -14,17 +14,13 @@
 #[path = "../../store/tests/support/redis.rs"]
 mod redis_support;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use responses_ws_blocking::pool::Pool;
-use responses_ws_blocking::{
-    Config, Connection, FileStore, MemoryStore, ResponseCreate, Store, StoreError,
-};
+use responses_ws_blocking::{Config, Connection, FileStore, MemoryStore, ResponseCreate, Store};
 use responses_ws_core::mock::{Script, ScriptedCall};
-use responses_ws_core::persist::Record;
-use responses_ws_store::Lease;
+use responses_ws_store::testing::Instrumented;
 use responses_ws_store::RedisStore;
 use responses_ws_tokio::mock::MockServer;
 
@@ -114,37 +110,6 @@ fn main() {
     server.shutdown();
 }
 
-/// A store that counts the pool's batched appends (calls, records) and passes them on.
-struct Counting {
-    inner: Shared,
-    calls: AtomicU64,
-    records: AtomicU64,
-}
-
-impl Store for Counting {
-    fn acquire(&self, c: &str, h: &str, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        self.inner.acquire(c, h, now, ttl)
-    }
-    fn renew(&self, lease: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        self.inner.renew(lease, now, ttl)
-    }
-    fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        self.inner.release(lease)
-    }
-    fn append(&self, lease: &Lease, records: &[Record]) -> Result<(), StoreError> {
-        self.inner.append(lease, records)
-    }
-    fn append_many(&self, batch: &[(&Lease, &[Record])]) -> Vec<Result<(), StoreError>> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        let records: usize = batch.iter().map(|(_, records)| records.len()).sum();
-        self.records.fetch_add(records as u64, Ordering::Relaxed);
-        self.inner.append_many(batch)
-    }
-    fn read(&self, conversation: &str) -> Result<Vec<Record>, StoreError> {
-        self.inner.read(conversation)
-    }
-}
-
 /// `AGENTS` rollouts at once on one pool: the time per turn.
 fn pool_rollouts(url: &str, store: Option<Shared>, tag: usize) -> Duration {
     let mut config = Config::new(url).unwrap();
@@ -180,17 +145,8 @@ fn pool_section(url: &str, stores: &[(&str, Option<Shared>)]) {
         "under the pool ({AGENTS} rollouts at once on 2 connections; time per turn, median of \
          {POOL_RUNS} runs, two passes; records per store call):"
     );
-    let counted: Vec<(&str, Option<Arc<Counting>>)> = (stores.iter())
-        .map(|(name, store)| {
-            let counting = store.clone().map(|inner| {
-                Arc::new(Counting {
-                    inner,
-                    calls: AtomicU64::new(0),
-                    records: AtomicU64::new(0),
-                })
-            });
-            (*name, counting)
-        })
+    let counted: Vec<(&str, Option<Arc<Instrumented>>)> = (stores.iter())
+        .map(|(name, store)| (*name, store.clone().map(Instrumented::new).map(Arc::new)))
         .collect();
     let mut results: Vec<(&str, Vec<Duration>)> = Vec::new();
     for pass in 0..2 {
@@ -209,10 +165,10 @@ fn pool_section(url: &str, stores: &[(&str, Option<Shared>)]) {
     }
     for ((name, medians), (_, counting)) in results.into_iter().zip(&counted) {
         let batching = counting.as_ref().map_or(String::new(), |c| {
-            let calls = c.calls.load(Ordering::Relaxed).max(1);
+            let calls = c.appends().max(1);
             format!(
                 "  {:.1} records per store call ({calls} calls)",
-                c.records.load(Ordering::Relaxed) as f64 / calls as f64
+                c.records() as f64 / calls as f64
             )
         });
         println!(

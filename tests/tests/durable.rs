@@ -3,7 +3,6 @@
 //! sent again, a store that is down stops the turn with a typed error and loses nothing, and
 //! a worker whose lease was taken over is fenced.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use responses_ws_blocking::{
     Config, Connection, Error, FileStore, MemoryStore, ResponseCreate, Store, StoreError, Transport,
 };
 use responses_ws_core::mock::{Script, ScriptedCall};
-use responses_ws_core::persist::{replay, Record};
-use responses_ws_store::Lease;
+use responses_ws_core::persist::replay;
+use responses_ws_store::testing::Instrumented;
 use responses_ws_tokio::mock::{MockServer, Refusal, UpgradeFault};
 
 fn script() -> Script {
@@ -114,47 +113,12 @@ fn a_426_moves_a_durable_conversation_to_http_with_its_journal() {
     server.shutdown();
 }
 
-/// A memory store that can be taken down.
-#[derive(Debug, Default)]
-struct Flaky {
-    inner: MemoryStore,
-    down: AtomicBool,
-}
-
-impl Flaky {
-    fn check(&self) -> Result<(), StoreError> {
-        match self.down.load(Ordering::SeqCst) {
-            true => Err(StoreError::Unavailable("down for the test".into())),
-            false => Ok(()),
-        }
-    }
-}
-
-impl Store for Flaky {
-    fn acquire(&self, c: &str, h: &str, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        self.inner.acquire(c, h, now, ttl)
-    }
-    fn renew(&self, lease: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        self.inner.renew(lease, now, ttl)
-    }
-    fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        self.inner.release(lease)
-    }
-    fn append(&self, lease: &Lease, records: &[Record]) -> Result<(), StoreError> {
-        self.check()?;
-        self.inner.append(lease, records)
-    }
-    fn read(&self, conversation: &str) -> Result<Vec<Record>, StoreError> {
-        self.inner.read(conversation)
-    }
-}
-
 fn store_down(transport: Transport) {
     let server = MockServer::start_in_thread(script()).unwrap();
-    let store = Arc::new(Flaky::default());
+    let store = Arc::new(Instrumented::default());
     let mut conn = connect(&server.url(), store.clone(), "w1", transport);
     conn.journal(&Default::default(), "conv").unwrap();
-    store.down.store(true, Ordering::SeqCst);
+    store.set_down(true);
     let error = conn.create(request()).unwrap_err();
     assert!(
         matches!(error, Error::Store(StoreError::Unavailable(_))),
@@ -165,7 +129,7 @@ fn store_down(transport: Transport) {
     assert_eq!(server.traffic().frames_received, 0);
 
     // Back up: the held records are stored, then the request goes out and the turn goes on.
-    store.down.store(false, Ordering::SeqCst);
+    store.set_down(false);
     let mut outputs = 0;
     loop {
         match conn.next_event().unwrap() {

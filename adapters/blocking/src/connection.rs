@@ -1,34 +1,26 @@
-//! [`Connection`]: the blocking driving loop around the core's [`Client`] — read the socket
+//! [`Connection`]: the blocking driving loop around the core's [`Client`](responses_ws_core::client::Client) — read the socket
 //! into the core, hand out the core's events, write what it queues, honour its one deadline
 //! (as socket timeouts), and dial again when the core's retry budget says so
 //! (`Client::next_dial`). Every protocol decision is the core's; this file only moves bytes
 //! and time.
 
-use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
-use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::http_client::{HttpClient, SocketId, Transport as TransportKind};
-use responses_ws_core::session::{Lane, RequestId, Session, ToolCall};
-use responses_ws_core::tool_loop::{Calls, ToolLoop};
+use responses_ws_core::client::ClientEvent;
+use responses_ws_core::http_client::Transport as TransportKind;
+use responses_ws_core::session::{Lane, RequestId};
 use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
-use responses_ws_core::ws::Header;
 use responses_ws_core::Instant;
-use responses_ws_tls::rustls::ClientConfig;
 
 use crate::http::{Dialing, HttpSockets};
 use crate::outbound::Outbound;
 use crate::random;
 use crate::transport::{is_timeout, Transport};
 use crate::Config;
-use crate::{ConnectError, Error, MAX_SET_ASIDE_EVENTS};
-use responses_ws_adapter::{
-    Attempts, ConnectionTrace, Durable, Establishing, Machine, MachineEvent, SocketRequest,
-    StoreConfig, StoreError,
-};
+use crate::{ConnectError, Error};
+use responses_ws_adapter::ConnectionState;
 
 /// One Responses WebSocket connection (and the ones that replace it), driven by the calling
 /// thread.
@@ -68,8 +60,8 @@ use responses_ws_adapter::{
 /// ```
 #[derive(Debug)]
 pub struct Connection {
-    /// The session, on WebSocket mode or HTTP + SSE.
-    pub(crate) machine: Machine,
+    /// The session, the attempts' memory, the store, the trace, the events set aside.
+    pub(crate) state: ConnectionState,
     /// The WebSocket socket, while there is one.
     io: Option<Transport>,
     /// The HTTP sockets, while on HTTP.
@@ -77,25 +69,12 @@ pub struct Connection {
     /// The socket reached end of file: nothing more to read from it.
     read_closed: bool,
     outbound: Outbound,
-    /// The rustls configuration, for `wss://`.
-    tls: Option<Arc<ClientConfig>>,
-    connect_timeout: Duration,
-    /// The last attempt's error, the last upgrade's headers.
-    attempts: Attempts,
-    /// Events taken from the core and not handed out yet: events of the connection an
-    /// upgrade replaces, events of other lanes during a tool loop, events that arrived while
-    /// [`close`](Self::close) waited.
-    set_aside: VecDeque<ClientEvent>,
+    /// How sockets are opened (TLS, the connect timeout).
+    dialing: Dialing,
     /// The socket error that ended the last transport, with its `host:port`.
     io_error: Option<(String, io::Error)>,
     /// The origin of the core's clock.
     origin: StdInstant,
-    /// Where journaled conversations are written before their bytes go out, if anywhere.
-    pub(crate) durable: Option<Durable>,
-    /// The store's last failure, for the next call to return.
-    store_error: Option<StoreError>,
-    /// The `tracing` spans (feature `tracing`; nothing without it).
-    trace: ConnectionTrace,
 }
 
 impl Connection {
@@ -111,34 +90,23 @@ impl Connection {
     /// With [`Config::transport`](responses_ws_adapter::Config::transport) set to HTTP +
     /// SSE nothing is opened ahead: each request opens its own socket.
     pub fn connect(config: Config) -> Result<Connection, ConnectError> {
-        let config = config.into_parts();
-        let tls = match config.client.url.is_secure() {
-            true => Some(config.tls.client_config().map_err(ConnectError::Tls)?),
+        let (state, sockets) = ConnectionState::new(config.into_parts());
+        let tls = match state.machine.url().is_secure() {
+            true => Some(sockets.tls.client_config().map_err(ConnectError::Tls)?),
             false => None,
         };
-        let machine = Machine::for_connection(
-            config.client,
-            config.transport,
-            config.http_fallback,
-            config.reprobe_after,
-        )
-        .with_credentials(config.credentials);
-        let trace = ConnectionTrace::new(machine.url(), machine.transport());
         let mut conn = Connection {
-            machine,
+            state,
             io: None,
             http: HttpSockets::default(),
             read_closed: false,
             outbound: Outbound::default(),
-            tls,
-            connect_timeout: config.connect_timeout,
-            attempts: Attempts::new(),
-            set_aside: VecDeque::new(),
+            dialing: Dialing {
+                tls,
+                timeout: sockets.connect_timeout,
+            },
             io_error: None,
             origin: StdInstant::now(),
-            durable: config.store.map(StoreConfig::into_durable),
-            store_error: None,
-            trace,
         };
         conn.reconnect()?;
         Ok(conn)
@@ -151,11 +119,11 @@ impl Connection {
     /// not started go out again. For use after the events ended (the application closed, or
     /// retrying gave up).
     pub fn reconnect(&mut self) -> Result<(), ConnectError> {
-        if self.machine.transport() == TransportKind::Http {
-            self.machine.reopen(self.now());
+        if self.state.machine.transport() == TransportKind::Http {
+            self.state.machine.reopen(self.now());
             return Ok(());
         }
-        self.attempts.restart();
+        self.state.restart_attempts();
         self.dial(self.now());
         self.establish()
     }
@@ -165,26 +133,12 @@ impl Connection {
     /// `previous_response_id` or the full context. Blocks first, writing, while the bytes
     /// waiting to be written are over `ws.max_outbound_queue`.
     pub fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
-        self.catch_up();
-        self.room()?;
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let id = self.machine.create(request)?;
-        self.trace.turn(id, &lane);
-        self.flush();
-        self.store_result()?;
-        Ok(id)
+        self.send(true, |state| state.create(request))
     }
 
     /// Starts the new named lane `request.stream_id` from the last response of lane `from`.
     pub fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
-        self.catch_up();
-        self.room()?;
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let id = self.machine.fork(from, request)?;
-        self.trace.turn(id, &lane);
-        self.flush();
-        self.store_result()?;
-        Ok(id)
+        self.send(true, |state| state.fork(from, request))
     }
 
     /// Answers the tool call `call_id` of the lane's last response; once every call has its
@@ -195,11 +149,9 @@ impl Connection {
         call_id: &str,
         output: impl Into<ToolOutput>,
     ) -> Result<(), Error> {
-        self.catch_up();
-        self.machine.submit_tool_output(lane, call_id, output)?;
-        self.flush();
-        self.store_result()?;
-        Ok(())
+        self.send(false, |state| {
+            Ok(state.machine.submit_tool_output(lane, call_id, output)?)
+        })
     }
 
     /// Approves or refuses the MCP approval request `request_id` of the lane's last response.
@@ -210,24 +162,16 @@ impl Connection {
         approve: bool,
         reason: Option<String>,
     ) -> Result<(), Error> {
-        self.catch_up();
-        self.machine
-            .submit_approval(lane, request_id, approve, reason)?;
-        self.flush();
-        self.store_result()?;
-        Ok(())
+        self.send(false, |state| {
+            Ok((state.machine).submit_approval(lane, request_id, approve, reason)?)
+        })
     }
 
     /// Steers the lane's running response with more user input (`response.steer`).
     /// WebSocket mode only: over HTTP + SSE it fails with [`Error::WebSocketOnly`], the
     /// input handed back.
     pub fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
-        self.catch_up();
-        self.room()?;
-        self.machine.steer(lane, input)?;
-        self.flush();
-        self.store_result()?;
-        Ok(())
+        self.send(true, |state| state.machine.steer(lane, input))
     }
 
     /// Commits `input` (outputs of client-owned tool calls) into the lane's running response
@@ -237,18 +181,32 @@ impl Connection {
     /// [`Session::inject`](responses_ws_core::session::Session::inject). WebSocket mode
     /// only, as [`steer`](Self::steer).
     pub fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Error> {
-        self.catch_up();
-        self.machine.inject(lane, input)?;
-        self.flush();
-        self.store_result()?;
-        Ok(())
+        self.send(false, |state| state.machine.inject(lane, input))
     }
 
-    /// Tells the core what time it is before an API call: the session decides (connection
-    /// age, rotation) on the time it last saw, and nothing may have driven the connection for
-    /// a while.
+    /// A call of the API that makes the session send: the time first (see
+    /// [`ConnectionState::catch_up`]), room in the outbound queue if `needs_room` (the calls
+    /// that add a request), then `call`, and what it queued written before it returns (the
+    /// store's failure, if any, is its error).
+    pub(crate) fn send<T>(
+        &mut self,
+        needs_room: bool,
+        call: impl FnOnce(&mut ConnectionState) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.catch_up();
+        if needs_room {
+            self.room()?;
+        }
+        let value = call(&mut self.state)?;
+        self.flush();
+        self.state.store_result()?;
+        Ok(value)
+    }
+
+    /// Tells the core what time it is before an API call.
     pub(crate) fn catch_up(&mut self) {
-        self.machine.handle_timeout(self.now());
+        let now = self.now();
+        self.state.machine.handle_timeout(now);
     }
 
     /// The next event, reading the socket only when the core has none left. `None` once the
@@ -263,8 +221,7 @@ impl Connection {
     /// nothing can arrive (an idle WebSocket at least has its keepalive). The next request
     /// makes events come again.
     pub fn next_event(&mut self) -> Result<Option<ClientEvent>, Error> {
-        self.store_result()?;
-        match self.set_aside.pop_front() {
+        match self.state.take_set_aside()? {
             Some(event) => Ok(Some(event)),
             None => self.next_from_core(),
         }
@@ -274,16 +231,16 @@ impl Connection {
     /// server's answer, end of file, or the close timeout. Nothing is reconnected. Events that
     /// arrived meanwhile stay available to [`next_event`](Self::next_event).
     pub fn close(&mut self) -> Result<(), Error> {
-        if self.machine.transport() == TransportKind::Http {
+        if self.state.machine.transport() == TransportKind::Http {
             // Every socket closes; requests in flight end as interrupted.
-            self.machine.close(self.now());
+            self.state.machine.close(self.now());
             while let Some(event) = self.pull_event() {
-                self.set_aside.push_back(event);
+                self.state.set_aside(event);
             }
             return Ok(());
         }
-        let open = self.machine.is_open();
-        self.machine.close(self.now());
+        let open = self.state.machine.is_open();
+        self.state.machine.close(self.now());
         if open {
             self.flush();
         } else {
@@ -292,58 +249,28 @@ impl Connection {
         }
         while self.io.is_some() {
             match self.pull_event() {
-                Some(event) => self.set_aside.push_back(event),
+                Some(event) => self.state.set_aside(event),
                 None => self.read_once(),
             }
         }
         while let Some(event) = self.pull_event() {
-            self.set_aside.push_back(event);
+            self.state.set_aside(event);
         }
         Ok(())
     }
 
-    /// The core's WebSocket client (the configuration, the bytes written and read so far),
-    /// while the conversation runs on WebSocket mode; `None` over HTTP + SSE.
-    pub fn client(&self) -> Option<&Client> {
-        self.machine.client()
-    }
-
-    /// The core's HTTP + SSE client (open sockets, configuration), while the conversation
-    /// runs over HTTP; `None` on WebSocket mode.
-    pub fn http_client(&self) -> Option<&HttpClient> {
-        self.machine.http()
-    }
-
-    /// The session, on either transport: ledger, pending tool calls, requests in flight.
-    pub fn session(&self) -> &Session {
-        self.machine.session()
-    }
-
-    /// The transport the conversation runs on now: WebSocket mode, or HTTP + SSE (asked
-    /// for with [`Config::transport`](responses_ws_adapter::Config::transport), or after a
-    /// fallback: [`ClientEvent::UseHttp`]).
-    pub fn transport(&self) -> TransportKind {
-        self.machine.transport()
-    }
+    responses_ws_adapter::connection_accessors!(state);
 
     /// Whether the conversation can send: the WebSocket open (upgraded and not closing), or
     /// HTTP + SSE and not closed.
     pub fn is_open(&self) -> bool {
-        match self.machine.transport() {
-            TransportKind::Http => self.machine.http().is_some(),
-            _ => self.io.is_some() && self.machine.is_open(),
-        }
-    }
-
-    /// The headers of the server's last `101 Switching Protocols` answer.
-    pub fn handshake_headers(&self) -> &[Header] {
-        self.attempts.headers()
+        self.state.is_open(self.io.is_some())
     }
 
     // --- Driving ----------------------------------------------------------------------------
 
     /// The core's clock: time since this connection was made.
-    fn now(&self) -> Instant {
+    pub(crate) fn now(&self) -> Instant {
         Instant::from_elapsed(self.origin.elapsed())
     }
 
@@ -355,84 +282,21 @@ impl Connection {
                 return Ok(Some(event));
             }
             // The store refused what would have gone out: say so before waiting to read.
-            self.store_result()?;
-            if self.machine.transport() == TransportKind::Http {
+            self.state.store_result()?;
+            if self.state.machine.transport() == TransportKind::Http {
                 self.drop_transport();
-                if self.machine.is_over() || !self.read_http() {
+                if self.state.machine.is_over() || !self.read_http() {
                     return Ok(None);
                 }
             } else if self.io.is_some() {
                 self.read_once();
-            } else if let Some(at) = self.machine.next_dial() {
+            } else if let Some(at) = self.state.machine.next_dial() {
                 thread::sleep(at.saturating_duration_since(self.now()));
                 self.dial(at);
             } else {
                 return Ok(None);
             }
         }
-    }
-
-    /// Answers the tool loop's calls with `handler` (see [`ToolLoop::submit`]) and writes the
-    /// outputs out; the approval requests left to the application come back.
-    ///
-    /// Each call goes to `handler` in turn and its output to the core at once; with a store,
-    /// the calls' records are stored before the first handler runs and each output before
-    /// the next handler runs.
-    pub(crate) fn answer<F, O>(
-        &mut self,
-        tool_loop: &mut ToolLoop,
-        calls: Calls,
-        handler: &mut F,
-    ) -> Result<Vec<ToolCall>, Error>
-    where
-        F: FnMut(&ToolCall) -> O,
-        O: Into<ToolOutput>,
-    {
-        self.persist();
-        self.store_result()?;
-        for call in &calls.calls {
-            let output = handler(call);
-            let now = self.now();
-            tool_loop.submit(
-                &mut self.machine,
-                now,
-                Calls::split(vec![call.clone()]),
-                [output],
-            )?;
-            self.persist();
-            self.store_result()?;
-        }
-        self.flush();
-        self.store_result()?;
-        Ok(calls.approvals)
-    }
-
-    /// Stores the core's write-ahead records, if the connection has a store: `false` (the
-    /// error kept for the caller, the records kept for the next try) when the store failed.
-    pub(crate) fn persist(&mut self) -> bool {
-        let Some(durable) = &mut self.durable else {
-            return true;
-        };
-        match durable.persist(&mut self.machine) {
-            Ok(()) => true,
-            Err(error) => {
-                self.store_error = Some(error);
-                false
-            }
-        }
-    }
-
-    /// The store's failure since the last call, if any, as the call's error.
-    pub(crate) fn store_result(&mut self) -> Result<(), Error> {
-        match self.store_error.take() {
-            Some(error) => Err(Error::Store(error)),
-            None => Ok(()),
-        }
-    }
-
-    /// Sets an event aside for [`next_event`](Self::next_event).
-    pub(crate) fn set_aside(&mut self, event: ClientEvent) {
-        self.set_aside.push_back(event);
     }
 
     /// One event from the core, if it has one, then the output it may have queued.
@@ -445,15 +309,14 @@ impl Connection {
         event
     }
 
-    /// Bookkeeping on an event going to the application: the last upgrade headers, the
-    /// last error of an attempt.
+    /// Bookkeeping on an event going to the application (see
+    /// [`ConnectionState::observe`]).
     fn observe(&mut self, event: &ClientEvent) {
-        self.attempts.observe(event);
-        self.trace.event(event);
+        self.state.observe(event);
         if let ClientEvent::Disconnected { .. } = event {
             // The socket error, if one ended the connection, says more than the core.
             if let Some((addr, source)) = self.io_error.take() {
-                self.attempts.record(ConnectError::Io { addr, source });
+                self.state.record(ConnectError::Io { addr, source });
             }
         }
     }
@@ -463,12 +326,13 @@ impl Connection {
     /// goes to the core's retry budget, which decides what follows (`Reconnecting` or
     /// `GaveUp`).
     fn dial(&mut self, start: Instant) {
-        let url = self.machine.url().clone();
-        let opened = Transport::open(&url, self.tls.as_ref(), self.connect_timeout);
+        let url = self.state.machine.url().clone();
+        let opened = self.dialing.open(&url);
         let result = opened.and_then(|transport| {
             self.drop_transport();
             let seed = random::seed().map_err(ConnectError::Random)?;
-            self.machine
+            self.state
+                .machine
                 .connect(seed, start)
                 .map_err(ConnectError::Handshake)?;
             Ok(transport)
@@ -482,7 +346,7 @@ impl Connection {
             }
             Err(error) => {
                 let now = self.now();
-                self.attempts.dial_failed(&mut self.machine, error, now);
+                self.state.dial_failed(error, now);
             }
         }
     }
@@ -493,14 +357,8 @@ impl Connection {
     fn establish(&mut self) -> Result<(), ConnectError> {
         loop {
             let event = self.next_from_core().ok().flatten();
-            match self.attempts.establishing(event) {
-                Establishing::Done(result) => return result,
-                Establishing::Keep(event) => self.set_aside.push_back(event),
-                Establishing::KeepAndDone(event) => {
-                    self.set_aside.push_back(event);
-                    return Ok(());
-                }
-                _ => {}
+            if let Some(result) = self.state.establishing(event) {
+                return result;
             }
         }
     }
@@ -510,18 +368,18 @@ impl Connection {
     /// Ends early only when the connection is over for good (the core then refuses the call
     /// itself).
     fn room(&mut self) -> Result<(), Error> {
-        while !self.machine.has_room() {
+        while !self.state.machine.has_room() {
             self.flush();
-            if self.machine.has_room() {
+            if self.state.machine.has_room() {
                 break;
             }
             // Nobody takes events while this waits: past `MAX_SET_ASIDE_EVENTS` read no more,
             // only keep time; the core's deadlines end the wait.
-            if self.set_aside.len() >= MAX_SET_ASIDE_EVENTS && self.keep_time() {
+            if self.state.holds_enough() && self.keep_time() {
                 continue;
             }
             match self.next_from_core()? {
-                Some(event) => self.set_aside.push_back(event),
+                Some(event) => self.state.set_aside(event),
                 None => break,
             }
         }
@@ -531,19 +389,19 @@ impl Connection {
     /// Sleeps until the core's next deadline and fires it, reading nothing; false (and no
     /// sleep) when the core has no deadline, since then only reading can end a wait.
     fn keep_time(&mut self) -> bool {
-        let Some(deadline) = self.machine.poll_timeout() else {
+        let Some(deadline) = self.state.machine.poll_timeout() else {
             return false;
         };
         thread::sleep(deadline.saturating_duration_since(self.now()));
-        self.machine.handle_timeout(self.now());
+        self.state.machine.handle_timeout(self.now());
         true
     }
 
     /// One read from the socket into the core (or the deadline, if it comes first).
     fn read_once(&mut self) {
         let now = self.now();
-        let timeout = match self.machine.poll_timeout() {
-            Some(deadline) if deadline <= now => return self.machine.handle_timeout(now),
+        let timeout = match self.state.machine.poll_timeout() {
+            Some(deadline) if deadline <= now => return self.state.machine.handle_timeout(now),
             deadline => deadline.map(|deadline| deadline - now),
         };
         let Some(io) = self.io.as_mut() else {
@@ -555,15 +413,15 @@ impl Connection {
         }
         let result = io
             .set_timeout(timeout)
-            .and_then(|()| io.read(self.machine.input_buffer()));
+            .and_then(|()| io.read(self.state.machine.input_buffer()));
         let now = self.now();
         match result {
             Ok(0) => {
                 self.read_closed = true;
-                self.machine.handle_eof(now);
+                self.state.machine.handle_eof(now);
             }
-            Ok(n) => self.machine.commit_input(n, now),
-            Err(error) if is_timeout(&error) => self.machine.handle_timeout(now),
+            Ok(n) => self.state.machine.commit_input(n, now),
+            Err(error) if is_timeout(&error) => self.state.machine.handle_timeout(now),
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => self.lose(error),
         }
@@ -578,15 +436,15 @@ impl Connection {
     /// Over HTTP + SSE: opens the sockets the machine asks for (its events set aside) and
     /// writes every request.
     pub(crate) fn flush(&mut self) {
-        if self.machine.transport() == TransportKind::Http {
+        if self.state.machine.transport() == TransportKind::Http {
             return self.flush_http();
         }
-        if !self.persist() {
+        if !self.state.persist() {
             return;
         }
         loop {
             while !self.outbound.is_full() {
-                match self.machine.poll_transmit() {
+                match self.state.machine.poll_transmit() {
                     Some(chunk) => self.outbound.push(chunk),
                     None => break,
                 }
@@ -595,7 +453,11 @@ impl Connection {
                 break;
             }
             let now = self.now();
-            let timeout = self.machine.poll_timeout().map(|deadline| deadline - now);
+            let timeout = self
+                .state
+                .machine
+                .poll_timeout()
+                .map(|deadline| deadline - now);
             match self.io.as_mut() {
                 // The socket is gone: what the core still queues has nowhere to go.
                 None => self.outbound.clear(),
@@ -610,7 +472,7 @@ impl Connection {
             }
         }
         self.flush_transport();
-        if self.io.is_some() && self.machine.is_finished() {
+        if self.io.is_some() && self.state.machine.is_finished() {
             self.drop_transport();
         }
     }
@@ -634,8 +496,8 @@ impl Connection {
         }
         if is_timeout(&error) {
             self.absorb();
-            self.machine.handle_timeout(self.now());
-            if self.machine.is_open() {
+            self.state.machine.handle_timeout(self.now());
+            if self.state.machine.is_open() {
                 return;
             }
         }
@@ -649,7 +511,7 @@ impl Connection {
         let Some(io) = self.io.as_mut().filter(|_| !self.read_closed) else {
             return;
         };
-        let space = self.machine.input_buffer();
+        let space = self.state.machine.input_buffer();
         if space.is_empty() {
             return;
         }
@@ -661,9 +523,9 @@ impl Connection {
         match read {
             Ok(0) => {
                 self.read_closed = true;
-                self.machine.handle_eof(now);
+                self.state.machine.handle_eof(now);
             }
-            Ok(n) => self.machine.commit_input(n, now),
+            Ok(n) => self.state.machine.commit_input(n, now),
             // Nothing there, or the error shows at the next read or write.
             Err(_) => {}
         }
@@ -675,7 +537,7 @@ impl Connection {
             self.io_error = Some((io.target().to_owned(), error));
         }
         self.drop_transport();
-        self.machine.handle_eof(self.now());
+        self.state.machine.handle_eof(self.now());
     }
 
     // --- HTTP + SSE -------------------------------------------------------------------------
@@ -683,38 +545,11 @@ impl Connection {
     /// The next event for the application from the machine, carrying out what it asks of
     /// the HTTP sockets on the way (dial and write, close).
     fn next_machine_event(&mut self) -> Option<ClientEvent> {
-        loop {
-            match self.machine.poll_event(self.now())? {
-                MachineEvent::Client(event) => return Some(event),
-                MachineEvent::Socket(request) => self.socket_request(request),
-            }
-        }
-    }
-
-    /// Carries out a socket request of the machine.
-    fn socket_request(&mut self, request: SocketRequest) {
-        match request {
-            SocketRequest::Dial(socket) => self.dial_http(socket),
-            SocketRequest::Close(socket) => self.http.close(socket),
-        }
-    }
-
-    /// Opens HTTP socket `socket` and writes its request (a failure is the core's news),
-    /// unless write-ahead records wait to be stored (then `flush_http` writes it later).
-    fn dial_http(&mut self, socket: SocketId) {
-        let write = self.durable.as_ref().is_none_or(Durable::is_clear);
         let origin = self.origin;
         let now = move || Instant::from_elapsed(origin.elapsed());
-        let url = self.machine.url().clone();
-        let Some(client) = self.machine.http_mut() else {
-            return;
-        };
-        let dialing = Dialing {
-            url: &url,
-            tls: self.tls.as_ref(),
-            timeout: self.connect_timeout,
-        };
-        self.http.dial(socket, dialing, client, now, write);
+        self.state.next_machine_event(now, |state, request| {
+            self.http.carry_out(request, state, &self.dialing, now)
+        })
     }
 
     /// Carries out the machine's socket requests (its events stay there, in order), then
@@ -723,15 +558,16 @@ impl Connection {
     /// Write-ahead: the core's records are stored first (which lets the requests they
     /// describe start), and nothing is written while any is not.
     fn flush_http(&mut self) {
-        if !self.persist() {
+        if !self.state.persist() {
             return;
-        }
-        while let Some(event) = self.machine.poll_socket() {
-            self.socket_request(event);
         }
         let origin = self.origin;
         let now = move || Instant::from_elapsed(origin.elapsed());
-        if let Some(client) = self.machine.http_mut() {
+        while let Some(request) = self.state.machine.poll_socket() {
+            self.http
+                .carry_out(request, &mut self.state, &self.dialing, now);
+        }
+        if let Some(client) = self.state.machine.http_mut() {
             self.http.write(client, now);
         }
     }
@@ -740,14 +576,14 @@ impl Connection {
     /// `false` when no socket is open and no deadline is set: nothing can arrive.
     fn read_http(&mut self) -> bool {
         let now = self.now();
-        let deadline = self.machine.poll_timeout();
+        let deadline = self.state.machine.poll_timeout();
         if deadline.is_some_and(|deadline| deadline <= now) {
-            self.machine.handle_timeout(now);
+            self.state.machine.handle_timeout(now);
             return true;
         }
         let origin = self.origin;
         let now = move || Instant::from_elapsed(origin.elapsed());
-        let Some(client) = self.machine.http_mut() else {
+        let Some(client) = self.state.machine.http_mut() else {
             return true;
         };
         self.http.read_once(client, deadline, now)

@@ -4,12 +4,12 @@
 //! parts. The write-ahead itself (records stored before bytes are written) is in the
 //! connection's write steps, WebSocket mode's and HTTP's alike.
 
-use responses_ws_adapter::{Durable, Resumed, Start};
+use responses_ws_adapter::{DurableRun, Resumed, ToolRun};
 use responses_ws_core::session::{Lane, ToolCall};
-use responses_ws_core::tool_loop::{Calls, ToolLoop};
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use crate::connection::Connection;
+use crate::tool_loop::Handler;
 use crate::Error;
 
 impl Connection {
@@ -17,8 +17,7 @@ impl Connection {
     /// its lease): from now on what the lane sends is stored before it goes out, and each
     /// tool output is durable when `submit_tool_output` returns. The lane must be new.
     pub fn journal(&mut self, lane: &Lane, conversation: &str) -> Result<(), Error> {
-        let durable = Durable::required(&mut self.durable)?;
-        durable.open(&mut self.machine, lane, conversation)
+        self.state.journal(lane, conversation)
     }
 
     /// Takes conversation `conversation` over from the store and puts it on `lane`: calls
@@ -27,12 +26,7 @@ impl Connection {
     /// each); the request the conversation owed, or the continuation once the calls are
     /// answered, goes out with its full context (or chains, with `store: true`).
     pub fn resume(&mut self, lane: &Lane, conversation: &str) -> Result<Resumed, Error> {
-        self.catch_up();
-        let durable = Durable::required(&mut self.durable)?;
-        let resumed = durable.resume(&mut self.machine, lane, conversation)?;
-        self.flush();
-        self.store_result()?;
-        Ok(resumed)
+        self.send(false, |state| state.resume(lane, conversation))
     }
 
     /// Runs `request` as the durable conversation `conversation` to its final response, as
@@ -73,43 +67,31 @@ impl Connection {
     {
         let response = self.drive_durable(conversation, request, handler)?;
         self.flush();
-        self.store_result()?;
-        Durable::required(&mut self.durable)?.release(conversation)?;
+        self.state.store_result()?;
+        self.state.release(conversation)?;
         Ok(response)
     }
 
     /// [`run_durable`](Self::run_durable) up to its final response.
-    fn drive_durable<F, O>(
+    fn drive_durable(
         &mut self,
         conversation: &str,
         request: ResponseCreate,
-        mut handler: F,
-    ) -> Result<Response, Error>
-    where
-        F: FnMut(&ToolCall) -> O,
-        O: Into<ToolOutput>,
-    {
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        self.catch_up();
-        let durable = Durable::required(&mut self.durable)?;
-        let Start::Resumed(resumed) = durable.start(&mut self.machine, &lane, conversation)? else {
-            return self.run_tool_loop(request, handler);
-        };
-        self.flush();
-        self.store_result()?;
-        if let Some(response) = resumed.finished {
-            return Ok(*response);
+        mut handler: impl Handler,
+    ) -> Result<Response, Error> {
+        let run = self.send(false, |state| {
+            DurableRun::start(state, conversation, request)
+        })?;
+        match run {
+            DurableRun::Send(request) => {
+                let run = self.send(true, |state| ToolRun::create(state, request))?;
+                self.drive_tool_loop(run, handler)
+            }
+            DurableRun::Finished(response) => Ok(*response),
+            DurableRun::Resume { mut run, rerun } => {
+                self.answer(&mut run, rerun, &mut handler)?;
+                self.drive_tool_loop(run, handler)
+            }
         }
-        if !resumed.started {
-            let tool_loop = ToolLoop::new(lane, self.create(request)?);
-            return self.drive_tool_loop(tool_loop, handler);
-        }
-        let mut tool_loop = ToolLoop::resumed(lane);
-        if !resumed.rerun.is_empty() {
-            let approvals =
-                self.answer(&mut tool_loop, Calls::split(resumed.rerun), &mut handler)?;
-            Error::approvals_left(tool_loop.lane(), approvals)?;
-        }
-        self.drive_tool_loop(tool_loop, handler)
     }
 }

@@ -23,6 +23,8 @@ use responses_ws_core::Instant;
 use responses_ws_tls::rustls::ClientConfig;
 
 use crate::transport::{is_timeout, Transport};
+use crate::ConnectError;
+use responses_ws_adapter::{ConnectionState, SocketRequest};
 
 /// What a read takes in at most at once.
 const READ_BUFFER: usize = 16 * 1024;
@@ -49,24 +51,56 @@ impl Default for HttpSockets {
     }
 }
 
-/// Where sockets are opened to, and within what time.
-pub(crate) struct Dialing<'a> {
-    pub(crate) url: &'a WsUrl,
-    pub(crate) tls: Option<&'a Arc<ClientConfig>>,
+/// How a connection opens its sockets, WebSocket mode's and HTTP's: TLS for `wss://`, and
+/// the time TCP + TLS may take.
+#[derive(Debug)]
+pub(crate) struct Dialing {
+    pub(crate) tls: Option<Arc<ClientConfig>>,
     pub(crate) timeout: Duration,
 }
 
+impl Dialing {
+    /// Opens a socket to `url`.
+    pub(crate) fn open(&self, url: &WsUrl) -> Result<Transport, ConnectError> {
+        Transport::open(url, self.tls.as_ref(), self.timeout)
+    }
+}
+
 impl HttpSockets {
-    /// Opens `socket` and, if `write`, writes its request; a failure goes to the core.
-    pub(crate) fn dial(
+    /// Carries out a socket request of the session's machine: `Dial` opens the socket and
+    /// writes its request, unless write-ahead records wait to be stored (the next flush
+    /// writes it then); `Close` closes it.
+    pub(crate) fn carry_out(
+        &mut self,
+        request: SocketRequest,
+        state: &mut ConnectionState,
+        dialing: &Dialing,
+        now: impl Fn() -> Instant,
+    ) {
+        match request {
+            SocketRequest::Dial(socket) => {
+                let write = state.is_clear();
+                let url = state.machine.url().clone();
+                if let Some(client) = state.machine.http_mut() {
+                    self.dial(socket, &url, dialing, client, now, write);
+                }
+            }
+            SocketRequest::Close(socket) => self.close(socket),
+        }
+    }
+
+    /// Opens `socket` to `url` and, if `write`, writes its request; a failure goes to the
+    /// core.
+    fn dial(
         &mut self,
         socket: SocketId,
-        dialing: Dialing<'_>,
+        url: &WsUrl,
+        dialing: &Dialing,
         client: &mut HttpClient,
         now: impl Fn() -> Instant,
         write: bool,
     ) {
-        match Transport::open(dialing.url, dialing.tls, dialing.timeout) {
+        match dialing.open(url) {
             Ok(transport) => {
                 self.sockets.insert(socket, transport);
                 if write {
@@ -78,7 +112,7 @@ impl HttpSockets {
     }
 
     /// Closes `socket` (the core is done with it).
-    pub(crate) fn close(&mut self, socket: SocketId) {
+    fn close(&mut self, socket: SocketId) {
         if let Some(transport) = self.sockets.remove(&socket) {
             transport.shutdown();
         }

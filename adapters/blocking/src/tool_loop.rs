@@ -3,8 +3,9 @@
 //! The core's `ToolLoop` decides every step (which events are the loop's, which calls to
 //! answer, what ends it); this file runs the handler and keeps the other events.
 
-use responses_ws_core::session::{Lane, ToolCall};
-use responses_ws_core::tool_loop::{Step, ToolLoop};
+use responses_ws_adapter::{ToolRun, ToolStep};
+use responses_ws_core::session::ToolCall;
+use responses_ws_core::tool_loop::Calls;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use crate::connection::Connection;
@@ -59,36 +60,65 @@ impl Connection {
         F: FnMut(&ToolCall) -> O,
         O: Into<ToolOutput>,
     {
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let tool_loop = ToolLoop::new(lane, self.create(request)?);
-        self.drive_tool_loop(tool_loop, handler)
+        let run = self.send(true, |state| ToolRun::create(state, request))?;
+        self.drive_tool_loop(run, handler)
     }
 
-    /// Drives `tool_loop` to its final response, answering each response's calls with
-    /// `handler`.
-    pub(crate) fn drive_tool_loop<F, O>(
+    /// Drives `run` to its final response, answering each response's calls with `handler`.
+    pub(crate) fn drive_tool_loop(
         &mut self,
-        mut tool_loop: ToolLoop,
-        mut handler: F,
-    ) -> Result<Response, Error>
-    where
-        F: FnMut(&ToolCall) -> O,
-        O: Into<ToolOutput>,
-    {
+        mut run: ToolRun,
+        mut handler: impl Handler,
+    ) -> Result<Response, Error> {
         loop {
-            let Some(event) = self.next_from_core()? else {
-                return Err(Error::ConnectionClosed);
-            };
-            match tool_loop.step(event) {
-                Step::Other(event) => self.set_aside(event),
-                Step::Answer(calls) => {
-                    let approvals = self.answer(&mut tool_loop, calls, &mut handler)?;
-                    Error::approvals_left(tool_loop.lane(), approvals)?;
+            let step = match run.step_set_aside(&mut self.state) {
+                Some(step) => step,
+                None => {
+                    let event = self.next_from_core()?;
+                    run.step(&mut self.state, event)
                 }
-                Step::Done(response) => return Ok(*response),
-                Step::Failed { lane, error } => return Err(Error::Request { lane, error }),
-                _ => {}
+            };
+            match step {
+                ToolStep::Answer(calls) => self.answer(&mut run, calls, &mut handler)?,
+                ToolStep::Done(result) => return result.map(|response| *response),
+                ToolStep::Next => {}
             }
         }
+    }
+
+    /// Answers `calls` with `handler`, one after the other, and writes the outputs out;
+    /// MCP approval requests end the loop ([`Error::ApprovalRequired`]).
+    ///
+    /// With a store, the calls' records are stored before the first handler runs and each
+    /// output before the next handler runs.
+    pub(crate) fn answer(
+        &mut self,
+        run: &mut ToolRun,
+        calls: Calls,
+        handler: &mut impl Handler,
+    ) -> Result<(), Error> {
+        self.state.persist_now()?;
+        for call in calls.calls {
+            let output = handler.answer(&call);
+            let now = self.now();
+            run.submit(&mut self.state, now, call, output)?;
+        }
+        self.flush();
+        self.state.store_result()?;
+        run.approvals_left(calls.approvals)
+    }
+}
+
+/// A tool handler as the loop's steps call it: what `run_tool_loop` and `run_durable` take
+/// (a call in, its output out), its bounds written once.
+pub(crate) trait Handler {
+    type Output: Into<ToolOutput>;
+    fn answer(&mut self, call: &ToolCall) -> Self::Output;
+}
+
+impl<F: FnMut(&ToolCall) -> O, O: Into<ToolOutput>> Handler for F {
+    type Output = O;
+    fn answer(&mut self, call: &ToolCall) -> O {
+        self(call)
     }
 }

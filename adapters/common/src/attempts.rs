@@ -5,6 +5,8 @@
 //! driver (async and blocking) keeps one, so none repeats this; the retry decisions
 //! themselves are the core's.
 
+use std::collections::VecDeque;
+
 use responses_ws_core::client::ClientEvent;
 use responses_ws_core::ws::{self, Header};
 use responses_ws_core::Instant;
@@ -14,11 +16,12 @@ use crate::{ConnectError, Machine};
 /// The memory of a driver's connection attempts.
 ///
 /// ```
-/// use responses_ws_adapter::{Attempts, ConnectError, Establishing};
+/// use std::collections::VecDeque;
+/// use responses_ws_adapter::{Attempts, ConnectError};
 ///
 /// let mut attempts = Attempts::new();
 /// // Nothing recorded: a lost connection is what `connect` reports.
-/// let Establishing::Done(Err(error)) = attempts.establishing(None) else { unreachable!() };
+/// let Some(Err(error)) = attempts.establishing(None, &mut VecDeque::new()) else { unreachable!() };
 /// assert!(matches!(error, ConnectError::Closed(_)));
 /// ```
 #[derive(Debug, Default)]
@@ -27,23 +30,6 @@ pub struct Attempts {
     last_error: Option<ConnectError>,
     /// The headers of the last `101 Switching Protocols`.
     headers: Vec<Header>,
-}
-
-/// What an event means to a driver that waits for an upgrade ([`Attempts::establishing`]).
-#[derive(Debug)]
-#[non_exhaustive]
-// Short-lived and moved on at once: boxing the event would cost an allocation per event.
-#[allow(clippy::large_enum_variant)]
-pub enum Establishing {
-    /// The wait is over: connected, or the attempts failed (the error sums them up).
-    Done(Result<(), ConnectError>),
-    /// A session event: keep it, in order, for the application.
-    Keep(ClientEvent),
-    /// The conversation moved to HTTP + SSE: keep the event for the application; the wait
-    /// is over.
-    KeepAndDone(ClientEvent),
-    /// A report of a failed attempt, which the error sums up: go on.
-    Continue,
 }
 
 impl Attempts {
@@ -92,24 +78,34 @@ impl Attempts {
     }
 
     /// What the next event means while a driver waits for an upgrade (`None`: the
-    /// connection is over and no new one follows). A spent budget fails with
+    /// connection is over and no new one follows): `Some` result once the wait is over;
+    /// session events go to `keep`, in order, for the application, and the reports of
+    /// failed attempts are summed up by the error. A spent budget fails with
     /// [`ConnectError::GaveUp`], carrying the attempts and the last attempt's error. A move
     /// to HTTP + SSE ([`ClientEvent::UseHttp`]) ends the wait too: the conversation goes on
     /// there, and the event is kept for the application.
-    pub fn establishing(&mut self, event: Option<ClientEvent>) -> Establishing {
+    pub fn establishing(
+        &mut self,
+        event: Option<ClientEvent>,
+        keep: &mut VecDeque<ClientEvent>,
+    ) -> Option<Result<(), ConnectError>> {
         match event {
-            Some(ClientEvent::Connected { .. }) => Establishing::Done(Ok(())),
+            Some(ClientEvent::Connected { .. }) => Some(Ok(())),
             Some(event @ ClientEvent::UseHttp { .. }) => {
                 self.last_error = None;
-                Establishing::KeepAndDone(event)
+                keep.push_back(event);
+                Some(Ok(()))
             }
-            Some(ClientEvent::GaveUp(gave_up)) => Establishing::Done(Err(ConnectError::GaveUp {
+            Some(ClientEvent::GaveUp(gave_up)) => Some(Err(ConnectError::GaveUp {
                 attempts: gave_up.attempts,
                 last: Box::new(self.take_last_error()),
             })),
-            Some(event @ ClientEvent::Session(_)) => Establishing::Keep(event),
-            Some(_) => Establishing::Continue,
-            None => Establishing::Done(Err(self.take_last_error())),
+            Some(event @ ClientEvent::Session(_)) => {
+                keep.push_back(event);
+                None
+            }
+            Some(_) => None,
+            None => Some(Err(self.take_last_error())),
         }
     }
 

@@ -9,29 +9,37 @@
 //! needs this crate directly.
 //!
 //! Files: `attempts` ([`Attempts`]: what a driver remembers across connection attempts),
-//! `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `durable`
+//! `config` ([`Config`], [`ConfigParts`], [`Credentials`], [`SetRuntime`]), `connection`
+//! ([`ConnectionState`]: a plain connection's state apart from its sockets, and the calls
+//! both drivers make on it; `connection_accessors!`: the read-only calls of both drivers'
+//! `Connection`), `durable`
 //! ([`Durable`]: the store a driver writes journaled conversations to before it sends),
 //! `error` ([`ConnectError`], [`Error`]), `machine` ([`Machine`]: a connection's session on
 //! WebSocket mode or HTTP + SSE, and the moves between them), `pool` (what the async and the blocking pool drivers
-//! share: the conversations' mailboxes and the pool's error), `trace` ([`ConnectionTrace`]: a
+//! share: the conversations' mailboxes and the pool's error), `tool_run` ([`ToolRun`]: a
+//! tool loop on a connection; [`DurableRun`]: how a durable run goes on), `trace` ([`ConnectionTrace`]: a
 //! connection's `tracing` spans, feature `tracing`).
 
 mod attempts;
 mod config;
+mod connection;
 mod durable;
 mod error;
 mod machine;
 pub mod pool;
+mod tool_run;
 mod trace;
 
-pub use attempts::{Attempts, Establishing};
+pub use attempts::Attempts;
 pub use config::{
     Config, ConfigParts, Credentials, SetRuntime, StoreConfig, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_REPROBE_AFTER, MAX_SET_ASIDE_EVENTS,
 };
+pub use connection::{ConnectionState, SocketParts};
 pub use durable::{Durable, Resumed, SharedStore, Start, DEFAULT_LEASE_TTL};
 pub use error::{ConnectError, Error, Returned};
 pub use machine::{http_config, Machine, MachineEvent, SocketRequest};
+pub use tool_run::{DurableRun, ToolRun, ToolStep};
 pub use trace::ConnectionTrace;
 
 pub use common::*;

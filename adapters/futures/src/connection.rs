@@ -1,4 +1,4 @@
-//! [`Connection`]: the core's [`Client`] driven by the caller's awaits over one byte stream at a
+//! [`Connection`]: the core's [`Client`](responses_ws_core::client::Client) driven by the caller's awaits over one byte stream at a
 //! time. It reads, writes, keeps one timer and dials again when the core's retry budget says
 //! so (`Client::next_dial`); every protocol decision is the core's. This file holds the public
 //! calls; the driving loop and the waits are in `driver`, the tool loop in `tool_loop`.
@@ -15,7 +15,6 @@ mod driver;
 mod durable;
 mod tool_loop;
 
-use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -24,23 +23,22 @@ use std::time::Duration;
 
 use futures_core::Stream;
 use futures_rustls::TlsConnector;
-use responses_ws_core::client::{Client, ClientEvent};
-use responses_ws_core::http_client::{HttpClient, Transport};
-use responses_ws_core::session::{Lane, RequestId, Session};
+use responses_ws_core::client::ClientEvent;
+use responses_ws_core::http_client::Transport;
+use responses_ws_core::session::{Lane, RequestId};
 
 use responses_ws_core::wire::{Input, Item, ResponseCreate, ToolOutput};
-use responses_ws_core::ws::Header;
+use responses_ws_core::ws::WsUrl;
 use responses_ws_core::Instant;
 use responses_ws_tls::TlsConfig;
 
 use crate::http::HttpSockets;
 use crate::runtime::{AsyncIo, Clock, Runtime};
 use crate::timer::Timer;
+use crate::transport::Dialer;
 use crate::Config;
 use crate::{ConnectError, Error};
-use responses_ws_adapter::{
-    Attempts, ConnectionTrace, Durable, Establishing, Machine, StoreConfig, StoreError,
-};
+use responses_ws_adapter::ConnectionState;
 
 use driver::Link;
 
@@ -70,8 +68,10 @@ use driver::Link;
 /// # }
 /// ```
 pub struct Connection {
-    /// The session, on WebSocket mode or HTTP + SSE.
-    machine: Machine,
+    /// The session, the attempts' memory, the store, the trace, the events set aside
+    /// (events taken while an operation drove the connection for its own purpose: the tool
+    /// loop, the upgrade, close, waits for room).
+    state: ConnectionState,
     /// The WebSocket byte stream's state (down while on HTTP).
     link: Link,
     /// The HTTP sockets, while on HTTP.
@@ -79,27 +79,33 @@ pub struct Connection {
     timer: Timer,
     runtime: Arc<dyn Runtime>,
     dialing: Dialing,
-    /// The last attempt's error, the last upgrade's headers.
-    attempts: Attempts,
     /// The core's clock, on the runtime's.
     clock: Clock,
-    /// Events taken while an operation drove the connection for its own purpose (the tool
-    /// loop, the upgrade, close), kept for [`next_event`](Self::next_event).
-    deferred: VecDeque<ClientEvent>,
-    /// Where journaled conversations are written before their bytes go out, if anywhere.
-    durable: Option<Durable>,
-    /// The store's last failure, for the next call to return.
-    store_error: Option<StoreError>,
-    /// The `tracing` spans (feature `tracing`; nothing without it).
-    trace: ConnectionTrace,
 }
 
 /// What opening a stream needs beyond the core's configuration.
-struct Dialing {
+pub(crate) struct Dialing {
     connect_timeout: Duration,
     tls: TlsConfig,
     /// Built from `tls` on the first `wss://` connect.
     connector: Option<TlsConnector>,
+}
+
+impl Dialing {
+    /// A dialer to `url` on `runtime` (for `wss://`, the TLS connector built once).
+    pub(crate) fn dialer(
+        &mut self,
+        runtime: &Arc<dyn Runtime>,
+        url: &WsUrl,
+    ) -> Result<Dialer, ConnectError> {
+        Dialer::new(
+            Arc::clone(runtime),
+            url,
+            &self.tls,
+            &mut self.connector,
+            self.connect_timeout,
+        )
+    }
 }
 
 impl Connection {
@@ -147,34 +153,20 @@ impl Connection {
     }
 
     fn new(config: Config) -> Result<Connection, ConnectError> {
-        let config = config.into_parts();
-        let runtime = config.extra.resolve().ok_or(ConnectError::NoRuntime)?;
-        let machine = Machine::for_connection(
-            config.client,
-            config.transport,
-            config.http_fallback,
-            config.reprobe_after,
-        )
-        .with_credentials(config.credentials);
-        let clock = Clock::new(Arc::clone(&runtime));
-        let trace = ConnectionTrace::new(machine.url(), machine.transport());
+        let (state, sockets) = ConnectionState::new(config.into_parts());
+        let runtime = sockets.extra.resolve().ok_or(ConnectError::NoRuntime)?;
         Ok(Connection {
-            machine,
+            state,
             link: Link::Down,
             http: HttpSockets::default(),
             timer: Timer::default(),
+            clock: Clock::new(Arc::clone(&runtime)),
             runtime,
             dialing: Dialing {
-                connect_timeout: config.connect_timeout,
-                tls: config.tls,
+                connect_timeout: sockets.connect_timeout,
+                tls: sockets.tls,
                 connector: None,
             },
-            attempts: Attempts::new(),
-            clock,
-            deferred: VecDeque::new(),
-            durable: config.store.map(StoreConfig::into_durable),
-            store_error: None,
-            trace,
         })
     }
 
@@ -185,8 +177,8 @@ impl Connection {
     /// events ended (the application closed, or retrying gave up). Over HTTP + SSE there is
     /// nothing to open ahead: requests go out again on sockets of their own.
     pub async fn reconnect(&mut self) -> Result<(), ConnectError> {
-        if self.machine.transport() == Transport::Http {
-            self.machine.reopen(self.now());
+        if self.state.machine.transport() == Transport::Http {
+            self.state.machine.reopen(self.now());
             return Ok(());
         }
         self.dial_now()?;
@@ -197,17 +189,11 @@ impl Connection {
     /// events that arrive meanwhile are kept for `next_event`; the reports of failed
     /// attempts are summed up by the error.
     async fn establish(&mut self) -> Result<(), ConnectError> {
-        self.attempts.restart();
+        self.state.restart_attempts();
         loop {
             let event = poll_fn(|cx| self.poll_drive(cx, false)).await;
-            match self.attempts.establishing(event) {
-                Establishing::Done(result) => return result,
-                Establishing::Keep(event) => self.deferred.push_back(event),
-                Establishing::KeepAndDone(event) => {
-                    self.deferred.push_back(event);
-                    return Ok(());
-                }
-                _ => {}
+            if let Some(result) = self.state.establishing(event) {
+                return result;
             }
         }
     }
@@ -222,7 +208,25 @@ impl Connection {
     /// for a while.
     fn catch_up(&mut self) {
         let now = self.now();
-        self.machine.handle_timeout(now);
+        self.state.machine.handle_timeout(now);
+    }
+
+    /// A call of the API that makes the session send: the time first, room in the outbound
+    /// queue if `needs_room` (the calls that add a request), then `call`, and what it queued
+    /// written before it returns (the store's failure, if any, is its error).
+    async fn send<T>(
+        &mut self,
+        needs_room: bool,
+        call: impl FnOnce(&mut ConnectionState) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        self.catch_up();
+        if needs_room {
+            self.room().await;
+        }
+        let value = call(&mut self.state)?;
+        self.flush().await;
+        self.state.store_result()?;
+        Ok(value)
     }
 
     // --- The API ------------------------------------------------------------------------
@@ -241,26 +245,12 @@ impl Connection {
     /// connection past [`SessionConfig::rotate_after`](responses_ws_core::session::SessionConfig::rotate_after)
     /// is replaced before the turn goes out.
     pub async fn create(&mut self, request: ResponseCreate) -> Result<RequestId, Error> {
-        self.catch_up();
-        self.room().await;
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let id = self.machine.create(request)?;
-        self.trace.turn(id, &lane);
-        self.flush().await;
-        self.store_result()?;
-        Ok(id)
+        self.send(true, |state| state.create(request)).await
     }
 
     /// Starts the new named lane of `request.stream_id` from the last response of `from`.
     pub async fn fork(&mut self, from: &Lane, request: ResponseCreate) -> Result<RequestId, Error> {
-        self.catch_up();
-        self.room().await;
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let id = self.machine.fork(from, request)?;
-        self.trace.turn(id, &lane);
-        self.flush().await;
-        self.store_result()?;
-        Ok(id)
+        self.send(true, |state| state.fork(from, request)).await
     }
 
     /// Answers tool call `call_id` of the lane's last response; the last answer sends the
@@ -271,11 +261,10 @@ impl Connection {
         call_id: &str,
         output: impl Into<ToolOutput>,
     ) -> Result<(), Error> {
-        self.catch_up();
-        self.machine.submit_tool_output(lane, call_id, output)?;
-        self.flush().await;
-        self.store_result()?;
-        Ok(())
+        self.send(false, |state| {
+            Ok(state.machine.submit_tool_output(lane, call_id, output)?)
+        })
+        .await
     }
 
     /// Approves or refuses an MCP approval request of the lane's last response.
@@ -286,24 +275,18 @@ impl Connection {
         approve: bool,
         reason: Option<String>,
     ) -> Result<(), Error> {
-        self.catch_up();
-        self.machine
-            .submit_approval(lane, request_id, approve, reason)?;
-        self.flush().await;
-        self.store_result()?;
-        Ok(())
+        self.send(false, |state| {
+            Ok((state.machine).submit_approval(lane, request_id, approve, reason)?)
+        })
+        .await
     }
 
     /// Steers the lane's running response with more input (`response.steer`). WebSocket
     /// mode only: over HTTP + SSE it fails with [`Error::WebSocketOnly`], the input handed
     /// back.
     pub async fn steer(&mut self, lane: &Lane, input: impl Into<Input>) -> Result<(), Error> {
-        self.catch_up();
-        self.room().await;
-        self.machine.steer(lane, input)?;
-        self.flush().await;
-        self.store_result()?;
-        Ok(())
+        self.send(true, |state| state.machine.steer(lane, input))
+            .await
     }
 
     /// Commits `input` (outputs of client-owned tool calls) into the lane's running response
@@ -313,11 +296,8 @@ impl Connection {
     /// [`Session::inject`](responses_ws_core::session::Session::inject). WebSocket mode
     /// only, as [`steer`](Self::steer).
     pub async fn inject(&mut self, lane: &Lane, input: Vec<Item>) -> Result<(), Error> {
-        self.catch_up();
-        self.machine.inject(lane, input)?;
-        self.flush().await;
-        self.store_result()?;
-        Ok(())
+        self.send(false, |state| state.machine.inject(lane, input))
+            .await
     }
 
     /// Closes the connection (code 1000) and waits for the close handshake (or the close
@@ -325,7 +305,7 @@ impl Connection {
     /// [`next_event`](Self::next_event), which then ends.
     pub async fn close(&mut self) -> Result<(), Error> {
         let now = self.now();
-        match self.machine.client_mut() {
+        match self.state.machine.client_mut() {
             Some(client) => {
                 let upgrading = !client.is_open() && !client.is_finished();
                 client.close(now);
@@ -335,13 +315,13 @@ impl Connection {
                 }
             }
             // HTTP + SSE: every socket closes; requests in flight end as interrupted.
-            None => self.machine.close(now),
+            None => self.state.machine.close(now),
         }
         if !matches!(self.link, Link::Up(_)) {
             self.link = Link::Down;
         }
         while let Some(event) = poll_fn(|cx| self.poll_drive(cx, false)).await {
-            self.deferred.push_back(event);
+            self.state.set_aside(event);
         }
         Ok(())
     }
@@ -385,75 +365,34 @@ impl Connection {
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Option<ClientEvent>, Error>> {
-        self.store_result()?;
-        if let Some(event) = self.deferred.pop_front() {
+        if let Some(event) = self.state.take_set_aside()? {
             return Poll::Ready(Ok(Some(event)));
         }
-        let polled = self.poll_drive(cx, false);
-        if let Some(error) = self.store_error.take() {
-            if let Poll::Ready(Some(event)) = polled {
-                self.deferred.push_front(event);
+        match self.poll_drive(cx, false) {
+            Poll::Ready(event) => Poll::Ready(self.state.unless_store_failed(event)),
+            Poll::Pending => {
+                self.state.store_result()?;
+                Poll::Pending
             }
-            return Poll::Ready(Err(Error::Store(error)));
-        }
-        polled.map(Ok)
-    }
-
-    /// The store's failure since the last call, if any, as the call's error.
-    fn store_result(&mut self) -> Result<(), Error> {
-        match self.store_error.take() {
-            Some(error) => Err(Error::Store(error)),
-            None => Ok(()),
         }
     }
 
-    /// The WebSocket client machine (configuration, byte counts), while the conversation
-    /// runs on WebSocket mode; `None` over HTTP + SSE.
-    pub fn client(&self) -> Option<&Client> {
-        self.machine.client()
-    }
-
-    /// The HTTP + SSE client machine (open sockets, configuration), while the conversation
-    /// runs over HTTP; `None` on WebSocket mode.
-    pub fn http_client(&self) -> Option<&HttpClient> {
-        self.machine.http()
-    }
-
-    /// The session, on either transport: ledger, pending tool calls, requests in flight.
-    pub fn session(&self) -> &Session {
-        self.machine.session()
-    }
-
-    /// The transport the conversation runs on now: WebSocket mode, or HTTP + SSE (asked
-    /// for with [`Config::transport`](responses_ws_adapter::Config::transport), or after a
-    /// fallback: [`ClientEvent::UseHttp`]).
-    pub fn transport(&self) -> Transport {
-        self.machine.transport()
-    }
+    responses_ws_adapter::connection_accessors!(state);
 
     /// Whether the conversation can send: the WebSocket upgrade done and the connection
     /// open, or HTTP + SSE and not closed.
     pub fn is_open(&self) -> bool {
-        match self.machine.client() {
-            Some(client) => matches!(self.link, Link::Up(_)) && client.is_open(),
-            None => self.machine.http().is_some(),
-        }
-    }
-
-    /// The headers of the server's last `101 Switching Protocols` answer.
-    pub fn handshake_headers(&self) -> &[Header] {
-        self.attempts.headers()
+        self.state.is_open(matches!(self.link, Link::Up(_)))
     }
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
-            .field("machine", &self.machine)
+            .field("state", &self.state)
             .field("link", &self.link.state())
             .field("http", &self.http)
             .field("runtime", &self.runtime)
-            .field("deferred", &self.deferred.len())
             .finish_non_exhaustive()
     }
 }

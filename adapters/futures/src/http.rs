@@ -10,14 +10,17 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::future::BoxFuture;
+use responses_ws_adapter::{ConnectionState, SocketRequest};
 use responses_ws_core::http_client::{HttpClient, SocketId};
 use responses_ws_core::Instant;
 
-use crate::runtime::AsyncIo;
+use crate::connection::Dialing;
+use crate::runtime::{AsyncIo, Runtime};
 use crate::socket::{Socket, Wire};
 use crate::ConnectError;
 
@@ -72,8 +75,28 @@ impl Wire for HttpWire<'_> {
 }
 
 impl HttpSockets {
+    /// Carries out a socket request of the session's machine: `Dial` starts opening the
+    /// socket (TCP, TLS for `wss://`, within the connect timeout; a dialer that cannot be
+    /// made fails the exchange at once), `Close` forgets it.
+    pub(crate) fn carry_out(
+        &mut self,
+        request: SocketRequest,
+        state: &mut ConnectionState,
+        dialing: &mut Dialing,
+        runtime: &Arc<dyn Runtime>,
+        now: Instant,
+    ) {
+        match request {
+            SocketRequest::Dial(socket) => match dialing.dialer(runtime, state.machine.url()) {
+                Ok(dialer) => self.dial(socket, dialer.open()),
+                Err(error) => state.http_dial_failed(socket, &error, now),
+            },
+            SocketRequest::Close(socket) => self.close(socket),
+        }
+    }
+
     /// Starts opening `socket` with `open` (a dial's future).
-    pub(crate) fn dial(
+    fn dial(
         &mut self,
         socket: SocketId,
         open: BoxFuture<'static, Result<Box<dyn AsyncIo>, ConnectError>>,
@@ -83,7 +106,7 @@ impl HttpSockets {
 
     /// Forgets `socket`: dropping the stream closes it (the core is done with it, so
     /// nothing is waiting to be written).
-    pub(crate) fn close(&mut self, socket: SocketId) {
+    fn close(&mut self, socket: SocketId) {
         self.sockets.remove(&socket);
     }
 

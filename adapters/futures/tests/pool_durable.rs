@@ -7,17 +7,16 @@
 //! leaves, and the next turn goes out with nothing lost.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::future::join_all;
 use responses_ws_futures::pool::{Error, Pool, PoolError, Start, TurnError};
 use responses_ws_futures::responses_ws_core::persist::{replay, Entry, Record};
-use responses_ws_futures::responses_ws_store::Lease;
+use responses_ws_futures::responses_ws_store::testing::Instrumented;
 use responses_ws_futures::{
-    runtime, Config, FileStore, MemoryStore, ResponseCreate, SharedStore, Store, StoreError,
-    ToolCall,
+    runtime, Config, FileStore, MemoryStore, ResponseCreate, SharedStore, Store, ToolCall,
 };
 use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
 
@@ -283,33 +282,6 @@ fn a_pool_whose_lease_was_taken_over_is_fenced_and_writes_nothing_more() {
     });
 }
 
-/// A store whose appends fail while `down` is set.
-struct Flaky {
-    inner: MemoryStore,
-    down: AtomicBool,
-}
-
-impl Store for Flaky {
-    fn acquire(&self, c: &str, h: &str, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        self.inner.acquire(c, h, now, ttl)
-    }
-    fn renew(&self, lease: &Lease, now: u64, ttl: Duration) -> Result<Lease, StoreError> {
-        self.inner.renew(lease, now, ttl)
-    }
-    fn release(&self, lease: &Lease) -> Result<(), StoreError> {
-        self.inner.release(lease)
-    }
-    fn append(&self, lease: &Lease, records: &[Record]) -> Result<(), StoreError> {
-        match self.down.load(Ordering::SeqCst) {
-            true => Err(StoreError::Unavailable("the store is down".into())),
-            false => self.inner.append(lease, records),
-        }
-    }
-    fn read(&self, conversation: &str) -> Result<Vec<Record>, StoreError> {
-        self.inner.read(conversation)
-    }
-}
-
 #[test]
 fn a_store_failure_ends_the_turn_before_its_request_leaves_and_loses_nothing() {
     runtime().block_on(async {
@@ -317,10 +289,7 @@ fn a_store_failure_ends_the_turn_before_its_request_leaves_and_loses_nothing() {
             .await
             .unwrap();
         server.record_requests();
-        let store = Arc::new(Flaky {
-            inner: MemoryStore::default(),
-            down: AtomicBool::new(false),
-        });
+        let store = Arc::new(Instrumented::default());
         let pool = pool(
             &server.url(),
             store.clone(),
@@ -330,7 +299,7 @@ fn a_store_failure_ends_the_turn_before_its_request_leaves_and_loses_nothing() {
         let agent = pool.conversation_with_id("flaky").unwrap();
         agent.turn(ask()).await.unwrap().finish().await.unwrap();
         let sent = server.requests().len();
-        store.down.store(true, Ordering::SeqCst);
+        store.set_down(true);
         let request = ResponseCreate::new("gpt-test").input("Remember the blue door.");
         let failed = agent.turn(request).await.unwrap().finish().await;
         assert!(
@@ -341,7 +310,7 @@ fn a_store_failure_ends_the_turn_before_its_request_leaves_and_loses_nothing() {
             "{failed:?}"
         );
         assert_eq!(server.requests().len(), sent, "nothing went out");
-        store.down.store(false, Ordering::SeqCst);
+        store.set_down(false);
         let answer = agent.turn(ask()).await.unwrap().finish().await.unwrap();
         assert_eq!(answer.all_output_text(), "Noted.");
         // The input of the failed turn was kept and stored before the next turn's.

@@ -8,20 +8,18 @@
 
 use std::convert::Infallible;
 use std::future::poll_fn;
-use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use futures_core::future::BoxFuture;
-use responses_ws_adapter::{MachineEvent, SocketRequest};
 use responses_ws_core::client::ClientEvent;
-use responses_ws_core::http_client::{SocketId, Transport};
+use responses_ws_core::http_client::Transport;
 use responses_ws_core::Instant;
 
 use super::Connection;
 use crate::runtime::AsyncIo;
 use crate::socket::Socket;
 use crate::transport::Dialer;
-use crate::{ConnectError, MAX_SET_ASIDE_EVENTS};
+use crate::ConnectError;
 
 /// Where the byte stream stands.
 pub(crate) enum Link {
@@ -75,13 +73,13 @@ impl Connection {
         holding: bool,
     ) -> Poll<Option<ClientEvent>> {
         loop {
-            if self.machine.transport() == Transport::Http {
+            if self.state.machine.transport() == Transport::Http {
                 self.drop_link(cx);
                 if let Some(event) = ready!(self.poll_http(cx, holding)) {
-                    self.observe(&event);
+                    self.state.observe(&event);
                     return Poll::Ready(Some(event));
                 }
-                if self.machine.transport() == Transport::Http {
+                if self.state.machine.transport() == Transport::Http {
                     // Closed by the application, every event taken.
                     return Poll::Ready(None);
                 }
@@ -91,7 +89,7 @@ impl Connection {
             match &mut self.link {
                 Link::Up(_) => {
                     if let Some(event) = ready!(self.poll_up(cx, holding)) {
-                        self.observe(&event);
+                        self.state.observe(&event);
                         return Poll::Ready(Some(event));
                     }
                 }
@@ -110,10 +108,10 @@ impl Connection {
                 }
                 Link::Down => {
                     if let Some(event) = self.next_machine_event() {
-                        self.observe(&event);
+                        self.state.observe(&event);
                         return Poll::Ready(Some(event));
                     }
-                    match self.machine.next_dial() {
+                    match self.state.machine.next_dial() {
                         Some(at) => self.link = Link::Backoff(at),
                         None => return Poll::Ready(None),
                     }
@@ -145,15 +143,15 @@ impl Connection {
                 continue;
             }
             // Over: close the stream, giving up on a last write the peer does not take.
-            if self.machine.is_finished() || (socket.ended() && written.is_pending()) {
+            if self.state.machine.is_finished() || (socket.ended() && written.is_pending()) {
                 let _ = socket.poll_shutdown(cx);
                 self.link = Link::Down;
                 return Poll::Ready(None);
             }
             let clock = &self.clock;
             let now = || clock.now();
-            let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
-            if let Some(client) = self.machine.client_mut() {
+            let paused = holding && self.state.holds_enough();
+            if let Some(client) = self.state.machine.client_mut() {
                 if !socket.read_closed() && !paused && socket.poll_read(client, now, cx).is_ready()
                 {
                     continue;
@@ -166,21 +164,14 @@ impl Connection {
     /// The next event for the application from the machine, carrying out what it asks of
     /// the HTTP sockets on the way.
     fn next_machine_event(&mut self) -> Option<ClientEvent> {
-        loop {
-            let now = self.now();
-            match self.machine.poll_event(now)? {
-                MachineEvent::Client(event) => return Some(event),
-                MachineEvent::Socket(request) => self.socket_request(request),
-            }
-        }
-    }
-
-    /// Carries out a socket request of the machine.
-    fn socket_request(&mut self, request: SocketRequest) {
-        match request {
-            SocketRequest::Dial(socket) => self.dial_http(socket),
-            SocketRequest::Close(socket) => self.http.close(socket),
-        }
+        let clock = &self.clock;
+        self.state.next_machine_event(
+            || clock.now(),
+            |state, request| {
+                let now = clock.now();
+                (self.http).carry_out(request, state, &mut self.dialing, &self.runtime, now);
+            },
+        )
     }
 
     /// One step over HTTP + SSE: `Some` event, or `None` once the session left HTTP (back
@@ -192,16 +183,16 @@ impl Connection {
     /// describe start), and no socket is written while any is not.
     fn poll_http(&mut self, cx: &mut Context<'_>, holding: bool) -> Poll<Option<ClientEvent>> {
         loop {
-            let stored = self.persist();
+            let stored = self.state.persist();
             if let Some(event) = self.next_machine_event() {
                 return Poll::Ready(Some(event));
             }
-            let Some(client) = self.machine.http_mut() else {
+            let paused = holding && self.state.holds_enough();
+            let Some(client) = self.state.machine.http_mut() else {
                 return Poll::Ready(None);
             };
             let clock = &self.clock;
             let now = || clock.now();
-            let paused = holding && self.deferred.len() >= MAX_SET_ASIDE_EVENTS;
             if self
                 .http
                 .poll(client, now, (!paused, stored), cx)
@@ -210,17 +201,6 @@ impl Connection {
                 continue;
             }
             ready!(self.poll_timer(cx));
-        }
-    }
-
-    /// Opens HTTP socket `socket` (TCP, TLS for `wss://`, within the connect timeout).
-    fn dial_http(&mut self, socket: SocketId) {
-        match self.dialer() {
-            Ok(dialer) => self.http.dial(socket, dialer.open()),
-            Err(error) => {
-                let now = self.now();
-                self.machine.http_dial_failed(socket, error.failure(), now);
-            }
         }
     }
 
@@ -240,10 +220,11 @@ impl Connection {
     /// Write-ahead: the core's records are stored first (inline: one durable append, about a
     /// millisecond on the file store), and nothing is written while any is not.
     fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Written> {
-        if !self.persist() {
+        if !self.state.persist() {
             return Poll::Ready(Written::Held);
         }
-        let (Link::Up(socket), Some(client)) = (&mut self.link, self.machine.client_mut()) else {
+        let (Link::Up(socket), Some(client)) = (&mut self.link, self.state.machine.client_mut())
+        else {
             return Poll::Ready(Written::All);
         };
         if let Err(_broken) = ready!(socket.poll_write_all(client, cx)) {
@@ -253,32 +234,17 @@ impl Connection {
         Poll::Ready(Written::All)
     }
 
-    /// Stores the core's write-ahead records, if the connection has a store: `false` (the
-    /// error kept for the caller, the records kept for the next try) when the store failed.
-    pub(crate) fn persist(&mut self) -> bool {
-        let Some(durable) = &mut self.durable else {
-            return true;
-        };
-        match durable.persist(&mut self.machine) {
-            Ok(()) => true,
-            Err(error) => {
-                self.store_error = Some(error);
-                false
-            }
-        }
-    }
-
     /// Fires the core's deadline once it has passed; registers the timer otherwise
     /// (`Pending` without a deadline).
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.machine.poll_timeout() else {
+        let Some(deadline) = self.state.machine.poll_timeout() else {
             return Poll::Pending;
         };
         let at = self.clock.at(deadline);
         ready!(self.timer.poll_until(&*self.runtime, at, cx));
         // The timer may round; the core must see its deadline as reached.
         let now = self.now().max(deadline);
-        self.machine.handle_timeout(now);
+        self.state.machine.handle_timeout(now);
         Poll::Ready(())
     }
 
@@ -287,7 +253,8 @@ impl Connection {
     /// its events for `next_event`. Ends early only when the connection is over for good
     /// (the core then refuses the call itself).
     pub(crate) async fn room(&mut self) {
-        self.drive_until(|conn, _| conn.machine.has_room()).await
+        self.drive_until(|conn, _| conn.state.machine.has_room())
+            .await
     }
 
     /// Writes everything queued, for the calls that queue frames, driving the connection
@@ -298,7 +265,7 @@ impl Connection {
     /// Over HTTP + SSE: until every socket the machine asked for is open and its request
     /// written (reading nothing; the connect timeout ends a dial that hangs).
     pub(crate) async fn flush(&mut self) {
-        if self.machine.transport() == Transport::Http {
+        if self.state.machine.transport() == Transport::Http {
             return poll_fn(|cx| self.poll_http_sent(cx)).await;
         }
         self.drive_until(|_, written| written).await
@@ -310,14 +277,21 @@ impl Connection {
     /// idle timeout, and with it the wait.
     fn poll_http_sent(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            if !self.persist() {
+            if !self.state.persist() {
                 // Nothing may be written; the store's error waits for the caller.
                 return Poll::Ready(());
             }
-            while let Some(request) = self.machine.poll_socket() {
-                self.socket_request(request);
+            while let Some(request) = self.state.machine.poll_socket() {
+                let now = self.clock.now();
+                (self.http).carry_out(
+                    request,
+                    &mut self.state,
+                    &mut self.dialing,
+                    &self.runtime,
+                    now,
+                );
             }
-            let Some(client) = self.machine.http_mut() else {
+            let Some(client) = self.state.machine.http_mut() else {
                 return Poll::Ready(());
             };
             let clock = &self.clock;
@@ -339,7 +313,7 @@ impl Connection {
                 return Poll::Ready(());
             }
             match self.poll_drive(cx, true) {
-                Poll::Ready(Some(event)) => self.deferred.push_back(event),
+                Poll::Ready(Some(event)) => self.state.set_aside(event),
                 Poll::Ready(None) => return Poll::Ready(()),
                 Poll::Pending => return Poll::Pending,
             }
@@ -353,7 +327,7 @@ impl Connection {
         // Bounded: past `MAX_SET_ASIDE_EVENTS` kept events, the stream is not read.
         loop {
             match self.poll_drive(cx, true) {
-                Poll::Ready(Some(event)) => self.deferred.push_back(event),
+                Poll::Ready(Some(event)) => self.state.set_aside(event),
                 // Over, or nothing now: the handlers finish the wait.
                 Poll::Ready(None) | Poll::Pending => return Poll::Pending,
             }
@@ -363,13 +337,7 @@ impl Connection {
     // --- Dialing and retrying ----------------------------------------------------------
 
     fn dialer(&mut self) -> Result<Dialer, ConnectError> {
-        Dialer::new(
-            Arc::clone(&self.runtime),
-            self.machine.url(),
-            &self.dialing.tls,
-            &mut self.dialing.connector,
-            self.dialing.connect_timeout,
-        )
+        self.dialing.dialer(&self.runtime, self.state.machine.url())
     }
 
     /// Opens a stream now, for `connect` and `reconnect`.
@@ -404,7 +372,8 @@ impl Connection {
     ) -> Result<(), ConnectError> {
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|error| ConnectError::Random(error.into()))?;
-        self.machine
+        self.state
+            .machine
             .connect(seed, start)
             .map_err(ConnectError::Handshake)?;
         self.link = Link::Up(Socket::new(stream));
@@ -414,13 +383,6 @@ impl Connection {
     /// A dial failed before the upgrade: the core's budget decides what follows.
     fn dial_failed(&mut self, error: ConnectError) {
         let now = self.now();
-        self.attempts.dial_failed(&mut self.machine, error, now);
-    }
-
-    /// Bookkeeping on an event going to the application (see `Attempts::observe`), and its
-    /// trace.
-    fn observe(&mut self, event: &ClientEvent) {
-        self.attempts.observe(event);
-        self.trace.event(event);
+        self.state.dial_failed(error, now);
     }
 }

@@ -6,11 +6,11 @@
 
 use std::future::Future;
 
-use responses_ws_adapter::{Durable, Resumed, Start};
+use responses_ws_adapter::{DurableRun, Resumed, ToolRun};
 use responses_ws_core::session::{Lane, ToolCall};
-use responses_ws_core::tool_loop::{Calls, ToolLoop};
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
+use super::tool_loop::Handler;
 use super::Connection;
 use crate::Error;
 
@@ -19,7 +19,7 @@ impl Connection {
     /// its lease): from now on what the lane sends is stored before it goes out, and each
     /// tool output is durable when `submit_tool_output` returns. The lane must be new.
     pub fn journal(&mut self, lane: &Lane, conversation: &str) -> Result<(), Error> {
-        Durable::required(&mut self.durable)?.open(&mut self.machine, lane, conversation)
+        self.state.journal(lane, conversation)
     }
 
     /// Takes conversation `conversation` over from the store (a crashed worker's, after its
@@ -30,12 +30,8 @@ impl Connection {
     /// calls are answered, goes out with its full context on this connection (or chains,
     /// with `store: true`).
     pub async fn resume(&mut self, lane: &Lane, conversation: &str) -> Result<Resumed, Error> {
-        self.catch_up();
-        let durable = Durable::required(&mut self.durable)?;
-        let resumed = durable.resume(&mut self.machine, lane, conversation)?;
-        self.flush().await;
-        self.store_result()?;
-        Ok(resumed)
+        self.send(false, |state| state.resume(lane, conversation))
+            .await
     }
 
     /// Runs `request` as the durable conversation `conversation` to its final response, as
@@ -83,43 +79,32 @@ impl Connection {
     {
         let response = self.drive_durable(conversation, request, handler).await?;
         self.flush().await;
-        self.store_result()?;
-        Durable::required(&mut self.durable)?.release(conversation)?;
+        self.state.store_result()?;
+        self.state.release(conversation)?;
         Ok(response)
     }
 
     /// [`run_durable`](Self::run_durable) up to its final response.
-    async fn drive_durable<F, Fut, O>(
+    async fn drive_durable(
         &mut self,
         conversation: &str,
         request: ResponseCreate,
-        mut handler: F,
-    ) -> Result<Response, Error>
-    where
-        F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = O>,
-        O: Into<ToolOutput>,
-    {
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        self.catch_up();
-        let durable = Durable::required(&mut self.durable)?;
-        let Start::Resumed(resumed) = durable.start(&mut self.machine, &lane, conversation)? else {
-            return self.run_tool_loop(request, handler).await;
-        };
-        self.flush().await;
-        self.store_result()?;
-        if let Some(response) = resumed.finished {
-            return Ok(*response);
+        mut handler: impl Handler,
+    ) -> Result<Response, Error> {
+        let run = self.send(false, |state| {
+            DurableRun::start(state, conversation, request)
+        });
+        match run.await? {
+            DurableRun::Send(request) => {
+                let create = self.send(true, |state| ToolRun::create(state, request));
+                let run = create.await?;
+                self.drive_tool_loop(run, handler).await
+            }
+            DurableRun::Finished(response) => Ok(*response),
+            DurableRun::Resume { mut run, rerun } => {
+                self.answer(&mut run, rerun, &mut handler).await?;
+                self.drive_tool_loop(run, handler).await
+            }
         }
-        if !resumed.started {
-            let tool_loop = ToolLoop::new(lane, self.create(request).await?);
-            return self.drive_tool_loop(tool_loop, handler).await;
-        }
-        let mut tool_loop = ToolLoop::resumed(lane);
-        if !resumed.rerun.is_empty() {
-            let calls = Calls::split(resumed.rerun);
-            self.answer(&mut tool_loop, calls, &mut handler).await?;
-        }
-        self.drive_tool_loop(tool_loop, handler).await
     }
 }

@@ -11,8 +11,9 @@ use std::pin::pin;
 
 use futures_util::future::{select, Either};
 use futures_util::stream::{FuturesUnordered, StreamExt};
-use responses_ws_core::session::{Lane, ToolCall};
-use responses_ws_core::tool_loop::{Calls, Step, ToolLoop};
+use responses_ws_adapter::{ToolRun, ToolStep};
+use responses_ws_core::session::ToolCall;
+use responses_ws_core::tool_loop::Calls;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use super::Connection;
@@ -70,71 +71,51 @@ impl Connection {
         Fut: Future<Output = O>,
         O: Into<ToolOutput>,
     {
-        let lane = Lane::from_stream_id(request.stream_id.as_deref());
-        let tool_loop = ToolLoop::new(lane, self.create(request).await?);
-        self.drive_tool_loop(tool_loop, handler).await
+        let create = self.send(true, |state| ToolRun::create(state, request));
+        let run = create.await?;
+        self.drive_tool_loop(run, handler).await
     }
 
-    /// Drives `tool_loop` to its final response: each response's calls to `handler`
-    /// (concurrently), their outputs back in call order.
-    pub(crate) async fn drive_tool_loop<F, Fut, O>(
+    /// Drives `run` to its final response: each response's calls to `handler`
+    /// (concurrently), their outputs back as the handlers return.
+    pub(crate) async fn drive_tool_loop(
         &mut self,
-        mut tool_loop: ToolLoop,
-        mut handler: F,
-    ) -> Result<Response, Error>
-    where
-        F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = O>,
-        O: Into<ToolOutput>,
-    {
-        // Set-aside events before this index were looked at and are not the loop's.
-        let mut seen = 0;
+        mut run: ToolRun,
+        mut handler: impl Handler,
+    ) -> Result<Response, Error> {
         loop {
-            let event = match self.deferred.remove(seen) {
-                Some(event) => event,
-                None => match poll_fn(|cx| self.poll_drive(cx, false)).await {
-                    Some(event) => event,
-                    None => return Err(Error::ConnectionClosed),
-                },
-            };
-            match tool_loop.step(event) {
-                Step::Other(event) => {
-                    self.deferred.insert(seen, event);
-                    seen += 1;
+            let step = match run.step_set_aside(&mut self.state) {
+                Some(step) => step,
+                None => {
+                    let event = poll_fn(|cx| self.poll_drive(cx, false)).await;
+                    run.step(&mut self.state, event)
                 }
-                Step::Answer(calls) => self.answer(&mut tool_loop, calls, &mut handler).await?,
-                Step::Done(response) => return Ok(*response),
-                Step::Failed { lane, error } => return Err(Error::Request { lane, error }),
-                _ => {}
+            };
+            match step {
+                ToolStep::Answer(calls) => self.answer(&mut run, calls, &mut handler).await?,
+                ToolStep::Done(result) => return result.map(|response| *response),
+                ToolStep::Next => {}
             }
         }
     }
 
     /// Runs `handler` on `calls` concurrently (the connection driven meanwhile) and submits
-    /// each output as its handler returns. With a store, the calls' records are stored
-    /// before any handler runs, and each output is stored as soon as its handler returns
-    /// (before the next one is awaited): a crash re-runs only the handlers that had not
-    /// returned.
-    pub(crate) async fn answer<F, Fut, O>(
+    /// each output as its handler returns; MCP approval requests end the loop
+    /// ([`Error::ApprovalRequired`]). With a store, the calls' records are stored before
+    /// any handler runs, and each output is stored as soon as its handler returns (before
+    /// the next one is awaited): a crash re-runs only the handlers that had not returned.
+    pub(crate) async fn answer(
         &mut self,
-        tool_loop: &mut ToolLoop,
+        run: &mut ToolRun,
         calls: Calls,
-        handler: &mut F,
-    ) -> Result<(), Error>
-    where
-        F: FnMut(ToolCall) -> Fut,
-        Fut: Future<Output = O>,
-        O: Into<ToolOutput>,
-    {
-        if !self.persist() {
-            self.store_result()?;
-        }
+        handler: &mut impl Handler,
+    ) -> Result<(), Error> {
+        self.state.persist_now()?;
         let mut running: FuturesUnordered<_> = calls
             .calls
-            .iter()
-            .cloned()
+            .into_iter()
             .map(|call| {
-                let output = handler(call.clone());
+                let output = handler.answer(call.clone());
                 async move { (call, output.await) }
             })
             .collect();
@@ -149,13 +130,26 @@ impl Connection {
                 break;
             };
             let now = self.now();
-            tool_loop.submit(&mut self.machine, now, Calls::split(vec![call]), [output])?;
-            if !self.persist() {
-                self.store_result()?;
-            }
+            run.submit(&mut self.state, now, call, output)?;
         }
         self.flush().await;
-        self.store_result()?;
-        Error::approvals_left(tool_loop.lane(), calls.approvals)
+        self.state.store_result()?;
+        run.approvals_left(calls.approvals)
+    }
+}
+
+/// A tool handler as the loop's steps call it: what `run_tool_loop` and `run_durable` take
+/// (a call in, a future of its output out), its bounds written once.
+pub(crate) trait Handler {
+    type Output: Into<ToolOutput>;
+    type Answer: Future<Output = Self::Output>;
+    fn answer(&mut self, call: ToolCall) -> Self::Answer;
+}
+
+impl<F: FnMut(ToolCall) -> Fut, Fut: Future<Output = O>, O: Into<ToolOutput>> Handler for F {
+    type Output = O;
+    type Answer = Fut;
+    fn answer(&mut self, call: ToolCall) -> Fut {
+        self(call)
     }
 }

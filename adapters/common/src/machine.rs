@@ -16,7 +16,6 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use responses_ws_core::client::{Client, ClientConfig, ClientEvent, HttpFallback};
-use responses_ws_core::http::{Header, Target};
 use responses_ws_core::http_client::{
     HttpClient, HttpClientConfig, HttpClientEvent, SocketId, Transport, TransportChoice,
 };
@@ -664,15 +663,7 @@ impl std::fmt::Debug for Machine {
 /// The HTTP + SSE configuration of a WebSocket one: the same host, port and path
 /// (`wss://` → `https://`), headers and session settings.
 pub fn http_config(config: &ClientConfig) -> HttpClientConfig {
-    let url = &config.url;
-    let mut target = Target::new(url.host_header(), url.resource());
-    for (name, value) in &config.headers {
-        target = target.with_header(Header::new(name.as_str(), value.as_str()));
-    }
-    let mut http = HttpClientConfig::new(target);
-    http.session = config.session.clone();
-    http.refreshable_credentials = config.refreshable_credentials;
-    http
+    HttpClientConfig::for_client(config)
 }
 
 /// Puts an HTTP client's event where it belongs: socket requests for the driver, session

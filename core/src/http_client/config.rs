@@ -5,6 +5,7 @@ use alloc::format;
 use core::fmt;
 use core::time::Duration;
 
+use crate::client::ClientConfig;
 use crate::http::{Header, Limits, Target};
 use crate::session::{SessionConfig, SessionEvent};
 
@@ -51,6 +52,33 @@ impl HttpClientConfig {
             max_idle_sockets: 4,
             refreshable_credentials: false,
         }
+    }
+
+    /// The HTTP + SSE configuration of a WebSocket client's: the same host, port and path
+    /// (`wss://` becomes `https://`), headers, session settings and credentials refresh.
+    ///
+    /// ```
+    /// use responses_ws_core::client::ClientConfig;
+    /// use responses_ws_core::http_client::HttpClientConfig;
+    /// use responses_ws_core::ws::WsUrl;
+    ///
+    /// let ws = ClientConfig::new(WsUrl::parse("wss://api.openai.com:8443/v1/responses")?).api_key("sk-test");
+    /// let http = HttpClientConfig::for_client(&ws);
+    /// assert_eq!(http.target.host, "api.openai.com:8443");
+    /// assert_eq!(http.target.path, "/v1/responses");
+    /// assert_eq!(http.target.headers.len(), 1, "the key");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn for_client(config: &ClientConfig) -> Self {
+        let url = &config.url;
+        let mut target = Target::new(url.host_header(), url.resource());
+        for (name, value) in &config.headers {
+            target = target.with_header(Header::new(name.as_str(), value.as_str()));
+        }
+        let mut http = HttpClientConfig::new(target);
+        http.session = config.session.clone();
+        http.refreshable_credentials = config.refreshable_credentials;
+        http
     }
 
     /// Adds `Authorization: Bearer <key>` to every request.

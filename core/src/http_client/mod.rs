@@ -21,7 +21,7 @@ mod choice;
 mod config;
 
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
@@ -81,6 +81,9 @@ pub struct HttpClient {
     sockets: BTreeMap<SocketId, Option<Carried>>,
     /// Idle sockets, the most recently used last.
     idle: Vec<SocketId>,
+    /// Sockets given a request to write since [`poll_ready`](HttpClient::poll_ready) last
+    /// named them (open sockets only).
+    ready: BTreeSet<SocketId>,
     /// Requests waiting out a retry delay before their exchange starts.
     held: Vec<Held>,
     /// Lanes whose next request waits until then (after a failure the budget judged).
@@ -217,6 +220,7 @@ impl HttpClient {
             tool_handler: None,
             sockets: BTreeMap::new(),
             idle: Vec::new(),
+            ready: BTreeSet::new(),
             held: Vec::new(),
             hold_until: BTreeMap::new(),
             awaiting_credentials: false,
@@ -252,12 +256,52 @@ impl HttpClient {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn into_session(mut self, now: Instant) -> (Session, Vec<HttpClientEvent>) {
+        // The session's own events stay in it, for the next transport to report.
+        self.end_exchanges(now);
+        (self.session, self.events.into())
+    }
+
+    /// Ends every exchange as a lost connection ends its requests (unstarted requests wait
+    /// to go out again, started ones fail as interrupted; every lane is left at rest, so it
+    /// can be [exported](Self::export_lane)) and closes every socket
+    /// ([`HttpClientEvent::Close`]). Requests held for a retry delay wait in their lanes'
+    /// queues. The session waits for a transport from then on: a client that is to carry
+    /// requests again is made with [`from_session`](Self::from_session).
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// assert!(client.export_lane(&Lane::Default).is_err(), "a request is on its way");
+    /// client.disconnect(Instant::ZERO);
+    /// assert!(matches!(client.poll_event(), Some(HttpClientEvent::Close { socket: closed }) if closed == socket));
+    /// // The request was not answered: it moves with its lane, to go out elsewhere.
+    /// let transfer = client.export_lane(&Lane::Default)?;
+    /// assert!(!transfer.is_idle());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn disconnect(&mut self, now: Instant) {
+        self.end_exchanges(now);
+        self.take_session_output();
+    }
+
+    /// Closes every socket and tells the session its transport is gone.
+    fn end_exchanges(&mut self, now: Instant) {
         self.now = now;
         for socket in core::mem::take(&mut self.sockets).into_keys() {
             self.events.push_back(HttpClientEvent::Close { socket });
         }
+        self.idle.clear();
+        self.ready.clear();
+        self.held.clear();
+        self.hold_until.clear();
         self.session.disconnected(now);
-        (self.session, self.events.into())
     }
 
     /// The session: its ledger, pending tool calls, in-flight count.
@@ -570,6 +614,44 @@ impl HttpClient {
         self.take(|session| session.import_lane(lane, transfer))
     }
 
+    /// See [`Session::export_lane`]: `lane`'s conversation leaves this client (to another
+    /// client, on either transport). Refused while a request of the lane is on its way,
+    /// held for a retry delay included.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::mock::{HttpConnection, HttpEvent, HttpMock, Script};
+    /// # use responses_ws_core::session::Lane;
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// # // The mock's HTTP side answers what the client wrote to `socket`.
+    /// # fn serve(client: &mut HttpClient, socket: responses_ws_core::http_client::SocketId) -> Vec<u8> {
+    /// #     let (mut http, mut mock) = (HttpConnection::new(), HttpMock::new(Script::new().text("Hello!", 2), 0));
+    /// #     while let Some(bytes) = client.poll_transmit(socket) { http.handle_input(&bytes); }
+    /// #     let Some(HttpEvent::Create { body }) = http.poll_event() else { panic!("no request") };
+    /// #     http.answer(mock.respond(&body, Instant::ZERO), Instant::ZERO);
+    /// #     while let Some(at) = http.poll_timeout() { http.handle_timeout(at); }
+    /// #     std::iter::from_fn(|| http.poll_transmit()).flat_map(|bytes| bytes.to_vec()).collect()
+    /// # }
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// assert!(client.export_lane(&Lane::Default).is_err(), "its request is on its way");
+    /// let answer = serve(&mut client, socket);
+    /// client.handle_input(socket, &answer, Instant::ZERO);
+    /// let transfer = client.export_lane(&Lane::Default)?;
+    /// assert_eq!(transfer.ledger().items().len(), 2, "the input and the answer");
+    /// assert!(client.session().ledger().lane(&Lane::Default).is_none(), "the lane left");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn export_lane(&mut self, lane: &Lane) -> Result<LaneTransfer, SessionError> {
+        let transfer = self.take(|session| session.export_lane(lane))?;
+        self.hold_until.remove(lane);
+        Ok(transfer)
+    }
+
     /// Answers every function and custom tool call with `handler`'s output as soon as a
     /// response asks for it, as [`Client::set_tool_handler`](crate::client::Client::set_tool_handler) does.
     ///
@@ -622,6 +704,28 @@ impl HttpClient {
     /// ```
     pub fn poll_event(&mut self) -> Option<HttpClientEvent> {
         self.events.pop_front()
+    }
+
+    /// An open socket given a request to write since it was last named here: drain
+    /// [`poll_transmit`](Self::poll_transmit) for it. A driver that polls every socket
+    /// anyway may ignore it; one with a task per socket wakes only the sockets named. Each
+    /// socket is named once per request; a socket dialed for a request is named too.
+    ///
+    /// ```
+    /// # use responses_ws_core::http::Target;
+    /// # use responses_ws_core::http_client::{HttpClient, HttpClientConfig, HttpClientEvent};
+    /// # use responses_ws_core::wire::ResponseCreate;
+    /// # use responses_ws_core::Instant;
+    /// # let config = HttpClientConfig::new(Target::new("api.openai.com", "/v1/responses"));
+    /// let mut client = HttpClient::new(config, Instant::ZERO);
+    /// client.create(ResponseCreate::new("gpt-5.5").input("Hi"))?;
+    /// let Some(HttpClientEvent::Dial { socket }) = client.poll_event() else { panic!("no dial") };
+    /// assert_eq!(client.poll_ready(), Some(socket));
+    /// assert_eq!(client.poll_ready(), None);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn poll_ready(&mut self) -> Option<SocketId> {
+        self.ready.pop_first()
     }
 
     /// The next bytes to write to `socket` (the request of the exchange it carries).
@@ -748,6 +852,7 @@ impl HttpClient {
         self.now = now;
         if let Some(Some(carried)) = self.sockets.remove(&socket) {
             self.idle.retain(|idle| *idle != socket);
+            self.ready.remove(&socket);
             self.lost(&carried.lane, cause);
             self.take_session_output();
         }
@@ -988,6 +1093,7 @@ impl HttpClient {
             last_event,
         };
         self.sockets.insert(socket, Some(carried));
+        self.ready.insert(socket);
     }
 
     /// Hands the events of `socket`'s exchange to the session, then settles the socket once
@@ -1020,6 +1126,7 @@ impl HttpClient {
         let reusable = carried.exchange.is_reusable() && !undecodable;
         if finished {
             self.sockets.remove(&socket);
+            self.ready.remove(&socket);
             if reusable && self.idle.len() < self.config.max_idle_sockets {
                 self.sockets.insert(socket, None);
                 self.idle.push(socket);
@@ -1107,6 +1214,7 @@ impl HttpClient {
     fn close(&mut self, socket: SocketId) {
         if self.sockets.remove(&socket).is_some() {
             self.idle.retain(|idle| *idle != socket);
+            self.ready.remove(&socket);
             self.events.push_back(HttpClientEvent::Close { socket });
         }
     }

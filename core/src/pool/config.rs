@@ -3,6 +3,7 @@
 use core::time::Duration;
 
 use crate::client::ClientConfig;
+use crate::http_client::{HttpClientConfig, Transport};
 use crate::retry::RetryPolicy;
 
 /// Limits and timings of a [`Pool`](super::Pool).
@@ -61,6 +62,18 @@ pub struct PoolConfig {
     /// one probe connection at a time. Its attempt count is not a limit: the pool keeps
     /// probing at `max_delay` (waiting turns time out by `max_wait`).
     pub upgrade_backoff: RetryPolicy,
+    /// The transport to start on (default [`Transport::WebSocket`]). [`Transport::Http`]
+    /// runs every turn over HTTP + SSE from the start, for good: one HTTP connection whose
+    /// requests at once are at most `max_connections × max_turns_per_connection` (each on
+    /// a socket of its own, up to `max_connections` idle ones kept for reuse). On WebSocket
+    /// mode the pool moves to HTTP when an upgrade is refused in a way the client's
+    /// [`http_fallback`](crate::client::ClientConfig::http_fallback) says to fall back on (a
+    /// `426` with [`HttpFallback::OnUpgradeRequired`](crate::client::HttpFallback::OnUpgradeRequired)).
+    pub transport: Transport,
+    /// After a fallback to HTTP, how long the pool stays there before the next turn also
+    /// dials one WebSocket connection to see whether upgrades are accepted again (default
+    /// 15 minutes); another refusal starts another interval.
+    pub reprobe_after: Duration,
 }
 
 impl PoolConfig {
@@ -79,6 +92,8 @@ impl PoolConfig {
             rotate_after: Duration::from_secs(50 * 60),
             idle_ttl: Duration::from_secs(5 * 60),
             upgrade_backoff: RetryPolicy::default(),
+            transport: Transport::WebSocket,
+            reprobe_after: Duration::from_secs(15 * 60),
         }
     }
 
@@ -100,6 +115,20 @@ impl PoolConfig {
             .min(self.client.session.max_in_flight)
             .min(self.lanes())
             .max(1)
+    }
+
+    /// Requests at once over HTTP: the turns the WebSocket connections would run.
+    pub(crate) fn http_requests(&self) -> usize {
+        self.connections() * self.turns_per_connection()
+    }
+
+    /// The configuration of the pool's HTTP connection: the WebSocket one's host, path,
+    /// headers and session, with room for its requests at once.
+    pub(crate) fn http_client(&self) -> HttpClientConfig {
+        let mut http = HttpClientConfig::for_client(&self.client);
+        http.session.max_in_flight = self.http_requests();
+        http.max_idle_sockets = self.connections();
+        http
     }
 }
 

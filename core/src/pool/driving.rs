@@ -3,26 +3,39 @@
 //! module's driving contract describes them.
 
 use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
+use alloc::vec;
 
 use bytes::Bytes;
 
 use super::events::PoolEvent;
 use super::ids::ConnId;
+use super::link::{HttpLink, Link};
 use super::machine::Pool;
 use super::member::{ConnectionPhase, Member};
 use crate::client::Client;
+use crate::http_client::{HttpClient, Transport};
 use crate::retry::Failure;
 use crate::time::Instant;
 
 /// Room for events the pool keeps once a burst of them has been taken.
 const EVENTS_KEPT: usize = 16;
 
+/// What one read of an HTTP socket takes at most.
+const HTTP_READ: usize = 16 * 1024;
+
 impl Pool {
     /// Free space to read `conn`'s socket bytes into; report them with
     /// [`commit_input`](Self::commit_input). Empty for a connection that is over.
     pub fn input_buffer(&mut self, conn: ConnId) -> &mut [u8] {
-        match self.members.get_mut(&conn) {
-            Some(member) => member.client.input_buffer(),
+        if self.http_sockets.contains_key(&conn) {
+            if self.http_input.is_empty() {
+                self.http_input = vec![0; HTTP_READ];
+            }
+            return &mut self.http_input;
+        }
+        match self.members.get_mut(&conn).and_then(|m| m.link.ws_mut()) {
+            Some(client) => client.input_buffer(),
             None => &mut [],
         }
     }
@@ -31,42 +44,85 @@ impl Pool {
     /// read buffer ([`Client::release_input_buffer`]) until the next
     /// [`input_buffer`](Self::input_buffer).
     pub fn release_input_buffer(&mut self, conn: ConnId) {
-        if let Some(member) = self.members.get_mut(&conn) {
-            member.client.release_input_buffer();
+        if let Some(client) = self.members.get_mut(&conn).and_then(|m| m.link.ws_mut()) {
+            client.release_input_buffer();
         }
     }
 
     /// `n` bytes were read into [`input_buffer`](Self::input_buffer).
     pub fn commit_input(&mut self, conn: ConnId, n: usize, now: Instant) {
-        if let Some(member) = self.members.get_mut(&conn) {
-            member.client.commit_input(n, now);
+        if let Some(&(member, socket)) = self.http_sockets.get(&conn) {
+            let bytes = &self.http_input[..n.min(self.http_input.len())];
+            if let Some(http) = self
+                .members
+                .get_mut(&member)
+                .and_then(|m| m.link.http_mut())
+            {
+                http.client.handle_input(socket, bytes, now);
+                self.after_input(member, now);
+            }
+        } else if let Some(client) = self.members.get_mut(&conn).and_then(|m| m.link.ws_mut()) {
+            client.commit_input(n, now);
             self.after_input(conn, now);
         }
     }
 
     /// Bytes read from `conn`'s socket.
     pub fn handle_input(&mut self, conn: ConnId, data: &[u8], now: Instant) {
-        if let Some(member) = self.members.get_mut(&conn) {
-            member.client.handle_input(data, now);
+        if let Some(&(member, socket)) = self.http_sockets.get(&conn) {
+            if let Some(http) = self
+                .members
+                .get_mut(&member)
+                .and_then(|m| m.link.http_mut())
+            {
+                http.client.handle_input(socket, data, now);
+                self.after_input(member, now);
+            }
+        } else if let Some(client) = self.members.get_mut(&conn).and_then(|m| m.link.ws_mut()) {
+            client.handle_input(data, now);
             self.after_input(conn, now);
         }
     }
 
     /// `conn`'s socket reached end of file (or failed).
     pub fn handle_eof(&mut self, conn: ConnId, now: Instant) {
-        if let Some(member) = self.members.get_mut(&conn) {
-            member.client.handle_eof(now);
+        if let Some(&(member, socket)) = self.http_sockets.get(&conn) {
+            if let Some(http) = self
+                .members
+                .get_mut(&member)
+                .and_then(|m| m.link.http_mut())
+            {
+                http.client.handle_eof(socket, now);
+                self.after_input(member, now);
+            }
+        } else if let Some(client) = self.members.get_mut(&conn).and_then(|m| m.link.ws_mut()) {
+            client.handle_eof(now);
             self.after_input(conn, now);
         }
     }
 
     /// The socket of `conn` (from [`PoolEvent::Dial`]) could not be opened: the pool backs
-    /// off and its turns go to other connections.
+    /// off and its turns go to other connections. Over HTTP, the request it was to carry
+    /// goes out again on another socket (or fails) as its retry budget says.
     pub fn dial_failed(&mut self, conn: ConnId, cause: Failure, now: Instant) {
+        if let Some((member, socket)) = self.http_sockets.remove(&conn) {
+            self.ready.remove(&conn);
+            if let Some(http) = self
+                .members
+                .get_mut(&member)
+                .and_then(|m| m.link.http_mut())
+            {
+                http.sockets.remove(&socket);
+                http.client.dial_failed(socket, cause, now);
+                self.after_input(member, now);
+            }
+            return;
+        }
         if let Some(member) = self.members.get_mut(&conn) {
             if member.opened_at.is_none() && member.lost.is_none() {
                 self.gate.failed(conn, cause.clone(), now);
                 self.totals.connections_failed_total += 1;
+                self.transport.failed(conn, now);
             }
             member.lost = Some(cause);
             self.after_input(conn, now);
@@ -82,8 +138,8 @@ impl Pool {
             let Some(member) = self.members.get_mut(&conn) else {
                 continue;
             };
-            if member.client.poll_timeout().is_some_and(|at| at <= now) {
-                member.client.handle_timeout(now);
+            if member.link.poll_timeout().is_some_and(|at| at <= now) {
+                member.link.handle_timeout(now);
                 self.drain_client(conn, now);
             }
             let member = self.members.get(&conn);
@@ -106,12 +162,12 @@ impl Pool {
             self.timers.first(),
             self.members
                 .values()
-                .flat_map(|m| [m.client.poll_timeout(), m.drain_at(&self.config)])
+                .flat_map(|m| [m.link.poll_timeout(), m.drain_at(&self.config)])
                 .flatten()
                 .min(),
             "a connection's deadline changed without being marked"
         );
-        let dial = (!self.admission.is_empty() && self.members.len() < self.config.connections())
+        let dial = (!self.admission.is_empty() && self.may_add_websocket())
             .then(|| self.gate.next_dial(self.opening()))
             .flatten();
         [self.timers.first(), self.admission.next_deadline(), dial]
@@ -148,14 +204,23 @@ impl Pool {
     /// Empty while a write-ahead record waits in [`poll_record`](Self::poll_record) (the
     /// connection is [ready](Self::poll_ready) again once they are taken).
     pub fn poll_transmit(&mut self, conn: ConnId) -> Option<Bytes> {
-        self.gather(conn);
+        let (member, socket) = match self.http_sockets.get(&conn) {
+            Some(&(member, socket)) => (member, Some(socket)),
+            None => (conn, None),
+        };
+        self.gather(member);
         if self.holds_records() {
             self.ready.insert(conn);
             return None;
         }
-        let bytes = self.members.get_mut(&conn)?.client.poll_transmit();
+        let link = &mut self.members.get_mut(&member)?.link;
+        let bytes = match (link, socket) {
+            (Link::Http(http), Some(socket)) => http.client.poll_transmit(socket),
+            (Link::Ws(client), None) => client.poll_transmit(),
+            _ => None,
+        };
         // Writing can start the connection's timers (a close sent, a ping).
-        self.timers.mark(conn);
+        self.timers.mark(member);
         bytes
     }
 
@@ -176,11 +241,37 @@ impl Pool {
             self.totals.connections_failed_total += 1;
             return None;
         }
-        self.members
-            .insert(conn, Box::new(Member::new(client, self.lanes, now)));
+        let member = Member::new(Link::Ws(client), self.lanes, self.turns_per_connection, now);
+        self.members.insert(conn, Box::new(member));
         self.events.push_back(PoolEvent::Dial { conn });
         self.touch(conn);
         Some(conn)
+    }
+
+    /// The pool's HTTP connection, open at once: its sockets are dialed as its requests
+    /// need them. It runs as many requests at once as the WebSocket connections would run
+    /// turns, and keeps as many conversations on its lanes as they would.
+    pub(super) fn open_http(&mut self, now: Instant) {
+        let conn = ConnId(self.next_conn);
+        self.next_conn += 1;
+        let http = HttpLink {
+            client: HttpClient::new(self.config.http_client(), now),
+            sockets: BTreeMap::new(),
+        };
+        let lanes = self.config.connections() * self.lanes;
+        let turns = self.config.http_requests();
+        let member = Member::http(Link::Http(http), lanes, turns, now);
+        self.members.insert(conn, Box::new(member));
+        self.timers.mark(conn);
+    }
+
+    /// Whether one more WebSocket connection fits within `max_connections` (the HTTP
+    /// connection counts apart).
+    pub(super) fn may_add_websocket(&self) -> bool {
+        let websockets = (self.members.values())
+            .filter(|m| m.transport() == Transport::WebSocket)
+            .count();
+        websockets < self.config.connections()
     }
 
     /// Connections whose upgrade has not finished.

@@ -16,9 +16,10 @@ use crate::wire::ResponseCreate;
 // per event.
 #[allow(clippy::large_enum_variant)]
 pub enum PoolEvent {
-    /// Open a socket for `conn` (to the configured URL), then write what
-    /// [`Pool::poll_transmit`](super::Pool::poll_transmit) gives for it (the upgrade
-    /// first). If the socket cannot be opened, call
+    /// Open a socket for `conn` (TCP to the configured URL's host and port, TLS for
+    /// `wss://`), then write what [`Pool::poll_transmit`](super::Pool::poll_transmit) gives
+    /// for it: a WebSocket upgrade first, or over HTTP + SSE one request at a time (the
+    /// driver need not know which). If the socket cannot be opened, call
     /// [`Pool::dial_failed`](super::Pool::dial_failed).
     Dial {
         /// The new connection.

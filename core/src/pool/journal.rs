@@ -173,14 +173,15 @@ impl Pool {
     }
 
     /// Takes `conv` off lane `slot` of `conn` into the pool. A lane with a request on its
-    /// way cannot leave its session: then the connection is dropped (its frames with it),
-    /// which parks every conversation on it, this one included.
+    /// way cannot leave its session: then the connection is dropped (its frames with it;
+    /// over HTTP every socket of the HTTP connection), which parks every conversation on
+    /// it, this one included.
     fn unseat(&mut self, conv: ConvId, conn: ConnId, slot: usize, now: Instant) {
         self.gather(conn);
         let Some(member) = self.members.get_mut(&conn) else {
             return;
         };
-        match member.client.export_lane(&LaneSlots::lane(slot)) {
+        match member.link.export_lane(&LaneSlots::lane(slot)) {
             Ok(transfer) => {
                 member.slots.set_busy(slot, false, now);
                 member.slots.vacate(slot);
@@ -190,7 +191,7 @@ impl Pool {
                 }
             }
             Err(_) => {
-                member.client.handle_eof(now);
+                member.drop_transport(now);
                 self.drain_client(conn, now);
             }
         }
@@ -213,10 +214,10 @@ impl Pool {
     /// Moves the records `conn`'s client has into the pool's queue, in order.
     pub(super) fn gather(&mut self, conn: ConnId) {
         if let Some(member) = self.members.get_mut(&conn) {
-            let client = &mut member.client;
+            let link = &mut member.link;
             self.journals
                 .records
-                .extend(core::iter::from_fn(|| client.poll_record()));
+                .extend(core::iter::from_fn(|| link.poll_record()));
         }
     }
 

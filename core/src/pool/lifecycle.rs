@@ -10,10 +10,12 @@ use alloc::vec::Vec;
 use super::conversation::{Home, TurnPhase};
 use super::events::{PoolEvent, TurnError};
 use super::ids::{ConnId, ConvId};
+use super::link::{Link, LinkEvent};
 use super::machine::Pool;
 use super::member::ConnectionPhase;
 use super::slots::LaneSlots;
 use crate::client::ClientEvent;
+use crate::http_client::{HttpClientEvent, Transport};
 use crate::retry::{Failure, FailureClass, GaveUp, RetrySafety};
 use crate::session::{Lane, RequestError, SessionEvent};
 use crate::time::Instant;
@@ -29,14 +31,9 @@ impl Pool {
     /// and moves the conversations off the connection if it ended.
     pub(super) fn drain_client(&mut self, conn: ConnId, now: Instant) {
         self.touch(conn);
-        loop {
-            let Some(member) = self.members.get_mut(&conn) else {
-                return;
-            };
-            let Some(event) = member.client.poll_event() else {
-                break;
-            };
-            self.on_client_event(conn, event, now);
+        self.take_link_events(conn, now);
+        if !self.members.contains_key(&conn) {
+            return;
         }
         // Reading the events made the session's records (a response started, completed).
         self.gather(conn);
@@ -45,6 +42,60 @@ impl Pool {
             self.remove_member(conn, now);
         } else {
             self.end_resting_turns(conn, now);
+        }
+    }
+
+    /// Runs `conn`'s link events through the pool; over HTTP, then names the sockets that
+    /// have a request to write.
+    fn take_link_events(&mut self, conn: ConnId, now: Instant) {
+        loop {
+            let Some(member) = self.members.get_mut(&conn) else {
+                return;
+            };
+            match member.link.poll_event() {
+                Some(LinkEvent::Ws(event)) => self.on_client_event(conn, event, now),
+                Some(LinkEvent::Http(event)) => self.on_http_event(conn, event),
+                None => break,
+            }
+        }
+        if let Some(http) = self.members.get_mut(&conn).and_then(|m| m.link.http_mut()) {
+            while let Some(socket) = http.client.poll_ready() {
+                self.ready.extend(http.sockets.get(&socket));
+            }
+        }
+    }
+
+    /// An event of the HTTP connection `conn`: its sockets come and go under ids of their
+    /// own for the driver; its session's events go to the conversations.
+    fn on_http_event(&mut self, conn: ConnId, event: HttpClientEvent) {
+        let http = (self.members.get_mut(&conn))
+            .and_then(|m| m.link.http_mut())
+            .expect("an HTTP member's event");
+        match event {
+            HttpClientEvent::Dial { socket } => {
+                let id = ConnId(self.next_conn);
+                self.next_conn += 1;
+                http.sockets.insert(socket, id);
+                self.http_sockets.insert(id, (conn, socket));
+                self.events.push_back(PoolEvent::Dial { conn: id });
+            }
+            HttpClientEvent::Close { socket } => {
+                if let Some(id) = http.sockets.remove(&socket) {
+                    self.http_sockets.remove(&id);
+                    self.ready.remove(&id);
+                    self.events.push_back(PoolEvent::Close { conn: id });
+                }
+                if self.http_sockets.is_empty() {
+                    // No HTTP socket left to read: the read buffer goes too.
+                    self.http_input = Vec::new();
+                }
+            }
+            // The pool has no credentials source: the refused request goes out once more
+            // with the same key (a second 401 fails it).
+            HttpClientEvent::RefreshCredentials => http.client.credentials_refreshed(None),
+            // The HTTP client replaces its own exchanges; nothing of the member changes.
+            HttpClientEvent::Session(SessionEvent::Reconnect { .. }) => {}
+            HttpClientEvent::Session(event) => self.route(conn, event),
         }
     }
 
@@ -60,6 +111,10 @@ impl Pool {
                 member.opened_at = Some(now);
                 member.idle_since = now;
                 self.gate.accepted(conn);
+                if self.transport.accepted(conn, now) {
+                    // The probe got through: WebSocket mode again, the HTTP connection drains.
+                    self.drain_every(Transport::Http, now);
+                }
             }
             // The session gave the connection up (age, idle stream, server error): the client
             // closes it, and its conversations move when it has ended.
@@ -72,8 +127,18 @@ impl Pool {
                 if member.opened_at.is_none() && member.lost.is_none() {
                     self.gate.failed(conn, cause.clone(), now);
                     self.totals.connections_failed_total += 1;
+                    self.transport.failed(conn, now);
                 }
                 member.lost.get_or_insert(cause);
+            }
+            // The upgrade was refused in a way the client falls back on (a 426): the whole
+            // pool moves to HTTP; its session keeps every request, for the move.
+            ClientEvent::UseHttp { .. } => {
+                let was = self.transport.current();
+                self.transport.fell_back(now);
+                if was == Transport::WebSocket {
+                    self.drain_every(Transport::WebSocket, now);
+                }
             }
             // The client's own reconnect plan is not followed: the pool dials new connections.
             _ => {}
@@ -115,7 +180,7 @@ impl Pool {
     /// would send the continuation at once, with no turn to hear it).
     fn end_resting_turns(&mut self, conn: ConnId, now: Instant) {
         let member = &self.members[&conn];
-        let session = member.client.session();
+        let session = member.link.session();
         let resting: Vec<(usize, ConvId, bool)> = member
             .slots
             .occupied()
@@ -178,6 +243,11 @@ impl Pool {
     /// `conn` ended: every conversation on it is parked with its context; a running turn
     /// with requests or tool calls still open resumes elsewhere, one at rest ends.
     fn remove_member(&mut self, conn: ConnId, now: Instant) {
+        if let Some(http) = self.members.get_mut(&conn).and_then(|m| m.link.http_mut()) {
+            // Every socket closes; every lane comes to rest, to be exported below.
+            http.client.disconnect(now);
+            self.take_link_events(conn, now);
+        }
         self.gather(conn);
         let Some(mut member) = self.members.remove(&conn) else {
             return;
@@ -194,13 +264,16 @@ impl Pool {
         // A connection that never opened for a reason no attempt can fix (an untrusted
         // certificate, a 403) ends the turns moving off it now: the next probe would fail
         // the same way, only later.
-        let hopeless = !opened && cause.class() == FailureClass::Final;
+        // (Over HTTP now, while this was a WebSocket connection, its turns have a way on.)
+        let moved_on = self.transport.current() == Transport::Http
+            && member.transport() == Transport::WebSocket;
+        let hopeless = !opened && cause.class() == FailureClass::Final && !moved_on;
         let (budget, max_wait) = (
             self.config.client.session.retry.max_attempts,
             self.config.max_wait,
         );
         for (slot, conv) in occupied {
-            let exported = member.client.export_lane(&LaneSlots::lane(slot));
+            let exported = member.link.export_lane(&LaneSlots::lane(slot));
             let Some(entry) = self.convs.get_mut(&conv) else {
                 continue;
             };
@@ -247,7 +320,23 @@ impl Pool {
                 self.totals.moves_total += 1;
             }
         }
-        self.events.push_back(PoolEvent::Close { conn });
+        if member.transport() == Transport::WebSocket {
+            // An HTTP connection's sockets were closed one by one above.
+            self.events.push_back(PoolEvent::Close { conn });
+        }
+    }
+
+    /// Every connection on `transport` that still takes turns starts draining (the pool
+    /// moved to the other transport).
+    fn drain_every(&mut self, transport: Transport, now: Instant) {
+        let serving: Vec<ConnId> = (self.members.iter())
+            .filter(|(_, m)| m.transport() == transport && m.lost.is_none())
+            .filter(|(_, m)| matches!(m.phase, ConnectionPhase::Opening | ConnectionPhase::Open))
+            .map(|(&conn, _)| conn)
+            .collect();
+        for conn in serving {
+            self.start_drain(conn, now);
+        }
     }
 
     /// `conn` takes no more turns: its idle conversations are parked, and it closes once
@@ -277,14 +366,27 @@ impl Pool {
     fn close_member(&mut self, conn: ConnId, now: Instant) {
         let member = self.members.get_mut(&conn).expect("known");
         member.phase = ConnectionPhase::Closing;
-        member.client.close(now);
-        self.touch(conn);
+        match &mut member.link {
+            Link::Ws(client) => {
+                client.close(now);
+                self.touch(conn);
+            }
+            // No close handshake: its sockets just close.
+            Link::Http(_) => self.remove_member(conn, now),
+        }
     }
 
-    /// `conn`'s client was touched: it may have bytes to write and a new deadline.
+    /// `conn`'s client was touched: it may have bytes to write and a new deadline. (An HTTP
+    /// connection's sockets with bytes to write are named as its events are taken.)
     pub(super) fn touch(&mut self, conn: ConnId) {
         self.gather(conn);
-        self.ready.insert(conn);
+        if self
+            .members
+            .get(&conn)
+            .is_some_and(|m| m.transport() == Transport::WebSocket)
+        {
+            self.ready.insert(conn);
+        }
         self.timers.mark(conn);
     }
 }

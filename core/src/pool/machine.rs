@@ -14,11 +14,13 @@ use super::events::{PoolError, PoolEvent, Rejected};
 use super::gate::DialGate;
 use super::ids::{ConnId, ConvId, TurnId};
 use super::journal::Journals;
+use super::link::Link;
 use super::member::{ConnectionPhase, Members};
 use super::slots::LaneSlots;
 use super::stats::{ConnectionStats, Stats};
 use super::timers::Timers;
-use crate::client::Client;
+use super::transport::PoolTransport;
+use crate::http_client::{SocketId, Transport};
 use crate::session::{Lane, LaneLedger, LaneTransfer, SessionError, ToolCall};
 use crate::time::Instant;
 use crate::wire::{Input, ResponseCreate, ToolOutput};
@@ -73,6 +75,14 @@ pub struct Pool {
     pub(super) closing: bool,
     /// Journaled conversations and their records not yet handed out.
     pub(super) journals: Journals,
+    /// The transport new turns take, and the re-probe of WebSocket mode.
+    pub(super) transport: PoolTransport,
+    /// The sockets of HTTP connections, by the id the driver knows each by: its member
+    /// and the member's name for it. Exactly the open sockets of every HTTP link.
+    pub(super) http_sockets: BTreeMap<ConnId, (ConnId, SocketId)>,
+    /// What HTTP sockets are read into (one read at a time: `input_buffer`, then
+    /// `commit_input`); allocated at the first such read.
+    pub(super) http_input: Vec<u8>,
     pub(super) next_conn: u64,
     next_conv: u64,
     next_turn: u64,
@@ -83,6 +93,7 @@ impl Pool {
     /// bytes (from the OS, in adapters): each connection's key, masks and the backoff jitter
     /// come from it.
     pub fn new(config: PoolConfig, seed: [u8; 32]) -> Self {
+        let (config_transport, reprobe_after) = (config.transport, config.reprobe_after);
         let gate = DialGate::new(
             config.upgrade_backoff.clone(),
             config.dial_interval,
@@ -103,6 +114,9 @@ impl Pool {
             totals: Stats::default(),
             closing: false,
             journals: Journals::default(),
+            transport: PoolTransport::new(config_transport, reprobe_after),
+            http_sockets: BTreeMap::new(),
+            http_input: Vec::new(),
             next_conn: 0,
             next_conv: 0,
             next_turn: 0,
@@ -174,7 +188,7 @@ impl Pool {
         {
             if let Some(member) = self.members.get_mut(&conn) {
                 // At rest (no turn): the export cannot be refused, and is dropped.
-                let _ = member.client.export_lane(&LaneSlots::lane(slot));
+                let _ = member.link.export_lane(&LaneSlots::lane(slot));
                 member.vacate(slot);
                 self.timers.mark(conn);
             }
@@ -187,7 +201,7 @@ impl Pool {
         match &self.convs.get(&conv)?.home {
             Home::Parked(transfer) => Some(transfer.ledger()),
             Home::Placed { conn, slot } => {
-                let session = self.members.get(conn)?.client.session();
+                let session = self.members.get(conn)?.link.session();
                 session.ledger().lane(&LaneSlots::lane(*slot))
             }
         }
@@ -371,7 +385,7 @@ impl Pool {
                     .members
                     .get_mut(&conn)
                     .expect("a placed conversation's");
-                answer(Answer::Placed(&mut member.client, &lane))?;
+                answer(Answer::Placed(&mut member.link, &lane))?;
                 self.after_input(conn, now);
                 Ok(())
             }
@@ -385,7 +399,7 @@ impl Pool {
         match self.convs.get(&conv).map(|c| &c.home) {
             Some(Home::Parked(transfer)) => transfer.pending_tool_calls(),
             Some(Home::Placed { conn, slot }) => self.members[conn]
-                .client
+                .link
                 .session()
                 .pending_tool_calls(&LaneSlots::lane(*slot)),
             None => Vec::new(),
@@ -497,7 +511,7 @@ impl Pool {
             .members
             .get_mut(&conn)
             .expect("a placed conversation's");
-        let result = member.client.steer(&LaneSlots::lane(slot), input);
+        let result = member.link.steer(&LaneSlots::lane(slot), input);
         self.after_input(conn, now);
         result.map_err(|refused| {
             let (error, input) = refused.into_parts();
@@ -523,6 +537,8 @@ impl Pool {
         stats.conversations = self.convs.len();
         stats.turns_waiting = self.admission.waiting();
         stats.throttled = self.gate.is_throttled();
+        stats.over_http = self.transport.current() == Transport::Http;
+        stats.http_sockets = self.http_sockets.len();
         stats
     }
 
@@ -531,6 +547,7 @@ impl Pool {
         self.members.iter().map(|(&conn, member)| ConnectionStats {
             conn,
             phase: member.phase,
+            transport: member.transport(),
             turns_running: member.slots.busy(),
             conversations: member.slots.occupied().count(),
         })
@@ -540,5 +557,5 @@ impl Pool {
 /// Where an answer to a tool call goes: the conversation between connections, or its lane.
 enum Answer<'a> {
     Parked(&'a mut LaneTransfer),
-    Placed(&'a mut Client, &'a Lane),
+    Placed(&'a mut Link, &'a Lane),
 }

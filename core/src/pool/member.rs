@@ -1,15 +1,16 @@
-//! [`Member`]: one connection of the pool — its [`Client`], where it is in its life, and its
-//! lanes.
+//! [`Member`]: one connection of the pool — its [`Link`] (a WebSocket client, or the HTTP
+//! client of the pool's HTTP connection), where it is in its life, and its lanes.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 
-use crate::client::Client;
+use crate::http_client::Transport;
 use crate::retry::Failure;
 use crate::time::Instant;
 
 use super::config::PoolConfig;
 use super::ids::ConnId;
+use super::link::Link;
 use super::slots::LaneSlots;
 
 /// The pool's connections by id. Boxed: a B-tree node has room for 11 entries and is often
@@ -34,9 +35,11 @@ pub enum ConnectionPhase {
 /// One connection of the pool.
 #[derive(Debug)]
 pub(crate) struct Member {
-    pub(crate) client: Client,
+    pub(crate) link: Link,
     pub(crate) phase: ConnectionPhase,
     pub(crate) slots: LaneSlots,
+    /// Turns it runs at once (over HTTP: requests at once).
+    turns: usize,
     /// When the upgrade finished.
     pub(crate) opened_at: Option<Instant>,
     /// When its last running turn ended (meaningful while no turn runs).
@@ -46,14 +49,25 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    pub(crate) fn new(client: Client, lanes: usize, now: Instant) -> Self {
+    /// A WebSocket connection, dialed at `now`.
+    pub(crate) fn new(link: Link, lanes: usize, turns: usize, now: Instant) -> Self {
         Member {
-            client,
+            link,
             phase: ConnectionPhase::Opening,
             slots: LaneSlots::new(lanes),
+            turns,
             opened_at: None,
             idle_since: now,
             lost: None,
+        }
+    }
+
+    /// An HTTP connection: open at once (each request opens its own socket).
+    pub(crate) fn http(link: Link, lanes: usize, turns: usize, now: Instant) -> Self {
+        Member {
+            phase: ConnectionPhase::Open,
+            opened_at: Some(now),
+            ..Member::new(link, lanes, turns, now)
         }
     }
 
@@ -62,25 +76,42 @@ impl Member {
     pub(crate) fn vacate(&mut self, slot: usize) {
         self.slots.vacate(slot);
         if self.slots.is_empty() {
-            self.client.release_idle_memory();
+            self.link.release_idle_memory();
+        }
+    }
+
+    /// Drops the transport under the conversations, as a lost connection: a WebSocket
+    /// client hears an end of file (and reports its end); an HTTP connection closes every
+    /// socket and is lost at once.
+    pub(crate) fn drop_transport(&mut self, now: Instant) {
+        self.link.drop_transport(now);
+        if self.transport() == Transport::Http {
+            self.lost.get_or_insert(Failure::Dropped);
         }
     }
 
     /// Whether one more turn may start here.
-    pub(crate) fn takes_turns(&self, per_connection: usize) -> bool {
+    pub(crate) fn takes_turns(&self) -> bool {
         matches!(self.phase, ConnectionPhase::Opening | ConnectionPhase::Open)
             && self.lost.is_none()
-            && self.slots.busy() < per_connection
-            && self.client.has_room()
+            && self.slots.busy() < self.turns
+            && self.link.has_room()
     }
 
-    /// When this open connection starts draining: at its rotation age, or once idle for the
-    /// idle TTL.
+    /// Its transport.
+    pub(crate) fn transport(&self) -> Transport {
+        self.link.transport()
+    }
+
+    /// When this open connection starts draining: at its rotation age (WebSocket mode: HTTP
+    /// has no connection age), or once idle for the idle TTL.
     pub(crate) fn drain_at(&self, config: &PoolConfig) -> Option<Instant> {
         if self.phase != ConnectionPhase::Open {
             return None;
         }
-        let rotate = self.opened_at.map(|at| at + config.rotate_after);
+        let rotate = (self.opened_at)
+            .filter(|_| self.transport() == Transport::WebSocket)
+            .map(|at| at + config.rotate_after);
         let idle = (self.slots.busy() == 0).then(|| self.idle_since + config.idle_ttl);
         [rotate, idle].into_iter().flatten().min()
     }

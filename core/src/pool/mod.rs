@@ -20,6 +20,12 @@
 //!   [`PoolError::Overloaded`] and handed back ([`Rejected`]).
 //! - [`Pool::stats`] and [`Pool::connections`] are snapshots for dashboards;
 //!   [`Pool::close`] shuts the pool down gracefully.
+//! - Transports: WebSocket mode, or HTTP + SSE ([`PoolConfig::transport`]), to which the
+//!   whole pool moves when an upgrade is refused with `426` (as the client's
+//!   [`HttpFallback`](crate::client::HttpFallback) says), sticky, WebSocket mode re-probed
+//!   after [`PoolConfig::reprobe_after`]. Over HTTP the pool has one connection whose
+//!   requests each take a socket of their own; every socket, WebSocket or HTTP, has a
+//!   [`ConnId`] of its own for the driver, so the driving contract is the same.
 //!
 //! # Driving contract
 //!
@@ -135,12 +141,14 @@ mod gate;
 mod ids;
 mod journal;
 mod lifecycle;
+mod link;
 mod machine;
 mod member;
 mod placement;
 mod slots;
 mod stats;
 mod timers;
+mod transport;
 
 pub use config::PoolConfig;
 pub use events::{PoolError, PoolEvent, Rejected, TurnError};

@@ -7,6 +7,11 @@
 //! oldest cannot be placed, none can, because every placement needs the same thing (a
 //! connection below its turn limit). A connection is dialed only when no lane is free, the
 //! pool is below `max_connections`, and the dial gate allows it.
+//!
+//! Turns go only to connections of the pool's transport ([`PoolTransport`](super::transport)):
+//! over HTTP to the one HTTP connection (opened when the first turn needs it), whose lanes
+//! are as many as the WebSocket connections would have; a WebSocket probe dialed after the
+//! re-probe interval takes no turn until its upgrade is accepted.
 
 use alloc::boxed::Box;
 use core::mem;
@@ -16,7 +21,9 @@ use super::conversation::{Home, TurnPhase};
 use super::events::{PoolEvent, TurnError};
 use super::ids::{ConnId, ConvId};
 use super::machine::Pool;
+use super::member::{ConnectionPhase, Member};
 use super::slots::LaneSlots;
+use crate::http_client::Transport;
 use crate::session::{LaneTransfer, Refused, RequestError, SessionError};
 use crate::time::Instant;
 use crate::wire::ResponseCreate;
@@ -44,28 +51,58 @@ impl Pool {
 
     /// A lane for `conv`'s turn, on a new connection if none is free and one may be dialed.
     pub(super) fn find_or_dial(&mut self, conv: ConvId, now: Instant) -> Option<(ConnId, usize)> {
+        self.reprobe(now);
         if let Some(place) = self.find_place(conv) {
             return Some(place);
         }
-        let room = self.members.len() < self.config.connections();
-        if room && self.gate.may_dial(now, self.opening()) {
-            self.dial(now)?;
-            return self.find_place(conv);
+        match self.transport.current() {
+            Transport::Http => {
+                let serving = (self.members.values())
+                    .any(|m| m.transport() == Transport::Http && m.phase == ConnectionPhase::Open);
+                if serving {
+                    // Its requests at once are all taken.
+                    return None;
+                }
+                self.open_http(now);
+                self.find_place(conv)
+            }
+            _ => {
+                if self.may_add_websocket() && self.gate.may_dial(now, self.opening()) {
+                    self.dial(now)?;
+                    return self.find_place(conv);
+                }
+                None
+            }
         }
-        None
     }
 
+    /// Over HTTP after a fallback, once the interval is over: one WebSocket connection is
+    /// dialed (through the gate) to see whether upgrades are accepted again. It takes no
+    /// turn until then.
+    fn reprobe(&mut self, now: Instant) {
+        let due = self.transport.probe_due(now)
+            && self.may_add_websocket()
+            && self.gate.may_dial(now, self.opening());
+        if due {
+            if let Some(conn) = self.dial(now) {
+                self.transport.probing(conn);
+            }
+        }
+    }
+
+    /// A lane for `conv` on a connection of the pool's transport that takes a turn now.
     fn find_place(&self, conv: ConvId) -> Option<(ConnId, usize)> {
-        let per = self.turns_per_connection;
+        let transport = self.transport.current();
+        let serves = |member: &Member| member.transport() == transport && member.takes_turns();
         if let Some(Home::Placed { conn, slot }) = self.convs.get(&conv).map(|c| &c.home) {
-            if self.members.get(conn).is_some_and(|m| m.takes_turns(per)) {
+            if self.members.get(conn).is_some_and(|m| serves(m)) {
                 return Some((*conn, *slot));
             }
         }
         let (conn, member) = self
             .members
             .iter()
-            .filter(|(_, member)| member.takes_turns(per))
+            .filter(|(_, member)| serves(member))
             .min_by_key(|(conn, member)| (member.slots.busy(), **conn))?;
         Some((*conn, member.slots.vacancy()?))
     }
@@ -107,7 +144,7 @@ impl Pool {
                 stream_id: lane.stream_id().map(Into::into),
                 ..request
             };
-            if let Err(refused) = member.client.create(request) {
+            if let Err(refused) = member.link.create(request) {
                 let (error, mut request) = refused.into_parts();
                 request.stream_id = None;
                 member.slots.set_busy(slot, false, now);
@@ -156,7 +193,7 @@ impl Pool {
         };
         let transfer = mem::take(&mut **transfer);
         let member = self.members.get_mut(&conn).expect("found by find_place");
-        match member.client.import_lane(&LaneSlots::lane(slot), transfer) {
+        match member.link.import_lane(&LaneSlots::lane(slot), transfer) {
             Ok(()) => {
                 member.slots.seat(slot, conv, now);
                 entry.home = Home::Placed { conn, slot };
@@ -182,7 +219,7 @@ impl Pool {
             .members
             .get_mut(&conn)
             .expect("a placed conversation's");
-        let transfer: LaneTransfer = member.client.export_lane(&LaneSlots::lane(slot))?;
+        let transfer: LaneTransfer = member.link.export_lane(&LaneSlots::lane(slot))?;
         member.vacate(slot);
         self.timers.mark(conn);
         entry.home = Home::Parked(Box::new(transfer));

@@ -3,6 +3,7 @@
 
 use super::ids::ConnId;
 use super::member::ConnectionPhase;
+use crate::http_client::Transport;
 
 /// What the pool holds and has done. Counters (`…_total`) only grow; a rate such as turns
 /// per second is the difference of two snapshots over the time between them.
@@ -23,6 +24,11 @@ pub struct Stats {
     pub turns_waiting: usize,
     /// Whether the pool backs off after a refused upgrade (one probe at a time).
     pub throttled: bool,
+    /// Whether new turns run over HTTP + SSE (configured, or after a `426`) rather than
+    /// WebSocket mode.
+    pub over_http: bool,
+    /// HTTP sockets open (each carrying a request, or idle and kept for reuse).
+    pub http_sockets: usize,
     /// Connections dialed.
     pub connections_dialed_total: u64,
     /// Connections that failed to open (refused, dial failure, handshake timeout).
@@ -47,9 +53,13 @@ pub struct ConnectionStats {
     pub conn: ConnId,
     /// Where it is in its life.
     pub phase: ConnectionPhase,
-    /// Turns running on it (at most `max_turns_per_connection`).
+    /// What carries it: a WebSocket, or HTTP + SSE (one connection for the whole pool, its
+    /// requests each on a socket of its own).
+    pub transport: Transport,
+    /// Turns running on it (at most `max_turns_per_connection`; over HTTP, at most
+    /// `max_connections × max_turns_per_connection`).
     pub turns_running: usize,
     /// Conversations holding one of its lanes, running or idle (at most
-    /// `lanes_per_connection`).
+    /// `lanes_per_connection`; over HTTP, at most `max_connections × lanes_per_connection`).
     pub conversations: usize,
 }

@@ -46,7 +46,7 @@ impl Timers {
             let Some(member) = members.get(&conn) else {
                 continue;
             };
-            let next = [member.client.poll_timeout(), member.drain_at(config)]
+            let next = [member.link.poll_timeout(), member.drain_at(config)]
                 .into_iter()
                 .flatten()
                 .min();
@@ -80,6 +80,7 @@ mod tests {
     use crate::ws::WsUrl;
     use core::time::Duration;
 
+    use crate::pool::link::Link;
     use crate::pool::member::Member;
     use alloc::boxed::Box;
 
@@ -87,7 +88,7 @@ mod tests {
         let url = WsUrl::parse("ws://127.0.0.1/v1/responses").unwrap();
         let mut client = Client::new(ClientConfig::new(url));
         client.connect([1; 32], dialed_at).unwrap();
-        Member::new(client, 2, dialed_at)
+        Member::new(Link::Ws(client), 2, 2, dialed_at)
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Model-based property test of the pool's decisions, in the style of firezone's connlib
 //! tests: random conversations starting turns (waiting or not), tool outputs given late,
-//! connections killed, 429 and 503 storms at upgrade, cancelled waits, closed conversations
-//! and clock jumps, played by the pool against the mock server; a small reference model of
+//! connections killed, 429 and 503 storms at upgrade, upgrades refused with 426 (the pool
+//! moves to HTTP + SSE, and back after a re-probe once they are offered again), cancelled
+//! waits, closed conversations and clock jumps, played by the pool against the mock server; a small reference model of
 //! the admission queue and of where each turn is checks the pool's reports after every step.
 //!
 //! Invariants, after every step:
@@ -25,9 +26,12 @@ mod pool_support;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
 
-use pool_support::{check_limits, config, outputs_per_call, tool_round_script, Net, Trace};
+use pool_support::{
+    check_limits, config, has_room, outputs_per_call, tool_round_script, Net, Trace,
+};
 use proptest::prelude::*;
-use responses_ws_core::pool::{ConnId, ConnectionPhase, ConvId, PoolConfig, PoolError, TurnId};
+use responses_ws_core::client::HttpFallback;
+use responses_ws_core::pool::{ConnId, ConvId, PoolConfig, PoolError, TurnId};
 use responses_ws_core::wire::ResponseCreate;
 use responses_ws_core::Instant;
 
@@ -42,6 +46,8 @@ enum Op {
     Kill(usize),
     /// Refuse upgrades for this many seconds from now, with a 429 (or a 503 when true).
     Storm(u64, bool),
+    /// Refuse upgrades with 426 from now on (true), or offer WebSocket mode again (false).
+    UpgradeRequired(bool),
     /// Run the simulation for this many milliseconds.
     Run(u64),
     /// Jump the clock by this many seconds at once.
@@ -61,6 +67,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (1..4usize).prop_map(Op::Answer),
         1 => (0..3usize).prop_map(Op::Kill),
         1 => (1..30u64, any::<bool>()).prop_map(|(secs, unavailable)| Op::Storm(secs, unavailable)),
+        1 => any::<bool>().prop_map(Op::UpgradeRequired),
         5 => (1..400u64).prop_map(Op::Run),
         1 => prop_oneof![Just(3u64), Just(40), Just(301), Just(3_100)].prop_map(Op::Jump),
         1 => (0..CONVERSATIONS).prop_map(Op::Cancel),
@@ -76,6 +83,8 @@ fn pool_config() -> PoolConfig {
     config.lanes_per_connection = 3;
     config.max_waiting = 3;
     config.max_wait = Duration::from_secs(30);
+    config.client.http_fallback = HttpFallback::OnUpgradeRequired;
+    config.reprobe_after = Duration::from_secs(60);
     config
 }
 
@@ -131,6 +140,8 @@ impl Model {
                         probes.insert(conn);
                     }
                 }
+                // HTTP sockets come and go with requests: not dials of the gate.
+                Trace::DialedHttp(_) => {}
                 // A refusal starts a new probing window; an acceptance ends it.
                 Trace::Upgrade { accepted, .. } => self.probing = (!accepted).then(BTreeSet::new),
                 Trace::Closed(conn) => {
@@ -212,10 +223,7 @@ impl Model {
         );
         assert_eq!(stats.conversations, self.convs.len());
         if !self.waiting.is_empty() {
-            let room = net.pool.connections().find(|c| {
-                matches!(c.phase, ConnectionPhase::Opening | ConnectionPhase::Open)
-                    && c.turns_running < config.max_turns_per_connection
-            });
+            let room = net.pool.connections().find(|c| has_room(net, c, config));
             assert!(room.is_none(), "a turn waits while {room:?} has room");
         }
     }
@@ -239,10 +247,7 @@ impl Model {
 }
 
 fn room_now(net: &Net, config: &PoolConfig) -> bool {
-    net.pool.connections().any(|c| {
-        matches!(c.phase, ConnectionPhase::Opening | ConnectionPhase::Open)
-            && c.turns_running < config.max_turns_per_connection
-    })
+    net.pool.connections().any(|c| has_room(net, &c, config))
 }
 
 fn play(ops: Vec<Op>) {
@@ -319,6 +324,7 @@ fn play(ops: Vec<Op>) {
                 net.storm_until = Some(now + Duration::from_secs(secs));
                 net.storm_503 = unavailable;
             }
+            Op::UpgradeRequired(refused) => net.upgrade_required = refused,
             Op::Run(ms) => {
                 let check = |net: &Net| check_limits(net, &config);
                 net.run(Duration::from_millis(ms), |_| false, check);
@@ -481,5 +487,43 @@ fn an_output_answered_after_its_turn_gave_up_goes_out_with_the_next_turn() {
         Kill(0),
         Storm(1, false),
         Run(50),
+    ]);
+}
+
+/// Found by the property test: upgrades refused with 426 while a conversation moves off a
+/// killed connection with a tool call open; the pool goes on over HTTP and the call's output
+/// reaches the conversation's context once.
+#[test]
+fn a_426_while_a_conversation_moves_keeps_its_tool_output() {
+    use Op::*;
+    play(vec![
+        Turn(0),
+        Turn(2),
+        Turn(1),
+        Run(5),
+        Turn(0),
+        Kill(0),
+        UpgradeRequired(true),
+        Answer(1),
+        Jump(40),
+    ]);
+}
+
+/// Found with the one above, and older than HTTP: a tool output answered while its turn
+/// moved off a killed connection sat in the queued continuation; when the turn gave up
+/// (refused upgrades for longer than `max_wait`), dropping the queue dropped the output.
+#[test]
+fn an_output_answered_while_its_turn_moved_survives_the_turn_giving_up() {
+    use Op::*;
+    play(vec![
+        Turn(0),
+        Turn(2),
+        Turn(1),
+        Run(5),
+        Turn(0),
+        Kill(0),
+        Storm(100, false),
+        Answer(1),
+        Jump(40),
     ]);
 }

@@ -64,8 +64,9 @@ pub struct PoolConfig {
     pub upgrade_backoff: RetryPolicy,
     /// The transport to start on (default [`Transport::WebSocket`]). [`Transport::Http`]
     /// runs every turn over HTTP + SSE from the start, for good: one HTTP connection whose
-    /// requests at once are at most `max_connections × max_turns_per_connection` (each on
-    /// a socket of its own, up to `max_connections` idle ones kept for reuse). On WebSocket
+    /// requests at once are at most `max_connections × max_turns_per_connection`, each on
+    /// a socket of its own (idle ones kept for reuse, until the server closes them or the
+    /// HTTP connection has been idle for `idle_ttl`). On WebSocket
     /// mode the pool moves to HTTP when an upgrade is refused in a way the client's
     /// [`http_fallback`](crate::client::ClientConfig::http_fallback) says to fall back on (a
     /// `426` with [`HttpFallback::OnUpgradeRequired`](crate::client::HttpFallback::OnUpgradeRequired)).
@@ -127,7 +128,7 @@ impl PoolConfig {
     pub(crate) fn http_client(&self) -> HttpClientConfig {
         let mut http = HttpClientConfig::for_client(&self.client);
         http.session.max_in_flight = self.http_requests();
-        http.max_idle_sockets = self.connections();
+        http.max_idle_sockets = self.http_requests();
         http
     }
 }

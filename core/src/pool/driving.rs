@@ -167,7 +167,9 @@ impl Pool {
                 .min(),
             "a connection's deadline changed without being marked"
         );
-        let dial = (!self.admission.is_empty() && self.may_add_websocket())
+        // Over HTTP a waiting turn waits for a request to end, not for a dial.
+        let websocket = self.transport.current() == Transport::WebSocket;
+        let dial = (websocket && !self.admission.is_empty() && self.may_add_websocket())
             .then(|| self.gate.next_dial(self.opening()))
             .flatten();
         [self.timers.first(), self.admission.next_deadline(), dial]

@@ -1,7 +1,8 @@
 //! A pool against the scripted mock server, in memory, with a simulated clock: each
-//! connection the pool dials gets its own server side (a server-role WebSocket connection and
-//! a `MockConnection`), bytes move both ways until nothing moves, and the clock jumps to the
-//! next deadline of anyone. The harness plays the driver of the pool's contract and the
+//! socket the pool dials gets its own server side (the mock's HTTP side, which answers
+//! `POST`s with an `HttpMock` and hands a `GET` upgrade to a server-role WebSocket
+//! connection and a `MockConnection`, as the mock server does on one port), bytes move both
+//! ways until nothing moves, and the clock jumps to the next deadline of anyone. The harness plays the driver of the pool's contract and the
 //! agents: it answers tool calls (now or later), kills connections, and refuses upgrades
 //! during a storm. It records what the pool did, for the tests' assertions.
 
@@ -11,11 +12,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use responses_ws_core::client::ClientConfig;
+use responses_ws_core::http_client::Transport;
 use responses_ws_core::mock::{
-    Action, MockConnection, Refusal, ResponseStore, Script, ScriptedCall, Upgrade, UpgradeFault,
+    Action, HttpConnection, HttpEvent, HttpMock, MockConnection, Refusal, ResponseStore, Script,
+    ScriptedCall, Upgrade, UpgradeFault,
 };
 use responses_ws_core::persist::Record;
-use responses_ws_core::pool::{ConnId, ConvId, Pool, PoolConfig, PoolEvent, TurnError, TurnId};
+use responses_ws_core::pool::{
+    ConnId, ConnectionPhase, ConnectionStats, ConvId, Pool, PoolConfig, PoolEvent, TurnError,
+    TurnId,
+};
 use responses_ws_core::retry::Failure;
 use responses_ws_core::session::SessionEvent;
 use responses_ws_core::wire::Item;
@@ -34,7 +40,10 @@ pub enum Upgraded {
 /// What the pool reported, in order, for a reference model to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Trace {
+    /// A WebSocket connection.
     Dialed(ConnId),
+    /// A socket of the HTTP connection.
+    DialedHttp(ConnId),
     Closed(ConnId),
     Admitted {
         conv: ConvId,
@@ -56,11 +65,62 @@ pub enum Trace {
     },
 }
 
-/// The server side of one connection.
+/// The server side of one socket.
 struct Server {
-    ws: Connection,
-    mock: MockConnection,
+    side: Side,
     link_up: bool,
+}
+
+/// What a socket turned out to be.
+// One per socket of a test: boxing would only add noise.
+#[allow(clippy::large_enum_variant)]
+enum Side {
+    /// HTTP so far: `POST`s are answered; a `GET` makes it a WebSocket.
+    Http {
+        http: HttpConnection,
+        mock: HttpMock,
+        index: u32,
+    },
+    WebSocket {
+        ws: Connection,
+        mock: MockConnection,
+    },
+}
+
+impl Side {
+    fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+        match self {
+            Side::Http { http, .. } => http.handle_input(bytes),
+            Side::WebSocket { ws, .. } => ws.handle_input(bytes, now),
+        }
+    }
+
+    fn store(&self) -> &ResponseStore {
+        match self {
+            Side::Http { mock, .. } => mock.store(),
+            Side::WebSocket { mock, .. } => mock.store(),
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Instant> {
+        match self {
+            Side::Http { http, .. } => http.poll_timeout(),
+            Side::WebSocket { ws, mock } => [ws.poll_timeout(), mock.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min(),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        match self {
+            Side::Http { http, .. } => http.handle_timeout(now),
+            Side::WebSocket { ws, mock } => {
+                ws.handle_timeout(now);
+                mock.handle_timeout(now);
+            }
+        }
+    }
 }
 
 /// The pool, its servers, and the record.
@@ -75,6 +135,10 @@ pub struct Net {
     /// `Retry-After: 2`.
     pub storm_until: Option<Instant>,
     pub storm_503: bool,
+    /// Upgrades refused with 426 (WebSocket mode not offered) while set.
+    pub upgrade_required: bool,
+    /// `POST`s answered over HTTP.
+    pub http_requests: usize,
     /// Whether tool calls are answered as soon as they arrive.
     pub answer_tools: bool,
     /// Tool calls not answered yet: (conversation, call id).
@@ -133,6 +197,8 @@ impl Net {
             next_index: 0,
             storm_until: None,
             storm_503: false,
+            upgrade_required: false,
+            http_requests: 0,
             answer_tools: true,
             unanswered: Vec::new(),
             outputs: BTreeMap::new(),
@@ -166,8 +232,10 @@ impl Net {
                 self.on_event(event);
             }
             if self.answer_tools && !self.unanswered.is_empty() {
-                moved = true;
                 self.answer_all();
+                // The answers may have dialed sockets (HTTP): their events come first, as
+                // a driver opens a socket before it writes to it.
+                continue;
             }
             while let Some(record) = self.pool.poll_record() {
                 moved = true;
@@ -177,7 +245,7 @@ impl Net {
                 while let Some(bytes) = self.pool.poll_transmit(conn) {
                     moved = true;
                     if let Some(server) = self.servers.get_mut(&conn).filter(|s| s.link_up) {
-                        server.ws.handle_input(&bytes, self.now);
+                        server.side.handle_input(&bytes, self.now);
                     }
                 }
             }
@@ -194,7 +262,10 @@ impl Net {
 
     fn on_event(&mut self, event: PoolEvent) {
         let traced = match &event {
-            PoolEvent::Dial { conn } => Some(Trace::Dialed(*conn)),
+            PoolEvent::Dial { conn } => match self.pool.connections().any(|c| c.conn == *conn) {
+                true => Some(Trace::Dialed(*conn)),
+                false => Some(Trace::DialedHttp(*conn)),
+            },
             PoolEvent::Close { conn } => Some(Trace::Closed(*conn)),
             PoolEvent::TurnAdmitted { conv, turn, conn } => Some(Trace::Admitted {
                 conv: *conv,
@@ -219,21 +290,21 @@ impl Net {
                 }
                 let index = self.next_index;
                 self.next_index += 1;
-                let mock = MockConnection::new(self.script.clone(), index, self.now)
-                    .with_store(self.store.clone());
-                let ws = Connection::server(ws::Config::default(), [index as u8; 32], self.now);
-                self.servers.insert(
-                    conn,
-                    Server {
-                        ws,
-                        mock,
-                        link_up: true,
-                    },
-                );
+                let mock = HttpMock::new(self.script.clone(), index).with_store(self.store.clone());
+                let side = Side::Http {
+                    http: HttpConnection::new(),
+                    mock,
+                    index,
+                };
+                let server = Server {
+                    side,
+                    link_up: true,
+                };
+                self.servers.insert(conn, server);
             }
             PoolEvent::Close { conn } => {
                 if let Some(server) = self.servers.remove(&conn) {
-                    self.store.merge(server.mock.store());
+                    self.store.merge(server.side.store());
                 }
             }
             PoolEvent::TurnAdmitted { turn, conn, .. } => self.admitted.push((turn, conn)),
@@ -259,21 +330,79 @@ impl Net {
 
     /// One round of `conn`'s server side. True when anything moved.
     fn serve(&mut self, conn: ConnId) -> bool {
-        let mut moved = false;
         let now = self.now;
-        let storm = self.storm_until.is_some_and(|until| now < until);
         let Some(server) = self.servers.get_mut(&conn) else {
             return false;
         };
-        while server.mock.is_reading() {
-            let Some(event) = server.ws.poll_event() else {
+        let Side::Http { http, mock, index } = &mut server.side else {
+            return self.serve_websocket(conn);
+        };
+        let mut moved = false;
+        while let Some(event) = http.poll_event() {
+            moved = true;
+            match event {
+                HttpEvent::Create { body } => {
+                    self.http_requests += 1;
+                    http.answer(mock.respond(&body, now), now);
+                }
+                HttpEvent::Upgrade { received } => {
+                    let index = *index;
+                    let mock = MockConnection::new(self.script.clone(), index, now)
+                        .with_store(self.store.clone());
+                    let mut ws = Connection::server(ws::Config::default(), [index as u8; 32], now);
+                    ws.handle_input(&received, now);
+                    server.side = Side::WebSocket { ws, mock };
+                    return self.serve_websocket(conn) || moved;
+                }
+                _ => {}
+            }
+        }
+        let mut bytes = Vec::new();
+        while let Some(chunk) = http.poll_transmit() {
+            if server.link_up {
+                bytes.push(chunk);
+            }
+        }
+        let finished = server.link_up && http.is_finished();
+        if finished {
+            server.link_up = false;
+        }
+        for chunk in bytes {
+            moved = true;
+            self.pool.handle_input(conn, &chunk, now);
+        }
+        if finished {
+            moved = true;
+            self.pool.handle_eof(conn, now);
+        }
+        moved
+    }
+
+    /// One round of `conn`'s WebSocket server side.
+    fn serve_websocket(&mut self, conn: ConnId) -> bool {
+        let mut moved = false;
+        let now = self.now;
+        let storm = self.storm_until.is_some_and(|until| now < until);
+        let Some(Server {
+            side: Side::WebSocket { ws, mock },
+            link_up,
+        }) = self.servers.get_mut(&conn)
+        else {
+            return false;
+        };
+        while mock.is_reading() {
+            let Some(event) = ws.poll_event() else {
                 break;
             };
             moved = true;
             match event {
                 ws::Event::Request(_) => {
                     self.upgrades.push((now, conn, Upgraded::Asked));
-                    let answer = if storm {
+                    let answer = if self.upgrade_required {
+                        Script::new()
+                            .with_upgrade_refusal(UpgradeFault::new(Refusal::UpgradeRequired))
+                            .upgrade(0)
+                    } else if storm {
                         let refusal = if self.storm_503 {
                             Refusal::ServiceUnavailable {
                                 retry_after_secs: 2,
@@ -287,7 +416,7 @@ impl Net {
                             .with_upgrade_refusal(UpgradeFault::new(refusal))
                             .upgrade(0)
                     } else {
-                        self.script.upgrade(server.mock.connection_index())
+                        self.script.upgrade(mock.connection_index())
                     };
                     match answer {
                         Upgrade::Accept => {
@@ -297,7 +426,7 @@ impl Net {
                                 accepted: true,
                             };
                             self.trace.push((now, answer));
-                            server.ws.accept(&[]).unwrap()
+                            ws.accept(&[]).unwrap()
                         }
                         Upgrade::Refuse(answer) => {
                             self.upgrades.push((now, conn, Upgraded::Refused));
@@ -306,42 +435,38 @@ impl Net {
                                 accepted: false,
                             };
                             self.trace.push((now, refusal));
-                            server
-                                .ws
-                                .reject(answer.status, &answer.headers, answer.body.as_bytes())
+                            ws.reject(answer.status, &answer.headers, answer.body.as_bytes())
                                 .unwrap()
                         }
                         _ => {}
                     }
                 }
-                ws::Event::Message(ws::Message::Text(text)) => {
-                    server.mock.handle_text(text.as_str(), now)
-                }
+                ws::Event::Message(ws::Message::Text(text)) => mock.handle_text(text.as_str(), now),
                 _ => {}
             }
         }
-        while let Some(frame) = server.mock.poll_transmit() {
+        while let Some(frame) = mock.poll_transmit() {
             moved = true;
-            let _ = server.ws.send_text(frame);
+            let _ = ws.send_text(frame);
         }
         let mut dropped = false;
-        match server.mock.poll_action() {
+        match mock.poll_action() {
             Some(Action::Close { code, reason }) => {
                 moved = true;
-                let _ = server.ws.close(code, &reason, now);
+                let _ = ws.close(code, &reason, now);
             }
             Some(Action::Drop) => dropped = true,
             _ => {}
         }
         let mut bytes = Vec::new();
-        while let Some(chunk) = server.ws.poll_transmit() {
-            if server.link_up {
+        while let Some(chunk) = ws.poll_transmit() {
+            if *link_up {
                 bytes.push(chunk);
             }
         }
-        let finished = server.link_up && (dropped || server.ws.is_finished());
+        let finished = *link_up && (dropped || ws.is_finished());
         if finished {
-            server.link_up = false;
+            *link_up = false;
         }
         for chunk in bytes {
             moved = true;
@@ -375,7 +500,7 @@ impl Net {
             }
             let servers = self.servers.values();
             let next = servers
-                .flat_map(|s| [s.ws.poll_timeout(), s.mock.poll_timeout()])
+                .map(|s| s.side.poll_timeout())
                 .chain([self.pool.poll_timeout()])
                 .flatten()
                 .min();
@@ -385,8 +510,7 @@ impl Net {
             self.now = self.now.max(next).min(end);
             self.pool.handle_timeout(self.now);
             for server in self.servers.values_mut() {
-                server.ws.handle_timeout(self.now);
-                server.mock.handle_timeout(self.now);
+                server.side.handle_timeout(self.now);
             }
         }
     }
@@ -396,8 +520,7 @@ impl Net {
         self.now = self.now + by;
         self.pool.handle_timeout(self.now);
         for server in self.servers.values_mut() {
-            server.ws.handle_timeout(self.now);
-            server.mock.handle_timeout(self.now);
+            server.side.handle_timeout(self.now);
         }
         self.pump();
     }
@@ -425,20 +548,53 @@ pub fn outputs_per_call(items: &[Item]) -> BTreeMap<String, usize> {
     counts
 }
 
-/// The pool's limits hold: connections, turns and lanes per connection, waiting turns.
+/// The pool's limits hold: connections, turns and lanes per connection, waiting turns. The
+/// HTTP connection counts apart, with the turns and lanes of every WebSocket connection.
 pub fn check_limits(net: &Net, config: &PoolConfig) {
     let connections: Vec<_> = net.pool.connections().collect();
+    let websockets = connections
+        .iter()
+        .filter(|c| c.transport == Transport::WebSocket)
+        .count();
+    assert!(websockets <= config.max_connections, "{connections:?}");
+    let http = connections.len() - websockets;
     assert!(
-        connections.len() <= config.max_connections,
-        "{connections:?}"
+        http <= 2,
+        "one HTTP connection, and one draining: {connections:?}"
     );
     for c in &connections {
-        assert!(c.turns_running <= config.max_turns_per_connection, "{c:?}");
-        assert!(c.conversations <= config.lanes_per_connection, "{c:?}");
+        let (turns, lanes) = turn_and_lane_limits(c, config);
+        assert!(c.turns_running <= turns, "{c:?}");
+        assert!(c.conversations <= lanes, "{c:?}");
         assert!(c.turns_running <= c.conversations, "{c:?}");
     }
     let stats = net.pool.stats();
     assert!(stats.turns_waiting <= config.max_waiting, "{stats:?}");
     let running: usize = connections.iter().map(|c| c.turns_running).sum();
     assert!(running <= stats.turns_in_flight, "{stats:?}");
+}
+
+/// Turns and lanes a connection has at most: over HTTP, those of every WebSocket connection.
+pub fn turn_and_lane_limits(c: &ConnectionStats, config: &PoolConfig) -> (usize, usize) {
+    let turns = config
+        .max_turns_per_connection
+        .min(config.lanes_per_connection);
+    match c.transport {
+        Transport::Http => (
+            turns * config.max_connections,
+            config.lanes_per_connection * config.max_connections,
+        ),
+        _ => (turns, config.lanes_per_connection),
+    }
+}
+
+/// Whether `c` takes turns of the pool's current transport and has room for one more.
+pub fn has_room(net: &Net, c: &ConnectionStats, config: &PoolConfig) -> bool {
+    let transport = match net.pool.stats().over_http {
+        true => Transport::Http,
+        false => Transport::WebSocket,
+    };
+    c.transport == transport
+        && matches!(c.phase, ConnectionPhase::Opening | ConnectionPhase::Open)
+        && c.turns_running < turn_and_lane_limits(c, config).0
 }

@@ -74,10 +74,16 @@ impl LaneTransfer {
         self.pending.is_none() && self.queue.is_empty()
     }
 
-    /// Drops the requests that wait to be sent (their inputs stay in the ledger), for a
-    /// turn given up while it moved between connections.
+    /// Drops the requests that wait to be sent, for a turn given up while it moved between
+    /// connections. Their inputs stay in the ledger, as a session that gives up keeps them:
+    /// one never sent (the tool outputs of a continuation among them) goes into the ledger
+    /// now, for the conversation's next request.
     pub(crate) fn drop_queued(&mut self) {
-        self.queue.clear();
+        for request in core::mem::take(&mut self.queue) {
+            if !request.in_ledger {
+                self.ledger.push_input(request.input);
+            }
+        }
     }
 
     /// The tool calls that still wait for an output.

@@ -132,13 +132,13 @@ pub struct ConfigParts<X = ()> {
     pub credentials: Option<Credentials>,
     /// Where journaled conversations are written, if anywhere.
     pub store: Option<StoreConfig>,
-    /// The transport a connection starts on.
+    /// The transport a connection (or a pool) starts on.
     pub transport: Transport,
-    /// When a connection's WebSocket client hands its session to HTTP + SSE (set into
-    /// `client.http_fallback` by the connection; the pool stays on WebSocket mode).
+    /// When a connection's WebSocket client hands its session to HTTP + SSE, or a pool
+    /// moves to it (set into `client.http_fallback` by the connection and the pool).
     pub http_fallback: HttpFallback,
-    /// How long a connection that fell back stays on HTTP before WebSocket mode is tried
-    /// again.
+    /// How long a connection (or a pool) that fell back stays on HTTP before WebSocket
+    /// mode is tried again.
     pub reprobe_after: Duration,
     /// The adapter's own settings.
     pub extra: X,
@@ -304,7 +304,8 @@ impl<X> Config<X> {
     /// response was stored (`store: true`); else it sends the full context. `steer`,
     /// `inject` and warm-ups are WebSocket mode's alone ([`Error::WebSocketOnly`](crate::Error::WebSocketOnly),
     /// the input handed back). Durable conversations ([`store`](Self::store)) are journaled
-    /// alike on both transports.
+    /// alike on both transports. A pool takes it too: one HTTP connection runs as many
+    /// requests at once as its WebSocket connections would run turns.
     ///
     /// ```
     /// use responses_ws_adapter::Transport;
@@ -325,7 +326,9 @@ impl<X> Config<X> {
     /// [`HttpFallback::AlsoAfterGivingUp`] also moves when the retry budget is spent;
     /// [`HttpFallback::Never`] fails the requests instead. The move is reported as
     /// [`ClientEvent::UseHttp`](responses_ws_core::client::ClientEvent::UseHttp) and is
-    /// sticky until [`reprobe_after`](Self::reprobe_after). The pool does not fall back.
+    /// sticky until [`reprobe_after`](Self::reprobe_after). A pool falls back as a whole on a
+    /// `426` (unless [`HttpFallback::Never`]): its turns go over HTTP + SSE until a probe
+    /// after `reprobe_after` is accepted.
     pub fn http_fallback(mut self, fallback: HttpFallback) -> Self {
         self.http_fallback = fallback;
         self

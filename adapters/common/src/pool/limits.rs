@@ -1,7 +1,39 @@
-//! The limit setters of a pool builder, written once for the async (`responses-ws-futures`)
-//! and the blocking (`responses-ws-blocking`) `PoolBuilder`: one `pub fn` per field of
-//! [`PoolConfig`](responses_ws_core::pool::PoolConfig) that a user sets, each with an example
-//! that runs as a doc test of the crate that expands it.
+//! A pool builder's starting limits ([`limits_for`]) and its limit setters, written once for
+//! the async (`responses-ws-futures`) and the blocking (`responses-ws-blocking`)
+//! `PoolBuilder`: one `pub fn` per field of [`PoolConfig`] that a user sets, each with an
+//! example that runs as a doc test of the crate that expands it.
+
+use responses_ws_core::pool::PoolConfig;
+
+use crate::ConfigParts;
+
+/// The pool's configuration for connections made with `parts`, its limits at their
+/// defaults: the client, and the transport the [`Config`](crate::Config) chose — the one to
+/// start on, whether an upgrade refused with `426` moves the pool to HTTP + SSE
+/// (`http_fallback`; [`HttpFallback::Never`](responses_ws_core::client::HttpFallback::Never)
+/// keeps it on WebSocket mode), and when WebSocket mode is tried again (`reprobe_after`).
+///
+/// ```
+/// use std::time::Duration;
+/// use responses_ws_adapter::pool::limits_for;
+/// use responses_ws_adapter::{Config, Transport};
+///
+/// let config: Config = Config::new("ws://127.0.0.1:8080/v1/responses")?
+///     .transport(Transport::Http)
+///     .reprobe_after(Duration::from_secs(60));
+/// let limits = limits_for(&config.into_parts());
+/// assert_eq!(limits.transport, Transport::Http);
+/// assert_eq!(limits.reprobe_after, Duration::from_secs(60));
+/// assert_eq!(limits.max_connections, 16);
+/// # Ok::<(), responses_ws_adapter::ConnectError>(())
+/// ```
+pub fn limits_for<X>(parts: &ConfigParts<X>) -> PoolConfig {
+    let mut limits = PoolConfig::new(parts.client.clone());
+    limits.client.http_fallback = parts.http_fallback;
+    limits.transport = parts.transport;
+    limits.reprobe_after = parts.reprobe_after;
+    limits
+}
 
 /// Expands, inside `impl PoolBuilder` of the crate named by `$krate` (its path as a string),
 /// to the setters of every limit. The builder must have a `limits: PoolConfig` field.

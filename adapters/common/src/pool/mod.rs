@@ -10,3 +10,4 @@ mod limits;
 
 pub use error::Error;
 pub use journal::PoolJournal;
+pub use limits::limits_for;

@@ -171,7 +171,7 @@ impl Pool {
     pub fn builder(config: Config) -> PoolBuilder {
         let parts = config.into_parts();
         PoolBuilder {
-            limits: PoolConfig::new(parts.client.clone()),
+            limits: responses_ws_adapter::pool::limits_for(&parts),
             parts,
         }
     }

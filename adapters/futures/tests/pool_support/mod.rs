@@ -26,13 +26,18 @@ pub fn ask(text: &str) -> ResponseCreate {
 
 /// A pool on `url` with `rt`'s runtime; the client's default retry budget per request.
 pub fn pool(rt: Rt, url: &str) -> PoolBuilder {
+    pool_with(rt, url, |config| config)
+}
+
+/// [`pool`], its configuration changed by `change` (a transport, a store …).
+pub fn pool_with(rt: Rt, url: &str, change: impl FnOnce(Config) -> Config) -> PoolBuilder {
     let config = Config::new(url).unwrap().api_key("sk-test");
     let config = match rt {
         Rt::AsyncStd => config.runtime(runtime::AsyncStd),
         Rt::Smol => config.runtime(runtime::Smol),
         Rt::Tokio => config.runtime(runtime::Tokio),
     };
-    Pool::builder(config)
+    Pool::builder(change(config))
 }
 
 /// The most connections open at once, from the log (a connection still open counts to the

@@ -304,8 +304,8 @@ impl<X> Config<X> {
     /// response was stored (`store: true`); else it sends the full context. `steer`,
     /// `inject` and warm-ups are WebSocket mode's alone ([`Error::WebSocketOnly`](crate::Error::WebSocketOnly),
     /// the input handed back). Durable conversations ([`store`](Self::store)) are journaled
-    /// alike on both transports. A pool takes it too: one HTTP connection runs as many
-    /// requests at once as its WebSocket connections would run turns.
+    /// alike on both transports. A pool takes it too, within the same limits: each of its
+    /// connections runs its turns' requests on sockets of their own.
     ///
     /// ```
     /// use responses_ws_adapter::Transport;

@@ -151,8 +151,8 @@ async fn a_pool_configured_for_http_runs_every_conversation_over_http(rt: Rt) {
         "{stats:?}"
     );
     let connections = pool.connections();
-    assert_eq!(connections.len(), 1, "{connections:?}");
-    assert_eq!(connections[0].transport, Transport::Http);
+    assert!(connections.len() <= 2, "{connections:?}");
+    assert!(connections.iter().all(|c| c.transport == Transport::Http));
     pool.close().await;
     assert_eq!(pool.stats().http_sockets, 0, "every socket closed");
 }

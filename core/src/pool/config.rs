@@ -63,10 +63,11 @@ pub struct PoolConfig {
     /// probing at `max_delay` (waiting turns time out by `max_wait`).
     pub upgrade_backoff: RetryPolicy,
     /// The transport to start on (default [`Transport::WebSocket`]). [`Transport::Http`]
-    /// runs every turn over HTTP + SSE from the start, for good: one HTTP connection whose
-    /// requests at once are at most `max_connections × max_turns_per_connection`, each on
-    /// a socket of its own (idle ones kept for reuse, until the server closes them or the
-    /// HTTP connection has been idle for `idle_ttl`). On WebSocket
+    /// runs every turn over HTTP + SSE from the start, for good. Over HTTP a connection of
+    /// the pool is an HTTP client whose turns each send their requests on a socket of their
+    /// own (kept alive for reuse while the connection lives); the limits above hold as for
+    /// WebSocket connections: `max_turns_per_connection` requests at once on each of at most
+    /// `max_connections`, opened as turns need them, closed after `idle_ttl`. On WebSocket
     /// mode the pool moves to HTTP when an upgrade is refused in a way the client's
     /// [`http_fallback`](crate::client::ClientConfig::http_fallback) says to fall back on (a
     /// `426` with [`HttpFallback::OnUpgradeRequired`](crate::client::HttpFallback::OnUpgradeRequired)).
@@ -118,17 +119,11 @@ impl PoolConfig {
             .max(1)
     }
 
-    /// Requests at once over HTTP: the turns the WebSocket connections would run.
-    pub(crate) fn http_requests(&self) -> usize {
-        self.connections() * self.turns_per_connection()
-    }
-
-    /// The configuration of the pool's HTTP connection: the WebSocket one's host, path,
-    /// headers and session, with room for its requests at once.
+    /// The configuration of the pool's HTTP connections: the WebSocket one's host, path,
+    /// headers and session, with a kept-alive socket for each turn it runs at once.
     pub(crate) fn http_client(&self) -> HttpClientConfig {
         let mut http = HttpClientConfig::for_client(&self.client);
-        http.session.max_in_flight = self.http_requests();
-        http.max_idle_sockets = self.http_requests();
+        http.max_idle_sockets = self.turns_per_connection();
         http
     }
 }

@@ -1,6 +1,7 @@
 //! The driving half of [`Pool`]: bytes, end of file and dial failures per connection, time,
 //! and the outputs (events, ready connections, transmits, the next deadline), as the
-//! module's driving contract describes them.
+//! module's driving contract describes them. A driver's [`ConnId`] names a WebSocket
+//! connection or one socket of an HTTP connection; each call goes to whichever it is.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -14,7 +15,7 @@ use super::link::{HttpLink, Link};
 use super::machine::Pool;
 use super::member::{ConnectionPhase, Member};
 use crate::client::Client;
-use crate::http_client::{HttpClient, Transport};
+use crate::http_client::{HttpClient, SocketId, Transport};
 use crate::retry::Failure;
 use crate::time::Instant;
 
@@ -23,6 +24,13 @@ const EVENTS_KEPT: usize = 16;
 
 /// What one read of an HTTP socket takes at most.
 const HTTP_READ: usize = 16 * 1024;
+
+/// What carries a driver's connection id: a WebSocket client, or a socket of the HTTP
+/// connection's client.
+enum Carrier<'a> {
+    Ws(&'a mut Client),
+    Http(&'a mut HttpClient, SocketId),
+}
 
 impl Pool {
     /// Free space to read `conn`'s socket bytes into; report them with
@@ -51,54 +59,58 @@ impl Pool {
 
     /// `n` bytes were read into [`input_buffer`](Self::input_buffer).
     pub fn commit_input(&mut self, conn: ConnId, n: usize, now: Instant) {
-        if let Some(&(member, socket)) = self.http_sockets.get(&conn) {
-            let bytes = &self.http_input[..n.min(self.http_input.len())];
-            if let Some(http) = self
-                .members
-                .get_mut(&member)
-                .and_then(|m| m.link.http_mut())
-            {
-                http.client.handle_input(socket, bytes, now);
-                self.after_input(member, now);
+        // Taken out for the call: the HTTP client reads it while the pool is borrowed.
+        let buffer = core::mem::take(&mut self.http_input);
+        self.feed(conn, now, |carrier| match carrier {
+            Carrier::Ws(client) => client.commit_input(n, now),
+            Carrier::Http(client, socket) => {
+                client.handle_input(socket, &buffer[..n.min(buffer.len())], now)
             }
-        } else if let Some(client) = self.members.get_mut(&conn).and_then(|m| m.link.ws_mut()) {
-            client.commit_input(n, now);
-            self.after_input(conn, now);
+        });
+        if !self.http_sockets.is_empty() {
+            self.http_input = buffer;
         }
     }
 
     /// Bytes read from `conn`'s socket.
     pub fn handle_input(&mut self, conn: ConnId, data: &[u8], now: Instant) {
-        if let Some(&(member, socket)) = self.http_sockets.get(&conn) {
-            if let Some(http) = self
-                .members
-                .get_mut(&member)
-                .and_then(|m| m.link.http_mut())
-            {
-                http.client.handle_input(socket, data, now);
-                self.after_input(member, now);
-            }
-        } else if let Some(client) = self.members.get_mut(&conn).and_then(|m| m.link.ws_mut()) {
-            client.handle_input(data, now);
-            self.after_input(conn, now);
-        }
+        self.feed(conn, now, |carrier| match carrier {
+            Carrier::Ws(client) => client.handle_input(data, now),
+            Carrier::Http(client, socket) => client.handle_input(socket, data, now),
+        });
     }
 
     /// `conn`'s socket reached end of file (or failed).
     pub fn handle_eof(&mut self, conn: ConnId, now: Instant) {
-        if let Some(&(member, socket)) = self.http_sockets.get(&conn) {
-            if let Some(http) = self
-                .members
-                .get_mut(&member)
-                .and_then(|m| m.link.http_mut())
-            {
-                http.client.handle_eof(socket, now);
-                self.after_input(member, now);
-            }
-        } else if let Some(client) = self.members.get_mut(&conn).and_then(|m| m.link.ws_mut()) {
-            client.handle_eof(now);
-            self.after_input(conn, now);
-        }
+        self.feed(conn, now, |carrier| match carrier {
+            Carrier::Ws(client) => client.handle_eof(now),
+            Carrier::Http(client, socket) => client.handle_eof(socket, now),
+        });
+    }
+
+    /// Gives `input` whatever carries `conn` (a WebSocket client, or the HTTP client of the
+    /// connection the socket belongs to), then runs that connection's events through the
+    /// pool. Nothing happens for a connection or socket that is over.
+    fn feed(&mut self, conn: ConnId, now: Instant, input: impl FnOnce(Carrier<'_>)) {
+        let Some((member, carrier)) = self.carrier(conn) else {
+            return;
+        };
+        input(carrier);
+        self.after_input(member, now);
+    }
+
+    /// What carries `conn`, and the connection (member) it is or belongs to.
+    fn carrier(&mut self, conn: ConnId) -> Option<(ConnId, Carrier<'_>)> {
+        let (member, socket) = match self.http_sockets.get(&conn) {
+            Some(&(member, socket)) => (member, Some(socket)),
+            None => (conn, None),
+        };
+        let carrier = match (&mut self.members.get_mut(&member)?.link, socket) {
+            (Link::Ws(client), None) => Carrier::Ws(client),
+            (Link::Http(http), Some(socket)) => Carrier::Http(&mut http.client, socket),
+            _ => return None,
+        };
+        Some((member, carrier))
     }
 
     /// The socket of `conn` (from [`PoolEvent::Dial`]) could not be opened: the pool backs
@@ -169,7 +181,7 @@ impl Pool {
         );
         // Over HTTP a waiting turn waits for a request to end, not for a dial.
         let websocket = self.transport.current() == Transport::WebSocket;
-        let dial = (websocket && !self.admission.is_empty() && self.may_add_websocket())
+        let dial = (websocket && !self.admission.is_empty() && self.may_add(Transport::WebSocket))
             .then(|| self.gate.next_dial(self.opening()))
             .flatten();
         [self.timers.first(), self.admission.next_deadline(), dial]
@@ -206,20 +218,15 @@ impl Pool {
     /// Empty while a write-ahead record waits in [`poll_record`](Self::poll_record) (the
     /// connection is [ready](Self::poll_ready) again once they are taken).
     pub fn poll_transmit(&mut self, conn: ConnId) -> Option<Bytes> {
-        let (member, socket) = match self.http_sockets.get(&conn) {
-            Some(&(member, socket)) => (member, Some(socket)),
-            None => (conn, None),
-        };
+        let member = (self.http_sockets.get(&conn)).map_or(conn, |&(member, _)| member);
         self.gather(member);
         if self.holds_records() {
             self.ready.insert(conn);
             return None;
         }
-        let link = &mut self.members.get_mut(&member)?.link;
-        let bytes = match (link, socket) {
-            (Link::Http(http), Some(socket)) => http.client.poll_transmit(socket),
-            (Link::Ws(client), None) => client.poll_transmit(),
-            _ => None,
+        let bytes = match self.carrier(conn)?.1 {
+            Carrier::Ws(client) => client.poll_transmit(),
+            Carrier::Http(client, socket) => client.poll_transmit(socket),
         };
         // Writing can start the connection's timers (a close sent, a ping).
         self.timers.mark(member);
@@ -250,9 +257,8 @@ impl Pool {
         Some(conn)
     }
 
-    /// The pool's HTTP connection, open at once: its sockets are dialed as its requests
-    /// need them. It runs as many requests at once as the WebSocket connections would run
-    /// turns, and keeps as many conversations on its lanes as they would.
+    /// A new HTTP connection, open at once: its sockets are dialed as its requests need
+    /// them. Its lanes and turns at once are those of a WebSocket connection.
     pub(super) fn open_http(&mut self, now: Instant) {
         let conn = ConnId(self.next_conn);
         self.next_conn += 1;
@@ -260,20 +266,18 @@ impl Pool {
             client: HttpClient::new(self.config.http_client(), now),
             sockets: BTreeMap::new(),
         };
-        let lanes = self.config.connections() * self.lanes;
-        let turns = self.config.http_requests();
-        let member = Member::http(Link::Http(http), lanes, turns, now);
+        let member = Member::http(Link::Http(http), self.lanes, self.turns_per_connection, now);
         self.members.insert(conn, Box::new(member));
         self.timers.mark(conn);
     }
 
-    /// Whether one more WebSocket connection fits within `max_connections` (the HTTP
-    /// connection counts apart).
-    pub(super) fn may_add_websocket(&self) -> bool {
-        let websockets = (self.members.values())
-            .filter(|m| m.transport() == Transport::WebSocket)
+    /// Whether one more connection on `transport` fits within `max_connections` (each
+    /// transport counts apart: while the pool moves, the other one's connections drain).
+    pub(super) fn may_add(&self, transport: Transport) -> bool {
+        let same = (self.members.values())
+            .filter(|m| m.transport() == transport)
             .count();
-        websockets < self.config.connections()
+        same < self.config.connections()
     }
 
     /// Connections whose upgrade has not finished.

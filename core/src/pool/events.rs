@@ -37,7 +37,8 @@ pub enum PoolEvent {
         conv: ConvId,
         /// The turn.
         turn: TurnId,
-        /// The connection serving it.
+        /// The connection serving it (over HTTP an HTTP connection, whose id is none of its
+        /// sockets').
         conn: ConnId,
     },
     /// What the session reports for a conversation's turn: started, streamed, completed,

@@ -2,7 +2,10 @@
 //! conversations, turns ending when their lane comes to rest, connections draining (aged or
 //! idle) and closing, and the conversations of a connection that ended moved off it through
 //! their ledger ([`LaneTransfer`](crate::session::LaneTransfer)): a turn whose requests or
-//! tool calls were still open resumes on another connection, before any waiting turn.
+//! tool calls were still open resumes on another connection, before any waiting turn. Also
+//! the moves between transports: a `426` sends the pool to HTTP (its WebSocket connections
+//! drain), an accepted probe brings it back (the HTTP connections drain); and the sockets of
+//! the HTTP connections, named for the driver as they come and go.
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
@@ -112,7 +115,7 @@ impl Pool {
                 member.idle_since = now;
                 self.gate.accepted(conn);
                 if self.transport.accepted(conn, now) {
-                    // The probe got through: WebSocket mode again, the HTTP connection drains.
+                    // The probe got through: WebSocket mode again, the HTTP connections drain.
                     self.drain_every(Transport::Http, now);
                 }
             }

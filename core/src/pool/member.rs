@@ -1,5 +1,5 @@
-//! [`Member`]: one connection of the pool — its [`Link`] (a WebSocket client, or the HTTP
-//! client of the pool's HTTP connection), where it is in its life, and its lanes.
+//! [`Member`]: one connection of the pool — its [`Link`] (a WebSocket client, or an HTTP
+//! client with a socket per request), where it is in its life, and its lanes.
 
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;

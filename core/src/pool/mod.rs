@@ -1,6 +1,7 @@
 //! [`Pool`]: many conversations (agents) on few connections, as a sans-IO machine in the
 //! style of quinn-proto's `Endpoint`. The pool owns one [`Client`](crate::client::Client)
-//! per connection and decides everything a fleet of agents needs: which connection and lane
+//! per connection (over HTTP + SSE an [`HttpClient`](crate::http_client::HttpClient)) and
+//! decides everything a fleet of agents needs: which connection and lane
 //! serve each turn, when to open a connection (at a bounded rate, and one probe at a time
 //! after a 429 or 503 at upgrade), when to rotate, drain or close one, and how the
 //! conversations of a connection that failed move to others without losing or repeating an
@@ -23,9 +24,9 @@
 //! - Transports: WebSocket mode, or HTTP + SSE ([`PoolConfig::transport`]), to which the
 //!   whole pool moves when an upgrade is refused with `426` (as the client's
 //!   [`HttpFallback`](crate::client::HttpFallback) says), sticky, WebSocket mode re-probed
-//!   after [`PoolConfig::reprobe_after`]. Over HTTP the pool has one connection whose
-//!   requests each take a socket of their own; every socket, WebSocket or HTTP, has a
-//!   [`ConnId`] of its own for the driver, so the driving contract is the same.
+//!   after [`PoolConfig::reprobe_after`]. Over HTTP a connection's turns each send their
+//!   requests on a socket of their own; every socket, WebSocket or HTTP, has a [`ConnId`]
+//!   of its own for the driver, so the driving contract is the same.
 //!
 //! # Driving contract
 //!

@@ -9,9 +9,10 @@
 //! pool is below `max_connections`, and the dial gate allows it.
 //!
 //! Turns go only to connections of the pool's transport ([`PoolTransport`](super::transport)):
-//! over HTTP to the one HTTP connection (opened when the first turn needs it), whose lanes
-//! are as many as the WebSocket connections would have; a WebSocket probe dialed after the
-//! re-probe interval takes no turn until its upgrade is accepted.
+//! over HTTP to HTTP connections, placed and opened as WebSocket ones are (with the same
+//! limits, but at once: no upgrade, no dial gate; each request dials its own socket); a
+//! WebSocket probe dialed after the re-probe interval takes no turn until its upgrade is
+//! accepted.
 
 use alloc::boxed::Box;
 use core::mem;
@@ -21,7 +22,7 @@ use super::conversation::{Home, TurnPhase};
 use super::events::{PoolEvent, TurnError};
 use super::ids::{ConnId, ConvId};
 use super::machine::Pool;
-use super::member::{ConnectionPhase, Member};
+use super::member::Member;
 use super::slots::LaneSlots;
 use crate::http_client::Transport;
 use crate::session::{LaneTransfer, Refused, RequestError, SessionError};
@@ -56,18 +57,14 @@ impl Pool {
             return Some(place);
         }
         match self.transport.current() {
-            Transport::Http => {
-                let serving = (self.members.values())
-                    .any(|m| m.transport() == Transport::Http && m.phase == ConnectionPhase::Open);
-                if serving {
-                    // Its requests at once are all taken.
-                    return None;
-                }
+            // An HTTP connection opens at once: no upgrade to wait for or to be refused.
+            Transport::Http if self.may_add(Transport::Http) => {
                 self.open_http(now);
                 self.find_place(conv)
             }
+            Transport::Http => None,
             _ => {
-                if self.may_add_websocket() && self.gate.may_dial(now, self.opening()) {
+                if self.may_add(Transport::WebSocket) && self.gate.may_dial(now, self.opening()) {
                     self.dial(now)?;
                     return self.find_place(conv);
                 }
@@ -81,7 +78,7 @@ impl Pool {
     /// turn until then.
     fn reprobe(&mut self, now: Instant) {
         let due = self.transport.probe_due(now)
-            && self.may_add_websocket()
+            && self.may_add(Transport::WebSocket)
             && self.gate.may_dial(now, self.opening());
         if due {
             if let Some(conn) = self.dial(now) {

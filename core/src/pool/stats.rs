@@ -53,13 +53,12 @@ pub struct ConnectionStats {
     pub conn: ConnId,
     /// Where it is in its life.
     pub phase: ConnectionPhase,
-    /// What carries it: a WebSocket, or HTTP + SSE (one connection for the whole pool, its
-    /// requests each on a socket of its own).
+    /// What carries it: a WebSocket, or HTTP + SSE (each of its turns' requests on a socket
+    /// of its own).
     pub transport: Transport,
-    /// Turns running on it (at most `max_turns_per_connection`; over HTTP, at most
-    /// `max_connections × max_turns_per_connection`).
+    /// Turns running on it (at most `max_turns_per_connection`).
     pub turns_running: usize,
     /// Conversations holding one of its lanes, running or idle (at most
-    /// `lanes_per_connection`; over HTTP, at most `max_connections × lanes_per_connection`).
+    /// `lanes_per_connection`).
     pub conversations: usize,
 }

@@ -3,7 +3,7 @@
 //! their `UseHttp`), then HTTP + SSE for the whole pool, sticky; after
 //! [`PoolConfig::reprobe_after`](super::PoolConfig::reprobe_after) the next turn also dials
 //! one WebSocket connection through the dial gate, and once its upgrade is accepted the pool
-//! is back on WebSocket mode (the HTTP connection drains). A pool configured for HTTP stays
+//! is back on WebSocket mode (the HTTP connections drain). A pool configured for HTTP stays
 //! there and never probes. Pure bookkeeping: the pool acts on what it says.
 //!
 //! Invariant: `probe` is set only while on HTTP and not `fixed`, and names a connection the

@@ -548,44 +548,23 @@ pub fn outputs_per_call(items: &[Item]) -> BTreeMap<String, usize> {
     counts
 }
 
-/// The pool's limits hold: connections, turns and lanes per connection, waiting turns. The
-/// HTTP connection counts apart, with the turns and lanes of every WebSocket connection.
+/// The pool's limits hold: connections (of each transport: while the pool moves between
+/// them, the other's drain), turns and lanes per connection, waiting turns.
 pub fn check_limits(net: &Net, config: &PoolConfig) {
     let connections: Vec<_> = net.pool.connections().collect();
-    let websockets = connections
-        .iter()
-        .filter(|c| c.transport == Transport::WebSocket)
-        .count();
-    assert!(websockets <= config.max_connections, "{connections:?}");
-    let http = connections.len() - websockets;
-    assert!(
-        http <= 2,
-        "one HTTP connection, and one draining: {connections:?}"
-    );
+    for transport in [Transport::WebSocket, Transport::Http] {
+        let on = connections.iter().filter(|c| c.transport == transport);
+        assert!(on.count() <= config.max_connections, "{connections:?}");
+    }
     for c in &connections {
-        let (turns, lanes) = turn_and_lane_limits(c, config);
-        assert!(c.turns_running <= turns, "{c:?}");
-        assert!(c.conversations <= lanes, "{c:?}");
+        assert!(c.turns_running <= config.max_turns_per_connection, "{c:?}");
+        assert!(c.conversations <= config.lanes_per_connection, "{c:?}");
         assert!(c.turns_running <= c.conversations, "{c:?}");
     }
     let stats = net.pool.stats();
     assert!(stats.turns_waiting <= config.max_waiting, "{stats:?}");
     let running: usize = connections.iter().map(|c| c.turns_running).sum();
     assert!(running <= stats.turns_in_flight, "{stats:?}");
-}
-
-/// Turns and lanes a connection has at most: over HTTP, those of every WebSocket connection.
-pub fn turn_and_lane_limits(c: &ConnectionStats, config: &PoolConfig) -> (usize, usize) {
-    let turns = config
-        .max_turns_per_connection
-        .min(config.lanes_per_connection);
-    match c.transport {
-        Transport::Http => (
-            turns * config.max_connections,
-            config.lanes_per_connection * config.max_connections,
-        ),
-        _ => (turns, config.lanes_per_connection),
-    }
 }
 
 /// Whether `c` takes turns of the pool's current transport and has room for one more.
@@ -596,5 +575,8 @@ pub fn has_room(net: &Net, c: &ConnectionStats, config: &PoolConfig) -> bool {
     };
     c.transport == transport
         && matches!(c.phase, ConnectionPhase::Opening | ConnectionPhase::Open)
-        && c.turns_running < turn_and_lane_limits(c, config).0
+        && c.turns_running
+            < config
+                .max_turns_per_connection
+                .min(config.lanes_per_connection)
 }

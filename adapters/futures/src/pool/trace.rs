@@ -19,6 +19,8 @@ pub(crate) struct Traces {
     failed: u64,
     /// Connections seen draining.
     draining: std::collections::HashSet<ConnId>,
+    /// Whether the pool ran over HTTP + SSE when last seen.
+    over_http: bool,
 }
 
 #[derive(Debug)]
@@ -30,6 +32,9 @@ struct TurnSpan {
 impl Traces {
     /// Records what `event` says, before it is dispatched.
     pub(crate) fn on_event(&mut self, event: &PoolEvent, pool: &Pool) {
+        if matches!(event, PoolEvent::Dial { .. } | PoolEvent::Close { .. }) {
+            self.note_transport(pool);
+        }
         match event {
             PoolEvent::Dial { conn } => {
                 let span = info_span!("pool.connection", conn = conn.0);
@@ -84,6 +89,18 @@ impl Traces {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The pool moved between transports (seen as its sockets come and go).
+    fn note_transport(&mut self, pool: &Pool) {
+        let over_http = pool.stats().over_http;
+        if over_http != self.over_http {
+            self.over_http = over_http;
+            match over_http {
+                true => warn!("the pool runs over HTTP + SSE (WebSocket mode refused with 426, or configured)"),
+                false => info!("the pool is back on WebSocket mode (a probe's upgrade was accepted)"),
+            }
         }
     }
 

@@ -1314,7 +1314,9 @@ impl Client {
     /// Gives back what an idle client can rebuild, as it does by itself when a response
     /// ends and the session is idle: for a driver whose connection went quiet otherwise (a
     /// pool whose last conversation left the connection). Nothing changes while a request is
-    /// queued, in flight or waits for tool outputs.
+    /// queued, in flight or waits for tool outputs. The connection's compression state is
+    /// not among it: it goes by the connection's own timer, once no message has moved for
+    /// [`DeflateConfig::release_after`](crate::ws::DeflateConfig::release_after).
     ///
     /// ```
     /// # use responses_ws_core::client::{Client, ClientConfig};
@@ -1331,16 +1333,18 @@ impl Client {
     }
 
     /// A response ended: once the session is idle (nothing in flight, queued or awaiting tool
-    /// outputs), gives back what the next turn can rebuild — the connection's buffers and
-    /// compression state ([`Connection::release_idle_memory`]) and the spare capacity of the
-    /// empty queues. A driver that stops reading here (the application took its answer and
-    /// waits) leaves the connection holding none of it.
+    /// outputs), gives back what the next turn can rebuild — the connection's buffers
+    /// ([`Connection::release_buffers`]) and the spare capacity of the empty queues. A driver
+    /// that stops reading here (the application took its answer and waits) leaves the
+    /// connection holding none of it. The compression state stays for the next turn, until
+    /// the connection's timer frees it: freeing and rebuilding it at every idle moment of a
+    /// busy connection is what made glibc's heap grow (BENCHMARKS.md, quiet run 2).
     fn release_when_idle(&mut self) {
         if !self.outbox.is_empty() || !self.session.is_idle() {
             return;
         }
         if let Some(connection) = &mut self.connection {
-            connection.release_idle_memory();
+            connection.release_buffers();
         }
         if self.events.is_empty() {
             self.events.shrink_to_fit();

@@ -1,11 +1,13 @@
 //! permessage-deflate on whole connections: negotiation through the handshake of both roles,
 //! compressed frames on the wire (RSV1 on a message's first frame only, never on control
-//! frames), the rules a peer's frames must follow, and the limits that bound inflation.
+//! frames), the rules a peer's frames must follow, the limits that bound inflation, and the
+//! codec a quiet connection frees on its timer and builds again.
 #![cfg(feature = "deflate")]
 
 mod common;
 
 use common::{decode_frames, events, peer_frame, request_key, transmitted, Pair, T0};
+use core::time::Duration;
 use proptest::prelude::*;
 use responses_ws_core::ws::{
     accept_key, CloseCode, Config, Connection, DeflateConfig, DeflateParams, Error, Event,
@@ -404,4 +406,105 @@ proptest! {
         }
         prop_assert_eq!(events(to), expected);
     }
+}
+
+/// Without keepalive pings, the only deadline of an open connection is the release of the
+/// codec state it holds.
+fn holds_codec_state(conn: &Connection) -> bool {
+    conn.poll_timeout().is_some()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    /// A quiet connection frees its codec after `release_after` and builds it again at its
+    /// next message, on either end, while the other end keeps its context: messages both
+    /// ways, with quiet gaps shorter and longer than the delay, arrive unchanged under every
+    /// agreed parameter set — a compressor built again refers to nothing before it, and an
+    /// inflater built again starts from the history the peer may still refer to.
+    #[test]
+    fn messages_arrive_unchanged_across_releases_on_the_timer(
+        steps in proptest::collection::vec(
+            (any::<bool>(), prop_oneof![
+                Just(DELTA.to_string()),
+                "[a-z \u{e9}{}\"]{0,3000}",
+            ], 0u64..2500),
+            1..16,
+        ),
+        server_nct: bool,
+        client_nct: bool,
+        client_bits in prop::option::of(8u8..=15),
+        server_bits in prop::option::of(8u8..=15),
+        level in 0u8..=9,
+    ) {
+        let delay = Duration::from_secs(1);
+        let mut config = deflate_config(|d| {
+            d.server_no_context_takeover = server_nct;
+            d.client_no_context_takeover = client_nct;
+            d.client_max_window_bits = client_bits;
+            d.server_max_window_bits = server_bits;
+            d.level = level;
+            d.release_after = Some(delay);
+        });
+        config.keepalive_interval = None;
+        let mut pair = Pair::connected(config);
+        prop_assert!(!holds_codec_state(&pair.client) && !holds_codec_state(&pair.server));
+        for (client_sends, text, gap) in steps {
+            let (from, to) = if client_sends {
+                (&mut pair.client, Role::Server)
+            } else {
+                (&mut pair.server, Role::Client)
+            };
+            from.send_text(text.clone()).unwrap();
+            pair.drive();
+            prop_assert_eq!(pair.take_events(to), [Event::Message(Message::from(text))]);
+            // Quiet for `gap`: each end's timers fire as a driver would fire them.
+            let quiet_since = pair.now;
+            let until = quiet_since + Duration::from_millis(gap);
+            while pair.now < until && pair.advance(until.saturating_duration_since(pair.now)) {}
+            // Within the delay both ends keep their state (the sender its compressor, the
+            // receiver its inflater). After twice the delay both have freed it: a send is
+            // dated when the driver next reports the time (here the first timeout, at the
+            // delay), never earlier.
+            for conn in [&pair.client, &pair.server] {
+                if gap < 1000 {
+                    prop_assert!(holds_codec_state(conn));
+                } else if gap >= 2000 {
+                    prop_assert!(!holds_codec_state(conn));
+                }
+            }
+        }
+    }
+}
+
+/// A message whose sending or arrival is in progress keeps the codec's state past the delay,
+/// and the timer does not fire at every call meanwhile: it tries again one delay later.
+#[test]
+fn a_message_in_progress_keeps_the_codec_without_spinning_the_timer() {
+    let delay = Duration::from_secs(1);
+    let mut pair = Pair::connected(deflate_config(|d| d.release_after = Some(delay)));
+    pair.client
+        .send_fragment(MessageKind::Text, "{\"type\":", false)
+        .unwrap();
+    pair.server
+        .send_fragment(MessageKind::Text, "{\"type\":", false)
+        .unwrap();
+    pair.drive();
+    let start = pair.now;
+    let mut wakeups = 0;
+    while pair.now < start + Duration::from_secs(10) && pair.advance(Duration::from_secs(60)) {
+        wakeups += 1;
+    }
+    // One attempt per delay on each end (both at the same moments), no more.
+    assert!((9..=11).contains(&wakeups), "{wakeups} wake-ups in 10 s");
+    pair.client
+        .send_fragment(MessageKind::Text, "\"done\"}", true)
+        .unwrap();
+    pair.server
+        .send_fragment(MessageKind::Text, "\"done\"}", true)
+        .unwrap();
+    pair.drive();
+    let done = [Event::Message(Message::from("{\"type\":\"done\"}"))];
+    assert_eq!(pair.take_events(Role::Server), done);
+    assert_eq!(pair.take_events(Role::Client), done);
 }

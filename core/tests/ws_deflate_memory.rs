@@ -1,8 +1,9 @@
 //! Memory a connection holds for permessage-deflate, counted by a global allocator that tracks
 //! the live heap bytes of the calling thread: a client with and without the extension agreed,
 //! after the handshake, after a stream of events, and once it gave back what an idle
-//! connection can rebuild (`Connection::release_idle_memory`). Printed with `--nocapture` and recorded in
-//! BENCHMARKS.md; the bounds asserted here are what the docs promise.
+//! connection can rebuild (`Connection::release_idle_memory`), and when a quiet connection
+//! frees its codec by itself (`DeflateConfig::release_after`). Printed with `--nocapture` and
+//! recorded in BENCHMARKS.md; the bounds asserted here are what the docs promise.
 #![cfg(feature = "deflate")]
 
 mod common;
@@ -11,7 +12,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use common::{events, transmitted, Pair, T0};
-use responses_ws_core::ws::{Config, DeflateConfig};
+use core::time::Duration;
+use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+use responses_ws_core::mock::{MockPeer, Script};
+use responses_ws_core::wire::ResponseCreate;
+use responses_ws_core::ws::{Config, DeflateConfig, Event, Message, Role, WsUrl};
 
 struct Counting;
 
@@ -184,4 +189,109 @@ fn what_an_idle_client_keeps_per_server_window() {
         );
     }
     println!("{line}");
+}
+
+/// The compressor and inflater states of both ends of a pair, at the least: the client's
+/// compressor with a 15-bit window (about 270 KiB) and the server's with a 12-bit one (about
+/// 160 KiB), zlib-rs's hash table being 128 KiB whatever the window.
+const PAIR_CODECS: isize = 400 << 10;
+
+/// One event each way, delivered.
+fn exchange(pair: &mut Pair) {
+    pair.client.send_text(EVENT).unwrap();
+    pair.server.send_text(EVENT).unwrap();
+    pair.drive();
+    for role in [Role::Client, Role::Server] {
+        assert_eq!(
+            pair.take_events(role),
+            [Event::Message(Message::from(EVENT))]
+        );
+    }
+}
+
+/// Moves the pair's clock to `at`, firing what is due on the way.
+fn advance_to(pair: &mut Pair, at: responses_ws_core::Instant) {
+    while pair.now < at && pair.advance(at.saturating_duration_since(pair.now)) {}
+}
+
+#[test]
+fn a_quiet_connection_frees_its_codec_on_its_timer_and_not_before() {
+    let delay = Duration::from_secs(5);
+    let mut config = Config::default();
+    config.deflate.release_after = Some(delay);
+    let before = live();
+    let mut pair = Pair::connected(config);
+    exchange(&mut pair);
+    let busy = live() - before;
+    assert!(busy > PAIR_CODECS, "{busy} B with both codecs built");
+    // Messages closer together than the delay: nothing is freed and built again.
+    for _ in 0..3 {
+        let at = pair.now + (delay - Duration::from_millis(1));
+        advance_to(&mut pair, at);
+        exchange(&mut pair);
+        let now = live() - before;
+        assert!((now - busy).abs() < 1024, "{now} B vs {busy} B while busy");
+    }
+    // Quiet for the delay: both ends free their codec at that deadline, by themselves.
+    let quiet_from = pair.now;
+    let deadline = [pair.client.poll_timeout(), pair.server.poll_timeout()];
+    assert_eq!(deadline, [Some(quiet_from + delay); 2]);
+    advance_to(&mut pair, quiet_from + delay);
+    let released = live() - before;
+    println!("a pair's live heap: {busy} B busy, {released} B once quiet for {delay:?}");
+    assert!(
+        busy - released > PAIR_CODECS,
+        "{released} B left of {busy} B"
+    );
+    // Nothing more is due before the keepalive ping.
+    let keepalive = Config::default().keepalive_interval.unwrap();
+    for conn in [&pair.client, &pair.server] {
+        assert!(conn.poll_timeout() >= Some(quiet_from + keepalive));
+    }
+    // Built again at the next message, each end's context intact for the other.
+    exchange(&mut pair);
+    exchange(&mut pair);
+}
+
+/// A client connection's heap beyond its peer's: a [`Client`] against a [`MockPeer`], a turn
+/// at a time.
+#[test]
+fn a_client_keeps_its_codec_from_turn_to_turn_and_frees_it_once_quiet() {
+    let url = WsUrl::parse("ws://127.0.0.1/v1/responses").unwrap();
+    let mut client = Client::new(ClientConfig::new(url));
+    let delay = client.config().ws.deflate.release_after.unwrap();
+    let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, T0);
+    client.connect([1; 32], T0).unwrap();
+    server.exchange(&mut client, T0);
+    let before = live();
+    let mut turn = |client: &mut Client, at| {
+        client
+            .create(ResponseCreate::new("gpt-5.5").input("Hi"))
+            .unwrap();
+        let events = server.exchange(client, at);
+        assert!(events.iter().any(|e| matches!(e, ClientEvent::Session(_))));
+        assert!(client.session().is_idle());
+    };
+    turn(&mut client, T0);
+    let after_one = live() - before;
+    // The response ended and the session is idle: the buffers went, the codec stays.
+    assert!(after_one > 250 << 10, "{after_one} B after a turn");
+    let second = T0 + delay / 2;
+    client.handle_timeout(second);
+    turn(&mut client, second);
+    let after_two = live() - before;
+    assert!(
+        (after_two - after_one).abs() < 4096,
+        "{after_two} vs {after_one} B"
+    );
+    // Quiet for the delay after the second turn: its own timer frees it.
+    let due = client.poll_timeout().unwrap();
+    assert_eq!(due, second + delay);
+    client.handle_timeout(due);
+    let quiet = live() - before;
+    println!("a client's live heap: {after_one} B after a turn, {quiet} B once quiet");
+    assert!(
+        after_two - quiet > 250 << 10,
+        "{quiet} B left of {after_two} B"
+    );
 }

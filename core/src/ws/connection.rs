@@ -21,6 +21,8 @@ use super::close::{CloseCode, CloseFrame};
 use super::config::Config;
 #[cfg(feature = "deflate")]
 use super::deflate::codec::Deflater;
+#[cfg(feature = "deflate")]
+use super::deflate::idle::IdleRelease;
 use super::deflate::{negotiate, DeflateParams};
 use super::error::{Error, ProtocolError, SendError};
 use super::frame::{OpCode, MAX_CONTROL_PAYLOAD};
@@ -192,6 +194,10 @@ pub struct Connection {
     /// Compresses the data messages we send, once permessage-deflate is agreed.
     #[cfg(feature = "deflate")]
     deflater: Option<Deflater>,
+    /// When the compression state of a quiet connection goes: restarted by every data
+    /// message sent or received.
+    #[cfg(feature = "deflate")]
+    idle_release: IdleRelease,
 }
 
 impl Connection {
@@ -248,6 +254,8 @@ impl Connection {
             ),
             writer: crate::ws::writer::FrameWriter::new(role, rng),
             handshake_deadline: config.handshake_timeout.map(|t| now + t),
+            #[cfg(feature = "deflate")]
+            idle_release: IdleRelease::new(config.deflate.release_after, now),
             config,
             phase,
             events: VecDeque::new(),
@@ -323,29 +331,92 @@ impl Connection {
         self.reader.release_buffer();
     }
 
-    /// Gives back the memory a quiet connection can rebuild when it is next needed: the read
-    /// buffer when it holds no received byte, the permessage-deflate compressor between
-    /// messages (the next message we send is then compressed without reference to earlier
-    /// ones, which RFC 7692 always allows), the inflater's state when no message is arriving
-    /// (it keeps only the peer's window of decompressed bytes, and nothing when the peer
-    /// agreed to compress every message alone), and the write buffers when nothing waits to
-    /// be written.
-    /// Nothing else changes: call it whenever the connection goes quiet.
+    /// Gives back the memory a quiet connection can rebuild when it is next needed: its
+    /// buffers (as [`release_buffers`](Self::release_buffers) does) and, at once, its
+    /// permessage-deflate state, which the connection otherwise frees by itself once quiet
+    /// for [`DeflateConfig::release_after`](super::DeflateConfig::release_after): the
+    /// compressor between messages (the next message we send is then compressed without
+    /// reference to earlier ones, which RFC 7692 always allows) and the inflater's state when
+    /// no message is arriving (it keeps only the peer's window of decompressed bytes, and
+    /// nothing when the peer agreed to compress every message alone).
+    /// Nothing else changes: call it when the connection is known to stay quiet.
+    ///
+    /// ```
+    /// use responses_ws_core::ws::{Config, Connection, WsUrl};
+    /// use responses_ws_core::Instant;
+    ///
+    /// let url = WsUrl::parse("ws://127.0.0.1:9001/")?;
+    /// let mut client = Connection::client(&url, &[], Config::default(), [1; 32], Instant::ZERO)?;
+    /// client.release_idle_memory();
+    /// assert!(client.poll_transmit().is_some(), "the upgrade request is kept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn release_idle_memory(&mut self) {
+        self.release_buffers();
+        #[cfg(feature = "deflate")]
+        self.release_deflate_state();
+    }
+
+    /// Gives back the buffers a quiet connection can rebuild when it is next needed: the
+    /// read buffer when it holds no received byte, the write buffers when nothing waits to be
+    /// written, the empty event queue's capacity. Unlike
+    /// [`release_idle_memory`](Self::release_idle_memory) it leaves the compression state to
+    /// its timer, so that a connection quiet for a moment between two messages does not free
+    /// and rebuild it.
+    ///
+    /// ```
+    /// use responses_ws_core::ws::{Config, Connection, WsUrl};
+    /// use responses_ws_core::Instant;
+    ///
+    /// let url = WsUrl::parse("ws://127.0.0.1:9001/")?;
+    /// let mut client = Connection::client(&url, &[], Config::default(), [1; 32], Instant::ZERO)?;
+    /// client.release_buffers();
+    /// assert!(client.poll_transmit().is_some(), "the upgrade request is kept");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn release_buffers(&mut self) {
         self.reader.release_buffer();
         self.writer.release();
         if self.events.is_empty() {
             self.events = VecDeque::new();
         }
-        #[cfg(feature = "deflate")]
+    }
+
+    /// Frees the compressor and the inflater's state, each unless a message is in progress.
+    #[cfg(feature = "deflate")]
+    fn release_deflate_state(&mut self) {
         if let Some(deflater) = &mut self.deflater {
             deflater.release();
             self.reader.release_inflater();
         }
     }
 
+    /// Whether the compressor or the inflater's state is allocated.
+    #[cfg(feature = "deflate")]
+    fn holds_deflate_state(&self) -> bool {
+        self.deflater.as_ref().is_some_and(Deflater::is_allocated)
+            || self.reader.inflater_allocated()
+    }
+
+    /// When the compression state goes, if it is held and nothing uses it first.
+    fn deflate_release_deadline(&self) -> Option<Instant> {
+        #[cfg(feature = "deflate")]
+        if self.holds_deflate_state() {
+            return self.idle_release.deadline(self.now);
+        }
+        None
+    }
+
+    /// A data message arrived (with the input of `self.now`): the compression state is in use.
+    fn data_received(&mut self) {
+        #[cfg(feature = "deflate")]
+        self.idle_release.received(self.now);
+    }
+
     fn received(&mut self, n: usize, now: Instant) {
         self.now = now;
+        #[cfg(feature = "deflate")]
+        self.idle_release.tick(now);
         if n > 0 {
             self.last_received = now;
             self.pong_deadline = None;
@@ -398,6 +469,10 @@ impl Connection {
                     self.writer.push_frame(true, OpCode::Ping, payload);
                     self.pong_deadline = Some(now + self.config.pong_timeout);
                 }
+                #[cfg(feature = "deflate")]
+                if self.holds_deflate_state() && self.idle_release.fire(now) {
+                    self.release_deflate_state();
+                }
             }
             Phase::CloseSent => {
                 if due(self.close_deadline) {
@@ -442,7 +517,10 @@ impl Connection {
         if self.events.is_empty() && matches!(self.phase, Phase::Open) {
             // The common case, a data message while open, goes to the caller without the queue.
             match self.reader.next() {
-                Ok(Some(Inbound::Message(message))) => return Some(Event::Message(message)),
+                Ok(Some(Inbound::Message(message))) => {
+                    self.data_received();
+                    return Some(Event::Message(message));
+                }
                 Ok(Some(item)) => self.on_inbound(item),
                 Ok(None) => return None,
                 Err(e) => self.fail(e),
@@ -461,7 +539,13 @@ impl Connection {
             Phase::ClientHandshake(_) | Phase::AwaitingRequest | Phase::AwaitingDecision(_) => {
                 self.handshake_deadline
             }
-            Phase::Open => self.pong_deadline.or_else(|| self.keepalive_deadline()),
+            Phase::Open => {
+                let keepalive = self.pong_deadline.or_else(|| self.keepalive_deadline());
+                [keepalive, self.deflate_release_deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+            }
             Phase::CloseSent => self.close_deadline,
             Phase::Closed => self.close_deadline.filter(|_| !self.writer.is_empty()),
         }
@@ -535,6 +619,7 @@ impl Connection {
     fn push_data(&mut self, fin: bool, opcode: OpCode, payload: Bytes) {
         #[cfg(feature = "deflate")]
         if let Some(deflater) = &mut self.deflater {
+            self.idle_release.sent();
             let compressed = deflater.compress(&payload, fin);
             let first = opcode != OpCode::Continuation;
             return self.writer.push_data_frame(fin, first, opcode, compressed);
@@ -725,7 +810,10 @@ impl Connection {
         match item {
             // After our close frame, data is ignored (RFC 6455 §1.4).
             Inbound::Message(_) | Inbound::Ping(_) | Inbound::Pong(_) if closing => {}
-            Inbound::Message(m) => self.events.push_back(Event::Message(m)),
+            Inbound::Message(m) => {
+                self.data_received();
+                self.events.push_back(Event::Message(m));
+            }
             Inbound::Ping(payload) => {
                 if self.config.auto_pong {
                     self.writer.owe_pong(payload.clone());

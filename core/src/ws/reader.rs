@@ -139,6 +139,12 @@ impl FrameReader {
         }
     }
 
+    /// Whether the inflater's zlib-rs state is allocated.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn inflater_allocated(&self) -> bool {
+        self.inflater.as_ref().is_some_and(Inflater::is_allocated)
+    }
+
     /// Whether compressed messages are allowed.
     fn inflates(&self) -> bool {
         #[cfg(feature = "deflate")]

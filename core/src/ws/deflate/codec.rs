@@ -97,7 +97,6 @@ impl Deflater {
     }
 
     /// Whether the compressor is allocated.
-    #[cfg(test)]
     pub(crate) fn is_allocated(&self) -> bool {
         self.compressor.is_some()
     }
@@ -207,7 +206,6 @@ impl Inflater {
     }
 
     /// Whether zlib-rs's state is allocated.
-    #[cfg(test)]
     pub(crate) fn is_allocated(&self) -> bool {
         self.state.is_some()
     }

@@ -1,12 +1,17 @@
 //! permessage-deflate (RFC 7692): the settings ([`DeflateConfig`]), the parameters both ends
 //! agreed on ([`DeflateParams`]), the negotiation in the opening handshake (`negotiate`) and,
-//! with the `deflate` feature, the codec (`codec`).
+//! with the `deflate` feature, the codec (`codec`) and when a quiet connection frees it
+//! (`idle`).
 //!
 //! Without the `deflate` feature the client offers nothing and the server declines every offer,
 //! so a compressed frame is a protocol error as in plain RFC 6455.
 
+use core::time::Duration;
+
 #[cfg(feature = "deflate")]
 pub(crate) mod codec;
+#[cfg(feature = "deflate")]
+pub(crate) mod idle;
 pub(crate) mod negotiate;
 
 /// permessage-deflate settings, in [`Config::deflate`](super::Config::deflate).
@@ -22,6 +27,8 @@ pub(crate) mod negotiate;
 /// // Keep no compression state between messages on either side: less memory, larger frames.
 /// config.deflate.server_no_context_takeover = true;
 /// config.deflate.client_no_context_takeover = true;
+/// // Give the compression state back after one second without a message (default 5 s).
+/// config.deflate.release_after = Some(core::time::Duration::from_secs(1));
 /// // Or switch compression off.
 /// config.deflate = DeflateConfig::disabled();
 /// assert!(!config.deflate.enabled);
@@ -60,6 +67,17 @@ pub struct DeflateConfig {
     /// codes, one probe per position): with the window kept from message to message, most of
     /// an event is found at once (BENCHMARKS.md). A server's level above 9 is taken as 9.
     pub level: u8,
+    /// How long a quiet connection keeps its compression state: once no data message has
+    /// been sent or received for this long, the compressor (about 270 KiB with a 15-bit
+    /// window) and the inflater's state (about 40 KiB) are given back at the connection's
+    /// next timeout ([`Connection::poll_timeout`](super::Connection::poll_timeout)), and
+    /// built again at the next message; the inflater keeps the peer's window of history, as
+    /// its context requires. `None` keeps them for the connection's life.
+    ///
+    /// Default 5 s: a connection that carries turns keeps its state from one to the next (a
+    /// tool call answered within seconds included), so nothing is freed and rebuilt per
+    /// turn, while an agent's connection that waits for longer holds only its history.
+    pub release_after: Option<Duration>,
 }
 
 impl DeflateConfig {
@@ -86,6 +104,7 @@ impl Default for DeflateConfig {
             client_no_context_takeover: false,
             server_no_context_takeover: false,
             level: 1,
+            release_after: Some(Duration::from_secs(5)),
         }
     }
 }

@@ -54,6 +54,42 @@ pub struct ClientConfig {
     /// When the client hands its session to the HTTP + SSE transport instead of failing its
     /// requests ([`ClientEvent::UseHttp`]; default [`HttpFallback::Never`]).
     pub http_fallback: HttpFallback,
+    /// When the connection's permessage-deflate state is given back (default
+    /// [`CodecRelease::WhenIdle`]).
+    pub codec_release: CodecRelease,
+}
+
+/// When a [`Client`] gives back its connection's permessage-deflate state (the compressor,
+/// about 270 KiB, and the inflater's, about 40 KiB; the inflater's history of the server's
+/// window stays): a choice that depends on whether the driver fires the client's timers while
+/// the application is away.
+///
+/// ```
+/// # use responses_ws_core::client::{ClientConfig, CodecRelease};
+/// # use responses_ws_core::ws::WsUrl;
+/// let mut config = ClientConfig::new(WsUrl::parse("ws://127.0.0.1/v1/responses")?);
+/// assert_eq!(config.codec_release, CodecRelease::WhenIdle);
+/// // A driver that runs the client's timers all the time, as the pool does:
+/// config.codec_release = CodecRelease::OnTimer;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodecRelease {
+    /// As soon as the session is idle (a response ended; nothing queued, in flight or
+    /// awaiting tool outputs). For a driver that stops driving when the application stops
+    /// calling it, as the adapters' connections do: no timer would free the state later, so
+    /// an agent's connection between turns holds none of it. Each turn after that builds it
+    /// again.
+    #[default]
+    WhenIdle,
+    /// By the connection's own timer, once no message has moved for
+    /// [`DeflateConfig::release_after`](crate::ws::DeflateConfig::release_after). For a
+    /// driver that fires [`Client::handle_timeout`] at [`Client::poll_timeout`] while the
+    /// application is away, as the pool's does: a busy connection keeps its codec from turn
+    /// to turn instead of freeing and building it at every idle moment, which fragments the
+    /// allocator's heap under load (BENCHMARKS.md, quiet run 2).
+    OnTimer,
 }
 
 /// When a [`Client`] gives WebSocket mode up for HTTP + SSE ([`ClientEvent::UseHttp`]).
@@ -110,6 +146,7 @@ impl ClientConfig {
             session: SessionConfig::default(),
             refreshable_credentials: false,
             http_fallback: HttpFallback::Never,
+            codec_release: CodecRelease::WhenIdle,
         }
     }
 
@@ -186,6 +223,7 @@ impl fmt::Debug for ClientConfig {
             .field("session", &self.session)
             .field("refreshable_credentials", &self.refreshable_credentials)
             .field("http_fallback", &self.http_fallback)
+            .field("codec_release", &self.codec_release)
             .finish()
     }
 }
@@ -1314,9 +1352,8 @@ impl Client {
     /// Gives back what an idle client can rebuild, as it does by itself when a response
     /// ends and the session is idle: for a driver whose connection went quiet otherwise (a
     /// pool whose last conversation left the connection). Nothing changes while a request is
-    /// queued, in flight or waits for tool outputs. The connection's compression state is
-    /// not among it: it goes by the connection's own timer, once no message has moved for
-    /// [`DeflateConfig::release_after`](crate::ws::DeflateConfig::release_after).
+    /// queued, in flight or waits for tool outputs. The connection's compression state goes
+    /// too unless [`ClientConfig::codec_release`] leaves it to the connection's timer.
     ///
     /// ```
     /// # use responses_ws_core::client::{Client, ClientConfig};
@@ -1333,18 +1370,20 @@ impl Client {
     }
 
     /// A response ended: once the session is idle (nothing in flight, queued or awaiting tool
-    /// outputs), gives back what the next turn can rebuild — the connection's buffers
-    /// ([`Connection::release_buffers`]) and the spare capacity of the empty queues. A driver
-    /// that stops reading here (the application took its answer and waits) leaves the
-    /// connection holding none of it. The compression state stays for the next turn, until
-    /// the connection's timer frees it: freeing and rebuilding it at every idle moment of a
-    /// busy connection is what made glibc's heap grow (BENCHMARKS.md, quiet run 2).
+    /// outputs), gives back what the next turn can rebuild — the connection's buffers, its
+    /// compression state as [`ClientConfig::codec_release`] says (now, or later by the
+    /// connection's timer) and the spare capacity of the empty queues. A driver that stops
+    /// reading here (the application took its answer and waits) leaves the connection
+    /// holding none of it.
     fn release_when_idle(&mut self) {
         if !self.outbox.is_empty() || !self.session.is_idle() {
             return;
         }
         if let Some(connection) = &mut self.connection {
-            connection.release_buffers();
+            match self.config.codec_release {
+                CodecRelease::WhenIdle => connection.release_idle_memory(),
+                CodecRelease::OnTimer => connection.release_buffers(),
+            }
         }
         if self.events.is_empty() {
             self.events.shrink_to_fit();

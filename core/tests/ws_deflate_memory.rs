@@ -13,7 +13,7 @@ use std::cell::Cell;
 
 use common::{events, transmitted, Pair, T0};
 use core::time::Duration;
-use responses_ws_core::client::{Client, ClientConfig, ClientEvent};
+use responses_ws_core::client::{Client, ClientConfig, ClientEvent, CodecRelease};
 use responses_ws_core::mock::{MockPeer, Script};
 use responses_ws_core::wire::ResponseCreate;
 use responses_ws_core::ws::{Config, DeflateConfig, Event, Message, Role, WsUrl};
@@ -253,18 +253,18 @@ fn a_quiet_connection_frees_its_codec_on_its_timer_and_not_before() {
     exchange(&mut pair);
 }
 
-/// A client connection's heap beyond its peer's: a [`Client`] against a [`MockPeer`], a turn
-/// at a time.
-#[test]
-fn a_client_keeps_its_codec_from_turn_to_turn_and_frees_it_once_quiet() {
+/// A [`Client`] connected to a [`MockPeer`], and a function running one turn on it at a time.
+fn client_and_turns(
+    codec_release: CodecRelease,
+) -> (Client, impl FnMut(&mut Client, responses_ws_core::Instant)) {
     let url = WsUrl::parse("ws://127.0.0.1/v1/responses").unwrap();
-    let mut client = Client::new(ClientConfig::new(url));
-    let delay = client.config().ws.deflate.release_after.unwrap();
+    let mut config = ClientConfig::new(url);
+    config.codec_release = codec_release;
+    let mut client = Client::new(config);
     let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, T0);
     client.connect([1; 32], T0).unwrap();
     server.exchange(&mut client, T0);
-    let before = live();
-    let mut turn = |client: &mut Client, at| {
+    let turn = move |client: &mut Client, at| {
         client
             .create(ResponseCreate::new("gpt-5.5").input("Hi"))
             .unwrap();
@@ -272,6 +272,33 @@ fn a_client_keeps_its_codec_from_turn_to_turn_and_frees_it_once_quiet() {
         assert!(events.iter().any(|e| matches!(e, ClientEvent::Session(_))));
         assert!(client.session().is_idle());
     };
+    (client, turn)
+}
+
+/// A client whose driver stops with the application (the default): the codec goes as soon as
+/// a turn ends, since no timer would free it later.
+#[test]
+fn a_client_frees_its_codec_when_its_session_is_idle_by_default() {
+    let (mut client, mut turn) = client_and_turns(CodecRelease::WhenIdle);
+    let before = live();
+    turn(&mut client, T0);
+    let after = live() - before;
+    let (mut timed, mut timed_turn) = client_and_turns(CodecRelease::OnTimer);
+    let timed_before = live();
+    timed_turn(&mut timed, T0);
+    let kept = live() - timed_before;
+    println!("a client + mock after a turn: {after} B freed when idle, {kept} B on the timer");
+    // The mock's codec stays in both; the client's went in the first.
+    assert!(kept - after > 250 << 10, "{after} B vs {kept} B");
+}
+
+/// A client whose driver runs its timers (the pool's): the codec stays from turn to turn and
+/// goes once quiet for `release_after`. Its heap beyond its peer's, a turn at a time.
+#[test]
+fn a_client_on_the_timer_keeps_its_codec_from_turn_to_turn_and_frees_it_once_quiet() {
+    let (mut client, mut turn) = client_and_turns(CodecRelease::OnTimer);
+    let delay = client.config().ws.deflate.release_after.unwrap();
+    let before = live();
     turn(&mut client, T0);
     let after_one = live() - before;
     // The response ended and the session is idle: the buffers went, the codec stays.

@@ -125,7 +125,9 @@ async fn run_agent(
 /// For memory per idle connection of the pool: a pool of at most `max_connections`
 /// connections that runs one turn per connection at a time, warmed up with one turn; the
 /// resident set is measured, then `count` conversations run one turn each at once and are
-/// dropped, and the resident set is measured again with the connections idle. Returns the two
+/// dropped, and the resident set is measured again with the connections idle, once they have
+/// been quiet long enough to free their permessage-deflate state (the pool's connections keep
+/// it for `DeflateConfig::release_after` after their last message). Returns the two
 /// figures and the connections opened between them. Run once with one connection and once
 /// with many, the difference is what the extra connections cost, the conversations' share
 /// being the same in both.
@@ -136,7 +138,14 @@ pub(crate) async fn idle_memory(
     max_connections: usize,
 ) -> Result<(u64, u64, u64), CliError> {
     let count = usize::try_from(count).unwrap_or(usize::MAX);
-    let pool = Pool::builder(config(url, deflate)?)
+    let config = config(url, deflate)?;
+    let codec = &config.client_config().ws.deflate;
+    // The pool's driver frees it on the connection's timer, just after the delay.
+    let codec_kept = codec
+        .release_after
+        .filter(|_| codec.enabled)
+        .map(|after| after + Duration::from_millis(500));
+    let pool = Pool::builder(config)
         .max_connections(max_connections)
         .max_turns_per_connection(1)
         .max_opening(16)
@@ -170,6 +179,9 @@ pub(crate) async fn idle_memory(
         }
         while let Some(joined) = set.join_next().await {
             joined.map_err(|error| CliError::Bench(error.to_string()))??;
+        }
+        if let Some(kept) = codec_kept {
+            tokio::time::sleep(kept).await;
         }
         let after = super::usage::settled_rss().unwrap_or(0);
         let opened = pool.stats().connections_dialed_total.saturating_sub(opened);

@@ -14,7 +14,7 @@ use super::ids::ConnId;
 use super::link::{HttpLink, Link};
 use super::machine::Pool;
 use super::member::{ConnectionPhase, Member};
-use crate::client::Client;
+use crate::client::{Client, CodecRelease};
 use crate::http_client::{HttpClient, SocketId, Transport};
 use crate::retry::Failure;
 use crate::time::Instant;
@@ -244,7 +244,10 @@ impl Pool {
         }
         self.gate.dialed(conn, &seed, now);
         self.totals.connections_dialed_total += 1;
-        let mut client = Client::new(self.config.client.clone());
+        let mut config = self.config.client.clone();
+        // The pool fires its members' timers all the time: a busy connection keeps its codec.
+        config.codec_release = CodecRelease::OnTimer;
+        let mut client = Client::new(config);
         if let Err(error) = client.connect(seed, now) {
             self.gate.failed(conn, Failure::BadUpgrade(error), now);
             self.totals.connections_failed_total += 1;

@@ -155,10 +155,9 @@ pub(crate) struct Inflater {
     state: Option<Inflate>,
     /// The peer's window, in bits: a message referring further back is invalid.
     window_bits: u8,
-    /// While the peer keeps its context: the last `2^window_bits` bytes decompressed, what a
-    /// rebuilt state is given as its dictionary. Up to twice that is kept while messages
-    /// arrive (in an allocation of two windows), exactly that once released (in one of one).
-    history: Option<Vec<u8>>,
+    /// While the peer keeps its context: the last window of bytes decompressed, what a
+    /// rebuilt state is given as its dictionary.
+    history: Option<History>,
     /// The message in progress ended its DEFLATE stream with a final block.
     ended: bool,
 }
@@ -168,7 +167,7 @@ impl core::fmt::Debug for Inflater {
         f.debug_struct("Inflater")
             .field("allocated", &self.state.is_some())
             .field("window_bits", &self.window_bits)
-            .field("history", &self.history.as_ref().map(Vec::len))
+            .field("history", &self.history.as_ref().map(|h| h.bytes.len()))
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
@@ -182,7 +181,7 @@ impl Inflater {
         Inflater {
             state: None,
             window_bits: window_bits.clamp(8, 15),
-            history: (!no_context_takeover).then(Vec::new),
+            history: (!no_context_takeover).then(History::default),
             ended: false,
         }
     }
@@ -197,12 +196,6 @@ impl Inflater {
     /// builds a new state from it. The caller makes sure no message is in progress.
     pub(crate) fn release(&mut self) {
         self.state = None;
-        let window = self.window();
-        if let Some(history) = &mut self.history {
-            // Into an allocation of exactly the window: the working one goes back whole
-            // (shrinking it in place would leave its tail as a hole in the heap).
-            *history = history[history.len().saturating_sub(window)..].to_vec();
-        }
     }
 
     /// Whether zlib-rs's state is allocated.
@@ -213,7 +206,7 @@ impl Inflater {
     /// Bytes held between messages: the history kept for the peer's context.
     #[cfg(test)]
     pub(crate) fn history_capacity(&self) -> usize {
-        self.history.as_ref().map_or(0, Vec::capacity)
+        self.history.as_ref().map_or(0, |h| h.bytes.capacity())
     }
 
     /// Decompresses one frame's payload onto `out`. `out` never grows past `limit + 1` bytes:
@@ -244,14 +237,16 @@ impl Inflater {
                 .clamp(MIN_INFLATE_CHUNK, MAX_INFLATE_CHUNK)
                 .min(limit + 1 - start);
             out.resize(start + space, 0);
-            let (window_bits, history) = (self.window_bits, self.history.as_deref());
+            let (window_bits, history) = (self.window_bits, &mut self.history);
             let state = self.state.get_or_insert_with(|| {
                 // Rebuilt after a release: the history is what the peer may refer to.
                 let mut state = Inflate::new(false, window_bits);
-                if let Some(history) = history.filter(|h| !h.is_empty()) {
+                if let Some(history) = history.as_mut().map(History::in_order) {
                     // Cannot fail on a raw stream (no dictionary id to match).
-                    let set = state.set_dictionary(history);
-                    debug_assert!(set.is_ok(), "{set:?}");
+                    if !history.is_empty() {
+                        let set = state.set_dictionary(history);
+                        debug_assert!(set.is_ok(), "{set:?}");
+                    }
                 }
                 state
             });
@@ -262,16 +257,7 @@ impl Inflater {
             out.truncate(start + written);
             let window = self.window();
             if let Some(history) = &mut self.history {
-                // Of what was just inflated only the last window can be referred to. Cut back
-                // to one window once two are held; the capacity is two windows, reserved at
-                // once and never grown by doubling.
-                let fresh = &out[start..];
-                let fresh = &fresh[fresh.len().saturating_sub(window)..];
-                if history.len() + fresh.len() > 2 * window {
-                    history.drain(..history.len() + fresh.len() - window);
-                }
-                history.reserve_exact(2 * window - history.len());
-                history.extend_from_slice(fresh);
+                history.push(&out[start..], window);
             }
             match status {
                 // A data error, or (not met with the global allocator) no memory for the state.
@@ -298,6 +284,51 @@ impl Inflater {
             self.ended = false;
         }
         Ok(())
+    }
+}
+
+/// The last window of decompressed bytes, in a ring of one window allocated at the first
+/// compressed message and never moved or grown: a connection that goes idle and busy again
+/// frees and allocates nothing for it (an allocation made at each idle moment would land in
+/// the holes the codec states leave and keep their pages).
+///
+/// Invariant: `bytes.len()` ≤ the window; once it is full, `oldest` is where the oldest byte
+/// is (and the next one goes), else 0.
+#[derive(Default)]
+struct History {
+    bytes: Vec<u8>,
+    oldest: usize,
+}
+
+impl History {
+    /// Keeps the last `window` bytes of what was held followed by `fresh`.
+    fn push(&mut self, fresh: &[u8], window: usize) {
+        let fresh = &fresh[fresh.len().saturating_sub(window)..];
+        if fresh.is_empty() {
+            return;
+        }
+        self.bytes.reserve_exact(window - self.bytes.len());
+        let (fill, mut rest) = fresh.split_at(fresh.len().min(window - self.bytes.len()));
+        self.bytes.extend_from_slice(fill);
+        while !rest.is_empty() {
+            let n = rest.len().min(window - self.oldest);
+            self.bytes[self.oldest..self.oldest + n].copy_from_slice(&rest[..n]);
+            self.oldest = (self.oldest + n) % window;
+            rest = &rest[n..];
+        }
+    }
+
+    /// The bytes held, oldest first (turned in place once per rebuild).
+    fn in_order(&mut self) -> &[u8] {
+        self.bytes.rotate_left(self.oldest);
+        self.oldest = 0;
+        &self.bytes
+    }
+
+    /// Forgets the bytes (the peer started a new stream), keeping the allocation.
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.oldest = 0;
     }
 }
 
@@ -403,12 +434,7 @@ mod tests {
                 assert_eq!(round_trip(&mut d, &mut i, &message), message);
                 i.release();
                 assert!(!i.is_allocated());
-                let kept = i.history_capacity();
-                assert_eq!(
-                    kept,
-                    window.min((2 * round as usize + 1) * window / 4),
-                    "{bits} bits"
-                );
+                assert_eq!(i.history_capacity(), window, "{bits} bits");
                 let wire = d.compress(&message, true);
                 assert!(
                     wire.len() < message.len() / 4,
@@ -561,6 +587,29 @@ mod tests {
                     deflater.release();
                 }
             }
+        }
+
+        /// The ring holds the last window of everything pushed, oldest first, in one
+        /// allocation of the window that never grows.
+        #[test]
+        fn the_history_is_the_last_window_of_what_was_pushed(
+            pushes in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..40), 0..12),
+            window in 1usize..32,
+            peeks in proptest::collection::vec(any::<bool>(), 12),
+        ) {
+            let mut history = History::default();
+            let mut all = Vec::new();
+            for (push, peek) in pushes.iter().zip(peeks) {
+                history.push(push, window);
+                all.extend_from_slice(push);
+                if peek {
+                    prop_assert_eq!(history.in_order(), &all[all.len().saturating_sub(window)..]);
+                }
+                prop_assert!(history.bytes.capacity() == window || all.is_empty());
+            }
+            prop_assert_eq!(history.in_order(), &all[all.len().saturating_sub(window)..]);
+            history.clear();
+            prop_assert!(history.in_order().is_empty());
         }
     }
 }

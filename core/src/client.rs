@@ -77,10 +77,11 @@ pub struct ClientConfig {
 #[non_exhaustive]
 pub enum CodecRelease {
     /// As soon as the session is idle (a response ended; nothing queued, in flight or
-    /// awaiting tool outputs). For a driver that stops driving when the application stops
-    /// calling it, as the adapters' connections do: no timer would free the state later, so
-    /// an agent's connection between turns holds none of it. Each turn after that builds it
-    /// again.
+    /// awaiting tool outputs), and only then: the connection's own timer
+    /// ([`DeflateConfig::release_after`](crate::ws::DeflateConfig::release_after)) is not
+    /// used. For a driver that stops driving when the application stops calling it, as the
+    /// adapters' connections do: no timer would free the state later, so an agent's
+    /// connection between turns holds none of it. Each turn after that builds it again.
     #[default]
     WhenIdle,
     /// By the connection's own timer, once no message has moved for
@@ -500,8 +501,12 @@ impl Client {
         }
         self.budget.mix_randomness(&seed);
         let config = &self.config;
-        let connection =
-            Connection::client(&config.url, &config.headers, config.ws.clone(), seed, now)?;
+        let mut ws = config.ws.clone();
+        if config.codec_release == CodecRelease::WhenIdle {
+            // Freed when the session goes idle; no timer of the connection's own.
+            ws.deflate.release_after = None;
+        }
+        let connection = Connection::client(&config.url, &config.headers, ws, seed, now)?;
         self.connection = Some(connection);
         self.next_dial = None;
         self.closing = None;

@@ -72,11 +72,13 @@ pub struct DeflateConfig {
     /// window) and the inflater's state (about 40 KiB) are given back at the connection's
     /// next timeout ([`Connection::poll_timeout`](super::Connection::poll_timeout)), and
     /// built again at the next message; the inflater keeps the peer's window of history, as
-    /// its context requires. `None` keeps them for the connection's life.
+    /// its context requires. `None` keeps them for the connection's life. A `Client` uses
+    /// it when its driver runs its timers all the time (the pool's:
+    /// `ClientConfig::codec_release`); otherwise it frees them when its session goes idle.
     ///
     /// Default 5 s: a connection that carries turns keeps its state from one to the next (a
     /// tool call answered within seconds included), so nothing is freed and rebuilt per
-    /// turn, while an agent's connection that waits for longer holds only its history.
+    /// turn, while a connection that waits for longer holds only its history.
     pub release_after: Option<Duration>,
 }
 

@@ -5,9 +5,10 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, PoisonError};
 
-use responses_ws_adapter::pool::mailboxes::{Admission, Next};
-use responses_ws_core::pool::{ConvId, PoolError, Rejected, TurnId};
-use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall, ToolCallKind};
+use responses_ws_adapter::pool::{PoolState, TurnStep};
+use responses_ws_core::pool::{ConvId, Rejected, TurnId};
+use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall};
+use responses_ws_core::tool_loop::Calls;
 use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
 
 use super::{Error, PoolInner};
@@ -30,12 +31,9 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let conv = self.conv;
-        self.pool.hub.with(|state, now| {
-            if let Some(journal) = &mut state.journal {
-                journal.closing(&state.pool, conv);
-            }
-            state.mailboxes.release(&mut state.pool, conv, now)
-        });
+        self.pool
+            .hub
+            .with(|state, now| state.close_conversation(conv, now));
     }
 }
 
@@ -68,17 +66,11 @@ impl Conversation {
     fn admitted(&self, turn: TurnId) -> Result<Turn, Error> {
         let conv = self.id();
         let mut state = self.pool().hub.lock();
+        let ready = &self.handle.ready;
         loop {
-            let gone = state.driver_gone;
-            let ready = &self.handle.ready;
-            match state.mailboxes.admission(conv, turn, || Arc::clone(ready)) {
-                Admission::Waiting if !gone => {
-                    state = ready.wait(state).unwrap_or_else(PoisonError::into_inner);
-                }
-                Admission::Admitted => return Ok(Turn::new(self.clone(), turn)),
-                Admission::Ended(Err(error)) => return Err(Error::Turn(error)),
-                Admission::Ended(Ok(())) => return Err(Error::NoResponse),
-                _ => return Err(Error::DriverGone),
+            match state.admission(conv, turn, || Arc::clone(ready)) {
+                None => state = ready.wait(state).unwrap_or_else(PoisonError::into_inner),
+                Some(admitted) => return admitted.map(|()| Turn::new(self.clone(), turn)),
             }
         }
     }
@@ -96,17 +88,9 @@ impl Conversation {
         may_wait: bool,
     ) -> Result<TurnId, Rejected<ResponseCreate>> {
         let conv = self.id();
-        self.pool().hub.with(|state, now| {
-            if state.driver_gone {
-                return Err(Rejected::new(PoolError::Closed, request));
-            }
-            let turn = match may_wait {
-                true => state.pool.turn(conv, request, now)?,
-                false => state.pool.try_turn(conv, request, now)?,
-            };
-            state.mailboxes.start(conv, turn);
-            Ok(turn)
-        })
+        self.pool()
+            .hub
+            .with(|state, now| state.start_turn(conv, request, may_wait, now))
     }
 
     /// Creates a turn with `request` and drives it to its final answer: each response's
@@ -140,14 +124,10 @@ impl Conversation {
         O: Into<ToolOutput>,
     {
         let conv = self.id();
-        let turn = self.pool().hub.with(|state, now| {
-            if state.driver_gone {
-                return Err(Error::DriverGone);
-            }
-            let turn = state.pool.continue_turn(conv, now).map_err(Error::Pool)?;
-            state.mailboxes.start(conv, turn);
-            Ok(turn)
-        })?;
+        let turn = self
+            .pool()
+            .hub
+            .with(|state, now| state.continue_turn(conv, now))?;
         let turn = self.admitted(turn)?;
         self.drive_tool_loop(turn, &mut handler)
     }
@@ -168,9 +148,9 @@ impl Conversation {
             match event? {
                 SessionEvent::Completed { response, .. } => last = Some(response),
                 SessionEvent::ToolCalls { calls, .. } => {
-                    let (approvals, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
-                        .into_iter()
-                        .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
+                    let Calls {
+                        calls, approvals, ..
+                    } = Calls::split(calls);
                     for call in &calls {
                         let output = handler(call);
                         self.submit_tool_output(&call.call_id, output)?;
@@ -307,24 +287,15 @@ impl Iterator for Turn {
         let ready = &self.conversation.handle.ready;
         let mut state = self.conversation.pool().hub.lock();
         loop {
-            let gone = state.driver_gone;
-            let next = state
-                .mailboxes
-                .take_events(conv, self.id, &mut self.batch, |kept| {
-                    *kept = Some(Arc::clone(ready))
-                });
-            match next {
-                Next::Events => return self.batch.pop_front().map(Ok),
-                Next::Waiting if !gone => {
+            let keep = |kept: &mut Option<_>| *kept = Some(Arc::clone(ready));
+            match state.next_events(conv, self.id, &mut self.batch, keep) {
+                TurnStep::Events => return self.batch.pop_front().map(Ok),
+                TurnStep::Waiting => {
                     state = ready.wait(state).unwrap_or_else(PoisonError::into_inner);
                 }
-                Next::Ended(result) => {
+                TurnStep::Ended(error) => {
                     self.over = true;
-                    return result.err().map(|error| Err(Error::Turn(error)));
-                }
-                _ => {
-                    self.over = true;
-                    return Some(Err(Error::DriverGone));
+                    return error.map(Err);
                 }
             }
         }
@@ -335,10 +306,10 @@ impl Drop for Turn {
     fn drop(&mut self) {
         if !self.over {
             let (conv, turn) = (self.conversation.id(), self.id);
-            self.conversation.pool().hub.with(|state, now| {
-                state.mailboxes.detach(conv, turn);
-                state.pool.detach_turn(conv, turn, now);
-            });
+            self.conversation
+                .pool()
+                .hub
+                .with(|state, now| state.detach_turn(conv, turn, now));
         }
     }
 }

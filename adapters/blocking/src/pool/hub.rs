@@ -13,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant as StdInstant};
 
 use responses_ws_adapter::pool::mailboxes::{Dispatched, Mailboxes};
-use responses_ws_adapter::pool::PoolJournal;
+use responses_ws_adapter::pool::{Parts, PoolJournal, PoolState};
 use responses_ws_core::pool::{ConnId, Pool as CorePool};
 use responses_ws_core::ws::WsUrl;
 use responses_ws_core::Instant;
@@ -65,6 +65,19 @@ struct Effects {
     write: Vec<Arc<Link>>,
     shut: Vec<Arc<Link>>,
     driver: bool,
+}
+
+impl PoolState for State {
+    type Waiter = Arc<Condvar>;
+
+    fn parts(&mut self) -> Parts<'_, Arc<Condvar>> {
+        Parts {
+            pool: &mut self.pool,
+            mailboxes: &mut self.mailboxes,
+            journal: self.journal.as_mut(),
+            driver_gone: self.driver_gone,
+        }
+    }
 }
 
 impl Hub {

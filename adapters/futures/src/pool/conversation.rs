@@ -6,16 +6,16 @@
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use futures_core::Stream;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
-use responses_ws_core::pool::{ConvId, PoolError, Rejected, TurnId};
-use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall, ToolCallKind};
+use responses_ws_adapter::pool::{PoolState, TurnStep};
+use responses_ws_core::pool::{ConvId, Rejected, TurnId};
+use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall};
+use responses_ws_core::tool_loop::Calls;
 use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
-
-use responses_ws_adapter::pool::mailboxes::{Admission, Next};
 
 use super::{Error, PoolInner};
 
@@ -56,12 +56,9 @@ struct Handle {
 impl Drop for Handle {
     fn drop(&mut self) {
         let conv = self.conv;
-        self.pool.lock.with(|shared, now| {
-            if let Some(journal) = &mut shared.journal {
-                journal.closing(&shared.pool, conv);
-            }
-            shared.mailboxes.release(&mut shared.pool, conv, now)
-        });
+        self.pool
+            .lock
+            .with(|shared, now| shared.close_conversation(conv, now));
     }
 }
 
@@ -122,17 +119,9 @@ impl Conversation {
         may_wait: bool,
     ) -> Result<TurnId, Rejected<ResponseCreate>> {
         let conv = self.id();
-        self.pool().lock.with(|shared, now| {
-            if shared.driver_gone {
-                return Err(Rejected::new(PoolError::Closed, request));
-            }
-            let turn = match may_wait {
-                true => shared.pool.turn(conv, request, now)?,
-                false => shared.pool.try_turn(conv, request, now)?,
-            };
-            shared.mailboxes.start(conv, turn);
-            Ok(turn)
-        })
+        self.pool()
+            .lock
+            .with(|shared, now| shared.start_turn(conv, request, may_wait, now))
     }
 
     /// Runs the tool loop of a turn that sends only what the conversation owes: the
@@ -148,14 +137,10 @@ impl Conversation {
         O: Into<ToolOutput>,
     {
         let conv = self.id();
-        let turn = self.pool().lock.with(|shared, now| {
-            if shared.driver_gone {
-                return Err(Error::DriverGone);
-            }
-            let turn = shared.pool.continue_turn(conv, now).map_err(Error::Pool)?;
-            shared.mailboxes.start(conv, turn);
-            Ok(turn)
-        })?;
+        let turn = self
+            .pool()
+            .lock
+            .with(|shared, now| shared.continue_turn(conv, now))?;
         let turn = self.admitted(turn).await?;
         self.drive_tool_loop(turn, &mut handler).await
     }
@@ -202,9 +187,9 @@ impl Conversation {
             match event? {
                 SessionEvent::Completed { response, .. } => last = Some(response),
                 SessionEvent::ToolCalls { calls, .. } => {
-                    let (approvals, calls): (Vec<ToolCall>, Vec<ToolCall>) = calls
-                        .into_iter()
-                        .partition(|call| matches!(call.kind, ToolCallKind::McpApproval { .. }));
+                    let Calls {
+                        calls, approvals, ..
+                    } = Calls::split(calls);
                     let outputs = join_all(calls.iter().cloned().map(&mut *handler)).await;
                     for (call, output) in calls.iter().zip(outputs) {
                         self.submit_tool_output(&call.call_id, output)?;
@@ -306,19 +291,11 @@ impl Waiting<'_> {
         };
         let conv = self.conversation.id();
         let mut shared = self.conversation.pool().lock.lock();
-        let gone = shared.driver_gone;
-        let admission = shared
-            .mailboxes
-            .admission(conv, turn, || cx.waker().clone());
-        let result = match admission {
-            Admission::Waiting if !gone => return Poll::Pending,
-            Admission::Admitted => Ok(Turn::new(self.conversation.clone(), turn)),
-            Admission::Ended(Err(error)) => Err(Error::Turn(error)),
-            Admission::Ended(Ok(())) => Err(Error::NoResponse),
-            _ => Err(Error::DriverGone),
+        let Some(admitted) = shared.admission(conv, turn, || cx.waker().clone()) else {
+            return Poll::Pending;
         };
         self.turn = None;
-        Poll::Ready(result)
+        Poll::Ready(admitted.map(|()| Turn::new(self.conversation.clone(), turn)))
     }
 }
 
@@ -328,14 +305,10 @@ impl Drop for Waiting<'_> {
     fn drop(&mut self) {
         let Some(turn) = self.turn else { return };
         let conv = self.conversation.id();
-        self.conversation.pool().lock.with(|shared, now| {
-            if shared.pool.cancel_turn(turn).is_some() {
-                shared.mailboxes.cancelled(conv, turn);
-            } else {
-                shared.mailboxes.detach(conv, turn);
-                shared.pool.detach_turn(conv, turn, now);
-            }
-        });
+        self.conversation
+            .pool()
+            .lock
+            .with(|shared, now| shared.give_up_turn(conv, turn, now));
     }
 }
 
@@ -408,24 +381,17 @@ impl Stream for Turn {
         }
         let conv = this.conversation.id();
         let mut shared = this.conversation.pool().lock.lock();
-        let gone = shared.driver_gone;
-        let next = shared
-            .mailboxes
-            .take_events(conv, this.id, &mut this.batch, |kept| {
-                if !kept.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                    *kept = Some(cx.waker().clone());
-                }
-            });
-        match next {
-            Next::Events => Poll::Ready(this.batch.pop_front().map(Ok)),
-            Next::Waiting if !gone => Poll::Pending,
-            Next::Ended(result) => {
-                this.over = true;
-                Poll::Ready(result.err().map(|error| Err(Error::Turn(error))))
+        let keep = |kept: &mut Option<Waker>| {
+            if !kept.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *kept = Some(cx.waker().clone());
             }
-            _ => {
+        };
+        match shared.next_events(conv, this.id, &mut this.batch, keep) {
+            TurnStep::Events => Poll::Ready(this.batch.pop_front().map(Ok)),
+            TurnStep::Waiting => Poll::Pending,
+            TurnStep::Ended(error) => {
                 this.over = true;
-                Poll::Ready(Some(Err(Error::DriverGone)))
+                Poll::Ready(error.map(Err))
             }
         }
     }
@@ -435,10 +401,10 @@ impl Drop for Turn {
     fn drop(&mut self) {
         if !self.over {
             let (conv, turn) = (self.conversation.id(), self.id);
-            self.conversation.pool().lock.with(|shared, now| {
-                shared.mailboxes.detach(conv, turn);
-                shared.pool.detach_turn(conv, turn, now);
-            });
+            self.conversation
+                .pool()
+                .lock
+                .with(|shared, now| shared.detach_turn(conv, turn, now));
         }
     }
 }

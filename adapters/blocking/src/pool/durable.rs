@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use responses_ws_adapter::pool::PoolJournal;
-use responses_ws_adapter::{Resumed, Start};
+use responses_ws_adapter::pool::{DurableStep, PoolState};
+use responses_ws_adapter::Start;
 use responses_ws_core::session::ToolCall;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
@@ -20,7 +20,7 @@ pub struct Resumption {
     /// The conversation, journaled on under its id.
     pub conversation: Conversation,
     /// Its turn, when it owed work (a request, or tool calls to answer): it resumed at
-    /// once. Answer [`Resumed::rerun`] with
+    /// once. Answer [`Resumed::rerun`](super::Resumed::rerun) with
     /// [`submit_tool_output`](Conversation::submit_tool_output), then read the turn.
     pub turn: Option<Turn>,
     /// What the store held: nothing ([`Start::New`]), or what was rebuilt.
@@ -52,15 +52,13 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn conversation_with_id(&self, id: &str) -> Result<Conversation, Error> {
-        let conv = self.inner.hub.with(|state, _| {
-            PoolJournal::required(&mut state.journal)?.open(&mut state.pool, id)
-        })?;
+        let conv = self.inner.hub.with(|state, _| state.open_durable(id))?;
         Ok(Conversation::new(Arc::clone(&self.inner), conv))
     }
 
     /// Takes conversation `id` over (its lease) and rebuilds it from its records: calls
-    /// with a durable output do not run again ([`Resumed::skipped`]), the others are to be
-    /// run again ([`Resumed::rerun`], at-least-once), and its next request goes out with the
+    /// with a durable output do not run again ([`Resumed::skipped`](super::Resumed::skipped)), the others are to be
+    /// run again ([`Resumed::rerun`](super::Resumed::rerun), at-least-once), and its next request goes out with the
     /// full context. A conversation the store does not have starts new ([`Start::New`]).
     ///
     /// ```
@@ -85,14 +83,10 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resume(&self, id: &str) -> Result<Resumption, Error> {
-        let (conv, turn, start) = self.inner.hub.with(|state, now| {
-            let journal = PoolJournal::required(&mut state.journal)?;
-            let (conv, turn, start) = journal.resume(&mut state.pool, id, now)?;
-            if let Some(turn) = turn {
-                state.mailboxes.start(conv, turn);
-            }
-            Ok::<_, Error>((conv, turn, start))
-        })?;
+        let (conv, turn, start) = self
+            .inner
+            .hub
+            .with(|state, now| state.resume_durable(id, now))?;
         let conversation = Conversation::new(Arc::clone(&self.inner), conv);
         let turn = turn.map(|turn| Turn::new(conversation.clone(), turn));
         Ok(Resumption {
@@ -142,23 +136,16 @@ impl Pool {
             turn,
             start,
         } = self.resume(id)?;
-        let resumed = match start {
-            Start::Resumed(resumed) if resumed.started => resumed,
-            _ => return conversation.run_tool_loop(request, handler),
-        };
-        let Resumed {
-            rerun, finished, ..
-        } = resumed;
-        if let Some(response) = finished {
-            return Ok(*response);
+        match DurableStep::of(start, turn)? {
+            DurableStep::Fresh => conversation.run_tool_loop(request, handler),
+            DurableStep::Finished(response) => Ok(*response),
+            DurableStep::Rerun { calls, turn } => {
+                for call in &calls {
+                    let output = handler(call);
+                    conversation.submit_tool_output(&call.call_id, output)?;
+                }
+                conversation.drive_tool_loop(turn, &mut handler)
+            }
         }
-        let Some(turn) = turn else {
-            return Err(Error::NoResponse);
-        };
-        for call in &rerun {
-            let output = handler(call);
-            conversation.submit_tool_output(&call.call_id, output)?;
-        }
-        conversation.drive_tool_loop(turn, &mut handler)
     }
 }

@@ -74,7 +74,7 @@ impl PoolState for State {
         Parts {
             pool: &mut self.pool,
             mailboxes: &mut self.mailboxes,
-            journal: self.journal.as_mut(),
+            journal: &mut self.journal,
             driver_gone: self.driver_gone,
         }
     }

@@ -13,4 +13,4 @@ mod state;
 pub use error::Error;
 pub use journal::PoolJournal;
 pub use limits::limits_for;
-pub use state::{Parts, PoolState, TurnStep};
+pub use state::{DurableStep, Parts, PoolState, TurnStep};

@@ -1,14 +1,17 @@
 //! [`PoolState`]: what both pool drivers do the same way to the state behind their lock for
 //! a conversation's calls — start a turn, admit it, hand out its events, let it go, close the
-//! conversation. A driver gives the [`Parts`] of its state; it keeps only its waiting
-//! (wakers in the async pool, condition variables in the blocking one) and its IO.
+//! conversation, open or take over a durable one — and [`DurableStep`], how `run_durable`
+//! goes on. A driver gives the [`Parts`] of its state; it keeps only its waiting (wakers in
+//! the async pool, condition variables in the blocking one) and its IO.
 
 use std::collections::VecDeque;
 
 use responses_ws_core::pool::{ConvId, Pool, PoolError, Rejected, TurnId};
-use responses_ws_core::session::SessionEvent;
-use responses_ws_core::wire::ResponseCreate;
+use responses_ws_core::session::{SessionEvent, ToolCall};
+use responses_ws_core::wire::{Response, ResponseCreate};
 use responses_ws_core::Instant;
+
+use crate::Start;
 
 use super::mailboxes::{Admission, Mailboxes, Next};
 use super::{Error, PoolJournal};
@@ -21,7 +24,7 @@ pub struct Parts<'a, W> {
     /// The conversations' mailboxes, with the driver's waiter type.
     pub mailboxes: &'a mut Mailboxes<W>,
     /// The store of journaled conversations, if any.
-    pub journal: Option<&'a mut PoolJournal>,
+    pub journal: &'a mut Option<PoolJournal>,
     /// The driver is gone: nothing moves any more, so nobody may wait.
     pub driver_gone: bool,
 }
@@ -139,9 +142,70 @@ pub trait PoolState {
     /// it (once its running turn, if any, has ended).
     fn close_conversation(&mut self, conv: ConvId, now: Instant) {
         let parts = self.parts();
-        if let Some(journal) = parts.journal {
+        if let Some(journal) = parts.journal.as_mut() {
             journal.closing(parts.pool, conv);
         }
         parts.mailboxes.release(parts.pool, conv, now);
+    }
+
+    /// Opens the new durable conversation `id` ([`PoolJournal::open`]); refused without a
+    /// store.
+    fn open_durable(&mut self, id: &str) -> Result<ConvId, Error> {
+        let parts = self.parts();
+        PoolJournal::required(parts.journal)?.open(parts.pool, id)
+    }
+
+    /// Takes the durable conversation `id` over ([`PoolJournal::resume`]); the turn it
+    /// resumed at once, if it owed work, gets its mailbox.
+    fn resume_durable(
+        &mut self,
+        id: &str,
+        now: Instant,
+    ) -> Result<(ConvId, Option<TurnId>, Start), Error> {
+        let parts = self.parts();
+        let journal = PoolJournal::required(parts.journal)?;
+        let (conv, turn, start) = journal.resume(parts.pool, id, now)?;
+        if let Some(turn) = turn {
+            parts.mailboxes.start(conv, turn);
+        }
+        Ok((conv, turn, start))
+    }
+}
+
+/// How a pool's `run_durable` goes on once its conversation is taken over; `T` is the
+/// driver's running turn.
+#[derive(Debug)]
+pub enum DurableStep<T> {
+    /// Nothing was sent yet: run the request's tool loop from the start.
+    Fresh,
+    /// It finished: its final response, and nothing runs or is sent.
+    Finished(Box<Response>),
+    /// It stopped midway: run `calls` (their outputs were not durable) through the handler
+    /// again, answer them, then drive `turn`'s tool loop.
+    Rerun {
+        /// The calls to run again, at least once.
+        calls: Vec<ToolCall>,
+        /// The turn it resumed with.
+        turn: T,
+    },
+}
+
+impl<T> DurableStep<T> {
+    /// The step after [`PoolState::resume_durable`] gave `start` and `turn` (the driver's
+    /// turn made of its id). [`Error::NoResponse`] when it started, is not finished and has
+    /// no turn to go on with.
+    pub fn of(start: Start, turn: Option<T>) -> Result<DurableStep<T>, Error> {
+        let resumed = match start {
+            Start::Resumed(resumed) if resumed.started => resumed,
+            _ => return Ok(DurableStep::Fresh),
+        };
+        if let Some(response) = resumed.finished {
+            return Ok(DurableStep::Finished(response));
+        }
+        let turn = turn.ok_or(Error::NoResponse)?;
+        Ok(DurableStep::Rerun {
+            calls: resumed.rerun,
+            turn,
+        })
     }
 }

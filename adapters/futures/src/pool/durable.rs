@@ -8,12 +8,12 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use responses_ws_adapter::{Resumed, Start};
+use responses_ws_adapter::pool::{DurableStep, PoolState};
+use responses_ws_adapter::Start;
 use responses_ws_core::session::ToolCall;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use super::{Conversation, Error, Pool, Turn};
-use responses_ws_adapter::pool::PoolJournal;
 
 /// A conversation taken over by [`Pool::resume`].
 #[derive(Debug)]
@@ -22,7 +22,7 @@ pub struct Resumption {
     /// The conversation, journaled on under its id.
     pub conversation: Conversation,
     /// Its turn, when it owed work (a request, or tool calls to answer): it resumed at
-    /// once. Answer [`Resumed::rerun`] with
+    /// once. Answer [`Resumed::rerun`](super::Resumed::rerun) with
     /// [`submit_tool_output`](Conversation::submit_tool_output), then read the turn.
     pub turn: Option<Turn>,
     /// What the store held: nothing ([`Start::New`]), or what was rebuilt.
@@ -61,16 +61,14 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn conversation_with_id(&self, id: &str) -> Result<Conversation, Error> {
-        let conv = self.inner.lock.with(|shared, _| {
-            PoolJournal::required(&mut shared.journal)?.open(&mut shared.pool, id)
-        })?;
+        let conv = self.inner.lock.with(|shared, _| shared.open_durable(id))?;
         Ok(Conversation::new(Arc::clone(&self.inner), conv))
     }
 
     /// Takes conversation `id` over (its lease: [`StoreError::Held`] while another worker's
     /// runs) and rebuilds it from its records: calls with a durable output do not run
-    /// again ([`Resumed::skipped`]), the others are to be run again
-    /// ([`Resumed::rerun`], at-least-once: tools should be idempotent by `call_id`), and its
+    /// again ([`Resumed::skipped`](super::Resumed::skipped)), the others are to be run again
+    /// ([`Resumed::rerun`](super::Resumed::rerun), at-least-once: tools should be idempotent by `call_id`), and its
     /// next request goes out with the full context. A conversation the store does not have
     /// starts new ([`Start::New`]).
     ///
@@ -102,14 +100,10 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resume(&self, id: &str) -> Result<Resumption, Error> {
-        let (conv, turn, start) = self.inner.lock.with(|shared, now| {
-            let (conv, turn, start) =
-                PoolJournal::required(&mut shared.journal)?.resume(&mut shared.pool, id, now)?;
-            if let Some(turn) = turn {
-                shared.mailboxes.start(conv, turn);
-            }
-            Ok::<_, Error>((conv, turn, start))
-        })?;
+        let (conv, turn, start) = self
+            .inner
+            .lock
+            .with(|shared, now| shared.resume_durable(id, now))?;
         let conversation = Conversation::new(Arc::clone(&self.inner), conv);
         let turn = turn.map(|turn| Turn::new(conversation.clone(), turn));
         Ok(Resumption {
@@ -170,23 +164,16 @@ impl Pool {
             turn,
             start,
         } = self.resume(id)?;
-        let resumed = match start {
-            Start::Resumed(resumed) if resumed.started => resumed,
-            _ => return conversation.run_tool_loop(request, handler).await,
-        };
-        let Resumed {
-            rerun, finished, ..
-        } = resumed;
-        if let Some(response) = finished {
-            return Ok(*response);
+        match DurableStep::of(start, turn)? {
+            DurableStep::Fresh => conversation.run_tool_loop(request, handler).await,
+            DurableStep::Finished(response) => Ok(*response),
+            DurableStep::Rerun { calls, turn } => {
+                for call in calls {
+                    let output = handler(call.clone()).await;
+                    conversation.submit_tool_output(&call.call_id, output)?;
+                }
+                conversation.drive_tool_loop(turn, &mut handler).await
+            }
         }
-        let Some(turn) = turn else {
-            return Err(Error::NoResponse);
-        };
-        for call in rerun {
-            let output = handler(call.clone()).await;
-            conversation.submit_tool_output(&call.call_id, output)?;
-        }
-        conversation.drive_tool_loop(turn, &mut handler).await
     }
 }

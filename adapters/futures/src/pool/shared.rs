@@ -91,7 +91,7 @@ impl PoolState for Shared {
         Parts {
             pool: &mut self.pool,
             mailboxes: &mut self.mailboxes,
-            journal: self.journal.as_mut(),
+            journal: &mut self.journal,
             driver_gone: self.driver_gone,
         }
     }

@@ -151,10 +151,7 @@ impl Conversation {
                     let Calls {
                         calls, approvals, ..
                     } = Calls::split(calls);
-                    for call in &calls {
-                        let output = handler(call);
-                        self.submit_tool_output(&call.call_id, output)?;
-                    }
+                    self.answer(&calls, handler)?;
                     if !approvals.is_empty() {
                         return Err(Error::ApprovalRequired(approvals));
                     }
@@ -163,6 +160,19 @@ impl Conversation {
             }
         }
         last.map(|response| *response).ok_or(Error::NoResponse)
+    }
+
+    /// Runs `handler` on `calls` in order, submitting each output as it comes.
+    pub(crate) fn answer<F, O>(&self, calls: &[ToolCall], handler: &mut F) -> Result<(), Error>
+    where
+        F: FnMut(&ToolCall) -> O,
+        O: Into<ToolOutput>,
+    {
+        for call in calls {
+            let output = handler(call);
+            self.submit_tool_output(&call.call_id, output)?;
+        }
+        Ok(())
     }
 
     /// Answers tool call `call_id` of the running turn (written before this returns).

@@ -140,10 +140,7 @@ impl Pool {
             DurableStep::Fresh => conversation.run_tool_loop(request, handler),
             DurableStep::Finished(response) => Ok(*response),
             DurableStep::Rerun { calls, turn } => {
-                for call in &calls {
-                    let output = handler(call);
-                    conversation.submit_tool_output(&call.call_id, output)?;
-                }
+                conversation.answer(&calls, &mut handler)?;
                 conversation.drive_tool_loop(turn, &mut handler)
             }
         }

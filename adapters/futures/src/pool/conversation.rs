@@ -190,10 +190,7 @@ impl Conversation {
                     let Calls {
                         calls, approvals, ..
                     } = Calls::split(calls);
-                    let outputs = join_all(calls.iter().cloned().map(&mut *handler)).await;
-                    for (call, output) in calls.iter().zip(outputs) {
-                        self.submit_tool_output(&call.call_id, output)?;
-                    }
+                    self.answer(calls, handler).await?;
                     if !approvals.is_empty() {
                         return Err(Error::ApprovalRequired(approvals));
                     }
@@ -202,6 +199,24 @@ impl Conversation {
             }
         }
         last.map(|response| *response).ok_or(Error::NoResponse)
+    }
+
+    /// Runs `handler` on `calls` concurrently and submits their outputs in call order.
+    pub(crate) async fn answer<F, Fut, O>(
+        &self,
+        calls: Vec<ToolCall>,
+        handler: &mut F,
+    ) -> Result<(), Error>
+    where
+        F: FnMut(ToolCall) -> Fut,
+        Fut: Future<Output = O>,
+        O: Into<ToolOutput>,
+    {
+        let outputs = join_all(calls.iter().cloned().map(&mut *handler)).await;
+        for (call, output) in calls.iter().zip(outputs) {
+            self.submit_tool_output(&call.call_id, output)?;
+        }
+        Ok(())
     }
 
     /// Answers tool call `call_id` of the running turn; the continuation goes out once

@@ -168,10 +168,7 @@ impl Pool {
             DurableStep::Fresh => conversation.run_tool_loop(request, handler).await,
             DurableStep::Finished(response) => Ok(*response),
             DurableStep::Rerun { calls, turn } => {
-                for call in calls {
-                    let output = handler(call.clone()).await;
-                    conversation.submit_tool_output(&call.call_id, output)?;
-                }
+                conversation.answer(calls, &mut handler).await?;
                 conversation.drive_tool_loop(turn, &mut handler).await
             }
         }

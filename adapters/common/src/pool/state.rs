@@ -194,6 +194,16 @@ impl<T> DurableStep<T> {
     /// The step after [`PoolState::resume_durable`] gave `start` and `turn` (the driver's
     /// turn made of its id). [`Error::NoResponse`] when it started, is not finished and has
     /// no turn to go on with.
+    ///
+    /// ```
+    /// use responses_ws_adapter::pool::DurableStep;
+    /// use responses_ws_adapter::Start;
+    ///
+    /// // A conversation the store never saw runs its request from the start.
+    /// let step = DurableStep::of(Start::New, None::<u32>)?;
+    /// assert!(matches!(step, DurableStep::Fresh));
+    /// # Ok::<(), responses_ws_adapter::pool::Error>(())
+    /// ```
     pub fn of(start: Start, turn: Option<T>) -> Result<DurableStep<T>, Error> {
         let resumed = match start {
             Start::Resumed(resumed) if resumed.started => resumed,

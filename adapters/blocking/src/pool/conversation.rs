@@ -10,7 +10,9 @@ use responses_ws_core::pool::{ConvId, Rejected, TurnId};
 use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall};
 use responses_ws_core::tool_loop::Calls;
 use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
+use responses_ws_core::Instant;
 
+use super::hub::State;
 use super::{Error, PoolInner};
 
 /// One conversation (one agent) of a blocking [`Pool`](super::Pool). `Clone + Send + Sync`;
@@ -54,6 +56,11 @@ impl Conversation {
         &self.handle.pool
     }
 
+    /// Runs `f` on the pool's locked state with the time (the pool dispatches after it).
+    fn with<R>(&self, f: impl FnOnce(&mut State, Instant) -> R) -> R {
+        self.pool().hub.with(f)
+    }
+
     /// Starts a turn with `request` (new input only) and blocks until it has a lane: at once
     /// when one is free, else in the pool's queue, first come first served, for at most the
     /// pool's `max_wait`. Fails as the async pool's `turn` does.
@@ -88,9 +95,7 @@ impl Conversation {
         may_wait: bool,
     ) -> Result<TurnId, Rejected<ResponseCreate>> {
         let conv = self.id();
-        self.pool()
-            .hub
-            .with(|state, now| state.start_turn(conv, request, may_wait, now))
+        self.with(|state, now| state.start_turn(conv, request, may_wait, now))
     }
 
     /// Creates a turn with `request` and drives it to its final answer: each response's
@@ -124,10 +129,7 @@ impl Conversation {
         O: Into<ToolOutput>,
     {
         let conv = self.id();
-        let turn = self
-            .pool()
-            .hub
-            .with(|state, now| state.continue_turn(conv, now))?;
+        let turn = self.with(|state, now| state.continue_turn(conv, now))?;
         let turn = self.admitted(turn)?;
         self.drive_tool_loop(turn, &mut handler)
     }
@@ -183,9 +185,7 @@ impl Conversation {
     ) -> Result<(), Error> {
         let conv = self.id();
         let output = output.into();
-        self.pool()
-            .hub
-            .with(|state, now| state.pool.submit_tool_output(conv, call_id, output, now))
+        self.with(|state, now| state.pool.submit_tool_output(conv, call_id, output, now))
             .map_err(Error::Pool)
     }
 
@@ -199,14 +199,12 @@ impl Conversation {
         reason: Option<String>,
     ) -> Result<(), Error> {
         let conv = self.id();
-        self.pool()
-            .hub
-            .with(|state, now| {
-                state
-                    .pool
-                    .submit_approval(conv, request_id, approve, reason, now)
-            })
-            .map_err(Error::Pool)
+        self.with(|state, now| {
+            state
+                .pool
+                .submit_approval(conv, request_id, approve, reason, now)
+        })
+        .map_err(Error::Pool)
     }
 
     /// The tool calls and MCP approval requests of the conversation's last response that
@@ -219,9 +217,7 @@ impl Conversation {
     pub fn steer(&self, input: impl Into<Input>) -> Result<(), Rejected<Input>> {
         let conv = self.id();
         let input = input.into();
-        self.pool()
-            .hub
-            .with(|state, now| state.pool.steer(conv, input, now))
+        self.with(|state, now| state.pool.steer(conv, input, now))
     }
 
     /// A new conversation from this one's context as it is now. Refused while this one has a
@@ -229,8 +225,6 @@ impl Conversation {
     pub fn fork(&self) -> Result<Conversation, Error> {
         let conv = self.id();
         let fork = self
-            .pool()
-            .hub
             .with(|state, _| state.pool.fork_conversation(conv))
             .map_err(Error::Pool)?;
         Ok(Conversation::new(Arc::clone(&self.handle.pool), fork))
@@ -317,8 +311,6 @@ impl Drop for Turn {
         if !self.over {
             let (conv, turn) = (self.conversation.id(), self.id);
             self.conversation
-                .pool()
-                .hub
                 .with(|state, now| state.detach_turn(conv, turn, now));
         }
     }

@@ -16,7 +16,9 @@ use responses_ws_core::pool::{ConvId, Rejected, TurnId};
 use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall};
 use responses_ws_core::tool_loop::Calls;
 use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
+use responses_ws_core::Instant;
 
+use super::shared::Shared;
 use super::{Error, PoolInner};
 
 /// One conversation (one agent) of a [`Pool`](super::Pool): its context lives in the pool
@@ -78,6 +80,11 @@ impl Conversation {
         &self.handle.pool
     }
 
+    /// Runs `f` on the pool's locked state with the time (the pool dispatches after it).
+    fn with<R>(&self, f: impl FnOnce(&mut Shared, Instant) -> R) -> R {
+        self.pool().lock.with(f)
+    }
+
     /// Starts a turn with `request` (new input only: the pool adds the lane and the
     /// context; `stream_id` and `previous_response_id` must be unset) and waits until it
     /// has a lane: at once when one is free, else in the pool's queue, first come first
@@ -119,9 +126,7 @@ impl Conversation {
         may_wait: bool,
     ) -> Result<TurnId, Rejected<ResponseCreate>> {
         let conv = self.id();
-        self.pool()
-            .lock
-            .with(|shared, now| shared.start_turn(conv, request, may_wait, now))
+        self.with(|shared, now| shared.start_turn(conv, request, may_wait, now))
     }
 
     /// Runs the tool loop of a turn that sends only what the conversation owes: the
@@ -137,10 +142,7 @@ impl Conversation {
         O: Into<ToolOutput>,
     {
         let conv = self.id();
-        let turn = self
-            .pool()
-            .lock
-            .with(|shared, now| shared.continue_turn(conv, now))?;
+        let turn = self.with(|shared, now| shared.continue_turn(conv, now))?;
         let turn = self.admitted(turn).await?;
         self.drive_tool_loop(turn, &mut handler).await
     }
@@ -230,9 +232,7 @@ impl Conversation {
     ) -> Result<(), Error> {
         let conv = self.id();
         let output = output.into();
-        self.pool()
-            .lock
-            .with(|shared, now| shared.pool.submit_tool_output(conv, call_id, output, now))
+        self.with(|shared, now| shared.pool.submit_tool_output(conv, call_id, output, now))
             .map_err(Error::Pool)
     }
 
@@ -246,14 +246,12 @@ impl Conversation {
         reason: Option<String>,
     ) -> Result<(), Error> {
         let conv = self.id();
-        self.pool()
-            .lock
-            .with(|shared, now| {
-                shared
-                    .pool
-                    .submit_approval(conv, request_id, approve, reason, now)
-            })
-            .map_err(Error::Pool)
+        self.with(|shared, now| {
+            shared
+                .pool
+                .submit_approval(conv, request_id, approve, reason, now)
+        })
+        .map_err(Error::Pool)
     }
 
     /// The tool calls and MCP approval requests of the conversation's last response that
@@ -267,9 +265,7 @@ impl Conversation {
     pub fn steer(&self, input: impl Into<Input>) -> Result<(), Rejected<Input>> {
         let conv = self.id();
         let input = input.into();
-        self.pool()
-            .lock
-            .with(|shared, now| shared.pool.steer(conv, input, now))
+        self.with(|shared, now| shared.pool.steer(conv, input, now))
     }
 
     /// A new conversation that starts from this one's context as it is now; the two go on
@@ -277,8 +273,6 @@ impl Conversation {
     pub fn fork(&self) -> Result<Conversation, Error> {
         let conv = self.id();
         let fork = self
-            .pool()
-            .lock
             .with(|shared, _| shared.pool.fork_conversation(conv))
             .map_err(Error::Pool)?;
         Ok(Conversation::new(Arc::clone(&self.handle.pool), fork))
@@ -321,8 +315,6 @@ impl Drop for Waiting<'_> {
         let Some(turn) = self.turn else { return };
         let conv = self.conversation.id();
         self.conversation
-            .pool()
-            .lock
             .with(|shared, now| shared.give_up_turn(conv, turn, now));
     }
 }
@@ -417,8 +409,6 @@ impl Drop for Turn {
         if !self.over {
             let (conv, turn) = (self.conversation.id(), self.id);
             self.conversation
-                .pool()
-                .lock
                 .with(|shared, now| shared.detach_turn(conv, turn, now));
         }
     }

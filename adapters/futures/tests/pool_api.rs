@@ -17,34 +17,7 @@ use responses_ws_futures::pool::{Error, Pool, PoolBuilder, PoolDriver, PoolError
 use responses_ws_futures::responses_ws_core::wire::EventKind;
 use responses_ws_futures::{runtime, Config, ResponseCreate, SessionEvent, ToolCall};
 use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
-use support::Rt;
-
-macro_rules! on_every_runtime {
-    ($($name:ident),* $(,)?) => {
-        mod async_std_runtime {
-            $(#[test]
-            fn $name() {
-                async_std::task::block_on(super::$name(super::Rt::AsyncStd));
-            })*
-        }
-        mod smol_runtime {
-            $(#[test]
-            fn $name() {
-                smol::block_on(super::$name(super::Rt::Smol));
-            })*
-        }
-        mod tokio_runtime {
-            $(#[test]
-            fn $name() {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build();
-                runtime.unwrap().block_on(super::$name(super::Rt::Tokio));
-            })*
-        }
-    };
-}
+use support::{on_every_runtime, Rt};
 
 on_every_runtime!(
     a_turns_events_stream_to_its_end,

@@ -23,35 +23,7 @@ use responses_ws_futures::{RetryPolicy, ToolCall};
 use responses_ws_tokio::mock::{
     AgeLimit, ConnectionRecord, MockServer, MockServerThread, Refusal, UpgradeFault,
 };
-use support::Rt;
-
-/// Instantiates each async scenario once per runtime.
-macro_rules! on_every_runtime {
-    ($($name:ident),* $(,)?) => {
-        mod async_std_runtime {
-            $(#[test]
-            fn $name() {
-                async_std::task::block_on(super::$name(super::Rt::AsyncStd));
-            })*
-        }
-        mod smol_runtime {
-            $(#[test]
-            fn $name() {
-                smol::block_on(super::$name(super::Rt::Smol));
-            })*
-        }
-        mod tokio_runtime {
-            $(#[test]
-            fn $name() {
-                let runtime = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build();
-                runtime.unwrap().block_on(super::$name(super::Rt::Tokio));
-            })*
-        }
-    };
-}
+use support::{on_every_runtime, Rt};
 
 on_every_runtime!(
     a_thousand_conversations_share_eight_connections,

@@ -385,3 +385,36 @@ pub fn call_output(call_id: &str, output: &str) -> Value {
 pub fn counter() -> Arc<AtomicUsize> {
     Arc::new(AtomicUsize::new(0))
 }
+
+/// Instantiates each async test body once per runtime (tokio with two workers), as
+/// `#[test]`s in the modules `async_std_runtime`, `smol_runtime` and `tokio_runtime`; the
+/// bodies take the [`Rt`] they run under.
+#[allow(unused_macros)] // not every test file runs on every runtime
+macro_rules! on_every_runtime {
+    ($($name:ident),* $(,)?) => {
+        mod async_std_runtime {
+            $(#[test]
+            fn $name() {
+                async_std::task::block_on(super::$name(super::Rt::AsyncStd));
+            })*
+        }
+        mod smol_runtime {
+            $(#[test]
+            fn $name() {
+                smol::block_on(super::$name(super::Rt::Smol));
+            })*
+        }
+        mod tokio_runtime {
+            $(#[test]
+            fn $name() {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build();
+                runtime.unwrap().block_on(super::$name(super::Rt::Tokio));
+            })*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use on_every_runtime;

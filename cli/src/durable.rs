@@ -8,7 +8,7 @@
 //! ([`responses_ws_store::open`]).
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -131,17 +131,35 @@ struct ToolRun<'a> {
     pid: u32,
 }
 
+/// Whether `file` is not empty and its last byte is not a line end.
+fn ends_unfinished(file: &mut File) -> std::io::Result<bool> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8; 1];
+    file.seek(SeekFrom::Start(len - 1))?;
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
+}
+
 impl ToolLog {
-    /// Opens `path` for appending (created if missing).
+    /// Opens `path` for appending (created if missing). A last line left unfinished by a
+    /// process that died mid-write is ended first, so this run's lines stay whole.
     pub(crate) fn open(path: &Path) -> Result<ToolLog, CliError> {
-        let file = OpenOptions::new()
+        let bad_input = |error: std::io::Error| CliError::BadInput {
+            path: path.to_owned(),
+            why: error.to_string(),
+        };
+        let mut file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(path)
-            .map_err(|error| CliError::BadInput {
-                path: path.to_owned(),
-                why: error.to_string(),
-            })?;
+            .map_err(bad_input)?;
+        if ends_unfinished(&mut file).map_err(bad_input)? {
+            file.write_all(b"\n").map_err(bad_input)?;
+        }
         Ok(ToolLog {
             file,
             path: path.to_owned(),
@@ -162,6 +180,37 @@ impl ToolLog {
         line.push('\n');
         if let Err(error) = self.file.write_all(line.as_bytes()) {
             eprintln!("warning: --tool-log {}: {error}", self.path.display());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_cut_by_a_dead_process_is_ended_before_new_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tools.jsonl");
+        std::fs::write(
+            &path,
+            "{\"conversation\":\"a\",\"call_id\":\"c1\"}\n{\"conversa",
+        )
+        .unwrap();
+        let call = ToolCall {
+            call_id: "c2".into(),
+            name: "add".into(),
+            kind: responses_ws_core::session::ToolCallKind::Function,
+            arguments: "{}".into(),
+        };
+        ToolLog::open(&path).unwrap().append("a", &call, "3");
+        ToolLog::open(&path).unwrap().append("a", &call, "3");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert_eq!(lines[1], "{\"conversa");
+        for line in [lines[0], lines[2], lines[3]] {
+            serde_json::from_str::<serde_json::Value>(line).unwrap();
         }
     }
 }

@@ -183,9 +183,12 @@ impl KillPoint {
 pub(crate) fn tool_runs(log: &Path) -> BTreeMap<(String, String), usize> {
     let mut runs = BTreeMap::new();
     let text = std::fs::read_to_string(log).unwrap_or_default();
-    // A line cut by the kill is not a run that returned.
-    for line in text.lines().filter(|line| line.ends_with('}')) {
-        let run: Value = serde_json::from_str(line).unwrap();
+    for line in text.lines() {
+        // A line cut by a kill is not a run that returned (the next process starts its
+        // lines on a new one).
+        let Ok(run) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
         let key = (
             run["conversation"].as_str().unwrap().into(),
             run["call_id"].as_str().unwrap().into(),

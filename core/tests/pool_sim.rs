@@ -567,6 +567,49 @@ fn a_conversation_fenced_while_its_response_streams_ends_as_fenced_not_interrupt
 }
 
 #[test]
+fn turns_waiting_behind_a_dial_that_fails_for_good_end_at_once_with_their_requests() {
+    let forbidden = Failure::Transport {
+        message: "invalid peer certificate: UnknownIssuer".into(),
+        transient: false,
+    };
+    let mut config = config(1);
+    config.max_turns_per_connection = 1;
+    let mut net = Net::new(config, tool_round_script());
+    net.dial_failure = Some(forbidden);
+    let convs: Vec<_> = (0..3)
+        .map(|_| net.pool.open_conversation().unwrap())
+        .collect();
+    for (n, &conv) in convs.iter().enumerate() {
+        net.pool
+            .turn(conv, ask(&format!("turn {n}")), net.now)
+            .unwrap();
+    }
+    assert_eq!(
+        net.pool.stats().turns_waiting,
+        2,
+        "one connection, one turn on it"
+    );
+    net.run(Duration::from_secs(120), |net| net.ended.len() == 3, |_| {});
+    assert_eq!(net.now, Instant::ZERO, "nobody waited for the next probe");
+    let errors: Vec<&String> = net
+        .ended
+        .values()
+        .map(|(_, r)| r.as_ref().unwrap_err())
+        .collect();
+    assert!(
+        errors.iter().all(|e| e.contains("UnknownIssuer")),
+        "{errors:?}"
+    );
+    let handed_back = errors
+        .iter()
+        .filter(|e| e.starts_with("no connection to the server could be opened"))
+        .count();
+    assert_eq!(handed_back, 2, "the two waiting turns: {errors:?}");
+    let stats = net.pool.stats();
+    assert_eq!((stats.turns_waiting, stats.turns_in_flight), (0, 0));
+}
+
+#[test]
 fn a_dial_that_fails_for_good_ends_its_turn_at_once_and_a_transient_one_keeps_trying() {
     let untrusted = Failure::Transport {
         message: "invalid peer certificate: UnknownIssuer".into(),

@@ -80,6 +80,15 @@ pub enum TurnError {
         /// Why no connection had room, when opening one failed.
         last_failure: Option<Failure>,
     },
+    /// No connection could be opened for it, for a reason no attempt fixes (an untrusted
+    /// certificate, a `403`), and no other connection takes turns: it ended at once rather
+    /// than wait for the next probe to fail the same way. The request is handed back.
+    Unreachable {
+        /// The request, unchanged.
+        request: Box<ResponseCreate>,
+        /// Why the connection could not be opened.
+        failure: Failure,
+    },
     /// The pool was closed while the turn waited; the request is handed back.
     Closed {
         /// The request, unchanged.
@@ -110,6 +119,9 @@ impl fmt::Display for TurnError {
                     Some(failure) => write!(f, " (last connection failure: {failure})"),
                     None => Ok(()),
                 }
+            }
+            TurnError::Unreachable { failure, .. } => {
+                write!(f, "no connection to the server could be opened: {failure}")
             }
             TurnError::Closed { .. } => f.write_str("the pool was closed while the turn waited"),
             TurnError::Refused(refused) => write!(f, "{refused}"),

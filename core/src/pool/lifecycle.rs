@@ -327,6 +327,28 @@ impl Pool {
             // An HTTP connection's sockets were closed one by one above.
             self.events.push_back(PoolEvent::Close { conn });
         }
+        if hopeless && !self.takes_turns_somewhere() {
+            self.end_waiting_turns(&cause);
+        }
+    }
+
+    /// Whether a connection of the pool's transport is open or opening.
+    fn takes_turns_somewhere(&self) -> bool {
+        let transport = self.transport.current();
+        (self.members.values()).any(|m| m.transport() == transport && m.takes_turns())
+    }
+
+    /// A dial failed for good and no connection is left to take turns: the turns waiting
+    /// for a lane end now, their requests handed back. Each would be admitted to the next
+    /// probe only to fail the same way, a backoff later.
+    fn end_waiting_turns(&mut self, cause: &Failure) {
+        while let Some(waiting) = self.admission.pop_waiting() {
+            let error = TurnError::Unreachable {
+                request: Box::new(waiting.request),
+                failure: cause.clone(),
+            };
+            self.end_turn(waiting.conv, Some(error));
+        }
     }
 
     /// Every connection on `transport` that still takes turns starts draining (the pool

@@ -40,13 +40,16 @@ pub enum Error {
 }
 
 impl Error {
-    /// The request, when the pool handed it back (refused, waited too long, closed).
+    /// The request, when the pool handed it back (refused, waited too long, server
+    /// unreachable, closed).
     pub fn into_request(self) -> Option<ResponseCreate> {
         match self {
             Error::Rejected(rejected) => Some(rejected.into_request()),
-            Error::Turn(TurnError::WaitTimeout { request, .. } | TurnError::Closed { request }) => {
-                Some(*request)
-            }
+            Error::Turn(
+                TurnError::WaitTimeout { request, .. }
+                | TurnError::Unreachable { request, .. }
+                | TurnError::Closed { request },
+            ) => Some(*request),
             _ => None,
         }
     }

@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use responses_ws_core::persist::{replay, Record};
+use responses_ws_core::persist::{replay, Record, Replayed};
 use responses_ws_core::session::{Lane, LaneTransfer, ToolCall};
 use responses_ws_core::wire::Response;
 use responses_ws_store::{Lease, Store, StoreError};
@@ -199,6 +199,23 @@ pub struct Resumed {
     pub started: bool,
 }
 
+impl Resumed {
+    /// What the replay of a stored conversation says of it; `rerun` is left to fill once
+    /// its context is in place.
+    pub(crate) fn of(replayed: &Replayed) -> Resumed {
+        Resumed {
+            rerun: Vec::new(),
+            skipped: (replayed.durable_outputs())
+                .map(|(call, _)| call.clone())
+                .collect(),
+            finished: (replayed.is_finished())
+                .then(|| replayed.last_response.clone().map(Box::new))
+                .flatten(),
+            started: !replayed.ledger.items().is_empty(),
+        }
+    }
+}
+
 /// How [`Durable::start`] found a conversation.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -265,22 +282,10 @@ impl Durable {
         self.leases.acquire(conversation)?;
         let records = self.store().read(conversation).map_err(Error::Store)?;
         let replayed = replay(&records).map_err(Error::Replay)?;
-        let started = !replayed.ledger.items().is_empty();
-        let finished = replayed
-            .is_finished()
-            .then(|| replayed.last_response.clone().map(Box::new))
-            .flatten();
-        let skipped = replayed
-            .durable_outputs()
-            .map(|(call, _)| call.clone())
-            .collect();
+        let mut resumed = Resumed::of(&replayed);
         machine.import_lane(lane, LaneTransfer::from(replayed))?;
-        Ok(Resumed {
-            rerun: machine.session().pending_tool_calls(lane),
-            skipped,
-            finished,
-            started,
-        })
+        resumed.rerun = machine.session().pending_tool_calls(lane);
+        Ok(resumed)
     }
 
     /// Opens conversation `conversation` on `lane`: a new one ([`open`](Self::open)) when

@@ -121,26 +121,12 @@ impl PoolJournal {
             return Ok((conv, None, Start::New));
         }
         let replayed = replay(&records).map_err(Error::Replay)?;
-        let started = !replayed.ledger.items().is_empty();
-        let finished = replayed
-            .is_finished()
-            .then(|| replayed.last_response.clone().map(Box::new))
-            .flatten();
-        let skipped = replayed
-            .durable_outputs()
-            .map(|(call, _)| call.clone())
-            .collect();
+        let mut resumed = Resumed::of(&replayed);
         let transfer = LaneTransfer::from(replayed);
-        let rerun = transfer.pending_tool_calls();
+        resumed.rerun = transfer.pending_tool_calls();
         let (conv, turn) = pool
             .resume_conversation(transfer, now)
             .map_err(Error::Pool)?;
-        let resumed = Resumed {
-            rerun,
-            skipped,
-            finished,
-            started,
-        };
         Ok((conv, turn, Start::Resumed(resumed)))
     }
 

@@ -8,19 +8,35 @@ use std::fmt::Debug;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::future::join;
+use futures_util::future::{join, join_all};
 use responses_ws_futures::pool::Pool;
-use responses_ws_futures::{runtime, Config, ResponseCreate, ToolCall};
+use responses_ws_futures::{runtime, Config, ResponseCreate, ToolCall, Transport};
 use responses_ws_tokio::mock::{MockServer, Script, ScriptedCall};
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
 use tracing::{Event, Metadata, Subscriber};
 
-/// What the subscriber saw: spans by id (name, fields), and events (message, fields).
+/// A span's or an event's fields, by name, their values as `Debug` prints them.
+type FieldMap = BTreeMap<String, String>;
+
+/// What the subscriber saw: spans by id (name, fields, explicit parent), and events
+/// (message, fields).
 #[derive(Default)]
 struct Seen {
-    spans: BTreeMap<u64, (String, BTreeMap<String, String>)>,
+    spans: BTreeMap<u64, (String, FieldMap, Option<u64>)>,
     events: Vec<BTreeMap<String, String>>,
+}
+
+impl Seen {
+    /// The fields of the spans named `name`, with their parent's id.
+    fn named<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> impl Iterator<Item = (&'a FieldMap, Option<u64>)> + 'a {
+        (self.spans.values())
+            .filter(move |(n, _, _)| n == name)
+            .map(|(_, fields, parent)| (fields, *parent))
+    }
 }
 
 #[derive(Clone, Default)]
@@ -47,13 +63,14 @@ impl Subscriber for Recorder {
         let mut fields = BTreeMap::new();
         span.record(&mut Fields(&mut fields));
         let name = span.metadata().name().to_owned();
-        self.seen.lock().unwrap().spans.insert(id, (name, fields));
+        let parent = span.parent().map(Id::into_u64);
+        (self.seen.lock().unwrap().spans).insert(id, (name, fields, parent));
         Id::from_u64(id)
     }
 
     fn record(&self, span: &Id, values: &Record<'_>) {
         let mut seen = self.seen.lock().unwrap();
-        if let Some((_, fields)) = seen.spans.get_mut(&span.into_u64()) {
+        if let Some((_, fields, _)) = seen.spans.get_mut(&span.into_u64()) {
             values.record(&mut Fields(fields));
         }
     }
@@ -99,9 +116,8 @@ fn connections_and_turns_have_spans_with_their_fields_and_no_secret() {
         join(driver, work).await;
     });
     let seen = recorder.seen.lock().unwrap();
-    let named = |name: &'static str| seen.spans.values().filter(move |(n, _)| n == name);
-    assert!(named("pool.connection").count() >= 1);
-    let turns: Vec<_> = named("pool.turn").map(|(_, fields)| fields).collect();
+    assert!(seen.named("pool.connection").count() >= 1);
+    let turns: Vec<_> = seen.named("pool.turn").map(|(fields, _)| fields).collect();
     assert_eq!(turns.len(), 3);
     for fields in turns {
         for field in [
@@ -134,5 +150,58 @@ fn connections_and_turns_have_spans_with_their_fields_and_no_secret() {
     );
     assert!(!everything.contains("sk-very-secret"));
     assert!(!everything.to_lowercase().contains("authorization"));
+    server.shutdown();
+}
+
+#[test]
+fn over_http_turns_and_sockets_are_traced_under_their_connection() {
+    let script = Script::new()
+        .tool_calls([ScriptedCall::new("lookup", "{}")])
+        .text("Done.", 1);
+    let server = MockServer::start_in_thread(script).unwrap();
+    let recorder = Recorder::default();
+    let _default = tracing::subscriber::set_default(recorder.clone());
+    smol::block_on(async {
+        let config = Config::new(&server.url())
+            .unwrap()
+            .transport(Transport::Http)
+            .runtime(runtime::Smol);
+        let (pool, driver) = Pool::builder(config).max_connections(1).build().unwrap();
+        let work = async {
+            let agents: Vec<_> = (0..3).map(|_| pool.conversation().unwrap()).collect();
+            let handler = |call: ToolCall| async move { call.call_id };
+            let runs = agents
+                .iter()
+                .map(|agent| agent.run_tool_loop(ResponseCreate::new("m").input("Hi"), handler));
+            for response in join_all(runs).await {
+                assert_eq!(response.unwrap().all_output_text(), "Done.");
+            }
+            pool.close().await;
+        };
+        join(driver, work).await;
+    });
+    let seen = recorder.seen.lock().unwrap();
+    let connections: Vec<u64> = (seen.spans.iter())
+        .filter(|(_, (name, fields, _))| {
+            name == "pool.connection" && fields["transport"] == "\"http\""
+        })
+        .map(|(&id, _)| id)
+        .collect();
+    assert_eq!(connections.len(), 1, "one HTTP connection: {connections:?}");
+    let turns: Vec<_> = seen.named("pool.turn").collect();
+    assert_eq!(turns.len(), 3);
+    for (fields, parent) in turns {
+        assert_eq!(parent, Some(connections[0]), "{fields:?}");
+        assert_eq!(fields["attempts"], "2", "{fields:?}");
+    }
+    let sockets: Vec<_> = seen.named("pool.socket").collect();
+    assert!(
+        sockets.len() >= 3,
+        "a socket per request at once: {}",
+        sockets.len()
+    );
+    assert!(sockets
+        .iter()
+        .all(|(_, parent)| *parent == Some(connections[0])));
     server.shutdown();
 }

@@ -542,6 +542,43 @@ impl Pool {
         stats
     }
 
+    /// The HTTP connection a socket of [`PoolEvent::Dial`] carries requests for; `None` when
+    /// `socket` is a WebSocket connection itself (or unknown). Over HTTP + SSE every request
+    /// has a socket of its own, each with its own [`ConnId`], while turns are admitted to
+    /// the connection ([`PoolEvent::TurnAdmitted`] names it): this links the two, for logs
+    /// and traces.
+    ///
+    /// ```
+    /// use responses_ws_core::client::ClientConfig;
+    /// use responses_ws_core::http_client::Transport;
+    /// use responses_ws_core::pool::{Pool, PoolConfig, PoolEvent};
+    /// use responses_ws_core::wire::ResponseCreate;
+    /// use responses_ws_core::ws::WsUrl;
+    /// use responses_ws_core::Instant;
+    ///
+    /// let client = ClientConfig::new(WsUrl::parse("ws://127.0.0.1:8080/v1/responses")?);
+    /// let mut config = PoolConfig::new(client);
+    /// config.transport = Transport::Http;
+    /// let mut pool = Pool::new(config, [7; 32]);
+    /// let conv = pool.open_conversation()?;
+    /// pool.turn(conv, ResponseCreate::new("gpt-5.5").input("Hi"), Instant::ZERO)?;
+    /// let (mut admitted_to, mut socket) = (None, None);
+    /// while let Some(event) = pool.poll_event() {
+    ///     match event {
+    ///         PoolEvent::TurnAdmitted { conn, .. } => admitted_to = Some(conn),
+    ///         PoolEvent::Dial { conn } => socket = Some(conn),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// let socket = socket.expect("the request's socket");
+    /// assert_ne!(Some(socket), admitted_to);
+    /// assert_eq!(pool.http_connection_of(socket), admitted_to);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn http_connection_of(&self, socket: ConnId) -> Option<ConnId> {
+        self.http_sockets.get(&socket).map(|&(conn, _)| conn)
+    }
+
     /// Every connection, in id order.
     pub fn connections(&self) -> impl Iterator<Item = ConnectionStats> + '_ {
         self.members.iter().map(|(&conn, member)| ConnectionStats {

@@ -1,24 +1,30 @@
 //! The pool's `tracing` spans and events (feature `tracing`): a span per connection and per
 //! turn, kept open from the core's dial (admission) to its close (end), and events for what
-//! happens to connections. Fields are ids, lanes, response ids and counts: never a header or
-//! a key.
+//! happens to connections. Over HTTP + SSE a connection has no socket of its own: its span
+//! lives while the core lists it, and each request's socket has a `pool.socket` span under
+//! it. Fields are ids, lanes, response ids and counts: never a header or a key.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use responses_ws_core::pool::{ConnId, ConnectionPhase, ConvId, Pool, PoolEvent};
 use responses_ws_core::session::SessionEvent;
-use tracing::{debug, info, info_span, warn, Span};
+use tracing::{debug, debug_span, info, info_span, warn, Span};
 
 /// The open spans.
 #[derive(Debug, Default)]
 pub(crate) struct Traces {
+    /// WebSocket connections, from their dial to their close.
     conns: HashMap<ConnId, Span>,
+    /// HTTP connections, from their first turn to the core's forgetting them.
+    http_conns: HashMap<ConnId, Span>,
+    /// HTTP sockets, from their dial to their close.
+    sockets: HashMap<ConnId, Span>,
     turns: HashMap<ConvId, TurnSpan>,
     /// The core's counts of moves and failed opens last seen.
     moves: u64,
     failed: u64,
     /// Connections seen draining.
-    draining: std::collections::HashSet<ConnId>,
+    draining: HashSet<ConnId>,
     /// Whether the pool ran over HTTP + SSE when last seen.
     over_http: bool,
 }
@@ -36,10 +42,23 @@ impl Traces {
             self.note_transport(pool);
         }
         match event {
-            PoolEvent::Dial { conn } => {
-                let span = info_span!("pool.connection", conn = conn.0);
-                span.in_scope(|| info!(conn = conn.0, "dial"));
-                self.conns.insert(*conn, span);
+            PoolEvent::Dial { conn } => match pool.http_connection_of(*conn) {
+                Some(owner) => {
+                    let parent = self.connection_span(owner);
+                    let span = debug_span!(parent: &parent, "pool.socket", socket = conn.0, conn = owner.0);
+                    span.in_scope(|| debug!(socket = conn.0, "socket dial"));
+                    self.sockets.insert(*conn, span);
+                }
+                None => {
+                    let span =
+                        info_span!("pool.connection", conn = conn.0, transport = "websocket");
+                    span.in_scope(|| info!(conn = conn.0, "dial"));
+                    self.conns.insert(*conn, span);
+                }
+            },
+            PoolEvent::Close { conn } if self.sockets.contains_key(conn) => {
+                let span = self.sockets.remove(conn).unwrap_or_else(Span::none);
+                span.in_scope(|| debug!(socket = conn.0, "socket closed"));
             }
             PoolEvent::Close { conn } => {
                 self.draining.remove(conn);
@@ -66,7 +85,7 @@ impl Traces {
                 self.moves = stats.moves_total;
             }
             PoolEvent::TurnAdmitted { conv, turn, conn } => {
-                let parent = self.conns.get(conn).cloned().unwrap_or_else(Span::none);
+                let parent = self.connection_span(*conn);
                 let span = info_span!(
                     parent: &parent,
                     "pool.turn",
@@ -92,6 +111,20 @@ impl Traces {
         }
     }
 
+    /// `conn`'s span. A WebSocket connection's is made at its dial; a connection without
+    /// one is an HTTP connection (the core dials only its sockets), whose span starts here.
+    fn connection_span(&mut self, conn: ConnId) -> Span {
+        if let Some(span) = self.conns.get(&conn) {
+            return span.clone();
+        }
+        let span = self.http_conns.entry(conn).or_insert_with(|| {
+            let span = info_span!("pool.connection", conn = conn.0, transport = "http");
+            span.in_scope(|| info!(conn = conn.0, "HTTP connection opened"));
+            span
+        });
+        span.clone()
+    }
+
     /// The pool moved between transports (seen as its sockets come and go).
     fn note_transport(&mut self, pool: &Pool) {
         let over_http = pool.stats().over_http;
@@ -106,11 +139,20 @@ impl Traces {
 
     /// After the core's timers ran (where connections start draining: aged, or idle).
     pub(crate) fn after_timeout(&mut self, pool: &Pool) {
+        if !self.http_conns.is_empty() {
+            let listed: HashSet<ConnId> = pool.connections().map(|c| c.conn).collect();
+            self.http_conns.retain(|conn, span| {
+                let open = listed.contains(conn);
+                if !open {
+                    span.in_scope(|| info!(conn = conn.0, "connection closed"));
+                }
+                open
+            });
+        }
         for conn in pool.connections() {
             if conn.phase == ConnectionPhase::Draining && self.draining.insert(conn.conn) {
-                let span = self
-                    .conns
-                    .get(&conn.conn)
+                let span = (self.conns.get(&conn.conn))
+                    .or_else(|| self.http_conns.get(&conn.conn))
                     .cloned()
                     .unwrap_or_else(Span::none);
                 span.in_scope(|| {

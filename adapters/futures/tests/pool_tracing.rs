@@ -88,33 +88,40 @@ impl Subscriber for Recorder {
     fn exit(&self, _: &Id) {}
 }
 
-#[test]
-fn connections_and_turns_have_spans_with_their_fields_and_no_secret() {
-    let script = Script::new()
-        .tool_calls([ScriptedCall::new("lookup", "{}")])
-        .text("Done.", 1);
-    let server = MockServer::start_in_thread(script).unwrap();
+/// Three agents' tool rounds at once on a pool of `max_connections` built from `config` (its
+/// runtime smol) against the mock, every span and event recorded.
+fn record_three_agents(config: Config, max_connections: usize) -> Recorder {
     let recorder = Recorder::default();
     let _default = tracing::subscriber::set_default(recorder.clone());
-    smol::block_on(async {
-        let config = Config::new(&server.url())
-            .unwrap()
-            .api_key("sk-very-secret")
-            .runtime(runtime::Smol);
-        let (pool, driver) = Pool::builder(config).max_connections(2).build().unwrap();
-        let work = async {
-            let agents: Vec<_> = (0..3).map(|_| pool.conversation().unwrap()).collect();
-            for agent in &agents {
-                let handler = |call: ToolCall| async move { call.call_id };
-                agent
-                    .run_tool_loop(ResponseCreate::new("m").input("Hi"), handler)
-                    .await
-                    .unwrap();
-            }
-            pool.close().await;
-        };
-        join(driver, work).await;
-    });
+    let (pool, driver) = Pool::builder(config.runtime(runtime::Smol))
+        .max_connections(max_connections)
+        .build()
+        .unwrap();
+    let work = async {
+        let agents: Vec<_> = (0..3).map(|_| pool.conversation().unwrap()).collect();
+        let handler = |call: ToolCall| async move { call.call_id };
+        let runs = (agents.iter())
+            .map(|agent| agent.run_tool_loop(ResponseCreate::new("m").input("Hi"), handler));
+        for response in join_all(runs).await {
+            assert_eq!(response.unwrap().all_output_text(), "Done.");
+        }
+        pool.close().await;
+    };
+    smol::block_on(join(driver, work));
+    recorder
+}
+
+fn tool_round() -> Script {
+    Script::new()
+        .tool_calls([ScriptedCall::new("lookup", "{}")])
+        .text("Done.", 1)
+}
+
+#[test]
+fn connections_and_turns_have_spans_with_their_fields_and_no_secret() {
+    let server = MockServer::start_in_thread(tool_round()).unwrap();
+    let config = Config::new(&server.url()).unwrap();
+    let recorder = record_three_agents(config.api_key("sk-very-secret"), 2);
     let seen = recorder.seen.lock().unwrap();
     assert!(seen.named("pool.connection").count() >= 1);
     let turns: Vec<_> = seen.named("pool.turn").map(|(fields, _)| fields).collect();
@@ -155,31 +162,9 @@ fn connections_and_turns_have_spans_with_their_fields_and_no_secret() {
 
 #[test]
 fn over_http_turns_and_sockets_are_traced_under_their_connection() {
-    let script = Script::new()
-        .tool_calls([ScriptedCall::new("lookup", "{}")])
-        .text("Done.", 1);
-    let server = MockServer::start_in_thread(script).unwrap();
-    let recorder = Recorder::default();
-    let _default = tracing::subscriber::set_default(recorder.clone());
-    smol::block_on(async {
-        let config = Config::new(&server.url())
-            .unwrap()
-            .transport(Transport::Http)
-            .runtime(runtime::Smol);
-        let (pool, driver) = Pool::builder(config).max_connections(1).build().unwrap();
-        let work = async {
-            let agents: Vec<_> = (0..3).map(|_| pool.conversation().unwrap()).collect();
-            let handler = |call: ToolCall| async move { call.call_id };
-            let runs = agents
-                .iter()
-                .map(|agent| agent.run_tool_loop(ResponseCreate::new("m").input("Hi"), handler));
-            for response in join_all(runs).await {
-                assert_eq!(response.unwrap().all_output_text(), "Done.");
-            }
-            pool.close().await;
-        };
-        join(driver, work).await;
-    });
+    let server = MockServer::start_in_thread(tool_round()).unwrap();
+    let config = Config::new(&server.url()).unwrap();
+    let recorder = record_three_agents(config.transport(Transport::Http), 1);
     let seen = recorder.seen.lock().unwrap();
     let connections: Vec<u64> = (seen.spans.iter())
         .filter(|(_, (name, fields, _))| {

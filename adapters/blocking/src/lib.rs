@@ -2,7 +2,7 @@
 //!
 //! The blocking adapter of responses-ws: the OpenAI Responses API in WebSocket mode over a
 //! `std::net::TcpStream` (inside `rustls` for `wss://`), driven by the calling thread. No async
-//! runtime; a [`Connection`] runs no background thread (the [`pool`] runs a few).
+//! runtime; a [`Connection`] runs no background thread (the [`pool`] runs one).
 //!
 //! The sans-IO core ([`responses_ws_core::client::Client`]) makes every protocol decision:
 //! handshake, framing, lanes, the ledger that replays full context, tool-call sequencing, when
@@ -49,18 +49,21 @@
 //! per request in flight (read in turns when there are several); [`ClientEvent::UseHttp`]
 //! reports the move.
 //!
-//! Many agents on few connections: [`pool::Pool`], a [`pool::Conversation`] per agent thread.
+//! Many agents on few connections (feature `pool`, on by default): [`pool::Pool`], a
+//! [`pool::Conversation`] per agent thread — the async pool of `responses-ws-futures`, driven
+//! by one engine thread.
 //!
 //! Features: `ring` (default) or `aws-lc-rs` pick the rustls crypto provider; `native-roots`
 //! trusts the platform's certificates (see `responses-ws-tls`); `tracing` gives a
 //! [`Connection`] a `tracing` span, one per turn, and events for its connection's life (see
-//! `responses_ws_adapter::ConnectionTrace`).
+//! `responses_ws_adapter::ConnectionTrace`) and the pool those of `responses-ws-futures`.
 
 mod connection;
 mod durable;
 mod events;
 mod http;
 mod outbound;
+#[cfg(feature = "pool")]
 pub mod pool;
 mod random;
 mod tool_loop;

@@ -88,18 +88,6 @@ impl Transport {
         Ok(())
     }
 
-    /// The TCP stream and, for `wss://`, the TLS session over it (for a pool connection,
-    /// read and written from different threads).
-    pub(crate) fn into_parts(self) -> (TcpStream, Option<ClientConnection>) {
-        match self.stream {
-            Inner::Plain(tcp) => (tcp, None),
-            Inner::Tls(tls) => {
-                let StreamOwned { conn, sock } = *tls;
-                (sock, Some(conn))
-            }
-        }
-    }
-
     /// Ends the connection: a TLS `close_notify` (best effort), then the TCP shutdown.
     pub(crate) fn shutdown(mut self) {
         if let Inner::Tls(tls) = &mut self.stream {

@@ -352,6 +352,33 @@ impl<X> Config<X> {
         &self.client
     }
 
+    /// The same settings with the adapter's own ones replaced by `extra`: how an adapter
+    /// hands a configuration to another one's driver (the blocking pool runs the futures
+    /// adapter's).
+    ///
+    /// ```
+    /// type Config = responses_ws_adapter::Config;
+    ///
+    /// let config = Config::new("wss://api.openai.com/v1/responses")?.api_key("sk-…");
+    /// let other: responses_ws_adapter::Config<u8> = config.with_extra(7);
+    /// assert_eq!(other.url().host(), "api.openai.com");
+    /// assert_eq!(other.into_parts().extra, 7);
+    /// # Ok::<(), responses_ws_adapter::ConnectError>(())
+    /// ```
+    pub fn with_extra<Y>(self, extra: Y) -> Config<Y> {
+        Config {
+            client: self.client,
+            connect_timeout: self.connect_timeout,
+            tls: self.tls,
+            credentials: self.credentials,
+            store: self.store,
+            transport: self.transport,
+            http_fallback: self.http_fallback,
+            reprobe_after: self.reprobe_after,
+            extra,
+        }
+    }
+
     /// Every setting, for the adapter that connects with them.
     pub fn into_parts(self) -> ConfigParts<X> {
         let mut client = self.client;

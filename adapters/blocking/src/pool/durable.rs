@@ -1,17 +1,15 @@
 //! Durable conversations on the blocking pool, with a store in its [`Config`](crate::Config)
-//! ([`Config::store`](crate::Config::store)): the same calls as the async pool's —
-//! [`Pool::conversation_with_id`], [`Pool::resume`], [`Pool::run_durable`]. The records are
-//! written after every input, in one store call for every conversation it touched, before
-//! any byte goes out (`responses_ws_adapter::pool::PoolJournal`).
+//! ([`Config::store`](crate::Config::store)): the async pool's calls —
+//! [`Pool::conversation_with_id`], [`Pool::resume`], [`Pool::run_durable`] — waited for on the
+//! caller's thread. The records are written after every input, in one store call for every
+//! conversation it touched, before any byte goes out (`responses_ws_adapter::pool::PoolJournal`).
 
-use std::sync::Arc;
-
-use responses_ws_adapter::pool::{DurableStep, PoolState};
 use responses_ws_adapter::Start;
 use responses_ws_core::session::ToolCall;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
-use super::{Conversation, Error, Pool, Turn};
+use super::conversation::ready;
+use super::{wait, Conversation, Error, Pool, Turn};
 
 /// A conversation taken over by [`Pool::resume`].
 #[derive(Debug)]
@@ -52,8 +50,7 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn conversation_with_id(&self, id: &str) -> Result<Conversation, Error> {
-        let conv = self.inner.hub.with(|state, _| state.open_durable(id))?;
-        Ok(Conversation::new(Arc::clone(&self.inner), conv))
+        self.inner.conversation_with_id(id).map(Conversation::new)
     }
 
     /// Takes conversation `id` over (its lease) and rebuilds it from its records: calls
@@ -83,16 +80,11 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resume(&self, id: &str) -> Result<Resumption, Error> {
-        let (conv, turn, start) = self
-            .inner
-            .hub
-            .with(|state, now| state.resume_durable(id, now))?;
-        let conversation = Conversation::new(Arc::clone(&self.inner), conv);
-        let turn = turn.map(|turn| Turn::new(conversation.clone(), turn));
+        let resumed = self.inner.resume(id)?;
         Ok(Resumption {
-            conversation,
-            turn,
-            start,
+            conversation: Conversation::new(resumed.conversation),
+            turn: resumed.turn.map(Turn::new),
+            start: resumed.start,
         })
     }
 
@@ -131,18 +123,6 @@ impl Pool {
         F: FnMut(&ToolCall) -> O,
         O: Into<ToolOutput>,
     {
-        let Resumption {
-            conversation,
-            turn,
-            start,
-        } = self.resume(id)?;
-        match DurableStep::of(start, turn)? {
-            DurableStep::Fresh => conversation.run_tool_loop(request, handler),
-            DurableStep::Finished(response) => Ok(*response),
-            DurableStep::Rerun { calls, turn } => {
-                conversation.answer(&calls, &mut handler)?;
-                conversation.drive_tool_loop(turn, &mut handler)
-            }
-        }
+        wait(self.inner.run_durable(id, request, ready(&mut handler)))
     }
 }

@@ -1,15 +1,15 @@
 //! Many agents on few connections, blocking: [`Pool`] and a [`Conversation`] per agent
-//! thread, the same shape as `responses_ws_futures::pool` without the awaits. The core's
-//! sans-IO pool ([`responses_ws_core::pool`]) makes every decision; this module runs one
-//! driver thread (the core's deadline; a thread started per dial) and one thread per
-//! connection that reads its socket, and writes from whichever thread made the core queue
-//! bytes.
+//! thread, the same shape as `responses_ws_futures::pool` without the awaits — because it is
+//! that pool. The builder builds the async pool on `smol`'s TCP and timers and starts one
+//! engine thread (`responses-ws-pool`) that drives its `PoolDriver` until the pool is closed;
+//! every call of [`Pool`], [`Conversation`], [`Turn`] and [`Resumption`] is the async one,
+//! waited for on the caller's thread (as `reqwest::blocking` does over its async client). The
+//! core's sans-IO pool ([`responses_ws_core::pool`]) makes every decision; one event loop moves
+//! every socket, so thousands of agents on a few connections cost one thread besides theirs.
 //!
-//! Why threads per connection and not one thread polling non-blocking sockets: std has no
-//! readiness API (`poll`/`epoll`), so one thread over many non-blocking sockets would spin or
-//! sleep; a blocked read wakes exactly when bytes arrive, at the cost of a thread (and its
-//! stack) per connection — a few dozen for thousands of agents. TLS sessions are shared
-//! between a connection's reader and writers behind a short lock (no socket IO under it).
+//! Tool handlers stay plain closures on the caller's thread: a response's calls go to the
+//! handler one after the other, in call order, and their outputs go back together once the
+//! last one returned (the async pool's tool loop, handed futures that are ready at once).
 //!
 //! ```no_run
 //! use responses_ws_blocking::pool::Pool;
@@ -36,15 +36,17 @@
 
 mod conversation;
 mod durable;
-mod hub;
-mod link;
 
-use std::sync::Arc;
+use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use responses_ws_core::pool::{Pool as CorePool, PoolConfig};
+use responses_ws_core::pool::PoolConfig;
 use responses_ws_core::retry::RetryPolicy;
 use responses_ws_core::session::LaneLedger;
+use responses_ws_futures::pool as engine;
+use responses_ws_futures::runtime::{RuntimeChoice, Smol};
 
 pub use conversation::{Conversation, Turn};
 pub use durable::Resumption;
@@ -54,13 +56,20 @@ pub use responses_ws_core::pool::{
     ConnId, ConnectionPhase, ConnectionStats, ConvId, PoolError, Rejected, Stats, TurnError, TurnId,
 };
 
-use crate::{random, Config, ConnectError};
-use hub::{Dialing, Hub};
-use responses_ws_adapter::pool::PoolJournal;
+use crate::{Config, ConnectError};
+
+/// The engine thread's name.
+const ENGINE_THREAD: &str = "responses-ws-pool";
+
+/// Waits on the caller's thread for `future`, a call of the async pool. The thread only parks
+/// until the engine wakes it: the sockets and timers are the engine thread's.
+fn wait<T>(future: impl Future<Output = T>) -> T {
+    smol::future::block_on(future)
+}
 
 /// Many conversations on few connections (see the [module documentation](self)).
 /// `Clone + Send + Sync`; once every clone and every conversation is dropped, the pool
-/// closes (without waiting).
+/// closes (without waiting) and its engine thread ends once its connections are shut.
 ///
 /// ```
 /// # use responses_ws_blocking::pool::Pool;
@@ -80,23 +89,14 @@ use responses_ws_adapter::pool::PoolJournal;
 /// ```
 #[derive(Clone, Debug)]
 pub struct Pool {
-    inner: Arc<PoolInner>,
-}
-
-/// What every handle of a pool shares; the last one closes it.
-#[derive(Debug)]
-pub(crate) struct PoolInner {
-    pub(crate) hub: Arc<Hub>,
-}
-
-impl Drop for PoolInner {
-    fn drop(&mut self) {
-        self.hub.with(|state, now| state.pool.close(now));
-    }
+    inner: engine::Pool,
+    /// The engine thread, joined by the first [`close`](Pool::close) (and detached when the
+    /// last handle goes: it ends once the pool it drives is closed).
+    engine: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
 
 impl Pool {
-    /// A pool with the default limits (see [`PoolBuilder`]); its driver thread is running.
+    /// A pool with the default limits (see [`PoolBuilder`]); its engine thread is running.
     ///
     /// ```
     /// # use responses_ws_blocking::pool::Pool;
@@ -127,10 +127,9 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn builder(config: Config) -> PoolBuilder {
-        let parts = config.into_parts();
+        let config = config.with_extra(RuntimeChoice::default()).runtime(Smol);
         PoolBuilder {
-            limits: responses_ws_adapter::pool::limits_for(&parts),
-            parts,
+            inner: engine::Pool::builder(config),
         }
     }
 
@@ -149,12 +148,7 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn conversation(&self) -> Result<Conversation, Error> {
-        let conv = self
-            .inner
-            .hub
-            .with(|state, _| state.pool.open_conversation())
-            .map_err(Error::Pool)?;
-        Ok(Conversation::new(Arc::clone(&self.inner), conv))
+        self.inner.conversation().map(Conversation::new)
     }
 
     /// A conversation that continues `context` (a saved [`Conversation::ledger`]).
@@ -177,12 +171,7 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn restore(&self, context: LaneLedger) -> Result<Conversation, Error> {
-        let conv = self
-            .inner
-            .hub
-            .with(|state, _| state.pool.restore_conversation(context))
-            .map_err(Error::Pool)?;
-        Ok(Conversation::new(Arc::clone(&self.inner), conv))
+        self.inner.restore(context).map(Conversation::new)
     }
 
     /// What the pool holds and has done (see [`Stats`]).
@@ -201,7 +190,7 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn stats(&self) -> Stats {
-        self.inner.hub.lock().pool.stats()
+        self.inner.stats()
     }
 
     /// Every connection, in id order.
@@ -219,12 +208,12 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn connections(&self) -> Vec<ConnectionStats> {
-        self.inner.hub.lock().pool.connections().collect()
+        self.inner.connections()
     }
 
     /// Closes the pool gracefully and blocks until it is over: no new turn is taken; turns
     /// still waiting end with [`TurnError::Closed`]; running turns run to their end, then
-    /// every connection closes.
+    /// every connection closes and the engine thread ends (joined here).
     ///
     /// ```
     /// # use responses_ws_blocking::pool::Pool;
@@ -240,8 +229,16 @@ impl Pool {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn close(&self) {
-        self.inner.hub.with(|state, now| state.pool.close(now));
-        self.inner.hub.wait_closed();
+        wait(self.inner.close());
+        let thread = self
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        // The driver returns once the pool is closed and its connections shut.
+        if let Some(Err(panic)) = thread.map(JoinHandle::join) {
+            std::panic::resume_unwind(panic);
+        }
     }
 }
 
@@ -264,12 +261,11 @@ impl Pool {
 /// ```
 #[derive(Debug)]
 pub struct PoolBuilder {
-    parts: responses_ws_adapter::ConfigParts,
-    limits: PoolConfig,
+    inner: engine::PoolBuilder,
 }
 
 impl PoolBuilder {
-    responses_ws_adapter::pool_limit_setters!("responses_ws_blocking");
+    responses_ws_adapter::pool_limit_setters!("responses_ws_blocking", inner);
 
     /// The limits as set so far.
     ///
@@ -283,12 +279,13 @@ impl PoolBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn limits(&self) -> &PoolConfig {
-        &self.limits
+        self.inner.limits()
     }
 
-    /// The pool, its driver thread started. Fails with [`ConnectError::Tls`] for TLS
-    /// settings that do not make a configuration, [`ConnectError::Random`] when the OS
-    /// random source fails, [`ConnectError::Io`] when the thread cannot start.
+    /// The pool, its engine thread started. Fails with [`ConnectError::Random`] when the OS
+    /// random source fails, [`ConnectError::Io`] when the thread cannot start. TLS settings
+    /// that do not make a configuration fail each dial instead ([`ConnectError::Tls`], the
+    /// turns' error), as in the async pool.
     ///
     /// ```
     /// # use responses_ws_blocking::pool::Pool;
@@ -302,25 +299,17 @@ impl PoolBuilder {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn build(self) -> Result<Pool, ConnectError> {
-        let url = self.parts.client.url.clone();
-        let tls = match url.is_secure() {
-            true => Some(self.parts.tls.client_config().map_err(ConnectError::Tls)?),
-            false => None,
-        };
-        let seed = random::seed().map_err(ConnectError::Random)?;
-        let dialing = Dialing {
-            url,
-            tls,
-            timeout: self.parts.connect_timeout,
-        };
-        let journal = self.parts.store.map(PoolJournal::new);
-        let hub = Hub::new(CorePool::new(self.limits, seed), dialing, journal);
-        hub.start().map_err(|source| ConnectError::Io {
-            addr: "the pool's driver thread".into(),
-            source,
-        })?;
+        let (inner, driver) = self.inner.build()?;
+        let thread = std::thread::Builder::new()
+            .name(ENGINE_THREAD.into())
+            .spawn(|| smol::block_on(driver))
+            .map_err(|source| ConnectError::Io {
+                addr: "the pool's engine thread".into(),
+                source,
+            })?;
         Ok(Pool {
-            inner: Arc::new(PoolInner { hub }),
+            inner,
+            engine: Arc::new(Mutex::new(Some(thread))),
         })
     }
 }

@@ -36,12 +36,23 @@ pub fn limits_for<X>(parts: &ConfigParts<X>) -> PoolConfig {
 }
 
 /// Expands, inside `impl PoolBuilder` of the crate named by `$krate` (its path as a string),
-/// to the setters of every limit. The builder must have a `limits: PoolConfig` field.
+/// to the setters of every limit. The builder must have a `limits: PoolConfig` field, or,
+/// with `inner` after the crate's name, an `inner` builder whose setters it calls (the
+/// blocking builder wraps the async one).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! pool_limit_setters {
+    (@set limits, $this:tt, $name:ident, $value:tt) => {
+        $this.limits.$name = $value;
+    };
+    (@set inner, $this:tt, $name:ident, $value:tt) => {
+        $this.inner = $this.inner.$name($value);
+    };
     ($krate:literal) => {
-        $crate::pool_limit_setters! { $krate;
+        $crate::pool_limit_setters!($krate, limits);
+    };
+    ($krate:literal, $how:ident) => {
+        $crate::pool_limit_setters! { $krate, $how;
             /// Connections at once, in every state (default 16).
             max_connections: usize = 4;
             /// Turns running at once on one connection (default 16, the server's in-flight limit).
@@ -66,7 +77,7 @@ macro_rules! pool_limit_setters {
             upgrade_backoff: RetryPolicy = RetryPolicy::default().with_max_attempts(3);
         }
     };
-    ($krate:literal; $($(#[$doc:meta])* $name:ident: $ty:ty = $example:expr;)*) => {
+    ($krate:literal, $how:ident; $($(#[$doc:meta])* $name:ident: $ty:ty = $example:expr;)*) => {
         $(
             $(#[$doc])*
             ///
@@ -82,7 +93,7 @@ macro_rules! pool_limit_setters {
                 "```",
             )]
             pub fn $name(mut self, value: $ty) -> Self {
-                self.limits.$name = value;
+                $crate::pool_limit_setters!(@set $how, self, $name, value);
                 self
             }
         )*

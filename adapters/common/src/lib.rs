@@ -15,8 +15,8 @@
 //! `Connection`), `durable`
 //! ([`Durable`]: the store a driver writes journaled conversations to before it sends),
 //! `error` ([`ConnectError`], [`Error`]), `machine` ([`Machine`]: a connection's session on
-//! WebSocket mode or HTTP + SSE, and the moves between them), `pool` (what the async and the blocking pool drivers
-//! share: the conversations' mailboxes and the pool's error), `tool_run` ([`ToolRun`]: a
+//! WebSocket mode or HTTP + SSE, and the moves between them), `pool` (the pool's state apart from its IO: the
+//! conversations' mailboxes, the pool's error and `Resumption`), `tool_run` ([`ToolRun`]: a
 //! tool loop on a connection; [`DurableRun`]: how a durable run goes on), `trace` ([`ConnectionTrace`]: a
 //! connection's `tracing` spans, feature `tracing`).
 

@@ -83,9 +83,9 @@ impl Conversation {
         self.inner.submit_tool_output(call_id, output)
     }
 
-    /// Approves or refuses the MCP approval request `request_id` of the conversation's last
-    /// response (see [`Error::ApprovalRequired`]); the answer goes out with the next turn
-    /// ([`continue_tool_loop`](Self::continue_tool_loop)), or at once while a turn runs.
+    /// Answers the MCP approval request `request_id` (yes or no, with an optional reason),
+    /// as the async pool's
+    /// [`submit_approval`](responses_ws_futures::pool::Conversation::submit_approval).
     pub fn submit_approval(
         &self,
         request_id: &str,

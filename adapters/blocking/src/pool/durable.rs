@@ -4,33 +4,35 @@
 //! caller's thread. The records are written after every input, in one store call for every
 //! conversation it touched, before any byte goes out (`responses_ws_adapter::pool::PoolJournal`).
 
-use responses_ws_adapter::Start;
 use responses_ws_core::session::ToolCall;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use super::conversation::ready;
 use super::{wait, Conversation, Error, Pool, Turn};
 
-/// A conversation taken over by [`Pool::resume`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Resumption {
-    /// The conversation, journaled on under its id.
-    pub conversation: Conversation,
-    /// Its turn, when it owed work (a request, or tool calls to answer): it resumed at
-    /// once. Answer [`Resumed::rerun`](super::Resumed::rerun) with
-    /// [`submit_tool_output`](Conversation::submit_tool_output), then read the turn.
-    pub turn: Option<Turn>,
-    /// What the store held: nothing ([`Start::New`]), or what was rebuilt.
-    pub start: Start,
-}
+/// A conversation taken over by [`Pool::resume`]: its [`Conversation`], its [`Turn`] when it
+/// owed work, and what the store held ([`Start`](super::Start)).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use responses_ws_blocking::pool::{Pool, Resumption, Start};
+/// # use responses_ws_blocking::{Config, MemoryStore, SharedStore};
+/// let store: SharedStore = Arc::new(MemoryStore::default());
+/// let config = Config::new("ws://127.0.0.1:8080/v1/responses")?.store(store, "worker-1");
+/// let pool = Pool::new(config)?;
+/// let Resumption { conversation, turn, start, .. } = pool.resume("conv-1")?;
+/// assert_eq!((start, turn.is_none()), (Start::New, true)); // nothing stored, nothing owed
+/// # drop(conversation);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type Resumption = responses_ws_adapter::pool::Resumption<Conversation, Turn>;
 
 impl Pool {
-    /// A new durable conversation journaled as `id` (unique in the store): its write-ahead
-    /// records are stored before the bytes they describe go out, on whichever connection
-    /// carries it, under this worker's lease. Refused without a store ([`Error::Store`]),
-    /// while another worker holds `id`, and when the store has it already
-    /// ([`PoolError::AlreadyOpen`](super::PoolError::AlreadyOpen): [`resume`](Self::resume) it).
+    /// A new durable conversation journaled as `id`, as the async pool's
+    /// [`conversation_with_id`](responses_ws_futures::pool::Pool::conversation_with_id):
+    /// refused without a store ([`Error::Store`]), while another worker holds `id`, and once
+    /// the store has it ([`PoolError::AlreadyOpen`](super::PoolError::AlreadyOpen):
+    /// [`resume`](Self::resume) it).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -43,9 +45,8 @@ impl Pool {
     /// let agent = pool.conversation_with_id("conv-42")?;
     /// let turn = agent.turn(ResponseCreate::new("gpt-5.5").input("Hi"))?;
     /// assert_eq!(turn.finish()?.all_output_text(), "Hello!");
-    /// // Its records are in the store now: the id is taken.
-    /// let again = pool.conversation_with_id("conv-42");
-    /// assert!(matches!(again, Err(Error::Pool(PoolError::AlreadyOpen(_)))));
+    /// let taken = pool.conversation_with_id("conv-42"); // its records are stored
+    /// assert!(matches!(taken, Err(Error::Pool(PoolError::AlreadyOpen(_)))));
     /// pool.close();
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -56,7 +57,7 @@ impl Pool {
     /// Takes conversation `id` over (its lease) and rebuilds it from its records: calls
     /// with a durable output do not run again ([`Resumed::skipped`](super::Resumed::skipped)), the others are to be
     /// run again ([`Resumed::rerun`](super::Resumed::rerun), at-least-once), and its next request goes out with the
-    /// full context. A conversation the store does not have starts new ([`Start::New`]).
+    /// full context. A conversation the store does not have starts new ([`Start::New`](super::Start::New)).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -81,11 +82,7 @@ impl Pool {
     /// ```
     pub fn resume(&self, id: &str) -> Result<Resumption, Error> {
         let resumed = self.inner.resume(id)?;
-        Ok(Resumption {
-            conversation: Conversation::new(resumed.conversation),
-            turn: resumed.turn.map(Turn::new),
-            start: resumed.start,
-        })
+        Ok(resumed.map(Conversation::new, Turn::new))
     }
 
     /// Runs `request` as the durable conversation `id` to its final response, wherever it

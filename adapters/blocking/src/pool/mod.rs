@@ -314,11 +314,9 @@ impl PoolBuilder {
     }
 }
 
-// The handles move between threads (checked when compiling).
+// The handles move between threads, the pool's and conversations' shared (checked when
+// compiling).
 const _: () = {
-    const fn shared<T: Send + Sync + Clone + 'static>() {}
-    const fn send<T: Send + 'static>() {}
-    shared::<Pool>();
-    shared::<Conversation>();
-    send::<Turn>();
+    const fn handles<Shared: Send + Sync + Clone + 'static, Moved: Send + 'static>() {}
+    handles::<(Pool, Conversation), Turn>();
 };

@@ -2,8 +2,7 @@
 //! opens and resumes journaled conversations under leases, and after every input stores the
 //! write-ahead records of every conversation of the pool **before** any byte is written —
 //! all of them in one store call ([`Store::append_many`]: one transaction, one fsync for
-//! the file store), whichever connections carry them. Written once for the async and the
-//! blocking pool.
+//! the file store), whichever connections carry them.
 //!
 //! The call is inline, in the driver's dispatch after an input (under the async pool's
 //! lock): the pool's connections write nothing during it, which is the point — none may

@@ -2,8 +2,8 @@
 //! agents — the running turn's events, whether it got a lane, how it ended — and
 //! [`Mailboxes::dispatch`], which drains the core's outputs after an input: session events to
 //! their conversation, each waiting conversation's wake handle once per batch however many
-//! events it got, dials, closes and connections with bytes to write to the driver. Written
-//! once for the async driver (`W` a `Waker`) and the blocking one (`W` a condition variable).
+//! events it got, dials, closes and connections with bytes to write to the driver (`W`, the
+//! wake handle, is the async pool's `Waker`).
 
 use std::collections::{HashMap, VecDeque};
 

@@ -1,8 +1,8 @@
 //! [`PoolState`]: what both pool drivers do the same way to the state behind their lock for
 //! a conversation's calls — start a turn, admit it, hand out its events, let it go, close the
 //! conversation, open or take over a durable one — and [`DurableStep`], how `run_durable`
-//! goes on. A driver gives the [`Parts`] of its state; it keeps only its waiting (wakers in
-//! the async pool, condition variables in the blocking one) and its IO.
+//! goes on. The driver gives the [`Parts`] of its state; it keeps only its waiting (wakers)
+//! and its IO.
 
 use std::collections::VecDeque;
 

@@ -9,25 +9,28 @@ use std::future::Future;
 use std::sync::Arc;
 
 use responses_ws_adapter::pool::{DurableStep, PoolState};
-use responses_ws_adapter::Start;
 use responses_ws_core::session::ToolCall;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
 use super::{Conversation, Error, Pool, Turn};
 
-/// A conversation taken over by [`Pool::resume`].
-#[derive(Debug)]
-#[non_exhaustive]
-pub struct Resumption {
-    /// The conversation, journaled on under its id.
-    pub conversation: Conversation,
-    /// Its turn, when it owed work (a request, or tool calls to answer): it resumed at
-    /// once. Answer [`Resumed::rerun`](super::Resumed::rerun) with
-    /// [`submit_tool_output`](Conversation::submit_tool_output), then read the turn.
-    pub turn: Option<Turn>,
-    /// What the store held: nothing ([`Start::New`]), or what was rebuilt.
-    pub start: Start,
-}
+/// A conversation taken over by [`Pool::resume`]: its [`Conversation`], its [`Turn`] when it
+/// owed work, and what the store held ([`Start`](super::Start)).
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use responses_ws_futures::pool::{Pool, Resumption, Start};
+/// # use responses_ws_futures::runtime::Smol;
+/// # use responses_ws_futures::{Config, MemoryStore, SharedStore};
+/// let store: SharedStore = Arc::new(MemoryStore::default());
+/// let config = Config::new("ws://127.0.0.1:8080/v1/responses")?.runtime(Smol).store(store, "worker-1");
+/// let (pool, _driver) = Pool::new(config)?;
+/// let Resumption { conversation, turn, start, .. } = pool.resume("conv-1")?;
+/// assert_eq!((start, turn.is_none()), (Start::New, true)); // nothing stored, nothing owed
+/// # drop(conversation);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub type Resumption = responses_ws_adapter::pool::Resumption<Conversation, Turn>;
 
 impl Pool {
     /// A new durable conversation journaled as `id` (unique in the store, e.g. a UUID):
@@ -70,7 +73,7 @@ impl Pool {
     /// again ([`Resumed::skipped`](super::Resumed::skipped)), the others are to be run again
     /// ([`Resumed::rerun`](super::Resumed::rerun), at-least-once: tools should be idempotent by `call_id`), and its
     /// next request goes out with the full context. A conversation the store does not have
-    /// starts new ([`Start::New`]).
+    /// starts new ([`Start::New`](super::Start::New)).
     ///
     /// ```
     /// # use std::sync::Arc;
@@ -106,11 +109,7 @@ impl Pool {
             .with(|shared, now| shared.resume_durable(id, now))?;
         let conversation = Conversation::new(Arc::clone(&self.inner), conv);
         let turn = turn.map(|turn| Turn::new(conversation.clone(), turn));
-        Ok(Resumption {
-            conversation,
-            turn,
-            start,
-        })
+        Ok(Resumption::new(conversation, turn, start))
     }
 
     /// Runs `request` as the durable conversation `id` to its final response, wherever it
@@ -163,6 +162,7 @@ impl Pool {
             conversation,
             turn,
             start,
+            ..
         } = self.resume(id)?;
         match DurableStep::of(start, turn)? {
             DurableStep::Fresh => conversation.run_tool_loop(request, handler).await,

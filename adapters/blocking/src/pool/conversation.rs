@@ -52,13 +52,13 @@ impl Conversation {
     pub fn run_tool_loop<F, O>(
         &self,
         request: ResponseCreate,
-        mut handler: F,
+        handler: F,
     ) -> Result<Response, Error>
     where
         F: FnMut(&ToolCall) -> O,
         O: Into<ToolOutput>,
     {
-        wait(self.inner.run_tool_loop(request, ready(&mut handler)))
+        wait(self.inner.run_tool_loop(request, ready(handler)))
     }
 
     /// Runs the tool loop of a turn that sends only what the conversation owes: the
@@ -66,12 +66,12 @@ impl Conversation {
     /// [`Error::ApprovalRequired`], or a [`Turn`] dropped before its end). Fails with
     /// [`PoolError::ToolCallsOpen`](super::PoolError::ToolCallsOpen) while calls are unanswered, and as
     /// [`run_tool_loop`](Self::run_tool_loop) does.
-    pub fn continue_tool_loop<F, O>(&self, mut handler: F) -> Result<Response, Error>
+    pub fn continue_tool_loop<F, O>(&self, handler: F) -> Result<Response, Error>
     where
         F: FnMut(&ToolCall) -> O,
         O: Into<ToolOutput>,
     {
-        wait(self.inner.continue_tool_loop(ready(&mut handler)))
+        wait(self.inner.continue_tool_loop(ready(handler)))
     }
 
     /// Answers tool call `call_id` of the running turn; the engine thread writes it.
@@ -155,7 +155,7 @@ impl Iterator for Turn {
 
 /// A blocking tool handler as the async pool's tool loop takes it: called when the loop asks
 /// for a call's future (in call order, on the waiting thread), its output ready at once.
-pub(super) fn ready<F, O>(handler: &mut F) -> impl FnMut(ToolCall) -> Ready<O> + '_
+pub(super) fn ready<F, O>(mut handler: F) -> impl FnMut(ToolCall) -> Ready<O>
 where
     F: FnMut(&ToolCall) -> O,
 {

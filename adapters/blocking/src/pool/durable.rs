@@ -114,12 +114,12 @@ impl Pool {
         &self,
         id: &str,
         request: ResponseCreate,
-        mut handler: F,
+        handler: F,
     ) -> Result<Response, Error>
     where
         F: FnMut(&ToolCall) -> O,
         O: Into<ToolOutput>,
     {
-        wait(self.inner.run_durable(id, request, ready(&mut handler)))
+        wait(self.inner.run_durable(id, request, ready(handler)))
     }
 }

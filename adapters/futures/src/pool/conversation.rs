@@ -11,7 +11,6 @@ use std::task::{Context, Poll, Waker};
 use futures_core::Stream;
 use futures_util::future::join_all;
 use futures_util::StreamExt;
-use responses_ws_adapter::pool::{PoolState, TurnStep};
 use responses_ws_core::pool::{ConvId, Rejected, TurnId};
 use responses_ws_core::session::{LaneLedger, SessionEvent, ToolCall};
 use responses_ws_core::tool_loop::Calls;
@@ -19,6 +18,7 @@ use responses_ws_core::wire::{Input, Response, ResponseCreate, ToolOutput};
 use responses_ws_core::Instant;
 
 use super::shared::Shared;
+use super::steps::TurnStep;
 use super::{Error, PoolInner};
 
 /// One conversation (one agent) of a [`Pool`](super::Pool): its context lives in the pool

@@ -8,10 +8,10 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use responses_ws_adapter::pool::{DurableStep, PoolState};
 use responses_ws_core::session::ToolCall;
 use responses_ws_core::wire::{Response, ResponseCreate, ToolOutput};
 
+use super::steps::DurableStep;
 use super::{Conversation, Error, Pool, Turn};
 
 /// A conversation taken over by [`Pool::resume`]: its [`Conversation`], its [`Turn`] when it

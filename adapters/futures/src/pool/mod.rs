@@ -23,9 +23,11 @@
 //! moves. No field carries a header or a key.
 //!
 //! Files: `shared` (the state behind the lock and the dispatch of the core's outputs),
-//! `driver` (the driver future and one task per connection), `conversation` (the handles),
-//! `trace` (feature `tracing`). The conversations' mailboxes and [`Error`] are shared with the
-//! blocking pool (`responses_ws_adapter::pool`).
+//! `steps` (a conversation's calls on that state), `driver` (the driver future and one task
+//! per connection), `conversation` and `durable` (the handles), `trace` (feature `tracing`).
+//! The conversations' mailboxes, the journal, [`Error`] and [`Resumption`] live in
+//! `responses_ws_adapter::pool`; `responses_ws_blocking::pool` is this pool behind blocking
+//! calls.
 //!
 //! ```no_run
 //! use responses_ws_futures::pool::Pool;
@@ -51,6 +53,7 @@ mod conversation;
 mod driver;
 mod durable;
 mod shared;
+mod steps;
 #[cfg(feature = "tracing")]
 mod trace;
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 
 use responses_ws_adapter::pool::mailboxes::{Dispatched, Mailboxes};
-use responses_ws_adapter::pool::{Parts, PoolJournal, PoolState};
+use responses_ws_adapter::pool::PoolJournal;
 use responses_ws_core::pool::{ConnId, Pool as CorePool};
 use responses_ws_core::Instant;
 
@@ -82,19 +82,6 @@ pub(crate) struct ConnSlot {
     pub(crate) waker: Option<Waker>,
     /// The core closed the connection: the task shuts its socket and ends.
     pub(crate) closed: bool,
-}
-
-impl PoolState for Shared {
-    type Waiter = Waker;
-
-    fn parts(&mut self) -> Parts<'_, Waker> {
-        Parts {
-            pool: &mut self.pool,
-            mailboxes: &mut self.mailboxes,
-            journal: &mut self.journal,
-            driver_gone: self.driver_gone,
-        }
-    }
 }
 
 impl Shared {

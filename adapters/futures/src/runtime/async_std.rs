@@ -23,13 +23,7 @@ use super::{AsyncIo, Runtime};
 pub struct AsyncStd;
 
 impl Runtime for AsyncStd {
-    fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Box<dyn AsyncIo>>> {
-        Box::pin(async move {
-            let stream = async_std::net::TcpStream::connect((host.as_str(), port)).await?;
-            stream.set_nodelay(true)?;
-            Ok(Box::new(stream) as Box<dyn AsyncIo>)
-        })
-    }
+    tcp_connect!(async_std::net::TcpStream);
 
     fn sleep_until(&self, deadline: StdInstant) -> BoxFuture<'static, ()> {
         let wait = deadline.saturating_duration_since(StdInstant::now());

@@ -3,6 +3,21 @@
 //! (feature `async-std`) and `Smol` (feature `smol`) implement it, and any other runtime can. The driving loop of
 //! [`Connection`](crate::Connection) never names a runtime.
 
+/// `Runtime::connect` of a runtime whose TCP stream type is `$tcp`: connect, TCP_NODELAY
+/// on, the stream boxed (seen through its `$view` first, if given: tokio's futures-io view).
+#[cfg(any(feature = "async-std", feature = "smol", feature = "tokio"))]
+macro_rules! tcp_connect {
+    ($tcp:path $(, $view:ident)?) => {
+        fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Box<dyn AsyncIo>>> {
+            Box::pin(async move {
+                let stream = <$tcp>::connect((host.as_str(), port)).await?;
+                stream.set_nodelay(true)?;
+                Ok(Box::new(stream $(.$view())?) as Box<dyn AsyncIo>)
+            })
+        }
+    };
+}
+
 #[cfg(feature = "async-std")]
 mod async_std;
 #[cfg(feature = "smol")]

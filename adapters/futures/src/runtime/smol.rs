@@ -23,13 +23,7 @@ use super::{AsyncIo, Runtime};
 pub struct Smol;
 
 impl Runtime for Smol {
-    fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Box<dyn AsyncIo>>> {
-        Box::pin(async move {
-            let stream = smol::net::TcpStream::connect((host.as_str(), port)).await?;
-            stream.set_nodelay(true)?;
-            Ok(Box::new(stream) as Box<dyn AsyncIo>)
-        })
-    }
+    tcp_connect!(smol::net::TcpStream);
 
     fn sleep_until(&self, deadline: StdInstant) -> BoxFuture<'static, ()> {
         let timer = async_io::Timer::at(deadline);

@@ -27,13 +27,7 @@ use super::{AsyncIo, Runtime};
 pub struct Tokio;
 
 impl Runtime for Tokio {
-    fn connect(&self, host: String, port: u16) -> BoxFuture<'static, io::Result<Box<dyn AsyncIo>>> {
-        Box::pin(async move {
-            let stream = tokio::net::TcpStream::connect((host.as_str(), port)).await?;
-            stream.set_nodelay(true)?;
-            Ok(Box::new(stream.compat()) as Box<dyn AsyncIo>)
-        })
-    }
+    tcp_connect!(tokio::net::TcpStream, compat);
 
     fn sleep_until(&self, deadline: StdInstant) -> BoxFuture<'static, ()> {
         Box::pin(tokio::time::sleep_until(deadline.into()))

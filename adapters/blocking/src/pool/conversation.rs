@@ -35,7 +35,7 @@ impl Conversation {
         wait(self.inner.turn(request)).map(Turn::new)
     }
 
-    /// [`turn`](Self::turn) without waiting: refused with [`PoolError::Overloaded`] (the
+    /// [`turn`](Self::turn) without waiting: refused with [`PoolError::Overloaded`](super::PoolError::Overloaded) (the
     /// request handed back) unless a lane is free now and no turn waits before it.
     pub fn try_turn(&self, request: ResponseCreate) -> Result<Turn, Rejected<ResponseCreate>> {
         self.inner.try_turn(request).map(Turn::new)

@@ -112,7 +112,7 @@ impl Conversation {
     }
 
     /// [`turn`](Self::turn) without waiting: refused with
-    /// [`PoolError::Overloaded`] (the request handed back) unless a lane is free now and no
+    /// [`PoolError::Overloaded`](super::PoolError::Overloaded) (the request handed back) unless a lane is free now and no
     /// turn waits before it.
     pub fn try_turn(&self, request: ResponseCreate) -> Result<Turn, Rejected<ResponseCreate>> {
         let turn = self.start(request, false)?;
@@ -133,7 +133,7 @@ impl Conversation {
     /// answers given (with [`submit_tool_output`](Self::submit_tool_output) or
     /// [`submit_approval`](Self::submit_approval)) to the calls its last turn left open —
     /// after [`Error::ApprovalRequired`], or a [`Turn`] dropped before its end. Fails with
-    /// [`PoolError::ToolCallsOpen`] while calls are unanswered, and as
+    /// [`PoolError::ToolCallsOpen`](super::PoolError::ToolCallsOpen) while calls are unanswered, and as
     /// [`run_tool_loop`](Self::run_tool_loop) does.
     pub async fn continue_tool_loop<F, Fut, O>(&self, mut handler: F) -> Result<Response, Error>
     where

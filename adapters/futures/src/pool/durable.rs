@@ -37,7 +37,7 @@ impl Pool {
     /// its write-ahead records are stored before the bytes they describe go out, on
     /// whichever connection carries it, under this worker's lease (renewed as the pool
     /// runs). Refused without a store ([`Error::Store`]), while another worker holds `id`
-    /// ([`StoreError::Held`]), and when the store has it already
+    /// ([`StoreError::Held`](crate::StoreError::Held)), and when the store has it already
     /// ([`PoolError::AlreadyOpen`](super::PoolError::AlreadyOpen): [`resume`](Self::resume) it).
     ///
     /// ```
@@ -68,7 +68,7 @@ impl Pool {
         Ok(Conversation::new(Arc::clone(&self.inner), conv))
     }
 
-    /// Takes conversation `id` over (its lease: [`StoreError::Held`] while another worker's
+    /// Takes conversation `id` over (its lease: [`StoreError::Held`](crate::StoreError::Held) while another worker's
     /// runs) and rebuilds it from its records: calls with a durable output do not run
     /// again ([`Resumed::skipped`](super::Resumed::skipped)), the others are to be run again
     /// ([`Resumed::rerun`](super::Resumed::rerun), at-least-once: tools should be idempotent by `call_id`), and its

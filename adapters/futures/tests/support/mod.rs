@@ -132,6 +132,8 @@ pub fn accept_tcp(listener: &TcpListener) -> TcpStream {
         match listener.accept() {
             Ok((tcp, _)) => {
                 tcp.set_nonblocking(false).unwrap();
+                // Each event goes out at once, as from a real server (no Nagle delay).
+                tcp.set_nodelay(true).unwrap();
                 tcp.set_read_timeout(Some(PATIENCE)).unwrap();
                 tcp.set_write_timeout(Some(PATIENCE)).unwrap();
                 return tcp;
@@ -192,7 +194,14 @@ impl Peer {
 
     /// Answers the pending upgrade with 101.
     pub fn upgrade(&mut self) {
-        self.conn.accept(&[]).unwrap();
+        self.upgrade_with(&[]);
+    }
+
+    /// Answers the pending upgrade with 101 and extra `headers`.
+    pub fn upgrade_with(&mut self, headers: &[(&str, &str)]) {
+        let headers: Vec<(String, String)> =
+            headers.iter().map(|&(n, v)| (n.into(), v.into())).collect();
+        self.conn.accept(&headers).unwrap();
         self.flush();
         match self.next_event() {
             Event::Open { .. } => {}
@@ -226,6 +235,25 @@ impl Peer {
     pub fn send(&mut self, event: &Value) {
         self.conn.send_text(event.to_string()).unwrap();
         self.flush();
+    }
+
+    /// Sends one event; false once the client is gone (its socket closed or reset).
+    pub fn try_send(&mut self, event: &Value) -> bool {
+        self.conn.send_text(event.to_string()).unwrap();
+        while let Some(chunk) = self.conn.poll_transmit() {
+            if self.stream.write_all(&chunk).is_err() {
+                return false;
+            }
+            self.written.fetch_add(chunk.len(), Ordering::SeqCst);
+        }
+        true
+    }
+
+    /// Plays dead: whatever arrives is thrown away unread by the WebSocket (so no pong
+    /// answers a ping) until the client goes away.
+    pub fn play_dead(mut self) {
+        let mut sink = [0; 4096];
+        while matches!(self.tcp.read(&mut sink), Ok(n) if n > 0) {}
     }
 
     /// Sends events in order.

@@ -1,20 +1,25 @@
-//! The multi-agent beta over loopback TCP against the mock server: tool outputs injected into
-//! a response that waits for them, one committed and one too late (handed back, kept by the
+//! The multi-agent beta against the core's mock server: tool outputs injected into a response
+//! that waits for them, one committed into it and one too late (handed back, kept by the
 //! session and sent with the next request), each output reaching the server exactly once;
 //! `response.inject` without the beta header refused, the injection handed back; and a key
-//! without the feature (the server closes with 1008 before any event) failing with the
-//! typed policy error.
+//! without the feature (the server closes with 1008 before any event) failing with the typed
+//! policy error.
 
-use std::time::Duration;
-
-use responses_ws_core::mock::MultiAgentScript;
-use responses_ws_core::wire::{EventKind, Item};
+use responses_ws_futures::responses_ws_core::mock::MultiAgentScript;
+use responses_ws_futures::responses_ws_core::wire::Item;
+use responses_ws_futures::{Failure, Lane, RequestError};
 use responses_ws_tokio::mock::{FaultOutcome, MockServer, Script, ScriptedCall, TurnFault};
-use responses_ws_tokio::{
-    ClientEvent, Config, Connection, Failure, Lane, RequestError, ResponseCreate, SessionEvent,
-};
 use serde_json::{json, Value};
 
+use super::*;
+
+on_every_runtime!(
+    outputs_injected_into_a_waiting_response_reach_it_once_and_a_late_one_is_kept,
+    without_the_beta_header_an_injection_is_refused_and_handed_back,
+    a_key_without_the_feature_gets_the_typed_policy_error,
+);
+
+/// The beta header of the multi-agent API.
 const BETA: (&str, &str) = ("OpenAI-Beta", "responses_multi_agent=v1");
 
 /// A multi-agent request (`multi_agent.enabled`).
@@ -46,8 +51,7 @@ fn outputs_in(frame: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn outputs_injected_into_a_waiting_response_reach_it_once_and_a_late_one_is_kept() {
+async fn outputs_injected_into_a_waiting_response_reach_it_once_and_a_late_one_is_kept(rt: Rt) {
     // Two calls; the response waits 300 ms for their outputs, then completes without.
     let wait = Duration::from_millis(300);
     let script = Script::new()
@@ -57,22 +61,30 @@ async fn outputs_injected_into_a_waiting_response_reach_it_once_and_a_late_one_i
         ])
         .text("Paris is warmer.", 2)
         .with_multi_agent(MultiAgentScript::default().wait(wait));
-    let server = MockServer::start(script).await.unwrap();
+    let server = MockServer::start_in_thread(script).unwrap();
     server.record_requests();
-    let config = Config::new(&server.url()).unwrap().header(BETA.0, BETA.1);
+    let config = rt.config(&server.url()).header(BETA.0, BETA.1);
     let mut conn = Connection::connect(config).await.unwrap();
     conn.create(multi_agent("Paris or Tokyo?")).await.unwrap();
 
-    let mut calls = Vec::new();
+    // The calls arrive while the response runs.
+    let (mut running, mut calls) = (None, Vec::new());
     while calls.len() < 2 {
         let event = conn.next_event().await.unwrap().expect("an event");
         calls.extend(completed_call(&event));
+        if let ClientEvent::Session(SessionEvent::Started { response_id, .. }) = event {
+            running = Some(response_id);
+        }
     }
+    let running = running.expect("the response started");
     let paris = Item::function_call_output(&calls[0], "14 °C");
     conn.inject(&Lane::Default, vec![paris]).await.unwrap();
     loop {
         match conn.next_event().await.unwrap().expect("an event") {
-            ClientEvent::Session(SessionEvent::InjectAccepted { .. }) => break,
+            ClientEvent::Session(SessionEvent::InjectAccepted { response_id, .. }) => {
+                assert_eq!(response_id, running);
+                break;
+            }
             ClientEvent::Session(SessionEvent::Completed { .. }) => panic!("still waiting"),
             _ => {}
         }
@@ -80,7 +92,7 @@ async fn outputs_injected_into_a_waiting_response_reach_it_once_and_a_late_one_i
 
     // The other output comes too late: the connection is not read meanwhile, so the session
     // still sees the response running and sends it; the server has completed the response.
-    tokio::time::sleep(wait * 2).await;
+    rt.sleep(wait * 2).await;
     let tokyo = Item::function_call_output(&calls[1], "9 °C");
     conn.inject(&Lane::Default, vec![tokyo.clone()])
         .await
@@ -98,6 +110,10 @@ async fn outputs_injected_into_a_waiting_response_reach_it_once_and_a_late_one_i
                 assert_eq!(code.as_deref(), Some("response_already_completed"));
                 assert_eq!(input, std::slice::from_ref(&tokyo), "handed back");
                 kept = Some(k);
+            }
+            ClientEvent::Session(SessionEvent::ToolCalls { calls: asked, .. }) => {
+                let committed = asked.iter().any(|call| call.call_id == calls[0]);
+                assert!(!committed, "the injected output answered its call");
             }
             ClientEvent::Session(SessionEvent::Completed { response, .. }) => {
                 answers.push(response.all_output_text())
@@ -123,6 +139,7 @@ async fn outputs_injected_into_a_waiting_response_reach_it_once_and_a_late_one_i
             "response.create"
         ]
     );
+    assert_eq!(frames[1]["response_id"], running.as_str());
     assert_eq!(outputs_in(&frames[1]), [calls[0].clone()]);
     assert_eq!(
         outputs_in(&frames[3]),
@@ -136,18 +153,15 @@ async fn outputs_injected_into_a_waiting_response_reach_it_once_and_a_late_one_i
     assert_eq!(ids.iter().filter(|id| **id == a).count(), 2, "{ids:?}");
     assert_eq!(ids.iter().filter(|id| **id == b).count(), 2, "{ids:?}");
     conn.close().await.unwrap();
-    server.shutdown().await;
+    server.shutdown();
 }
 
-#[tokio::test]
-async fn without_the_beta_header_an_injection_is_refused_and_handed_back() {
+async fn without_the_beta_header_an_injection_is_refused_and_handed_back(rt: Rt) {
     let script = Script::new()
         .text("A long answer, streamed slowly.", 30)
         .with_delta_delay(Duration::from_millis(20));
-    let server = MockServer::start(script).await.unwrap();
-    let mut conn = Connection::connect(Config::new(&server.url()).unwrap())
-        .await
-        .unwrap();
+    let server = MockServer::start_in_thread(script).unwrap();
+    let mut conn = Connection::connect(rt.config(&server.url())).await.unwrap();
     conn.create(multi_agent("Write.")).await.unwrap();
     loop {
         if let ClientEvent::Session(SessionEvent::Started { .. }) =
@@ -176,11 +190,10 @@ async fn without_the_beta_header_an_injection_is_refused_and_handed_back() {
     assert_eq!(failed.as_deref(), Some("unsupported_event_type"));
     assert_eq!(handed_back, Some(vec![output]));
     conn.close().await.unwrap();
-    server.shutdown().await;
+    server.shutdown();
 }
 
-#[tokio::test]
-async fn a_key_without_the_feature_gets_the_typed_policy_error() {
+async fn a_key_without_the_feature_gets_the_typed_policy_error(rt: Rt) {
     // The upgrade succeeds; the server closes with 1008 before any event.
     let close = TurnFault::new(
         0,
@@ -189,10 +202,10 @@ async fn a_key_without_the_feature_gets_the_typed_policy_error() {
             reason: "multi-agent is not enabled for this organization".into(),
         },
     );
-    let server = MockServer::start(Script::new().with_turn_fault(close))
-        .await
-        .unwrap();
-    let config = Config::new(&server.url()).unwrap().header(BETA.0, BETA.1);
+    let server = MockServer::start_in_thread(Script::new().with_turn_fault(close)).unwrap();
+    let config = (rt.config(&server.url()))
+        .retry(RetryPolicy::default())
+        .header(BETA.0, BETA.1);
     let mut conn = Connection::connect(config).await.unwrap();
     conn.create(multi_agent("Hi")).await.unwrap();
     let gave_up = loop {
@@ -214,5 +227,5 @@ async fn a_key_without_the_feature_gets_the_typed_policy_error() {
         .cause
         .to_string()
         .contains("is WebSocket mode enabled for this API key and organization?"));
-    server.shutdown().await;
+    server.shutdown();
 }

@@ -2,6 +2,7 @@
 //! own requests for a new connection, the retry budget, a manual reconnect, and the
 //! keepalive catching a silent server.
 
+use std::net::TcpListener;
 use std::time::Instant as StdInstant;
 
 use responses_ws_futures::responses_ws_core::session::SessionConfig;
@@ -22,44 +23,51 @@ on_every_runtime!(
     a_silent_server_is_caught_by_the_keepalive_timer,
 );
 
-async fn dropped_idle_connection_reconnects_and_replays_full_context(rt: Rt) {
-    let server = Server::start(|listener| {
-        let (mut peer, _) = Peer::accept_request(&listener);
-        peer.upgrade_with(&[("X-Test", "conn-0")]);
-        assert_eq!(
-            peer.recv(),
-            json!({"type": "response.create", "model": "m", "store": false, "input": [user("First?")]})
-        );
-        peer.send_all(&[
-            created(None, "resp_1"),
-            completed(None, "resp_1", 1, vec![message("msg_1", "First.")]),
-        ]);
-        // Idle, then gone without a close frame.
-        peer.drop_connection();
+/// A request with `store: false`.
+fn unstored(text: &str) -> ResponseCreate {
+    ResponseCreate {
+        store: Some(false),
+        ..ask(text)
+    }
+}
 
-        // The new connection knows nothing of resp_1: the whole conversation comes again.
-        let (mut peer, _) = Peer::accept_request(&listener);
-        peer.upgrade_with(&[("X-Test", "conn-1")]);
-        assert_eq!(
-            replayed(peer.recv()),
-            json!({
-                "type": "response.create", "model": "m", "store": false,
-                "input": [user("First?"), assistant("First."), user("Second?")]
-            })
-        );
-        peer.send_all(&[
-            created(None, "resp_2"),
-            completed(None, "resp_2", 1, vec![message("msg_2", "Second.")]),
-        ]);
-        peer.expect_close();
-    });
+/// A conversation across a dropped connection: connection 0 answers "First?" and drops
+/// without a close frame; on connection 1, which knows nothing of resp_1, "Second?" comes
+/// with the whole conversation and is answered. Each 101 names its connection in `X-Test`.
+fn two_turns_across_a_drop(listener: TcpListener) {
+    let (mut peer, _) = Peer::accept_request(&listener);
+    peer.upgrade_with(&[("X-Test", "conn-0")]);
+    assert_eq!(
+        peer.recv(),
+        json!({"type": "response.create", "model": "m", "store": false, "input": [user("First?")]})
+    );
+    peer.send_all(&[
+        created(None, "resp_1"),
+        completed(None, "resp_1", 1, vec![message("msg_1", "First.")]),
+    ]);
+    peer.drop_connection();
+
+    let (mut peer, _) = Peer::accept_request(&listener);
+    peer.upgrade_with(&[("X-Test", "conn-1")]);
+    assert_eq!(
+        replayed(peer.recv()),
+        json!({
+            "type": "response.create", "model": "m", "store": false,
+            "input": [user("First?"), assistant("First."), user("Second?")]
+        })
+    );
+    peer.send_all(&[
+        created(None, "resp_2"),
+        completed(None, "resp_2", 1, vec![message("msg_2", "Second.")]),
+    ]);
+    peer.expect_close();
+}
+
+async fn dropped_idle_connection_reconnects_and_replays_full_context(rt: Rt) {
+    let server = Server::start(two_turns_across_a_drop);
     let config = rt.config(&server.url()).retry(quick_policy());
     let mut conn = Connection::connect(config).await.unwrap();
     assert_eq!(handshake_header(&conn, "x-test").as_deref(), Some("conn-0"));
-    let unstored = |text: &str| ResponseCreate {
-        store: Some(false),
-        ..ask(text)
-    };
     conn.create(unstored("First?")).await.unwrap();
     events_until(&mut conn, "(default lane): completed").await;
 
@@ -356,33 +364,11 @@ async fn retrying_gives_up_when_the_server_is_gone(rt: Rt) {
 // --- Without retries ----------------------------------------------------------------------------
 
 async fn a_manual_reconnect_after_the_events_ended_carries_the_conversation_on(rt: Rt) {
-    let server = Server::start(|listener| {
-        let (mut peer, _) = Peer::accept(&listener);
-        peer.recv();
-        peer.send_all(&[
-            created(None, "resp_1"),
-            completed(None, "resp_1", 1, vec![message("msg_1", "Hello.")]),
-        ]);
-        peer.drop_connection();
-        let (mut peer, _) = Peer::accept_request(&listener);
-        peer.upgrade_with(&[("X-Test", "conn-1")]);
-        assert_eq!(
-            replayed(peer.recv()),
-            json!({
-                "type": "response.create", "model": "m",
-                "input": [user("Hi?"), assistant("Hello."), user("Next?")]
-            })
-        );
-        peer.send_all(&[
-            created(None, "resp_2"),
-            completed(None, "resp_2", 1, vec![message("msg_2", "Again.")]),
-        ]);
-        peer.expect_close();
-    });
+    let server = Server::start(two_turns_across_a_drop);
     // No retries: the drop ends the events.
     let mut conn = Connection::connect(rt.config(&server.url())).await.unwrap();
     assert!(conn.is_open());
-    conn.create(ask("Hi?")).await.unwrap();
+    conn.create(unstored("First?")).await.unwrap();
     let mut last = String::new();
     while let Some(event) = conn.next_event().await.unwrap() {
         last = describe(&event);
@@ -393,12 +379,12 @@ async fn a_manual_reconnect_after_the_events_ended_carries_the_conversation_on(r
     conn.reconnect().await.unwrap();
     assert!(conn.is_open());
     assert_eq!(handshake_header(&conn, "x-test").as_deref(), Some("conn-1"));
-    conn.create(ask("Next?")).await.unwrap();
+    conn.create(unstored("Second?")).await.unwrap();
     let seen = events_until(&mut conn, "(default lane): completed").await;
     assert_eq!(seen[0], "(default lane): full context NewConnection");
     assert_eq!(
         seen.last().unwrap(),
-        "(default lane): completed resp_2 \"Again.\""
+        "(default lane): completed resp_2 \"Second.\""
     );
     conn.close().await.unwrap();
     assert_eq!(

@@ -240,13 +240,7 @@ impl Peer {
     /// Sends one event; false once the client is gone (its socket closed or reset).
     pub fn try_send(&mut self, event: &Value) -> bool {
         self.conn.send_text(event.to_string()).unwrap();
-        while let Some(chunk) = self.conn.poll_transmit() {
-            if self.stream.write_all(&chunk).is_err() {
-                return false;
-            }
-            self.written.fetch_add(chunk.len(), Ordering::SeqCst);
-        }
-        true
+        self.write_queued().is_ok()
     }
 
     /// Plays dead: whatever arrives is thrown away unread by the WebSocket (so no pong
@@ -288,11 +282,17 @@ impl Peer {
     }
 
     fn flush(&mut self) {
+        self.write_queued().unwrap();
+        self.stream.flush().unwrap();
+    }
+
+    /// Writes what the connection queued, counting it.
+    fn write_queued(&mut self) -> io::Result<()> {
         while let Some(chunk) = self.conn.poll_transmit() {
-            self.stream.write_all(&chunk).unwrap();
+            self.stream.write_all(&chunk)?;
             self.written.fetch_add(chunk.len(), Ordering::SeqCst);
         }
-        self.stream.flush().unwrap();
+        Ok(())
     }
 
     fn next_event(&mut self) -> Event {

@@ -386,8 +386,9 @@ impl Connection {
     #[cfg(feature = "deflate")]
     fn release_deflate_state(&mut self) {
         if let Some(deflater) = &mut self.deflater {
-            deflater.release();
-            self.reader.release_inflater();
+            // The compressor packs the inflater's history on its way out.
+            let spare = deflater.release();
+            self.reader.release_inflater(spare);
         }
     }
 

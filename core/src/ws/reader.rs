@@ -131,11 +131,12 @@ impl FrameReader {
     }
 
     /// Gives the inflater's state back when no compressed message is arriving, keeping only
-    /// the window the peer's next message may refer to.
+    /// the window the peer's next message may refer to, packed with `spare`
+    /// ([`Inflater::release`]).
     #[cfg(feature = "deflate")]
-    pub(crate) fn release_inflater(&mut self) {
+    pub(crate) fn release_inflater(&mut self, spare: Option<zlib_rs::Deflate>) {
         if let (Some(inflater), None) = (&mut self.inflater, &self.assembly) {
-            inflater.release();
+            inflater.release(spare);
         }
     }
 

@@ -25,6 +25,7 @@
 //! allocated at 32 KiB whatever the agreed size).
 
 use crate::ws::error::ProtocolError;
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use bytes::{Bytes, BytesMut};
 use zlib_rs::{Deflate, DeflateFlush, Inflate, InflateFlush, Status};
@@ -90,10 +91,14 @@ impl Deflater {
     /// boundary, and a message that starts with an empty window simply refers to nothing
     /// before it (the peer's window is unaffected). The cost is that message's compression
     /// (no context to refer to) and the allocation.
-    pub(crate) fn release(&mut self) {
-        if !self.mid_message {
-            self.compressor = None;
+    ///
+    /// Returns the compressor it dropped, for one more use before it goes: the inflater packs
+    /// its history with it ([`Inflater::release`]).
+    pub(crate) fn release(&mut self) -> Option<Deflate> {
+        if self.mid_message {
+            return None;
         }
+        self.compressor.take()
     }
 
     /// Whether the compressor is allocated.
@@ -116,24 +121,7 @@ impl Deflater {
             DeflateFlush::SyncFlush
         };
         let mut out = BytesMut::new();
-        let mut rest = input;
-        loop {
-            let start = out.len();
-            // Room for the worst case (stored blocks), so that one call normally does it all.
-            let chunk = rest.len() + rest.len() / 1024 * 5 + 64;
-            out.resize(start + chunk, 0);
-            let (read, written) = (compressor.total_in(), compressor.total_out());
-            let status = compressor.compress(rest, &mut out[start..], flush);
-            let written = (compressor.total_out() - written) as usize;
-            out.truncate(start + written);
-            rest = &rest[(compressor.total_in() - read) as usize..];
-            // A call that returns with output space left has consumed all its input and
-            // finished the flush.
-            if status.is_err() || written < chunk {
-                debug_assert!(status.is_ok() && rest.is_empty(), "{status:?}");
-                break;
-            }
-        }
+        deflate_onto(compressor, input, flush, &mut out);
         if fin && out.ends_with(&TRAILER) {
             out.truncate(out.len() - TRAILER.len());
         }
@@ -148,6 +136,28 @@ impl Deflater {
     }
 }
 
+/// Compresses `input` onto `out`, ending with `flush`.
+fn deflate_onto(compressor: &mut Deflate, input: &[u8], flush: DeflateFlush, out: &mut BytesMut) {
+    let mut rest = input;
+    loop {
+        let start = out.len();
+        // Room for the worst case (stored blocks), so that one call normally does it all.
+        let chunk = rest.len() + rest.len() / 1024 * 5 + 64;
+        out.resize(start + chunk, 0);
+        let (read, written) = (compressor.total_in(), compressor.total_out());
+        let status = compressor.compress(rest, &mut out[start..], flush);
+        let written = (compressor.total_out() - written) as usize;
+        out.truncate(start + written);
+        rest = &rest[(compressor.total_in() - read) as usize..];
+        // A call that returns with output space left has consumed all its input and
+        // finished the flush.
+        if status.is_err() || written < chunk {
+            debug_assert!(status.is_ok() && rest.is_empty(), "{status:?}");
+            break;
+        }
+    }
+}
+
 /// Decompresses incoming messages.
 pub(crate) struct Inflater {
     /// zlib-rs's state: built at the first compressed frame, dropped by
@@ -156,8 +166,8 @@ pub(crate) struct Inflater {
     /// The peer's window, in bits: a message referring further back is invalid.
     window_bits: u8,
     /// While the peer keeps its context: the last window of bytes decompressed, what a
-    /// rebuilt state is given as its dictionary.
-    history: Option<History>,
+    /// rebuilt state starts from.
+    context: Option<Context>,
     /// The message in progress ended its DEFLATE stream with a final block.
     ended: bool,
 }
@@ -167,7 +177,7 @@ impl core::fmt::Debug for Inflater {
         f.debug_struct("Inflater")
             .field("allocated", &self.state.is_some())
             .field("window_bits", &self.window_bits)
-            .field("history", &self.history.as_ref().map(|h| h.bytes.len()))
+            .field("context", &self.context)
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }
@@ -181,7 +191,7 @@ impl Inflater {
         Inflater {
             state: None,
             window_bits: window_bits.clamp(8, 15),
-            history: (!no_context_takeover).then(History::default),
+            context: (!no_context_takeover).then(|| Context::Packed(Box::default())),
             ended: false,
         }
     }
@@ -192,10 +202,15 @@ impl Inflater {
     }
 
     /// Drops zlib-rs's state between messages, keeping only what the peer's next message may
-    /// refer to (nothing if it compresses every message alone); the next compressed frame
-    /// builds a new state from it. The caller makes sure no message is in progress.
-    pub(crate) fn release(&mut self) {
+    /// refer to (nothing if it compresses every message alone), compressed with `spare` (the
+    /// compressor the connection is releasing at the same moment; without one a small one is
+    /// built for it); the next compressed frame builds a new state from it. The caller makes
+    /// sure no message is in progress.
+    pub(crate) fn release(&mut self, spare: Option<Deflate>) {
         self.state = None;
+        if let Some(context) = &mut self.context {
+            context.pack(spare, self.window_bits);
+        }
     }
 
     /// Whether zlib-rs's state is allocated.
@@ -203,10 +218,15 @@ impl Inflater {
         self.state.is_some()
     }
 
-    /// Bytes held between messages: the history kept for the peer's context.
+    /// Bytes held between messages for the peer's context: the ring's capacity, or the
+    /// packed bytes once released.
     #[cfg(test)]
-    pub(crate) fn history_capacity(&self) -> usize {
-        self.history.as_ref().map_or(0, |h| h.bytes.capacity())
+    pub(crate) fn context_bytes(&self) -> usize {
+        match &self.context {
+            None => 0,
+            Some(Context::Ring(ring)) => ring.bytes.capacity(),
+            Some(Context::Packed(packed)) => packed.len(),
+        }
     }
 
     /// Decompresses one frame's payload onto `out`. `out` never grows past `limit + 1` bytes:
@@ -237,27 +257,26 @@ impl Inflater {
                 .clamp(MIN_INFLATE_CHUNK, MAX_INFLATE_CHUNK)
                 .min(limit + 1 - start);
             out.resize(start + space, 0);
-            let (window_bits, history) = (self.window_bits, &mut self.history);
-            let state = self.state.get_or_insert_with(|| {
-                // Rebuilt after a release: the history is what the peer may refer to.
-                let mut state = Inflate::new(false, window_bits);
-                if let Some(history) = history.as_mut().map(History::in_order) {
-                    // Cannot fail on a raw stream (no dictionary id to match).
-                    if !history.is_empty() {
-                        let set = state.set_dictionary(history);
-                        debug_assert!(set.is_ok(), "{set:?}");
-                    }
+            if self.state.is_none() {
+                // Rebuilt after a release: its window is what the peer may refer to.
+                let (mut state, window) = (Inflate::new(false, self.window_bits), self.window());
+                if let Some(context) = &mut self.context {
+                    context.unpack(&mut state, window)?;
                 }
-                state
-            });
+                self.state = Some(state);
+            }
+            let state = self
+                .state
+                .as_mut()
+                .ok_or(ProtocolError::InvalidCompressedData)?;
             let (read, written) = (state.total_in(), state.total_out());
             let status = state.decompress(input, &mut out[start..], InflateFlush::NoFlush);
             let written = (state.total_out() - written) as usize;
             input = &input[(state.total_in() - read) as usize..];
             out.truncate(start + written);
             let window = self.window();
-            if let Some(history) = &mut self.history {
-                history.push(&out[start..], window);
+            if let Some(Context::Ring(ring)) = &mut self.context {
+                ring.push(&out[start..], window);
             }
             match status {
                 // A data error, or (not met with the global allocator) no memory for the state.
@@ -278,8 +297,8 @@ impl Inflater {
         }
         if self.ended {
             self.state = None;
-            if let Some(history) = &mut self.history {
-                history.clear();
+            if let Some(Context::Ring(ring)) = &mut self.context {
+                ring.clear();
             }
             self.ended = false;
         }
@@ -287,10 +306,93 @@ impl Inflater {
     }
 }
 
-/// The last window of decompressed bytes, in a ring of one window allocated at the first
-/// compressed message and never moved or grown: a connection that goes idle and busy again
-/// frees and allocates nothing for it (an allocation made at each idle moment would land in
-/// the holes the codec states leave and keep their pages).
+/// The level the history is packed at when released: zlib's 6, whose lazy matching and
+/// dynamic codes take a window of this protocol's JSON events to about a quarter
+/// (BENCHMARKS.md, "Deflate memory"); once per idle period, on at most one window.
+const PACK_LEVEL: i32 = 6;
+
+/// What the inflater keeps of the peer's context, while the peer keeps it.
+///
+/// Invariant: `Ring` while zlib-rs's state is allocated (the state's window and the ring hold
+/// the same last bytes), `Packed` once it was released, until the next compressed frame.
+enum Context {
+    /// The last window of bytes decompressed.
+    Ring(History),
+    /// The released history, oldest byte first, compressed as raw DEFLATE ending on a sync
+    /// flush (a byte boundary): a new state that decompresses it holds the history as its
+    /// window, at the point where the peer's next message starts. Empty: no history.
+    Packed(Box<[u8]>),
+}
+
+impl core::fmt::Debug for Context {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Context::Ring(ring) => write!(f, "Ring({} B)", ring.bytes.len()),
+            Context::Packed(packed) => write!(f, "Packed({} B)", packed.len()),
+        }
+    }
+}
+
+impl Context {
+    /// Compresses the ring (with `spare` if given, reset for it, else a compressor built for a
+    /// `window_bits` window) and frees it. Nothing to do once packed.
+    fn pack(&mut self, spare: Option<Deflate>, window_bits: u8) {
+        let Context::Ring(ring) = self else {
+            return;
+        };
+        let history = ring.in_order();
+        let mut packed = BytesMut::new();
+        if !history.is_empty() {
+            let mut compressor = match spare {
+                Some(mut spare) => {
+                    spare.reset();
+                    // Before any input, a level change cannot fail.
+                    let set = spare.set_level(PACK_LEVEL);
+                    debug_assert!(set.is_ok(), "{set:?}");
+                    spare
+                }
+                None => Deflate::new_with_config(zlib_rs::DeflateConfig {
+                    level: PACK_LEVEL,
+                    // The history is at most one window long, so is every distance in it.
+                    window_bits: -i32::from(window_bits.clamp(9, 15)),
+                    mem_level: MEM_LEVEL,
+                    ..zlib_rs::DeflateConfig::default()
+                }),
+            };
+            deflate_onto(
+                &mut compressor,
+                history,
+                DeflateFlush::SyncFlush,
+                &mut packed,
+            );
+        }
+        *self = Context::Packed(Box::from(&packed[..]));
+    }
+
+    /// Gives a new `state` the packed history as its window and keeps it in a ring of
+    /// `window` bytes again. Nothing to do while a ring is held.
+    fn unpack(&mut self, state: &mut Inflate, window: usize) -> Result<(), ProtocolError> {
+        let Context::Packed(packed) = self else {
+            return Ok(());
+        };
+        let mut ring = History::default();
+        if !packed.is_empty() {
+            ring.bytes = alloc::vec![0; window];
+            let status = state.decompress(packed, &mut ring.bytes, InflateFlush::NoFlush);
+            ring.bytes.truncate(state.total_out() as usize);
+            // Our own stream of at most one window: read whole, or the state is unusable.
+            if status.is_err() || state.total_in() != packed.len() as u64 {
+                return Err(ProtocolError::InvalidCompressedData);
+            }
+        }
+        *self = Context::Ring(ring);
+        Ok(())
+    }
+}
+
+/// The last window of decompressed bytes, in a ring of one window allocated when the state is
+/// built (after a release, filled with the unpacked history) and never moved or grown while it
+/// lives.
 ///
 /// Invariant: `bytes.len()` ≤ the window; once it is full, `oldest` is where the oldest byte
 /// is (and the next one goes), else 0.
@@ -416,9 +518,9 @@ mod tests {
         let (mut alone, mut i) = (Deflater::new(1, 15, true), Inflater::new(15, true));
         for _ in 0..3 {
             assert_eq!(round_trip(&mut alone, &mut i, EVENT), EVENT);
-            i.release();
+            i.release(None);
             assert!(!i.is_allocated());
-            assert_eq!(i.history_capacity(), 0);
+            assert_eq!(i.context_bytes(), 0);
         }
     }
 
@@ -432,9 +534,18 @@ mod tests {
                 // referring to the message before it, kept in the released history.
                 let message = noise(window / 4, round + 1);
                 assert_eq!(round_trip(&mut d, &mut i, &message), message);
-                i.release();
+                // Packed with another connection's compressor (reset for it) or a new one.
+                let mut other = Deflater::new(1, 15, false);
+                other.compress(EVENT, true);
+                i.release(other.release().filter(|_| round % 2 == 0));
                 assert!(!i.is_allocated());
-                assert_eq!(i.history_capacity(), window, "{bits} bits");
+                // Noise hardly compresses: about the history of up to one window, and no more.
+                let held = window.min(window / 4 * (round as usize + 1));
+                let kept = i.context_bytes();
+                assert!(
+                    (held / 2..held + held / 32 + 32).contains(&kept),
+                    "{bits} bits: {kept} B kept for {held} B"
+                );
                 let wire = d.compress(&message, true);
                 assert!(
                     wire.len() < message.len() / 4,
@@ -576,14 +687,19 @@ mod tests {
             bits in 8u8..=15,
             no_context_takeover: bool,
             release: bool,
+            spare: bool,
         ) {
             // The inflater's window is exactly the agreed one: a reference past it would fail.
+            // Released, it keeps its history packed (with the compressor released beside it,
+            // as a connection does, or with one of its own) and unpacks it at the next message.
             let mut deflater = Deflater::new(level, bits, no_context_takeover);
             let mut inflater = Inflater::new(bits, no_context_takeover);
+            let mut other = Deflater::new(level, 15, false);
             for message in &messages {
                 prop_assert_eq!(&round_trip(&mut deflater, &mut inflater, message), message);
                 if release {
-                    inflater.release();
+                    other.compress(message, true);
+                    inflater.release(other.release().filter(|_| spare));
                     deflater.release();
                 }
             }

@@ -1317,6 +1317,11 @@ impl Client {
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         loop {
             if let Some(event) = self.events.pop_front() {
+                if self.events.is_empty() && self.outbox.is_empty() && self.session.is_idle() {
+                    // The last event of an idle client taken: the queue's room goes with the
+                    // rest of what it gave back when the response ended (it held this event).
+                    self.events = VecDeque::new();
+                }
                 return Some(event);
             }
             let event = self.connection.as_mut()?.poll_event()?;
@@ -1674,6 +1679,30 @@ impl Client {
                 // connection, so the outbox waits (or is cleared on `Closed`).
                 Err(_) => return,
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mock::{MockPeer, Script};
+
+    #[test]
+    fn an_idle_client_whose_events_were_taken_keeps_no_room_for_more() {
+        let url = WsUrl::parse("ws://127.0.0.1/v1/responses").unwrap();
+        let mut client = Client::new(ClientConfig::new(url));
+        let mut server = MockPeer::new(Script::new().text("Hello!", 2), 0, Instant::ZERO);
+        client.connect([1; 32], Instant::ZERO).unwrap();
+        for _ in 0..2 {
+            client
+                .create(ResponseCreate::new("gpt-5.5").input("Hi"))
+                .unwrap();
+            // The turn's events, the last of them taken once the session is idle.
+            let events = server.exchange(&mut client, Instant::ZERO);
+            assert!(events.len() > 4, "{events:?}");
+            assert!(client.session().is_idle());
+            assert_eq!(client.events.capacity(), 0);
         }
     }
 }

@@ -207,10 +207,10 @@ impl Inflater {
     /// built for it); the next compressed frame builds a new state from it. The caller makes
     /// sure no message is in progress.
     pub(crate) fn release(&mut self, spare: Option<Deflate>) {
+        self.state = None;
         if let Some(context) = &mut self.context {
             context.pack(spare, self.window_bits);
         }
-        self.state = None;
     }
 
     /// Whether zlib-rs's state is allocated.
@@ -335,17 +335,14 @@ impl core::fmt::Debug for Context {
 
 impl Context {
     /// Compresses the ring (with `spare` if given, reset for it, else a compressor built for a
-    /// `window_bits` window) into the ring's own allocation, shrunk in place: packing
-    /// allocates nothing that outlives it, so the packed bytes do not land in the room the
-    /// codec's states are about to leave (and keep one of its pages). Nothing to do once
-    /// packed.
+    /// `window_bits` window) and frees it. Nothing to do once packed.
     fn pack(&mut self, spare: Option<Deflate>, window_bits: u8) {
         let Context::Ring(ring) = self else {
             return;
         };
-        ring.in_order();
-        let mut bytes = core::mem::take(&mut ring.bytes);
-        if !bytes.is_empty() {
+        let history = ring.in_order();
+        let mut packed = BytesMut::new();
+        if !history.is_empty() {
             let mut compressor = match spare {
                 Some(mut spare) => {
                     spare.reset();
@@ -362,19 +359,14 @@ impl Context {
                     ..zlib_rs::DeflateConfig::default()
                 }),
             };
-            let mut packed = BytesMut::new();
             deflate_onto(
                 &mut compressor,
-                &bytes,
+                history,
                 DeflateFlush::SyncFlush,
                 &mut packed,
             );
-            bytes.clear();
-            bytes.reserve_exact(packed.len());
-            bytes.extend_from_slice(&packed);
         }
-        bytes.shrink_to_fit();
-        *self = Context::Packed(bytes.into_boxed_slice());
+        *self = Context::Packed(Box::from(&packed[..]));
     }
 
     /// Gives a new `state` the packed history as its window and keeps it in a ring of
@@ -428,7 +420,7 @@ impl History {
         }
     }
 
-    /// The bytes held, oldest first (turned in place once per release).
+    /// The bytes held, oldest first (turned in place once per rebuild).
     fn in_order(&mut self) -> &[u8] {
         self.bytes.rotate_left(self.oldest);
         self.oldest = 0;

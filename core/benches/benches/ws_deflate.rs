@@ -21,6 +21,15 @@
 //!
 //! The bytes on the wire of both, per event and in total, are printed once at start.
 //!
+//! `ws_deflate_wake/{context,no_context}/turn`: what an idle period costs a client with
+//! deflate agreed. Each iteration is a small turn of the rollout below (the client sends a
+//! request, the server answers with two events), after which the client gives back its codec
+//! (`release_idle_memory`, as at the end of every turn of a connection per agent); the next
+//! iteration builds it again. With `context` (the defaults: the server keeps its 12-bit
+//! window) the client packs the server's history at the release and unpacks it at the next
+//! event; `no_context` (`server_no_context_takeover`) keeps no history: the difference is
+//! what keeping the history packed costs per idle period.
+//!
 //! Run with `cargo bench -p responses-ws-benches --bench ws_deflate`; `callgrind.sh` counts the
 //! instructions of one case (see `src/lib.rs`).
 
@@ -123,6 +132,13 @@ fn pair(deflate: bool) -> (Connection, Connection) {
     if !deflate {
         config.deflate = DeflateConfig::disabled();
     }
+    let pair = pair_with(config);
+    assert_eq!(pair.1.deflate().is_some(), deflate);
+    pair
+}
+
+/// A server and a client joined in memory, both with `config`.
+fn pair_with(config: Config) -> (Connection, Connection) {
     let url = WsUrl::parse("ws://127.0.0.1/").expect("url");
     let mut client = Connection::client(&url, &[], config.clone(), [7; 32], NOW).expect("client");
     let mut server = Connection::server(config, [8; 32], NOW);
@@ -136,7 +152,6 @@ fn pair(deflate: bool) -> (Connection, Connection) {
     }
     assert!(matches!(server.poll_event(), Some(Event::Open { .. })));
     assert!(matches!(client.poll_event(), Some(Event::Open { .. })));
-    assert_eq!(client.deflate().is_some(), deflate);
     (server, client)
 }
 
@@ -519,6 +534,57 @@ fn codec(c: &mut Criterion) {
     group.finish();
 }
 
+/// The wake cases (see the module docs): the client and server with context takeover or
+/// not, having carried the rollout once, and the iteration.
+fn wake_cases() -> Vec<(&'static str, Run)> {
+    let (down, up) = rollout();
+    let (down, up): (&'static [String], &'static [String]) = (down.leak(), up.leak());
+    let mut cases: Vec<(&'static str, Run)> = Vec::new();
+    for (label, no_context) in [("context", false), ("no_context", true)] {
+        let mut config = Config::default();
+        config.deflate.server_no_context_takeover = no_context;
+        let (mut server, mut client) = pair_with(config);
+        // The history is a full window of the rollout's events.
+        for chunk in send_all(&mut server, down) {
+            client.handle_input(&chunk, NOW);
+        }
+        while client.poll_event().is_some() {}
+        let mut turn = 0;
+        cases.push((
+            label,
+            Box::new(move || {
+                client
+                    .send_text(up[turn % up.len()].as_str())
+                    .expect("open");
+                while let Some(chunk) = client.poll_transmit() {
+                    server.handle_input(&chunk, NOW);
+                }
+                while server.poll_event().is_some() {}
+                let events = &down[(turn * 2) % (down.len() - 1)..][..2];
+                for chunk in send_all(&mut server, events) {
+                    client.handle_input(black_box(&chunk), NOW);
+                }
+                let mut n = 0;
+                while client.poll_event().is_some() {
+                    n += 1;
+                }
+                assert_eq!(n, 2);
+                client.release_idle_memory();
+                turn += 1;
+            }),
+        ));
+    }
+    cases
+}
+
+fn wake(c: &mut Criterion) {
+    let mut group = c.benchmark_group("ws_deflate_wake");
+    for (label, mut run) in wake_cases() {
+        group.bench_function(BenchmarkId::new(label, "turn"), |b| b.iter(&mut run));
+    }
+    group.finish();
+}
+
 fn streaming(c: &mut Criterion) {
     let events: &'static [String] = events().leak();
     report_bytes(events);
@@ -544,10 +610,15 @@ fn main() {
                 run.run(iteration);
             }
         }
+        for (label, iteration) in wake_cases() {
+            if run.selects("ws_deflate_wake", label, "turn") {
+                run.run(iteration);
+            }
+        }
         return;
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
 }
 
-criterion_group!(benches, codec, streaming);
+criterion_group!(benches, codec, streaming, wake);

@@ -306,11 +306,12 @@ impl Inflater {
     }
 }
 
-/// The level the history is packed at when released, once per idle period: 2, zlib-rs's
-/// fast strategy with dynamic codes. On a 4 KiB window of the load workload's events it packs
-/// to 847 B, against 795 B at level 6 for 1.5 times the instructions and 1 089 B at level 1
-/// (fixed codes only) (BENCHMARKS.md, "Deflate memory").
-const PACK_LEVEL: i32 = 2;
+/// The level the history is packed at when released, once per idle period: 6. On a 4 KiB
+/// window of the load workload's events it packs to 795 B (level 2: 847 B, level 1 with its
+/// fixed codes: 1 089 B). Level 2 costs a third fewer instructions, but with it the load
+/// benchmark's idle connections measured 18.4 KiB each instead of 14.7 (glibc placed the
+/// packed bytes less well, in repeated runs): BENCHMARKS.md, "Deflate memory".
+const PACK_LEVEL: i32 = 6;
 
 /// What the inflater keeps of the peer's context, while the peer keeps it.
 ///

@@ -102,6 +102,40 @@ fn both_roles_agree_by_default_and_compress_on_the_wire() {
 }
 
 #[test]
+fn whole_messages_shorter_than_the_threshold_go_out_uncompressed() {
+    let mut pair = Pair::connected(deflate_config(|d| d.min_compress_len = 1024));
+    let long = DELTA.repeat(8);
+    let mut firsts = Vec::new();
+    for text in [DELTA, long.as_str(), DELTA] {
+        pair.client.send_text(text).unwrap();
+        let wire = transmitted(&mut pair.client);
+        firsts.extend(decode_frames(&wire).iter().map(|f| f.0));
+        pair.server.handle_input(&wire, T0);
+        assert_eq!(
+            events(&mut pair.server),
+            [Event::Message(Message::from(text))]
+        );
+    }
+    assert_eq!(firsts, [0x81, 0xC1, 0x81], "RSV1 on the long one only");
+    // A fragmented message is compressed whatever its length: the choice is made at its
+    // first fragment.
+    pair.client
+        .send_fragment(MessageKind::Text, &b"sh"[..], false)
+        .unwrap();
+    pair.client
+        .send_fragment(MessageKind::Text, &b"ort"[..], true)
+        .unwrap();
+    let wire = transmitted(&mut pair.client);
+    let firsts: Vec<u8> = decode_frames(&wire).iter().map(|f| f.0).collect();
+    assert_eq!(firsts, [0x41, 0x80]);
+    pair.server.handle_input(&wire, T0);
+    assert_eq!(
+        events(&mut pair.server),
+        [Event::Message(Message::from("short"))]
+    );
+}
+
+#[test]
 fn control_frames_are_never_compressed_and_fragments_mark_only_the_first() {
     let mut pair = Pair::connected(Config::default());
     let text = DELTA.repeat(3);

@@ -340,3 +340,29 @@ fn a_client_on_the_timer_keeps_its_codec_from_turn_to_turn_and_frees_it_once_qui
         "{quiet} B left of {after_two} B"
     );
 }
+
+#[test]
+fn short_messages_go_out_as_they_are_and_build_no_compressor() {
+    // Live bytes of both ends once the client queued 100 short messages, and what the server
+    // heard.
+    let sent = |min_compress_len: usize| {
+        let mut config = Config::default();
+        config.deflate.min_compress_len = min_compress_len;
+        let before = live();
+        let mut pair = Pair::connected(config);
+        for _ in 0..100 {
+            pair.client.send_text(EVENT).unwrap();
+        }
+        let held = live() - before;
+        let up = transmitted(&mut pair.client);
+        pair.server.handle_input(&up, T0);
+        let heard = events(&mut pair.server);
+        assert_eq!(heard, vec![Event::Message(Message::from(EVENT)); 100]);
+        held
+    };
+    let compressed = sent(0);
+    let plain = sent(1024);
+    println!("100 short messages queued: {compressed} B compressed, {plain} B sent as they are");
+    assert!(compressed > 200_000, "a compressor was built: {compressed}");
+    assert!(plain < 64_000, "no compressor: {plain}");
+}

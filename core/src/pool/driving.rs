@@ -19,6 +19,10 @@ use crate::http_client::{HttpClient, SocketId, Transport};
 use crate::retry::Failure;
 use crate::time::Instant;
 
+/// The shortest whole message a pool connection compresses
+/// ([`DeflateConfig::min_compress_len`](crate::ws::DeflateConfig::min_compress_len)).
+const POOL_MIN_COMPRESS_LEN: usize = 1024;
+
 /// Room for events the pool keeps once a burst of them has been taken.
 const EVENTS_KEPT: usize = 16;
 
@@ -247,6 +251,9 @@ impl Pool {
         let mut config = self.config.client.clone();
         // The pool fires its members' timers all the time: a busy connection keeps its codec.
         config.codec_release = CodecRelease::OnTimer;
+        // Chained requests are short: sent as they are, they need no compressor.
+        let deflate = &mut config.ws.deflate;
+        deflate.min_compress_len = deflate.min_compress_len.max(POOL_MIN_COMPRESS_LEN);
         let mut client = Client::new(config);
         if let Err(error) = client.connect(seed, now) {
             self.gate.failed(conn, Failure::BadUpgrade(error), now);

@@ -616,14 +616,18 @@ impl Connection {
     }
 
     /// Queues a data frame, compressed when permessage-deflate is agreed (RSV1 on a message's
-    /// first frame only).
+    /// first frame only) unless it is a whole message shorter than
+    /// [`DeflateConfig::min_compress_len`](super::DeflateConfig::min_compress_len).
     fn push_data(&mut self, fin: bool, opcode: OpCode, payload: Bytes) {
         #[cfg(feature = "deflate")]
         if let Some(deflater) = &mut self.deflater {
             self.idle_release.sent();
-            let compressed = deflater.compress(&payload, fin);
             let first = opcode != OpCode::Continuation;
-            return self.writer.push_data_frame(fin, first, opcode, compressed);
+            let short = fin && first && payload.len() < self.config.deflate.min_compress_len;
+            if !short {
+                let compressed = deflater.compress(&payload, fin);
+                return self.writer.push_data_frame(fin, first, opcode, compressed);
+            }
         }
         self.writer.push_frame(fin, opcode, payload);
     }

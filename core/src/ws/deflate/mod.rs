@@ -80,6 +80,13 @@ pub struct DeflateConfig {
     /// tool call answered within seconds included), so nothing is freed and rebuilt per
     /// turn, while a connection that waits for longer holds only its history.
     pub release_after: Option<Duration>,
+    /// Whole messages shorter than this many bytes are sent as they are, not compressed (RFC
+    /// 7692 lets a sender choose per message; the peer's window is not touched by them). A
+    /// connection that sends only short messages never builds a compressor (about 270 KiB).
+    /// Default 0: every message is compressed. The pool's connections use at least 1 KiB:
+    /// their requests chain with `previous_response_id` and carry only the new input, a few
+    /// hundred bytes that gain little, while a full-context replay is long and compressed.
+    pub min_compress_len: usize,
 }
 
 impl DeflateConfig {
@@ -107,6 +114,7 @@ impl Default for DeflateConfig {
             server_no_context_takeover: false,
             level: 1,
             release_after: Some(Duration::from_secs(5)),
+            min_compress_len: 0,
         }
     }
 }

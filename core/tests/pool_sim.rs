@@ -610,6 +610,34 @@ fn turns_waiting_behind_a_dial_that_fails_for_good_end_at_once_with_their_reques
 }
 
 #[test]
+fn a_dial_that_fails_for_good_leaves_waiting_turns_to_the_connection_that_is_open() {
+    let mut config = config(2);
+    config.max_turns_per_connection = 1;
+    let script = responses_ws_core::mock::Script::new()
+        .text("A long answer.", 20)
+        .with_delta_delay(Duration::from_millis(10));
+    let mut net = Net::new(config, script);
+    let a = net.pool.open_conversation().unwrap();
+    net.pool.turn(a, ask("First"), net.now).unwrap();
+    net.run(Duration::from_millis(50), |_| false, |_| {});
+    assert!(
+        net.ended.is_empty(),
+        "the first turn streams on its open connection"
+    );
+
+    // The second turn waits (that connection is full) and a second connection is dialed,
+    // which fails for good: the turn keeps waiting for the open one's lane.
+    net.dial_failure = Some(Failure::Transport {
+        message: "invalid peer certificate: UnknownIssuer".into(),
+        transient: false,
+    });
+    let b = net.pool.open_conversation().unwrap();
+    net.pool.turn(b, ask("Second"), net.now).unwrap();
+    net.run(Duration::from_secs(30), |net| net.ended.len() == 2, |_| {});
+    assert_all_well(&net, &[a, b]);
+}
+
+#[test]
 fn a_dial_that_fails_for_good_ends_its_turn_at_once_and_a_transient_one_keeps_trying() {
     let untrusted = Failure::Transport {
         message: "invalid peer certificate: UnknownIssuer".into(),

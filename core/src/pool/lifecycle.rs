@@ -265,12 +265,16 @@ impl Pool {
         let cause = member.lost.clone().unwrap_or(Failure::Dropped);
         let opened = member.opened_at.is_some();
         // A connection that never opened for a reason no attempt can fix (an untrusted
-        // certificate, a 403) ends the turns moving off it now: the next probe would fail
-        // the same way, only later.
-        // (Over HTTP now, while this was a WebSocket connection, its turns have a way on.)
-        let moved_on = self.transport.current() == Transport::Http
-            && member.transport() == Transport::WebSocket;
-        let hopeless = !opened && cause.class() == FailureClass::Final && !moved_on;
+        // certificate, a 403) ends the turns moving off it now, and the turns waiting for a
+        // lane, when no connection of the pool's transport is left open or opening: the next
+        // probe would fail the same way, only later. (Over HTTP now, while this was a
+        // WebSocket connection, its turns have a way on.)
+        let transport = self.transport.current();
+        let moved_on = transport == Transport::Http && member.transport() == Transport::WebSocket;
+        let hopeless = !opened
+            && cause.class() == FailureClass::Final
+            && !moved_on
+            && !self.members.values().any(|m| m.is_up_on(transport));
         let (budget, max_wait) = (
             self.config.client.session.retry.max_attempts,
             self.config.max_wait,
@@ -327,15 +331,9 @@ impl Pool {
             // An HTTP connection's sockets were closed one by one above.
             self.events.push_back(PoolEvent::Close { conn });
         }
-        if hopeless && !self.takes_turns_somewhere() {
+        if hopeless {
             self.end_waiting_turns(&cause);
         }
-    }
-
-    /// Whether a connection of the pool's transport is open or opening.
-    fn takes_turns_somewhere(&self) -> bool {
-        let transport = self.transport.current();
-        (self.members.values()).any(|m| m.transport() == transport && m.takes_turns())
     }
 
     /// A dial failed for good and no connection is left to take turns: the turns waiting

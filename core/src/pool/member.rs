@@ -98,6 +98,19 @@ impl Member {
             && self.link.has_room()
     }
 
+    /// Whether it takes a turn now on `transport`.
+    pub(crate) fn serves(&self, transport: Transport) -> bool {
+        self.transport() == transport && self.takes_turns()
+    }
+
+    /// Whether it is open or opening on `transport`, full or not: a turn waiting for a lane
+    /// may get one here.
+    pub(crate) fn is_up_on(&self, transport: Transport) -> bool {
+        self.transport() == transport
+            && matches!(self.phase, ConnectionPhase::Opening | ConnectionPhase::Open)
+            && self.lost.is_none()
+    }
+
     /// Its transport.
     pub(crate) fn transport(&self) -> Transport {
         self.link.transport()

@@ -22,7 +22,6 @@ use super::conversation::{Home, TurnPhase};
 use super::events::{PoolEvent, TurnError};
 use super::ids::{ConnId, ConvId};
 use super::machine::Pool;
-use super::member::Member;
 use super::slots::LaneSlots;
 use crate::http_client::Transport;
 use crate::session::{LaneTransfer, Refused, RequestError, SessionError};
@@ -90,16 +89,15 @@ impl Pool {
     /// A lane for `conv` on a connection of the pool's transport that takes a turn now.
     fn find_place(&self, conv: ConvId) -> Option<(ConnId, usize)> {
         let transport = self.transport.current();
-        let serves = |member: &Member| member.transport() == transport && member.takes_turns();
         if let Some(Home::Placed { conn, slot }) = self.convs.get(&conv).map(|c| &c.home) {
-            if self.members.get(conn).is_some_and(|m| serves(m)) {
+            if self.members.get(conn).is_some_and(|m| m.serves(transport)) {
                 return Some((*conn, *slot));
             }
         }
         let (conn, member) = self
             .members
             .iter()
-            .filter(|(_, member)| serves(member))
+            .filter(|(_, member)| member.serves(transport))
             .min_by_key(|(conn, member)| (member.slots.busy(), **conn))?;
         Some((*conn, member.slots.vacancy()?))
     }

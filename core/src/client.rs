@@ -1317,7 +1317,7 @@ impl Client {
     pub fn poll_event(&mut self) -> Option<ClientEvent> {
         loop {
             if let Some(event) = self.events.pop_front() {
-                if self.events.is_empty() && self.outbox.is_empty() && self.session.is_idle() {
+                if self.events.is_empty() && self.is_idle() {
                     // The last event of an idle client taken: the queue's room goes with the
                     // rest of what it gave back when the response ended (it held this event).
                     self.events = VecDeque::new();
@@ -1379,6 +1379,11 @@ impl Client {
         self.release_when_idle();
     }
 
+    /// Nothing in flight, queued or awaiting tool outputs, and nothing waiting to be sent.
+    fn is_idle(&self) -> bool {
+        self.outbox.is_empty() && self.session.is_idle()
+    }
+
     /// A response ended: once the session is idle (nothing in flight, queued or awaiting tool
     /// outputs), gives back what the next turn can rebuild — the connection's buffers, its
     /// compression state as [`ClientConfig::codec_release`] says (now, or later by the
@@ -1386,7 +1391,7 @@ impl Client {
     /// reading here (the application took its answer and waits) leaves the connection
     /// holding none of it.
     fn release_when_idle(&mut self) {
-        if !self.outbox.is_empty() || !self.session.is_idle() {
+        if !self.is_idle() {
             return;
         }
         if let Some(connection) = &mut self.connection {

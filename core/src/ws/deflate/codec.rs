@@ -257,18 +257,18 @@ impl Inflater {
                 .clamp(MIN_INFLATE_CHUNK, MAX_INFLATE_CHUNK)
                 .min(limit + 1 - start);
             out.resize(start + space, 0);
-            if self.state.is_none() {
-                // Rebuilt after a release: its window is what the peer may refer to.
-                let (mut state, window) = (Inflate::new(false, self.window_bits), self.window());
-                if let Some(context) = &mut self.context {
-                    context.unpack(&mut state, window)?;
+            let state = match &mut self.state {
+                Some(state) => state,
+                None => {
+                    // Rebuilt after a release: its window is what the peer may refer to.
+                    let (mut state, window) =
+                        (Inflate::new(false, self.window_bits), self.window());
+                    if let Some(context) = &mut self.context {
+                        context.unpack(&mut state, window)?;
+                    }
+                    self.state.insert(state)
                 }
-                self.state = Some(state);
-            }
-            let state = self
-                .state
-                .as_mut()
-                .ok_or(ProtocolError::InvalidCompressedData)?;
+            };
             let (read, written) = (state.total_in(), state.total_out());
             let status = state.decompress(input, &mut out[start..], InflateFlush::NoFlush);
             let written = (state.total_out() - written) as usize;
